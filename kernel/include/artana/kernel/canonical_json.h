@@ -1,0 +1,38 @@
+// Canonical JSON: RFC 8785 (JSON Canonicalization Scheme, JCS), exactly.
+//
+// What the ledger hashes. Keys sorted by UTF-16 code units, no whitespace, the RFC's string
+// escaping, numbers in ECMAScript Number::toString form. Rejected, with an error naming the
+// path (`payload.messages[3].content`): NaN/Inf, integers beyond ±2^53, strings or keys that
+// are not valid UTF-8, duplicate keys. Pure functions, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "artana/kernel/json.h"
+#include "artana/kernel/status.h"
+
+namespace artana::kernel {
+
+// Largest integer magnitude JSON can carry losslessly through an IEEE double (2^53).
+inline constexpr int64_t kMaxSafeInteger = 9007199254740992;
+
+// The JCS text of `value`. `root` names the value in error messages ("payload").
+Result<std::string> canonical_json(const Json& value, std::string_view root = "$");
+
+// Appends the JCS text of `value` to `out`; on error `out` holds a partial write.
+Status append_canonical_json(std::string& out, const Json& value, std::string_view root = "$");
+
+// Appends the JCS form of a string (quotes included). Fails on invalid UTF-8; `path` names it.
+Status append_canonical_string(std::string& out, std::string_view utf8, std::string_view path);
+
+// Appends a number in ECMAScript form ("1e+21", "0.000001", "-0" -> "0"). Fails on NaN/Inf.
+Status append_canonical_double(std::string& out, double value, std::string_view path);
+
+// JCS key order: compares the UTF-16 code units of two valid UTF-8 strings.
+bool jcs_key_less(std::string_view a, std::string_view b);
+
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+}  // namespace artana::kernel
