@@ -1,1 +1,81 @@
-int main() { return 0; }
+// artana: the command-line host. Verbs so far: `ledger verify` and `ledger export`.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/lmdb_event_store.h"
+#include "exit_codes.h"
+#include "ledger_commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: artana [--data DIR] [--json] <command> ...
+
+commands:
+  ledger verify [RUN_ID]           check every hash, link, seq, head, index and total
+                                   exit 0: valid; 10: invalid (names the first bad run and
+                                   seq); 8: the ledger cannot be opened
+  ledger export [RUN_ID] [--inline]
+                                   one JSON line per event (RFC 8785 canonical, with its
+                                   hash); all runs in creation order without RUN_ID.
+                                   --inline replaces large-value references by the values
+                                   (those lines then no longer hash to their "hash")
+
+options:
+  --data DIR    the ledger directory (default: $ARTANA_HOME, else ./.artana)
+  --json        machine-readable output
+  --help        this text
+  --version     the version
+
+durability (for commands that write; set per store):
+  full      every commit synced: nothing committed is ever lost
+  effects   (default) data synced at each commit, the meta page not: a power loss can undo
+            the last commit but never corrupts; full sync before side effects, pauses, run end
+  none      no sync: survives a process crash (SIGKILL) but NOT a power loss or OS crash
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace artana::host;
+  GlobalOptions global;
+  global.data_dir = artana::kernel::default_data_dir();
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!rest.empty()) {
+      rest.push_back(arg);
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    } else if (arg == "--version") {
+      std::puts("artana 0.1.0");
+      return kExitOk;
+    } else if (arg == "--json") {
+      global.json = true;
+    } else if (arg == "--data") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "artana: --data needs a directory\n");
+        return kExitUsage;
+      }
+      global.data_dir = argv[++i];
+    } else if (arg.rfind("--data=", 0) == 0) {
+      global.data_dir = arg.substr(7);
+    } else if (arg[0] == '-') {
+      std::fprintf(stderr, "artana: unknown option '%s' (see artana --help)\n", arg.c_str());
+      return kExitUsage;
+    } else {
+      rest.push_back(arg);
+    }
+  }
+  if (rest.empty()) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  if (rest[0] == "ledger") {
+    return run_ledger_command(global, std::vector<std::string>(rest.begin() + 1, rest.end()));
+  }
+  std::fprintf(stderr, "artana: unknown command '%s' (see artana --help)\n", rest[0].c_str());
+  return kExitUsage;
+}

@@ -43,18 +43,41 @@ bool operator==(const Json& a, const Json& b) {
     if (a.is_integer() && b.is_integer()) return a.as_integer() == b.as_integer();
     return a.as_number() == b.as_number();
   }
-  return a.v_ == b.v_;
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case Json::Type::kArray:
+      return a.as_array() == b.as_array();
+    case Json::Type::kObject: {
+      // Member order carries no meaning in JSON: a parsed (canonical, sorted) payload equals
+      // the draft it came from.
+      if (a.size() != b.size()) return false;
+      for (const Json::Member& m : a.as_object()) {
+        const Json* other = b.find(m.first);
+        if (other == nullptr || !(m.second == *other)) return false;
+      }
+      return true;
+    }
+    default:
+      return a.v_ == b.v_;
+  }
 }
 
 std::string_view json_type_name(Json::Type type) {
   switch (type) {
-    case Json::Type::kNull: return "null";
-    case Json::Type::kBool: return "boolean";
-    case Json::Type::kInteger: return "integer";
-    case Json::Type::kDouble: return "number";
-    case Json::Type::kString: return "string";
-    case Json::Type::kArray: return "array";
-    case Json::Type::kObject: return "object";
+    case Json::Type::kNull:
+      return "null";
+    case Json::Type::kBool:
+      return "boolean";
+    case Json::Type::kInteger:
+      return "integer";
+    case Json::Type::kDouble:
+      return "number";
+    case Json::Type::kString:
+      return "string";
+    case Json::Type::kArray:
+      return "array";
+    case Json::Type::kObject:
+      return "object";
   }
   return "unknown";
 }

@@ -23,23 +23,21 @@ class Json {
   using Member = std::pair<std::string, Json>;
   using Object = std::vector<Member>;
 
-  Json() = default;  // null
-  Json(std::nullptr_t) {}                                 // NOLINT
-  Json(bool b) : v_(b) {}                                 // NOLINT
-  Json(int i) : v_(static_cast<int64_t>(i)) {}            // NOLINT
-  Json(int64_t i) : v_(i) {}                              // NOLINT
-  Json(uint32_t i) : v_(static_cast<int64_t>(i)) {}       // NOLINT
-  Json(double d) : v_(d) {}                               // NOLINT
-  Json(const char* s) : v_(std::string(s)) {}             // NOLINT
-  Json(std::string s) : v_(std::move(s)) {}               // NOLINT
-  Json(std::string_view s) : v_(std::string(s)) {}        // NOLINT
-  Json(Array a) : v_(std::move(a)) {}                     // NOLINT
-  Json(Object o) : v_(std::move(o)) {}                    // NOLINT
+  Json() = default;                                  // null
+  Json(std::nullptr_t) {}                            // NOLINT
+  Json(bool b) : v_(b) {}                            // NOLINT
+  Json(int i) : v_(static_cast<int64_t>(i)) {}       // NOLINT
+  Json(int64_t i) : v_(i) {}                         // NOLINT
+  Json(uint32_t i) : v_(static_cast<int64_t>(i)) {}  // NOLINT
+  Json(double d) : v_(d) {}                          // NOLINT
+  Json(const char* s) : v_(std::string(s)) {}        // NOLINT
+  Json(std::string s) : v_(std::move(s)) {}          // NOLINT
+  Json(std::string_view s) : v_(std::string(s)) {}   // NOLINT
+  Json(Array a) : v_(std::move(a)) {}                // NOLINT
+  Json(Object o) : v_(std::move(o)) {}               // NOLINT
 
   static Json array(std::initializer_list<Json> items = {}) { return Json(Array(items)); }
-  static Json object(std::initializer_list<Member> members = {}) {
-    return Json(Object(members));
-  }
+  static Json object(std::initializer_list<Member> members = {}) { return Json(Object(members)); }
 
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_null() const { return type() == Type::kNull; }
@@ -55,7 +53,9 @@ class Json {
   bool as_bool() const { return std::get<bool>(v_); }
   int64_t as_integer() const { return std::get<int64_t>(v_); }
   double as_double() const { return std::get<double>(v_); }
-  double as_number() const { return is_integer() ? static_cast<double>(as_integer()) : as_double(); }
+  double as_number() const {
+    return is_integer() ? static_cast<double>(as_integer()) : as_double();
+  }
   const std::string& as_string() const { return std::get<std::string>(v_); }
   std::string& as_string() { return std::get<std::string>(v_); }
   const Array& as_array() const { return std::get<Array>(v_); }

@@ -43,10 +43,10 @@ class [[nodiscard]] Status {
   static Status make(StatusCode code, fmt::format_string<Args...> format, Args&&... args) {
     return Status(code, fmt::format(format, std::forward<Args>(args)...));
   }
-#define ARTANA_STATUS_FACTORY(name, code)                                                   \
-  template <typename... Args>                                                                \
-  static Status name(fmt::format_string<Args...> format, Args&&... args) {                   \
-    return Status(StatusCode::code, fmt::format(format, std::forward<Args>(args)...));       \
+#define ARTANA_STATUS_FACTORY(name, code)                                              \
+  template <typename... Args>                                                          \
+  static Status name(fmt::format_string<Args...> format, Args&&... args) {             \
+    return Status(StatusCode::code, fmt::format(format, std::forward<Args>(args)...)); \
   }
   ARTANA_STATUS_FACTORY(invalid_argument, kInvalidArgument)
   ARTANA_STATUS_FACTORY(not_found, kNotFound)
@@ -80,7 +80,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result built from an ok Status");
   }
@@ -108,9 +108,9 @@ class [[nodiscard]] Result {
 #define ARTANA_CONCAT_INNER(a, b) a##b
 #define ARTANA_CONCAT(a, b) ARTANA_CONCAT_INNER(a, b)
 
-#define ARTANA_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::artana::Status artana_status_ = (expr);    \
+#define ARTANA_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::artana::Status artana_status_ = (expr);        \
     if (!artana_status_.ok()) return artana_status_; \
   } while (0)
 

@@ -1,0 +1,181 @@
+// EventStore: the append-only, hash-chained ledger every run writes to.
+//
+// One implementation today (LMDB, lmdb_event_store.h); PostgreSQL later behind the same
+// interface. The store knows nothing of what events mean beyond the EventIndexer it is given:
+// it assigns seq, timestamp, event_id, prev_hash and hash, keeps each run's head, the indexes
+// and the running totals in the same transaction as the append, and guards each run with a
+// fenced lease. Thread-safe: any thread may call anything; appends from all threads and runs
+// are group-committed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "artana/kernel/event.h"
+#include "artana/kernel/event_index.h"
+#include "artana/kernel/status.h"
+
+namespace artana::kernel {
+
+enum class Durability {
+  kFull,     // every commit synced; nothing committed is ever lost
+  kEffects,  // data synced each commit, meta page not (a power loss can undo only the last
+             // commit, never corrupt); full sync at barriers (before side effects, pause, end)
+  kNone,     // no sync: survives a process crash (SIGKILL), NOT a power loss or OS crash
+};
+std::string_view durability_name(Durability d);
+Result<Durability> parse_durability(std::string_view name);
+
+enum class RunStatus { kRunning, kPaused, kNeedsAttention, kCompleted, kFailed, kCancelled };
+std::string_view run_status_name(RunStatus s);
+Result<RunStatus> parse_run_status(std::string_view name);
+
+// A run's owner. Fencing: `epoch` grows on every takeover, every append carries the epoch
+// its owner was given, and an append with a stale epoch is refused.
+struct Lease {
+  std::string owner_id;  // empty: nobody owns the run
+  std::string host;
+  int64_t pid = 0;
+  uint64_t pid_start = 0;  // the process's start time in clock ticks (guards pid reuse)
+  int64_t expires_at_us = 0;
+  uint64_t epoch = 0;
+};
+
+struct ForkPoint {
+  RunId run_id;
+  uint64_t seq = 0;  // the fork shares the parent's events 1..seq by reference
+};
+
+// What the caller fixes when a run is created.
+struct RunHeader {
+  RunId run_id;
+  TenantId tenant_id;
+  std::string script_hash;               // hex SHA-256 of the script and its modules, or empty
+  std::optional<RunId> parent_run_id;    // a child run started by `parent_run_id`
+  std::optional<ForkPoint> forked_from;  // a fork: history before fork.seq is the parent's
+  Json metadata = Json::object();        // anything else the kernel keeps (tenant context)
+};
+
+// A run as the store keeps it.
+struct RunInfo {
+  RunHeader header;
+  uint64_t run_number = 0;  // dense, in creation order: the ledger's internal key
+  RunStatus status = RunStatus::kRunning;
+  uint64_t first_seq = 1;  // fork_seq + 1 for a fork, else 1
+  uint64_t head_seq = 0;   // last seq (fork_seq when a fork has no own event yet)
+  Sha256 head_hash;        // hash at head_seq (genesis_hash() when head_seq == 0)
+  int64_t created_at_us = 0;
+  Lease lease;
+};
+
+struct Totals {
+  int64_t spend_micro_usd = 0;
+  uint64_t events = 0;
+};
+
+// Inside an append's write transaction: checks and extra index writes that must commit
+// (or fail) together with the events. Only valid during the `in_txn` callback.
+class AppendTxn {
+ public:
+  virtual ~AppendTxn() = default;
+  virtual const RunInfo& run() const = 0;  // as before this append
+  virtual Result<Totals> run_totals() = 0;
+  virtual Result<Totals> tenant_totals() = 0;
+  // A private key space for callers' own indexes (the safety policy's reservations, …).
+  virtual Result<std::optional<std::string>> get_index(std::string_view space,
+                                                       std::string_view key) = 0;
+  virtual Status put_index(std::string_view space, std::string_view key,
+                           std::string_view value) = 0;
+  virtual Status delete_index(std::string_view space, std::string_view key) = 0;
+};
+
+struct AppendRequest {
+  RunId run_id;
+  // The epoch this owner was given by an earlier append, or 0 to take the lease in this
+  // append (refused with kLeaseHeld while another live owner holds it).
+  uint64_t lease_epoch = 0;
+  std::vector<EventDraft> drafts;  // appended in order, all or nothing
+  std::optional<RunStatus> new_status;
+  // In kEffects mode, sync fully before reporting success: the caller is about to run a side
+  // effect, pause, or end the run. Ignored in kFull (always synced) and kNone (never synced).
+  bool barrier = false;
+  // Runs inside the write transaction before the events are written; an error aborts this
+  // request only. May run more than once if the transaction is retried (map growth), so it
+  // must have no effect outside the transaction.
+  std::function<Status(AppendTxn&)> in_txn;
+};
+
+struct AppendResult {
+  std::vector<Event> events;
+  uint64_t lease_epoch = 0;
+};
+
+struct VerifyReport {
+  bool ok = true;
+  uint64_t runs_checked = 0;
+  uint64_t events_checked = 0;
+  // When !ok: the first bad run and seq (0 when the problem is not one event's) and why.
+  std::string bad_run_id;
+  uint64_t bad_seq = 0;
+  std::string problem;
+};
+
+struct ExportOptions {
+  // Replace large-value references with the values. The lines then no longer hash to their
+  // `hash` member (the hash covers the references); off by default.
+  bool inline_large_values = false;
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  virtual Result<RunInfo> create_run(const RunHeader& header) = 0;
+  virtual Result<RunInfo> run_info(const RunId& run) = 0;
+
+  virtual Result<AppendResult> append(AppendRequest request) = 0;
+  // Same, completing later: `on_done` runs on the store's commit thread (keep it short: post
+  // to your own loop). An append that needs no sync may complete inline, before this returns.
+  virtual void append_async(AppendRequest request,
+                            std::function<void(Result<AppendResult>)> on_done) = 0;
+
+  // Events with seq >= from_seq, in order; for a fork, the shared prefix comes from its parent.
+  virtual Result<std::vector<Event>> read(const RunId& run, uint64_t from_seq = 1,
+                                          size_t limit = SIZE_MAX) = 0;
+  virtual Result<RunInfo> head(const RunId& run) = 0;
+  // The latest terminal event recorded for `step_key` (see EventIndexer), or nullopt.
+  virtual Result<std::optional<Event>> find_terminal(const RunId& run,
+                                                     std::string_view step_key) = 0;
+  virtual Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) = 0;
+  virtual Result<Totals> totals(const RunId& run) = 0;
+  virtual Result<Totals> tenant_totals(const TenantId& tenant) = 0;
+  virtual Result<std::vector<RunInfo>> list_runs(const TenantId& tenant,
+                                                 std::optional<RunStatus> status = {}) = 0;
+  // Every run, in creation order.
+  virtual Result<std::vector<RunInfo>> list_all_runs() = 0;
+
+  // Releases a lease this process holds (pause, run end), so another owner need not wait.
+  virtual Status release_lease(const RunId& run, uint64_t lease_epoch) = 0;
+  // Forces everything committed so far to disk (whatever the durability mode).
+  virtual Status sync() = 0;
+
+  // Checks every hash and link, seq continuity, heads, indexes and totals, in a child process
+  // so a damaged page cannot crash the caller. A bad ledger is ok() with report.ok == false;
+  // a Status error means verification could not run at all.
+  virtual Result<VerifyReport> verify(std::optional<RunId> run = {}) = 0;
+  // One line per event ('\n'-terminated): the canonical JSON of the whole event including
+  // `hash`. All runs in creation order without `run`.
+  virtual Status export_jsonl(std::optional<RunId> run,
+                              const std::function<Status(std::string_view line)>& write,
+                              ExportOptions options = {}) = 0;
+
+  virtual const std::string& data_dir() const = 0;
+  virtual Durability durability() const = 0;
+};
+
+}  // namespace artana::kernel

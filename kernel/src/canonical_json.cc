@@ -1,0 +1,247 @@
+// RFC 8785 encoder over Json: one recursive pass writing into the caller's string. The ok
+// path allocates nothing but the output; error paths are rendered only on failure.
+#include "artana/kernel/canonical_json.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <vector>
+
+#include "ecmascript_number.h"
+#include "jcs_string.h"
+#include "output_buffer.h"
+#include "utf8.h"
+
+namespace artana::kernel {
+namespace {
+
+// ---- Error paths: payload.messages[3].content, payload["weird key"] ---------------------
+
+// One step from the root, on the encoder's call stack; nothing is allocated per step.
+struct PathNode {
+  const PathNode* parent = nullptr;
+  std::string_view key;  // a member name, when !is_index
+  size_t index = 0;
+  bool is_index = false;
+};
+
+bool is_identifier(std::string_view key) {
+  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+std::string render_path(std::string_view root, const PathNode* leaf) {
+  std::vector<const PathNode*> steps;
+  for (const PathNode* node = leaf; node != nullptr; node = node->parent) steps.push_back(node);
+  std::string path(root);
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    const PathNode& node = **it;
+    if (node.is_index) {
+      fmt::format_to(std::back_inserter(path), "[{}]", node.index);
+    } else if (is_identifier(node.key)) {
+      if (!path.empty()) path.push_back('.');
+      path.append(node.key);
+    } else {
+      path.append("[\"");
+      append_key_for_message(path, node.key);
+      path.append("\"]");
+    }
+  }
+  return path;
+}
+
+Status invalid_utf8_error(std::string_view path, std::string_view what, const Utf8Error& e) {
+  return Status::invalid_argument("{}: {} is not valid UTF-8 ({} at byte {})", path, what, e.reason,
+                                  e.offset);
+}
+
+Status non_finite_error(std::string_view path, double value) {
+  const char* name = std::isnan(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+  return Status::invalid_argument("{}: number is {}, which JSON cannot carry", path, name);
+}
+
+// ---- The encoder --------------------------------------------------------------------------
+
+// Methods return false after storing the error in error_, instead of returning a Status:
+// this runs once per value on the append path, and an ok Status still builds and destroys
+// a std::string each time.
+class Encoder {
+ public:
+  Encoder(std::string& out, std::string_view root) : out_(out), root_(root) {}
+
+  Status take_error() { return std::move(error_); }
+
+  bool value(const Json& v, const PathNode* at) {
+    switch (v.type()) {
+      case Json::Type::kNull:
+        out_.put("null");
+        return true;
+      case Json::Type::kBool:
+        out_.put(v.as_bool() ? "true" : "false");
+        return true;
+      case Json::Type::kInteger:
+        return integer(v.as_integer(), at);
+      case Json::Type::kDouble:
+        return number(v.as_double(), at);
+      case Json::Type::kString:
+        return string(v.as_string(), at, "string");
+      case Json::Type::kArray:
+        return array(v.as_array(), at);
+      case Json::Type::kObject:
+        return object(v.as_object(), at);
+    }
+    return fail(Status::internal("{}: unknown JSON type", path(at)));
+  }
+
+ private:
+  bool fail(Status status) {
+    error_ = std::move(status);
+    return false;
+  }
+
+  // Integers beyond 2^53 would silently change value in every JavaScript (and most other)
+  // JSON readers, and JCS defines numbers as IEEE doubles; refuse rather than round.
+  bool integer(int64_t v, const PathNode* at) {
+    if (v > kMaxSafeInteger || v < -kMaxSafeInteger) {
+      return fail(Status::invalid_argument(
+          "{}: integer {} is beyond ±2^53 and cannot be carried exactly by JSON; pass it as a "
+          "string",
+          path(at), v));
+    }
+    char* out = out_.reserve(20);  // "-9007199254740992" is 17
+    out_.commit(std::to_chars(out, out + 20, v).ptr);
+    return true;
+  }
+
+  bool number(double v, const PathNode* at) {
+    if (!std::isfinite(v)) return fail(non_finite_error(path(at), v));
+    out_.commit(write_ecmascript_number(out_.reserve(kMaxEcmascriptNumberChars), v));
+    return true;
+  }
+
+  bool string(std::string_view s, const PathNode* at, std::string_view what) {
+    Utf8Error error;
+    if (write_jcs_string(out_, s, &error)) return true;
+    return fail(invalid_utf8_error(path(at), what, error));
+  }
+
+  bool array(const Json::Array& items, const PathNode* at) {
+    out_.put('[');
+    PathNode item{at, {}, 0, true};
+    for (const Json& v : items) {
+      if (item.index != 0) out_.put(',');
+      if (!value(v, &item)) return false;
+      ++item.index;
+    }
+    out_.put(']');
+    return true;
+  }
+
+  bool member(const Json::Member& m, const PathNode* at) {
+    const PathNode node{at, m.first, 0, false};
+    if (!string(m.first, &node, "key")) return false;
+    out_.put(':');
+    return value(m.second, &node);
+  }
+
+  bool object(const Json::Object& members, const PathNode* at) {
+    // Objects built by our own code often arrive sorted, or have one member: checking costs
+    // n-1 comparisons and skips the sort. Strictly increasing also rules out duplicates.
+    for (size_t i = 1; i < members.size(); ++i) {
+      if (!utf16_less(members[i - 1].first, members[i].first)) return sorted_object(members, at);
+    }
+    out_.put('{');
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i != 0) out_.put(',');
+      if (!member(members[i], at)) return false;
+    }
+    out_.put('}');
+    return true;
+  }
+
+  // Sorts pointers, not members: no key is copied. Small objects sort on the stack.
+  bool sorted_object(const Json::Object& members, const PathNode* at) {
+    constexpr size_t kInline = 16;
+    std::array<const Json::Member*, kInline> inline_order;
+    std::vector<const Json::Member*> heap_order;
+    const Json::Member** order = inline_order.data();
+    if (members.size() > kInline) {
+      heap_order.resize(members.size());
+      order = heap_order.data();
+    }
+    const auto less = [](const Json::Member* a, const Json::Member* b) {
+      return utf16_less(a->first, b->first);
+    };
+    if (members.size() <= kInline) {
+      // Insertion sort: for a handful of members it is what std::sort ends in anyway,
+      // without the dispatch around it.
+      for (size_t i = 0; i < members.size(); ++i) {
+        const Json::Member* m = &members[i];
+        size_t j = i;
+        for (; j > 0 && less(m, order[j - 1]); --j) order[j] = order[j - 1];
+        order[j] = m;
+      }
+    } else {
+      for (size_t i = 0; i < members.size(); ++i) order[i] = &members[i];
+      std::sort(order, order + members.size(), less);
+    }
+    for (size_t i = 1; i < members.size(); ++i) {
+      if (order[i - 1]->first == order[i]->first) {
+        std::string key;
+        append_key_for_message(key, order[i]->first);
+        return fail(Status::invalid_argument(
+            "{}: duplicate key \"{}\"; keys in one object must be unique", path(at), key));
+      }
+    }
+    out_.put('{');
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (i != 0) out_.put(',');
+      if (!member(*order[i], at)) return false;
+    }
+    out_.put('}');
+    return true;
+  }
+
+  std::string path(const PathNode* at) const { return render_path(root_, at); }
+
+  OutputBuffer out_;
+  std::string_view root_;
+  Status error_;
+};
+
+}  // namespace
+
+Result<std::string> canonical_json(const Json& value, std::string_view root) {
+  std::string out;
+  ARTANA_RETURN_IF_ERROR(append_canonical_json(out, value, root));
+  return out;
+}
+
+Status append_canonical_json(std::string& out, const Json& value, std::string_view root) {
+  Encoder encoder(out, root);  // its OutputBuffer trims `out` when it goes out of scope
+  if (encoder.value(value, nullptr)) return Status();
+  return encoder.take_error();
+}
+
+Status append_canonical_string(std::string& out, std::string_view utf8, std::string_view path) {
+  Utf8Error error;
+  OutputBuffer buffer(out);
+  if (write_jcs_string(buffer, utf8, &error)) return Status();
+  return invalid_utf8_error(path, "string", error);
+}
+
+Status append_canonical_double(std::string& out, double value, std::string_view path) {
+  if (!std::isfinite(value)) return non_finite_error(path, value);
+  OutputBuffer buffer(out);
+  buffer.commit(write_ecmascript_number(buffer.reserve(kMaxEcmascriptNumberChars), value));
+  return Status();
+}
+
+}  // namespace artana::kernel

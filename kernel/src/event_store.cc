@@ -1,0 +1,57 @@
+#include "artana/kernel/event_store.h"
+
+#include <array>
+#include <utility>
+
+namespace artana::kernel {
+namespace {
+
+constexpr std::array<std::pair<Durability, std::string_view>, 3> kDurabilityNames = {{
+    {Durability::kFull, "full"},
+    {Durability::kEffects, "effects"},
+    {Durability::kNone, "none"},
+}};
+
+constexpr std::array<std::pair<RunStatus, std::string_view>, 6> kStatusNames = {{
+    {RunStatus::kRunning, "running"},
+    {RunStatus::kPaused, "paused"},
+    {RunStatus::kNeedsAttention, "needs_attention"},
+    {RunStatus::kCompleted, "completed"},
+    {RunStatus::kFailed, "failed"},
+    {RunStatus::kCancelled, "cancelled"},
+}};
+
+}  // namespace
+
+std::string_view durability_name(Durability d) {
+  for (const auto& [value, name] : kDurabilityNames) {
+    if (value == d) return name;
+  }
+  return "unknown";
+}
+
+Result<Durability> parse_durability(std::string_view name) {
+  for (const auto& [value, known] : kDurabilityNames) {
+    if (known == name) return value;
+  }
+  return Status::invalid_argument("durability '{}' is not one of full, effects, none", name);
+}
+
+std::string_view run_status_name(RunStatus s) {
+  for (const auto& [value, name] : kStatusNames) {
+    if (value == s) return name;
+  }
+  return "unknown";
+}
+
+Result<RunStatus> parse_run_status(std::string_view name) {
+  for (const auto& [value, known] : kStatusNames) {
+    if (known == name) return value;
+  }
+  return Status::invalid_argument(
+      "run status '{}' is not one of running, paused, needs_attention, completed, failed, "
+      "cancelled",
+      name);
+}
+
+}  // namespace artana::kernel

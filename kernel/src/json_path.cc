@@ -1,0 +1,98 @@
+#include "json_path.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iterator>
+
+namespace artana::kernel {
+namespace {
+
+constexpr size_t kMaxKeyBytesShown = 64;
+
+bool is_identifier(std::string_view key) {
+  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// The first `max` bytes of `key`, moved back so no UTF-8 sequence or escape is split.
+std::string_view clip(std::string_view key, size_t max, bool escaped) {
+  if (key.size() <= max) return key;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0) == 0x80) --n;
+  if (escaped && n > 0) {
+    // A backslash starts an escape of at most 6 bytes (\uXXXX): cut before any that the
+    // limit would split.
+    size_t backslash = key.rfind('\\', n - 1);
+    if (backslash != std::string_view::npos && n - backslash < 6) {
+      size_t run = 0;  // an even run of backslashes before it makes it an escape's end
+      while (backslash > run && key[backslash - run - 1] == '\\') ++run;
+      if (run % 2 == 0) n = backslash;
+    }
+  }
+  return key.substr(0, n);
+}
+
+void append_escaped(std::string& out, std::string_view key) {
+  for (char c : key) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+          out += c;  // simdjson has validated the UTF-8, so multi-byte text passes through
+        }
+    }
+  }
+}
+
+}  // namespace
+
+std::string quote_json_key(std::string_view key, bool escaped) {
+  std::string_view shown = clip(key, kMaxKeyBytesShown, escaped);
+  std::string out = "\"";
+  if (escaped) {
+    out += shown;
+  } else {
+    append_escaped(out, shown);
+  }
+  if (shown.size() < key.size()) out += "…";
+  out += '"';
+  return out;
+}
+
+std::string render_json_path(std::span<const PathSegment> path) {
+  std::string out = "$";
+  for (const PathSegment& segment : path) {
+    if (!segment.is_key) {
+      fmt::format_to(std::back_inserter(out), "[{}]", segment.index);
+    } else if (is_identifier(segment.key)) {
+      out += '.';
+      out += segment.key;
+    } else {
+      out += '[';
+      out += quote_json_key(segment.key, segment.key_is_escaped);
+      out += ']';
+    }
+  }
+  return out;
+}
+
+}  // namespace artana::kernel

@@ -1,0 +1,153 @@
+#include "ledger/event_codec.h"
+
+#include <openssl/rand.h>
+#include <time.h>
+
+#include <cstdlib>
+
+#include "artana/kernel/canonical_json.h"
+#include "artana/kernel/json_parse.h"
+
+namespace artana::kernel::ledger {
+namespace {
+
+void append_quoted(std::string& out, std::string_view s) {
+  // Ids, types and timestamps are validated printable ASCII without '"' or '\', so quoting
+  // them is their canonical form.
+  out += '"';
+  out.append(s);
+  out += '"';
+}
+
+Result<std::string_view> string_field(const Json& doc, std::string_view name,
+                                      std::string_view where) {
+  const Json* v = doc.find(name);
+  if (v == nullptr || !v->is_string()) {
+    return Status::corruption("{}: stored event has no string \"{}\"", where, name);
+  }
+  return std::string_view(v->as_string());
+}
+
+}  // namespace
+
+Result<Sha256> encode_event_value(const Envelope& e, std::string_view payload_text,
+                                  std::string& value) {
+  value.clear();
+  value.reserve(kEventValueHeader + payload_text.size() + 256);
+  value.push_back(static_cast<char>(kEventFormat));
+  value.append(32, '\0');  // the hash, filled in below
+  value += "{\"event_id\":";
+  append_quoted(value, e.event_id);
+  value += ",\"payload\":";
+  value += payload_text;
+  value += ",\"prev_hash\":\"";
+  append_hex(value, e.prev_hash->raw());
+  value += "\",\"run_id\":";
+  append_quoted(value, e.run_id);
+  value += ",\"seq\":";
+  value += std::to_string(e.seq);
+  value += ",\"tenant_id\":";
+  append_quoted(value, e.tenant_id);
+  value += ",\"timestamp\":";
+  append_quoted(value, e.timestamp);
+  value += ",\"type\":";
+  append_quoted(value, e.type);
+  value += '}';
+  Sha256 hash = Sha256::of(std::string_view(value).substr(kEventValueHeader));
+  std::copy(hash.bytes.begin(), hash.bytes.end(), value.begin() + 1);
+  return hash;
+}
+
+Result<StoredEvent> split_event_value(std::string_view value, std::string_view where) {
+  if (value.size() <= kEventValueHeader || static_cast<uint8_t>(value[0]) != kEventFormat) {
+    return Status::corruption("{}: stored event value is malformed ({} bytes)", where,
+                              value.size());
+  }
+  return StoredEvent{Sha256::from_bytes(value.substr(1, 32)), value.substr(kEventValueHeader)};
+}
+
+Result<Event> parse_event(std::string_view canonical, const Sha256& hash, std::string_view where) {
+  auto parsed = parse_json(canonical, where);
+  if (!parsed.ok()) return Status::corruption("{}", parsed.status().message());
+  Json& doc = *parsed;
+  if (!doc.is_object() || doc.size() != 8) {
+    return Status::corruption("{}: stored event does not have exactly the 8 event fields", where);
+  }
+  Event event;
+  ARTANA_ASSIGN_OR_RETURN(std::string_view id, string_field(doc, "event_id", where));
+  ARTANA_ASSIGN_OR_RETURN(std::string_view run, string_field(doc, "run_id", where));
+  ARTANA_ASSIGN_OR_RETURN(std::string_view tenant, string_field(doc, "tenant_id", where));
+  ARTANA_ASSIGN_OR_RETURN(std::string_view type, string_field(doc, "type", where));
+  ARTANA_ASSIGN_OR_RETURN(std::string_view ts, string_field(doc, "timestamp", where));
+  ARTANA_ASSIGN_OR_RETURN(std::string_view prev, string_field(doc, "prev_hash", where));
+  const Json* seq = doc.find("seq");
+  Json* payload = doc.find("payload");
+  if (seq == nullptr || !seq->is_integer() || seq->as_integer() < 1 || payload == nullptr ||
+      !payload->is_object()) {
+    return Status::corruption("{}: stored event has a bad seq or payload", where);
+  }
+  auto prev_hash = Sha256::from_hex(prev);
+  if (!prev_hash.ok())
+    return Status::corruption("{}: prev_hash: {}", where, prev_hash.status().message());
+  event.event_id = id;
+  event.run_id = RunId(std::string(run));
+  event.tenant_id = TenantId(std::string(tenant));
+  event.type = type;
+  event.timestamp = ts;
+  event.seq = static_cast<uint64_t>(seq->as_integer());
+  event.prev_hash = *prev_hash;
+  event.hash = hash;
+  event.payload = std::move(*payload);
+  return event;
+}
+
+Result<std::string> export_line(std::string_view canonical, const Sha256& hash) {
+  // "hash" sorts right after "event_id", the first member: {"event_id":"…","hash":"…",…
+  constexpr std::string_view kPrefix = "{\"event_id\":\"";
+  size_t id_end = canonical.find('"', kPrefix.size());
+  if (canonical.substr(0, kPrefix.size()) != kPrefix || id_end == std::string_view::npos) {
+    return Status::corruption("stored event does not start with its event_id");
+  }
+  std::string line;
+  line.reserve(canonical.size() + 80);
+  line.append(canonical.substr(0, id_end + 1));
+  line += ",\"hash\":\"";
+  append_hex(line, hash.raw());
+  line += '"';
+  line.append(canonical.substr(id_end + 1));
+  line += '\n';
+  return line;
+}
+
+std::string new_event_id() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) std::abort();  // no entropy: ids could collide
+  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string id(26, '0');
+  // 26 characters x 5 bits = 130 bits: the 128 random bits, big-endian, then two zero bits.
+  for (size_t i = 0; i < 26; ++i) {
+    unsigned value = 0;
+    for (size_t bit = i * 5; bit < i * 5 + 5; ++bit) {
+      unsigned b = bit < 128 ? (raw[bit / 8] >> (7 - bit % 8)) & 1u : 0u;
+      value = (value << 1) | b;
+    }
+    id[i] = kAlphabet[value];
+  }
+  return id;
+}
+
+std::string format_timestamp(int64_t unix_us) {
+  time_t seconds = static_cast<time_t>(unix_us / 1'000'000);
+  int64_t micros = unix_us % 1'000'000;
+  if (micros < 0) {
+    micros += 1'000'000;
+    seconds -= 1;
+  }
+  struct tm tm_utc;
+  gmtime_r(&seconds, &tm_utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm_utc.tm_year + 1900,
+                     tm_utc.tm_mon + 1, tm_utc.tm_mday, tm_utc.tm_hour, tm_utc.tm_min,
+                     tm_utc.tm_sec, micros);
+}
+
+}  // namespace artana::kernel::ledger

@@ -1,0 +1,209 @@
+#include "ledger/group_commit.h"
+
+namespace artana::kernel::ledger {
+
+// Enough ops per transaction to amortise a sync; small enough to bound one commit's latency.
+constexpr size_t kMaxBatchOps = 512;
+// Map growth doubles each time; this many in a row means something else is wrong.
+constexpr int kMaxGrowths = 24;
+
+Status WriteContext::check(int rc, std::string_view what) {
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  return lmdb_status(rc, what, env_.data_path());
+}
+
+Status WriteContext::put(MDB_dbi dbi, std::string_view key, std::string_view value,
+                         unsigned flags) {
+  MDB_val k = to_val(key), v = to_val(value);
+  return check(mdb_put(txn_, dbi, &k, &v, flags), "writing");
+}
+
+Status WriteContext::put_once(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = to_val(key), v = to_val(value);
+  int rc = mdb_put(txn_, dbi, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return Status();
+  return check(rc, "writing a large value");
+}
+
+Status WriteContext::del(MDB_dbi dbi, std::string_view key, const std::string_view* value) {
+  MDB_val k = to_val(key), v;
+  if (value != nullptr) v = to_val(*value);
+  int rc = mdb_del(txn_, dbi, &k, value != nullptr ? &v : nullptr);
+  if (rc == MDB_NOTFOUND) return Status();
+  return check(rc, "deleting");
+}
+
+Result<std::string> WriteContext::last_key(MDB_dbi dbi) {
+  Cursor cursor;
+  ARTANA_RETURN_IF_ERROR(check(Cursor::open(txn_, dbi, cursor), "opening a cursor"));
+  MDB_val k, v;
+  int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return std::string();
+  ARTANA_RETURN_IF_ERROR(check(rc, "finding the last key"));
+  return std::string(from_val(k));
+}
+
+Result<uint64_t> WriteContext::next_log_position() {
+  if (next_position_ == 0) {
+    ARTANA_ASSIGN_OR_RETURN(std::string last, last_key(env_.dbi().log));
+    next_position_ = last.empty() ? 1 : get_u64be(last) + 1;
+  }
+  return next_position_++;
+}
+
+struct GroupCommit::Writer {
+  const std::vector<WriteOp*>* ops;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+GroupCommit::GroupCommit(LedgerEnv& env, Durability durability)
+    : env_(env), durability_(durability), committer_([this] { committer_loop(); }) {}
+
+GroupCommit::~GroupCommit() {
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    stopping_ = true;
+  }
+  async_cv_.notify_all();
+  committer_.join();
+}
+
+void GroupCommit::submit(const std::vector<WriteOp*>& ops) {
+  Writer self;
+  self.ops = &ops;
+  std::unique_lock<std::mutex> lock(mu_);
+  writers_.push_back(&self);
+  while (!self.done && &self != writers_.front()) self.cv.wait(lock);
+  if (self.done) return;
+
+  // Leader: take our ops and those of everyone queued behind us.
+  std::vector<WriteOp*> batch;
+  std::vector<Writer*> members;
+  for (Writer* w : writers_) {
+    if (!batch.empty() && batch.size() + w->ops->size() > kMaxBatchOps) break;
+    batch.insert(batch.end(), w->ops->begin(), w->ops->end());
+    members.push_back(w);
+  }
+  lock.unlock();
+  commit_batch(batch);
+  lock.lock();
+  for (Writer* w : members) {
+    writers_.pop_front();
+    w->done = true;
+    if (w != &self) w->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+}
+
+void GroupCommit::commit_batch(std::vector<WriteOp*>& ops) {
+  for (int growths = 0;; ++growths) {
+    bool retry = false;
+    run_batch_once(ops, retry);
+    if (!retry) break;
+    Status grown = growths < kMaxGrowths
+                       ? env_.grow_map()
+                       : Status::disk_full("{}: the map stopped growing", env_.data_path());
+    if (!grown.ok()) {
+      for (WriteOp* op : ops) op->status = grown;
+      return;
+    }
+  }
+  bool barrier = false;
+  for (WriteOp* op : ops) barrier = barrier || (op->barrier && op->status.ok());
+  if (barrier && durability_ == Durability::kEffects) {
+    // Before a side effect runs, its intent must survive a power loss too.
+    Status synced = env_.sync();
+    if (!synced.ok()) {
+      for (WriteOp* op : ops) {
+        if (op->barrier && op->status.ok()) op->status = synced;
+      }
+    }
+  }
+}
+
+void GroupCommit::run_batch_once(std::vector<WriteOp*>& ops, bool& retry) {
+  auto fail_all = [&](const Status& s) {
+    for (WriteOp* op : ops) op->status = s;
+  };
+  auto txn = env_.begin_write();
+  if (!txn.ok()) return fail_all(txn.status());
+  const bool nested = ops.size() > 1;
+  WriteContext ctx(env_, txn->get());
+  bool any_ok = false;
+  for (WriteOp* op : ops) {
+    MDB_txn* child = nullptr;
+    if (nested) {
+      int rc = mdb_txn_begin(env_.env(), txn->get(), 0, &child);
+      if (rc != 0) {
+        op->status = lmdb_status(rc, "beginning a nested transaction", env_.data_path());
+        continue;
+      }
+      ctx.txn_ = child;
+    }
+    uint64_t position_before = ctx.next_position_;
+    op->status = op->apply(ctx);
+    if (ctx.map_full_) {
+      if (child != nullptr) mdb_txn_abort(child);
+      retry = true;
+      return;  // the parent aborts with `txn`
+    }
+    if (!nested) {
+      if (!op->status.ok()) return;  // the only op failed: abort the transaction
+      any_ok = true;
+      continue;
+    }
+    if (op->status.ok()) {
+      int rc = mdb_txn_commit(child);
+      if (rc == MDB_MAP_FULL) {
+        retry = true;
+        return;
+      }
+      op->status = lmdb_status(rc, "committing a nested transaction", env_.data_path());
+      any_ok = any_ok || op->status.ok();
+    } else {
+      mdb_txn_abort(child);
+      ctx.next_position_ = position_before;  // the aborted op's positions were never written
+    }
+    ctx.txn_ = txn->get();
+  }
+  if (!any_ok) return;
+  int rc = txn->txn.commit();
+  if (rc == MDB_MAP_FULL) {
+    retry = true;
+    return;
+  }
+  if (rc != 0) {
+    Status failed = lmdb_status(rc, "committing", env_.data_path());
+    for (WriteOp* op : ops) {
+      if (op->status.ok()) op->status = failed;
+    }
+  }
+}
+
+void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done) {
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    async_queue_.push_back(AsyncItem{std::move(op), std::move(on_done)});
+  }
+  async_cv_.notify_one();
+}
+
+void GroupCommit::committer_loop() {
+  std::unique_lock<std::mutex> lock(async_mu_);
+  for (;;) {
+    async_cv_.wait(lock, [this] { return stopping_ || !async_queue_.empty(); });
+    if (async_queue_.empty()) return;  // stopping, and everything was committed
+    std::deque<AsyncItem> items;
+    items.swap(async_queue_);
+    lock.unlock();
+    std::vector<WriteOp*> ops;
+    ops.reserve(items.size());
+    for (AsyncItem& item : items) ops.push_back(item.op.get());
+    submit(ops);
+    for (AsyncItem& item : items) item.on_done(*item.op);
+    lock.lock();
+  }
+}
+
+}  // namespace artana::kernel::ledger

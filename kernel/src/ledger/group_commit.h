@@ -1,0 +1,97 @@
+// GroupCommit: one LMDB write transaction carries the writes of every thread waiting.
+//
+// Leader/follower, as LevelDB's write queue (db/db_impl.cc DBImpl::Write): a writer queues
+// itself; the one at the front becomes leader, commits the ops of everyone queued behind it in
+// one transaction, wakes them, and hands leadership to the next waiter. No thread hand-off
+// on the fast path: an uncontended writer commits its own ops. Each op runs in its own nested
+// transaction when the batch has several, so one op's failure aborts only that op.
+// MDB_MAP_FULL aborts the batch, grows the map and redoes it: ops must be repeatable.
+//
+// append_async's ops go to a committer thread that joins the same queue, so the caller's
+// thread never waits for a sync. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "artana/kernel/event_store.h"
+#include "ledger/ledger_env.h"
+
+namespace artana::kernel::ledger {
+
+// What an op sees: the transaction and checked put/get/del helpers that note MDB_MAP_FULL.
+class WriteContext {
+ public:
+  WriteContext(LedgerEnv& env, MDB_txn* txn) : env_(env), txn_(txn) {}
+  LedgerEnv& env() const { return env_; }
+  MDB_txn* txn() const { return txn_; }
+  bool map_full() const { return map_full_; }
+
+  Status put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
+  // Like put with MDB_NOOVERWRITE, but an existing key is success (content-addressed data).
+  Status put_once(MDB_dbi dbi, std::string_view key, std::string_view value);
+  Status del(MDB_dbi dbi, std::string_view key, const std::string_view* value = nullptr);
+  // The last key of `dbi`, or empty when it has none.
+  Result<std::string> last_key(MDB_dbi dbi);
+  // Reserves the next log position for this transaction.
+  Result<uint64_t> next_log_position();
+
+ private:
+  friend class GroupCommit;
+  Status check(int rc, std::string_view what);
+
+  LedgerEnv& env_;
+  MDB_txn* txn_;
+  bool map_full_ = false;
+  uint64_t next_position_ = 0;  // 0: not read yet in this transaction
+};
+
+struct WriteOp {
+  // Runs inside the batch's transaction; may run more than once (after map growth).
+  std::function<Status(WriteContext&)> apply;
+  bool barrier = false;  // kEffects: sync fully before this op is reported done
+  Status status;         // set when done
+};
+
+class GroupCommit {
+ public:
+  GroupCommit(LedgerEnv& env, Durability durability);
+  ~GroupCommit();  // drains pending async ops, then stops the committer thread
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
+
+  // Applies `ops` (each all-or-nothing) and returns once they are committed (and synced as
+  // the durability mode requires); each op's status says how it went.
+  void submit(const std::vector<WriteOp*>& ops);
+  // The same from the committer thread; `on_done` runs there afterwards.
+  void submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done);
+
+ private:
+  struct Writer;
+  void commit_batch(std::vector<WriteOp*>& ops);
+  void run_batch_once(std::vector<WriteOp*>& ops, bool& retry);
+  void committer_loop();
+
+  LedgerEnv& env_;
+  Durability durability_;
+
+  std::mutex mu_;
+  std::deque<Writer*> writers_;
+
+  struct AsyncItem {
+    std::unique_ptr<WriteOp> op;
+    std::function<void(WriteOp&)> on_done;
+  };
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  std::deque<AsyncItem> async_queue_;
+  bool stopping_ = false;
+  std::thread committer_;
+};
+
+}  // namespace artana::kernel::ledger

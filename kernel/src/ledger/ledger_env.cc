@@ -1,0 +1,240 @@
+#include "ledger/ledger_env.h"
+
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <set>
+
+namespace artana::kernel::ledger {
+namespace {
+
+// LMDB forbids opening one environment twice in a process (its locks are per process).
+std::mutex& registry_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& open_dirs() {
+  static std::set<std::string> dirs;
+  return dirs;
+}
+
+// Filesystems whose locking LMDB cannot rely on (lmdb.h: "Do not use LMDB databases on
+// remote filesystems").
+const char* remote_filesystem_name(long type) {
+  switch (static_cast<unsigned long>(type)) {
+    case 0x6969:
+      return "NFS";
+    case 0x517B:
+      return "SMB";
+    case 0xFF534D42:
+      return "CIFS";
+    case 0xFE534D42:
+      return "SMB2";
+    case 0x5346414F:
+      return "AFS";
+    case 0x73757245:
+      return "Coda";
+    case 0x564C:
+      return "NCP";
+    default:
+      return nullptr;
+  }
+}
+
+Status make_dir(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return Status();
+  if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Status();
+  return lmdb_status(errno, "creating the data directory", dir);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_in_child(const std::string& dir) {
+  LmdbStoreOptions options;
+  options.read_only = true;
+  options.initial_map_bytes = 0;
+  return open_env(dir, options, /*use_registry=*/false);
+}
+
+Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open(const std::string& dir,
+                                                   const LmdbStoreOptions& options) {
+  return open_env(dir, options, /*use_registry=*/true);
+}
+
+Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
+                                                       const LmdbStoreOptions& options,
+                                                       bool use_registry) {
+  if (dir.empty()) return Status::invalid_argument("the data directory path is empty");
+  if (!options.read_only) ARTANA_RETURN_IF_ERROR(make_dir(dir));
+  std::error_code ec;
+  std::string canonical = std::filesystem::canonical(dir, ec).string();
+  if (ec) {
+    return Status::not_found("data directory {} cannot be opened: {}", dir, ec.message());
+  }
+  struct statfs fs;
+  if (::statfs(canonical.c_str(), &fs) == 0) {
+    if (const char* name = remote_filesystem_name(static_cast<long>(fs.f_type))) {
+      return Status::failed_precondition(
+          "data directory {} is on {}: LMDB's locks do not work on network filesystems; use a "
+          "local disk (or the PostgreSQL store for shared ledgers)",
+          canonical, name);
+    }
+  }
+
+  std::unique_ptr<LedgerEnv> self(new LedgerEnv());
+  self->dir_ = canonical;
+  self->data_path_ = canonical + "/data.mdb";
+  self->read_only_ = options.read_only;
+  if (use_registry) {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    self->registered_ = true;
+    if (!open_dirs().insert(canonical).second) {
+      self->registered_ = false;
+      return Status::failed_precondition(
+          "ledger {} is already open in this process; share the one EventStore", canonical);
+    }
+  }
+
+  int rc = mdb_env_create(&self->env_);
+  if (rc != 0) return lmdb_status(rc, "creating the LMDB environment", canonical);
+  mdb_env_set_maxdbs(self->env_, 16);
+  mdb_env_set_maxreaders(self->env_, 512);
+  long page = sysconf(_SC_PAGESIZE);
+  if (options.initial_map_bytes > 0) {  // 0: whatever size the ledger was last given
+    uint64_t map = std::max<uint64_t>(options.initial_map_bytes, 64 * 1024);
+    map = (map + page - 1) / page * page;
+    mdb_env_set_mapsize(self->env_, map);
+  }
+
+  unsigned flags = MDB_NOTLS;  // read txns may move between threads (the scheduler's fibers)
+  switch (options.durability) {
+    case Durability::kFull:
+      break;
+    case Durability::kEffects:
+      flags |= MDB_NOMETASYNC;
+      break;
+    case Durability::kNone:
+      flags |= MDB_NOSYNC;
+      break;
+  }
+  if (options.read_only) flags |= MDB_RDONLY;
+  rc = mdb_env_open(self->env_, canonical.c_str(), flags, 0600);
+  if (rc != 0) return lmdb_status(rc, "opening the ledger", self->data_path_);
+  // The lock file is created with the umask; make sure both files stay private.
+  if (!options.read_only) {
+    ::chmod(self->data_path_.c_str(), 0600);
+    ::chmod((canonical + "/lock.mdb").c_str(), 0600);
+  }
+  self->check_stale_readers();
+  ARTANA_RETURN_IF_ERROR(self->open_databases());
+  return self;
+}
+
+LedgerEnv::~LedgerEnv() {
+  if (env_ != nullptr) mdb_env_close(env_);
+  if (!registered_) return;
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  open_dirs().erase(dir_);
+}
+
+Status LedgerEnv::open_databases() {
+  ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, read_only_ ? begin_read() : begin_write());
+  unsigned create = read_only_ ? 0 : MDB_CREATE;
+  struct Spec {
+    const char* name;
+    MDB_dbi* dbi;
+    unsigned flags;
+  };
+  const Spec specs[] = {
+      {"meta", &dbi_.meta, 0},
+      {"run_ids", &dbi_.run_ids, 0},
+      {"runs", &dbi_.runs, 0},
+      {"log", &dbi_.log, 0},
+      {"run_events", &dbi_.run_events, 0},
+      {"tenant_runs", &dbi_.tenant_runs, MDB_DUPSORT | MDB_DUPFIXED},
+      {"steps", &dbi_.steps, 0},
+      {"summaries", &dbi_.summaries, 0},
+      {"totals", &dbi_.totals, 0},
+      {"blobs", &dbi_.blobs, 0},
+      {"aux", &dbi_.aux, 0},
+  };
+  for (const Spec& spec : specs) {
+    int rc = mdb_dbi_open(txn.get(), spec.name, spec.flags | create, spec.dbi);
+    if (rc == MDB_NOTFOUND) {
+      return Status::not_found("{} is not an Artana ledger (no '{}' database)", data_path_,
+                               spec.name);
+    }
+    if (rc != 0) return lmdb_status(rc, "opening database " + std::string(spec.name), data_path_);
+  }
+  MDB_val key = to_val("schema_version"), val;
+  int rc = mdb_get(txn.get(), dbi_.meta, &key, &val);
+  if (rc == MDB_NOTFOUND && !read_only_) {
+    std::string v;
+    put_u64be(v, kSchemaVersion);
+    MDB_val put = to_val(v);
+    rc = mdb_put(txn.get(), dbi_.meta, &key, &put, 0);
+    if (rc != 0) return lmdb_status(rc, "writing the schema version", data_path_);
+  } else if (rc != 0) {
+    return lmdb_status(rc, "reading the schema version", data_path_);
+  } else if (val.mv_size != 8) {
+    return Status::corruption("{}: the schema version key is damaged", data_path_);
+  } else if (uint64_t version = get_u64be(from_val(val)); version > kSchemaVersion) {
+    return Status::failed_precondition(
+        "{} has ledger schema version {}, newer than this build understands ({}); upgrade artana",
+        data_path_, version, kSchemaVersion);
+  }
+  // Committing (even a read transaction) is what keeps the database handles open.
+  rc = txn.txn.commit();
+  return lmdb_status(rc, "creating the ledger databases", data_path_);
+}
+
+Result<GuardedTxn> LedgerEnv::begin(unsigned flags) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    GuardedTxn scoped{std::shared_lock<std::shared_mutex>(resize_guard_), Txn()};
+    MDB_txn* raw = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, flags, &raw);
+    if (rc == 0) {
+      scoped.txn = Txn(raw);
+      return scoped;
+    }
+    if (rc != MDB_MAP_RESIZED) return lmdb_status(rc, "beginning a transaction", data_path_);
+    // Another process grew the map: adopt its size (needs no transaction active here).
+    scoped.guard.unlock();
+    std::unique_lock<std::shared_mutex> exclusive(resize_guard_);
+    rc = mdb_env_set_mapsize(env_, 0);
+    if (rc != 0) return lmdb_status(rc, "adopting the grown map size", data_path_);
+  }
+  return Status::unavailable("{}: the map kept being resized by other processes", data_path_);
+}
+
+Result<GuardedTxn> LedgerEnv::begin_read() { return begin(MDB_RDONLY); }
+Result<GuardedTxn> LedgerEnv::begin_write() {
+  if (read_only_) return Status::failed_precondition("{} was opened read-only", data_path_);
+  return begin(0);
+}
+
+Status LedgerEnv::grow_map() {
+  std::unique_lock<std::shared_mutex> exclusive(resize_guard_);
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  size_t next = info.me_mapsize * 2;
+  int rc = mdb_env_set_mapsize(env_, next);
+  return lmdb_status(rc, "growing the map to " + std::to_string(next) + " bytes", data_path_);
+}
+
+Status LedgerEnv::sync() {
+  int rc = mdb_env_sync(env_, 1);
+  return lmdb_status(rc, "syncing the ledger", data_path_);
+}
+
+int LedgerEnv::check_stale_readers() {
+  int dead = 0;
+  mdb_reader_check(env_, &dead);
+  return dead;
+}
+
+}  // namespace artana::kernel::ledger

@@ -1,0 +1,92 @@
+// LedgerEnv: the LMDB environment of one data directory, its databases, and map growth.
+//
+// Databases (docs/ledger_format.md):
+//   meta        "schema_version" -> u32 BE; "next_run_number" -> u64 BE
+//   run_ids     run_id -> run_number (u64 BE)
+//   runs        run_number -> RunRecord (run_record.h)
+//   log         position (u64 BE, global append order) -> stored event (event_codec.h)
+//   run_events  run_number | seq -> position
+//   tenant_runs tenant_id -> run_number (DUPSORT, DUPFIXED)
+//   steps       run_number | SHA-256(step_key) -> seq of the latest terminal event
+//   summaries   run_number | SHA-256(kind) -> seq of the latest run_summary of that kind
+//   totals      'r' run_number | 't' tenant_id -> i64 spend_micro_usd | u64 events
+//   blobs       SHA-256(content) -> u8 format=0 | content
+//   aux         space '\0' key -> value (callers' own indexes, AppendTxn::put_index)
+// Events go to `log` in commit order so every insert is an append (full pages, one dirty
+// region per commit); `run_events` maps a run's seq to its position.
+//
+// Thread-safe. Every transaction holds the resize guard shared; growing the map takes it
+// exclusively, because mdb_env_set_mapsize requires that no transaction is active.
+#pragma once
+
+#include <lmdb.h>
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "artana/kernel/lmdb_event_store.h"
+#include "artana/kernel/status.h"
+#include "ledger/lmdb_handles.h"
+
+namespace artana::kernel::ledger {
+
+inline constexpr uint32_t kSchemaVersion = 1;
+
+struct Dbis {
+  MDB_dbi meta, run_ids, runs, log, run_events, tenant_runs, steps, summaries, totals, blobs, aux;
+};
+
+// A transaction together with the shared resize guard it needs.
+struct GuardedTxn {
+  std::shared_lock<std::shared_mutex> guard;
+  Txn txn;
+  MDB_txn* get() const { return txn.get(); }
+};
+
+class LedgerEnv {
+ public:
+  static Result<std::unique_ptr<LedgerEnv>> open(const std::string& dir,
+                                                 const LmdbStoreOptions& options);
+  // A read-only environment for a forked verify child: not entered in the process registry
+  // (the child must not touch a lock another thread may have held at fork time).
+  static Result<std::unique_ptr<LedgerEnv>> open_in_child(const std::string& dir);
+  ~LedgerEnv();
+  LedgerEnv(const LedgerEnv&) = delete;
+  LedgerEnv& operator=(const LedgerEnv&) = delete;
+
+  Result<GuardedTxn> begin_read();
+  // REQUIRES: only the group-commit leader calls this (one write transaction per process).
+  Result<GuardedTxn> begin_write();
+  // Doubles the map. REQUIRES: the caller holds no transaction.
+  Status grow_map();
+  // Forces data and meta pages to disk.
+  Status sync();
+  // Clears reader slots left by dead processes; returns how many.
+  int check_stale_readers();
+
+  MDB_env* env() const { return env_; }
+  const Dbis& dbi() const { return dbi_; }
+  const std::string& dir() const { return dir_; }
+  const std::string& data_path() const { return data_path_; }
+  bool read_only() const { return read_only_; }
+
+ private:
+  LedgerEnv() = default;
+  static Result<std::unique_ptr<LedgerEnv>> open_env(const std::string& dir,
+                                                     const LmdbStoreOptions& options,
+                                                     bool use_registry);
+  Status open_databases();
+  Result<GuardedTxn> begin(unsigned flags);
+
+  MDB_env* env_ = nullptr;
+  Dbis dbi_{};
+  std::string dir_;
+  std::string data_path_;
+  bool read_only_ = false;
+  bool registered_ = false;
+  std::shared_mutex resize_guard_;
+};
+
+}  // namespace artana::kernel::ledger

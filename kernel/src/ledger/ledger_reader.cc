@@ -1,0 +1,184 @@
+#include "ledger/ledger_reader.h"
+
+#include "artana/kernel/json_parse.h"
+
+namespace artana::kernel::ledger {
+
+std::string run_seq_key(uint64_t run_number, uint64_t seq) {
+  std::string key;
+  key.reserve(16);
+  put_u64be(key, run_number);
+  put_u64be(key, seq);
+  return key;
+}
+
+std::string run_hash_key(uint64_t run_number, std::string_view name) {
+  std::string key;
+  key.reserve(40);
+  put_u64be(key, run_number);
+  key.append(Sha256::of(name).raw());
+  return key;
+}
+
+std::string run_totals_key(uint64_t run_number) {
+  std::string key = "r";
+  put_u64be(key, run_number);
+  return key;
+}
+
+std::string tenant_totals_key(std::string_view tenant_id) {
+  std::string key = "t";
+  key.append(tenant_id);
+  return key;
+}
+
+std::string encode_totals(const Totals& totals) {
+  std::string v;
+  put_u64be(v, static_cast<uint64_t>(totals.spend_micro_usd));
+  put_u64be(v, totals.events);
+  return v;
+}
+
+Result<Totals> decode_totals(std::string_view bytes, std::string_view where) {
+  if (bytes.size() != 16) return Status::corruption("totals of {} are damaged", where);
+  return Totals{static_cast<int64_t>(get_u64be(bytes, 0)), get_u64be(bytes, 8)};
+}
+
+Result<std::optional<uint64_t>> LedgerReader::find_run_number(std::string_view run_id) {
+  MDB_val key = to_val(run_id), val;
+  int rc = mdb_get(txn_, env_.dbi().run_ids, &key, &val);
+  if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();
+  if (rc != 0) return lmdb_status(rc, "looking up run " + std::string(run_id), env_.data_path());
+  if (val.mv_size != 8) return Status::corruption("run id index entry of {} is damaged", run_id);
+  return std::optional<uint64_t>(get_u64be(from_val(val)));
+}
+
+Result<RunRecord> LedgerReader::run_record(uint64_t run_number) {
+  std::string k;
+  put_u64be(k, run_number);
+  MDB_val key = to_val(k), val;
+  int rc = mdb_get(txn_, env_.dbi().runs, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return Status::corruption("run #{} is indexed but has no record", run_number);
+  if (rc != 0)
+    return lmdb_status(rc, "reading run #" + std::to_string(run_number), env_.data_path());
+  return decode_run_record(from_val(val), run_number);
+}
+
+Status LedgerReader::for_each_run(const std::function<Result<bool>(RunRecord&&)>& visit) {
+  Cursor cursor;
+  int rc = Cursor::open(txn_, env_.dbi().runs, cursor);
+  if (rc != 0) return lmdb_status(rc, "listing runs", env_.data_path());
+  MDB_val key, val;
+  for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT)) {
+    if (key.mv_size != 8) return Status::corruption("{}: a run key is damaged", env_.data_path());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record,
+                            decode_run_record(from_val(val), get_u64be(from_val(key))));
+    ARTANA_ASSIGN_OR_RETURN(bool more, visit(std::move(record)));
+    if (!more) return Status();
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "listing runs", env_.data_path());
+  return Status();
+}
+
+Result<RunRecord> LedgerReader::run_by_id(std::string_view run_id) {
+  ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> number, find_run_number(run_id));
+  if (!number) return Status::not_found("no run '{}' in {}", run_id, env_.dir());
+  return run_record(*number);
+}
+
+Result<std::optional<uint64_t>> LedgerReader::position(uint64_t run_number, uint64_t seq) {
+  std::string k = run_seq_key(run_number, seq);
+  MDB_val key = to_val(k), val;
+  int rc = mdb_get(txn_, env_.dbi().run_events, &key, &val);
+  if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();
+  if (rc != 0) return lmdb_status(rc, "reading the event index", env_.data_path());
+  if (val.mv_size != 8)
+    return Status::corruption("event index entry of run #{} seq {} is damaged", run_number, seq);
+  return std::optional<uint64_t>(get_u64be(from_val(val)));
+}
+
+Result<std::pair<RunRecord, uint64_t>> LedgerReader::fork_parent(const RunRecord& run) {
+  auto header = parse_json(run.header_json, "run header of " + run.run_id);
+  if (!header.ok()) return Status::corruption("{}", header.status().message());
+  const Json* from = header->find("forked_from");
+  const Json* parent_id = from != nullptr ? from->find("run_id") : nullptr;
+  if (parent_id == nullptr || !parent_id->is_string()) {
+    return Status::corruption("run {} starts at seq {} but names no parent", run.run_id,
+                              run.first_seq);
+  }
+  ARTANA_ASSIGN_OR_RETURN(RunRecord parent, run_by_id(parent_id->as_string()));
+  return std::make_pair(std::move(parent), run.first_seq - 1);
+}
+
+Result<std::string_view> LedgerReader::event_value(const RunRecord& run, uint64_t seq) {
+  if (seq < run.first_seq) {
+    ARTANA_ASSIGN_OR_RETURN(auto parent, fork_parent(run));
+    if (seq > parent.second) return Status::internal("fork prefix lookup past the fork point");
+    return event_value(parent.first, seq);
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> pos, position(run.run_number, seq));
+  if (!pos) return Status::not_found("run '{}' has no event with seq {}", run.run_id, seq);
+  std::string k;
+  put_u64be(k, *pos);
+  MDB_val key = to_val(k), val;
+  int rc = mdb_get(txn_, env_.dbi().log, &key, &val);
+  if (rc == MDB_NOTFOUND) {
+    return Status::corruption("run '{}' seq {} points at log position {}, which is missing",
+                              run.run_id, seq, *pos);
+  }
+  if (rc != 0) return lmdb_status(rc, "reading an event", env_.data_path());
+  return from_val(val);
+}
+
+Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expand) {
+  std::string where = "run '" + run.run_id + "' seq " + std::to_string(seq);
+  ARTANA_ASSIGN_OR_RETURN(std::string_view value, event_value(run, seq));
+  ARTANA_ASSIGN_OR_RETURN(StoredEvent stored, split_event_value(value, where));
+  ARTANA_ASSIGN_OR_RETURN(Event e, parse_event(stored.canonical, stored.hash, where));
+  if (expand) ARTANA_RETURN_IF_ERROR(expand_payload(e.payload, *this, where));
+  return e;
+}
+
+Status LedgerReader::for_each_event(const RunRecord& run, uint64_t from_seq,
+                                    const std::function<Result<bool>(Event&&)>& visit,
+                                    bool expand) {
+  for (uint64_t seq = std::max<uint64_t>(from_seq, 1); seq <= run.head_seq; ++seq) {
+    ARTANA_ASSIGN_OR_RETURN(Event e, event(run, seq, expand));
+    ARTANA_ASSIGN_OR_RETURN(bool more, visit(std::move(e)));
+    if (!more) break;
+  }
+  return Status();
+}
+
+Result<std::optional<uint64_t>> LedgerReader::indexed_seq(MDB_dbi dbi, uint64_t run_number,
+                                                          std::string_view name) {
+  std::string k = run_hash_key(run_number, name);
+  MDB_val key = to_val(k), val;
+  int rc = mdb_get(txn_, dbi, &key, &val);
+  if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();
+  if (rc != 0) return lmdb_status(rc, "reading an index", env_.data_path());
+  if (val.mv_size != 8) return Status::corruption("index entry for '{}' is damaged", name);
+  return std::optional<uint64_t>(get_u64be(from_val(val)));
+}
+
+Result<Totals> LedgerReader::totals(std::string_view k) {
+  MDB_val key = to_val(k), val;
+  int rc = mdb_get(txn_, env_.dbi().totals, &key, &val);
+  if (rc == MDB_NOTFOUND) return Totals{};
+  if (rc != 0) return lmdb_status(rc, "reading totals", env_.data_path());
+  return decode_totals(from_val(val), k.substr(1));
+}
+
+Result<std::string_view> LedgerReader::get_blob(const Sha256& hash) {
+  MDB_val key = to_val(hash.raw()), val;
+  int rc = mdb_get(txn_, env_.dbi().blobs, &key, &val);
+  if (rc == MDB_NOTFOUND) return Status::corruption("large value {} is missing", hash.hex());
+  if (rc != 0) return lmdb_status(rc, "reading a large value", env_.data_path());
+  std::string_view v = from_val(val);
+  if (v.empty() || v[0] != 0) return Status::corruption("large value {} is malformed", hash.hex());
+  return v.substr(1);
+}
+
+}  // namespace artana::kernel::ledger

@@ -1,0 +1,63 @@
+// LedgerReader: lookups on one open transaction (read or write). Borrowed txn; not owning.
+//
+// Everything that reads the ledger goes through here, so the store, the append path and
+// verify agree on the layout. Views returned point into the LMDB map and die with the txn.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "artana/kernel/event.h"
+#include "artana/kernel/event_store.h"
+#include "ledger/event_codec.h"
+#include "ledger/ledger_env.h"
+#include "ledger/payload_codec.h"
+#include "ledger/run_record.h"
+
+namespace artana::kernel::ledger {
+
+std::string run_seq_key(uint64_t run_number, uint64_t seq);
+std::string run_hash_key(uint64_t run_number, std::string_view name);  // steps, summaries
+std::string run_totals_key(uint64_t run_number);
+std::string tenant_totals_key(std::string_view tenant_id);
+std::string encode_totals(const Totals& totals);
+Result<Totals> decode_totals(std::string_view bytes, std::string_view where);
+
+class LedgerReader : public BlobSource {
+ public:
+  LedgerReader(const LedgerEnv& env, MDB_txn* txn) : env_(env), txn_(txn) {}
+
+  Result<std::optional<uint64_t>> find_run_number(std::string_view run_id);
+  Result<RunRecord> run_record(uint64_t run_number);
+  // Every run record in creation order; stops early when `visit` returns false.
+  Status for_each_run(const std::function<Result<bool>(RunRecord&&)>& visit);
+  // kNotFound naming the run when there is none.
+  Result<RunRecord> run_by_id(std::string_view run_id);
+
+  // The stored value (format byte, hash, canonical text) of `seq` in `run`, following a fork
+  // to its parent for the shared prefix.
+  Result<std::string_view> event_value(const RunRecord& run, uint64_t seq);
+  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true);
+  // Calls `visit` for seq in [from, head], in order; stops early when it returns false.
+  Status for_each_event(const RunRecord& run, uint64_t from_seq,
+                        const std::function<Result<bool>(Event&&)>& visit, bool expand = true);
+  Result<std::optional<uint64_t>> indexed_seq(MDB_dbi dbi, uint64_t run_number,
+                                              std::string_view name);
+  Result<Totals> totals(std::string_view key);
+  Result<std::string_view> get_blob(const Sha256& key) override;
+
+  const LedgerEnv& env() const { return env_; }
+  MDB_txn* txn() const { return txn_; }
+
+ private:
+  // The parent record and fork seq of a fork, from its header.
+  Result<std::pair<RunRecord, uint64_t>> fork_parent(const RunRecord& run);
+  Result<std::optional<uint64_t>> position(uint64_t run_number, uint64_t seq);
+
+  const LedgerEnv& env_;
+  MDB_txn* txn_;
+};
+
+}  // namespace artana::kernel::ledger

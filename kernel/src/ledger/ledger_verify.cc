@@ -1,0 +1,263 @@
+#include "ledger/ledger_verify.h"
+
+#include <map>
+#include <set>
+
+#include "ledger/event_codec.h"
+#include "ledger/ledger_reader.h"
+#include "ledger/payload_codec.h"
+
+namespace artana::kernel::ledger {
+namespace {
+
+// A BlobSource that checks each blob's content against its key the first time it is read.
+class CheckingBlobSource : public BlobSource {
+ public:
+  explicit CheckingBlobSource(LedgerReader& reader) : reader_(reader) {}
+  Result<std::string_view> get_blob(const Sha256& key) override {
+    ARTANA_ASSIGN_OR_RETURN(std::string_view content, reader_.get_blob(key));
+    if (checked_.insert(key.hex()).second && Sha256::of(content) != key) {
+      return Status::corruption("large value {} does not match its hash", key.hex());
+    }
+    return content;
+  }
+
+ private:
+  LedgerReader& reader_;
+  std::set<std::string> checked_;
+};
+
+// What one run's events say the indexes and totals must hold.
+struct Expected {
+  std::map<std::string, uint64_t> steps;      // run_hash_key -> seq
+  std::map<std::string, uint64_t> summaries;  // run_hash_key -> seq
+  Totals totals;
+};
+
+class Verifier {
+ public:
+  Verifier(LedgerEnv& env, MDB_txn* txn, const EventIndexer& indexer, VerifyProgress* progress)
+      : env_(env), reader_(env, txn), blobs_(reader_), indexer_(indexer), progress_(progress) {}
+
+  // Returns false (with report_ filled) at the first problem.
+  Result<bool> run(const RunRecord& record) {
+    report_.runs_checked++;
+    publish(record.run_id, 0);
+    Expected expected;
+    Sha256 prev = genesis_hash();
+    if (record.first_seq > 1) {
+      auto value = reader_.event_value(record, record.first_seq - 1);
+      if (!value.ok()) return bad(record.run_id, 0, "fork point: " + value.status().message());
+      auto stored = split_event_value(*value, record.run_id);
+      if (!stored.ok()) return bad(record.run_id, 0, "fork point: " + stored.status().message());
+      prev = stored->hash;
+    }
+    uint64_t seq = record.first_seq - 1;
+    Cursor cursor;
+    int rc = Cursor::open(reader_.txn(), env_.dbi().run_events, cursor);
+    if (rc != 0) return lmdb_status(rc, "scanning events", env_.data_path());
+    std::string start = run_seq_key(record.run_number, 0);
+    MDB_val key = to_val(start), val;
+    for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT)) {
+      std::string_view k = from_val(key);
+      if (k.size() != 16 || get_u64be(k, 0) != record.run_number) break;
+      const uint64_t found_seq = get_u64be(k, 8);
+      publish(record.run_id, found_seq);
+      if (found_seq != seq + 1) {
+        return bad(record.run_id, seq + 1,
+                   "seq " + std::to_string(seq + 1) + " is missing (next stored seq is " +
+                       std::to_string(found_seq) + ")");
+      }
+      seq = found_seq;
+      ARTANA_ASSIGN_OR_RETURN(bool fine, event(record, seq, prev, expected));
+      if (!fine) return false;
+      report_.events_checked++;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "scanning events", env_.data_path());
+    if (record.head_seq != seq || record.head_hash != prev) {
+      return bad(record.run_id, seq,
+                 "the run header's head (seq " + std::to_string(record.head_seq) +
+                     ") does not match its last event (seq " + std::to_string(seq) + ")");
+    }
+    return indexes(record, expected);
+  }
+
+  // After every run was scanned: tenant totals and the log's size.
+  Result<bool> ledger_wide() {
+    for (const auto& [tenant, totals] : tenant_totals_) {
+      ARTANA_ASSIGN_OR_RETURN(Totals stored, reader_.totals(tenant_totals_key(tenant)));
+      if (stored.spend_micro_usd != totals.spend_micro_usd || stored.events != totals.events) {
+        return bad("", 0,
+                   "the running totals of tenant '" + tenant + "' do not match its runs' events");
+      }
+    }
+    MDB_stat stat;
+    int rc = mdb_stat(reader_.txn(), env_.dbi().log, &stat);
+    if (rc != 0) return lmdb_status(rc, "counting events", env_.data_path());
+    if (stat.ms_entries != report_.events_checked) {
+      return bad("", 0,
+                 std::to_string(stat.ms_entries) + " events are stored but runs reach " +
+                     std::to_string(report_.events_checked));
+    }
+    return true;
+  }
+
+  VerifyReport& report() { return report_; }
+
+ private:
+  Result<bool> event(const RunRecord& record, uint64_t seq, Sha256& prev, Expected& expected) {
+    auto value = reader_.event_value(record, seq);
+    if (!value.ok()) return bad(record.run_id, seq, value.status().message());
+    std::string where = "run '" + record.run_id + "' seq " + std::to_string(seq);
+    auto stored = split_event_value(*value, where);
+    if (!stored.ok()) return bad(record.run_id, seq, stored.status().message());
+    if (Sha256::of(stored->canonical) != stored->hash) {
+      return bad(record.run_id, seq,
+                 "the stored bytes do not hash to the stored hash (altered after writing)");
+    }
+    auto parsed = parse_event(stored->canonical, stored->hash, where);
+    if (!parsed.ok()) return bad(record.run_id, seq, parsed.status().message());
+    Event& e = *parsed;
+    if (e.run_id.str() != record.run_id || e.tenant_id.str() != record.tenant_id || e.seq != seq) {
+      return bad(record.run_id, seq,
+                 "the event names run '" + e.run_id.str() + "' seq " + std::to_string(e.seq) +
+                     " of tenant '" + e.tenant_id.str() + "'");
+    }
+    if (e.prev_hash != prev) {
+      return bad(record.run_id, seq, "prev_hash does not link to the previous event's hash");
+    }
+    Status expanded = expand_payload(e.payload, blobs_, where);
+    if (!expanded.ok()) return bad(record.run_id, seq, expanded.message());
+    auto entries = indexer_(e.type, e.payload);
+    if (!entries.ok()) return bad(record.run_id, seq, entries.status().message());
+    if (entries->terminal_step_key) {
+      expected.steps[run_hash_key(record.run_number, *entries->terminal_step_key)] = seq;
+    }
+    if (entries->summary_kind) {
+      expected.summaries[run_hash_key(record.run_number, *entries->summary_kind)] = seq;
+    }
+    expected.totals.spend_micro_usd += entries->spend_micro_usd;
+    expected.totals.events += 1;
+    prev = e.hash;
+    return true;
+  }
+
+  Result<bool> indexes(const RunRecord& record, const Expected& expected) {
+    ARTANA_ASSIGN_OR_RETURN(bool steps_ok,
+                            same_index(env_.dbi().steps, record.run_number, expected.steps));
+    if (!steps_ok) return bad(record.run_id, 0, "the step index does not match the events");
+    ARTANA_ASSIGN_OR_RETURN(
+        bool summaries_ok, same_index(env_.dbi().summaries, record.run_number, expected.summaries));
+    if (!summaries_ok) return bad(record.run_id, 0, "the summary index does not match the events");
+    ARTANA_ASSIGN_OR_RETURN(Totals stored, reader_.totals(run_totals_key(record.run_number)));
+    if (stored.spend_micro_usd != expected.totals.spend_micro_usd ||
+        stored.events != expected.totals.events) {
+      return bad(record.run_id, 0, "the run's running totals do not match its events");
+    }
+    Totals& tenant = tenant_totals_[record.tenant_id];
+    tenant.spend_micro_usd += expected.totals.spend_micro_usd;
+    tenant.events += expected.totals.events;
+
+    std::string number;
+    put_u64be(number, record.run_number);
+    Cursor cursor;
+    int rc = Cursor::open(reader_.txn(), env_.dbi().tenant_runs, cursor);
+    if (rc != 0) return lmdb_status(rc, "reading the tenant index", env_.data_path());
+    MDB_val key = to_val(record.tenant_id), val = to_val(number);
+    rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_GET_BOTH);
+    if (rc == MDB_NOTFOUND)
+      return bad(record.run_id, 0, "the run is missing from its tenant's index");
+    if (rc != 0) return lmdb_status(rc, "reading the tenant index", env_.data_path());
+    ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> by_id, reader_.find_run_number(record.run_id));
+    if (!by_id || *by_id != record.run_number) {
+      return bad(record.run_id, 0, "the run id index does not point at this run");
+    }
+    return true;
+  }
+
+  Result<bool> same_index(MDB_dbi dbi, uint64_t run_number,
+                          const std::map<std::string, uint64_t>& expected) {
+    Cursor cursor;
+    int rc = Cursor::open(reader_.txn(), dbi, cursor);
+    if (rc != 0) return lmdb_status(rc, "reading an index", env_.data_path());
+    std::string start;
+    put_u64be(start, run_number);
+    MDB_val key = to_val(start), val;
+    size_t seen = 0;
+    for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT)) {
+      std::string_view k = from_val(key);
+      if (k.size() < 8 || get_u64be(k, 0) != run_number) break;
+      auto it = expected.find(std::string(k));
+      if (it == expected.end() || val.mv_size != 8 || get_u64be(from_val(val)) != it->second) {
+        return false;
+      }
+      ++seen;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "reading an index", env_.data_path());
+    return seen == expected.size();
+  }
+
+  void publish(const std::string& run_id, uint64_t seq) {
+    if (progress_ == nullptr) return;
+    size_t n = std::min(run_id.size(), sizeof progress_->run_id - 1);
+    std::memcpy(progress_->run_id, run_id.data(), n);
+    progress_->run_id[n] = '\0';
+    progress_->seq = seq;
+  }
+
+  bool bad(const std::string& run_id, uint64_t seq, std::string problem) {
+    report_.ok = false;
+    report_.bad_run_id = run_id;
+    report_.bad_seq = seq;
+    report_.problem = std::move(problem);
+    return false;
+  }
+
+  LedgerEnv& env_;
+  LedgerReader reader_;
+  CheckingBlobSource blobs_;
+  const EventIndexer& indexer_;
+  VerifyProgress* progress_;
+  VerifyReport report_;
+  std::map<std::string, Totals> tenant_totals_;
+};
+
+}  // namespace
+
+Result<VerifyReport> verify_ledger(LedgerEnv& env, const EventIndexer& indexer,
+                                   const std::optional<RunId>& run, VerifyProgress* progress) {
+  ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, env.begin_read());
+  Verifier verifier(env, txn.get(), indexer, progress);
+  LedgerReader reader(env, txn.get());
+  if (run) {
+    auto record = reader.run_by_id(run->str());
+    if (!record.ok() && record.status().code() == StatusCode::kNotFound) return record.status();
+    if (!record.ok()) {
+      VerifyReport report;
+      report.ok = false;
+      report.bad_run_id = run->str();
+      report.problem = record.status().message();
+      return report;
+    }
+    ARTANA_RETURN_IF_ERROR(verifier.run(*record).status());
+    return verifier.report();
+  }
+  bool all_fine = true;
+  Status scanned = reader.for_each_run([&](RunRecord&& record) -> Result<bool> {
+    ARTANA_ASSIGN_OR_RETURN(all_fine, verifier.run(record));
+    return all_fine;
+  });
+  if (!scanned.ok()) {
+    if (scanned.code() != StatusCode::kCorruption) return scanned;
+    VerifyReport report = verifier.report();
+    report.ok = false;
+    report.problem = scanned.message();
+    return report;
+  }
+  if (all_fine) ARTANA_RETURN_IF_ERROR(verifier.ledger_wide().status());
+  return verifier.report();
+}
+
+}  // namespace artana::kernel::ledger

@@ -1,0 +1,31 @@
+// Ledger verification: every hash, link, seq, head, index and total, checked against the
+// stored bytes (never a re-serialisation).
+//
+// LMDB trusts its page structure, so a damaged page can crash the reading process.
+// verify_in_child therefore forks: the child opens its own read-only environment, scans, and
+// writes its report to a pipe, publishing the run and seq it is reading in shared memory; if
+// it dies, the parent reports a crash at that position as corruption and lives on.
+#pragma once
+
+#include <optional>
+
+#include "artana/kernel/event_index.h"
+#include "artana/kernel/event_store.h"
+#include "ledger/ledger_env.h"
+
+namespace artana::kernel::ledger {
+
+// Where a scan is, for the parent to name if the scan crashes.
+struct VerifyProgress {
+  char run_id[256];
+  uint64_t seq;
+};
+
+// Scans within one read transaction of `env` (in whatever process calls it).
+Result<VerifyReport> verify_ledger(LedgerEnv& env, const EventIndexer& indexer,
+                                   const std::optional<RunId>& run, VerifyProgress* progress);
+
+Result<VerifyReport> verify_in_child(LedgerEnv& env, const EventIndexer& indexer,
+                                     const std::optional<RunId>& run);
+
+}  // namespace artana::kernel::ledger

@@ -1,0 +1,247 @@
+#include "artana/kernel/lmdb_event_store.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#include "ledger/group_commit.h"
+#include "ledger/ledger_env.h"
+#include "ledger/ledger_export.h"
+#include "ledger/ledger_reader.h"
+#include "ledger/ledger_verify.h"
+#include "ledger/write_ops.h"
+
+namespace artana::kernel {
+namespace {
+
+using ledger::GroupCommit;
+using ledger::LedgerEnv;
+using ledger::LedgerReader;
+using ledger::RunRecord;
+using ledger::WriteOp;
+
+int64_t system_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// After a successful commit the drafts' payloads become the events' payloads: moved, not
+// copied, and only now, because a batch may be redone until it commits.
+void attach_payloads(AppendRequest& request, AppendResult& result) {
+  for (size_t i = 0; i < result.events.size() && i < request.drafts.size(); ++i) {
+    result.events[i].payload = std::move(request.drafts[i].payload);
+  }
+}
+
+class LmdbEventStore final : public EventStore {
+ public:
+  LmdbEventStore(std::unique_ptr<LedgerEnv> env, const LmdbStoreOptions& options)
+      : env_(std::move(env)),
+        durability_(options.durability),
+        config_{options.large_value_bytes, options.lease_ttl_ms * 1000, options.indexer,
+                options.clock_us ? options.clock_us : system_clock_us},
+        commits_(*env_, options.durability) {}
+
+  Result<RunInfo> create_run(const RunHeader& header) override {
+    ARTANA_RETURN_IF_ERROR(ledger::validate_identifier("run id", header.run_id.str()));
+    ARTANA_RETURN_IF_ERROR(ledger::validate_identifier("tenant id", header.tenant_id.str()));
+    if (!header.script_hash.empty() && !Sha256::from_hex(header.script_hash).ok()) {
+      return Status::invalid_argument("script_hash '{}' is not 64 hex digits", header.script_hash);
+    }
+    RunInfo created;
+    WriteOp op;
+    op.apply = [&](ledger::WriteContext& ctx) {
+      return ledger::apply_create_run(ctx, config_, header, created);
+    };
+    commits_.submit({&op});
+    if (!op.status.ok()) return op.status;
+    return created;
+  }
+
+  Result<RunInfo> run_info(const RunId& run) override { return head(run); }
+
+  Result<AppendResult> append(AppendRequest request) override {
+    if (request.drafts.empty()) {
+      return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
+    }
+    AppendResult result;
+    WriteOp op;
+    op.barrier = request.barrier;
+    op.apply = [&](ledger::WriteContext& ctx) {
+      return ledger::apply_append(ctx, config_, request, result);
+    };
+    commits_.submit({&op});
+    if (!op.status.ok()) return op.status;
+    attach_payloads(request, result);
+    return result;
+  }
+
+  void append_async(AppendRequest request,
+                    std::function<void(Result<AppendResult>)> on_done) override {
+    const bool needs_sync =
+        durability_ == Durability::kFull || (durability_ == Durability::kEffects);
+    if (!needs_sync) {
+      on_done(append(std::move(request)));
+      return;
+    }
+    struct State {
+      AppendRequest request;
+      AppendResult result;
+    };
+    auto state = std::make_shared<State>();
+    state->request = std::move(request);
+    auto op = std::make_unique<WriteOp>();
+    op->barrier = state->request.barrier;
+    op->apply = [this, state](ledger::WriteContext& ctx) {
+      return ledger::apply_append(ctx, config_, state->request, state->result);
+    };
+    if (state->request.drafts.empty()) {
+      on_done(
+          Status::invalid_argument("append to '{}' has no events", state->request.run_id.str()));
+      return;
+    }
+    commits_.submit_async(std::move(op), [state, done = std::move(on_done)](WriteOp& finished) {
+      if (!finished.status.ok()) return done(finished.status);
+      attach_payloads(state->request, state->result);
+      done(std::move(state->result));
+    });
+  }
+
+  Result<std::vector<Event>> read(const RunId& run, uint64_t from_seq, size_t limit) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    std::vector<Event> events;
+    if (limit == 0) return events;
+    ARTANA_RETURN_IF_ERROR(reader.for_each_event(record, from_seq, [&](Event&& e) -> Result<bool> {
+      events.push_back(std::move(e));
+      return events.size() < limit;
+    }));
+    return events;
+  }
+
+  Result<RunInfo> head(const RunId& run) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    return ledger::to_run_info(record);
+  }
+
+  Result<std::optional<Event>> find_terminal(const RunId& run, std::string_view step_key) override {
+    return indexed_event(run, env_->dbi().steps, step_key);
+  }
+
+  Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) override {
+    return indexed_event(run, env_->dbi().summaries, kind);
+  }
+
+  Result<Totals> totals(const RunId& run) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    return reader.totals(ledger::run_totals_key(record.run_number));
+  }
+
+  Result<Totals> tenant_totals(const TenantId& tenant) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    return reader.totals(ledger::tenant_totals_key(tenant.str()));
+  }
+
+  Result<std::vector<RunInfo>> list_runs(const TenantId& tenant,
+                                         std::optional<RunStatus> status) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    std::vector<RunInfo> runs;
+    ledger::Cursor cursor;
+    int rc = ledger::Cursor::open(txn.get(), env_->dbi().tenant_runs, cursor);
+    if (rc != 0) return ledger::lmdb_status(rc, "listing runs", env_->data_path());
+    MDB_val key = ledger::to_val(tenant.str()), val;
+    for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT_DUP)) {
+      ARTANA_ASSIGN_OR_RETURN(RunRecord record,
+                              reader.run_record(ledger::get_u64be(ledger::from_val(val))));
+      if (status && record.status != *status) continue;
+      ARTANA_ASSIGN_OR_RETURN(RunInfo info, ledger::to_run_info(record));
+      runs.push_back(std::move(info));
+    }
+    if (rc != MDB_NOTFOUND) return ledger::lmdb_status(rc, "listing runs", env_->data_path());
+    return runs;
+  }
+
+  Result<std::vector<RunInfo>> list_all_runs() override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    std::vector<RunInfo> runs;
+    ARTANA_RETURN_IF_ERROR(reader.for_each_run([&](RunRecord&& record) -> Result<bool> {
+      ARTANA_ASSIGN_OR_RETURN(RunInfo info, ledger::to_run_info(record));
+      runs.push_back(std::move(info));
+      return true;
+    }));
+    return runs;
+  }
+
+  Status release_lease(const RunId& run, uint64_t lease_epoch) override {
+    WriteOp op;
+    op.apply = [&](ledger::WriteContext& ctx) {
+      return ledger::apply_release_lease(ctx, run, lease_epoch);
+    };
+    commits_.submit({&op});
+    return op.status;
+  }
+
+  Status sync() override { return env_->sync(); }
+
+  Result<VerifyReport> verify(std::optional<RunId> run) override {
+    return ledger::verify_in_child(*env_, config_.indexer, run);
+  }
+
+  Status export_jsonl(std::optional<RunId> run,
+                      const std::function<Status(std::string_view)>& write,
+                      ExportOptions options) override {
+    return ledger::export_events(*env_, run, write, options);
+  }
+
+  const std::string& data_dir() const override { return env_->dir(); }
+  Durability durability() const override { return durability_; }
+
+ private:
+  Result<std::optional<Event>> indexed_event(const RunId& run, MDB_dbi dbi, std::string_view name) {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> seq,
+                            reader.indexed_seq(dbi, record.run_number, name));
+    if (!seq) return std::optional<Event>();
+    ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, *seq));
+    return std::optional<Event>(std::move(e));
+  }
+
+  std::unique_ptr<LedgerEnv> env_;
+  Durability durability_;
+  ledger::StoreConfig config_;
+  GroupCommit commits_;
+};
+
+}  // namespace
+
+std::string default_data_dir() {
+  const char* home = std::getenv("ARTANA_HOME");
+  return home != nullptr && home[0] != '\0' ? std::string(home) : std::string("./.artana");
+}
+
+Result<std::unique_ptr<EventStore>> open_lmdb_store(const std::string& dir,
+                                                    LmdbStoreOptions options) {
+  if (options.large_value_bytes < 128) {
+    return Status::invalid_argument("large_value_bytes must be at least 128, got {}",
+                                    options.large_value_bytes);
+  }
+  if (options.lease_ttl_ms <= 0) {
+    return Status::invalid_argument("lease_ttl_ms must be positive, got {}", options.lease_ttl_ms);
+  }
+  if (!options.indexer) options.indexer = standard_event_indexer();
+  ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LedgerEnv> env, LedgerEnv::open(dir, options));
+  return std::unique_ptr<EventStore>(new LmdbEventStore(std::move(env), options));
+}
+
+}  // namespace artana::kernel

@@ -1,0 +1,290 @@
+#include "ledger/write_ops.h"
+
+#include "ledger/event_codec.h"
+#include "ledger/ledger_reader.h"
+#include "ledger/process_identity.h"
+
+namespace artana::kernel::ledger {
+namespace {
+
+constexpr size_t kMaxIdentifierBytes = 200;
+constexpr size_t kMaxEventTypeBytes = 64;
+
+class ContextBlobSink : public BlobSink {
+ public:
+  explicit ContextBlobSink(WriteContext& ctx) : ctx_(ctx) {}
+  Status put_blob(const Sha256& key, std::string_view content) override {
+    value_.assign(1, '\0');  // format 0: the content as is
+    value_.append(content);
+    return ctx_.put_once(ctx_.env().dbi().blobs, key.raw(), value_);
+  }
+
+ private:
+  WriteContext& ctx_;
+  std::string value_;
+};
+
+// What `in_txn` callbacks see.
+class AppendTxnImpl : public AppendTxn {
+ public:
+  AppendTxnImpl(WriteContext& ctx, LedgerReader& reader, const RunRecord& record)
+      : ctx_(ctx), reader_(reader), record_(record) {}
+
+  const RunInfo& run() const override {
+    if (!info_) {
+      auto info = to_run_info(record_);
+      info_ = info.ok() ? std::move(info).value() : RunInfo{};
+    }
+    return *info_;
+  }
+  Result<Totals> run_totals() override {
+    return reader_.totals(run_totals_key(record_.run_number));
+  }
+  Result<Totals> tenant_totals() override {
+    return reader_.totals(tenant_totals_key(record_.tenant_id));
+  }
+  Result<std::optional<std::string>> get_index(std::string_view space,
+                                               std::string_view key) override {
+    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    MDB_val mk = to_val(k), mv;
+    int rc = mdb_get(ctx_.txn(), ctx_.env().dbi().aux, &mk, &mv);
+    if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+    if (rc != 0) return lmdb_status(rc, "reading an index", ctx_.env().data_path());
+    return std::optional<std::string>(std::string(from_val(mv)));
+  }
+  Status put_index(std::string_view space, std::string_view key, std::string_view value) override {
+    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    return ctx_.put(ctx_.env().dbi().aux, k, value);
+  }
+  Status delete_index(std::string_view space, std::string_view key) override {
+    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    return ctx_.del(ctx_.env().dbi().aux, k);
+  }
+
+ private:
+  static Result<std::string> aux_key(std::string_view space, std::string_view key) {
+    if (space.empty() || space.find('\0') != std::string_view::npos ||
+        space.size() + key.size() + 1 > 480) {
+      return Status::invalid_argument(
+          "index space '{}' must be non-empty without NUL, and space + key at most 479 bytes",
+          space);
+    }
+    std::string k(space);
+    k += '\0';
+    k.append(key);
+    return k;
+  }
+
+  WriteContext& ctx_;
+  LedgerReader& reader_;
+  const RunRecord& record_;
+  mutable std::optional<RunInfo> info_;
+};
+
+Status take_or_check_lease(const StoreConfig& config, const AppendRequest& request,
+                           RunRecord& record) {
+  const ProcessIdentity& me = this_process();
+  Lease& lease = record.lease;
+  const int64_t now = config.clock_us();
+  const bool ours = !lease.owner_id.empty() && lease.owner_id == me.owner_id;
+  if (request.lease_epoch == 0) {
+    if (!lease.owner_id.empty() && !ours) {
+      const bool expired = lease.expires_at_us <= now;
+      const bool dead = lease.host == me.host && !process_alive(lease.pid, lease.pid_start);
+      if (!expired && !dead) {
+        return Status::lease_held(
+            "run '{}' is owned by {} (pid {} on {}, epoch {}) for another {} ms; stop that "
+            "process or wait for its lease to expire",
+            record.run_id, lease.owner_id, lease.pid, lease.host, lease.epoch,
+            (lease.expires_at_us - now) / 1000);
+      }
+    }
+    if (!ours) {
+      // A takeover (or a first owner): the new epoch fences every append of the old owner.
+      lease.epoch += 1;
+      lease.owner_id = me.owner_id;
+      lease.host = me.host;
+      lease.pid = me.pid;
+      lease.pid_start = me.start_ticks;
+    }
+  } else if (!ours || lease.epoch != request.lease_epoch) {
+    return Status::fenced(
+        "run '{}': lease epoch {} is stale; the run is now owned by {} at epoch {}", record.run_id,
+        request.lease_epoch, lease.owner_id.empty() ? "nobody" : lease.owner_id, lease.epoch);
+  }
+  lease.expires_at_us = now + config.lease_ttl_us;
+  return Status();
+}
+
+Status add_totals(WriteContext& ctx, LedgerReader& reader, const std::string& key, int64_t spend,
+                  uint64_t events) {
+  ARTANA_ASSIGN_OR_RETURN(Totals totals, reader.totals(key));
+  totals.spend_micro_usd += spend;
+  totals.events += events;
+  return ctx.put(ctx.env().dbi().totals, key, encode_totals(totals));
+}
+
+}  // namespace
+
+Status validate_identifier(std::string_view what, std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdentifierBytes) {
+    return Status::invalid_argument("{} must be 1..{} bytes, got {}", what, kMaxIdentifierBytes,
+                                    id.size());
+  }
+  for (char c : id) {
+    // Printable ASCII without quote or backslash: its JSON form is itself in quotes.
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      return Status::invalid_argument(
+          "{} '{}' may only hold printable ASCII without spaces, quotes or backslashes", what, id);
+    }
+  }
+  return Status();
+}
+
+Status validate_event_type(std::string_view type) {
+  bool ok = !type.empty() && type.size() <= kMaxEventTypeBytes;
+  for (char c : type) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.');
+  }
+  if (!ok) {
+    return Status::invalid_argument(
+        "event type '{}' must be 1..{} characters of a-z, 0-9, '_' or '.'", type,
+        kMaxEventTypeBytes);
+  }
+  return Status();
+}
+
+Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunHeader& header,
+                        RunInfo& created) {
+  const Dbis& dbi = ctx.env().dbi();
+  LedgerReader reader(ctx.env(), ctx.txn());
+  ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> existing,
+                          reader.find_run_number(header.run_id.str()));
+  if (existing) return Status::already_exists("run '{}' already exists", header.run_id.str());
+
+  RunRecord record;
+  record.run_id = header.run_id.str();
+  record.tenant_id = header.tenant_id.str();
+  record.created_at_us = config.clock_us();
+  if (header.forked_from) {
+    ARTANA_ASSIGN_OR_RETURN(RunRecord parent, reader.run_by_id(header.forked_from->run_id.str()));
+    const uint64_t fork_seq = header.forked_from->seq;
+    if (parent.tenant_id != record.tenant_id) {
+      return Status::invalid_argument("fork '{}' must belong to tenant '{}' like its parent",
+                                      record.run_id, parent.tenant_id);
+    }
+    if (fork_seq > parent.head_seq) {
+      return Status::invalid_argument("cannot fork '{}' at seq {}: its head is seq {}",
+                                      parent.run_id, fork_seq, parent.head_seq);
+    }
+    record.first_seq = fork_seq + 1;
+    record.head_seq = fork_seq;
+    if (fork_seq > 0) {
+      ARTANA_ASSIGN_OR_RETURN(std::string_view value, reader.event_value(parent, fork_seq));
+      ARTANA_ASSIGN_OR_RETURN(StoredEvent stored, split_event_value(value, parent.run_id));
+      record.head_hash = stored.hash;  // the fork's first event links to the shared prefix
+    }
+  }
+  ARTANA_ASSIGN_OR_RETURN(record.header_json, encode_header_json(header));
+
+  ARTANA_ASSIGN_OR_RETURN(std::string next_key, ctx.last_key(dbi.runs));
+  record.run_number = next_key.empty() ? 1 : get_u64be(next_key) + 1;
+  std::string number;
+  put_u64be(number, record.run_number);
+  ARTANA_RETURN_IF_ERROR(ctx.put(dbi.run_ids, record.run_id, number));
+  ARTANA_RETURN_IF_ERROR(ctx.put(dbi.runs, number, encode_run_record(record), MDB_APPEND));
+  ARTANA_RETURN_IF_ERROR(ctx.put(dbi.tenant_runs, record.tenant_id, number));
+  ARTANA_ASSIGN_OR_RETURN(created, to_run_info(record));
+  return Status();
+}
+
+Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
+                    AppendResult& result) {
+  const Dbis& dbi = ctx.env().dbi();
+  LedgerReader reader(ctx.env(), ctx.txn());
+  ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(request.run_id.str()));
+  ARTANA_RETURN_IF_ERROR(take_or_check_lease(config, request, record));
+  if (request.in_txn) {
+    AppendTxnImpl view(ctx, reader, record);
+    ARTANA_RETURN_IF_ERROR(request.in_txn(view));
+  }
+
+  result.events.clear();
+  result.events.reserve(request.drafts.size());
+  int64_t spend = 0;
+  ContextBlobSink blobs(ctx);
+  std::string payload_text, value, position_key;
+  for (const EventDraft& draft : request.drafts) {
+    ARTANA_RETURN_IF_ERROR(validate_event_type(draft.type));
+    ARTANA_ASSIGN_OR_RETURN(IndexEntries entries, config.indexer(draft.type, draft.payload));
+    payload_text.clear();
+    ARTANA_RETURN_IF_ERROR(
+        encode_payload(draft.payload, config.large_value_bytes, blobs, payload_text));
+
+    Event& event = result.events.emplace_back();
+    event.event_id = new_event_id();
+    event.run_id = request.run_id;
+    event.tenant_id = TenantId(record.tenant_id);
+    event.seq = record.head_seq + 1;
+    event.type = draft.type;
+    event.timestamp = format_timestamp(config.clock_us());
+    event.prev_hash = record.head_hash;
+    Envelope envelope{event.event_id, record.run_id,   record.tenant_id, event.seq,
+                      event.type,     event.timestamp, &event.prev_hash};
+    ARTANA_ASSIGN_OR_RETURN(event.hash, encode_event_value(envelope, payload_text, value));
+
+    ARTANA_ASSIGN_OR_RETURN(uint64_t position, ctx.next_log_position());
+    position_key.clear();
+    put_u64be(position_key, position);
+    // Positions only grow, so every log insert is an append: pages fill completely.
+    ARTANA_RETURN_IF_ERROR(ctx.put(dbi.log, position_key, value, MDB_APPEND));
+    ARTANA_RETURN_IF_ERROR(
+        ctx.put(dbi.run_events, run_seq_key(record.run_number, event.seq), position_key));
+
+    std::string seq_value;
+    put_u64be(seq_value, event.seq);
+    if (entries.terminal_step_key) {
+      ARTANA_RETURN_IF_ERROR(ctx.put(
+          dbi.steps, run_hash_key(record.run_number, *entries.terminal_step_key), seq_value));
+    }
+    if (entries.summary_kind) {
+      ARTANA_RETURN_IF_ERROR(ctx.put(
+          dbi.summaries, run_hash_key(record.run_number, *entries.summary_kind), seq_value));
+    }
+    spend += entries.spend_micro_usd;
+    record.head_seq = event.seq;
+    record.head_hash = event.hash;
+  }
+  const uint64_t count = request.drafts.size();
+  ARTANA_RETURN_IF_ERROR(add_totals(ctx, reader, run_totals_key(record.run_number), spend, count));
+  ARTANA_RETURN_IF_ERROR(
+      add_totals(ctx, reader, tenant_totals_key(record.tenant_id), spend, count));
+  if (request.new_status) record.status = *request.new_status;
+  std::string number;
+  put_u64be(number, record.run_number);
+  ARTANA_RETURN_IF_ERROR(ctx.put(dbi.runs, number, encode_run_record(record)));
+  result.lease_epoch = record.lease.epoch;
+  return Status();
+}
+
+Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch) {
+  LedgerReader reader(ctx.env(), ctx.txn());
+  ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+  if (record.lease.owner_id != this_process().owner_id || record.lease.epoch != lease_epoch) {
+    return Status::fenced("run '{}': cannot release lease epoch {}; it is held by {} at epoch {}",
+                          run.str(), lease_epoch,
+                          record.lease.owner_id.empty() ? "nobody" : record.lease.owner_id,
+                          record.lease.epoch);
+  }
+  // Keep the epoch: the next owner's takeover increments it, fencing any late append.
+  record.lease.owner_id.clear();
+  record.lease.host.clear();
+  record.lease.pid = 0;
+  record.lease.pid_start = 0;
+  record.lease.expires_at_us = 0;
+  std::string number;
+  put_u64be(number, record.run_number);
+  return ctx.put(ctx.env().dbi().runs, number, encode_run_record(record));
+}
+
+}  // namespace artana::kernel::ledger

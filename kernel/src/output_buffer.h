@@ -1,0 +1,54 @@
+// OutputBuffer appends to a caller's std::string through a raw cursor.
+//
+// std::string::push_back and append check capacity and update the length on every call and
+// are not inlined across libstdc++'s extern template, while the canonical encoder writes a
+// byte or a short run at a time. So the string is grown (zero-filled) ahead of the cursor,
+// writes are plain stores, and the destructor cuts the string back to what was written.
+// While an OutputBuffer lives, the string's size() counts unwritten slack: do not read it.
+// Borrows the string, which must outlive it. Not thread-safe.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace artana::kernel {
+
+class OutputBuffer {
+ public:
+  explicit OutputBuffer(std::string& out) : out_(out), written_(out.size()) {}
+  ~OutputBuffer() { out_.resize(written_); }
+  OutputBuffer(const OutputBuffer&) = delete;
+  OutputBuffer& operator=(const OutputBuffer&) = delete;
+
+  // Room for `n` more bytes: write them at the returned pointer, then commit() the end.
+  // Any other call on the buffer may move the storage, so re-reserve after one.
+  char* reserve(size_t n) {
+    if (out_.size() - written_ < n) grow(n);
+    return out_.data() + written_;
+  }
+  void commit(const char* end) { written_ = static_cast<size_t>(end - out_.data()); }
+
+  void put(char c) {
+    *reserve(1) = c;
+    ++written_;
+  }
+  void put(std::string_view s) {
+    std::memcpy(reserve(s.size()), s.data(), s.size());
+    written_ += s.size();
+  }
+
+ private:
+  // Doubling keeps appends amortised O(1). Growing to the capacity first costs no
+  // allocation: a caller that clears and reuses one string allocates only while it grows.
+  [[gnu::noinline]] void grow(size_t n) {  // kept out of put() so put() inlines
+    out_.resize(std::max({written_ + n, 2 * out_.size(), out_.capacity(), size_t{256}}));
+  }
+
+  std::string& out_;
+  size_t written_;  // bytes of out_ that hold output; the rest is slack
+};
+
+}  // namespace artana::kernel

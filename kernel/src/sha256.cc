@@ -1,0 +1,123 @@
+#include "artana/kernel/sha256.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+namespace artana::kernel {
+namespace {
+
+// Fetched once: implicit fetching (EVP_sha256() in EVP_DigestInit) takes a lock in OpenSSL 3
+// on every call, which is both slow and unsafe in a child forked while another thread held it.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) std::abort();  // OpenSSL without SHA-256: nothing can work
+    return fetched;
+  }();
+  return md;
+}
+
+struct CtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+EVP_MD_CTX* thread_ctx() {
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  return ctx.get();
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Sha256 Sha256::of(std::string_view data) {
+  Sha256 digest;
+  EVP_MD_CTX* ctx = thread_ctx();
+  unsigned int len = 0;
+  if (EVP_DigestInit_ex2(ctx, sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx, digest.bytes.data(), &len) != 1 || len != 32) {
+    std::abort();  // cannot fail for an in-memory SHA-256; continuing would corrupt the chain
+  }
+  return digest;
+}
+
+Result<Sha256> Sha256::from_hex(std::string_view hex) {
+  if (hex.size() != 64) {
+    return Status::invalid_argument("expected 64 hex digits for a SHA-256, got {} characters",
+                                    hex.size());
+  }
+  Sha256 digest;
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = hex_value(hex[2 * i]);
+    int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return Status::invalid_argument("'{}' is not a hex SHA-256 (bad digit at {})", hex, 2 * i);
+    }
+    digest.bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return digest;
+}
+
+Sha256 Sha256::from_bytes(std::string_view raw32) {
+  Sha256 digest;
+  std::copy_n(reinterpret_cast<const uint8_t*>(raw32.data()), 32, digest.bytes.data());
+  return digest;
+}
+
+std::string Sha256::hex() const {
+  std::string out;
+  out.reserve(64);
+  append_hex(out, raw());
+  return out;
+}
+
+bool Sha256::is_zero() const {
+  for (uint8_t b : bytes) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+void append_hex(std::string& out, std::string_view raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  size_t at = out.size();
+  out.resize(at + raw.size() * 2);
+  for (unsigned char c : raw) {
+    out[at++] = kDigits[c >> 4];
+    out[at++] = kDigits[c & 15];
+  }
+}
+
+struct Sha256Hasher::Impl {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Impl() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256Hasher::Sha256Hasher() : impl_(new Impl) {
+  if (EVP_DigestInit_ex2(impl_->ctx, sha256_md(), nullptr) != 1) std::abort();
+}
+
+Sha256Hasher::~Sha256Hasher() { delete impl_; }
+
+void Sha256Hasher::update(std::string_view data) {
+  if (EVP_DigestUpdate(impl_->ctx, data.data(), data.size()) != 1) std::abort();
+}
+
+Sha256 Sha256Hasher::finish() {
+  Sha256 digest;
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(impl_->ctx, digest.bytes.data(), &len) != 1 || len != 32) std::abort();
+  if (EVP_DigestInit_ex2(impl_->ctx, sha256_md(), nullptr) != 1) std::abort();
+  return digest;
+}
+
+}  // namespace artana::kernel

@@ -1,0 +1,36 @@
+// ChildProcess: a test's helper process, talked to by lines on its stdin/stdout.
+// Killed (SIGKILL) and reaped at scope end if still running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace artana::testing {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] with arguments argv[1..]; `uid` >= 0 switches user in the child first.
+  explicit ChildProcess(const std::vector<std::string>& argv, int uid = -1);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void send(const std::string& line);
+  // The next line of output, without '\n'; empty string at end of output.
+  std::string read_line();
+  void kill_hard();  // SIGKILL and reap
+  // Waits for exit; returns the exit status as waitpid reports it.
+  int wait();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int in_fd_ = -1;   // the child's stdin
+  int out_fd_ = -1;  // the child's stdout
+  std::string buffer_;
+  bool reaped_ = false;
+};
+
+}  // namespace artana::testing
