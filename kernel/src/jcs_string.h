@@ -5,6 +5,7 @@
 // functions, thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 

@@ -21,22 +21,7 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 // Ends a scalar token as simdjson sees it: whitespace, structure or a string's quote. So
 // "1x" is one (malformed) token, as it is to simdjson.
 bool ends_token(char c) {
-  switch (c) {
-    case ' ':
-    case '\t':
-    case '\n':
-    case '\r':
-    case ',':
-    case ':':
-    case '[':
-    case ']':
-    case '{':
-    case '}':
-    case '"':
-      return true;
-    default:
-      return false;
-  }
+  return std::string_view(" \t\n\r,:[]{}\"").find(c) != std::string_view::npos;
 }
 
 // Decimal exponent of the first significant digit of a well-formed literal: "1e400" -> 400,

@@ -1,5 +1,4 @@
-// UTF-8 validation, and the UTF-16 key order RFC 8785 §3.2.3 sorts by, computed on UTF-8
-// bytes without transcoding.
+// UTF-8 validation per Unicode Table 3-7, naming the first problem.
 #include "utf8.h"
 
 #include <cstdint>

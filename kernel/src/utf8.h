@@ -25,12 +25,13 @@ size_t utf8_sequence_length(std::string_view s, size_t i, std::string_view* reas
 // The first problem in `s`, or false when `s` is well formed.
 bool find_utf8_error(std::string_view s, Utf8Error* error);
 
-// Sort rank of a byte at the first position where two valid UTF-8 strings differ. There
-// both bytes are lead bytes (or both continuation bytes, where byte order is code point
-// order is UTF-16 order). UTF-8 byte order is code point order, but UTF-16 puts U+10000
-// and above (lead F0..F4, encoded as surrogates D800..DFFF) before U+E000..U+FFFF (lead
-// EE..EF). Moving EE and EF to the top is enough: ED only reaches U+D7FF in valid UTF-8.
-// The map is a permutation of 0..255, so the order stays total even on invalid input.
+// Sort rank of the first byte where two UTF-8 strings differ. In valid UTF-8 both are then
+// lead (or ASCII) bytes, or both continuation bytes after the same lead, where byte order
+// already is code point order and UTF-16 order. Across leads, UTF-8 byte order is code
+// point order, but UTF-16 puts U+10000 and above (lead F0..F4, surrogates D800..DBFF
+// first) before U+E000..U+FFFF (lead EE..EF). Moving EE and EF to the top is enough: ED
+// reaches only U+D7FF in valid UTF-8. The map permutes 0..255, so the order stays a
+// strict total order even on invalid input.
 inline unsigned utf16_rank(unsigned char c) {
   if (c < 0xEE) return c;
   if (c >= 0xF0) return c - 2u;

@@ -72,9 +72,7 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   if (!options.read_only) ARTANA_RETURN_IF_ERROR(make_dir(dir));
   std::error_code ec;
   std::string canonical = std::filesystem::canonical(dir, ec).string();
-  if (ec) {
-    return Status::not_found("data directory {} cannot be opened: {}", dir, ec.message());
-  }
+  if (ec) return lmdb_status(ec.value(), "resolving the data directory", dir);
   struct statfs fs;
   if (::statfs(canonical.c_str(), &fs) == 0) {
     if (const char* name = remote_filesystem_name(static_cast<long>(fs.f_type))) {

@@ -29,6 +29,8 @@ Status lmdb_status(int rc, std::string_view what, std::string_view path) {
     case EAGAIN:
     case EBUSY:
       return Status::unavailable("{} in {}: {}", what, path, text);
+    case ENOENT:
+    case ENOTDIR:
     case MDB_NOTFOUND:
       return Status::not_found("{} in {}: {}", what, path, text);
     default:
