@@ -15,8 +15,8 @@
 using namespace artana;
 using namespace artana::kernel;
 using artana::testing::ChildProcess;
-using artana::testing::TempDir;
 using artana::testing::open_store;
+using artana::testing::TempDir;
 
 namespace {
 
@@ -192,8 +192,7 @@ TEST_CASE("a full disk fails the append with an error naming the file and loses 
   require_intact(*store, "run-1", reported);
 }
 
-TEST_CASE("a ledger in a directory this user cannot write is refused naming the path",
-          "[store]") {
+TEST_CASE("a ledger in a directory this user cannot write is refused naming the path", "[store]") {
   TempDir dir;
   const std::string ledger = (dir / "ledger").string();
   {

@@ -156,8 +156,9 @@ class Encoder {
     parts.reserve(n / kChunkItems + 1);
     for (size_t i = 0; i < n; i += kChunkItems) {
       size_t end = std::min(n, i + kChunkItems);
-      // bounds[end] is just past element end-1 (a ',' or the closing ']' follows).
-      std::string text = "[" + out_.substr(bounds[i], bounds[end] - bounds[i]) + "]";
+      // bounds[k] is where element k starts (after its ','); bounds[n] is where the last ends.
+      const size_t stop = end < n ? bounds[end] - 1 : bounds[n];
+      std::string text = "[" + out_.substr(bounds[i], stop - bounds[i]) + "]";
       ARTANA_RETURN_IF_ERROR(maybe_blob(text));
       parts.push_back(std::move(text));
     }
