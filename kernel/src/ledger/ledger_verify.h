@@ -2,9 +2,13 @@
 // stored bytes (never a re-serialisation).
 //
 // LMDB trusts its page structure, so a damaged page can crash the reading process.
-// verify_in_child therefore forks: the child opens its own read-only environment, scans, and
-// writes its report to a pipe, publishing the run and seq it is reading in shared memory; if
-// it dies, the parent reports a crash at that position as corruption and lives on.
+// verify_in_child therefore scans in another process: it re-executes this program
+// (/proc/self/exe) with ARTANA_VERIFY_CHILD set, and a constructor in the kernel library runs
+// the scan before main() — a fresh single-threaded process, where a plain fork() of a
+// multithreaded one could deadlock on a lock (malloc's, OpenSSL's) another thread held. The
+// child opens its own read-only environment, writes its report to a pipe and publishes the run
+// and seq it is reading in shared memory; if it dies, the parent reports a crash at that
+// position as corruption and lives on. The child uses the standard EventIndexer.
 #pragma once
 
 #include <optional>
@@ -25,7 +29,6 @@ struct VerifyProgress {
 Result<VerifyReport> verify_ledger(LedgerEnv& env, const EventIndexer& indexer,
                                    const std::optional<RunId>& run, VerifyProgress* progress);
 
-Result<VerifyReport> verify_in_child(LedgerEnv& env, const EventIndexer& indexer,
-                                     const std::optional<RunId>& run);
+Result<VerifyReport> verify_in_child(LedgerEnv& env, const std::optional<RunId>& run);
 
 }  // namespace artana::kernel::ledger

@@ -1,15 +1,21 @@
-// verify_in_child: fork, scan in the child, report through a pipe (see ledger_verify.h).
+// verify_in_child: re-execute this program as the verifier, report through a pipe
+// (see ledger_verify.h).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "ledger/ledger_verify.h"
+
+extern char** environ;
 
 namespace artana::kernel::ledger {
 namespace {
@@ -52,15 +58,46 @@ Result<VerifyReport> deserialize(const std::string& text) {
   return r;
 }
 
-[[noreturn]] void child_main(const std::string& dir, const EventIndexer& indexer,
-                             const std::optional<RunId>& run, VerifyProgress* progress,
-                             int out_fd) {
+constexpr int kReportFd = 200;    // the child writes its report here
+constexpr int kProgressFd = 201;  // shared memory holding a VerifyProgress
+constexpr const char* kDirVariable = "ARTANA_VERIFY_CHILD";
+constexpr const char* kRunVariable = "ARTANA_VERIFY_RUN";
+
+void write_all(int fd, const std::string& text) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+// Makes `fd` available as `target` in this (child) process, inherited across exec.
+// Only async-signal-safe calls: this runs between fork and exec.
+bool place_fd(int fd, int target) {
+  if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;
+  return ::dup2(fd, target) == target;
+}
+
+// The verify child's whole life: runs before main() of whatever program re-executed itself.
+__attribute__((constructor)) void verify_child_entry() {
+  const char* dir = std::getenv(kDirVariable);
+  if (dir == nullptr) return;
+  std::optional<RunId> run;
+  if (const char* id = std::getenv(kRunVariable); id != nullptr && id[0] != '\0') run = RunId(id);
+  void* shared = ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE, MAP_SHARED,
+                        kProgressFd, 0);
+  VerifyProgress scratch{};
+  auto* progress = shared == MAP_FAILED ? &scratch : static_cast<VerifyProgress*>(shared);
   Result<VerifyReport> result = Status::internal("not run");
   auto env = LedgerEnv::open_in_child(dir);
   if (!env.ok()) {
     result = env.status();
   } else {
-    result = verify_ledger(**env, indexer, run, progress);
+    result = verify_ledger(**env, standard_event_indexer(), run, progress);
     if (!result.ok() && result.status().code() == StatusCode::kCorruption) {
       VerifyReport report;
       report.ok = false;
@@ -70,46 +107,59 @@ Result<VerifyReport> deserialize(const std::string& text) {
       result = report;
     }
   }
-  std::string text = serialize(result);
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(out_fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  // No exit handlers, no destructors: they belong to the parent's state.
+  write_all(kReportFd, serialize(result));
+  // No exit handlers, no destructors: this process was only ever the verifier.
   _exit(0);
 }
 
 }  // namespace
 
-Result<VerifyReport> verify_in_child(LedgerEnv& env, const EventIndexer& indexer,
-                                     const std::optional<RunId>& run) {
-  void* shared = ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED) return Status::io_error("verify: mmap: {}", std::strerror(errno));
+Result<VerifyReport> verify_in_child(LedgerEnv& env, const std::optional<RunId>& run) {
+  // Everything the child needs is prepared before fork: between fork and exec only
+  // async-signal-safe calls are allowed.
+  int progress_fd = ::memfd_create("artana-verify-progress", MFD_CLOEXEC);
+  if (progress_fd < 0 || ::ftruncate(progress_fd, sizeof(VerifyProgress)) != 0) {
+    return Status::io_error("verify: shared memory: {}", std::strerror(errno));
+  }
+  void* shared = ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE, MAP_SHARED,
+                        progress_fd, 0);
+  if (shared == MAP_FAILED) {
+    ::close(progress_fd);
+    return Status::io_error("verify: mmap: {}", std::strerror(errno));
+  }
   auto* progress = new (shared) VerifyProgress{};
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     ::munmap(shared, sizeof(VerifyProgress));
+    ::close(progress_fd);
     return Status::io_error("verify: pipe: {}", std::strerror(errno));
   }
-  const std::string dir = env.dir();
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "ARTANA_VERIFY_", 14) != 0) env_strings.emplace_back(*e);
+  }
+  env_strings.push_back(std::string(kDirVariable) + "=" + env.dir());
+  env_strings.push_back(std::string(kRunVariable) + "=" + (run ? run->str() : ""));
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  char arg0[] = "artana-verify";
+  char* argv[] = {arg0, nullptr};
+
   pid_t pid = ::fork();
+  if (pid == 0) {
+    if (!place_fd(fds[1], kReportFd) || !place_fd(progress_fd, kProgressFd)) _exit(126);
+    ::execve("/proc/self/exe", argv, envp.data());
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(fds[1]);
+  ::close(progress_fd);
   if (pid < 0) {
     ::close(fds[0]);
-    ::close(fds[1]);
     ::munmap(shared, sizeof(VerifyProgress));
-    return Status::io_error("verify: fork: {}", std::strerror(errno));
+    return Status::io_error("verify: fork: {}", std::strerror(fork_errno));
   }
-  if (pid == 0) {
-    ::close(fds[0]);
-    child_main(dir, indexer, run, progress, fds[1]);
-  }
-  ::close(fds[1]);
   std::string text;
   char buf[4096];
   for (;;) {
@@ -123,6 +173,7 @@ Result<VerifyReport> verify_in_child(LedgerEnv& env, const EventIndexer& indexer
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
   VerifyProgress last = *progress;
+  last.run_id[sizeof last.run_id - 1] = '\0';
   ::munmap(shared, sizeof(VerifyProgress));
   env.check_stale_readers();  // a crashed child leaves its reader slot behind
 
@@ -137,7 +188,8 @@ Result<VerifyReport> verify_in_child(LedgerEnv& env, const EventIndexer& indexer
     return report;
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || text.empty()) {
-    return Status::internal("verify child ended without a report (status {})", wstatus);
+    return Status::internal("the verify process ended without a report (wait status {})",
+                            wstatus);
   }
   return deserialize(text);
 }

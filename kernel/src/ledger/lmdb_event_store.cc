@@ -38,7 +38,7 @@ class LmdbEventStore final : public EventStore {
   LmdbEventStore(std::unique_ptr<LedgerEnv> env, const LmdbStoreOptions& options)
       : env_(std::move(env)),
         durability_(options.durability),
-        config_{options.large_value_bytes, options.lease_ttl_ms * 1000, options.indexer,
+        config_{options.large_value_bytes, options.lease_ttl_ms * 1000, standard_event_indexer(),
                 options.clock_us ? options.clock_us : system_clock_us},
         commits_(*env_, options.durability) {}
 
@@ -193,7 +193,7 @@ class LmdbEventStore final : public EventStore {
   Status sync() override { return env_->sync(); }
 
   Result<VerifyReport> verify(std::optional<RunId> run) override {
-    return ledger::verify_in_child(*env_, config_.indexer, run);
+    return ledger::verify_in_child(*env_, run);
   }
 
   Status export_jsonl(std::optional<RunId> run,
@@ -239,7 +239,6 @@ Result<std::unique_ptr<EventStore>> open_lmdb_store(const std::string& dir,
   if (options.lease_ttl_ms <= 0) {
     return Status::invalid_argument("lease_ttl_ms must be positive, got {}", options.lease_ttl_ms);
   }
-  if (!options.indexer) options.indexer = standard_event_indexer();
   ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LedgerEnv> env, LedgerEnv::open(dir, options));
   return std::unique_ptr<EventStore>(new LmdbEventStore(std::move(env), options));
 }

@@ -1,7 +1,8 @@
 // EventStore: the append-only, hash-chained ledger every run writes to.
 //
 // One implementation today (LMDB, lmdb_event_store.h); PostgreSQL later behind the same
-// interface. The store knows nothing of what events mean beyond the EventIndexer it is given:
+// interface. The store knows nothing of what events mean beyond the ledger's indexing
+// conventions (event_index.h):
 // it assigns seq, timestamp, event_id, prev_hash and hash, keeps each run's head, the indexes
 // and the running totals in the same transaction as the append, and guards each run with a
 // fenced lease. Thread-safe: any thread may call anything; appends from all threads and runs

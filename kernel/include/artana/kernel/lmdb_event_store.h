@@ -26,7 +26,6 @@ struct LmdbStoreOptions {
   // Strings, arrays and objects whose canonical JSON is longer than this are stored once,
   // content-addressed, and referenced from the payload.
   size_t large_value_bytes = 1024;
-  EventIndexer indexer = standard_event_indexer();
   // Microseconds since the Unix epoch for event timestamps and lease expiry; tests inject one.
   std::function<int64_t()> clock_us;
   // Open without writing (verify and export of a read-only ledger).

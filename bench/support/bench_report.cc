@@ -1,0 +1,59 @@
+#include "support/bench_report.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+namespace artana::bench {
+
+double now_us() {
+  return std::chrono::duration<double, std::micro>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Figure summarize(std::string name, std::string unit, std::vector<double> samples) {
+  Figure f;
+  f.name = std::move(name);
+  f.unit = std::move(unit);
+  f.n = samples.size();
+  if (samples.empty()) return f;
+  std::sort(samples.begin(), samples.end());
+  f.min = samples.front();
+  f.max = samples.back();
+  f.median = samples[samples.size() / 2];
+  return f;
+}
+
+void print(const Figure& f, bool json) {
+  if (json) {
+    std::printf("{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"n\":%llu}\n",
+                f.name.c_str(), f.unit.c_str(), f.median, f.min, f.max,
+                static_cast<unsigned long long>(f.n));
+  } else {
+    std::printf("%-34s %12.2f %-8s (min %.2f, max %.2f, n %llu)\n", f.name.c_str(), f.median,
+                f.unit.c_str(), f.min, f.max, static_cast<unsigned long long>(f.n));
+  }
+  std::fflush(stdout);
+}
+
+Figure measure_fsync_us(const std::string& dir, int samples) {
+  std::string path = dir + "/fsync-probe";
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  std::vector<double> times;
+  if (fd < 0) return summarize("fsync_us", "us", times);
+  char block[4096] = {0};
+  for (int i = 0; i < samples; ++i) {
+    double start = now_us();
+    if (::pwrite(fd, block, sizeof block, 0) != sizeof block || ::fdatasync(fd) != 0) break;
+    times.push_back(now_us() - start);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return summarize("fsync_us", "us", times);
+}
+
+}  // namespace artana::bench

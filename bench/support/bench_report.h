@@ -1,0 +1,27 @@
+// Benchmark reporting: samples -> median/min/max, printed for people or as JSON lines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace artana::bench {
+
+struct Figure {
+  std::string name;
+  std::string unit;
+  double median = 0, min = 0, max = 0;
+  uint64_t n = 0;
+};
+
+Figure summarize(std::string name, std::string unit, std::vector<double> samples);
+// Prints "name: median unit (min …, max …, n …)" or, with json, one JSON object per line.
+void print(const Figure& figure, bool json);
+
+// Microseconds of one fdatasync after a 4 KiB write, measured in `dir` (the scale for
+// every durable figure).
+Figure measure_fsync_us(const std::string& dir, int samples);
+
+double now_us();
+
+}  // namespace artana::bench
