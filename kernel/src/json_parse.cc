@@ -59,7 +59,7 @@ struct ThreadState {
 
   // Copies `text` into `buffer`, growing it; false when out of memory.
   bool load(std::string_view text) {
-    if (text.size() > buffer_capacity) {
+    if (!buffer || text.size() > buffer_capacity) {
       // Whole pages, so documents of slowly growing size do not reallocate every time.
       size_t capacity = (text.size() + 4095) & ~size_t{4095};
       buffer.reset(new (std::nothrow) char[capacity + simdjson::SIMDJSON_PADDING]);
