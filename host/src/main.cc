@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (!rest.empty()) {
+    if (arg == "--json") {  // accepted anywhere: `artana ledger verify --json` too
+      global.json = true;
+    } else if (!rest.empty()) {
       rest.push_back(arg);
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
@@ -52,8 +54,6 @@ int main(int argc, char** argv) {
     } else if (arg == "--version") {
       std::puts("artana 0.1.0");
       return kExitOk;
-    } else if (arg == "--json") {
-      global.json = true;
     } else if (arg == "--data") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "artana: --data needs a directory\n");

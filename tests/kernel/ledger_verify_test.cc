@@ -167,7 +167,7 @@ TEST_CASE("artana ledger verify exits 0, 10 naming the bad run and seq, or 8", "
   INFO(good.out);
   CHECK(good.exit_code == 0);
   CHECK_THAT(good.out, Catch::Contains("9 events"));
-  CliResult json = run_cli("--data " + dir.str() + " --json ledger verify alpha");
+  CliResult json = run_cli("--data " + dir.str() + " ledger verify alpha --json");
   CHECK(json.exit_code == 0);
   CHECK_THAT(json.out, Catch::Contains("\"ok\":true"));
 
