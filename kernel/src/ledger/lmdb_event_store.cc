@@ -78,9 +78,7 @@ class LmdbEventStore final : public EventStore {
 
   void append_async(AppendRequest request,
                     std::function<void(Result<AppendResult>)> on_done) override {
-    const bool needs_sync =
-        durability_ == Durability::kFull || (durability_ == Durability::kEffects);
-    if (!needs_sync) {
+    if (durability_ == Durability::kNone) {  // no sync to wait for: complete inline
       on_done(append(std::move(request)));
       return;
     }

@@ -5,6 +5,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
+#include "json_path.h"
 
 namespace artana::kernel::ledger {
 namespace {
@@ -16,34 +17,19 @@ struct PathNode {
   size_t index;
 };
 
-void render_path(const PathNode* node, std::string& out) {
-  if (node->parent == nullptr) {
-    out.append(node->key);
-    return;
-  }
-  render_path(node->parent, out);
-  if (node->index != std::string_view::npos) {
-    out += '[' + std::to_string(node->index) + ']';
-    return;
-  }
-  bool identifier = !node->key.empty();
-  for (char c : node->key) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) identifier = false;
-  }
-  if (identifier) {
-    out += '.';
-    out.append(node->key);
-  } else {
-    out += "[\"";
-    out.append(node->key);
-    out += "\"]";
-  }
-}
-
+// The shared renderer (json_path.h) writes "$…"; payload paths start at their own root name.
 std::string path_string(const PathNode* node) {
-  std::string out;
-  render_path(node, out);
-  return out;
+  std::vector<PathSegment> segments;
+  for (; node->parent != nullptr; node = node->parent) {
+    PathSegment segment;
+    segment.is_key = node->index == std::string_view::npos;
+    segment.key = node->key;
+    segment.index = segment.is_key ? 0 : node->index;
+    segments.push_back(segment);
+  }
+  std::reverse(segments.begin(), segments.end());
+  std::string rendered = render_json_path(segments);
+  return std::string(node->key) + rendered.substr(1);
 }
 
 class Encoder {
