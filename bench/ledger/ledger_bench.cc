@@ -1,5 +1,5 @@
 // ledger_bench: the append path of the LMDB ledger, per durability mode (docs/benchmarks.md).
-//   ledger_bench [--json] [--quick] [--dir DIR]
+//   ledger_bench [--json] [--quick] [--dir DIR] [--only GROUP]
 // DIR (default: a new directory under $TMPDIR) should be on the disk the ledger will use:
 // fsync_us is measured there and every durable figure scales with it.
 #include <stdlib.h>
@@ -26,6 +26,9 @@ struct Settings {
   bool json = false;
   bool quick = false;
   std::string dir;
+  std::string only;  // run just this group: run_length, effects, durable_full, bytes
+
+  bool wants(const char* group) const { return only.empty() || only == group; }
 };
 
 // Pseudo-English text, so payloads look like model traffic rather than one repeated byte.
@@ -121,11 +124,14 @@ void bench_run_length(const Settings& s) {
   for (int i = 0; i < samples; ++i) steps.push_back(model_step(rng, i));
   for (uint64_t n = 0; n < 100; ++n) timed_step(*store, "long", steps[n % samples], epoch);
   std::vector<double> near_times;
-  for (int i = 0; i < samples; ++i) near_times.push_back(timed_step(*store, "long", steps[i], epoch));
+  for (int i = 0; i < samples; ++i)
+    near_times.push_back(timed_step(*store, "long", steps[i], epoch));
   print(summarize("append_none_us", "us", near_times), s.json);
-  for (uint64_t n = 100 + samples; n < far; ++n) timed_step(*store, "long", steps[n % samples], epoch);
+  for (uint64_t n = 100 + samples; n < far; ++n)
+    timed_step(*store, "long", steps[n % samples], epoch);
   std::vector<double> far_times;
-  for (int i = 0; i < samples; ++i) far_times.push_back(timed_step(*store, "long", steps[i], epoch));
+  for (int i = 0; i < samples; ++i)
+    far_times.push_back(timed_step(*store, "long", steps[i], epoch));
   print(summarize(s.quick ? "append_at_5k_us" : "append_at_100k_us", "us", far_times), s.json);
 }
 
@@ -170,7 +176,8 @@ void bench_effects(const Settings& s) {
   uint64_t epoch = 0;
   std::vector<double> times;
   const int samples = s.quick ? 30 : 300;
-  for (int i = 0; i < samples; ++i) times.push_back(timed_step(*store, "run", model_step(rng, i), epoch));
+  for (int i = 0; i < samples; ++i)
+    times.push_back(timed_step(*store, "run", model_step(rng, i), epoch));
   print(summarize("effects_1run_step_us", "us", times), s.json);
 }
 
@@ -180,6 +187,7 @@ void bench_bytes(const Settings& s) {
   std::string dir = fresh_dir(s, "bytes");
   const int steps = s.quick ? 1'000 : 10'000;
   size_t payload = 0;
+  double used = 0;
   {
     auto store = open(dir, Durability::kNone);
     create(*store, "run");
@@ -190,9 +198,13 @@ void bench_bytes(const Settings& s) {
       timed_step(*store, "run", std::move(step), epoch);
     }
     if (!store->sync().ok()) std::exit(1);
+    auto stats = store->storage_stats();
+    if (!stats.ok()) std::exit(1);
+    used = static_cast<double>(stats->used_bytes);
   }
   const double events = 2.0 * steps;
-  const double file = static_cast<double>(std::filesystem::file_size(dir + "/data.mdb"));
+  // Pages in use, not the file's size: the file is zero-filled ahead of them.
+  const double file = used;
   print(summarize("bytes_per_event", "bytes", {file / events}), s.json);
   print(summarize("payload_bytes_per_event", "bytes", {payload / events}), s.json);
   print(summarize("bytes_per_event_ratio", "x", {file / static_cast<double>(payload)}), s.json);
@@ -209,8 +221,12 @@ int main(int argc, char** argv) {
       s.quick = true;
     } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
       s.dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      s.only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: ledger_bench [--json] [--quick] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: ledger_bench [--json] [--quick] [--dir DIR] [--only "
+                   "run_length|effects|durable_full|bytes]\n");
       return 2;
     }
   }
@@ -222,10 +238,10 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(s.dir);
   print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
-  bench_run_length(s);
-  bench_effects(s);
-  bench_durable_full(s);
-  bench_bytes(s);
+  if (s.wants("run_length")) bench_run_length(s);
+  if (s.wants("effects")) bench_effects(s);
+  if (s.wants("durable_full")) bench_durable_full(s);
+  if (s.wants("bytes")) bench_bytes(s);
   if (temporary) std::filesystem::remove_all(s.dir);
   return 0;
 }

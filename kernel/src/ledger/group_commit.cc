@@ -15,11 +15,13 @@ Status WriteContext::check(int rc, std::string_view what) {
 Status WriteContext::put(MDB_dbi dbi, std::string_view key, std::string_view value,
                          unsigned flags) {
   MDB_val k = to_val(key), v = to_val(value);
+  ++writes_;
   return check(mdb_put(txn_, dbi, &k, &v, flags), "writing");
 }
 
 Status WriteContext::put_once(MDB_dbi dbi, std::string_view key, std::string_view value) {
   MDB_val k = to_val(key), v = to_val(value);
+  ++writes_;
   int rc = mdb_put(txn_, dbi, &k, &v, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST) return Status();
   return check(rc, "writing a large value");
@@ -28,6 +30,7 @@ Status WriteContext::put_once(MDB_dbi dbi, std::string_view key, std::string_vie
 Status WriteContext::del(MDB_dbi dbi, std::string_view key, const std::string_view* value) {
   MDB_val k = to_val(key), v;
   if (value != nullptr) v = to_val(*value);
+  ++writes_;
   int rc = mdb_del(txn_, dbi, &k, value != nullptr ? &v : nullptr);
   if (rc == MDB_NOTFOUND) return Status();
   return check(rc, "deleting");
@@ -97,18 +100,7 @@ void GroupCommit::submit(const std::vector<WriteOp*>& ops) {
 }
 
 void GroupCommit::commit_batch(std::vector<WriteOp*>& ops) {
-  for (int growths = 0;; ++growths) {
-    bool retry = false;
-    run_batch_once(ops, retry);
-    if (!retry) break;
-    Status grown = growths < kMaxGrowths
-                       ? env_.grow_map()
-                       : Status::disk_full("{}: the map stopped growing", env_.data_path());
-    if (!grown.ok()) {
-      for (WriteOp* op : ops) op->status = grown;
-      return;
-    }
-  }
+  commit_ops(ops);
   bool barrier = false;
   for (WriteOp* op : ops) barrier = barrier || (op->barrier && op->status.ok());
   if (barrier && durability_ == Durability::kEffects) {
@@ -122,63 +114,60 @@ void GroupCommit::commit_batch(std::vector<WriteOp*>& ops) {
   }
 }
 
-void GroupCommit::run_batch_once(std::vector<WriteOp*>& ops, bool& retry) {
-  auto fail_all = [&](const Status& s) {
-    for (WriteOp* op : ops) op->status = s;
-  };
+void GroupCommit::commit_ops(const std::vector<WriteOp*>& ops) {
+  for (int growths = 0;; ++growths) {
+    BatchOutcome outcome = run_batch_once(ops);
+    if (outcome == BatchOutcome::kDone) return;
+    if (outcome == BatchOutcome::kPoisoned) {
+      for (WriteOp* op : ops) commit_ops({op});  // a single op is never poisoned
+      return;
+    }
+    Status grown = growths < kMaxGrowths
+                       ? env_.grow_map()
+                       : Status::disk_full("{}: the map stopped growing", env_.data_path());
+    if (!grown.ok()) {
+      for (WriteOp* op : ops) op->status = grown;
+      return;
+    }
+  }
+}
+
+GroupCommit::BatchOutcome GroupCommit::run_batch_once(const std::vector<WriteOp*>& ops) {
   auto txn = env_.begin_write();
-  if (!txn.ok()) return fail_all(txn.status());
-  const bool nested = ops.size() > 1;
+  if (!txn.ok()) {
+    for (WriteOp* op : ops) op->status = txn.status();
+    return BatchOutcome::kDone;
+  }
+  env_.keep_file_ahead();
   WriteContext ctx(env_, txn->get());
   bool any_ok = false;
   for (WriteOp* op : ops) {
-    MDB_txn* child = nullptr;
-    if (nested) {
-      int rc = mdb_txn_begin(env_.env(), txn->get(), 0, &child);
-      if (rc != 0) {
-        op->status = lmdb_status(rc, "beginning a nested transaction", env_.data_path());
-        continue;
-      }
-      ctx.txn_ = child;
-    }
-    uint64_t position_before = ctx.next_position_;
+    const uint64_t writes_before = ctx.writes_;
+    const uint64_t position_before = ctx.next_position_;
     op->status = op->apply(ctx);
-    if (ctx.map_full_) {
-      if (child != nullptr) mdb_txn_abort(child);
-      retry = true;
-      return;  // the parent aborts with `txn`
-    }
-    if (!nested) {
-      if (!op->status.ok()) return;  // the only op failed: abort the transaction
+    if (ctx.map_full_) return BatchOutcome::kMapFull;  // `txn` aborts on return
+    if (op->status.ok()) {
       any_ok = true;
       continue;
     }
-    if (op->status.ok()) {
-      int rc = mdb_txn_commit(child);
-      if (rc == MDB_MAP_FULL) {
-        retry = true;
-        return;
-      }
-      op->status = lmdb_status(rc, "committing a nested transaction", env_.data_path());
-      any_ok = any_ok || op->status.ok();
-    } else {
-      mdb_txn_abort(child);
-      ctx.next_position_ = position_before;  // the aborted op's positions were never written
+    // Refused before writing: the transaction is as it was. Failed halfway: only a fresh
+    // transaction per op can keep the others' writes apart from this one's.
+    if (ctx.writes_ != writes_before) {
+      if (ops.size() > 1) return BatchOutcome::kPoisoned;
+      return BatchOutcome::kDone;  // the only op failed: abort the transaction
     }
-    ctx.txn_ = txn->get();
+    ctx.next_position_ = position_before;
   }
-  if (!any_ok) return;
+  if (!any_ok) return BatchOutcome::kDone;
   int rc = txn->txn.commit();
-  if (rc == MDB_MAP_FULL) {
-    retry = true;
-    return;
-  }
+  if (rc == MDB_MAP_FULL) return BatchOutcome::kMapFull;
   if (rc != 0) {
     Status failed = lmdb_status(rc, "committing", env_.data_path());
     for (WriteOp* op : ops) {
       if (op->status.ok()) op->status = failed;
     }
   }
+  return BatchOutcome::kDone;
 }
 
 void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done) {

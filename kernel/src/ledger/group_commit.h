@@ -3,9 +3,15 @@
 // Leader/follower, as LevelDB's write queue (db/db_impl.cc DBImpl::Write): a writer queues
 // itself; the one at the front becomes leader, commits the ops of everyone queued behind it in
 // one transaction, wakes them, and hands leadership to the next waiter. No thread hand-off
-// on the fast path: an uncontended writer commits its own ops. Each op runs in its own nested
-// transaction when the batch has several, so one op's failure aborts only that op.
-// MDB_MAP_FULL aborts the batch, grows the map and redoes it: ops must be repeatable.
+// on the fast path: an uncontended writer commits its own ops.
+//
+// The ops of a batch share one transaction, without nested transactions (each costs a copy
+// of the dirty-page list, and LMDB refuses them with MDB_WRITEMAP). That is safe because of
+// one rule every op keeps: it checks everything before its first write, so an op that is
+// refused has written nothing and the others commit. An op that fails after writing (LMDB
+// itself failing: EIO, MDB_TXN_FULL) poisons the transaction; the batch is then aborted and
+// redone one op per transaction, so only the failing op fails. MDB_MAP_FULL aborts the
+// batch, grows the map and redoes it: ops must be repeatable.
 //
 // append_async's ops go to a committer thread that joins the same queue, so the caller's
 // thread never waits for a sync. Thread-safe.
@@ -32,6 +38,8 @@ class WriteContext {
   MDB_txn* txn() const { return txn_; }
   bool map_full() const { return map_full_; }
 
+  // Every write counts itself, so GroupCommit can tell an op refused before writing from one
+  // that failed halfway.
   Status put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
   // Like put with MDB_NOOVERWRITE, but an existing key is success (content-addressed data).
   Status put_once(MDB_dbi dbi, std::string_view key, std::string_view value);
@@ -48,6 +56,7 @@ class WriteContext {
   LedgerEnv& env_;
   MDB_txn* txn_;
   bool map_full_ = false;
+  uint64_t writes_ = 0;
   uint64_t next_position_ = 0;  // 0: not read yet in this transaction
 };
 
@@ -74,7 +83,9 @@ class GroupCommit {
  private:
   struct Writer;
   void commit_batch(std::vector<WriteOp*>& ops);
-  void run_batch_once(std::vector<WriteOp*>& ops, bool& retry);
+  enum class BatchOutcome { kDone, kMapFull, kPoisoned };
+  void commit_ops(const std::vector<WriteOp*>& ops);
+  BatchOutcome run_batch_once(const std::vector<WriteOp*>& ops);
   void committer_loop();
 
   LedgerEnv& env_;

@@ -4,6 +4,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <set>
@@ -127,6 +128,9 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
     ::chmod(self->data_path_.c_str(), 0600);
     ::chmod((canonical + "/lock.mdb").c_str(), 0600);
   }
+  self->sync_file_growth_ = options.durability != Durability::kNone;
+  MDB_stat stat;
+  if (mdb_env_stat(self->env_, &stat) == 0) self->page_bytes_ = stat.ms_psize;
   self->check_stale_readers();
   ARTANA_RETURN_IF_ERROR(self->open_databases());
   return self;
@@ -227,6 +231,52 @@ Status LedgerEnv::grow_map() {
 Status LedgerEnv::sync() {
   int rc = mdb_env_sync(env_, 1);
   return lmdb_status(rc, "syncing the ledger", data_path_);
+}
+
+void LedgerEnv::keep_file_ahead() {
+  constexpr uint64_t kMiB = 1024 * 1024;
+  MDB_envinfo info;
+  if (mdb_env_info(env_, &info) != 0) return;
+  const uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * page_bytes_;
+  // Stay between half a step and a step ahead; the step grows with the file (1/8 of it) so
+  // zero-filling costs O(1) per byte appended.
+  const uint64_t step = std::clamp<uint64_t>(used / 8, kMiB, 64 * kMiB);
+  if (file_ahead_end_ >= used + step / 2) return;
+  int fd = -1;
+  if (mdb_env_get_fd(env_, &fd) != 0) return;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return;
+  uint64_t end = static_cast<uint64_t>(st.st_size);  // another process may have filled it
+  const uint64_t target = std::min<uint64_t>(used + step, info.me_mapsize);
+  if (end >= used + step / 2 || end >= target) {
+    file_ahead_end_ = end;
+    return;
+  }
+  static const std::string zeros(kMiB, '\0');
+  end = end / page_bytes_ * page_bytes_;
+  while (end < target) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(zeros.size(), target - end));
+    ssize_t wrote = ::pwrite(fd, zeros.data(), chunk, static_cast<off_t>(end));
+    if (wrote <= 0) break;  // ENOSPC, EFBIG: leave it to LMDB to report when it matters
+    end += static_cast<uint64_t>(wrote);
+  }
+  if (sync_file_growth_) ::fdatasync(fd);
+  file_ahead_end_ = end;
+}
+
+Result<StorageStats> LedgerEnv::storage_stats() {
+  ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, begin_read());
+  MDB_envinfo info;
+  int rc = mdb_env_info(env_, &info);
+  if (rc != 0) return lmdb_status(rc, "reading the environment info", data_path_);
+  StorageStats stats;
+  stats.used_bytes = (static_cast<uint64_t>(info.me_last_pgno) + 1) * page_bytes_;
+  stats.map_bytes = info.me_mapsize;
+  struct stat st;
+  if (::stat(data_path_.c_str(), &st) != 0)
+    return lmdb_status(errno, "reading the size", data_path_);
+  stats.file_bytes = static_cast<uint64_t>(st.st_size);
+  return stats;
 }
 
 int LedgerEnv::check_stale_readers() {

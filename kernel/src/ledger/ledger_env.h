@@ -63,6 +63,15 @@ class LedgerEnv {
   Status grow_map();
   // Forces data and meta pages to disk.
   Status sync();
+  // Zero-fills the data file some way past LMDB's last page, so commits overwrite blocks
+  // that are already allocated: the file's size does not change on each commit, and a
+  // durable commit's fdatasync then flushes data alone instead of data plus a journal
+  // commit for the new size. Failing to extend (full disk, RLIMIT_FSIZE) is not an error
+  // here: LMDB reports it when it really needs the space.
+  // REQUIRES: the caller holds a write transaction (LMDB's writer lock), so no other
+  // process writes pages past the end meanwhile.
+  void keep_file_ahead();
+  Result<StorageStats> storage_stats();
   // Clears reader slots left by dead processes; returns how many.
   int check_stale_readers();
 
@@ -86,6 +95,9 @@ class LedgerEnv {
   std::string data_path_;
   bool read_only_ = false;
   bool registered_ = false;
+  bool sync_file_growth_ = false;
+  uint64_t page_bytes_ = 4096;
+  uint64_t file_ahead_end_ = 0;  // how far the file was zero-filled; only the writer touches it
   std::shared_mutex resize_guard_;
 };
 

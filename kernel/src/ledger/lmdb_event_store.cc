@@ -64,11 +64,13 @@ class LmdbEventStore final : public EventStore {
     if (request.drafts.empty()) {
       return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
     }
+    ARTANA_ASSIGN_OR_RETURN(ledger::PreparedAppend prepared,
+                            ledger::prepare_append(config_, request));
     AppendResult result;
     WriteOp op;
     op.barrier = request.barrier;
     op.apply = [&](ledger::WriteContext& ctx) {
-      return ledger::apply_append(ctx, config_, request, result);
+      return ledger::apply_append(ctx, config_, request, prepared, result);
     };
     commits_.submit({&op});
     if (!op.status.ok()) return op.status;
@@ -82,22 +84,25 @@ class LmdbEventStore final : public EventStore {
       on_done(append(std::move(request)));
       return;
     }
+    if (request.drafts.empty()) {
+      on_done(Status::invalid_argument("append to '{}' has no events", request.run_id.str()));
+      return;
+    }
+    auto prepared = ledger::prepare_append(config_, request);
+    if (!prepared.ok()) return on_done(prepared.status());
     struct State {
       AppendRequest request;
+      ledger::PreparedAppend prepared;
       AppendResult result;
     };
     auto state = std::make_shared<State>();
     state->request = std::move(request);
+    state->prepared = std::move(prepared).value();
     auto op = std::make_unique<WriteOp>();
     op->barrier = state->request.barrier;
     op->apply = [this, state](ledger::WriteContext& ctx) {
-      return ledger::apply_append(ctx, config_, state->request, state->result);
+      return ledger::apply_append(ctx, config_, state->request, state->prepared, state->result);
     };
-    if (state->request.drafts.empty()) {
-      on_done(
-          Status::invalid_argument("append to '{}' has no events", state->request.run_id.str()));
-      return;
-    }
     commits_.submit_async(std::move(op), [state, done = std::move(on_done)](WriteOp& finished) {
       if (!finished.status.ok()) return done(finished.status);
       attach_payloads(state->request, state->result);
@@ -200,6 +205,7 @@ class LmdbEventStore final : public EventStore {
     return ledger::export_events(*env_, run, write, options);
   }
 
+  Result<StorageStats> storage_stats() override { return env_->storage_stats(); }
   const std::string& data_dir() const override { return env_->dir(); }
   Durability durability() const override { return durability_; }
 

@@ -144,7 +144,11 @@ class Encoder {
       size_t end = std::min(n, i + kChunkItems);
       // bounds[k] is where element k starts (after its ','); bounds[n] is where the last ends.
       const size_t stop = end < n ? bounds[end] - 1 : bounds[n];
-      std::string text = "[" + out_.substr(bounds[i], stop - bounds[i]) + "]";
+      std::string text;
+      text.reserve(stop - bounds[i] + 2);
+      text.push_back('[');
+      text.append(out_, bounds[i], stop - bounds[i]);
+      text.push_back(']');
       ARTANA_RETURN_IF_ERROR(maybe_blob(text));
       parts.push_back(std::move(text));
     }

@@ -1,5 +1,7 @@
 #include "ledger/write_ops.h"
 
+#include <map>
+
 #include "ledger/event_codec.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/process_identity.h"
@@ -10,18 +12,20 @@ namespace {
 constexpr size_t kMaxIdentifierBytes = 200;
 constexpr size_t kMaxEventTypeBytes = 64;
 
-class ContextBlobSink : public BlobSink {
+// Collects an append's large values (each once) to be written inside the transaction.
+class CollectingBlobSink : public BlobSink {
  public:
-  explicit ContextBlobSink(WriteContext& ctx) : ctx_(ctx) {}
+  explicit CollectingBlobSink(std::vector<std::pair<Sha256, std::string>>& blobs) : blobs_(blobs) {}
   Status put_blob(const Sha256& key, std::string_view content) override {
-    value_.assign(1, '\0');  // format 0: the content as is
-    value_.append(content);
-    return ctx_.put_once(ctx_.env().dbi().blobs, key.raw(), value_);
+    for (const auto& [known, text] : blobs_) {
+      if (known == key) return Status();
+    }
+    blobs_.emplace_back(key, std::string(content));
+    return Status();
   }
 
  private:
-  WriteContext& ctx_;
-  std::string value_;
+  std::vector<std::pair<Sha256, std::string>>& blobs_;
 };
 
 // What `in_txn` callbacks see.
@@ -46,6 +50,7 @@ class AppendTxnImpl : public AppendTxn {
   Result<std::optional<std::string>> get_index(std::string_view space,
                                                std::string_view key) override {
     ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    if (auto it = pending_.find(k); it != pending_.end()) return it->second;
     MDB_val mk = to_val(k), mv;
     int rc = mdb_get(ctx_.txn(), ctx_.env().dbi().aux, &mk, &mv);
     if (rc == MDB_NOTFOUND) return std::optional<std::string>();
@@ -54,11 +59,23 @@ class AppendTxnImpl : public AppendTxn {
   }
   Status put_index(std::string_view space, std::string_view key, std::string_view value) override {
     ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
-    return ctx_.put(ctx_.env().dbi().aux, k, value);
+    pending_[std::move(k)] = std::string(value);
+    return Status();
   }
   Status delete_index(std::string_view space, std::string_view key) override {
     ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
-    return ctx_.del(ctx_.env().dbi().aux, k);
+    pending_[std::move(k)] = std::nullopt;
+    return Status();
+  }
+
+  // Writes what the callback put or deleted; called only once it succeeded, so a refused
+  // callback writes nothing.
+  Status flush() {
+    for (const auto& [k, value] : pending_) {
+      ARTANA_RETURN_IF_ERROR(value ? ctx_.put(ctx_.env().dbi().aux, k, *value)
+                                   : ctx_.del(ctx_.env().dbi().aux, k));
+    }
+    return Status();
   }
 
  private:
@@ -79,6 +96,7 @@ class AppendTxnImpl : public AppendTxn {
   LedgerReader& reader_;
   const RunRecord& record_;
   mutable std::optional<RunInfo> info_;
+  std::map<std::string, std::optional<std::string>> pending_;  // key -> value, or deleted
 };
 
 Status take_or_check_lease(const StoreConfig& config, const AppendRequest& request,
@@ -189,49 +207,68 @@ Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunH
 
   ARTANA_ASSIGN_OR_RETURN(std::string next_key, ctx.last_key(dbi.runs));
   record.run_number = next_key.empty() ? 1 : get_u64be(next_key) + 1;
+  ARTANA_ASSIGN_OR_RETURN(created, to_run_info(record));
+
+  // Every check passed: from here on only LMDB itself can fail.
   std::string number;
   put_u64be(number, record.run_number);
   ARTANA_RETURN_IF_ERROR(ctx.put(dbi.run_ids, record.run_id, number));
   ARTANA_RETURN_IF_ERROR(ctx.put(dbi.runs, number, encode_run_record(record), MDB_APPEND));
-  ARTANA_RETURN_IF_ERROR(ctx.put(dbi.tenant_runs, record.tenant_id, number));
-  ARTANA_ASSIGN_OR_RETURN(created, to_run_info(record));
-  return Status();
+  return ctx.put(dbi.tenant_runs, record.tenant_id, number);
+}
+
+Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request) {
+  PreparedAppend prepared;
+  prepared.events.reserve(request.drafts.size());
+  CollectingBlobSink blobs(prepared.blobs);
+  for (const EventDraft& draft : request.drafts) {
+    ARTANA_RETURN_IF_ERROR(validate_event_type(draft.type));
+    PreparedEvent& event = prepared.events.emplace_back();
+    ARTANA_ASSIGN_OR_RETURN(event.entries, config.indexer(draft.type, draft.payload));
+    ARTANA_RETURN_IF_ERROR(
+        encode_payload(draft.payload, config.large_value_bytes, blobs, event.payload_text));
+    event.event_id = new_event_id();
+  }
+  return prepared;
 }
 
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
-                    AppendResult& result) {
+                    const PreparedAppend& prepared, AppendResult& result) {
   const Dbis& dbi = ctx.env().dbi();
   LedgerReader reader(ctx.env(), ctx.txn());
   ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(request.run_id.str()));
   ARTANA_RETURN_IF_ERROR(take_or_check_lease(config, request, record));
+  std::optional<AppendTxnImpl> view;
   if (request.in_txn) {
-    AppendTxnImpl view(ctx, reader, record);
-    ARTANA_RETURN_IF_ERROR(request.in_txn(view));
+    view.emplace(ctx, reader, record);
+    ARTANA_RETURN_IF_ERROR(request.in_txn(*view));
   }
 
+  // Every check passed: from here on only LMDB itself can fail.
+  if (view) ARTANA_RETURN_IF_ERROR(view->flush());
+  for (const auto& [key, content] : prepared.blobs) {
+    std::string value(1, '\0');  // format 0: the content as is
+    value.append(content);
+    ARTANA_RETURN_IF_ERROR(ctx.put_once(dbi.blobs, key.raw(), value));
+  }
   result.events.clear();
-  result.events.reserve(request.drafts.size());
+  result.events.reserve(prepared.events.size());
   int64_t spend = 0;
-  ContextBlobSink blobs(ctx);
-  std::string payload_text, value, position_key;
-  for (const EventDraft& draft : request.drafts) {
-    ARTANA_RETURN_IF_ERROR(validate_event_type(draft.type));
-    ARTANA_ASSIGN_OR_RETURN(IndexEntries entries, config.indexer(draft.type, draft.payload));
-    payload_text.clear();
-    ARTANA_RETURN_IF_ERROR(
-        encode_payload(draft.payload, config.large_value_bytes, blobs, payload_text));
-
+  std::string value, position_key, seq_value;
+  const std::string timestamp = format_timestamp(config.clock_us());
+  for (size_t i = 0; i < prepared.events.size(); ++i) {
+    const PreparedEvent& prep = prepared.events[i];
     Event& event = result.events.emplace_back();
-    event.event_id = new_event_id();
+    event.event_id = prep.event_id;
     event.run_id = request.run_id;
     event.tenant_id = TenantId(record.tenant_id);
     event.seq = record.head_seq + 1;
-    event.type = draft.type;
-    event.timestamp = format_timestamp(config.clock_us());
+    event.type = request.drafts[i].type;
+    event.timestamp = timestamp;
     event.prev_hash = record.head_hash;
     Envelope envelope{event.event_id, record.run_id,   record.tenant_id, event.seq,
                       event.type,     event.timestamp, &event.prev_hash};
-    ARTANA_ASSIGN_OR_RETURN(event.hash, encode_event_value(envelope, payload_text, value));
+    ARTANA_ASSIGN_OR_RETURN(event.hash, encode_event_value(envelope, prep.payload_text, value));
 
     ARTANA_ASSIGN_OR_RETURN(uint64_t position, ctx.next_log_position());
     position_key.clear();
@@ -241,21 +278,21 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
     ARTANA_RETURN_IF_ERROR(
         ctx.put(dbi.run_events, run_seq_key(record.run_number, event.seq), position_key));
 
-    std::string seq_value;
+    seq_value.clear();
     put_u64be(seq_value, event.seq);
-    if (entries.terminal_step_key) {
+    if (prep.entries.terminal_step_key) {
       ARTANA_RETURN_IF_ERROR(ctx.put(
-          dbi.steps, run_hash_key(record.run_number, *entries.terminal_step_key), seq_value));
+          dbi.steps, run_hash_key(record.run_number, *prep.entries.terminal_step_key), seq_value));
     }
-    if (entries.summary_kind) {
+    if (prep.entries.summary_kind) {
       ARTANA_RETURN_IF_ERROR(ctx.put(
-          dbi.summaries, run_hash_key(record.run_number, *entries.summary_kind), seq_value));
+          dbi.summaries, run_hash_key(record.run_number, *prep.entries.summary_kind), seq_value));
     }
-    spend += entries.spend_micro_usd;
+    spend += prep.entries.spend_micro_usd;
     record.head_seq = event.seq;
     record.head_hash = event.hash;
   }
-  const uint64_t count = request.drafts.size();
+  const uint64_t count = prepared.events.size();
   ARTANA_RETURN_IF_ERROR(add_totals(ctx, reader, run_totals_key(record.run_number), spend, count));
   ARTANA_RETURN_IF_ERROR(
       add_totals(ctx, reader, tenant_totals_key(record.tenant_id), spend, count));

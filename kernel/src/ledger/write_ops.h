@@ -1,6 +1,10 @@
 // The store's write operations, each run inside a GroupCommit batch: create a run, append
-// events, release a lease. Each is all-or-nothing and repeatable (it may be redone after the
-// map grows), and keeps heads, indexes and totals in step with the events it writes.
+// events, release a lease. Each keeps heads, indexes and totals in step with the events it
+// writes, is repeatable (it may be redone after the map grows), and checks everything before
+// its first write (GroupCommit's rule), so a refused op leaves the shared transaction as it
+// was. An append's CPU work that needs no ledger state (payload encoding, large values,
+// index entries, event ids) is done by prepare_append on the caller's thread, outside the
+// writer's critical section.
 #pragma once
 
 #include <functional>
@@ -23,8 +27,19 @@ Status validate_event_type(std::string_view type);
 
 Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunHeader& header,
                         RunInfo& created);
+struct PreparedEvent {
+  std::string event_id;
+  std::string payload_text;  // the stored (canonical, references-for-large-values) form
+  IndexEntries entries;
+};
+struct PreparedAppend {
+  std::vector<PreparedEvent> events;
+  std::vector<std::pair<Sha256, std::string>> blobs;  // large values to store once
+};
+Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request);
+
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
-                    AppendResult& result);
+                    const PreparedAppend& prepared, AppendResult& result);
 Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch);
 
 }  // namespace artana::kernel::ledger

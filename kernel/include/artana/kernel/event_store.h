@@ -126,6 +126,15 @@ struct VerifyReport {
   std::string problem;
 };
 
+// How much room the ledger takes. The data file is kept zero-filled some way past the last
+// page in use (so a durable commit overwrites allocated blocks and syncs once), so
+// file_bytes runs ahead of used_bytes.
+struct StorageStats {
+  uint64_t used_bytes = 0;  // pages up to the last one in use, free-listed pages included
+  uint64_t file_bytes = 0;
+  uint64_t map_bytes = 0;  // the address space reserved; grows on demand
+};
+
 struct ExportOptions {
   // Replace large-value references with the values. The lines then no longer hash to their
   // `hash` member (the hash covers the references); off by default.
@@ -175,6 +184,7 @@ class EventStore {
                               const std::function<Status(std::string_view line)>& write,
                               ExportOptions options = {}) = 0;
 
+  virtual Result<StorageStats> storage_stats() = 0;
   virtual const std::string& data_dir() const = 0;
   virtual Durability durability() const = 0;
 };
