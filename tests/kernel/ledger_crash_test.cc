@@ -2,6 +2,7 @@
 // is SIGKILLed or limited, and this process reopens and checks the ledger.
 #include <catch2/catch.hpp>
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,6 +190,67 @@ TEST_CASE("a full disk fails the append with an error naming the file and loses 
   CHECK_THAT(failure, Catch::Contains((dir / "data.mdb").string()));
   REQUIRE(reported.size() > 10);
   auto store = open_store(dir.str());
+  require_intact(*store, "run-1", reported);
+}
+
+namespace {
+
+// A tmpfs of `size` mounted on a fresh temp dir for the test's lifetime (needs root, which CI
+// has); mounted() is false where mounting is not allowed.
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& size) {
+    mounted_ = ::mount("tmpfs", dir_.str().c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) ::umount2(dir_.str().c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  std::string path() const { return dir_.str() + "/ledger"; }
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a full disk in none mode (a writable map) refuses the commit instead of crashing",
+          "[store][crash]") {
+  SmallDisk disk("3m");
+  if (!disk.mounted()) {
+    WARN("cannot mount a tmpfs here (not root?): skipped");
+    return;
+  }
+  std::vector<Reported> reported;
+  std::string failure;
+  {
+    ChildProcess child = start_child(disk.path(), "none");
+    child.send("create run-1 acme");
+    REQUIRE(child.read_line() == "ok");
+    // Under 1 KiB, so every event is stored inline and the disk really fills.
+    child.send("fill run-1 900");
+    for (;;) {
+      std::string line = child.read_line();
+      Reported r;
+      if (!parse_ok(line, r)) {
+        failure = line;
+        break;
+      }
+      reported.push_back(r);
+    }
+    // Still alive (no SIGBUS), and still refusing cleanly.
+    child.send("append run-1 0 1 900");
+    CHECK_THAT(child.read_line(), Catch::StartsWith("err disk_full"));
+    child.send("quit");
+    CHECK(child.wait() == 0);
+  }
+  CHECK_THAT(failure, Catch::StartsWith("err disk_full"));
+  CHECK_THAT(failure, Catch::Contains(disk.path() + "/data.mdb"));
+  REQUIRE(reported.size() > 100);
+  LmdbStoreOptions read_only;
+  read_only.read_only = true;
+  auto store = open_store(disk.path(), read_only);
   require_intact(*store, "run-1", reported);
 }
 

@@ -6,6 +6,8 @@ namespace artana::kernel::ledger {
 constexpr size_t kMaxBatchOps = 512;
 // Map growth doubles each time; this many in a row means something else is wrong.
 constexpr int kMaxGrowths = 24;
+// Pages an op touches beyond its bytes: copies of tree pages along each key's path.
+constexpr uint64_t kOpOverheadBytes = 16 * 1024;
 
 Status WriteContext::check(int rc, std::string_view what) {
   if (rc == MDB_MAP_FULL) map_full_ = true;
@@ -138,7 +140,12 @@ GroupCommit::BatchOutcome GroupCommit::run_batch_once(const std::vector<WriteOp*
     for (WriteOp* op : ops) op->status = txn.status();
     return BatchOutcome::kDone;
   }
-  env_.keep_file_ahead();
+  uint64_t batch_bytes = 0;
+  for (WriteOp* op : ops) batch_bytes += op->bytes_hint + kOpOverheadBytes;
+  if (Status room = env_.reserve_space(batch_bytes); !room.ok()) {
+    for (WriteOp* op : ops) op->status = room;
+    return BatchOutcome::kDone;
+  }
   WriteContext ctx(env_, txn->get());
   bool any_ok = false;
   for (WriteOp* op : ops) {

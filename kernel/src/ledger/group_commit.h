@@ -63,8 +63,9 @@ class WriteContext {
 struct WriteOp {
   // Runs inside the batch's transaction; may run more than once (after map growth).
   std::function<Status(WriteContext&)> apply;
-  bool barrier = false;  // kEffects: sync fully before this op is reported done
-  Status status;         // set when done
+  bool barrier = false;     // kEffects: sync fully before this op is reported done
+  uint64_t bytes_hint = 0;  // about how many bytes it writes (FileSpace reserves room)
+  Status status;            // set when done
 };
 
 class GroupCommit {

@@ -117,9 +117,13 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
       flags |= MDB_NOMETASYNC;
       break;
     case Durability::kNone:
-      flags |= MDB_NOSYNC;
+      // Nothing is synced, so a commit can be plain stores into the map (no write syscalls).
+      // FileSpace keeps the blocks under those stores allocated (no SIGBUS on a full disk).
+      flags |= MDB_NOSYNC | MDB_WRITEMAP;
       break;
   }
+  const bool writemap = (flags & MDB_WRITEMAP) != 0 && !options.read_only;
+  if (options.read_only) flags &= ~MDB_WRITEMAP;
   if (options.read_only) flags |= MDB_RDONLY;
   rc = mdb_env_open(self->env_, canonical.c_str(), flags, 0600);
   if (rc != 0) return lmdb_status(rc, "opening the ledger", self->data_path_);
@@ -128,7 +132,9 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
     ::chmod(self->data_path_.c_str(), 0600);
     ::chmod((canonical + "/lock.mdb").c_str(), 0600);
   }
-  self->sync_file_growth_ = options.durability != Durability::kNone;
+  self->space_ =
+      std::make_unique<FileSpace>(writemap ? FileSpace::Mode::kMapped : FileSpace::Mode::kZeroFill,
+                                  options.durability != Durability::kNone);
   MDB_stat stat;
   if (mdb_env_stat(self->env_, &stat) == 0) self->page_bytes_ = stat.ms_psize;
   self->check_stale_readers();
@@ -145,6 +151,7 @@ LedgerEnv::~LedgerEnv() {
 
 Status LedgerEnv::open_databases() {
   ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, read_only_ ? begin_read() : begin_write());
+  if (!read_only_) ARTANA_RETURN_IF_ERROR(reserve_space(64 * 1024));
   unsigned create = read_only_ ? 0 : MDB_CREATE;
   struct Spec {
     const char* name;
@@ -233,35 +240,8 @@ Status LedgerEnv::sync() {
   return lmdb_status(rc, "syncing the ledger", data_path_);
 }
 
-void LedgerEnv::keep_file_ahead() {
-  constexpr uint64_t kMiB = 1024 * 1024;
-  MDB_envinfo info;
-  if (mdb_env_info(env_, &info) != 0) return;
-  const uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * page_bytes_;
-  // Stay between half a step and a step ahead; the step grows with the file (1/8 of it) so
-  // zero-filling costs O(1) per byte appended.
-  const uint64_t step = std::clamp<uint64_t>(used / 8, kMiB, 64 * kMiB);
-  if (file_ahead_end_ >= used + step / 2) return;
-  int fd = -1;
-  if (mdb_env_get_fd(env_, &fd) != 0) return;
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return;
-  uint64_t end = static_cast<uint64_t>(st.st_size);  // another process may have filled it
-  const uint64_t target = std::min<uint64_t>(used + step, info.me_mapsize);
-  if (end >= used + step / 2 || end >= target) {
-    file_ahead_end_ = end;
-    return;
-  }
-  static const std::string zeros(kMiB, '\0');
-  end = end / page_bytes_ * page_bytes_;
-  while (end < target) {
-    size_t chunk = static_cast<size_t>(std::min<uint64_t>(zeros.size(), target - end));
-    ssize_t wrote = ::pwrite(fd, zeros.data(), chunk, static_cast<off_t>(end));
-    if (wrote <= 0) break;  // ENOSPC, EFBIG: leave it to LMDB to report when it matters
-    end += static_cast<uint64_t>(wrote);
-  }
-  if (sync_file_growth_) ::fdatasync(fd);
-  file_ahead_end_ = end;
+Status LedgerEnv::reserve_space(uint64_t batch_bytes) {
+  return space_->reserve(env_, page_bytes_, batch_bytes, data_path_);
 }
 
 Result<StorageStats> LedgerEnv::storage_stats() {

@@ -28,6 +28,7 @@
 
 #include "artana/kernel/lmdb_event_store.h"
 #include "artana/kernel/status.h"
+#include "ledger/file_space.h"
 #include "ledger/lmdb_handles.h"
 
 namespace artana::kernel::ledger {
@@ -63,14 +64,10 @@ class LedgerEnv {
   Status grow_map();
   // Forces data and meta pages to disk.
   Status sync();
-  // Zero-fills the data file some way past LMDB's last page, so commits overwrite blocks
-  // that are already allocated: the file's size does not change on each commit, and a
-  // durable commit's fdatasync then flushes data alone instead of data plus a journal
-  // commit for the new size. Failing to extend (full disk, RLIMIT_FSIZE) is not an error
-  // here: LMDB reports it when it really needs the space.
-  // REQUIRES: the caller holds a write transaction (LMDB's writer lock), so no other
-  // process writes pages past the end meanwhile.
-  void keep_file_ahead();
+  // Makes sure the disk blocks a batch of about `batch_bytes` can touch are allocated
+  // (file_space.h); kDiskFull when they cannot be.
+  // REQUIRES: the caller holds a write transaction.
+  Status reserve_space(uint64_t batch_bytes);
   Result<StorageStats> storage_stats();
   // Clears reader slots left by dead processes; returns how many.
   int check_stale_readers();
@@ -95,9 +92,8 @@ class LedgerEnv {
   std::string data_path_;
   bool read_only_ = false;
   bool registered_ = false;
-  bool sync_file_growth_ = false;
   uint64_t page_bytes_ = 4096;
-  uint64_t file_ahead_end_ = 0;  // how far the file was zero-filled; only the writer touches it
+  std::unique_ptr<FileSpace> space_;
   std::shared_mutex resize_guard_;
 };
 

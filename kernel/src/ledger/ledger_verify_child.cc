@@ -88,8 +88,8 @@ __attribute__((constructor)) void verify_child_entry() {
   if (dir == nullptr) return;
   std::optional<RunId> run;
   if (const char* id = std::getenv(kRunVariable); id != nullptr && id[0] != '\0') run = RunId(id);
-  void* shared = ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE, MAP_SHARED,
-                        kProgressFd, 0);
+  void* shared =
+      ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE, MAP_SHARED, kProgressFd, 0);
   VerifyProgress scratch{};
   auto* progress = shared == MAP_FAILED ? &scratch : static_cast<VerifyProgress*>(shared);
   Result<VerifyReport> result = Status::internal("not run");
@@ -121,8 +121,8 @@ Result<VerifyReport> verify_in_child(LedgerEnv& env, const std::optional<RunId>&
   if (progress_fd < 0 || ::ftruncate(progress_fd, sizeof(VerifyProgress)) != 0) {
     return Status::io_error("verify: shared memory: {}", std::strerror(errno));
   }
-  void* shared = ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE, MAP_SHARED,
-                        progress_fd, 0);
+  void* shared =
+      ::mmap(nullptr, sizeof(VerifyProgress), PROT_READ | PROT_WRITE, MAP_SHARED, progress_fd, 0);
   if (shared == MAP_FAILED) {
     ::close(progress_fd);
     return Status::io_error("verify: mmap: {}", std::strerror(errno));
@@ -188,8 +188,7 @@ Result<VerifyReport> verify_in_child(LedgerEnv& env, const std::optional<RunId>&
     return report;
   }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || text.empty()) {
-    return Status::internal("the verify process ended without a report (wait status {})",
-                            wstatus);
+    return Status::internal("the verify process ended without a report (wait status {})", wstatus);
   }
   return deserialize(text);
 }

@@ -50,6 +50,7 @@ class LmdbEventStore final : public EventStore {
     }
     RunInfo created;
     WriteOp op;
+    op.bytes_hint = 1024;
     op.apply = [&](ledger::WriteContext& ctx) {
       return ledger::apply_create_run(ctx, config_, header, created);
     };
@@ -69,6 +70,7 @@ class LmdbEventStore final : public EventStore {
     AppendResult result;
     WriteOp op;
     op.barrier = request.barrier;
+    op.bytes_hint = prepared.bytes();
     op.apply = [&](ledger::WriteContext& ctx) {
       return ledger::apply_append(ctx, config_, request, prepared, result);
     };
@@ -100,6 +102,7 @@ class LmdbEventStore final : public EventStore {
     state->prepared = std::move(prepared).value();
     auto op = std::make_unique<WriteOp>();
     op->barrier = state->request.barrier;
+    op->bytes_hint = state->prepared.bytes();
     op->apply = [this, state](ledger::WriteContext& ctx) {
       return ledger::apply_append(ctx, config_, state->request, state->prepared, state->result);
     };

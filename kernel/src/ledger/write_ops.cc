@@ -217,6 +217,14 @@ Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunH
   return ctx.put(dbi.tenant_runs, record.tenant_id, number);
 }
 
+uint64_t PreparedAppend::bytes() const {
+  constexpr uint64_t kEnvelopeBytes = 512;  // ids, hashes, index entries
+  uint64_t total = 0;
+  for (const PreparedEvent& e : events) total += e.payload_text.size() + kEnvelopeBytes;
+  for (const auto& [key, content] : blobs) total += content.size() + 64;
+  return total;
+}
+
 Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request) {
   PreparedAppend prepared;
   prepared.events.reserve(request.drafts.size());

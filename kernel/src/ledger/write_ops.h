@@ -35,6 +35,7 @@ struct PreparedEvent {
 struct PreparedAppend {
   std::vector<PreparedEvent> events;
   std::vector<std::pair<Sha256, std::string>> blobs;  // large values to store once
+  uint64_t bytes() const;                             // about how many bytes applying it writes
 };
 Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request);
 

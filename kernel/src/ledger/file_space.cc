@@ -1,0 +1,87 @@
+#include "ledger/file_space.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace artana::kernel::ledger {
+namespace {
+
+constexpr uint64_t kMiB = 1024 * 1024;
+
+// A commit touches more pages than its bytes: copies of the tree pages on each key's path,
+// splits, the free list. In the mapped mode, where running short means SIGBUS, twice the
+// bytes plus this much covers any batch GroupCommit forms.
+constexpr uint64_t kMappedSlackBytes = 4 * kMiB;
+
+}  // namespace
+
+Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_bytes,
+                          const std::string& path) {
+  MDB_envinfo info;
+  int rc = mdb_env_info(env, &info);
+  if (rc != 0)
+    return Status::internal("{}: reading the environment info: {}", path, mdb_strerror(rc));
+  const uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * page_bytes;
+  const uint64_t slack = mode_ == Mode::kMapped ? kMappedSlackBytes : 0;
+  const uint64_t needed = std::min<uint64_t>(used + 2 * batch_bytes + slack, info.me_mapsize);
+  if (ready_end_ >= needed) return Status();
+  int fd = -1;
+  rc = mdb_env_get_fd(env, &fd);
+  if (rc != 0) return Status::internal("{}: no file descriptor: {}", path, mdb_strerror(rc));
+  uint64_t end = filled_end(fd, used);
+  if (end >= needed) {
+    ready_end_ = end;
+    return Status();
+  }
+  // Fill well ahead, a step that grows with the file (1/8 of it), so the cost is O(1) per
+  // byte appended.
+  const uint64_t step = std::clamp<uint64_t>(used / 8, kMiB, 64 * kMiB);
+  const uint64_t target = std::min<uint64_t>(std::max(needed, used + step), info.me_mapsize);
+  int err = zero_fill(fd, end, target);
+  if (sync_growth_) ::fdatasync(fd);
+  if (ready_end_ >= needed || mode_ == Mode::kZeroFill) return Status();
+  // Mapped: the batch could touch a hole on a full disk. Refuse it before it writes.
+  return Status::disk_full(
+      "{}: no room for the next commit ({} bytes past the last page could not be allocated: "
+      "{}); free disk space and retry — nothing was written",
+      path, needed - ready_end_, std::strerror(err != 0 ? err : ENOSPC));
+}
+
+uint64_t FileSpace::filled_end(int fd, uint64_t used) const {
+  if (mode_ == Mode::kZeroFill) {
+    // pwrite grows the file, so its size is how far it is filled (another process may have
+    // filled it further).
+    struct stat st;
+    return ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  }
+  // Mapped: the file is as long as the map, holes included; the first hole at or after the
+  // last page is where allocated blocks end.
+  off_t hole = ::lseek(fd, static_cast<off_t>(used), SEEK_HOLE);
+  uint64_t end = hole < 0 ? used : static_cast<uint64_t>(hole);
+  return std::max(end, ready_end_);
+}
+
+int FileSpace::zero_fill(int fd, uint64_t from, uint64_t to) {
+  // Real zeros, not fallocate: on ext4 an fallocated (unwritten) block is converted on its
+  // first write, which costs a journal update each time, in a sync or a page fault.
+  static const std::string zeros(kMiB, '\0');
+  constexpr uint64_t kBlock = 4096;
+  uint64_t end = from / kBlock * kBlock;
+  while (end < to) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(zeros.size(), to - end));
+    ssize_t wrote = ::pwrite(fd, zeros.data(), chunk, static_cast<off_t>(end));
+    if (wrote <= 0) {
+      ready_end_ = std::max(ready_end_, end);
+      return wrote < 0 ? errno : ENOSPC;  // in pwrite mode LMDB reports it when it matters
+    }
+    end += static_cast<uint64_t>(wrote);
+  }
+  ready_end_ = end;
+  return 0;
+}
+
+}  // namespace artana::kernel::ledger

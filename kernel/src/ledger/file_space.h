@@ -1,0 +1,45 @@
+// FileSpace: keeps disk blocks allocated ahead of the pages LMDB will write next.
+//
+// Two reasons, by durability mode:
+//  - Synced modes (full, effects) write pages with pwrite. If each commit grew the file, its
+//    fdatasync would flush the data *and* a journal commit for the new size; zero-filling
+//    the file ahead of the last page makes commits overwrite allocated blocks, so each sync
+//    flushes data alone. This is best effort: when the disk is full LMDB's own write fails
+//    with ENOSPC and the commit reports it.
+//  - `none` maps the file writable (MDB_WRITEMAP: a commit is a few memory writes, no
+//    syscalls). LMDB then sizes the file to the whole map, sparse, and a store into a hole on
+//    a full disk would raise SIGBUS. So before a batch, the blocks it can reach (past the last
+//    page, twice its bytes plus slack) are zero-filled; if that fails the batch is refused
+//    with kDiskFull naming the file, and nothing is written.
+// Not thread-safe: only the writer (inside an LMDB write transaction, so no other process
+// writes past the end meanwhile) calls reserve().
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <string>
+
+#include "artana/kernel/status.h"
+
+namespace artana::kernel::ledger {
+
+class FileSpace {
+ public:
+  enum class Mode { kZeroFill, kMapped };
+  FileSpace(Mode mode, bool sync_growth) : mode_(mode), sync_growth_(sync_growth) {}
+
+  // Makes sure the blocks a batch writing about `batch_bytes` may touch are allocated.
+  Status reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_bytes, const std::string& path);
+
+ private:
+  uint64_t filled_end(int fd, uint64_t used) const;
+  // Writes zeros over [from, to); returns 0, or the errno that stopped it.
+  int zero_fill(int fd, uint64_t from, uint64_t to);
+
+  Mode mode_;
+  bool sync_growth_;
+  uint64_t ready_end_ = 0;  // blocks below this offset are known to be allocated
+};
+
+}  // namespace artana::kernel::ledger
