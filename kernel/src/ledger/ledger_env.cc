@@ -163,7 +163,7 @@ Status LedgerEnv::open_databases() {
       {"run_ids", &dbi_.run_ids, 0},
       {"runs", &dbi_.runs, 0},
       {"log", &dbi_.log, 0},
-      {"run_events", &dbi_.run_events, 0},
+      {"run_extents", &dbi_.run_extents, 0},
       {"tenant_runs", &dbi_.tenant_runs, MDB_DUPSORT | MDB_DUPFIXED},
       {"steps", &dbi_.steps, 0},
       {"summaries", &dbi_.summaries, 0},
@@ -171,14 +171,16 @@ Status LedgerEnv::open_databases() {
       {"blobs", &dbi_.blobs, 0},
       {"aux", &dbi_.aux, 0},
   };
-  for (const Spec& spec : specs) {
+  auto open_db = [&](const Spec& spec) -> Status {
     int rc = mdb_dbi_open(txn.get(), spec.name, spec.flags | create, spec.dbi);
     if (rc == MDB_NOTFOUND) {
       return Status::not_found("{} is not an Artana ledger (no '{}' database)", data_path_,
                                spec.name);
     }
-    if (rc != 0) return lmdb_status(rc, "opening database " + std::string(spec.name), data_path_);
-  }
+    return lmdb_status(rc, "opening database " + std::string(spec.name), data_path_);
+  };
+  // The schema version first: an older or newer layout must not get this one's databases.
+  ARTANA_RETURN_IF_ERROR(open_db(specs[0]));
   MDB_val key = to_val("schema_version"), val;
   int rc = mdb_get(txn.get(), dbi_.meta, &key, &val);
   if (rc == MDB_NOTFOUND && !read_only_) {
@@ -195,6 +197,15 @@ Status LedgerEnv::open_databases() {
     return Status::failed_precondition(
         "{} has ledger schema version {}, newer than this build understands ({}); upgrade artana",
         data_path_, version, kSchemaVersion);
+  } else if (version < kSchemaVersion) {
+    // Versions before 2 were never released; later versions will migrate here.
+    return Status::failed_precondition(
+        "{} has ledger schema version {}, written by a pre-release build; this build reads "
+        "version {} and has no migration for it: export it with that build, or start afresh",
+        data_path_, version, kSchemaVersion);
+  }
+  for (const Spec& spec : specs) {
+    if (spec.dbi != &dbi_.meta) ARTANA_RETURN_IF_ERROR(open_db(spec));
   }
   // Committing (even a read transaction) is what keeps the database handles open.
   rc = txn.txn.commit();

@@ -5,7 +5,8 @@
 //   run_ids     run_id -> run_number (u64 BE)
 //   runs        run_number -> RunRecord (run_record.h)
 //   log         position (u64 BE, global append order) -> stored event (event_codec.h)
-//   run_events  run_number | seq -> position
+//   run_extents run_number | first seq -> log position of that seq: an extent of the run's
+//               events at consecutive positions, up to the next extent or the run's head
 //   tenant_runs tenant_id -> run_number (DUPSORT, DUPFIXED)
 //   steps       run_number | SHA-256(step_key) -> seq of the latest terminal event
 //   summaries   run_number | SHA-256(kind) -> seq of the latest run_summary of that kind
@@ -13,7 +14,9 @@
 //   blobs       SHA-256(content) -> u8 format=0 | content
 //   aux         space '\0' key -> value (callers' own indexes, AppendTxn::put_index)
 // Events go to `log` in commit order so every insert is an append (full pages, one dirty
-// region per commit); `run_events` maps a run's seq to its position.
+// region per commit). A run's events are mostly at consecutive positions (an append's events
+// always are; a run appending alone, all of them), so `run_extents` holds one entry per
+// stretch of consecutive positions rather than one per event.
 //
 // Thread-safe. Every transaction holds the resize guard shared; growing the map takes it
 // exclusively, because mdb_env_set_mapsize requires that no transaction is active.
@@ -33,10 +36,10 @@
 
 namespace artana::kernel::ledger {
 
-inline constexpr uint32_t kSchemaVersion = 1;
+inline constexpr uint32_t kSchemaVersion = 2;
 
 struct Dbis {
-  MDB_dbi meta, run_ids, runs, log, run_events, tenant_runs, steps, summaries, totals, blobs, aux;
+  MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, summaries, totals, blobs, aux;
 };
 
 // A transaction together with the shared resize guard it needs.

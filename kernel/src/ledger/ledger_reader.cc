@@ -88,18 +88,37 @@ Result<RunRecord> LedgerReader::run_by_id(std::string_view run_id) {
   return run_record(*number);
 }
 
-Result<std::optional<uint64_t>> LedgerReader::position(uint64_t run_number, uint64_t seq) {
-  std::string k = run_seq_key(run_number, seq);
-  MDB_val key = to_val(k), val;
-  int rc = mdb_get(txn_, env_.dbi().run_events, &key, &val);
-  if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();
+Result<std::optional<uint64_t>> LedgerReader::position(const RunRecord& run, uint64_t seq) {
+  if (seq < run.first_seq || seq > run.head_seq) return std::optional<uint64_t>();
+  // The last extent is in the run record: recent events need no index lookup.
+  if (seq >= run.extent_seq) {
+    return std::optional<uint64_t>(run.extent_position + (seq - run.extent_seq));
+  }
+  // The extent holding seq is the last one starting at or before it.
+  Cursor cursor;
+  int rc = Cursor::open(txn_, env_.dbi().run_extents, cursor);
   if (rc != 0) return lmdb_status(rc, "reading the event index", env_.data_path());
-  if (val.mv_size != 8)
-    return Status::corruption("event index entry of run #{} seq {} is damaged", run_number, seq);
-  return std::optional<uint64_t>(get_u64be(from_val(val)));
+  std::string k = run_seq_key(run.run_number, seq);
+  MDB_val key = to_val(k), val;
+  rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_RANGE);
+  if (rc == 0 && from_val(key) != k) {
+    rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_PREV);  // past it: step back one
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_LAST);  // past every key
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return lmdb_status(rc, "reading the event index", env_.data_path());
+  }
+  std::string_view found = from_val(key);
+  if (rc == MDB_NOTFOUND || found.size() != 16 || get_u64be(found, 0) != run.run_number ||
+      get_u64be(found, 8) > seq || val.mv_size != 8) {
+    return Status::corruption("run '{}' has no event index entry covering seq {}", run.run_id, seq);
+  }
+  return std::optional<uint64_t>(get_u64be(from_val(val)) + (seq - get_u64be(found, 8)));
 }
 
-Result<std::pair<RunRecord, uint64_t>> LedgerReader::fork_parent(const RunRecord& run) {
+Result<const std::pair<RunRecord, uint64_t>*> LedgerReader::fork_parent(const RunRecord& run) {
+  if (auto it = fork_parents_.find(run.run_number); it != fork_parents_.end()) return &it->second;
   auto header = parse_json(run.header_json, "run header of " + run.run_id);
   if (!header.ok()) return Status::corruption("{}", header.status().message());
   const Json* from = header->find("forked_from");
@@ -109,24 +128,31 @@ Result<std::pair<RunRecord, uint64_t>> LedgerReader::fork_parent(const RunRecord
                               run.first_seq);
   }
   ARTANA_ASSIGN_OR_RETURN(RunRecord parent, run_by_id(parent_id->as_string()));
-  return std::make_pair(std::move(parent), run.first_seq - 1);
+  auto [it, inserted] =
+      fork_parents_.emplace(run.run_number, std::make_pair(std::move(parent), run.first_seq - 1));
+  return &it->second;
 }
 
 Result<std::string_view> LedgerReader::event_value(const RunRecord& run, uint64_t seq) {
   if (seq < run.first_seq) {
-    ARTANA_ASSIGN_OR_RETURN(auto parent, fork_parent(run));
-    if (seq > parent.second) return Status::internal("fork prefix lookup past the fork point");
-    return event_value(parent.first, seq);
+    ARTANA_ASSIGN_OR_RETURN(const auto* parent, fork_parent(run));
+    if (seq > parent->second) return Status::internal("fork prefix lookup past the fork point");
+    return event_value(parent->first, seq);
   }
-  ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> pos, position(run.run_number, seq));
+  ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> pos, position(run, seq));
   if (!pos) return Status::not_found("run '{}' has no event with seq {}", run.run_id, seq);
+  return log_value(*pos, run.run_id, seq);
+}
+
+Result<std::string_view> LedgerReader::log_value(uint64_t position, std::string_view run_id,
+                                                 uint64_t seq) {
   std::string k;
-  put_u64be(k, *pos);
+  put_u64be(k, position);
   MDB_val key = to_val(k), val;
   int rc = mdb_get(txn_, env_.dbi().log, &key, &val);
   if (rc == MDB_NOTFOUND) {
-    return Status::corruption("run '{}' seq {} points at log position {}, which is missing",
-                              run.run_id, seq, *pos);
+    return Status::corruption("run '{}' seq {} points at log position {}, which is missing", run_id,
+                              seq, position);
   }
   if (rc != 0) return lmdb_status(rc, "reading an event", env_.data_path());
   return from_val(val);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,8 @@ class LedgerReader : public BlobSource {
   // to its parent for the shared prefix.
   Result<std::string_view> event_value(const RunRecord& run, uint64_t seq);
   Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true);
+  // The stored value at a log position (run_id and seq name it in errors).
+  Result<std::string_view> log_value(uint64_t position, std::string_view run_id, uint64_t seq);
   // Calls `visit` for seq in [from, head], in order; stops early when it returns false.
   Status for_each_event(const RunRecord& run, uint64_t from_seq,
                         const std::function<Result<bool>(Event&&)>& visit, bool expand = true);
@@ -52,12 +55,15 @@ class LedgerReader : public BlobSource {
   MDB_txn* txn() const { return txn_; }
 
  private:
-  // The parent record and fork seq of a fork, from its header.
-  Result<std::pair<RunRecord, uint64_t>> fork_parent(const RunRecord& run);
-  Result<std::optional<uint64_t>> position(uint64_t run_number, uint64_t seq);
+  // The parent record and fork seq of a fork, from its header; cached per reader (one
+  // transaction), so reading a fork's shared prefix parses its header once.
+  Result<const std::pair<RunRecord, uint64_t>*> fork_parent(const RunRecord& run);
+  // The log position of the run's own event `seq` (nullopt outside first_seq..head_seq).
+  Result<std::optional<uint64_t>> position(const RunRecord& run, uint64_t seq);
 
   const LedgerEnv& env_;
   MDB_txn* txn_;
+  std::map<uint64_t, std::pair<RunRecord, uint64_t>> fork_parents_;  // by the fork's number
 };
 
 }  // namespace artana::kernel::ledger

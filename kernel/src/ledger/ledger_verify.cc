@@ -52,29 +52,50 @@ class Verifier {
       if (!stored.ok()) return bad(record.run_id, 0, "fork point: " + stored.status().message());
       prev = stored->hash;
     }
+    // Walk the run's extents: each covers the seqs up to the next one's start (or the head)
+    // at consecutive log positions, and the last is the one the run record keeps.
     uint64_t seq = record.first_seq - 1;
     Cursor cursor;
-    int rc = Cursor::open(reader_.txn(), env_.dbi().run_events, cursor);
+    int rc = Cursor::open(reader_.txn(), env_.dbi().run_extents, cursor);
     if (rc != 0) return lmdb_status(rc, "scanning events", env_.data_path());
     std::string start = run_seq_key(record.run_number, 0);
     MDB_val key = to_val(start), val;
+    std::optional<std::pair<uint64_t, uint64_t>> extent;  // (first seq, its position)
+    auto check_extent_until = [&](uint64_t end_seq) -> Result<bool> {
+      for (; extent && seq + 1 < end_seq; ++report_.events_checked) {
+        ++seq;
+        publish(record.run_id, seq);
+        ARTANA_ASSIGN_OR_RETURN(
+            bool fine, event(record, seq, extent->second + (seq - extent->first), prev, expected));
+        if (!fine) return false;
+      }
+      return true;
+    };
     for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT)) {
       std::string_view k = from_val(key);
       if (k.size() != 16 || get_u64be(k, 0) != record.run_number) break;
-      const uint64_t found_seq = get_u64be(k, 8);
-      publish(record.run_id, found_seq);
-      if (found_seq != seq + 1) {
+      const uint64_t first = get_u64be(k, 8);
+      if (val.mv_size != 8 || first > record.head_seq || first <= seq) {
+        return bad(record.run_id, first, "the event index has a damaged or stray entry");
+      }
+      ARTANA_ASSIGN_OR_RETURN(bool fine, check_extent_until(first));
+      if (!fine) return false;
+      if (first != seq + 1) {
         return bad(record.run_id, seq + 1,
                    "seq " + std::to_string(seq + 1) + " is missing (next stored seq is " +
-                       std::to_string(found_seq) + ")");
+                       std::to_string(first) + ")");
       }
-      seq = found_seq;
-      ARTANA_ASSIGN_OR_RETURN(bool fine, event(record, seq, prev, expected));
-      if (!fine) return false;
-      report_.events_checked++;
+      extent.emplace(first, get_u64be(from_val(val)));
     }
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_status(rc, "scanning events", env_.data_path());
+    ARTANA_ASSIGN_OR_RETURN(bool fine, check_extent_until(record.head_seq + 1));
+    if (!fine) return false;
+    if (extent &&
+        (extent->first != record.extent_seq || extent->second != record.extent_position)) {
+      return bad(record.run_id, extent->first,
+                 "the run header's last extent does not match the event index");
+    }
     if (record.head_seq != seq || record.head_hash != prev) {
       return bad(record.run_id, seq,
                  "the run header's head (seq " + std::to_string(record.head_seq) +
@@ -106,8 +127,9 @@ class Verifier {
   VerifyReport& report() { return report_; }
 
  private:
-  Result<bool> event(const RunRecord& record, uint64_t seq, Sha256& prev, Expected& expected) {
-    auto value = reader_.event_value(record, seq);
+  Result<bool> event(const RunRecord& record, uint64_t seq, uint64_t position, Sha256& prev,
+                     Expected& expected) {
+    auto value = reader_.log_value(position, record.run_id, seq);
     if (!value.ok()) return bad(record.run_id, seq, value.status().message());
     std::string where = "run '" + record.run_id + "' seq " + std::to_string(seq);
     auto stored = split_event_value(*value, where);

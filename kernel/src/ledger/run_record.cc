@@ -7,7 +7,7 @@
 namespace artana::kernel::ledger {
 namespace {
 
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;
 
 void put_str(std::string& out, std::string_view s) {
   uint32_t n = static_cast<uint32_t>(s.size());
@@ -62,6 +62,8 @@ std::string encode_run_record(const RunRecord& r) {
   out.push_back(static_cast<char>(r.status));
   put_u64be(out, r.first_seq);
   put_u64be(out, r.head_seq);
+  put_u64be(out, r.extent_seq);
+  put_u64be(out, r.extent_position);
   out.append(r.head_hash.raw());
   put_u64be(out, static_cast<uint64_t>(r.created_at_us));
   put_u64be(out, r.lease.epoch);
@@ -84,6 +86,8 @@ Result<RunRecord> decode_run_record(std::string_view bytes, uint64_t run_number)
   uint8_t status = in.u8();
   r.first_seq = in.u64();
   r.head_seq = in.u64();
+  r.extent_seq = in.u64();
+  r.extent_position = in.u64();
   std::string_view hash = in.raw(32);
   r.created_at_us = static_cast<int64_t>(in.u64());
   r.lease.epoch = in.u64();

@@ -3,7 +3,8 @@
 // Binary, because it is read and rewritten by every append: decoding it must not parse JSON.
 // The header fields an append never needs (script hash, links, metadata) stay an opaque
 // canonical-JSON string until someone asks for RunInfo. Format (all integers big-endian):
-//   u8 format=1 | u8 status | u64 first_seq | u64 head_seq | 32 head_hash | i64 created_at_us
+//   u8 format=2 | u8 status | u64 first_seq | u64 head_seq | u64 extent_seq
+//   | u64 extent_position | 32 head_hash | i64 created_at_us
 //   | u64 lease.epoch | i64 lease.pid | u64 lease.pid_start | i64 lease.expires_at_us
 //   | str lease.owner_id | str lease.host | str run_id | str tenant_id | str header_json
 // where str = u32 length + bytes.
@@ -22,6 +23,10 @@ struct RunRecord {
   RunStatus status = RunStatus::kRunning;
   uint64_t first_seq = 1;
   uint64_t head_seq = 0;
+  // The run's last extent (run_extents): events from extent_seq on sit at consecutive log
+  // positions from extent_position. Meaningful once the run has events of its own.
+  uint64_t extent_seq = 0;
+  uint64_t extent_position = 0;
   Sha256 head_hash;
   int64_t created_at_us = 0;
   Lease lease;

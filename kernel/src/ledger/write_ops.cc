@@ -283,8 +283,14 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
     put_u64be(position_key, position);
     // Positions only grow, so every log insert is an append: pages fill completely.
     ARTANA_RETURN_IF_ERROR(ctx.put(dbi.log, position_key, value, MDB_APPEND));
-    ARTANA_RETURN_IF_ERROR(
-        ctx.put(dbi.run_events, run_seq_key(record.run_number, event.seq), position_key));
+    // Consecutive with the run's last extent: nothing to index (the run record keeps it).
+    const bool has_own_events = record.head_seq >= record.first_seq;
+    if (!has_own_events || position != record.extent_position + (event.seq - record.extent_seq)) {
+      ARTANA_RETURN_IF_ERROR(
+          ctx.put(dbi.run_extents, run_seq_key(record.run_number, event.seq), position_key));
+      record.extent_seq = event.seq;
+      record.extent_position = position;
+    }
 
     seq_value.clear();
     put_u64be(seq_value, event.seq);
