@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "artana/kernel/json_parse.h"
 #include "support/store_fixture.h"
 
 using namespace artana;
@@ -48,6 +49,22 @@ TEST_CASE("8 threads appending to 16 shared runs keep every chain valid and ever
     total += events->size();
   }
   CHECK(total == uint64_t{kThreads} * kStepsPerThread * 2);
+  // Export pages through several read transactions (1000 events each) and still gives every
+  // event once, in run order then seq order.
+  uint64_t lines = 0, last_run = 0, last_seq = 0;
+  Status exported = store->export_jsonl({}, [&](std::string_view line) -> Status {
+    auto doc = parse_json(line);
+    REQUIRE(doc.ok());
+    uint64_t run = std::stoull(doc->find("run_id")->as_string().substr(4)) + 1;
+    uint64_t seq = static_cast<uint64_t>(doc->find("seq")->as_integer());
+    CHECK((run > last_run ? seq == 1 : (run == last_run && seq == last_seq + 1)));
+    last_run = run;
+    last_seq = seq;
+    ++lines;
+    return Status();
+  });
+  REQUIRE(exported.ok());
+  CHECK(lines == total);
   auto report = store->verify();
   REQUIRE(report.ok());
   CHECK(report->ok);

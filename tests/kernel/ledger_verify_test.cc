@@ -8,6 +8,8 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
+#include "ledger/ledger_env.h"
+#include "ledger/ledger_reader.h"
 #include "support/store_fixture.h"
 
 using namespace artana;
@@ -186,4 +188,40 @@ TEST_CASE("artana ledger verify exits 0, 10 naming the bad run and seq, or 8", "
   CHECK_THAT(missing.out, Catch::Contains((dir / "nope").string()));
   CliResult usage = run_cli("ledger frobnicate");
   CHECK(usage.exit_code == 2);
+}
+
+TEST_CASE("a damaged event index is caught by verify and never misreads another run's event",
+          "[store][verify]") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.str());
+    create_run(*store, "alpha");
+    create_run(*store, "beta");
+    // Interleaved appends: every append starts a new extent of consecutive log positions.
+    for (int i = 1; i <= 4; ++i) {
+      append_one(*store, "alpha", "note", Json::object({{"i", i}}));
+      append_one(*store, "beta", "note", Json::object({{"i", i}}));
+    }
+  }
+  {
+    // Drop beta's extent for seq 2, so seq 2 seems to continue seq 1's extent, where an
+    // event of alpha sits.
+    auto env = ledger::LedgerEnv::open(dir.str(), LmdbStoreOptions{});
+    REQUIRE(env.ok());
+    auto txn = (*env)->begin_write();
+    REQUIRE(txn.ok());
+    std::string key = ledger::run_seq_key(2, 2);  // beta is run #2
+    MDB_val k = ledger::to_val(key);
+    REQUIRE(mdb_del(txn->get(), (*env)->dbi().run_extents, &k, nullptr) == 0);
+    REQUIRE(txn->txn.commit() == 0);
+  }
+  auto store = open_store(dir.str());
+  auto read = store->read(RunId("beta"));
+  CHECK(read.status().code() == StatusCode::kCorruption);
+  CHECK_THAT(read.status().message(), Catch::Contains("run 'alpha'"));
+  auto report = store->verify();
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->ok);
+  CHECK(report->bad_run_id == "beta");
+  CHECK(report->bad_seq == 2);
 }

@@ -163,6 +163,12 @@ Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expan
   ARTANA_ASSIGN_OR_RETURN(std::string_view value, event_value(run, seq));
   ARTANA_ASSIGN_OR_RETURN(StoredEvent stored, split_event_value(value, where));
   ARTANA_ASSIGN_OR_RETURN(Event e, parse_event(stored.canonical, stored.hash, where));
+  // A damaged index could point at another run's event: never hand that out as this one.
+  // (A fork's shared prefix is its parent's events, so the run id may differ; seq may not.)
+  if (e.seq != seq || (seq >= run.first_seq && e.run_id.str() != run.run_id)) {
+    return Status::corruption("{}: the event index points at run '{}' seq {}", where,
+                              e.run_id.str(), e.seq);
+  }
   if (expand) ARTANA_RETURN_IF_ERROR(expand_payload(e.payload, *this, where));
   return e;
 }
