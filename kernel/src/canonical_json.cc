@@ -14,6 +14,7 @@
 
 #include "ecmascript_number.h"
 #include "jcs_string.h"
+#include "json_path.h"
 #include "output_buffer.h"
 #include "utf8.h"
 
@@ -30,31 +31,17 @@ struct PathNode {
   bool is_index = false;
 };
 
-bool is_identifier(std::string_view key) {
-  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 std::string render_path(std::string_view root, const PathNode* leaf) {
-  std::vector<const PathNode*> steps;
-  for (const PathNode* node = leaf; node != nullptr; node = node->parent) steps.push_back(node);
-  std::string path(root);
-  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-    const PathNode& node = **it;
-    if (node.is_index) {
-      fmt::format_to(std::back_inserter(path), "[{}]", node.index);
-    } else if (is_identifier(node.key)) {
-      if (!path.empty()) path.push_back('.');
-      path.append(node.key);
-    } else {
-      path.append("[\"");
-      append_key_for_message(path, node.key);
-      path.append("\"]");
-    }
+  std::vector<PathSegment> segments;
+  for (const PathNode* node = leaf; node != nullptr; node = node->parent) {
+    PathSegment segment;
+    segment.is_key = !node->is_index;
+    segment.key = node->key;
+    segment.index = node->index;
+    segments.push_back(segment);
   }
-  return path;
+  std::reverse(segments.begin(), segments.end());
+  return render_json_path(segments, root);
 }
 
 Status invalid_utf8_error(std::string_view path, std::string_view what, const Utf8Error& e) {
@@ -194,10 +181,9 @@ class Encoder {
     }
     for (size_t i = 1; i < members.size(); ++i) {
       if (order[i - 1]->first == order[i]->first) {
-        std::string key;
-        append_key_for_message(key, order[i]->first);
-        return fail(Status::invalid_argument(
-            "{}: duplicate key \"{}\"; keys in one object must be unique", path(at), key));
+        return fail(
+            Status::invalid_argument("{}: duplicate key {}; keys in one object must be unique",
+                                     path(at), quote_json_key(order[i]->first)));
       }
     }
     out_.put('{');

@@ -18,7 +18,7 @@ namespace artana::kernel {
 // when `s` is not well-formed UTF-8.
 bool write_jcs_string(OutputBuffer& out, std::string_view s, Utf8Error* error);
 
-inline constexpr size_t kMaxKeyBytesShown = 64;  // as json_path.cc, which the parser uses
+inline constexpr size_t kMaxKeyBytesShown = 64;  // json_path.cc quotes keys with this too
 
 // Appends a key for an error message (no quotes): JSON escapes, \xNN for bytes that are not
 // UTF-8 so a message about a bad key never carries bad UTF-8 into a log, cut with "…"

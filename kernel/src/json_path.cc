@@ -1,5 +1,7 @@
 #include "json_path.h"
 
+#include "jcs_string.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,8 +9,6 @@
 
 namespace artana::kernel {
 namespace {
-
-constexpr size_t kMaxKeyBytesShown = 64;
 
 bool is_identifier(std::string_view key) {
   if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
@@ -35,56 +35,28 @@ std::string_view clip(std::string_view key, size_t max, bool escaped) {
   return key.substr(0, n);
 }
 
-void append_escaped(std::string& out, std::string_view key) {
-  for (char c : key) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;  // simdjson has validated the UTF-8, so multi-byte text passes through
-        }
-    }
-  }
-}
-
 }  // namespace
 
 std::string quote_json_key(std::string_view key, bool escaped) {
-  std::string_view shown = clip(key, kMaxKeyBytesShown, escaped);
   std::string out = "\"";
   if (escaped) {
+    std::string_view shown = clip(key, kMaxKeyBytesShown, escaped);
     out += shown;
+    if (shown.size() < key.size()) out += "…";
   } else {
-    append_escaped(out, shown);
+    append_key_for_message(out, key);  // escapes, shows invalid UTF-8 as \xNN, clips
   }
-  if (shown.size() < key.size()) out += "…";
   out += '"';
   return out;
 }
 
-std::string render_json_path(std::span<const PathSegment> path) {
-  std::string out = "$";
+std::string render_json_path(std::span<const PathSegment> path, std::string_view root) {
+  std::string out(root);
   for (const PathSegment& segment : path) {
     if (!segment.is_key) {
       fmt::format_to(std::back_inserter(out), "[{}]", segment.index);
     } else if (is_identifier(segment.key)) {
-      out += '.';
+      if (!out.empty()) out += '.';
       out += segment.key;
     } else {
       out += '[';

@@ -20,11 +20,13 @@ struct PathSegment {
   bool key_is_escaped = false;
 };
 
-// "$" followed by `.key` for identifier-like keys, `["key"]` for others, `[i]` for indices.
-std::string render_json_path(std::span<const PathSegment> path);
+// `root` ("$", "payload", or empty) followed by `.key` for identifier-like keys (no dot right
+// after an empty root), `["key"]` for others, `[i]` for indices.
+std::string render_json_path(std::span<const PathSegment> path, std::string_view root = "$");
 
-// `key` in double quotes with JSON escapes, cut with "…" past 64 bytes so a huge key does
-// not swamp a log line. `escaped`: `key` already holds JSON escapes.
+// `key` in double quotes with JSON escapes (invalid UTF-8 bytes as \xNN), cut with "…" past
+// 64 bytes so a huge key does not swamp a log line. `escaped`: `key` already holds JSON
+// escapes.
 std::string quote_json_key(std::string_view key, bool escaped = false);
 
 }  // namespace artana::kernel

@@ -28,8 +28,7 @@ std::string path_string(const PathNode* node) {
     segments.push_back(segment);
   }
   std::reverse(segments.begin(), segments.end());
-  std::string rendered = render_json_path(segments);
-  return std::string(node->key) + rendered.substr(1);
+  return render_json_path(segments, node->key);
 }
 
 class Encoder {
