@@ -262,6 +262,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(s.dir);
   print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
+  print(measure_fsync_scattered_us(s.dir, 8, s.quick ? 20 : 200), s.json);
   if (s.wants("run_length")) bench_run_length(s);
   if (s.wants("effects")) bench_effects(s);
   if (s.wants("durable_full")) bench_durable_full(s);

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace artana::bench {
 
@@ -30,9 +32,10 @@ Figure summarize(std::string name, std::string unit, std::vector<double> samples
 
 void print(const Figure& f, bool json) {
   if (json) {
-    std::printf("{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"n\":%llu}\n",
-                f.name.c_str(), f.unit.c_str(), f.median, f.min, f.max,
-                static_cast<unsigned long long>(f.n));
+    std::printf(
+        "{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"n\":%llu}\n",
+        f.name.c_str(), f.unit.c_str(), f.median, f.min, f.max,
+        static_cast<unsigned long long>(f.n));
   } else {
     std::printf("%-34s %12.2f %-8s (min %.2f, max %.2f, n %llu)\n", f.name.c_str(), f.median,
                 f.unit.c_str(), f.min, f.max, static_cast<unsigned long long>(f.n));
@@ -54,6 +57,39 @@ Figure measure_fsync_us(const std::string& dir, int samples) {
   ::close(fd);
   ::unlink(path.c_str());
   return summarize("fsync_us", "us", times);
+}
+
+Figure measure_fsync_scattered_us(const std::string& dir, int pages, int samples) {
+  const std::string name = "fsync_" + std::to_string(pages) + "_scattered_pages_us";
+  std::string path = dir + "/fsync-probe";
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+  std::vector<double> times;
+  if (fd < 0) return summarize(name, "us", times);
+  // Preallocate with real zeros so the figure is about flushing, not allocating blocks.
+  constexpr int kSlots = 2048;
+  std::vector<char> zeros(1 << 20, 0);
+  bool ok = true;
+  for (int i = 0; i < kSlots * 4096 / static_cast<int>(zeros.size()) && ok; ++i) {
+    ok = ::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(i) * zeros.size()) ==
+         static_cast<ssize_t>(zeros.size());
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  char block[4096];
+  std::memset(block, 'x', sizeof block);
+  uint32_t state = 12345;
+  for (int i = 0; i < samples && ok; ++i) {
+    double start = now_us();
+    for (int p = 0; p < pages && ok; ++p) {
+      state = state * 1103515245u + 12345u;
+      off_t at = static_cast<off_t>((state >> 8) % kSlots) * 4096;
+      ok = ::pwrite(fd, block, sizeof block, at) == sizeof block;
+    }
+    ok = ok && ::fdatasync(fd) == 0;
+    if (ok) times.push_back(now_us() - start);
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return summarize(name, "us", times);
 }
 
 }  // namespace artana::bench

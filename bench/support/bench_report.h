@@ -21,6 +21,9 @@ void print(const Figure& figure, bool json);
 // Microseconds of one fdatasync after a 4 KiB write, measured in `dir` (the scale for
 // every durable figure).
 Figure measure_fsync_us(const std::string& dir, int samples);
+// The same after `pages` 4 KiB writes at scattered offsets: what a B-tree commit that dirties
+// that many pages pays on this disk (some disks pay per page, some per flush).
+Figure measure_fsync_scattered_us(const std::string& dir, int pages, int samples);
 
 double now_us();
 
