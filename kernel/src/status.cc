@@ -36,12 +36,23 @@ std::string_view status_code_name(StatusCode code) {
 
 std::string Status::to_string() const {
   if (ok()) return "ok";
+  if (!kind_.empty()) return fmt::format("{}: {}", kind_, message_);
   return fmt::format("{}: {}", status_code_name(code_), message_);
 }
 
 Status Status::with_context(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, fmt::format("{}: {}", context, message_));
+  Status out(code_, fmt::format("{}: {}", context, message_));
+  out.kind_ = kind_;
+  out.step_key_ = step_key_;
+  return out;
+}
+
+Status Status::with_kind(std::string_view kind, std::string_view step_key) const {
+  Status out = *this;
+  out.kind_ = kind;
+  out.step_key_ = step_key;
+  return out;
 }
 
 }  // namespace artana

@@ -71,9 +71,17 @@ class [[nodiscard]] Status {
   // Prefixes the message with context, keeping the code: "opening ledger: <message>".
   Status with_context(std::string_view context) const;
 
+  // A kernel decision a script can act on carries a kind (the Lua error's `kind`:
+  // "replay_drift", "budget_exceeded", …) and the step it concerns. Plain errors have none.
+  Status with_kind(std::string_view kind, std::string_view step_key = {}) const;
+  const std::string& kind() const { return kind_; }
+  const std::string& step_key() const { return step_key_; }
+
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string kind_;
+  std::string step_key_;
 };
 
 // Result<T>: a T, or a non-ok Status.

@@ -1,0 +1,114 @@
+// Kernel: the physics every run obeys — run lifecycle, step identity, O(1) replay, drift
+// policies and forks, halts — on top of an EventStore. Usable from C++ alone; the Lua host is
+// a client of exactly this API.
+//
+// Steps are submit / complete: begin_model returns the recorded result (replay: no port
+// call, no append) or a ModelCall to make; finish_model records its outcome. Any number of
+// steps of one run may be pending at once, and finish_* may be called from any thread.
+//
+// Every call names the caller's tenant and is refused (kPermissionDenied) for a run of
+// another tenant. Errors a script can act on carry Status::kind() (kernel_types.h
+// error_kind): replay_drift, budget_exceeded, cancelled, … A run that halts (replay_drift,
+// budget_exceeded, reconciliation_required, cancelled, a limit) keeps returning that error
+// from every later step call while it stays loaded.
+//
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "artana/kernel/event_store.h"
+#include "artana/kernel/kernel_types.h"
+#include "artana/kernel/tool_registry.h"
+
+namespace artana::kernel {
+
+class RunState;
+struct StepRecord;
+struct RequestIdentity;
+
+// A pause step: either the run is now paused (paused == true), or it was resumed and this
+// is the human input it was resumed with.
+struct PauseResult {
+  bool paused = false;
+  Json input;
+  uint64_t seq = 0;
+};
+
+class Kernel {
+ public:
+  explicit Kernel(EventStore& store);
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  ToolRegistry& tools() { return tools_; }
+
+  // Creates the run and records run_started {tenant, script_hash, input, replay_policy,
+  // parent_run_id, metadata}. kAlreadyExists for a taken id.
+  Result<RunId> start_run(const StartRunRequest& request);
+
+  // ---- steps ----
+  Result<ModelStep> begin_model(const TenantId& caller, const RunId& run,
+                                const ModelRequest& request);
+  // Records the outcome of a live step begun with begin_model. A failed call is the step's
+  // terminal (model_failed: replayed as that failure unless the step asks retry_failed); it
+  // is returned as a model_failed error and does not fail the run.
+  Result<ModelResult> finish_model(uint64_t ticket, const ModelOutcome& outcome);
+
+  // `step_key` names the pause in the script: the first time, the run becomes paused
+  // (run_paused {reason, context}); once resume() was called, the same step returns the
+  // input it was resumed with.
+  Result<PauseResult> pause(const TenantId& caller, const RunId& run, const std::string& step_key,
+                            const std::string& reason, const Json& context);
+
+  // ---- lifecycle ----
+  Status resume(const TenantId& caller, const RunId& run, const Json& input);
+  Status cancel(const TenantId& caller, const RunId& run, const std::string& reason);
+  Status complete(const TenantId& caller, const RunId& run, const Json& output);
+  Status fail(const TenantId& caller, const RunId& run, const Json& error);
+  // Summary kinds starting "policy", "approval" or "intent" are the kernel's: refused here.
+  Status summary(const TenantId& caller, const RunId& run, const std::string& kind,
+                 const Json& value);
+  Result<RunStatus> status(const TenantId& caller, const RunId& run);
+  // The tenant context the run works under now (after raise_budget / grant).
+  Result<TenantContext> tenant_context(const TenantId& caller, const RunId& run);
+
+  // ---- operator ----
+  Status raise_budget(const std::string& operator_id, const RunId& run, int64_t budget_micro_usd);
+  Status grant(const std::string& operator_id, const RunId& run, const std::string& capability);
+
+  // Forgets the run here and releases its lease, so another process can take it.
+  Status unload(const TenantId& caller, const RunId& run);
+
+ private:
+  struct PendingModel;
+
+  Result<std::shared_ptr<RunState>> load(const RunId& run);
+  Result<std::shared_ptr<RunState>> checked(const TenantId& caller, const RunId& run);
+  Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
+                              std::optional<RunStatus> new_status = {}, bool barrier = false);
+  Result<ModelStep> begin_model_locked(std::shared_ptr<RunState> state, const ModelRequest& request,
+                                       int depth);
+  Result<ModelStep> on_model_drift(std::shared_ptr<RunState> state, const ModelRequest& request,
+                                   const StepRecord& recorded, const RequestIdentity& identity,
+                                   int depth);
+  Result<std::shared_ptr<RunState>> fork_for(RunState& parent, const StepRecord& recorded,
+                                             const std::string& request_hash);
+  Status halt(RunState& state, Status error, RunStatus status, const Json& detail);
+  Status lifecycle(const TenantId& caller, const RunId& run, std::string_view type, Json payload,
+                   RunStatus new_status);
+
+  EventStore& store_;
+  ToolRegistry tools_;
+  std::mutex mu_;  // guards runs_, pending_, next_ticket_
+  std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;
+  std::unordered_map<uint64_t, std::unique_ptr<PendingModel>> pending_;
+  uint64_t next_ticket_ = 1;
+};
+
+}  // namespace artana::kernel

@@ -1,0 +1,116 @@
+// The kernel's vocabulary: tenant context, replay policies, requests and results of steps,
+// and the kinds of errors a script can act on. Value types, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "artana/kernel/event.h"
+#include "artana/kernel/json.h"
+#include "artana/kernel/status.h"
+
+namespace artana::kernel {
+
+// Set by the operator when a run starts and kept in the run (run_started); callers never
+// widen it per call. Only operator calls (raise_budget, grant) do, each recorded as an event.
+struct TenantContext {
+  TenantId tenant_id;
+  std::vector<std::string> capabilities;    // kept sorted, without duplicates
+  std::optional<int64_t> budget_micro_usd;  // nullopt: no budget set (unlimited)
+
+  bool has_capability(std::string_view capability) const;
+  Json to_json() const;
+  static Result<TenantContext> from_json(const Json& json);
+};
+
+// What happens when a recorded step is reached with a different request.
+enum class ReplayPolicy {
+  kStrict,            // halt in needs_attention with replay_drift: fix the code, resume
+  kAllowPromptDrift,  // return the recorded result, note replayed_with_drift once
+  kForkOnDrift,       // continue live in <run>::fork::<12 hex>, sharing the history before
+};
+std::string_view replay_policy_name(ReplayPolicy policy);
+Result<ReplayPolicy> parse_replay_policy(std::string_view name);
+
+// The `kind` of errors a script sees (Status::kind()).
+namespace error_kind {
+inline constexpr std::string_view kBudgetExceeded = "budget_exceeded";
+inline constexpr std::string_view kCapabilityDenied = "capability_denied";
+inline constexpr std::string_view kReplayDrift = "replay_drift";
+inline constexpr std::string_view kToolFailed = "tool_failed";
+inline constexpr std::string_view kReconciliationRequired = "reconciliation_required";
+inline constexpr std::string_view kModelOutputInvalid = "model_output_invalid";
+inline constexpr std::string_view kModelFailed = "model_failed";
+inline constexpr std::string_view kPolicyViolation = "policy_violation";
+inline constexpr std::string_view kLimitExceeded = "limit_exceeded";
+inline constexpr std::string_view kCancelled = "cancelled";
+}  // namespace error_kind
+
+struct StartRunRequest {
+  std::optional<RunId> run_id;  // issued by the kernel when absent
+  TenantContext tenant;
+  std::string script_hash;  // hex SHA-256 of the script and its modules, or empty
+  Json input;               // the entry's argument
+  ReplayPolicy replay = ReplayPolicy::kStrict;  // the run's default; a step may override
+  std::optional<RunId> parent_run_id;
+  Json metadata = Json::object();  // recorded in run_started as is
+};
+
+struct ModelRequest {
+  std::string step_key;
+  std::string model;
+  std::optional<std::string> prompt;   // exactly one of prompt and messages
+  std::optional<Json> messages;        // an array of message objects
+  Json options = Json::object();       // temperature, max_tokens, … as the port understands
+  std::optional<Json> output_schema;   // JSON Schema the output must meet (checked by the caller)
+  std::vector<std::string> tools;      // names of the tools offered
+  std::optional<ReplayPolicy> replay;  // overrides the run's policy for this step
+  bool retry_failed = false;           // a recorded failure is retried live, not replayed
+};
+
+// What a model port reports. The kernel records it as the step's terminal event.
+struct ModelOutcome {
+  bool ok = true;
+  Json output;                            // when ok
+  Json usage = Json::object();            // prompt_tokens, completion_tokens, …
+  Json tool_calls = Json::array();        // [{name, arguments}]
+  std::optional<int64_t> cost_micro_usd;  // nullopt: the port does not know the cost
+  bool transient = false;                 // when !ok: worth retrying later
+  std::string error;                      // when !ok: what went wrong
+};
+
+struct ModelResult {
+  RunId run_id;  // the run the step is recorded in: a fork after fork_on_drift
+  Json output;
+  Json usage;
+  Json tool_calls;
+  int64_t cost_micro_usd = 0;
+  bool replayed = false;
+  uint64_t seq = 0;                       // of the terminal event
+  std::vector<std::string> drift_fields;  // allow_prompt_drift: what differed
+};
+
+// What to send to the model port for a live step: the request after middleware (PII
+// placeholders in, tools the tenant lacks out).
+struct ModelCall {
+  uint64_t ticket = 0;  // hand back to finish_model
+  RunId run_id;
+  std::string step_key;
+  std::string model;
+  std::optional<std::string> prompt;
+  std::optional<Json> messages;
+  Json options;
+  std::optional<Json> output_schema;
+  Json tools = Json::array();  // [{name, description, arguments (JSON Schema)}]
+};
+
+// begin_model: the recorded result, or a call to make and finish later.
+struct ModelStep {
+  std::optional<ModelResult> replayed;
+  std::optional<ModelCall> call;
+};
+
+}  // namespace artana::kernel

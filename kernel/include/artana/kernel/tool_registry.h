@@ -1,0 +1,45 @@
+// ToolRegistry: the tools a kernel's runs may call, each with a signature hash.
+//
+// The signature is SHA-256 over the canonical JSON {"arguments","name","version"}: a model
+// step records the signatures of the tools it offered, so replay notices a changed tool
+// schema as drift. Registering a name twice is an error. Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/json.h"
+#include "artana/kernel/status.h"
+
+namespace artana::kernel {
+
+struct ToolSpec {
+  std::string name;  // 1..64 of [A-Za-z0-9_.-]
+  std::string description;
+  Json arguments = Json::object();  // JSON Schema (draft 7) of the arguments object
+  std::string version = "1";
+  std::string capability;    // the tenant needs it to see or call the tool; empty: none
+  bool side_effect = false;  // two-phase with a synced request, never re-run by itself
+};
+
+struct RegisteredTool {
+  ToolSpec spec;
+  std::string signature;  // 64 hex digits
+};
+
+class ToolRegistry {
+ public:
+  Status add(ToolSpec spec);
+  // nullptr when there is no such tool. The pointer stays valid for the registry's life.
+  const RegisteredTool* find(std::string_view name) const;
+  std::vector<std::string> names() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::unique_ptr<RegisteredTool>, std::less<>> tools_;
+};
+
+}  // namespace artana::kernel

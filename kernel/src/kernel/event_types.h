@@ -1,0 +1,26 @@
+// The kernel's event types and the payload fields it reads back (docs/kernel_events.md).
+// Terminal types must also be listed in event_index.cc, which the ledger indexes by.
+#pragma once
+
+#include <string_view>
+
+namespace artana::kernel::events {
+
+inline constexpr std::string_view kRunStarted = "run_started";
+inline constexpr std::string_view kRunForked = "run_forked";
+inline constexpr std::string_view kRunCompleted = "run_completed";
+inline constexpr std::string_view kRunFailed = "run_failed";
+inline constexpr std::string_view kRunCancelled = "run_cancelled";
+inline constexpr std::string_view kRunHalted = "run_halted";
+inline constexpr std::string_view kRunPaused = "run_paused";
+inline constexpr std::string_view kRunResumed = "run_resumed";      // out of needs_attention
+inline constexpr std::string_view kPauseResumed = "pause_resumed";  // terminal of a pause step
+inline constexpr std::string_view kRunSummary = "run_summary";
+inline constexpr std::string_view kBudgetRaised = "budget_raised";
+inline constexpr std::string_view kCapabilityGranted = "capability_granted";
+inline constexpr std::string_view kModelRequested = "model_requested";
+inline constexpr std::string_view kModelCompleted = "model_completed";  // terminal
+inline constexpr std::string_view kModelFailed = "model_failed";        // terminal
+inline constexpr std::string_view kReplayedWithDrift = "replayed_with_drift";
+
+}  // namespace artana::kernel::events

@@ -1,0 +1,294 @@
+// Kernel: loading runs, appending for them, lifecycle and operator calls. Model steps and
+// drift are in kernel_model.cc.
+#include "artana/kernel/kernel.h"
+
+#include <openssl/rand.h>
+
+#include <cstdlib>
+
+#include "kernel/event_types.h"
+#include "kernel/model_identity.h"
+#include "kernel/pending_step.h"
+#include "kernel/run_state.h"
+
+namespace artana::kernel {
+namespace {
+
+namespace ev = events;
+
+// "run_" + 128 random bits in lowercase base32.
+std::string new_run_id() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) std::abort();  // no entropy: ids could collide
+  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string id = "run_";
+  for (size_t bit = 0; bit < 130; bit += 5) {
+    unsigned value = 0;
+    for (size_t b = bit; b < bit + 5; ++b) {
+      value = (value << 1) | (b < 128 ? (raw[b / 8] >> (7 - b % 8)) & 1u : 0u);
+    }
+    id += kAlphabet[value];
+  }
+  return id;
+}
+
+bool reserved_summary_kind(std::string_view kind) {
+  for (std::string_view prefix : {"policy", "approval", "intent"}) {
+    if (kind.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Kernel::Kernel(EventStore& store) : store_(store) {}
+Kernel::~Kernel() = default;
+
+Result<RunId> Kernel::start_run(const StartRunRequest& request) {
+  RunHeader header;
+  header.run_id = request.run_id.value_or(RunId(new_run_id()));
+  header.tenant_id = request.tenant.tenant_id;
+  header.script_hash = request.script_hash;
+  header.parent_run_id = request.parent_run_id;
+  header.metadata = request.metadata;
+  ARTANA_RETURN_IF_ERROR(store_.create_run(header).status());
+
+  TenantContext tenant = request.tenant;
+  std::sort(tenant.capabilities.begin(), tenant.capabilities.end());
+  tenant.capabilities.erase(std::unique(tenant.capabilities.begin(), tenant.capabilities.end()),
+                            tenant.capabilities.end());
+  Json payload = Json::object({{"tenant", tenant.to_json()},
+                               {"script_hash", request.script_hash},
+                               {"input", request.input},
+                               {"replay_policy", replay_policy_name(request.replay)},
+                               {"metadata", request.metadata}});
+  if (request.parent_run_id) payload.set("parent_run_id", request.parent_run_id->str());
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(header.run_id));
+  std::lock_guard<std::mutex> lock(state->mu);
+  ARTANA_RETURN_IF_ERROR(
+      append(*state, {{std::string(ev::kRunStarted), std::move(payload)}}).status());
+  return header.run_id;
+}
+
+Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = runs_.find(run.str()); it != runs_.end()) return it->second;
+  }
+  // Read outside the lock: a long run takes a while, and other runs need not wait.
+  ARTANA_ASSIGN_OR_RETURN(RunInfo info, store_.head(run));
+  ARTANA_ASSIGN_OR_RETURN(std::vector<Event> history, store_.read(run));
+  auto state = std::make_shared<RunState>();
+  state->run_id = run;
+  state->tenant.tenant_id = info.header.tenant_id;
+  for (const Event& event : history) ARTANA_RETURN_IF_ERROR(state->apply(event));
+  state->status = info.status;
+  state->head_seq = info.head_seq;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = runs_.emplace(run.str(), state);
+  return it->second;  // another thread may have loaded it first: use that one
+}
+
+Result<std::shared_ptr<RunState>> Kernel::checked(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(run));
+  if (state->tenant.tenant_id != caller) {
+    return Status::permission_denied("run '{}' does not belong to tenant '{}'", run.str(),
+                                     caller.str());
+  }
+  return state;
+}
+
+Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> drafts,
+                                    std::optional<RunStatus> new_status, bool barrier) {
+  AppendRequest request;
+  request.run_id = state.run_id;
+  request.lease_epoch = state.lease_epoch;
+  request.drafts = std::move(drafts);
+  request.new_status = new_status;
+  request.barrier = barrier;
+  ARTANA_ASSIGN_OR_RETURN(AppendResult result, store_.append(std::move(request)));
+  state.lease_epoch = result.lease_epoch;
+  for (const Event& event : result.events) ARTANA_RETURN_IF_ERROR(state.apply(event));
+  if (new_status) state.status = *new_status;
+  return result;
+}
+
+Status Kernel::halt(RunState& state, Status error, RunStatus status, const Json& detail) {
+  // Audited once per attempt: a run already halted (reloaded, replaying to the same
+  // point) gets no second event.
+  if (state.status != status && state.status != RunStatus::kCompleted) {
+    Json payload = detail.is_object() ? detail : Json::object();
+    payload.set("kind", error.kind());
+    payload.set("message", error.message());
+    payload.set("step_key", error.step_key());
+    ARTANA_RETURN_IF_ERROR(
+        append(state, {{std::string(ev::kRunHalted), std::move(payload)}}, status).status());
+  }
+  state.halt = error;
+  return error;
+}
+
+Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
+                                  const std::string& step_key, const std::string& reason,
+                                  const Json& context) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (state->halt) return *state->halt;
+  if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
+    return Status::invalid_argument("step_key must be 1..{} bytes", kMaxStepKeyBytes);
+  }
+  if (auto it = state->steps.find(step_key); it != state->steps.end()) {
+    const StepRecord& step = it->second;
+    if (step.kind != "pause") {
+      return halt(*state,
+                  Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
+                                              "as a pause",
+                                              step_key, step.kind)
+                      .with_kind(error_kind::kReplayDrift, step_key),
+                  RunStatus::kNeedsAttention, Json::object());
+    }
+    PauseResult result;
+    if (step.terminal) {
+      const Json* input = step.terminal->payload.find("input");
+      result.input = input != nullptr ? *input : Json();
+      result.seq = step.terminal->seq;
+    } else {
+      result.paused = true;
+      result.seq = step.request_seq;
+    }
+    return result;
+  }
+  if (state->open_pause) {
+    return Status::failed_precondition("run '{}' is already paused at step '{}'", run.str(),
+                                       *state->open_pause);
+  }
+  if (state->status == RunStatus::kCompleted) {
+    return Status::failed_precondition("run '{}' is completed; step '{}' was never recorded",
+                                       run.str(), step_key)
+        .with_kind(error_kind::kReplayDrift, step_key);
+  }
+  Json payload = Json::object({{"step_key", step_key}, {"reason", reason}, {"context", context}});
+  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
+                          append(*state, {{std::string(ev::kRunPaused), std::move(payload)}},
+                                 RunStatus::kPaused, /*barrier=*/true));
+  PauseResult result;
+  result.paused = true;
+  result.seq = appended.events.back().seq;
+  return result;
+}
+
+Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& input) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (state->status == RunStatus::kPaused && state->open_pause) {
+    Json payload = Json::object({{"step_key", *state->open_pause}, {"input", input}});
+    return append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}},
+                  RunStatus::kRunning)
+        .status();
+  }
+  if (state->status == RunStatus::kNeedsAttention) {
+    // The operator fixed what halted it (code, budget, capabilities): the next attempt runs.
+    state->halt.reset();
+    Json payload = Json::object({{"input", input}});
+    return append(*state, {{std::string(ev::kRunResumed), std::move(payload)}}, RunStatus::kRunning)
+        .status();
+  }
+  return Status::failed_precondition("run '{}' is {}, not paused or needing attention", run.str(),
+                                     run_status_name(state->status));
+}
+
+Status Kernel::lifecycle(const TenantId& caller, const RunId& run, std::string_view type,
+                         Json payload, RunStatus new_status) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (state->status == RunStatus::kCompleted || state->status == RunStatus::kFailed ||
+      state->status == RunStatus::kCancelled) {
+    return Status::failed_precondition("run '{}' already ended ({})", run.str(),
+                                       run_status_name(state->status));
+  }
+  ARTANA_RETURN_IF_ERROR(
+      append(*state, {{std::string(type), std::move(payload)}}, new_status, /*barrier=*/true)
+          .status());
+  if (new_status == RunStatus::kCancelled) {
+    state->halt = Status::failed_precondition("run '{}' was cancelled", run.str())
+                      .with_kind(error_kind::kCancelled);
+  }
+  return Status();
+}
+
+Status Kernel::cancel(const TenantId& caller, const RunId& run, const std::string& reason) {
+  return lifecycle(caller, run, ev::kRunCancelled, Json::object({{"reason", reason}}),
+                   RunStatus::kCancelled);
+}
+
+Status Kernel::complete(const TenantId& caller, const RunId& run, const Json& output) {
+  return lifecycle(caller, run, ev::kRunCompleted, Json::object({{"output", output}}),
+                   RunStatus::kCompleted);
+}
+
+Status Kernel::fail(const TenantId& caller, const RunId& run, const Json& error) {
+  return lifecycle(caller, run, ev::kRunFailed, Json::object({{"error", error}}),
+                   RunStatus::kFailed);
+}
+
+Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
+                       const Json& value) {
+  if (reserved_summary_kind(kind)) {
+    return Status::permission_denied(
+               "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
+               kind)
+        .with_kind(error_kind::kPolicyViolation);
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  if (state->halt) return *state->halt;
+  Json payload = Json::object({{"kind", kind}, {"value", value}});
+  return append(*state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
+}
+
+Result<RunStatus> Kernel::status(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  return state->status;
+}
+
+Result<TenantContext> Kernel::tenant_context(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  return state->tenant;
+}
+
+Status Kernel::raise_budget(const std::string& operator_id, const RunId& run,
+                            int64_t budget_micro_usd) {
+  if (budget_micro_usd < 0) return Status::invalid_argument("a budget cannot be negative");
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  Json payload = Json::object({{"budget_micro_usd", budget_micro_usd}, {"by", operator_id}});
+  ARTANA_RETURN_IF_ERROR(
+      append(*state, {{std::string(ev::kBudgetRaised), std::move(payload)}}).status());
+  if (state->halt && state->halt->kind() == error_kind::kBudgetExceeded) state->halt.reset();
+  return Status();
+}
+
+Status Kernel::grant(const std::string& operator_id, const RunId& run,
+                     const std::string& capability) {
+  if (capability.empty()) return Status::invalid_argument("capability must not be empty");
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  Json payload = Json::object({{"capability", capability}, {"by", operator_id}});
+  return append(*state, {{std::string(ev::kCapabilityGranted), std::move(payload)}}).status();
+}
+
+Status Kernel::unload(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (state->lease_epoch != 0)
+      ARTANA_RETURN_IF_ERROR(store_.release_lease(run, state->lease_epoch));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  runs_.erase(run.str());
+  return Status();
+}
+
+}  // namespace artana::kernel

@@ -1,0 +1,69 @@
+#include "kernel/run_state.h"
+
+#include <algorithm>
+
+#include "kernel/event_types.h"
+
+namespace artana::kernel {
+namespace {
+
+const std::string* string_field(const Json& payload, std::string_view name) {
+  const Json* v = payload.find(name);
+  return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
+}
+
+}  // namespace
+
+Status RunState::apply(const Event& event) {
+  namespace ev = events;
+  const Json& p = event.payload;
+  const std::string* step_key = string_field(p, "step_key");
+  head_seq = std::max(head_seq, event.seq);
+  if (event.type == ev::kRunStarted) {
+    if (const Json* tenant_json = p.find("tenant")) {
+      ARTANA_ASSIGN_OR_RETURN(tenant, TenantContext::from_json(*tenant_json));
+    }
+    if (const std::string* name = string_field(p, "replay_policy")) {
+      ARTANA_ASSIGN_OR_RETURN(policy, parse_replay_policy(*name));
+    }
+  } else if (event.type == ev::kBudgetRaised) {
+    if (const Json* budget = p.find("budget_micro_usd"); budget && budget->is_integer()) {
+      tenant.budget_micro_usd = budget->as_integer();
+    }
+  } else if (event.type == ev::kCapabilityGranted) {
+    if (const std::string* cap = string_field(p, "capability");
+        cap && !tenant.has_capability(*cap)) {
+      tenant.capabilities.insert(
+          std::lower_bound(tenant.capabilities.begin(), tenant.capabilities.end(), *cap), *cap);
+    }
+  } else if (event.type == ev::kModelRequested && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    step.kind = "model";
+    if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
+    if (const Json* request = p.find("request")) step.request = *request;
+    step.request_seq = event.seq;
+  } else if ((event.type == ev::kModelCompleted || event.type == ev::kModelFailed ||
+              event.type == ev::kPauseResumed) &&
+             step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    if (step.kind.empty()) step.kind = event.type == ev::kPauseResumed ? "pause" : "model";
+    step.terminal = RecordedTerminal{event.type, event.seq, p};
+    if (event.type == ev::kPauseResumed && open_pause == *step_key) open_pause.reset();
+  } else if (event.type == ev::kRunPaused && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    step.kind = "pause";
+    step.request = p;
+    step.request_seq = event.seq;
+    open_pause = *step_key;
+  } else if (event.type == ev::kReplayedWithDrift && step_key != nullptr) {
+    if (const std::string* hash = string_field(p, "request_hash")) {
+      steps[*step_key].drift_noted.insert(*hash);
+    }
+  } else if (event.type == ev::kRunHalted && step_key != nullptr) {
+    const std::string* hash = string_field(p, "request_hash");
+    halts_noted.insert(*step_key + '\0' + (hash ? *hash : std::string()));
+  }
+  return Status();
+}
+
+}  // namespace artana::kernel

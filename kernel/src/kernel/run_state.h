@@ -1,0 +1,59 @@
+// RunState: what the kernel keeps in memory about a loaded run — its tenant context, status
+// and the step index (step key -> recorded request and terminal), built once from the run's
+// events when it is loaded and kept current as the kernel appends. Replay looks steps up
+// here: O(1) per step, nothing rescans the run.
+//
+// Not thread-safe by itself: the kernel holds `mu` while it reads or changes a RunState.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "artana/kernel/event.h"
+#include "artana/kernel/event_store.h"
+#include "artana/kernel/kernel_types.h"
+
+namespace artana::kernel {
+
+struct RecordedTerminal {
+  std::string type;
+  uint64_t seq = 0;
+  Json payload;
+};
+
+struct StepRecord {
+  std::string kind;          // "model", "tool", "pause", …
+  std::string request_hash;  // hex; empty for kinds without a request
+  Json request;
+  uint64_t request_seq = 0;  // seq of the step's first event (a fork point precedes it)
+  std::optional<RecordedTerminal> terminal;
+  std::set<std::string> drift_noted;  // request hashes a replayed_with_drift was written for
+  bool in_flight = false;             // begun live, not finished yet
+};
+
+class RunState {
+ public:
+  // Folds one recorded event into the state (loading, and after each append).
+  Status apply(const Event& event);
+
+  RunId run_id;
+  TenantContext tenant;
+  ReplayPolicy policy = ReplayPolicy::kStrict;
+  RunStatus status = RunStatus::kRunning;
+  uint64_t head_seq = 0;
+  uint64_t lease_epoch = 0;  // 0 until this kernel's first append takes the lease
+  std::unordered_map<std::string, StepRecord> steps;
+  std::optional<Status> halt;             // sticky: every later step call returns it
+  std::set<std::string> halts_noted;      // "step_key\0request_hash" a run_halted was written for
+  std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
+  std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
+  std::mutex mu;
+};
+
+}  // namespace artana::kernel
