@@ -56,4 +56,29 @@ Result<ReplayPolicy> parse_replay_policy(std::string_view name) {
       "replay policy '{}' is not one of strict, allow_prompt_drift, fork_on_drift", name);
 }
 
+std::string_view tool_outcome_name(ToolOutcomeKind kind) {
+  switch (kind) {
+    case ToolOutcomeKind::kSuccess:
+      return "success";
+    case ToolOutcomeKind::kTransientError:
+      return "transient_error";
+    case ToolOutcomeKind::kPermanentError:
+      return "permanent_error";
+    case ToolOutcomeKind::kUnknownOutcome:
+      return "unknown_outcome";
+  }
+  return "unknown_outcome";
+}
+
+Result<ToolOutcomeKind> parse_tool_outcome(std::string_view name) {
+  for (ToolOutcomeKind k : {ToolOutcomeKind::kSuccess, ToolOutcomeKind::kTransientError,
+                            ToolOutcomeKind::kPermanentError, ToolOutcomeKind::kUnknownOutcome}) {
+    if (tool_outcome_name(k) == name) return k;
+  }
+  return Status::corruption(
+      "tool outcome '{}' is not one of success, transient_error, "
+      "permanent_error, unknown_outcome",
+      name);
+}
+
 }  // namespace artana::kernel

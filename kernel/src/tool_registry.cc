@@ -34,7 +34,10 @@ Status ToolRegistry::add(ToolSpec spec) {
       Json::object({{"arguments", spec.arguments}, {"name", spec.name}, {"version", spec.version}});
   ARTANA_ASSIGN_OR_RETURN(std::string canonical,
                           canonical_json(identity, "tool '" + spec.name + "'"));
+  auto schema = JsonSchema::compile(spec.arguments);
+  if (!schema.ok()) return schema.status().with_context("tool '" + spec.name + "' arguments");
   auto tool = std::make_unique<RegisteredTool>();
+  tool->schema = std::move(schema).value();
   tool->signature = Sha256::of(canonical).hex();
   tool->spec = std::move(spec);
   std::unique_lock<std::shared_mutex> lock(mu_);
@@ -43,6 +46,15 @@ Status ToolRegistry::add(ToolSpec spec) {
     return Status::already_exists("tool '{}' is already registered", name);
   }
   return Status();
+}
+
+Status RegisteredTool::validate_arguments(const Json& arguments) const {
+  if (!arguments.is_object()) {
+    return Status::invalid_argument("tool '{}': args must be an object, got {}", spec.name,
+                                    json_type_name(arguments.type()));
+  }
+  if (!schema) return Status();
+  return schema->validate(arguments, "args").with_context("tool '" + spec.name + "'");
 }
 
 const RegisteredTool* ToolRegistry::find(std::string_view name) const {

@@ -347,6 +347,9 @@ TEST_CASE("a changed tool schema is drift of the model steps that offered it", "
 
 TEST_CASE("tools the tenant lacks are not offered to the model", "[kernel][capability]") {
   Host host;
+  KernelOptions guarded;
+  guarded.middleware = {make_capability_guard()};
+  host.kernel = std::make_unique<Kernel>(*host.store, guarded);
   REQUIRE(host.kernel->tools()
               .add({"pay", "pays", Json::object({{"type", "object"}}), "1", "payments", true})
               .ok());

@@ -22,5 +22,9 @@ inline constexpr std::string_view kModelRequested = "model_requested";
 inline constexpr std::string_view kModelCompleted = "model_completed";  // terminal
 inline constexpr std::string_view kModelFailed = "model_failed";        // terminal
 inline constexpr std::string_view kReplayedWithDrift = "replayed_with_drift";
+inline constexpr std::string_view kToolRequested = "tool_requested";
+inline constexpr std::string_view kToolCompleted = "tool_completed";    // terminal
+inline constexpr std::string_view kToolReconciled = "tool_reconciled";  // retry decisions
+inline constexpr std::string_view kStepDenied = "step_denied";          // a middleware refusal
 
 }  // namespace artana::kernel::events

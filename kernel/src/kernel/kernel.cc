@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "kernel/event_types.h"
@@ -41,7 +42,59 @@ bool reserved_summary_kind(std::string_view kind) {
 
 }  // namespace
 
-Kernel::Kernel(EventStore& store) : store_(store) {}
+Kernel::Kernel(EventStore& store, KernelOptions options)
+    : store_(store), mode_(options.mode), middleware_(std::move(options.middleware)) {
+  // The order is the kernel's, not the caller's: PII, quota, capability, custom.
+  std::stable_sort(middleware_.begin(), middleware_.end(),
+                   [](const auto& a, const auto& b) { return a->kind() < b->kind(); });
+  for (const auto& m : middleware_) {
+    pii_ = pii_ || m->kind() == Middleware::Kind::kPii;
+    capability_guard_ = capability_guard_ || m->kind() == Middleware::Kind::kCapability;
+  }
+}
+
+Result<std::unique_ptr<Kernel>> Kernel::create(EventStore& store, KernelOptions options) {
+  for (const auto& m : options.middleware) {
+    if (m == nullptr) return Status::invalid_argument("a middleware entry is null");
+  }
+  if (options.mode == PolicyMode::kEnforced) {
+    const std::pair<Middleware::Kind, const char*> required[] = {
+        {Middleware::Kind::kPii, "the PII scrubber (make_pii_scrubber)"},
+        {Middleware::Kind::kQuota, "the quota guard (make_quota_guard)"},
+        {Middleware::Kind::kCapability, "the capability guard (make_capability_guard)"}};
+    for (const auto& [kind, what] : required) {
+      bool present = false;
+      for (const auto& m : options.middleware) present = present || m->kind() == kind;
+      if (!present) {
+        return Status::invalid_argument("policy mode enforced requires {}; it is missing", what);
+      }
+    }
+  }
+  return std::make_unique<Kernel>(store, std::move(options));
+}
+
+Status Kernel::judge(RunState& state, const std::string& step_key, const ModelCall* model,
+                     const ToolCall* tool) {
+  StepContext ctx{state.run_id, state.tenant, step_key, state.spend_micro_usd};
+  for (const auto& m : middleware_) {
+    Status verdict = model != nullptr ? m->judge_model(ctx, *model) : m->judge_tool(ctx, *tool);
+    if (verdict.ok()) continue;
+    if (verdict.kind() == error_kind::kBudgetExceeded) {
+      // Sticky until the operator raises the budget and resumes.
+      return halt(state, verdict, RunStatus::kNeedsAttention,
+                  Json::object({{"middleware", m->name()}}));
+    }
+    // Audited once per attempt; the step stays open for a retry after the context widens.
+    Json payload = Json::object({{"step_key", step_key},
+                                 {"kind", verdict.kind()},
+                                 {"middleware", m->name()},
+                                 {"message", verdict.message()}});
+    ARTANA_RETURN_IF_ERROR(
+        append(state, {{std::string(ev::kStepDenied), std::move(payload)}}).status());
+    return verdict;
+  }
+  return Status();
+}
 Kernel::~Kernel() = default;
 
 Result<RunId> Kernel::start_run(const StartRunRequest& request) {
@@ -57,12 +110,17 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   std::sort(tenant.capabilities.begin(), tenant.capabilities.end());
   tenant.capabilities.erase(std::unique(tenant.capabilities.begin(), tenant.capabilities.end()),
                             tenant.capabilities.end());
+  Json input = request.input;
+  Json allocated = Json::object();
+  PiiState fresh;
+  if (pii_) allocated = scrub_pii(fresh, input, ScrubMode::kLive);
   Json payload = Json::object({{"tenant", tenant.to_json()},
                                {"script_hash", request.script_hash},
-                               {"input", request.input},
+                               {"input", std::move(input)},
                                {"replay_policy", replay_policy_name(request.replay)},
                                {"metadata", request.metadata}});
   if (request.parent_run_id) payload.set("parent_run_id", request.parent_run_id->str());
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(header.run_id));
   std::lock_guard<std::mutex> lock(state->mu);
   ARTANA_RETURN_IF_ERROR(
@@ -84,9 +142,20 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   for (const Event& event : history) ARTANA_RETURN_IF_ERROR(state->apply(event));
   state->status = info.status;
   state->head_seq = info.head_seq;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto [it, inserted] = runs_.emplace(run.str(), state);
-  return it->second;  // another thread may have loaded it first: use that one
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = runs_.emplace(run.str(), state);
+    if (!inserted) return it->second;  // another thread loaded it first: use that one
+  }
+  // A tool requested and never completed means its process died during the call.
+  std::lock_guard<std::mutex> lock(state->mu);
+  Status settled = settle_unknown_outcomes(*state);
+  if (!settled.ok()) {
+    std::lock_guard<std::mutex> runs_lock(mu_);
+    runs_.erase(run.str());
+    return settled;
+  }
+  return state;
 }
 
 Result<std::shared_ptr<RunState>> Kernel::checked(const TenantId& caller, const RunId& run) {
@@ -148,7 +217,12 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                   RunStatus::kNeedsAttention, Json::object());
     }
     PauseResult result;
+    if (pii_) {
+      Json replayed_context = context;  // renumbers this run's values in script order
+      scrub_pii(state->pii, replayed_context, ScrubMode::kReplay);
+    }
     if (step.terminal) {
+      advance_pii_counts(state->pii, step.terminal->payload.find("pii_allocated"));
       const Json* input = step.terminal->payload.find("input");
       result.input = input != nullptr ? *input : Json();
       result.seq = step.terminal->seq;
@@ -167,7 +241,11 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                                        run.str(), step_key)
         .with_kind(error_kind::kReplayDrift, step_key);
   }
-  Json payload = Json::object({{"step_key", step_key}, {"reason", reason}, {"context", context}});
+  Json scrubbed = context;
+  Json allocated = pii_ ? scrub_pii(state->pii, scrubbed, ScrubMode::kLive) : Json::object();
+  Json payload =
+      Json::object({{"step_key", step_key}, {"reason", reason}, {"context", std::move(scrubbed)}});
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
                           append(*state, {{std::string(ev::kRunPaused), std::move(payload)}},
                                  RunStatus::kPaused, /*barrier=*/true));
@@ -181,7 +259,13 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   std::lock_guard<std::mutex> lock(state->mu);
   if (state->status == RunStatus::kPaused && state->open_pause) {
-    Json payload = Json::object({{"step_key", *state->open_pause}, {"input", input}});
+    // Numbered after everything recorded; a replay passes the pause and advances by it.
+    Json scrubbed = input;
+    PiiState operator_side;
+    operator_side.recorded = state->pii.recorded;
+    Json allocated = pii_ ? scrub_pii(operator_side, scrubbed, ScrubMode::kLive) : Json::object();
+    Json payload = Json::object({{"step_key", *state->open_pause}, {"input", std::move(scrubbed)}});
+    if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
     return append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}},
                   RunStatus::kRunning)
         .status();
@@ -242,7 +326,10 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   std::lock_guard<std::mutex> lock(state->mu);
   if (state->halt) return *state->halt;
-  Json payload = Json::object({{"kind", kind}, {"value", value}});
+  Json scrubbed = value;
+  Json allocated = pii_ ? scrub_pii(state->pii, scrubbed, ScrubMode::kLive) : Json::object();
+  Json payload = Json::object({{"kind", kind}, {"value", std::move(scrubbed)}});
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
   return append(*state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
 }
 

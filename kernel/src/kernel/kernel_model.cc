@@ -1,25 +1,16 @@
 // Kernel: model steps — replay from the step index, drift policies, forks, live calls.
-#include <fmt/format.h>
-
 #include "artana/kernel/kernel.h"
+#include "kernel/drift.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/pending_step.h"
 #include "kernel/run_state.h"
+#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
 
 namespace ev = events;
-
-// A fork of a fork of …: bounded so a script that drifts on every step cannot recurse forever.
-constexpr int kMaxForkDepth = 8;
-
-Json strings_json(const std::vector<std::string>& items) {
-  Json out = Json::array();
-  for (const std::string& s : items) out.push_back(s);
-  return out;
-}
 
 ModelResult recorded_result(const RunState& state, const RecordedTerminal& terminal) {
   const Json& p = terminal.payload;
@@ -67,9 +58,23 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
 }
 
 Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
-                                             const ModelRequest& request, int depth) {
+                                             const ModelRequest& original, int depth) {
   if (state->halt) return *state->halt;
-  const std::string& key = request.step_key;
+  const std::string& key = original.step_key;
+  auto found = state->steps.find(key);
+  // PII is replaced before anything is hashed, recorded or sent. A recorded step is scrubbed
+  // in replay order so it gets the placeholders it was recorded with.
+  ModelRequest request = original;
+  Json request_pii = Json::object();
+  if (pii_) {
+    const ScrubMode mode = found != state->steps.end() ? ScrubMode::kReplay : ScrubMode::kLive;
+    if (request.prompt) {
+      Json prompt(*request.prompt);
+      request_pii = scrub_pii(state->pii, prompt, mode);
+      request.prompt = prompt.as_string();
+    }
+    if (request.messages) request_pii = scrub_pii(state->pii, *request.messages, mode);
+  }
 
   // The tools offered, as signatures; tools the tenant lacks are not offered at all.
   Json offered = Json::array();
@@ -80,8 +85,9 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
       return Status::invalid_argument("step '{}' offers tool '{}', which is not registered", key,
                                       name);
     }
-    if (!tool->spec.capability.empty() && !state->tenant.has_capability(tool->spec.capability)) {
-      continue;
+    if (capability_guard_ && !tool->spec.capability.empty() &&
+        !state->tenant.has_capability(tool->spec.capability)) {
+      continue;  // the tenant lacks it: the model never hears of it
     }
     offered.push_back(Json::object({{"name", name}, {"signature", tool->signature}}));
     call_tools.push_back(Json::object({{"name", name},
@@ -90,7 +96,6 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
   }
   ARTANA_ASSIGN_OR_RETURN(RequestIdentity identity, model_request_identity(request, offered));
 
-  auto found = state->steps.find(key);
   if (found != state->steps.end()) {
     StepRecord& recorded = found->second;
     if (recorded.in_flight) {
@@ -108,9 +113,22 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
     }
     if (recorded.terminal) {
       if (recorded.request_hash != identity.hash) {
-        return on_model_drift(state, request, recorded, identity, depth);
+        ARTANA_ASSIGN_OR_RETURN(DriftDecision drift,
+                                resolve_drift(*state, key, request.replay.value_or(state->policy),
+                                              recorded, identity, depth));
+        if (drift.fork) {
+          std::lock_guard<std::mutex> fork_lock(drift.fork->mu);
+          return begin_model_locked(drift.fork, request, depth + 1);
+        }
+        const RecordedTerminal& terminal = *recorded.terminal;
+        advance_pii_counts(state->pii, terminal.payload.find("pii_allocated"));
+        if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
+        ModelResult result = recorded_result(*state, terminal);
+        result.drift_fields = std::move(drift.fields);
+        return ModelStep{std::move(result), std::nullopt};
       }
       const bool failed = recorded.terminal->type == ev::kModelFailed;
+      advance_pii_counts(state->pii, recorded.terminal->payload.find("pii_allocated"));
       if (!failed) return ModelStep{recorded_result(*state, *recorded.terminal), std::nullopt};
       if (!request.retry_failed) return recorded_failure(key, *recorded.terminal);
     }
@@ -125,9 +143,6 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
   }
 
   // Live.
-  StepRecord& step = state->steps[key];
-  if (step.kind.empty()) step.kind = "model";
-  step.in_flight = true;
   ModelCall call;
   call.run_id = state->run_id;
   call.step_key = key;
@@ -137,7 +152,13 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
   call.options = request.options;
   call.output_schema = request.output_schema;
   call.tools = std::move(call_tools);
+  ARTANA_RETURN_IF_ERROR(judge(*state, key, &call, nullptr));
+  StepRecord& step = state->steps[key];
+  if (step.kind.empty()) step.kind = "model";
+  step.in_flight = true;
   auto pending = std::make_unique<PendingModel>();
+  pending->call = call;
+  pending->request_pii = std::move(request_pii);
   pending->state = state;
   pending->step_key = key;
   pending->identity = std::move(identity);
@@ -147,82 +168,6 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
     pending_.emplace(call.ticket, std::move(pending));
   }
   return ModelStep{std::nullopt, std::move(call)};
-}
-
-Result<ModelStep> Kernel::on_model_drift(std::shared_ptr<RunState> state,
-                                         const ModelRequest& request, const StepRecord& recorded,
-                                         const RequestIdentity& identity, int depth) {
-  const std::string& key = request.step_key;
-  const std::vector<std::string> fields = drift_fields(recorded.request, identity.request);
-  const ReplayPolicy policy = request.replay.value_or(state->policy);
-  Json detail = Json::object({{"drift_fields", strings_json(fields)},
-                              {"request_hash", identity.hash},
-                              {"recorded_request_hash", recorded.request_hash}});
-  if (policy == ReplayPolicy::kStrict) {
-    return halt(*state,
-                Status::failed_precondition(
-                    "step '{}' of run '{}' was recorded with a different request ({} changed); "
-                    "fix the script and resume, or allow the drift with replay = "
-                    "allow_prompt_drift or fork_on_drift",
-                    key, state->run_id.str(), fmt::join(fields, ", "))
-                    .with_kind(error_kind::kReplayDrift, key),
-                RunStatus::kNeedsAttention, detail);
-  }
-  if (policy == ReplayPolicy::kAllowPromptDrift) {
-    if (!recorded.drift_noted.count(identity.hash)) {
-      Json payload = detail;
-      payload.set("step_key", key);
-      ARTANA_RETURN_IF_ERROR(
-          append(*state, {{std::string(ev::kReplayedWithDrift), std::move(payload)}}).status());
-    }
-    const RecordedTerminal& terminal = *state->steps[key].terminal;
-    if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
-    ModelResult result = recorded_result(*state, terminal);
-    result.drift_fields = fields;
-    return ModelStep{std::move(result), std::nullopt};
-  }
-  // fork_on_drift: the history before this step is shared; the step goes live in the fork.
-  if (depth >= kMaxForkDepth) {
-    return Status::failed_precondition("step '{}': forks nested {} deep; stop forking", key, depth)
-        .with_kind(error_kind::kReplayDrift, key);
-  }
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fork,
-                          fork_for(*state, recorded, identity.hash));
-  if (!recorded.drift_noted.count(identity.hash)) {
-    Json payload = detail;
-    payload.set("step_key", key);
-    payload.set("fork_run_id", fork->run_id.str());
-    ARTANA_RETURN_IF_ERROR(
-        append(*state, {{std::string(ev::kReplayedWithDrift), std::move(payload)}}).status());
-  }
-  state->forked_to = fork;
-  std::lock_guard<std::mutex> fork_lock(fork->mu);
-  return begin_model_locked(fork, request, depth + 1);
-}
-
-Result<std::shared_ptr<RunState>> Kernel::fork_for(RunState& parent, const StepRecord& recorded,
-                                                   const std::string& request_hash) {
-  RunId fork_id(parent.run_id.str() + "::fork::" + request_hash.substr(0, 12));
-  // The same drift twice gives the same fork.
-  if (store_.head(fork_id).ok()) return load(fork_id);
-  ARTANA_ASSIGN_OR_RETURN(RunInfo parent_info, store_.head(parent.run_id));
-  const uint64_t fork_seq = recorded.request_seq - 1;
-  RunHeader header;
-  header.run_id = fork_id;
-  header.tenant_id = parent_info.header.tenant_id;
-  header.script_hash = parent_info.header.script_hash;
-  header.parent_run_id = parent_info.header.parent_run_id;
-  header.forked_from = ForkPoint{parent.run_id, fork_seq};
-  header.metadata = parent_info.header.metadata;
-  ARTANA_RETURN_IF_ERROR(store_.create_run(header).status());
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fork, load(fork_id));
-  std::lock_guard<std::mutex> lock(fork->mu);
-  Json payload = Json::object({{"forked_from_run_id", parent.run_id.str()},
-                               {"fork_seq", static_cast<int64_t>(fork_seq)},
-                               {"request_hash", request_hash}});
-  ARTANA_RETURN_IF_ERROR(
-      append(*fork, {{std::string(ev::kRunForked), std::move(payload)}}).status());
-  return fork;
 }
 
 Result<ModelResult> Kernel::finish_model(uint64_t ticket, const ModelOutcome& outcome) {
@@ -247,16 +192,30 @@ Result<ModelResult> Kernel::finish_model(uint64_t ticket, const ModelOutcome& ou
   if (outcome.cost_micro_usd && *outcome.cost_micro_usd < 0) {
     return Status::invalid_argument("step '{}': cost cannot be negative", key);
   }
+  StepContext ctx{state.run_id, state.tenant, key, state.spend_micro_usd};
+  for (const auto& m : middleware_) m->observe_model(ctx, pending->call, outcome);
   Json requested = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
                                  {"request", pending->identity.request}});
+  if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
   std::string terminal_type;
   if (outcome.ok) {
     terminal_type = ev::kModelCompleted;
-    terminal.set("output", outcome.output);
+    Json output = outcome.output;
+    Json tool_calls = outcome.tool_calls;
+    if (pii_) {
+      Json allocated = scrub_pii(state.pii, output, ScrubMode::kLive);
+      Json more = scrub_pii(state.pii, tool_calls, ScrubMode::kLive);
+      for (const auto& [label, n] : more.as_object()) {
+        Json* have = allocated.find(label);
+        allocated.set(label, Json((have ? have->as_integer() : 0) + n.as_integer()));
+      }
+      if (allocated.size() > 0) terminal.set("pii_allocated", std::move(allocated));
+    }
+    terminal.set("output", std::move(output));
     terminal.set("usage", outcome.usage);
-    terminal.set("tool_calls", outcome.tool_calls);
+    terminal.set("tool_calls", std::move(tool_calls));
     terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
     terminal.set("cost_known", outcome.cost_micro_usd.has_value());
   } else {

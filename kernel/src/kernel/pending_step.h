@@ -1,4 +1,4 @@
-// A live model step between begin_model and finish_model.
+// Live steps between begin_* and finish_*.
 #pragma once
 
 #include <memory>
@@ -14,6 +14,14 @@ struct Kernel::PendingModel {
   std::shared_ptr<RunState> state;
   std::string step_key;
   RequestIdentity identity;
+  ModelCall call;
+  Json request_pii;  // placeholders the request's scrub allocated
+};
+
+struct Kernel::PendingTool {
+  std::shared_ptr<RunState> state;
+  std::string step_key;
+  std::string request_hash;
 };
 
 }  // namespace artana::kernel

@@ -19,6 +19,10 @@ Status RunState::apply(const Event& event) {
   const Json& p = event.payload;
   const std::string* step_key = string_field(p, "step_key");
   head_seq = std::max(head_seq, event.seq);
+  if (const Json* cost = p.find("cost_micro_usd"); cost != nullptr && cost->is_integer()) {
+    spend_micro_usd += cost->as_integer();
+  }
+  add_recorded_pii(pii, p.find("pii_allocated"));
   if (event.type == ev::kRunStarted) {
     if (const Json* tenant_json = p.find("tenant")) {
       ARTANA_ASSIGN_OR_RETURN(tenant, TenantContext::from_json(*tenant_json));
@@ -26,6 +30,8 @@ Status RunState::apply(const Event& event) {
     if (const std::string* name = string_field(p, "replay_policy")) {
       ARTANA_ASSIGN_OR_RETURN(policy, parse_replay_policy(*name));
     }
+    // The script always starts after run_started: its input's placeholders come first.
+    advance_pii_counts(pii, p.find("pii_allocated"));
   } else if (event.type == ev::kBudgetRaised) {
     if (const Json* budget = p.find("budget_micro_usd"); budget && budget->is_integer()) {
       tenant.budget_micro_usd = budget->as_integer();
@@ -49,6 +55,23 @@ Status RunState::apply(const Event& event) {
     if (step.kind.empty()) step.kind = event.type == ev::kPauseResumed ? "pause" : "model";
     step.terminal = RecordedTerminal{event.type, event.seq, p};
     if (event.type == ev::kPauseResumed && open_pause == *step_key) open_pause.reset();
+  } else if (event.type == ev::kToolRequested && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    step.kind = "tool";
+    if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
+    if (const Json* request = p.find("request")) step.request = *request;
+    step.request_seq = event.seq;
+    step.terminal.reset();  // a new attempt (reconciled retry) starts open
+  } else if (event.type == ev::kToolCompleted && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    if (step.kind.empty()) step.kind = "tool";
+    step.terminal = RecordedTerminal{event.type, event.seq, p};
+    step.retry_armed = false;
+  } else if (event.type == ev::kToolReconciled && step_key != nullptr) {
+    // Only `retry` is a tool_reconciled event; it reopens the step for one live attempt.
+    StepRecord& step = steps[*step_key];
+    step.terminal.reset();
+    step.retry_armed = true;
   } else if (event.type == ev::kRunPaused && step_key != nullptr) {
     StepRecord& step = steps[*step_key];
     step.kind = "pause";

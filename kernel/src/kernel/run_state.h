@@ -18,6 +18,7 @@
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
+#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 
@@ -35,6 +36,7 @@ struct StepRecord {
   std::optional<RecordedTerminal> terminal;
   std::set<std::string> drift_noted;  // request hashes a replayed_with_drift was written for
   bool in_flight = false;             // begun live, not finished yet
+  bool retry_armed = false;           // an operator's reconcile `retry` allows one live attempt
 };
 
 class RunState {
@@ -47,7 +49,9 @@ class RunState {
   ReplayPolicy policy = ReplayPolicy::kStrict;
   RunStatus status = RunStatus::kRunning;
   uint64_t head_seq = 0;
-  uint64_t lease_epoch = 0;  // 0 until this kernel's first append takes the lease
+  uint64_t lease_epoch = 0;     // 0 until this kernel's first append takes the lease
+  int64_t spend_micro_usd = 0;  // every cost recorded in the run's events (a fork's prefix too)
+  PiiState pii;
   std::unordered_map<std::string, StepRecord> steps;
   std::optional<Status> halt;             // sticky: every later step call returns it
   std::set<std::string> halts_noted;      // "step_key\0request_hash" a run_halted was written for

@@ -23,6 +23,7 @@
 
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/kernel/middleware.h"
 #include "artana/kernel/tool_registry.h"
 
 namespace artana::kernel {
@@ -41,7 +42,11 @@ struct PauseResult {
 
 class Kernel {
  public:
-  explicit Kernel(EventStore& store);
+  // A permissive kernel with `options.middleware` (none by default).
+  explicit Kernel(EventStore& store, KernelOptions options = {});
+  // Checks the options: under PolicyMode::kEnforced the PII scrubber, quota and capability
+  // guard are required, and a missing one fails here naming it.
+  static Result<std::unique_ptr<Kernel>> create(EventStore& store, KernelOptions options);
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -59,6 +64,21 @@ class Kernel {
   // terminal (model_failed: replayed as that failure unless the step asks retry_failed); it
   // is returned as a model_failed error and does not fail the run.
   Result<ModelResult> finish_model(uint64_t ticket, const ModelOutcome& outcome);
+
+  // Tools are two-phase: begin_tool validates the arguments against the tool's schema (bad
+  // arguments append nothing), then commits tool_requested — synced in `effects` mode for a
+  // side-effecting tool — before returning the call to run; finish_tool records
+  // tool_completed. A request found without a completion when the run is loaded gets an
+  // unknown_outcome completion, and that step halts with reconciliation_required until an
+  // operator reconciles it: the kernel never re-runs such a tool by itself.
+  Result<ToolStep> begin_tool(const TenantId& caller, const RunId& run, const ToolRequest& request);
+  // A failure is returned as a tool_failed error (and recorded as the step's terminal).
+  Result<ToolResult> finish_tool(uint64_t ticket, const ToolOutcome& outcome);
+  // retry: the next begin_tool of the step runs it live once more with the same idempotency
+  // key; success / failed: what really happened, recorded as the step's completion; abandon:
+  // the step fails for good. Each decision is an event naming `operator_id`.
+  Status reconcile(const std::string& operator_id, const RunId& run, const std::string& step_key,
+                   const ReconcileDecision& decision);
 
   // `step_key` names the pause in the script: the first time, the run becomes paused
   // (run_paused {reason, context}); once resume() was called, the same step returns the
@@ -87,6 +107,7 @@ class Kernel {
 
  private:
   struct PendingModel;
+  struct PendingTool;
 
   Result<std::shared_ptr<RunState>> load(const RunId& run);
   Result<std::shared_ptr<RunState>> checked(const TenantId& caller, const RunId& run);
@@ -94,20 +115,36 @@ class Kernel {
                               std::optional<RunStatus> new_status = {}, bool barrier = false);
   Result<ModelStep> begin_model_locked(std::shared_ptr<RunState> state, const ModelRequest& request,
                                        int depth);
-  Result<ModelStep> on_model_drift(std::shared_ptr<RunState> state, const ModelRequest& request,
-                                   const StepRecord& recorded, const RequestIdentity& identity,
-                                   int depth);
+  struct DriftDecision;
+  // Applies the replay policy to a step recorded with another request: an error (strict:
+  // the run halts), the recorded result with the drift noted once (allow_prompt_drift), or a
+  // fork to continue in (fork_on_drift).
+  Result<DriftDecision> resolve_drift(RunState& state, const std::string& step_key,
+                                      ReplayPolicy policy, const StepRecord& recorded,
+                                      const RequestIdentity& identity, int depth);
+  Result<ToolStep> begin_tool_locked(std::shared_ptr<RunState> state, const ToolRequest& request,
+                                     int depth);
+  Status settle_unknown_outcomes(RunState& state);
   Result<std::shared_ptr<RunState>> fork_for(RunState& parent, const StepRecord& recorded,
                                              const std::string& request_hash);
   Status halt(RunState& state, Status error, RunStatus status, const Json& detail);
   Status lifecycle(const TenantId& caller, const RunId& run, std::string_view type, Json payload,
                    RunStatus new_status);
 
+  // Runs the live judgements in order; a refusal is audited and returned.
+  Status judge(RunState& state, const std::string& step_key, const ModelCall* model,
+               const ToolCall* tool);
+
   EventStore& store_;
   ToolRegistry tools_;
+  PolicyMode mode_ = PolicyMode::kPermissive;
+  std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
+  bool pii_ = false;
+  bool capability_guard_ = false;
   std::mutex mu_;  // guards runs_, pending_, next_ticket_
   std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;
   std::unordered_map<uint64_t, std::unique_ptr<PendingModel>> pending_;
+  std::unordered_map<uint64_t, std::unique_ptr<PendingTool>> pending_tools_;
   uint64_t next_ticket_ = 1;
 };
 

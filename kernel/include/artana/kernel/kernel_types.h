@@ -113,4 +113,58 @@ struct ModelStep {
   std::optional<ModelCall> call;
 };
 
+struct ToolRequest {
+  std::string step_key;
+  std::string tool;
+  Json arguments = Json::object();
+  std::optional<ReplayPolicy> replay;  // overrides the run's policy for this step
+  bool retry_failed = false;           // a recorded transient failure is retried live
+};
+
+enum class ToolOutcomeKind { kSuccess, kTransientError, kPermanentError, kUnknownOutcome };
+std::string_view tool_outcome_name(ToolOutcomeKind kind);
+Result<ToolOutcomeKind> parse_tool_outcome(std::string_view name);
+
+// What a tool reports; recorded as the step's tool_completed.
+struct ToolOutcome {
+  ToolOutcomeKind kind = ToolOutcomeKind::kSuccess;
+  Json result;        // kSuccess
+  std::string error;  // otherwise
+};
+
+// What to run for a live tool step. Its request is already committed (and synced in
+// `effects` mode for a side-effecting tool) when the caller gets this.
+struct ToolCall {
+  uint64_t ticket = 0;  // hand back to finish_tool
+  RunId run_id;
+  TenantId tenant_id;
+  std::string step_key;
+  std::string tool;
+  Json arguments;
+  std::string idempotency_key;  // SHA-256 hex of canonical [run_id, tool, step_key]
+  bool side_effect = false;
+};
+
+struct ToolResult {
+  RunId run_id;
+  ToolOutcomeKind outcome = ToolOutcomeKind::kSuccess;
+  Json result;
+  bool replayed = false;
+  uint64_t seq = 0;
+  std::vector<std::string> drift_fields;
+};
+
+struct ToolStep {
+  std::optional<ToolResult> replayed;
+  std::optional<ToolCall> call;
+};
+
+// An operator's decision on a tool step whose outcome is unknown.
+struct ReconcileDecision {
+  enum class Kind { kRetry, kSuccess, kFailed, kAbandon };
+  Kind kind = Kind::kRetry;
+  Json result;        // kSuccess: what the tool really returned
+  std::string error;  // kFailed: what really went wrong
+};
+
 }  // namespace artana::kernel

@@ -7,11 +7,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "artana/kernel/json.h"
+#include "artana/kernel/json_schema.h"
 #include "artana/kernel/status.h"
 
 namespace artana::kernel {
@@ -19,7 +21,7 @@ namespace artana::kernel {
 struct ToolSpec {
   std::string name;  // 1..64 of [A-Za-z0-9_.-]
   std::string description;
-  Json arguments = Json::object();  // JSON Schema (draft 7) of the arguments object
+  Json arguments = Json::object();  // JSON Schema (draft 7) of the arguments, checked on add
   std::string version = "1";
   std::string capability;    // the tenant needs it to see or call the tool; empty: none
   bool side_effect = false;  // two-phase with a synced request, never re-run by itself
@@ -27,7 +29,10 @@ struct ToolSpec {
 
 struct RegisteredTool {
   ToolSpec spec;
-  std::string signature;  // 64 hex digits
+  std::string signature;             // 64 hex digits
+  std::optional<JsonSchema> schema;  // spec.arguments, compiled when registered
+  // ok, or kInvalidArgument naming the tool and the first bad field ("args.n: …").
+  Status validate_arguments(const Json& arguments) const;
 };
 
 class ToolRegistry {

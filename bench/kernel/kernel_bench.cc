@@ -1,0 +1,209 @@
+// kernel_bench: the kernel's step path (docs/benchmarks.md).
+//   kernel_bench [--json] [--quick] [--dir DIR]
+// A scripted model port (no network) answers every call, so the figures time the kernel and
+// the ledger: live steps, replayed steps, long runs, a side-effecting tool in `effects`
+// mode, and the enforced middleware chain.
+#include <stdlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/kernel.h"
+#include "artana/kernel/lmdb_event_store.h"
+#include "support/bench_report.h"
+
+using namespace artana;
+using namespace artana::kernel;
+using namespace artana::bench;
+
+namespace {
+
+struct Settings {
+  bool json = false;
+  bool quick = false;
+  std::string dir;
+};
+
+template <typename T>
+T must(Result<T> r, const char* what) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "kernel_bench: %s: %s\n", what, r.status().to_string().c_str());
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
+void must(const Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "kernel_bench: %s: %s\n", what, s.to_string().c_str());
+    std::exit(1);
+  }
+}
+
+std::unique_ptr<EventStore> open(const std::string& dir, Durability durability) {
+  std::filesystem::remove_all(dir);
+  LmdbStoreOptions options;
+  options.durability = durability;
+  return must(open_lmdb_store(dir, options), "opening the ledger");
+}
+
+ModelOutcome scripted_answer(const ModelCall& call) {
+  ModelOutcome out;
+  out.output = Json::object({{"text", "ok: " + call.step_key}});
+  out.usage = Json::object({{"prompt_tokens", 12}, {"completion_tokens", 3}});
+  out.cost_micro_usd = 10;
+  return out;
+}
+
+ModelRequest request(uint64_t n, const std::string& prompt) {
+  ModelRequest r;
+  r.step_key = "turn_" + std::to_string(n);
+  r.model = "scripted";
+  r.prompt = prompt;
+  return r;
+}
+
+// One live model step: begin (index lookup, identity), the scripted port, finish (append).
+double live_step(Kernel& kernel, const std::string& run, uint64_t n, const std::string& prompt) {
+  double start = now_us();
+  ModelStep step =
+      must(kernel.begin_model(TenantId("bench"), RunId(run), request(n, prompt)), "begin_model");
+  if (!step.call) must(Status::internal("a live step replayed"), "live_step");
+  must(kernel.finish_model(step.call->ticket, scripted_answer(*step.call)), "finish_model");
+  return now_us() - start;
+}
+
+StartRunRequest start(const std::string& run, std::optional<int64_t> budget = {}) {
+  StartRunRequest r;
+  r.run_id = RunId(run);
+  r.tenant.tenant_id = TenantId("bench");
+  r.tenant.budget_micro_usd = budget;
+  return r;
+}
+
+const std::string kPrompt = "Summarise the ticket and propose the next step for the agent.";
+
+void bench_model_steps(const Settings& s) {
+  const int samples = s.quick ? 300 : 3000;
+  const uint64_t far = s.quick ? 5'000 : 100'000;
+  auto store = open(s.dir + "/model", Durability::kNone);
+  {
+    Kernel kernel(*store);
+    must(kernel.start_run(start("long")), "start_run");
+    std::vector<double> near, at_far;
+    uint64_t n = 0;
+    for (; n < 100; ++n) live_step(kernel, "long", n, kPrompt);
+    for (int i = 0; i < samples; ++i, ++n) near.push_back(live_step(kernel, "long", n, kPrompt));
+    print(summarize("live_model_step_us", "us", near), s.json);
+    for (; n < far; ++n) live_step(kernel, "long", n, kPrompt);
+    for (int i = 0; i < samples; ++i, ++n) at_far.push_back(live_step(kernel, "long", n, kPrompt));
+    print(summarize(s.quick ? "live_model_step_at_5k_us" : "live_model_step_at_100k_us", "us",
+                    at_far),
+          s.json);
+  }
+  // A new kernel loads the run once (not timed), then every step replays from the index.
+  Kernel replaying(*store);
+  must(replaying.status(TenantId("bench"), RunId("long")), "loading the run");
+  std::vector<double> replayed;
+  for (uint64_t n = 0; n < static_cast<uint64_t>(samples); ++n) {
+    ModelRequest r = request(n, kPrompt);
+    double t0 = now_us();
+    ModelStep step = must(replaying.begin_model(TenantId("bench"), RunId("long"), r), "replay");
+    double elapsed = now_us() - t0;
+    if (!step.replayed) must(Status::internal("a recorded step went live"), "replay");
+    replayed.push_back(elapsed);
+  }
+  print(summarize("replayed_model_step_us", "us", replayed), s.json);
+}
+
+// A side-effecting tool in `effects` mode: the request's commit and forced sync, the tool
+// (nothing), then the completion's commit.
+void bench_tool_effects(const Settings& s) {
+  auto store = open(s.dir + "/tool", Durability::kEffects);
+  Kernel kernel(*store);
+  must(kernel.tools().add({"charge", "charges", Json::object({{"type", "object"}}), "1", "", true}),
+       "registering a tool");
+  must(kernel.start_run(start("tools")), "start_run");
+  std::vector<double> times;
+  const int samples = s.quick ? 30 : 300;
+  for (int i = 0; i < samples; ++i) {
+    ToolRequest r;
+    r.step_key = "pay_" + std::to_string(i);
+    r.tool = "charge";
+    r.arguments = Json::object({{"amount", i}});
+    double t0 = now_us();
+    ToolStep step = must(kernel.begin_tool(TenantId("bench"), RunId("tools"), r), "begin_tool");
+    ToolOutcome done;
+    done.result = Json::object({{"ok", true}});
+    must(kernel.finish_tool(step.call->ticket, done), "finish_tool");
+    times.push_back(now_us() - t0);
+  }
+  print(summarize("live_tool_step_effects_us", "us", times), s.json);
+}
+
+// The same live step with and without the enforced chain (PII on a 1 KiB prompt holding
+// an email and a phone number, quota, capability guard); the figure is the difference of
+// the medians.
+void bench_middleware(const Settings& s) {
+  std::string prompt = "Customer jane.doe@example.com called from +1 415-555-0132 about order. ";
+  while (prompt.size() < 1024) prompt += "The agent reviews the history and drafts a reply. ";
+  prompt.resize(1024);
+  const int samples = s.quick ? 300 : 3000;
+  auto measure = [&](bool enforced, const std::string& name) {
+    auto store = open(s.dir + "/" + name, Durability::kNone);
+    KernelOptions options;
+    if (enforced) {
+      options.mode = PolicyMode::kEnforced;
+      options.middleware = {make_pii_scrubber(), make_quota_guard(), make_capability_guard()};
+    }
+    auto kernel = must(Kernel::create(*store, options), "Kernel::create");
+    must(kernel->start_run(start("mw", int64_t{1} << 50)), "start_run");
+    std::vector<double> times;
+    for (int i = 0; i < 100 + samples; ++i) {
+      double t = live_step(*kernel, "mw", static_cast<uint64_t>(i), prompt);
+      if (i >= 100) times.push_back(t);
+    }
+    return summarize(name, "us", times);
+  };
+  Figure plain = measure(false, "live_step_1k_prompt_permissive_us");
+  Figure enforced = measure(true, "live_step_1k_prompt_enforced_us");
+  print(plain, s.json);
+  print(enforced, s.json);
+  print(summarize("middleware_enforced_overhead_us", "us", {enforced.median - plain.median}),
+        s.json);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      s.json = true;
+    } else if (std::strcmp(argv[i], "--quick") == 0) {
+      s.quick = true;
+    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      s.dir = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: kernel_bench [--json] [--quick] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  const bool temporary = s.dir.empty();
+  if (temporary) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "artana-kbench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) return 1;
+    s.dir = pattern;
+  }
+  std::filesystem::create_directories(s.dir);
+  print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
+  bench_model_steps(s);
+  bench_tool_effects(s);
+  bench_middleware(s);
+  if (temporary) std::filesystem::remove_all(s.dir);
+  return 0;
+}

@@ -1,0 +1,84 @@
+#include "artana/kernel/middleware.h"
+
+#include <mutex>
+
+namespace artana::kernel {
+namespace {
+
+class PiiScrubber final : public Middleware {
+ public:
+  Kind kind() const override { return Kind::kPii; }
+  std::string_view name() const override { return "pii_scrubber"; }
+};
+
+class QuotaGuard final : public Middleware {
+ public:
+  explicit QuotaGuard(QuotaOptions options) : options_(options) {}
+  Kind kind() const override { return Kind::kQuota; }
+  std::string_view name() const override { return "quota"; }
+
+  Status judge_model(const StepContext& ctx, const ModelCall& call) override {
+    if (ctx.tenant.budget_micro_usd && ctx.spend_micro_usd >= *ctx.tenant.budget_micro_usd) {
+      return Status::failed_precondition(
+                 "run '{}' spent {} of its {} micro-USD budget; the operator can raise it "
+                 "(raise_budget) and resume",
+                 ctx.run_id.str(), ctx.spend_micro_usd, *ctx.tenant.budget_micro_usd)
+          .with_kind(error_kind::kBudgetExceeded, ctx.step_key);
+    }
+    if (!options_.allow_unknown_cost) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (unpriced_.count(call.model)) {
+        return Status::failed_precondition(
+                   "model '{}' reports no cost, so its spend cannot be counted against the "
+                   "budget; price it in its port or allow unknown costs",
+                   call.model)
+            .with_kind(error_kind::kPolicyViolation, ctx.step_key);
+      }
+    }
+    return Status();
+  }
+
+  void observe_model(const StepContext&, const ModelCall& call,
+                     const ModelOutcome& outcome) override {
+    if (!outcome.ok || outcome.cost_micro_usd) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    unpriced_.insert(call.model);
+  }
+
+ private:
+  QuotaOptions options_;
+  std::mutex mu_;
+  std::set<std::string> unpriced_;  // models whose port reported no cost
+};
+
+class CapabilityGuard final : public Middleware {
+ public:
+  Kind kind() const override { return Kind::kCapability; }
+  std::string_view name() const override { return "capability_guard"; }
+  // The kernel filters offered tools itself when this guard is installed (it knows each
+  // tool's capability); calls are judged in begin_tool for the same reason.
+};
+
+}  // namespace
+
+Status Middleware::judge_model(const StepContext&, const ModelCall&) { return Status(); }
+Status Middleware::judge_tool(const StepContext&, const ToolCall&) { return Status(); }
+void Middleware::observe_model(const StepContext&, const ModelCall&, const ModelOutcome&) {}
+
+std::string_view policy_mode_name(PolicyMode mode) {
+  return mode == PolicyMode::kEnforced ? "enforced" : "permissive";
+}
+
+Result<PolicyMode> parse_policy_mode(std::string_view name) {
+  if (name == "permissive") return PolicyMode::kPermissive;
+  if (name == "enforced") return PolicyMode::kEnforced;
+  return Status::invalid_argument("policy mode '{}' is not one of permissive, enforced", name);
+}
+
+std::shared_ptr<Middleware> make_pii_scrubber() { return std::make_shared<PiiScrubber>(); }
+std::shared_ptr<Middleware> make_quota_guard(QuotaOptions options) {
+  return std::make_shared<QuotaGuard>(options);
+}
+std::shared_ptr<Middleware> make_capability_guard() { return std::make_shared<CapabilityGuard>(); }
+
+}  // namespace artana::kernel

@@ -1,0 +1,267 @@
+// The enforced middleware chain: construction checks, fixed order, quota and budget raise,
+// unknown costs, custom refusals, and PII that never reaches the ledger's bytes.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "support/kernel_fixture.h"
+
+using namespace artana;
+using namespace artana::kernel;
+using namespace artana::testing;
+
+namespace {
+
+// A custom middleware that notes each judgement and can refuse tools.
+class Recorder : public Middleware {
+ public:
+  explicit Recorder(std::vector<std::string>* log) : log_(log) {}
+  Kind kind() const override { return Kind::kCustom; }
+  std::string_view name() const override { return "recorder"; }
+  Status judge_model(const StepContext& ctx, const ModelCall&) override {
+    log_->push_back("model " + ctx.step_key);
+    return Status();
+  }
+  Status judge_tool(const StepContext& ctx, const ToolCall& call) override {
+    log_->push_back("tool " + ctx.step_key);
+    if (call.arguments.find("forbidden") != nullptr) {
+      return Status::permission_denied("no forbidden arguments")
+          .with_kind(error_kind::kPolicyViolation, ctx.step_key);
+    }
+    return Status();
+  }
+
+ private:
+  std::vector<std::string>* log_;
+};
+
+KernelOptions enforced(std::vector<std::string>* log = nullptr, QuotaOptions quota = {}) {
+  KernelOptions options;
+  options.mode = PolicyMode::kEnforced;
+  // Given out of order on purpose: the kernel puts them in its own order.
+  if (log != nullptr) options.middleware.push_back(std::make_shared<Recorder>(log));
+  options.middleware.push_back(make_capability_guard());
+  options.middleware.push_back(make_quota_guard(quota));
+  options.middleware.push_back(make_pii_scrubber());
+  return options;
+}
+
+struct Host {
+  TempDir dir;
+  std::unique_ptr<EventStore> store;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<std::string> log;
+  QuotaOptions quota;
+  Host() { reopen(); }
+  void reopen() {
+    kernel.reset();
+    store.reset();
+    store = open_store(dir.str());
+    auto created = Kernel::create(*store, enforced(&log, quota));
+    REQUIRE(created.ok());
+    kernel = std::move(created).value();
+    REQUIRE(
+        kernel->tools()
+            .add({"notify", "sends a message", Json::object({{"type", "object"}}), "1", "", true})
+            .ok());
+  }
+};
+
+StartRunRequest budgeted(const std::string& run, int64_t budget) {
+  StartRunRequest request = start_request(run);
+  request.tenant.budget_micro_usd = budget;
+  return request;
+}
+
+}  // namespace
+
+TEST_CASE("an enforced kernel without PII, quota or capability guard is refused naming it",
+          "[kernel][middleware]") {
+  TempDir dir;
+  auto store = open_store(dir.str());
+  for (int missing = 0; missing < 3; ++missing) {
+    KernelOptions options;
+    options.mode = PolicyMode::kEnforced;
+    if (missing != 0) options.middleware.push_back(make_pii_scrubber());
+    if (missing != 1) options.middleware.push_back(make_quota_guard());
+    if (missing != 2) options.middleware.push_back(make_capability_guard());
+    auto kernel = Kernel::create(*store, options);
+    REQUIRE_FALSE(kernel.ok());
+    CHECK(kernel.status().code() == StatusCode::kInvalidArgument);
+    const char* names[] = {"PII scrubber", "quota guard", "capability guard"};
+    CHECK_THAT(kernel.status().message(), Catch::Contains(names[missing]));
+  }
+  REQUIRE(Kernel::create(*store, enforced()).ok());
+}
+
+TEST_CASE("the quota refuses the call after the budget is spent, sticky until a raise",
+          "[kernel][middleware][quota]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(budgeted("r1", 2500)).ok());
+  ScriptedModel port;  // 1000 micro-USD a call
+  for (int i = 1; i <= 3; ++i) {
+    REQUIRE(
+        run_model(*host.kernel, "acme", "r1", prompt_request("t" + std::to_string(i), "go"), port)
+            .ok());
+  }
+  // 3000 spent of 2500: the overshoot is recorded, the next call is refused before it is made.
+  auto refused = run_model(*host.kernel, "acme", "r1", prompt_request("t4", "go"), port);
+  CHECK(refused.status().kind() == "budget_exceeded");
+  CHECK_THAT(refused.status().message(), Catch::Contains("3000"));
+  CHECK(port.calls == 3);
+  CHECK(host.log == std::vector<std::string>{"model t1", "model t2", "model t3"});
+  CHECK(*host.kernel->status(TenantId("acme"), RunId("r1")) == RunStatus::kNeedsAttention);
+  auto sticky = run_model(*host.kernel, "acme", "r1", prompt_request("t5", "go"), port);
+  CHECK(sticky.status().kind() == "budget_exceeded");
+  CHECK(count_type(events_of(*host.store, "r1"), "run_halted") == 1);
+
+  REQUIRE(host.kernel->raise_budget("ops@acme", RunId("r1"), 10000).ok());
+  REQUIRE(host.kernel->resume(TenantId("acme"), RunId("r1"), Json()).ok());
+  auto retried = run_model(*host.kernel, "acme", "r1", prompt_request("t4", "go"), port);
+  REQUIRE(retried.ok());
+  CHECK_FALSE(retried->replayed);
+  CHECK(port.calls == 4);
+
+  // A replay judges nothing and appends nothing.
+  const size_t events = events_of(*host.store, "r1").size();
+  host.reopen();
+  host.log.clear();
+  ScriptedModel replay;
+  for (int i = 1; i <= 4; ++i) {
+    auto r = run_model(*host.kernel, "acme", "r1", prompt_request("t" + std::to_string(i), "go"),
+                       replay);
+    REQUIRE(r.ok());
+    CHECK(r->replayed);
+  }
+  CHECK(replay.calls == 0);
+  CHECK(host.log.empty());
+  CHECK(events_of(*host.store, "r1").size() == events);
+}
+
+TEST_CASE("a model that reports no cost is refused after its first call unless allowed",
+          "[kernel][middleware][quota]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(budgeted("r1", 1000000)).ok());
+  ScriptedModel unpriced;
+  unpriced.answer = [](const ModelCall&) {
+    ModelOutcome out;
+    out.output = Json::object({{"text", "ok"}});
+    return out;  // no cost_micro_usd
+  };
+  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "go"), unpriced).ok());
+  auto refused = run_model(*host.kernel, "acme", "r1", prompt_request("b", "go"), unpriced);
+  CHECK(refused.status().kind() == "policy_violation");
+  CHECK(count_type(events_of(*host.store, "r1"), "step_denied") == 1);
+
+  Host allowing;
+  allowing.quota.allow_unknown_cost = true;
+  allowing.reopen();
+  REQUIRE(allowing.kernel->start_run(budgeted("r1", 1000000)).ok());
+  REQUIRE(run_model(*allowing.kernel, "acme", "r1", prompt_request("a", "go"), unpriced).ok());
+  REQUIRE(run_model(*allowing.kernel, "acme", "r1", prompt_request("b", "go"), unpriced).ok());
+}
+
+TEST_CASE("a custom middleware refusal is audited and leaves the step open",
+          "[kernel][middleware]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  ToolRequest request;
+  request.step_key = "n1";
+  request.tool = "notify";
+  request.arguments = Json::object({{"forbidden", true}});
+  auto refused = host.kernel->begin_tool(TenantId("acme"), RunId("r1"), request);
+  CHECK(refused.status().kind() == "policy_violation");
+  auto events = events_of(*host.store, "r1");
+  REQUIRE(count_type(events, "step_denied") == 1);
+  CHECK(events.back().payload.find("middleware")->as_string() == "recorder");
+  CHECK(count_type(events, "tool_requested") == 0);
+  request.arguments = Json::object({{"text", "fine"}});
+  auto allowed = host.kernel->begin_tool(TenantId("acme"), RunId("r1"), request);
+  REQUIRE(allowed.ok());
+  CHECK(allowed->call.has_value());
+}
+
+TEST_CASE("PII never reaches the ledger's bytes while the tool sees the real values",
+          "[kernel][middleware][pii]") {
+  const std::string email = "jane.doe@example.com";
+  const std::string phone = "+1 415-555-0132";
+  const std::string card = "4111 1111 1111 1111";
+  const std::string ssn = "219-09-9999";
+  const std::string key = "sk-proj-abcdefghijklmnopqrstuvwxyz012345";
+  Host host;
+  StartRunRequest start = start_request("r1");
+  start.input = Json::object({{"customer", email}});
+  REQUIRE(host.kernel->start_run(start).ok());
+
+  ModelCall seen;
+  ScriptedModel port;
+  port.answer = [&](const ModelCall& call) {
+    seen = call;
+    ModelOutcome out;
+    // The model repeats a value and adds one of its own.
+    out.output = Json::object({{"text", "Call " + phone + " or write to boss@example.org"}});
+    out.cost_micro_usd = 10;
+    return out;
+  };
+  const std::string prompt =
+      "Refund " + email + ", card " + card + ", ssn " + ssn + ", key " + key + ", phone " + phone;
+  auto reply = run_model(*host.kernel, "acme", "r1", prompt_request("turn_1", prompt), port);
+  REQUIRE(reply.ok());
+  REQUIRE(seen.prompt.has_value());
+  for (const std::string& secret : {email, phone, card, ssn, key}) {
+    CHECK(seen.prompt->find(secret) == std::string::npos);
+  }
+  CHECK_THAT(*seen.prompt, Catch::Contains("[EMAIL_2]"));  // [EMAIL_1] is the run input's
+  CHECK_THAT(*seen.prompt, Catch::Contains("[CARD_1]"));
+  const std::string text = reply->output.find("text")->as_string();
+  CHECK_THAT(text, Catch::Contains("[PHONE_1]"));  // the same value, the same placeholder
+  CHECK_THAT(text, Catch::Contains("[EMAIL_3]"));
+
+  ToolRequest notify;
+  notify.step_key = "notify_1";
+  notify.tool = "notify";
+  notify.arguments = Json::object({{"to", email}, {"body", "refund done"}});
+  auto step = host.kernel->begin_tool(TenantId("acme"), RunId("r1"), notify);
+  REQUIRE(step.ok());
+  REQUIRE(step->call.has_value());
+  CHECK(step->call->arguments.find("to")->as_string() == email);  // the real value
+  ToolOutcome done;
+  done.result = Json::object({{"delivered_to", email}});
+  auto result = host.kernel->finish_tool(step->call->ticket, done);
+  REQUIRE(result.ok());
+  CHECK(result->result.find("delivered_to")->as_string() == "[EMAIL_2]");
+
+  REQUIRE(host.kernel
+              ->pause(TenantId("acme"), RunId("r1"), "confirm", "check",
+                      Json::object({{"call", phone}}))
+              .ok());
+  REQUIRE(host.kernel->resume(TenantId("acme"), RunId("r1"), Json::object({{"ssn", ssn}})).ok());
+
+  // The same script in a new process: identical placeholders, so nothing drifts.
+  const size_t events = events_of(*host.store, "r1").size();
+  host.reopen();
+  ScriptedModel replay;
+  auto again = run_model(*host.kernel, "acme", "r1", prompt_request("turn_1", prompt), replay);
+  REQUIRE(again.ok());
+  CHECK(again->replayed);
+  auto tool_again = host.kernel->begin_tool(TenantId("acme"), RunId("r1"), notify);
+  REQUIRE(tool_again.ok());
+  CHECK(tool_again->replayed.has_value());
+  auto resumed = host.kernel->pause(TenantId("acme"), RunId("r1"), "confirm", "check",
+                                    Json::object({{"call", phone}}));
+  REQUIRE(resumed.ok());
+  CHECK(resumed->input.find("ssn")->as_string().rfind("[SSN_", 0) == 0);
+  CHECK(replay.calls == 0);
+  CHECK(events_of(*host.store, "r1").size() == events);
+
+  host.kernel.reset();
+  REQUIRE(host.store->sync().ok());
+  host.store.reset();
+  const std::string bytes = read_file((host.dir / "data.mdb").string());
+  for (const std::string& secret :
+       {email, phone, card, ssn, key, std::string("boss@example.org")}) {
+    INFO(secret);
+    CHECK(bytes.find(secret) == std::string::npos);
+  }
+  CHECK(bytes.find("[EMAIL_1]") != std::string::npos);
+}
