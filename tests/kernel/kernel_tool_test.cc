@@ -235,3 +235,28 @@ TEST_CASE(
   REQUIRE(report.ok());
   CHECK(report->ok);
 }
+
+TEST_CASE("a run whose owner is alive in the middle of a tool is not settled by an onlooker",
+          "[kernel][tool][crash]") {
+  Host host;
+  host.kernel.reset();
+  host.store.reset();
+  ChildProcess child({ARTANA_KERNEL_CHILD, host.dir.str(), "busy"});
+  const std::string line = child.read_line();
+  INFO(line);
+  REQUIRE(line.rfind("in_tool ", 0) == 0);
+  host.reopen();
+  // Another process owns the run and may be running the tool right now: look, don't touch.
+  auto status = host.kernel->status(TenantId("acme"), RunId("busy"));
+  REQUIRE(status.ok());
+  CHECK(*status == RunStatus::kRunning);
+  CHECK(count_type(events_of(*host.store, "busy"), "tool_completed") == 0);
+  auto taken = host.call("busy", "pay", Json::object({{"amount", 42}}));
+  CHECK(taken.status().code() == StatusCode::kLeaseHeld);
+  // Once the owner is dead, the dangling request is an unknown outcome.
+  child.kill_hard();
+  auto halted = host.call("busy", "pay", Json::object({{"amount", 42}}));
+  CHECK(halted.status().kind() == "reconciliation_required");
+  CHECK(count_type(events_of(*host.store, "busy"), "tool_completed") == 1);
+  CHECK(host.charges == 0);
+}

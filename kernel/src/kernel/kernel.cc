@@ -147,10 +147,12 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
     auto [it, inserted] = runs_.emplace(run.str(), state);
     if (!inserted) return it->second;  // another thread loaded it first: use that one
   }
-  // A tool requested and never completed means its process died during the call.
+  // A tool requested and never completed means its process died during the call — unless
+  // a live process still owns the run (kLeaseHeld): then the call may be running there, and
+  // the run is only being looked at from here.
   std::lock_guard<std::mutex> lock(state->mu);
   Status settled = settle_unknown_outcomes(*state);
-  if (!settled.ok()) {
+  if (!settled.ok() && settled.code() != StatusCode::kLeaseHeld) {
     std::lock_guard<std::mutex> runs_lock(mu_);
     runs_.erase(run.str());
     return settled;
