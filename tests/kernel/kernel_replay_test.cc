@@ -369,3 +369,21 @@ TEST_CASE("tools the tenant lacks are not offered to the model", "[kernel][capab
   REQUIRE(context.ok());
   CHECK(context->has_capability("payments"));
 }
+
+TEST_CASE("a keyed summary is recorded once and a replay reaching it appends nothing",
+          "[kernel][summary]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  const Json value = Json::object({{"done", 3}});
+  REQUIRE(host.kernel->summary(TenantId("acme"), RunId("r1"), "progress", value, "summary:1").ok());
+  CHECK(host.kernel->summary(TenantId("acme"), RunId("r1"), "policy_decision", value).kind() ==
+        "policy_violation");
+  host.reopen();
+  REQUIRE(host.kernel->summary(TenantId("acme"), RunId("r1"), "progress", value, "summary:1").ok());
+  auto events = events_of(*host.store, "r1");
+  CHECK(count_type(events, "run_summary") == 1);
+  auto latest = host.store->latest_summary(RunId("r1"), "progress");
+  REQUIRE(latest.ok());
+  REQUIRE(latest->has_value());
+  CHECK(*(*latest)->payload.find("value") == value);
+}

@@ -318,7 +318,7 @@ Status Kernel::fail(const TenantId& caller, const RunId& run, const Json& error)
 }
 
 Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                       const Json& value) {
+                       const Json& value, const std::string& step_key) {
   if (reserved_summary_kind(kind)) {
     return Status::permission_denied(
                "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
@@ -328,9 +328,27 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   std::lock_guard<std::mutex> lock(state->mu);
   if (state->halt) return *state->halt;
+  if (!step_key.empty()) {
+    if (auto it = state->steps.find(step_key); it != state->steps.end()) {
+      if (it->second.kind != "summary") {
+        return halt(*state,
+                    Status::failed_precondition("step '{}' was recorded as a {} step, now "
+                                                "reached as a summary",
+                                                step_key, it->second.kind)
+                        .with_kind(error_kind::kReplayDrift, step_key),
+                    RunStatus::kNeedsAttention, Json::object());
+      }
+      if (pii_) {
+        Json replayed = value;  // renumbers this run's values in script order
+        scrub_pii(state->pii, replayed, ScrubMode::kReplay);
+      }
+      return Status();  // recorded already: a replay appends nothing
+    }
+  }
   Json scrubbed = value;
   Json allocated = pii_ ? scrub_pii(state->pii, scrubbed, ScrubMode::kLive) : Json::object();
   Json payload = Json::object({{"kind", kind}, {"value", std::move(scrubbed)}});
+  if (!step_key.empty()) payload.set("step_key", step_key);
   if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
   return append(*state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
 }

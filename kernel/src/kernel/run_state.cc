@@ -72,6 +72,11 @@ Status RunState::apply(const Event& event) {
     StepRecord& step = steps[*step_key];
     step.terminal.reset();
     step.retry_armed = true;
+  } else if (event.type == ev::kRunSummary && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    step.kind = "summary";
+    step.request_seq = event.seq;
+    step.terminal = RecordedTerminal{event.type, event.seq, p};
   } else if (event.type == ev::kRunPaused && step_key != nullptr) {
     StepRecord& step = steps[*step_key];
     step.kind = "pause";

@@ -92,8 +92,10 @@ class Kernel {
   Status complete(const TenantId& caller, const RunId& run, const Json& output);
   Status fail(const TenantId& caller, const RunId& run, const Json& error);
   // Summary kinds starting "policy", "approval" or "intent" are the kernel's: refused here.
+  // With a step_key (what a script passes) the summary is a step: recorded once, and a
+  // replay that reaches it again appends nothing.
   Status summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                 const Json& value);
+                 const Json& value, const std::string& step_key = {});
   Result<RunStatus> status(const TenantId& caller, const RunId& run);
   // The tenant context the run works under now (after raise_budget / grant).
   Result<TenantContext> tenant_context(const TenantId& caller, const RunId& run);
