@@ -1,0 +1,398 @@
+// Lua <-> JSON conversion (lua_json.h).
+//
+// Why to_json cannot longjmp (STYLE.md §5): it holds std::string, Json and a set while it
+// reads the Lua stack, so it only calls functions the 5.4 manual marks `-` (never raise):
+//   lua_type, lua_typename, lua_isinteger, lua_toboolean, lua_tointegerx, lua_tonumberx,
+//   lua_topointer, lua_absindex, lua_gettop, lua_rawequal    -- pure reads, no allocation
+//   lua_tolstring    -- only on values already strings: converting a number would allocate
+//   lua_rawgeti, lua_rawgetp, lua_getmetatable, lua_pushnil  -- raw, into reserved slots
+//   lua_next         -- raw traversal; it raises only for a key not in the table, and we
+//                       never change a table while walking it (pops keep the key intact)
+//   lua_checkstack   -- returns false instead of raising when the stack cannot grow
+//   lua_settop/pop   -- marked `e` only because it may close a to-be-closed slot; the slots
+//                       we drop are ones we pushed, and lua_toclose is never called on them
+// push_json does the opposite (allocating, so raising) inside lua_pcall, holding only
+// references and trivially destructible locals across the calls that may jump.
+#include "lua_json.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <new>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "artana/kernel/canonical_json.h"
+
+namespace artana::lua {
+namespace {
+
+using kernel::Json;
+
+// Registry key of the array marker: the address is unique to this library.
+const char kArrayMarkerKey = 0;
+
+// ---- Paths: args.items[3].name, args["weird key"] -----------------------------------------
+
+// One step from the root, on the reader's call stack. `key` borrows a Lua string that stays
+// on the stack while the value below it is read.
+struct PathNode {
+  const PathNode* parent = nullptr;
+  std::string_view key;
+  lua_Integer index = 0;
+  bool is_index = false;
+};
+
+bool is_identifier(std::string_view key) {
+  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// `key` in double quotes with JSON escapes, invalid UTF-8 as \xNN, cut with "…" past 64
+// bytes so a huge key does not swamp the message (as kernel json_path.h renders keys).
+std::string quote_key(std::string_view key) {
+  constexpr size_t kMaxShown = 64;
+  const bool valid = kernel::is_valid_utf8(key);
+  size_t n = std::min(key.size(), kMaxShown);
+  while (valid && n < key.size() && n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0) == 0x80)
+    --n;
+  std::string out = "\"";
+  for (unsigned char c : key.substr(0, n)) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+    } else if (c >= 0x80 && !valid) {
+      fmt::format_to(std::back_inserter(out), "\\x{:02X}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (n < key.size()) out += "…";
+  out += '"';
+  return out;
+}
+
+std::string render_path(std::string_view root, const PathNode* leaf) {
+  std::vector<const PathNode*> nodes;
+  for (const PathNode* node = leaf; node != nullptr; node = node->parent) nodes.push_back(node);
+  std::string out(root);
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    const PathNode& node = **it;
+    if (node.is_index) {
+      fmt::format_to(std::back_inserter(out), "[{}]", node.index);
+    } else if (is_identifier(node.key)) {
+      if (!out.empty()) out += '.';
+      out += node.key;
+    } else {
+      out += '[' + quote_key(node.key) + ']';
+    }
+  }
+  return out.empty() ? std::string("value") : out;
+}
+
+// ---- Lua -> JSON ---------------------------------------------------------------------------
+
+class Reader {
+ public:
+  Reader(lua_State* L, std::string_view root) : L_(L), root_(root) {}
+
+  Status take_error() { return std::move(error_); }
+
+  // Reads the value at absolute `index`; may leave extra values on the stack on failure
+  // (to_json restores the top).
+  bool value(int index, const PathNode* at, int depth, Json& out) {
+    switch (lua_type(L_, index)) {
+      case LUA_TNIL:
+        out = nullptr;
+        return true;
+      case LUA_TBOOLEAN:
+        out = lua_toboolean(L_, index) != 0;
+        return true;
+      case LUA_TNUMBER:
+        return number(index, at, out);
+      case LUA_TSTRING: {
+        size_t n = 0;
+        const char* s = lua_tolstring(L_, index, &n);
+        if (!kernel::is_valid_utf8({s, n})) {
+          return fail("{}: string is not valid UTF-8 (pass bytes as base64 or hex)", path(at));
+        }
+        out = std::string(s, n);
+        return true;
+      }
+      case LUA_TTABLE:
+        return table(index, at, depth + 1, out);
+      default:
+        return fail(
+            "{}: a {} cannot cross as JSON (pass data: nil, boolean, number, string, table)",
+            path(at), lua_typename(L_, lua_type(L_, index)));
+    }
+  }
+
+ private:
+  template <typename... Args>
+  bool fail(fmt::format_string<Args...> format, Args&&... args) {
+    error_ = Status::invalid_argument(format, std::forward<Args>(args)...);
+    return false;
+  }
+
+  std::string path(const PathNode* at) const { return render_path(root_, at); }
+
+  bool number(int index, const PathNode* at, Json& out) {
+    if (lua_isinteger(L_, index)) {
+      const lua_Integer v = lua_tointegerx(L_, index, nullptr);
+      if (v > kernel::kMaxSafeInteger || v < -kernel::kMaxSafeInteger) {
+        return fail(
+            "{}: integer {} is beyond ±2^53, which JSON cannot carry exactly; pass it as "
+            "a string",
+            path(at), v);
+      }
+      out = static_cast<int64_t>(v);
+      return true;
+    }
+    const double d = lua_tonumberx(L_, index, nullptr);
+    if (!std::isfinite(d)) {
+      return fail("{}: number is {}, which JSON cannot carry", path(at),
+                  std::isnan(d) ? "NaN"
+                  : d > 0       ? "inf"
+                                : "-inf");
+    }
+    // JSON has one number type: 1.0 and 1 are the same value, and an integer replays as the
+    // same Lua subtype the script would get back from a recorded result.
+    const double limit = static_cast<double>(kernel::kMaxSafeInteger);
+    if (std::trunc(d) == d && d <= limit && d >= -limit) {
+      out = static_cast<int64_t>(d);  // -0.0 becomes 0
+    } else {
+      out = d;
+    }
+    return true;
+  }
+
+  // A key that is neither a string nor an integer, described without addresses.
+  std::string describe_key(int index) const {
+    switch (lua_type(L_, index)) {
+      case LUA_TBOOLEAN:
+        return fmt::format("{} (a boolean)", lua_toboolean(L_, index) ? "true" : "false");
+      case LUA_TNUMBER:
+        return fmt::format("{} (a float)", lua_tonumberx(L_, index, nullptr));
+      default:
+        return fmt::format("of type {}", lua_typename(L_, lua_type(L_, index)));
+    }
+  }
+
+  bool table(int index, const PathNode* at, int depth, Json& out) {
+    if (depth > kMaxLuaJsonDepth) {
+      return fail("{}: tables nest deeper than {} levels", path(at), kMaxLuaJsonDepth);
+    }
+    const void* self = lua_topointer(L_, index);
+    if (!open_.insert(self).second) {
+      return fail("a table contains itself at {} (JSON cannot carry a cycle)", path(at));
+    }
+    // 2 slots for lua_next's key and value (or the marker check), 1 for rawgeti.
+    if (!lua_checkstack(L_, 3)) return fail("{}: out of Lua stack space", path(at));
+    const bool marked = is_marked_array(L_, index);
+
+    // Pass 1: classify the keys, so the shape is known before anything is converted.
+    lua_Integer ints = 0, min_int = LUA_MAXINTEGER, max_int = LUA_MININTEGER;
+    size_t strings = 0;
+    std::string first_string;
+    lua_pushnil(L_);
+    while (lua_next(L_, index) != 0) {
+      if (lua_type(L_, -2) == LUA_TSTRING) {
+        if (strings++ == 0) {
+          size_t n = 0;
+          const char* s = lua_tolstring(L_, -2, &n);
+          first_string.assign(s, n);
+        }
+      } else if (lua_isinteger(L_, -2)) {
+        const lua_Integer k = lua_tointegerx(L_, -2, nullptr);
+        ++ints;
+        min_int = std::min(min_int, k);
+        max_int = std::max(max_int, k);
+      } else {
+        return fail("{}: key {} cannot cross as JSON (keys are strings, or 1..n for an array)",
+                    path(at), describe_key(-2));
+      }
+      lua_pop(L_, 1);  // drop the value, keep the key for lua_next
+    }
+
+    if (ints > 0 && strings > 0) {
+      return fail(
+          "{}: table mixes array items (key {}) and string keys (key {}); JSON needs "
+          "one or the other",
+          path(at), min_int, quote_key(first_string));
+    }
+    if (marked && strings > 0) {
+      return fail("{}: table marked as an array has string key {}", path(at),
+                  quote_key(first_string));
+    }
+    if (ints > 0) {
+      if (min_int < 1 || max_int != ints) {
+        return fail(
+            "{}: array has key {} but {} items; a JSON array needs keys 1..n without "
+            "holes",
+            path(at), min_int < 1 ? min_int : max_int, ints);
+      }
+      Json::Array items(static_cast<size_t>(ints));
+      for (lua_Integer i = 1; i <= ints; ++i) {
+        lua_rawgeti(L_, index, i);
+        PathNode node{at, {}, i, true};
+        if (!value(lua_gettop(L_), &node, depth, items[static_cast<size_t>(i - 1)])) return false;
+        lua_pop(L_, 1);  // drop the item
+      }
+      out = std::move(items);
+    } else if (strings > 0) {
+      Json::Object members;
+      members.reserve(strings);
+      lua_pushnil(L_);
+      while (lua_next(L_, index) != 0) {
+        size_t n = 0;
+        const char* s = lua_tolstring(L_, -2, &n);  // a string: checked in pass 1
+        if (!kernel::is_valid_utf8({s, n})) {
+          return fail("{}: key {} is not valid UTF-8", path(at), quote_key({s, n}));
+        }
+        PathNode node{at, {s, n}, 0, false};
+        members.emplace_back(std::string(s, n), Json());
+        if (!value(lua_gettop(L_), &node, depth, members.back().second)) return false;
+        lua_pop(L_, 1);  // drop the value, keep the key for lua_next
+      }
+      // lua_next's order depends on the hash seed; sorted members make the result stable.
+      std::sort(members.begin(), members.end(), [](const Json::Member& a, const Json::Member& b) {
+        return kernel::jcs_key_less(a.first, b.first);
+      });
+      out = std::move(members);
+    } else {
+      out = marked ? Json(Json::Array()) : Json(Json::Object());
+    }
+    // Leaving the table: a table reached twice along different paths is not a cycle.
+    open_.erase(self);
+    return true;
+  }
+
+  lua_State* L_;
+  std::string_view root_;
+  std::unordered_set<const void*> open_;  // tables on the current path
+  Status error_;
+};
+
+// ---- JSON -> Lua ---------------------------------------------------------------------------
+
+// Runs inside lua_pcall: every call may raise, and only references and trivially
+// destructible locals are alive across them. Index loops, not iterators, keep it so in
+// checked-iterator builds too.
+void push_value(lua_State* L, const Json& value, int depth) {
+  switch (value.type()) {
+    case Json::Type::kNull:
+      lua_pushnil(L);
+      return;
+    case Json::Type::kBool:
+      lua_pushboolean(L, value.as_bool() ? 1 : 0);
+      return;
+    case Json::Type::kInteger:
+      lua_pushinteger(L, static_cast<lua_Integer>(value.as_integer()));
+      return;
+    case Json::Type::kDouble:
+      lua_pushnumber(L, value.as_double());
+      return;
+    case Json::Type::kString:
+      lua_pushlstring(L, value.as_string().data(), value.as_string().size());
+      return;
+    case Json::Type::kArray:
+    case Json::Type::kObject:
+      break;
+  }
+  if (depth > kMaxLuaJsonDepth) luaL_error(L, "JSON nests deeper than %d levels", kMaxLuaJsonDepth);
+  luaL_checkstack(L, 3, "JSON nests too deep");
+  const size_t n = value.size();
+  const int hint = n > INT_MAX ? INT_MAX : static_cast<int>(n);
+  if (value.is_array()) {
+    const Json::Array& items = value.as_array();
+    lua_createtable(L, hint, 0);
+    for (size_t i = 0; i < n; ++i) {
+      push_value(L, items[i], depth + 1);
+      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    if (n == 0) mark_array(L, -1);  // so [] comes back as [] rather than {}
+  } else {
+    const Json::Object& members = value.as_object();
+    lua_createtable(L, 0, hint);
+    for (size_t i = 0; i < n; ++i) {
+      lua_pushlstring(L, members[i].first.data(), members[i].first.size());
+      push_value(L, members[i].second, depth + 1);
+      lua_rawset(L, -3);
+    }
+  }
+}
+
+// lua_CFunction run by push_json: argument 1 is a light userdata pointing at the Json.
+int l_push_json(lua_State* L) {
+  push_value(L, *static_cast<const Json*>(lua_touserdata(L, 1)), 1);
+  return 1;
+}
+
+}  // namespace
+
+Result<Json> to_json(lua_State* L, int index, std::string_view root) {
+  const int top = lua_gettop(L);
+  const int abs = lua_absindex(L, index);
+  bool ok = false;
+  Json out;
+  Status error;
+  // Building Json allocates; bad_alloc must become a Status, never unwind through Lua.
+  try {
+    Reader reader(L, root);
+    ok = reader.value(abs, nullptr, 0, out);
+    if (!ok) error = reader.take_error();
+  } catch (const std::bad_alloc&) {
+    ok = false;
+    error = Status::unavailable("{}: out of memory converting a Lua value to JSON",
+                                root.empty() ? "value" : root);
+  }
+  lua_settop(L, top);  // drops only slots we pushed; see the file comment
+  if (!ok) return error;
+  return out;
+}
+
+int push_json(lua_State* L, const Json& value) {
+  if (!lua_checkstack(L, 2)) return LUA_ERRMEM;
+  lua_pushcfunction(L, l_push_json);  // a light C function: no allocation
+  lua_pushlightuserdata(L, const_cast<Json*>(&value));
+  return lua_pcall(L, 1, 1, 0);
+}
+
+void push_array_marker(lua_State* L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey) != LUA_TNIL) return;
+  lua_pop(L, 1);  // drop the nil
+  lua_createtable(L, 0, 2);
+  lua_pushliteral(L, "artana.array");
+  lua_setfield(L, -2, "__name");
+  // Protected: a script can neither read the shared marker nor strip it from a table.
+  lua_pushliteral(L, "artana.array");
+  lua_setfield(L, -2, "__metatable");
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey);
+}
+
+void mark_array(lua_State* L, int index) {
+  const int abs = lua_absindex(L, index);
+  push_array_marker(L);
+  lua_setmetatable(L, abs);
+}
+
+bool is_marked_array(lua_State* L, int index) {
+  const int abs = lua_absindex(L, index);
+  if (!lua_getmetatable(L, abs)) return false;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey);
+  const bool marked = lua_rawequal(L, -1, -2) != 0;
+  lua_pop(L, 2);  // drop the marker and the metatable
+  return marked;
+}
+
+}  // namespace artana::lua

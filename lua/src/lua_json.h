@@ -1,0 +1,63 @@
+// Lua <-> JSON values: what crosses the syscall boundary (script args, tool results, model
+// output). Values cross as kernel::Json, never as live Lua references.
+//
+// Lua -> JSON (to_json) is strict, so a value the ledger cannot hash is refused at the call
+// that passed it, with the path that names it (`args.items[3].name`, `args["weird key"]`):
+//   nil/boolean/string  -> null/bool/string (strings must be valid UTF-8)
+//   integer             -> integer, |v| <= 2^53 (kMaxSafeInteger); beyond: pass it as a string
+//   float               -> integer when integral and |v| <= 2^53 (1.0 -> 1, -0.0 -> 0),
+//                          else double; NaN and ±inf are errors
+//   table, keys 1..n    -> array (dense, n >= 1; a hole or a key outside 1..n is an error)
+//   table, string keys  -> object (keys valid UTF-8; members sorted by jcs_key_less)
+//   empty table         -> {} unless it carries the array marker (mark_array) -> []
+//   mixed keys, float/boolean/table keys, cycles, nesting deeper than kMaxLuaJsonDepth,
+//   functions, userdata, threads -> invalid_argument naming the path (and the key).
+// Array indices in paths are Lua's (1-based): the script author wrote the table, so
+// `args.list[2]` is the second item, the one they see as list[2].
+// Metamethods are never called (__index, __pairs, __len): only the raw table crosses.
+//
+// JSON -> Lua (push_json): integers stay integers, doubles stay floats, arrays become
+// sequences (an empty one carries the array marker so it comes back as []), objects become
+// tables, null becomes nil (so a null array item leaves a hole and a null member vanishes).
+//
+// Threading: one lua_State is used by one thread at a time, as Lua requires.
+#pragma once
+
+#include <lua.hpp>
+
+#include <string_view>
+
+#include "artana/kernel/json.h"
+#include "artana/kernel/status.h"
+
+namespace artana::lua {
+
+// Deepest table nesting that crosses either way; the kernel's JSON parser has the same limit.
+inline constexpr int kMaxLuaJsonDepth = 1024;
+
+// The value at `index` as JSON. `root` names it in errors ("args"). Never raises a Lua
+// error and never calls Lua code: every API call it makes is one the manual marks `-`
+// (see lua_json.cc), so it is safe to call with C++ objects alive. The stack top is the
+// same on return as on entry, on every path. Errors: invalid_argument naming the path;
+// unavailable when C++ allocation fails.   [-0, +0, -]
+Result<kernel::Json> to_json(lua_State* L, int index, std::string_view root);
+
+// Pushes `value` as a Lua value. The pushing runs inside lua_pcall, so a memory error (the
+// state's allocator refusing past its limit) comes back as LUA_ERRMEM instead of jumping
+// over the caller's C++ frames. Returns LUA_OK with the value on top, or a Lua status with
+// the error object on top (the caller pops it). Nesting deeper than kMaxLuaJsonDepth is
+// LUA_ERRRUN.   [-0, +1, -]
+int push_json(lua_State* L, const kernel::Json& value);
+
+// Pushes the shared array-marker metatable (a registry entry, created on first use).
+// `artana.array()` uses it to make an empty table that crosses as [].   [-0, +1, m]
+void push_array_marker(lua_State* L);
+
+// Gives the table at `index` the array-marker metatable.   [-0, +0, m]
+void mark_array(lua_State* L, int index);
+
+// True when the value at `index` carries the array marker. Needs 2 free stack slots.
+// [-0, +0, -]
+bool is_marked_array(lua_State* L, int index);
+
+}  // namespace artana::lua

@@ -1,0 +1,244 @@
+#include "lua_state.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "sandbox_raise.h"
+
+namespace artana::lua {
+namespace {
+
+constexpr const char kInstructionLimit[] = "instruction limit";
+constexpr const char kMemoryLimit[] = "memory limit";
+constexpr const char kKilled[] = "killed";
+
+// Each thread's LUA_EXTRASPACE holds its owner LuaState when the host created it with
+// new_thread, nullptr otherwise. lua_newthread copies the main thread's bytes, and the main
+// thread holds nullptr, so every script coroutine reads as "not a host thread".
+void* thread_tag(lua_State* L) { return *static_cast<void**>(lua_getextraspace(L)); }
+void set_thread_tag(lua_State* L, void* tag) { *static_cast<void**>(lua_getextraspace(L)) = tag; }
+
+struct Init {
+  const SandboxOptions* options;
+};
+
+int init_state(lua_State* L) {  // runs under lua_pcall: raising here is a status
+  auto* init = static_cast<Init*>(lua_touserdata(L, 1));
+  install_sandbox(L, *init->options);
+  return 0;
+}
+
+// Anchors a new thread in the registry (thread -> true) so the GC keeps it.
+int make_thread(lua_State* L) {
+  lua_State* co = lua_newthread(L);
+  lua_pushvalue(L, -1);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, co);
+  return 1;
+}
+
+struct Chunk {
+  const char* source;
+  size_t size;
+  const char* name;
+};
+
+// Arg 1: Chunk*, arg 2: the thread. Loads the chunk as text onto the thread's stack with
+// _ENV = the sandbox environment.
+int load_chunk(lua_State* L) {
+  auto* chunk = static_cast<Chunk*>(lua_touserdata(L, 1));
+  lua_State* co = lua_tothread(L, 2);
+  if (chunk->size >= 4 && std::memcmp(chunk->source, LUA_SIGNATURE, 4) == 0)
+    return detail::raise_violation(L, "binary chunks are refused; pass Lua source text");
+  if (luaL_loadbufferx(L, chunk->source, chunk->size, chunk->name, "t") != LUA_OK)
+    return lua_error(L);  // the syntax error message
+  push_sandbox_env(L);
+  lua_setupvalue(L, -2, 1);  // a main chunk's only upvalue is _ENV
+  lua_xmove(L, co, 1);
+  return 0;
+}
+
+// Arg 1: an error value. Returns kind, message as strings without calling metamethods.
+int describe_error(lua_State* L) {
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    lua_pushliteral(L, "kind");
+    lua_rawget(L, 1);
+    lua_pushliteral(L, "message");
+    lua_rawget(L, 1);
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) return 2;
+    lua_settop(L, 1);
+  }
+  lua_pushliteral(L, "script_error");
+  if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
+    lua_pushvalue(L, 1);
+  else
+    lua_pushfstring(L, "error object is a %s value", luaL_typename(L, 1));
+  return 2;
+}
+
+Status status_for(std::string_view kind, std::string message) {
+  if (kind == "limit_exceeded") return Status::failed_precondition("{}", message).with_kind(kind);
+  if (kind == "sandbox_violation") return Status::permission_denied("{}", message).with_kind(kind);
+  return Status::invalid_argument("{}", message).with_kind(kind);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LuaState>> LuaState::create(const LuaLimits& limits,
+                                                   const SandboxOptions& options) {
+  std::unique_ptr<LuaState> self(new LuaState(limits));
+  self->L_ = lua_newstate(&LuaState::alloc, self.get());
+  if (self->L_ == nullptr)
+    return Status::failed_precondition("lua_newstate failed: memory limit {} bytes too small",
+                                       limits.max_memory_bytes)
+        .with_kind("limit_exceeded");
+  set_thread_tag(self->L_, nullptr);
+  Init init{&options};
+  lua_pushcfunction(self->L_, init_state);  // [-0,+1,-]: light C function, no allocation
+  lua_pushlightuserdata(self->L_, &init);
+  if (lua_pcall(self->L_, 1, 0, 0) != LUA_OK) {
+    const char* msg = lua_tostring(self->L_, -1);
+    return Status::internal("installing the sandbox failed: {}", msg ? msg : "?");
+  }
+  // Threads inherit the creator's hook (lua_newthread copies it), so script coroutines
+  // are counted too.
+  lua_sethook(self->L_, &LuaState::hook, LUA_MASKCOUNT,
+              static_cast<int>(limits.slice_instructions));
+  return self;
+}
+
+LuaState::~LuaState() {
+  if (L_ != nullptr) lua_close(L_);
+}
+
+LuaState* LuaState::from(lua_State* L) {
+  void* ud = nullptr;
+  if (lua_getallocf(L, &ud) != &LuaState::alloc) return nullptr;
+  return static_cast<LuaState*>(ud);
+}
+
+void* LuaState::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
+  auto* self = static_cast<LuaState*>(ud);
+  const size_t old = ptr != nullptr ? osize : 0;  // with ptr == NULL, osize is a type tag
+  if (nsize == 0) {
+    std::free(ptr);
+    self->memory_used_ -= old;
+    return nullptr;
+  }
+  if (nsize > old &&
+      (self->out_of_memory_ || self->memory_used_ - old + nsize > self->limits_.max_memory_bytes)) {
+    self->out_of_memory_ = true;  // Lua raises LUA_ERRMEM; the kill makes pcall rethrow it
+    self->mark_killed(kMemoryLimit);
+    return nullptr;
+  }
+  void* p = std::realloc(ptr, nsize);
+  if (p == nullptr) {
+    if (nsize <= old) return ptr;  // shrinking must never fail: keep the bigger block
+    self->out_of_memory_ = true;
+    self->mark_killed(kMemoryLimit);
+    return nullptr;
+  }
+  self->memory_used_ = self->memory_used_ - old + nsize;
+  return p;
+}
+
+void LuaState::mark_killed(const char* reason) {
+  if (kill_reason_ == nullptr) kill_reason_ = reason;
+}
+
+bool LuaState::charge(uint64_t n) {
+  instructions_ += n;
+  if (instructions_ > limits_.max_instructions) mark_killed(kInstructionLimit);
+  return !killed();
+}
+
+void LuaState::hook(lua_State* L, lua_Debug* ar) {
+  if (ar->event != LUA_HOOKCOUNT) return;
+  LuaState* self = from(L);
+  if (self == nullptr) return;
+  self->charge(static_cast<uint64_t>(lua_gethookcount(L)));
+  if (self->kill_requested_.load(std::memory_order_relaxed)) self->mark_killed(kKilled);
+  if (self->out_of_memory_) self->mark_killed(kMemoryLimit);
+  const bool host_thread = thread_tag(L) == self;
+  if (self->killed()) {
+    if (host_thread && lua_isyieldable(L)) {
+      lua_yield(L, 0);  // from a hook this returns (no longjmp); the host never resumes
+      return;
+    }
+    // Cannot yield here: raise, and fire on every instruction so that any code the error
+    // does reach (a __close handler, a message handler) is stopped again at once.
+    lua_sethook(L, &LuaState::hook, LUA_MASKCOUNT, 1);
+    // This frame and luaD_hook's hold no C++ objects.
+    detail::raise_limit(L, self->kill_reason_);
+    return;
+  }
+  // Slices only from host threads: a yield in a script coroutine would return to the
+  // script's coroutine.resume, not to the host.
+  if (host_thread && lua_isyieldable(L)) {
+    self->yielded_for_slice_ = true;
+    lua_yield(L, 0);
+  }
+}
+
+lua_State* LuaState::new_thread() {
+  lua_pushcfunction(L_, make_thread);
+  if (lua_pcall(L_, 0, 1, 0) != LUA_OK) {
+    lua_pop(L_, 1);  // the memory error
+    return nullptr;
+  }
+  auto* co = static_cast<lua_State*>(lua_touserdata(L_, -1));
+  lua_pop(L_, 1);
+  set_thread_tag(co, this);
+  lua_sethook(co, &LuaState::hook, LUA_MASKCOUNT, static_cast<int>(limits_.slice_instructions));
+  return co;
+}
+
+Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) {
+  if (killed()) return status_for("limit_exceeded", kill_reason_);
+  lua_State* co = new_thread();
+  if (co == nullptr) return status_for("limit_exceeded", kMemoryLimit);
+  // Every Lua call below is protected (lua_pcall, lua_resume): no longjmp leaves this frame.
+  const std::string name = "=" + std::string(chunkname);
+  Chunk chunk{source.data(), source.size(), name.c_str()};
+  lua_pushcfunction(L_, load_chunk);
+  lua_pushlightuserdata(L_, &chunk);
+  lua_pushthread(co);
+  lua_xmove(co, L_, 1);
+  int status = lua_pcall(L_, 2, 0, 0);
+  if (status == LUA_OK) {
+    for (;;) {
+      yielded_for_slice_ = false;
+      int nres = 0;
+      status = lua_resume(co, L_, 0, &nres);
+      if (status == LUA_YIELD && !killed() && yielded_for_slice_) {
+        ++slice_yields_;
+        continue;
+      }
+      if (status == LUA_OK || status == LUA_YIELD) lua_pop(co, nres);
+      break;
+    }
+    if (status == LUA_YIELD && !killed())
+      return status_for("script_error", "the chunk yielded outside a coroutine");
+    if (status != LUA_OK) lua_xmove(co, L_, 1);  // the error value
+  }
+  if (killed()) {
+    lua_settop(L_, 0);
+    return status_for("limit_exceeded",
+                      std::string(kill_reason_) + " exceeded in " + std::string(chunkname));
+  }
+  if (status == LUA_OK) return Status::ok_status();
+  lua_pushcfunction(L_, describe_error);
+  lua_insert(L_, -2);
+  if (lua_pcall(L_, 1, 2, 0) != LUA_OK) {
+    lua_settop(L_, 0);
+    return status_for("script_error", "unreadable error in " + std::string(chunkname));
+  }
+  std::string kind = lua_tostring(L_, -2);
+  std::string message = lua_tostring(L_, -1);
+  lua_settop(L_, 0);
+  return status_for(kind, std::move(message));
+}
+
+}  // namespace artana::lua

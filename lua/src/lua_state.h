@@ -1,0 +1,103 @@
+// LuaState owns one lua_State for one run: a counting allocator (memory limit), a count
+// hook on every thread (instruction limit and time slices), and the sandbox environment.
+//
+// Kills are uncatchable. The hook, the allocator or kill() mark the state killed with a
+// reason; in the host's own threads (new_thread) the hook then yields to the host, which
+// never resumes a killed thread. Where yielding is impossible (a table.sort comparator,
+// a gsub callback, a user coroutine) the hook re-arms itself for every instruction and
+// raises a limit_exceeded error; the sandbox's pcall, xpcall, coroutine.resume/wrap/close
+// and load rethrow any error once the state is killed, so scripts never swallow a kill.
+//
+// Pattern functions (string.find/match/gmatch/gsub) run in C where the hook cannot fire.
+// We chose a bounded-cost guard over an interruptible matcher (a copy of lstrlib's):
+// subjects above 1 MiB and patterns over 256 bytes or with more than 16 quantifiers are
+// refused with a catchable limit_exceeded error, and each call charges
+// (subject + 1) * (pattern + 1) instructions to the budget, so a loop of calls still hits
+// the limit. Residual risk: a pattern with few quantifiers can still backtrack
+// polynomially (e.g. 16 `.-` items on a 1 MiB subject); only a step-counting matcher
+// would close that.
+//
+// Ownership: LuaState owns the lua_State (lua_close in the destructor). Threads returned by
+// new_thread are borrowed; they stay anchored until the LuaState dies.
+// Threading: one thread at a time, except kill(), which any thread may call.
+#pragma once
+
+#include <lua.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "artana/kernel/status.h"
+#include "sandbox.h"
+
+namespace artana::lua {
+
+struct LuaLimits {
+  size_t max_memory_bytes = 256 << 20;
+  uint64_t max_instructions = 1'000'000'000;
+  uint32_t slice_instructions = 10'000;  // the hook fires (and may yield) this often
+};
+
+class LuaState {
+ public:
+  static Result<std::unique_ptr<LuaState>> create(const LuaLimits& limits,
+                                                  const SandboxOptions& options = {});
+  ~LuaState();
+  LuaState(const LuaState&) = delete;
+  LuaState& operator=(const LuaState&) = delete;
+
+  // The LuaState that owns L (any of its threads), or nullptr for a foreign lua_State.
+  static LuaState* from(lua_State* L);
+
+  lua_State* state() const { return L_; }
+
+  // A new coroutine thread with the hook installed, anchored in the registry, marked as a
+  // host thread (its hook yields to the host for slices and kills). nullptr when out of
+  // memory.
+  lua_State* new_thread();
+
+  // Loads `source` as text into the sandbox environment and runs it in a new thread,
+  // resuming after each time-slice yield until it returns, fails or is killed.
+  // Errors carry kind() "limit_exceeded", "sandbox_violation" or "script_error" (or the
+  // kind of an error table the script raised).
+  Status run_chunk(std::string_view source, std::string_view chunkname);
+
+  // Asks the run to stop: the next hook firing kills it. Thread-safe.
+  void kill() { kill_requested_.store(true, std::memory_order_relaxed); }
+
+  bool killed() const { return kill_reason_ != nullptr; }
+  const char* kill_reason() const { return kill_reason_; }  // nullptr unless killed
+  // True after a resume that ended in a time-slice yield (resume later), as opposed to a
+  // kill (never resume) or a script's own yield. Reset by the next resume.
+  bool yielded_for_slice() const { return yielded_for_slice_; }
+  void clear_slice_flag() { yielded_for_slice_ = false; }
+
+  // Adds `instructions` to the budget (for C work the hook cannot see). Returns false and
+  // marks the state killed when the budget is spent.
+  bool charge(uint64_t instructions);
+  void mark_killed(const char* reason);  // reason: a string literal
+
+  uint64_t instructions() const { return instructions_; }
+  size_t memory_used() const { return memory_used_; }
+  uint64_t slice_yields() const { return slice_yields_; }
+
+ private:
+  explicit LuaState(const LuaLimits& limits) : limits_(limits) {}
+  static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize);
+  static void hook(lua_State* L, lua_Debug* ar);
+
+  LuaLimits limits_;
+  lua_State* L_ = nullptr;
+  size_t memory_used_ = 0;
+  bool out_of_memory_ = false;  // sticky: once set, every growth fails
+  uint64_t instructions_ = 0;
+  uint64_t slice_yields_ = 0;
+  bool yielded_for_slice_ = false;
+  const char* kill_reason_ = nullptr;
+  std::atomic<bool> kill_requested_{false};
+};
+
+}  // namespace artana::lua
