@@ -1,4 +1,4 @@
-// Lua <-> JSON conversion (lua_json.h).
+// Lua -> JSON conversion (lua_json.h); JSON -> Lua is in lua_json_push.cc.
 //
 // Why to_json cannot longjmp (STYLE.md §5): it holds std::string, Json and a set while it
 // reads the Lua stack, so it only calls functions the 5.4 manual marks `-` (never raise):
@@ -11,8 +11,7 @@
 //   lua_checkstack   -- returns false instead of raising when the stack cannot grow
 //   lua_settop/pop   -- marked `e` only because it may close a to-be-closed slot; the slots
 //                       we drop are ones we pushed, and lua_toclose is never called on them
-// push_json does the opposite (allocating, so raising) inside lua_pcall, holding only
-// references and trivially destructible locals across the calls that may jump.
+// push_json (lua_json_push.cc) does the opposite.
 #include "lua_json.h"
 
 #include <fmt/format.h>
@@ -32,9 +31,6 @@ namespace artana::lua {
 namespace {
 
 using kernel::Json;
-
-// Registry key of the array marker: the address is unique to this library.
-const char kArrayMarkerKey = 0;
 
 // ---- Paths: args.items[3].name, args["weird key"] -----------------------------------------
 
@@ -282,61 +278,6 @@ class Reader {
   Status error_;
 };
 
-// ---- JSON -> Lua ---------------------------------------------------------------------------
-
-// Runs inside lua_pcall: every call may raise, and only references and trivially
-// destructible locals are alive across them. Index loops, not iterators, keep it so in
-// checked-iterator builds too.
-void push_value(lua_State* L, const Json& value, int depth) {
-  switch (value.type()) {
-    case Json::Type::kNull:
-      lua_pushnil(L);
-      return;
-    case Json::Type::kBool:
-      lua_pushboolean(L, value.as_bool() ? 1 : 0);
-      return;
-    case Json::Type::kInteger:
-      lua_pushinteger(L, static_cast<lua_Integer>(value.as_integer()));
-      return;
-    case Json::Type::kDouble:
-      lua_pushnumber(L, value.as_double());
-      return;
-    case Json::Type::kString:
-      lua_pushlstring(L, value.as_string().data(), value.as_string().size());
-      return;
-    case Json::Type::kArray:
-    case Json::Type::kObject:
-      break;
-  }
-  if (depth > kMaxLuaJsonDepth) luaL_error(L, "JSON nests deeper than %d levels", kMaxLuaJsonDepth);
-  luaL_checkstack(L, 3, "JSON nests too deep");
-  const size_t n = value.size();
-  const int hint = n > INT_MAX ? INT_MAX : static_cast<int>(n);
-  if (value.is_array()) {
-    const Json::Array& items = value.as_array();
-    lua_createtable(L, hint, 0);
-    for (size_t i = 0; i < n; ++i) {
-      push_value(L, items[i], depth + 1);
-      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-    }
-    if (n == 0) mark_array(L, -1);  // so [] comes back as [] rather than {}
-  } else {
-    const Json::Object& members = value.as_object();
-    lua_createtable(L, 0, hint);
-    for (size_t i = 0; i < n; ++i) {
-      lua_pushlstring(L, members[i].first.data(), members[i].first.size());
-      push_value(L, members[i].second, depth + 1);
-      lua_rawset(L, -3);
-    }
-  }
-}
-
-// lua_CFunction run by push_json: argument 1 is a light userdata pointing at the Json.
-int l_push_json(lua_State* L) {
-  push_value(L, *static_cast<const Json*>(lua_touserdata(L, 1)), 1);
-  return 1;
-}
-
 }  // namespace
 
 Result<Json> to_json(lua_State* L, int index, std::string_view root) {
@@ -358,41 +299,6 @@ Result<Json> to_json(lua_State* L, int index, std::string_view root) {
   lua_settop(L, top);  // drops only slots we pushed; see the file comment
   if (!ok) return error;
   return out;
-}
-
-int push_json(lua_State* L, const Json& value) {
-  if (!lua_checkstack(L, 2)) return LUA_ERRMEM;
-  lua_pushcfunction(L, l_push_json);  // a light C function: no allocation
-  lua_pushlightuserdata(L, const_cast<Json*>(&value));
-  return lua_pcall(L, 1, 1, 0);
-}
-
-void push_array_marker(lua_State* L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey) != LUA_TNIL) return;
-  lua_pop(L, 1);  // drop the nil
-  lua_createtable(L, 0, 2);
-  lua_pushliteral(L, "artana.array");
-  lua_setfield(L, -2, "__name");
-  // Protected: a script can neither read the shared marker nor strip it from a table.
-  lua_pushliteral(L, "artana.array");
-  lua_setfield(L, -2, "__metatable");
-  lua_pushvalue(L, -1);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey);
-}
-
-void mark_array(lua_State* L, int index) {
-  const int abs = lua_absindex(L, index);
-  push_array_marker(L);
-  lua_setmetatable(L, abs);
-}
-
-bool is_marked_array(lua_State* L, int index) {
-  const int abs = lua_absindex(L, index);
-  if (!lua_getmetatable(L, abs)) return false;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey);
-  const bool marked = lua_rawequal(L, -1, -2) != 0;
-  lua_pop(L, 2);  // drop the marker and the metatable
-  return marked;
 }
 
 }  // namespace artana::lua
