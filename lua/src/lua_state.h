@@ -8,14 +8,11 @@
 // raises a limit_exceeded error; the sandbox's pcall, xpcall, coroutine.resume/wrap/close
 // and load rethrow any error once the state is killed, so scripts never swallow a kill.
 //
-// Pattern functions (string.find/match/gmatch/gsub) run in C where the hook cannot fire.
-// We chose a bounded-cost guard over an interruptible matcher (a copy of lstrlib's):
-// subjects above 1 MiB and patterns over 256 bytes or with more than 16 quantifiers are
-// refused with a catchable limit_exceeded error, and each call charges
-// (subject + 1) * (pattern + 1) instructions to the budget, so a loop of calls still hits
-// the limit. Residual risk: a pattern with few quantifiers can still backtrack
-// polynomially (e.g. 16 `.-` items on a 1 MiB subject); only a step-counting matcher
-// would close that.
+// Pattern functions (string.find/match/gmatch/gsub) run in C where the hook cannot fire, so
+// the sandbox replaces them with a port of lstrlib's matcher that charges every matching
+// step to this state's instruction budget (bounded_match.h): a pathological pattern ends
+// with the same uncatchable instruction-limit kill as a loop. Subjects above 1 MiB are
+// refused outright with a catchable limit_exceeded error.
 //
 // Ownership: LuaState owns the lua_State (lua_close in the destructor). Threads returned by
 // new_thread are borrowed; they stay anchored until the LuaState dies.

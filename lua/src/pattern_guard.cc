@@ -1,9 +1,13 @@
 // Guards for the string functions that run long in C, where the count hook cannot fire
-// (host_design.md §2.2): the pattern functions and string.format's %p / %s. See
-// lua_state.h for why this is a bounded-cost guard and not an interruptible matcher.
+// (host_design.md §2.2): the pattern functions and string.format's %p / %s.
+//
+// find/match/gmatch/gsub are replaced by the step-bounded copies of bounded_match.h, which
+// charge each matcher step to the instruction budget, so a pathological pattern ends with
+// the run's limit_exceeded kill instead of hanging the host; patterns need no size or
+// quantifier caps. Subjects above 1 MiB are still refused (a catchable limit_exceeded).
 #include <cstring>
 
-#include "lua_state.h"
+#include "bounded_match.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
 
@@ -11,73 +15,16 @@ namespace artana::lua::detail {
 namespace {
 
 constexpr size_t kMaxSubjectBytes = 1 << 20;
-constexpr size_t kMaxPatternBytes = 256;
-constexpr int kMaxQuantifiers = 16;
 
-// Counts quantified items the way lstrlib.c's matcher reads a pattern (single items,
-// %-escapes, [sets], %b and %f), so `%-` or `[+-]` are not counted as quantifiers.
-int count_quantifiers(const char* p, size_t len) {
-  size_t i = (len > 0 && p[0] == '^') ? 1 : 0;
-  int quantifiers = 0;
-  while (i < len) {
-    const char c = p[i];
-    if (c == '(' || c == ')') {
-      ++i;
-      continue;
-    }
-    if (c == '%' && i + 1 < len && p[i + 1] == 'b') {
-      i += 4;
-      continue;
-    }
-    if (c == '%' && i + 1 < len && p[i + 1] == 'f') {
-      i += 2;  // the set that follows is read as a single item below
-      continue;
-    }
-    if (c == '%') {
-      i += 2;
-    } else if (c == '[') {
-      ++i;
-      if (i < len && p[i] == '^') ++i;
-      do {  // the first character of a set is literal, even ']'
-        if (i < len && p[i] == '%') ++i;
-        ++i;
-      } while (i < len && p[i] != ']');
-      ++i;
-    } else {
-      ++i;
-    }
-    if (i < len && std::strchr("*+-?", p[i]) != nullptr) {
-      ++quantifiers;
-      ++i;
-    }
-  }
-  return quantifiers;
-}
-
-// Upvalues: 1 the original function, 2 its name ("find"). Checks, charges, then calls it.
+// Upvalue 1: the bounded implementation (a light C function). Refuses subjects above
+// kMaxSubjectBytes, then runs the implementation in this frame; it charges its matcher
+// steps to the instruction budget and raises the run's kill when they run out.
 int guarded_pattern_call(lua_State* L) {
   size_t n = 0;
-  size_t m = 0;
   luaL_checklstring(L, 1, &n);
-  const char* pattern = luaL_checklstring(L, 2, &m);
-  const char* name = lua_tostring(L, lua_upvalueindex(2));
-  // find(s, p, init, plain): a plain find runs no matcher.
-  const bool plain = std::strcmp(name, "find") == 0 && lua_toboolean(L, 4);
   if (n > kMaxSubjectBytes)
     return raise_limit(L, "string pattern subject too long (more than 1 MiB)");
-  if (!plain && m > kMaxPatternBytes)
-    return raise_limit(L, "pattern too complex: longer than 256 bytes");
-  if (!plain && count_quantifiers(pattern, m) > kMaxQuantifiers)
-    return raise_limit(L, "pattern too complex: more than 16 quantifiers (* + - ?)");
-  LuaState* state = LuaState::from(L);
-  const uint64_t cost = plain ? n + m : (uint64_t{n} + 1) * (uint64_t{m} + 1);
-  if (state != nullptr && !state->charge(cost)) {
-    return raise_limit(L, state->kill_reason());  // uncatchable: the pcall guards rethrow
-  }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  return lua_gettop(L);
+  return lua_tocfunction(L, lua_upvalueindex(1))(L);
 }
 
 // Upvalue 1: the original string.format. Refuses %p and renders %s arguments with the
@@ -110,11 +57,14 @@ int guarded_format(lua_State* L) {
 
 void guard_string_table(lua_State* L, int index) {
   index = lua_absindex(L, index);
-  for (const char* name : {"find", "match", "gmatch", "gsub"}) {
-    lua_getfield(L, index, name);
-    lua_pushstring(L, name);
-    lua_pushcclosure(L, guarded_pattern_call, 2);
-    lua_setfield(L, index, name);
+  const luaL_Reg bounded[] = {{"find", bounded_find},
+                              {"match", bounded_match},
+                              {"gmatch", bounded_gmatch},
+                              {"gsub", bounded_gsub}};
+  for (const luaL_Reg& fn : bounded) {
+    lua_pushcfunction(L, fn.func);
+    lua_pushcclosure(L, guarded_pattern_call, 1);
+    lua_setfield(L, index, fn.name);
   }
   lua_getfield(L, index, "format");
   lua_pushcclosure(L, guarded_format, 1);

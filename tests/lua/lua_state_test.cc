@@ -92,12 +92,24 @@ TEST_CASE("a long loop yields to the host every slice and then completes", "[san
 }
 
 TEST_CASE("a pathological pattern on a 1 KiB subject ends with limit_exceeded", "[sandbox][lua]") {
-  auto state = make_state();
-  artana::Status s = state->run_chunk(
-      "return string.rep('a', 1024):find(string.rep('a?', 512) .. string.rep('a', 512))",
-      "pattern");
+  LuaLimits limits;
+  limits.max_instructions = 10'000'000;
+  auto state = make_state(limits);
+  artana::Status s =
+      state->run_chunk("return string.rep('a', 1024):find(string.rep('a-', 15) .. 'b')", "pattern");
   REQUIRE(s.kind() == "limit_exceeded");
-  REQUIRE_THAT(s.message(), Catch::Contains("pattern too complex"));
+  REQUIRE_THAT(s.message(), Catch::Contains("instruction limit"));
+}
+
+TEST_CASE("a pattern nesting deeper than Lua's matcher allows is a catchable script error",
+          "[sandbox][lua]") {
+  auto state = make_state();
+  REQUIRE(state
+              ->run_chunk("local ok, e = pcall(string.find, string.rep('a', 1024),\n"
+                          "                    string.rep('a?', 512) .. string.rep('a', 512))\n"
+                          "assert(not ok and e:find('pattern too complex', 1, true))",
+                          "deep_pattern")
+              .ok());
 }
 
 TEST_CASE("repeated pattern calls are charged to the instruction budget", "[sandbox][lua]") {
