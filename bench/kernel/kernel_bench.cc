@@ -119,6 +119,39 @@ void bench_model_steps(const Settings& s) {
   print(summarize("replayed_model_step_us", "us", replayed), s.json);
 }
 
+// Value steps (time, random): live they append one event; replayed they are a lookup.
+void bench_value_steps(const Settings& s) {
+  const int samples = s.quick ? 300 : 3000;
+  auto store = open(s.dir + "/value", Durability::kNone);
+  auto clock = [] { return Result<Json>(Json(int64_t{1700000000000})); };
+  std::vector<double> live, replayed;
+  {
+    Kernel kernel(*store);
+    must(kernel.start_run(start("values")), "start_run");
+    for (int i = 0; i < samples; ++i) {
+      double t0 = now_us();
+      must(kernel.value_step(TenantId("bench"), RunId("values"), "time:" + std::to_string(i),
+                             ValueKind::kTime, clock),
+           "value_step");
+      live.push_back(now_us() - t0);
+    }
+  }
+  Kernel replaying(*store);
+  must(replaying.status(TenantId("bench"), RunId("values")), "loading the run");
+  std::vector<std::string> keys;
+  for (int i = 0; i < samples; ++i) keys.push_back("time:" + std::to_string(i));
+  for (int i = 0; i < samples; ++i) {
+    double t0 = now_us();
+    ValueStep step = must(
+        replaying.value_step(TenantId("bench"), RunId("values"), keys[i], ValueKind::kTime, clock),
+        "replayed value_step");
+    replayed.push_back(now_us() - t0);
+    if (!step.replayed) must(Status::internal("a recorded value went live"), "replay");
+  }
+  print(summarize("live_value_step_us", "us", live), s.json);
+  print(summarize("replayed_value_step_us", "us", replayed), s.json);
+}
+
 // A side-effecting tool in `effects` mode: the request's commit and forced sync, the tool
 // (nothing), then the completion's commit.
 void bench_tool_effects(const Settings& s) {
@@ -202,6 +235,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(s.dir);
   print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
   bench_model_steps(s);
+  bench_value_steps(s);
   bench_tool_effects(s);
   bench_middleware(s);
   if (temporary) std::filesystem::remove_all(s.dir);

@@ -387,3 +387,42 @@ TEST_CASE("a keyed summary is recorded once and a replay reaching it appends not
   REQUIRE(latest->has_value());
   CHECK(*(*latest)->payload.find("value") == value);
 }
+
+TEST_CASE("value steps record the time and random numbers once and replay them",
+          "[kernel][value]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  int computed = 0;
+  auto clock = [&]() -> Result<Json> {
+    ++computed;
+    return Json(int64_t{1700000000000 + computed});
+  };
+  auto now =
+      host.kernel->value_step(TenantId("acme"), RunId("r1"), "time:1", ValueKind::kTime, clock);
+  REQUIRE(now.ok());
+  CHECK_FALSE(now->replayed);
+  auto roll = host.kernel->value_step(TenantId("acme"), RunId("r1"), "random:1", ValueKind::kRandom,
+                                      [] { return Result<Json>(Json(0.25)); });
+  REQUIRE(roll.ok());
+  auto events = events_of(*host.store, "r1");
+  CHECK(events[1].type == "time_read");
+  CHECK(events[2].type == "random_read");
+
+  host.reopen();
+  auto again =
+      host.kernel->value_step(TenantId("acme"), RunId("r1"), "time:1", ValueKind::kTime, clock);
+  REQUIRE(again.ok());
+  CHECK(again->replayed);
+  CHECK(again->value == now->value);
+  CHECK(computed == 1);
+  auto roll_again =
+      host.kernel->value_step(TenantId("acme"), RunId("r1"), "random:1", ValueKind::kRandom,
+                              [] { return Result<Json>(Json(0.99)); });
+  REQUIRE(roll_again.ok());
+  CHECK(roll_again->value == Json(0.25));
+  CHECK(events_of(*host.store, "r1").size() == events.size());
+  // The same key as another kind of step is drift.
+  auto clash = host.kernel->value_step(TenantId("acme"), RunId("r1"), "time:1", ValueKind::kRandom,
+                                       [] { return Result<Json>(Json(1)); });
+  CHECK(clash.status().kind() == "replay_drift");
+}

@@ -26,5 +26,11 @@ inline constexpr std::string_view kToolRequested = "tool_requested";
 inline constexpr std::string_view kToolCompleted = "tool_completed";    // terminal
 inline constexpr std::string_view kToolReconciled = "tool_reconciled";  // retry decisions
 inline constexpr std::string_view kStepDenied = "step_denied";          // a middleware refusal
+// Value steps' terminals (ValueKind order).
+inline constexpr std::string_view kTimeRead = "time_read";
+inline constexpr std::string_view kRandomRead = "random_read";
+inline constexpr std::string_view kStepCompleted = "step_completed";
+inline constexpr std::string_view kVersionMarker = "version_marker";
+inline constexpr std::string_view kArtifactRead = "artifact_read";
 
 }  // namespace artana::kernel::events

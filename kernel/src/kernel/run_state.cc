@@ -12,6 +12,17 @@ const std::string* string_field(const Json& payload, std::string_view name) {
   return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
 }
 
+// The step kind a value step's terminal records, or nullptr (kernel_value.cc).
+const char* value_step_kind(std::string_view type) {
+  namespace ev = events;
+  if (type == ev::kTimeRead) return "time";
+  if (type == ev::kRandomRead) return "random";
+  if (type == ev::kStepCompleted) return "step";
+  if (type == ev::kVersionMarker) return "version";
+  if (type == ev::kArtifactRead) return "artifact_read";
+  return nullptr;
+}
+
 }  // namespace
 
 Status RunState::apply(const Event& event) {
@@ -72,6 +83,11 @@ Status RunState::apply(const Event& event) {
     StepRecord& step = steps[*step_key];
     step.terminal.reset();
     step.retry_armed = true;
+  } else if (step_key != nullptr && value_step_kind(event.type) != nullptr) {
+    StepRecord& step = steps[*step_key];
+    step.kind = value_step_kind(event.type);
+    step.request_seq = event.seq;
+    step.terminal = RecordedTerminal{event.type, event.seq, p};
   } else if (event.type == ev::kRunSummary && step_key != nullptr) {
     StepRecord& step = steps[*step_key];
     step.kind = "summary";

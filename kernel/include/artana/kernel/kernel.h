@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -79,6 +80,13 @@ class Kernel {
   // the step fails for good. Each decision is an event naming `operator_id`.
   Status reconcile(const std::string& operator_id, const RunId& run, const std::string& step_key,
                    const ReconcileDecision& decision);
+
+  // A value step (kernel_types.h ValueKind): the recorded value on replay, else
+  // `compute()`'s, recorded (PII replaced) as the step's terminal. A completed run never
+  // computes a new one.
+  Result<ValueStep> value_step(const TenantId& caller, const RunId& run,
+                               const std::string& step_key, ValueKind kind,
+                               const std::function<Result<Json>()>& compute);
 
   // `step_key` names the pause in the script: the first time, the run becomes paused
   // (run_paused {reason, context}); once resume() was called, the same step returns the

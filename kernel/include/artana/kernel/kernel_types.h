@@ -159,6 +159,20 @@ struct ToolStep {
   std::optional<ToolCall> call;
 };
 
+// Steps whose value the kernel records without a port call: what a script reads from the
+// world (the time, a random number) or computes once (a memoised step, a version marker, an
+// artifact read). Live, the value is computed and recorded; replayed, the recorded value
+// comes back and nothing is computed.
+enum class ValueKind { kTime, kRandom, kStep, kVersion, kArtifactRead };
+std::string_view value_kind_name(ValueKind kind);  // "time", "random", "step", …
+
+struct ValueStep {
+  RunId run_id;
+  Json value;
+  bool replayed = false;
+  uint64_t seq = 0;
+};
+
 // An operator's decision on a tool step whose outcome is unknown.
 struct ReconcileDecision {
   enum class Kind { kRetry, kSuccess, kFailed, kAbandon };

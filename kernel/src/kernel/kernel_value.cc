@@ -1,0 +1,79 @@
+// Kernel: value steps — the time, random numbers, memoised computations, version markers
+// and artifact reads a script records once and gets back on every replay.
+#include "artana/kernel/kernel.h"
+#include "kernel/event_types.h"
+#include "kernel/run_state.h"
+#include "middleware/pii_redactor.h"
+
+namespace artana::kernel {
+namespace {
+
+namespace ev = events;
+
+std::string_view terminal_type(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kTime:
+      return ev::kTimeRead;
+    case ValueKind::kRandom:
+      return ev::kRandomRead;
+    case ValueKind::kStep:
+      return ev::kStepCompleted;
+    case ValueKind::kVersion:
+      return ev::kVersionMarker;
+    case ValueKind::kArtifactRead:
+      return ev::kArtifactRead;
+  }
+  return ev::kStepCompleted;
+}
+
+}  // namespace
+
+Result<ValueStep> Kernel::value_step(const TenantId& caller, const RunId& run,
+                                     const std::string& step_key, ValueKind kind,
+                                     const std::function<Result<Json>()>& compute) {
+  if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
+    return Status::invalid_argument("step_key must be 1..{} bytes, got {}", kMaxStepKeyBytes,
+                                    step_key.size());
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::unique_lock<std::mutex> lock(state->mu);
+  while (state->forked_to) {
+    std::shared_ptr<RunState> next = state->forked_to;
+    lock = std::unique_lock<std::mutex>(next->mu);
+    state = std::move(next);
+  }
+  if (state->halt) return *state->halt;
+  const std::string kind_name(value_kind_name(kind));
+  if (auto found = state->steps.find(step_key); found != state->steps.end()) {
+    const StepRecord& step = found->second;
+    if (step.kind != kind_name || !step.terminal) {
+      return halt(*state,
+                  Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
+                                              "as a {} step",
+                                              step_key, step.kind, kind_name)
+                      .with_kind(error_kind::kReplayDrift, step_key),
+                  RunStatus::kNeedsAttention, Json::object());
+    }
+    advance_pii_counts(state->pii, step.terminal->payload.find("pii_allocated"));
+    const Json* value = step.terminal->payload.find("value");
+    return ValueStep{state->run_id, value != nullptr ? *value : Json(), true, step.terminal->seq};
+  }
+  if (state->status == RunStatus::kCompleted) {
+    Status drift = Status::failed_precondition(
+                       "run '{}' is completed and never recorded step '{}'; it cannot go live",
+                       state->run_id.str(), step_key)
+                       .with_kind(error_kind::kReplayDrift, step_key);
+    state->halt = drift;
+    return drift;
+  }
+  ARTANA_ASSIGN_OR_RETURN(Json value, compute());
+  Json allocated = pii_ ? scrub_pii(state->pii, value, ScrubMode::kLive) : Json::object();
+  Json payload = Json::object({{"step_key", step_key}, {"value", std::move(value)}});
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
+                          append(*state, {{std::string(terminal_type(kind)), std::move(payload)}}));
+  const Event& recorded = appended.events.back();
+  return ValueStep{state->run_id, *recorded.payload.find("value"), false, recorded.seq};
+}
+
+}  // namespace artana::kernel
