@@ -426,3 +426,36 @@ TEST_CASE("value steps record the time and random numbers once and replay them",
                                        [] { return Result<Json>(Json(1)); });
   CHECK(clash.status().kind() == "replay_drift");
 }
+
+TEST_CASE("version markers: new runs record the newest, old histories take the old path",
+          "[kernel][value][version]") {
+  Host host;
+  ScriptedModel port;
+  // An old run, recorded before the change existed.
+  REQUIRE(host.kernel->start_run(start_request("old")).ok());
+  REQUIRE(run_model(*host.kernel, "acme", "old", prompt_request("a", "x"), port).ok());
+  REQUIRE(run_model(*host.kernel, "acme", "old", prompt_request("b", "y"), port).ok());
+  REQUIRE(host.kernel->start_run(start_request("new")).ok());
+  host.reopen();
+
+  // New code asks for the version before its first step.
+  auto old_first = host.kernel->version(TenantId("acme"), RunId("old"), "retry-prompt", 2);
+  REQUIRE(old_first.ok());
+  CHECK(*old_first == 0);
+  CHECK(*host.kernel->replaying(TenantId("acme"), RunId("old")));
+  REQUIRE(run_model(*host.kernel, "acme", "old", prompt_request("a", "x"), port).ok());
+  REQUIRE(run_model(*host.kernel, "acme", "old", prompt_request("b", "y"), port).ok());
+  CHECK_FALSE(*host.kernel->replaying(TenantId("acme"), RunId("old")));
+  // Still the old path for this id, even live now; a new id records its version.
+  CHECK(*host.kernel->version(TenantId("acme"), RunId("old"), "retry-prompt", 2) == 0);
+  CHECK(*host.kernel->version(TenantId("acme"), RunId("old"), "later-change", 3) == 3);
+  auto old_events = events_of(*host.store, "old");
+  CHECK(count_type(old_events, "version_marker") == 1);
+
+  auto fresh = host.kernel->version(TenantId("acme"), RunId("new"), "retry-prompt", 2);
+  REQUIRE(fresh.ok());
+  CHECK(*fresh == 2);
+  host.reopen();
+  CHECK(*host.kernel->version(TenantId("acme"), RunId("new"), "retry-prompt", 5) == 2);
+  CHECK(count_type(events_of(*host.store, "new"), "version_marker") == 1);
+}

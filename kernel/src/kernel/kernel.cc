@@ -142,6 +142,7 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   for (const Event& event : history) ARTANA_RETURN_IF_ERROR(state->apply(event));
   state->status = info.status;
   state->head_seq = info.head_seq;
+  state->start_replay();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto [it, inserted] = runs_.emplace(run.str(), state);
@@ -224,7 +225,7 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
       scrub_pii(state->pii, replayed_context, ScrubMode::kReplay);
     }
     if (step.terminal) {
-      advance_pii_counts(state->pii, step.terminal->payload.find("pii_allocated"));
+      state->reached(step_key, *step.terminal);
       const Json* input = step.terminal->payload.find("input");
       result.input = input != nullptr ? *input : Json();
       result.seq = step.terminal->seq;
@@ -342,6 +343,7 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
         Json replayed = value;  // renumbers this run's values in script order
         scrub_pii(state->pii, replayed, ScrubMode::kReplay);
       }
+      if (it->second.terminal) state->reached(step_key, *it->second.terminal);
       return Status();  // recorded already: a replay appends nothing
     }
   }

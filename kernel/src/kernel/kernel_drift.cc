@@ -54,6 +54,7 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
       std::lock_guard<std::mutex> fork_lock(decision.fork->mu);
       decision.fork->pii.placeholder_of = state.pii.placeholder_of;
       decision.fork->pii.counts = state.pii.counts;
+      decision.fork->inherit_reached(state);
     }
     detail.set("fork_run_id", decision.fork->run_id.str());
     state.forked_to = decision.fork;

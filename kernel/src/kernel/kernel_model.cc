@@ -121,14 +121,14 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
           return begin_model_locked(drift.fork, request, depth + 1);
         }
         const RecordedTerminal& terminal = *recorded.terminal;
-        advance_pii_counts(state->pii, terminal.payload.find("pii_allocated"));
+        state->reached(key, terminal);
         if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
         ModelResult result = recorded_result(*state, terminal);
         result.drift_fields = std::move(drift.fields);
         return ModelStep{std::move(result), std::nullopt};
       }
       const bool failed = recorded.terminal->type == ev::kModelFailed;
-      advance_pii_counts(state->pii, recorded.terminal->payload.find("pii_allocated"));
+      state->reached(key, *recorded.terminal);
       if (!failed) return ModelStep{recorded_result(*state, *recorded.terminal), std::nullopt};
       if (!request.retry_failed) return recorded_failure(key, *recorded.terminal);
     }

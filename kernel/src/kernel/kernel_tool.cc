@@ -120,14 +120,14 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
       }
       if (!recorded.terminal) return Status::internal("drifted tool step without a terminal");
       ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(*state, key, *recorded.terminal));
-      advance_pii_counts(state->pii, recorded.terminal->payload.find("pii_allocated"));
+      state->reached(key, *recorded.terminal);
       if (result.outcome != ToolOutcomeKind::kSuccess) return tool_failure(key, *recorded.terminal);
       result.drift_fields = std::move(drift.fields);
       return ToolStep{std::move(result), std::nullopt};
     }
     if (recorded.terminal) {
       ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(*state, key, *recorded.terminal));
-      advance_pii_counts(state->pii, recorded.terminal->payload.find("pii_allocated"));
+      state->reached(key, *recorded.terminal);
       switch (result.outcome) {
         case ToolOutcomeKind::kSuccess:
           return ToolStep{std::move(result), std::nullopt};

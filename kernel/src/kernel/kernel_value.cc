@@ -54,7 +54,7 @@ Result<ValueStep> Kernel::value_step(const TenantId& caller, const RunId& run,
                       .with_kind(error_kind::kReplayDrift, step_key),
                   RunStatus::kNeedsAttention, Json::object());
     }
-    advance_pii_counts(state->pii, step.terminal->payload.find("pii_allocated"));
+    state->reached(step_key, *step.terminal);
     const Json* value = step.terminal->payload.find("value");
     return ValueStep{state->run_id, value != nullptr ? *value : Json(), true, step.terminal->seq};
   }
@@ -74,6 +74,42 @@ Result<ValueStep> Kernel::value_step(const TenantId& caller, const RunId& run,
                           append(*state, {{std::string(terminal_type(kind)), std::move(payload)}}));
   const Event& recorded = appended.events.back();
   return ValueStep{state->run_id, *recorded.payload.find("value"), false, recorded.seq};
+}
+
+Result<int64_t> Kernel::version(const TenantId& caller, const RunId& run,
+                                const std::string& change_id, int64_t max) {
+  if (change_id.empty()) return Status::invalid_argument("a version needs a change id");
+  if (max < 1) return Status::invalid_argument("version '{}': max must be at least 1", change_id);
+  const std::string key = "version:" + change_id;
+  {
+    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+    std::unique_lock<std::mutex> lock(state->mu);
+    while (state->forked_to) {
+      std::shared_ptr<RunState> next = state->forked_to;
+      lock = std::unique_lock<std::mutex>(next->mu);
+      state = std::move(next);
+    }
+    // Old history with no marker: the old path, now and for the rest of this execution.
+    if (state->old_versions.count(change_id)) return int64_t{0};
+    if (!state->steps.count(key) && state->replaying()) {
+      state->old_versions.insert(change_id);
+      return int64_t{0};
+    }
+  }
+  ARTANA_ASSIGN_OR_RETURN(ValueStep step,
+                          value_step(caller, run, key, ValueKind::kVersion,
+                                     [max]() -> Result<Json> { return Json(max); }));
+  if (!step.value.is_integer()) {
+    return Status::corruption("run '{}': version marker '{}' is not an integer", run.str(),
+                              change_id);
+  }
+  return step.value.as_integer();
+}
+
+Result<bool> Kernel::replaying(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::lock_guard<std::mutex> lock(state->mu);
+  return state->replaying();
 }
 
 }  // namespace artana::kernel

@@ -25,6 +25,26 @@ const char* value_step_kind(std::string_view type) {
 
 }  // namespace
 
+void RunState::start_replay() {
+  reached_.clear();
+  unreached_ = 0;
+  for (const auto& [key, step] : steps) unreached_ += step.terminal ? 1 : 0;
+}
+
+void RunState::reached(const std::string& key, const RecordedTerminal& terminal) {
+  advance_pii_counts(pii, terminal.payload.find("pii_allocated"));
+  if (reached_.insert(key).second && unreached_ > 0) --unreached_;
+}
+
+void RunState::inherit_reached(const RunState& parent) {
+  for (const std::string& key : parent.reached_) {
+    auto it = steps.find(key);
+    if (it != steps.end() && it->second.terminal && reached_.insert(key).second && unreached_ > 0) {
+      --unreached_;
+    }
+  }
+}
+
 Status RunState::apply(const Event& event) {
   namespace ev = events;
   const Json& p = event.payload;

@@ -43,6 +43,15 @@ class RunState {
  public:
   // Folds one recorded event into the state (loading, and after each append).
   Status apply(const Event& event);
+  // After loading: every recorded step is ahead of the script, which is replaying.
+  void start_replay();
+  // The script reached recorded step `key` again: its result's placeholders advance the
+  // numbering, and once every recorded step was reached the run is live.
+  void reached(const std::string& key, const RecordedTerminal& terminal);
+  bool replaying() const { return unreached_ > 0; }
+  // A fork goes on from where the script is in its parent: the shared steps it reached
+  // there count as reached here.
+  void inherit_reached(const RunState& parent);
 
   RunId run_id;
   TenantContext tenant;
@@ -57,7 +66,12 @@ class RunState {
   std::set<std::string> halts_noted;      // "step_key\0request_hash" a run_halted was written for
   std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
   std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
+  std::set<std::string> old_versions;     // change ids answered 0 (the old path) this process
   std::mutex mu;
+
+ private:
+  std::set<std::string> reached_;  // recorded steps the script reached in this process
+  size_t unreached_ = 0;           // recorded steps it has not reached yet
 };
 
 }  // namespace artana::kernel

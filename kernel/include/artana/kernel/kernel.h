@@ -88,6 +88,15 @@ class Kernel {
                                const std::string& step_key, ValueKind kind,
                                const std::function<Result<Json>()>& compute);
 
+  // Temporal's GetVersion: the version recorded for `change_id` (step "version:<id>"); the
+  // first time a live run reaches it, `max` is recorded and returned; a run still replaying
+  // recorded steps and without a marker gets 0 — the old code path — recording nothing, and
+  // keeps getting 0 for that id for as long as it stays loaded.
+  Result<int64_t> version(const TenantId& caller, const RunId& run, const std::string& change_id,
+                          int64_t max);
+  // Whether the run still has recorded steps ahead of the script (it is replaying).
+  Result<bool> replaying(const TenantId& caller, const RunId& run);
+
   // `step_key` names the pause in the script: the first time, the run becomes paused
   // (run_paused {reason, context}); once resume() was called, the same step returns the
   // input it was resumed with.
