@@ -1,34 +1,21 @@
 #include "sandbox_raise.h"
 
 #include <cstdarg>
+#include <string_view>
+
+#include "lua_error.h"
 
 namespace artana::lua::detail {
 namespace {
 
-// Error tables share one metatable so `tostring(err)` and uncaught errors read
-// "kind: message" instead of "table".
-int error_tostring(lua_State* L) {
-  lua_getfield(L, 1, "kind");
-  lua_getfield(L, 1, "message");
-  lua_pushfstring(L, "%s: %s", luaL_optstring(L, -2, "error"), luaL_optstring(L, -1, ""));
-  return 1;
-}
-
-// Stack: message on top. Replaces it with the error table and raises it.
+// Stack: message on top. Raises it as the one error shape (lua_error.h). The
+// BoundaryError is trivially destructible, so the longjmp skips no destructor.
 int raise_table(lua_State* L, const char* kind) {
-  lua_createtable(L, 0, 2);
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "kind");
-  lua_pushvalue(L, -2);  // the message
-  lua_setfield(L, -2, "message");
-  if (luaL_newmetatable(L, "artana.sandbox_error")) {
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushboolean(L, 0);  // scripts may not reach or change the shared metatable
-    lua_setfield(L, -2, "__metatable");
-  }
-  lua_setmetatable(L, -2);
-  return lua_error(L);
+  size_t length = 0;
+  const char* text = lua_tolstring(L, -1, &length);  // already a string: cannot raise
+  const BoundaryError error = BoundaryError::make(kind, std::string_view(text, length));
+  lua_pop(L, 1);  // the message: its text is copied into `error`
+  return raise_error(L, error);
 }
 
 }  // namespace

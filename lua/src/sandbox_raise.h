@@ -1,8 +1,8 @@
 // Raising sandbox and limit errors as the one error shape scripts see (STYLE.md §5): a
 // table { kind = "sandbox_violation" | "limit_exceeded", message = "..." }.
 //
-// Kept in one small file on purpose: lua_error.h's raise_error(L, BoundaryError) is the
-// project-wide raiser; switching these two functions to it touches nothing else.
+// Both go through lua_error.h's raise_error, so scripts see one error shape with `where`
+// and a traceback from the message handler.
 // Threading: as for the lua_State.
 #pragma once
 

@@ -90,6 +90,15 @@ TEST_CASE("violations can be caught by pcall as error tables", "[sandbox][lua]")
                 "assert(not ok and e.kind == 'sandbox_violation')\n"
                 "assert(tostring(e):find('sandbox_violation', 1, true))")
               .ok());
+  // The one error shape of lua_error.h: `where` names the line, and the table is read-only
+  // to its metatable.
+  auto shape = f.run(
+      "local ok, e = pcall(function() return os.time() end)\n"
+      "assert(type(e.where) == 'string' and e.where:find(':1$'), tostring(e.where))\n"
+      "assert(e.message:find('run:now', 1, true), e.message)\n"
+      "assert(getmetatable(e) ~= nil and not pcall(setmetatable, e, nil))");
+  INFO(shape.to_string());
+  REQUIRE(shape.ok());
 }
 
 TEST_CASE("load runs text in the sandbox environment only", "[sandbox][lua]") {
