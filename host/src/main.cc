@@ -1,4 +1,5 @@
-// artana: the command-line host. Verbs so far: `ledger verify` and `ledger export`.
+// artana: the command-line host. Verbs so far: `ledger verify|export`, and the operator's
+// `status`, `runs`, `cancel`, `reconcile`.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -7,12 +8,22 @@
 #include "artana/kernel/lmdb_event_store.h"
 #include "exit_codes.h"
 #include "ledger_commands.h"
+#include "run_commands.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: artana [--data DIR] [--json] <command> ...
 
 commands:
+  status RUN_ID                    the run's status, tenant, events and spend; exit 0 running
+                                   or completed, 1 failed, 3 paused, 4 needs attention,
+                                   7 cancelled, 9 no such run
+  runs [--tenant T] [--status S]   the runs (all, in creation order, without --tenant)
+  cancel RUN_ID [--reason TEXT]    cancel a run (exit 7); later steps fail with `cancelled`
+  reconcile RUN_ID --step KEY (--retry | --outcome success|failed --result JSON | --abandon)
+                                   settle a tool step whose outcome is unknown (the process
+                                   died during the call); --retry runs it once more with the
+                                   same idempotency key when the run resumes
   ledger verify [RUN_ID]           check every hash, link, seq, head, index and total
                                    exit 0: valid; 10: invalid (names the first bad run and
                                    seq); 8: the ledger cannot be opened
@@ -76,6 +87,7 @@ int main(int argc, char** argv) {
   if (rest[0] == "ledger") {
     return run_ledger_command(global, std::vector<std::string>(rest.begin() + 1, rest.end()));
   }
+  if (int code = run_operator_command(global, rest); code >= 0) return code;
   std::fprintf(stderr, "artana: unknown command '%s' (see artana --help)\n", rest[0].c_str());
   return kExitUsage;
 }

@@ -10,14 +10,17 @@
 #include "artana/kernel/json_parse.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_reader.h"
+#include "support/run_cli.h"
 #include "support/store_fixture.h"
 
 using namespace artana;
 using namespace artana::kernel;
 using artana::testing::append_one;
+using artana::testing::CliResult;
 using artana::testing::create_run;
 using artana::testing::open_store;
 using artana::testing::read_file;
+using artana::testing::run_cli;
 using artana::testing::TempDir;
 using artana::testing::write_file;
 
@@ -49,23 +52,6 @@ void flip_byte_of(const std::string& file, const std::string& needle) {
   }
   REQUIRE(found > 0);
   write_file(file, bytes);
-}
-
-struct CliResult {
-  int exit_code;
-  std::string out;
-};
-
-CliResult run_cli(const std::string& args) {
-  std::string command = std::string(ARTANA_CLI) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 }  // namespace
