@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "kernel/active_run.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/pending_step.h"
@@ -168,6 +169,32 @@ Result<std::shared_ptr<RunState>> Kernel::checked(const TenantId& caller, const 
                                      caller.str());
   }
   return state;
+}
+
+Result<Kernel::ActiveRun> Kernel::active(const TenantId& caller, const RunId& run,
+                                         const std::string& step_key) {
+  if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
+    return Status::invalid_argument("step_key must be 1..{} bytes, got {}", kMaxStepKeyBytes,
+                                    step_key.size());
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  // After fork_on_drift, execution continues in the fork: follow the chain.
+  std::unique_lock<std::mutex> lock(state->mu);
+  while (state->forked_to) {
+    std::shared_ptr<RunState> next = state->forked_to;
+    lock = std::unique_lock<std::mutex>(next->mu);
+    state = std::move(next);
+  }
+  return ActiveRun{std::move(state), std::move(lock)};
+}
+
+Status Kernel::never_live(RunState& state, const std::string& step_key) {
+  Status drift = Status::failed_precondition(
+                     "run '{}' is completed and never recorded step '{}'; it cannot go live",
+                     state.run_id.str(), step_key)
+                     .with_kind(error_kind::kReplayDrift, step_key);
+  state.halt = drift;
+  return drift;
 }
 
 Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> drafts,

@@ -1,5 +1,6 @@
 // Kernel: model steps — replay from the step index, drift policies, forks, live calls.
 #include "artana/kernel/kernel.h"
+#include "kernel/active_run.h"
 #include "kernel/drift.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
@@ -42,19 +43,8 @@ Status recorded_failure(const std::string& step_key, const RecordedTerminal& ter
 
 Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
                                       const ModelRequest& request) {
-  if (request.step_key.empty() || request.step_key.size() > kMaxStepKeyBytes) {
-    return Status::invalid_argument("step_key must be 1..{} bytes, got {}", kMaxStepKeyBytes,
-                                    request.step_key.size());
-  }
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  // After fork_on_drift, execution continues in the fork: follow the chain.
-  std::unique_lock<std::mutex> lock(state->mu);
-  while (state->forked_to) {
-    std::shared_ptr<RunState> next = state->forked_to;
-    lock = std::unique_lock<std::mutex>(next->mu);
-    state = std::move(next);
-  }
-  return begin_model_locked(state, request, 0);
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, request.step_key));
+  return begin_model_locked(active_run.state, request, 0);
 }
 
 Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
@@ -134,12 +124,7 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
     }
   } else if (state->status == RunStatus::kCompleted) {
     // A completed run never goes live again.
-    Status drift = Status::failed_precondition(
-                       "run '{}' is completed and never recorded step '{}'; it cannot go live",
-                       state->run_id.str(), key)
-                       .with_kind(error_kind::kReplayDrift, key);
-    state->halt = drift;
-    return drift;
+    return never_live(*state, key);
   }
 
   // Live.

@@ -3,6 +3,7 @@
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/kernel.h"
 #include "artana/kernel/sha256.h"
+#include "kernel/active_run.h"
 #include "kernel/drift.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
@@ -55,18 +56,8 @@ Status tool_failure(const std::string& step_key, const RecordedTerminal& termina
 
 Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
                                     const ToolRequest& request) {
-  if (request.step_key.empty() || request.step_key.size() > kMaxStepKeyBytes) {
-    return Status::invalid_argument("step_key must be 1..{} bytes, got {}", kMaxStepKeyBytes,
-                                    request.step_key.size());
-  }
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  std::unique_lock<std::mutex> lock(state->mu);
-  while (state->forked_to) {
-    std::shared_ptr<RunState> next = state->forked_to;
-    lock = std::unique_lock<std::mutex>(next->mu);
-    state = std::move(next);
-  }
-  return begin_tool_locked(state, request, 0);
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, request.step_key));
+  return begin_tool_locked(active_run.state, request, 0);
 }
 
 Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
@@ -152,12 +143,7 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
       return begin_tool_locked(state, request, depth);
     }
   } else if (state->status == RunStatus::kCompleted) {
-    Status drift = Status::failed_precondition(
-                       "run '{}' is completed and never recorded step '{}'; it cannot go live",
-                       state->run_id.str(), key)
-                       .with_kind(error_kind::kReplayDrift, key);
-    state->halt = drift;
-    return drift;
+    return never_live(*state, key);
   }
 
   // Live: judged, then the request is committed (synced before a side effect) before the

@@ -1,6 +1,7 @@
 // Kernel: value steps — the time, random numbers, memoised computations, version markers
 // and artifact reads a script records once and gets back on every replay.
 #include "artana/kernel/kernel.h"
+#include "kernel/active_run.h"
 #include "kernel/event_types.h"
 #include "kernel/run_state.h"
 #include "middleware/pii_redactor.h"
@@ -31,17 +32,8 @@ std::string_view terminal_type(ValueKind kind) {
 Result<ValueStep> Kernel::value_step(const TenantId& caller, const RunId& run,
                                      const std::string& step_key, ValueKind kind,
                                      const std::function<Result<Json>()>& compute) {
-  if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
-    return Status::invalid_argument("step_key must be 1..{} bytes, got {}", kMaxStepKeyBytes,
-                                    step_key.size());
-  }
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  std::unique_lock<std::mutex> lock(state->mu);
-  while (state->forked_to) {
-    std::shared_ptr<RunState> next = state->forked_to;
-    lock = std::unique_lock<std::mutex>(next->mu);
-    state = std::move(next);
-  }
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
+  const std::shared_ptr<RunState>& state = active_run.state;
   if (state->halt) return *state->halt;
   const std::string kind_name(value_kind_name(kind));
   if (auto found = state->steps.find(step_key); found != state->steps.end()) {
@@ -59,12 +51,7 @@ Result<ValueStep> Kernel::value_step(const TenantId& caller, const RunId& run,
     return ValueStep{state->run_id, value != nullptr ? *value : Json(), true, step.terminal->seq};
   }
   if (state->status == RunStatus::kCompleted) {
-    Status drift = Status::failed_precondition(
-                       "run '{}' is completed and never recorded step '{}'; it cannot go live",
-                       state->run_id.str(), step_key)
-                       .with_kind(error_kind::kReplayDrift, step_key);
-    state->halt = drift;
-    return drift;
+    return never_live(*state, step_key);
   }
   ARTANA_ASSIGN_OR_RETURN(Json value, compute());
   Json allocated = pii_ ? scrub_pii(state->pii, value, ScrubMode::kLive) : Json::object();
@@ -82,13 +69,8 @@ Result<int64_t> Kernel::version(const TenantId& caller, const RunId& run,
   if (max < 1) return Status::invalid_argument("version '{}': max must be at least 1", change_id);
   const std::string key = "version:" + change_id;
   {
-    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-    std::unique_lock<std::mutex> lock(state->mu);
-    while (state->forked_to) {
-      std::shared_ptr<RunState> next = state->forked_to;
-      lock = std::unique_lock<std::mutex>(next->mu);
-      state = std::move(next);
-    }
+    ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, key));
+    const std::shared_ptr<RunState>& state = active_run.state;
     // Old history with no marker: the old path, now and for the rest of this execution.
     if (state->old_versions.count(change_id)) return int64_t{0};
     if (!state->steps.count(key) && state->replaying()) {

@@ -130,6 +130,12 @@ class Kernel {
 
   Result<std::shared_ptr<RunState>> load(const RunId& run);
   Result<std::shared_ptr<RunState>> checked(const TenantId& caller, const RunId& run);
+  // The run a step of `run` executes in — the end of its fork chain — locked, after
+  // checking the caller's tenant and the step key's length.
+  struct ActiveRun;
+  Result<ActiveRun> active(const TenantId& caller, const RunId& run, const std::string& step_key);
+  // The error for a step a completed run never recorded (sticky: it never goes live again).
+  static Status never_live(RunState& state, const std::string& step_key);
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
                               std::optional<RunStatus> new_status = {}, bool barrier = false);
   Result<ModelStep> begin_model_locked(std::shared_ptr<RunState> state, const ModelRequest& request,
