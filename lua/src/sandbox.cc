@@ -59,16 +59,16 @@ const char* key_name(lua_State* L, int index) {
   return lua_type(L, index) == LUA_TSTRING ? lua_tostring(L, index) : luaL_typename(L, index);
 }
 
-// Upvalues: 1 inner table, 2 library name, 3 stub (every missing field is refused).
+// Upvalues: 1 inner table, 2 library name, 3 refuse_all (every missing field is refused).
 int library_index(lua_State* L) {
   lua_pushvalue(L, 2);
   if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   const char* lib = lua_tostring(L, lua_upvalueindex(2));
-  const bool stub = lua_toboolean(L, lua_upvalueindex(3));
-  if (lua_type(L, 2) != LUA_TSTRING && !stub) return 1;  // nil
+  const bool refuse_all = lua_toboolean(L, lua_upvalueindex(3));
+  if (lua_type(L, 2) != LUA_TSTRING && !refuse_all) return 1;  // nil
   const char* full = lua_pushfstring(L, "%s.%s", lib, key_name(L, 2));
   const char* hint = find_hint(full);
-  if (hint == nullptr && stub) hint = find_hint(lib);
+  if (hint == nullptr && refuse_all) hint = find_hint(lib);
   if (hint == nullptr) {
     lua_pushnil(L);
     return 1;
@@ -87,13 +87,13 @@ int library_newindex(lua_State* L) {
 int library_pairs(lua_State* L) { return detail::push_sorted_iteration(L, lua_upvalueindex(1)); }
 
 // Pushes an empty proxy reading from the table at `inner`, refusing writes.
-void push_library(lua_State* L, int inner, const char* name, bool stub) {
+void push_library(lua_State* L, int inner, const char* name, bool refuse_all) {
   inner = lua_absindex(L, inner);
   lua_newtable(L);
   lua_createtable(L, 0, 4);
   lua_pushvalue(L, inner);
   lua_pushstring(L, name);
-  lua_pushboolean(L, stub);
+  lua_pushboolean(L, refuse_all);
   lua_pushcclosure(L, library_index, 3);
   lua_setfield(L, -2, "__index");
   lua_pushstring(L, name);
@@ -234,10 +234,10 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   lua_setfield(L, -2, "close");
   finish_library(L, allowed, LUA_COLIBNAME);
 
-  for (const char* stub : {"os", "io", "debug", "package"}) {
+  for (const char* removed : {"os", "io", "debug", "package"}) {
     lua_newtable(L);
-    push_library(L, -1, stub, true);
-    lua_setfield(L, allowed, stub);
+    push_library(L, -1, removed, true);
+    lua_setfield(L, allowed, removed);
     lua_pop(L, 1);
   }
   lua_pushvalue(L, env);

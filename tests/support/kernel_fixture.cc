@@ -41,6 +41,13 @@ StartRunRequest start_request(const std::string& run, const std::string& tenant)
   return request;
 }
 
+void KernelHost::reopen() {
+  kernel.reset();
+  store.reset();
+  store = open_store(dir.str());
+  kernel = std::make_unique<Kernel>(*store);
+}
+
 std::vector<Event> events_of(EventStore& store, const std::string& run) {
   auto events = store.read(RunId(run));
   REQUIRE(events.ok());

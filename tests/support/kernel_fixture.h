@@ -29,6 +29,15 @@ kernel::ModelRequest prompt_request(const std::string& step_key, const std::stri
 
 kernel::StartRunRequest start_request(const std::string& run, const std::string& tenant = "acme");
 
+// A ledger with a permissive kernel on it; reopen() drops both, as a new process would.
+struct KernelHost {
+  TempDir dir;
+  std::unique_ptr<kernel::EventStore> store;
+  std::unique_ptr<kernel::Kernel> kernel;
+  KernelHost() { reopen(); }
+  void reopen();
+};
+
 // Every event of `run` (a fork's shared prefix included).
 std::vector<kernel::Event> events_of(kernel::EventStore& store, const std::string& run);
 size_t count_type(const std::vector<kernel::Event>& events, const std::string& type);
