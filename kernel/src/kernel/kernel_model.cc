@@ -54,17 +54,20 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
   auto found = state->steps.find(key);
   // PII is replaced before anything is hashed, recorded or sent. A recorded step is scrubbed
   // in replay order so it gets the placeholders it was recorded with.
-  ModelRequest request = original;
+  // Copied only to rewrite: a long message history is not copied on every replayed step.
+  ModelRequest scrubbed;
   Json request_pii = Json::object();
   if (pii_) {
+    scrubbed = original;
     const ScrubMode mode = found != state->steps.end() ? ScrubMode::kReplay : ScrubMode::kLive;
-    if (request.prompt) {
-      Json prompt(*request.prompt);
+    if (scrubbed.prompt) {
+      Json prompt(*scrubbed.prompt);
       request_pii = scrub_pii(state->pii, prompt, mode);
-      request.prompt = prompt.as_string();
+      scrubbed.prompt = prompt.as_string();
     }
-    if (request.messages) request_pii = scrub_pii(state->pii, *request.messages, mode);
+    if (scrubbed.messages) request_pii = scrub_pii(state->pii, *scrubbed.messages, mode);
   }
+  const ModelRequest& request = pii_ ? scrubbed : original;
 
   // The tools offered, as signatures; tools the tenant lacks are not offered at all.
   Json offered = Json::array();
