@@ -26,7 +26,7 @@
 #include <cctype>
 #include <cstring>
 
-#include "lua_state.h"
+#include "artana/lua/lua_state.h"
 #include "sandbox_raise.h"
 
 namespace artana::lua::detail {

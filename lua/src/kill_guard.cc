@@ -1,7 +1,7 @@
 // Kills are never catchable: once the LuaState is killed, every place Lua code could catch
 // an error (pcall, xpcall, coroutine.resume/wrap, and C functions that protect internally)
 // rethrows it. Adapted from lbaselib.c luaB_pcall/finishpcall and lcorolib.c auxresume.
-#include "lua_state.h"
+#include "artana/lua/lua_state.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
 

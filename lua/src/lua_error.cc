@@ -1,7 +1,7 @@
 // Error tables at the Lua boundary (lua_error.h). Functions that may raise (push_error,
 // raise_error, traceback_handler, the __tostring metamethod) hold no C++ object with a
 // destructor; read_error and is_error_table use only API calls marked `-` in the manual.
-#include "lua_error.h"
+#include "artana/lua/lua_error.h"
 
 #include <cstdio>
 #include <cstring>

@@ -12,7 +12,7 @@
 //   lua_settop/pop   -- marked `e` only because it may close a to-be-closed slot; the slots
 //                       we drop are ones we pushed, and lua_toclose is never called on them
 // push_json (lua_json_push.cc) does the opposite.
-#include "lua_json.h"
+#include "artana/lua/lua_json.h"
 
 #include <fmt/format.h>
 

@@ -5,7 +5,7 @@
 // across the calls that may jump, and returns the status.
 #include <climits>
 
-#include "lua_json.h"
+#include "artana/lua/lua_json.h"
 
 namespace artana::lua {
 namespace {

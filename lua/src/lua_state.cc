@@ -1,4 +1,4 @@
-#include "lua_state.h"
+#include "artana/lua/lua_state.h"
 
 #include <cstdlib>
 #include <cstring>

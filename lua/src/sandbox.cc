@@ -1,6 +1,6 @@
 // Builds the sandbox environment: an allow list (host_design.md §2.3), a reason for every
 // removed name, read-only proxies for library tables and the string metatable.
-#include "sandbox.h"
+#include "artana/lua/sandbox.h"
 
 #include <cstring>
 

@@ -8,7 +8,7 @@
 #include <new>
 #include <string_view>
 
-#include "sandbox.h"
+#include "artana/lua/sandbox.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
 

@@ -5,7 +5,7 @@
 
 #include <lua.hpp>
 
-#include "sandbox.h"
+#include "artana/lua/sandbox.h"
 
 namespace artana::lua::detail {
 

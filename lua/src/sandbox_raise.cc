@@ -3,7 +3,7 @@
 #include <cstdarg>
 #include <string_view>
 
-#include "lua_error.h"
+#include "artana/lua/lua_error.h"
 
 namespace artana::lua::detail {
 namespace {

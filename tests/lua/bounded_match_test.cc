@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lua_state.h"
+#include "artana/lua/lua_state.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;

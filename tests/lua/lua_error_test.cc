@@ -1,6 +1,6 @@
 // Error tables at the Lua boundary: fields, __tostring, pcall, the traceback handler,
 // read_error, truncation.
-#include "lua_error.h"
+#include "artana/lua/lua_error.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // Lua <-> JSON values: round trips, every rejection with its path, limits, memory errors.
-#include "lua_json.h"
+#include "artana/lua/lua_json.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // Limits and kills of a LuaState: instruction and memory limits that pcall cannot swallow,
 // time slices, and the pattern-function guard.
-#include "lua_state.h"
+#include "artana/lua/lua_state.h"
 
 #include <catch2/catch.hpp>
 

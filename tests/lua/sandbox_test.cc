@@ -1,6 +1,6 @@
 // Escapes from host_design.md §2.3 fail with sandbox_violation, the state stays usable,
 // and iteration order is the same in every state.
-#include "sandbox.h"
+#include "artana/lua/sandbox.h"
 
 #include <catch2/catch.hpp>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "lua_state.h"
+#include "artana/lua/lua_state.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;

@@ -28,7 +28,7 @@
 #include <string_view>
 
 #include "artana/kernel/status.h"
-#include "sandbox.h"
+#include "artana/lua/sandbox.h"
 
 namespace artana::lua {
 
