@@ -12,13 +12,14 @@ constexpr std::array<std::pair<Durability, std::string_view>, 3> kDurabilityName
     {Durability::kNone, "none"},
 }};
 
-constexpr std::array<std::pair<RunStatus, std::string_view>, 6> kStatusNames = {{
+constexpr std::array<std::pair<RunStatus, std::string_view>, 7> kStatusNames = {{
     {RunStatus::kRunning, "running"},
     {RunStatus::kPaused, "paused"},
     {RunStatus::kNeedsAttention, "needs_attention"},
     {RunStatus::kCompleted, "completed"},
     {RunStatus::kFailed, "failed"},
     {RunStatus::kCancelled, "cancelled"},
+    {RunStatus::kSleeping, "sleeping"},
 }};
 
 }  // namespace
@@ -50,7 +51,7 @@ Result<RunStatus> parse_run_status(std::string_view name) {
   }
   return Status::invalid_argument(
       "run status '{}' is not one of running, paused, needs_attention, completed, failed, "
-      "cancelled",
+      "cancelled, sleeping",
       name);
 }
 

@@ -4,6 +4,7 @@
 #include "artana/lua/lua_state.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
+#include "thread_tags.h"
 
 namespace artana::lua::detail {
 namespace {
@@ -24,14 +25,36 @@ int finish_pcall(lua_State* L, int status, lua_KContext extra) {
   return lua_gettop(L) - static_cast<int>(extra);
 }
 
-// Returns the number of results moved to L, or -1 with an error value on L's top.
-int resume(lua_State* L, lua_State* co, int narg) {
+// The coroutine yielded to pass something up to the host: a syscall (its first yielded value
+// is the syscall sentinel) or a time slice (the hook yielded nothing and set the slice flag).
+bool passes_up(lua_State* co, int status, int nres) {
+  if (status != LUA_YIELD) return false;
+  if (nres > 0) return lua_touserdata(co, -nres) == &kSyscallSentinel;
+  LuaState* state = LuaState::from(co);
+  return state != nullptr && state->yielded_for_slice();
+}
+
+constexpr int kErrorOnTop = -1;
+
+// Resumes co with the narg values on top of L. Returns the number of results moved to L, or
+// kErrorOnTop with an error value on L's top. When co passes a syscall or a time slice up,
+// L yields the same values to its own resumer (co was only tagged as reaching the host
+// because L does) and continues in `k` with the values the host resumes it with.
+// No C++ objects live here: lua_yieldk and raise_if_killed leave by longjmp.
+int resume(lua_State* L, lua_State* co, int narg, lua_KFunction k) {
   raise_if_killed(L);
+  LuaState* owner = LuaState::from(L);
+  if (is_host_thread(co, owner)) {
+    lua_pop(L, narg);
+    lua_pushliteral(L, "cannot resume a coroutine the host runs (a run's entry or a branch)");
+    return kErrorOnTop;
+  }
   if (!lua_checkstack(co, narg)) {
     lua_pushliteral(L, "too many arguments to resume");
-    return -1;
+    return kErrorOnTop;
   }
   lua_xmove(L, co, narg);
+  set_thread_tag(co, reaches_host(L, owner) ? &kReachesHost : nullptr);
   int nres = 0;
   const int status = lua_resume(co, L, narg, &nres);
   // A kill inside the coroutine surfaces here as an error (its hook never yields to us).
@@ -40,13 +63,14 @@ int resume(lua_State* L, lua_State* co, int narg) {
     if (!lua_checkstack(L, nres + 1)) {
       lua_pop(co, nres);
       lua_pushliteral(L, "too many results to resume");
-      return -1;
+      return kErrorOnTop;
     }
     lua_xmove(co, L, nres);
+    if (passes_up(co, status, nres)) return lua_yieldk(L, nres, 0, k);
     return nres;
   }
   lua_xmove(co, L, 1);
-  return -1;
+  return kErrorOnTop;
 }
 
 lua_State* check_coroutine(lua_State* L, int index) {
@@ -55,9 +79,7 @@ lua_State* check_coroutine(lua_State* L, int index) {
   return co;
 }
 
-int wrapped_call(lua_State* L) {
-  lua_State* co = lua_tothread(L, lua_upvalueindex(1));
-  const int r = resume(L, co, lua_gettop(L));
+int finish_wrapped(lua_State* L, lua_State* co, int r) {
   if (r >= 0) return r;
   int status = lua_status(co);
   if (status != LUA_OK && status != LUA_YIELD) {  // the coroutine died: close its tbc vars
@@ -70,6 +92,31 @@ int wrapped_call(lua_State* L) {
     lua_concat(L, 2);
   }
   return lua_error(L);
+}
+
+// Continuation after passing a yield up: the host's values go down to the coroutine.
+int wrapped_call_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
+  lua_State* co = lua_tothread(L, lua_upvalueindex(1));
+  return finish_wrapped(L, co, resume(L, co, lua_gettop(L), wrapped_call_k));
+}
+
+int wrapped_call(lua_State* L) { return wrapped_call_k(L, LUA_OK, 0); }
+
+int finish_co_resume(lua_State* L, int r) {
+  if (r < 0) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;  // false + error value
+  }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -(r + 1));
+  return r + 1;
+}
+
+// Stack: the coroutine at 1, then the values to resume it with.
+int co_resume_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
+  lua_State* co = lua_tothread(L, 1);
+  return finish_co_resume(L, resume(L, co, lua_gettop(L) - 1, co_resume_k));
 }
 
 int kill_checked_call(lua_State* L) {
@@ -108,16 +155,8 @@ int guarded_xpcall(lua_State* L) {
 }
 
 int guarded_co_resume(lua_State* L) {
-  lua_State* co = check_coroutine(L, 1);
-  const int r = resume(L, co, lua_gettop(L) - 1);
-  if (r < 0) {
-    lua_pushboolean(L, 0);
-    lua_insert(L, -2);
-    return 2;  // false + error value
-  }
-  lua_pushboolean(L, 1);
-  lua_insert(L, -(r + 1));
-  return r + 1;
+  check_coroutine(L, 1);
+  return co_resume_k(L, LUA_OK, 0);
 }
 
 int guarded_co_wrap(lua_State* L) {
@@ -129,6 +168,16 @@ int guarded_co_wrap(lua_State* L) {
   return 1;
 }
 
+// Upvalue 1: the real coroutine.close. Host threads are the host's to end.
+static int guarded_co_close(lua_State* L) {
+  lua_State* co = check_coroutine(L, 1);
+  if (is_host_thread(co, LuaState::from(L)))
+    return luaL_error(L, "cannot close a coroutine the host runs (a run's entry or a branch)");
+  return kill_checked_call(L);
+}
+
 void push_kill_checked(lua_State* L) { lua_pushcclosure(L, kill_checked_call, 1); }
+
+void push_guarded_co_close(lua_State* L) { lua_pushcclosure(L, guarded_co_close, 1); }
 
 }  // namespace artana::lua::detail

@@ -67,7 +67,7 @@ bool push_where(lua_State* L, int level) {
   lua_Debug ar;
   for (; lua_getstack(L, level, &ar) != 0; ++level) {
     lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline > 0) {
+    if (ar.currentline > 0 && std::strcmp(ar.source, kHostChunkName) != 0) {
       lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
       return true;
     }
@@ -144,6 +144,18 @@ void push_error(lua_State* L, const BoundaryError& e) {
   }
   push_error_metatable(L);
   lua_setmetatable(L, -2);
+}
+
+bool write_where(lua_State* L, int level, char* out, size_t size) {
+  lua_Debug ar;
+  for (; lua_getstack(L, level, &ar) != 0; ++level) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0 && std::strcmp(ar.source, kHostChunkName) != 0) {
+      std::snprintf(out, size, "%s:%d", ar.short_src, ar.currentline);
+      return true;
+    }
+  }
+  return false;
 }
 
 int raise_error(lua_State* L, const BoundaryError& e) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sandbox_raise.h"
+#include "thread_tags.h"
 
 namespace artana::lua {
 namespace {
@@ -13,11 +14,9 @@ constexpr const char kInstructionLimit[] = "instruction limit";
 constexpr const char kMemoryLimit[] = "memory limit";
 constexpr const char kKilled[] = "killed";
 
-// Each thread's LUA_EXTRASPACE holds its owner LuaState when the host created it with
-// new_thread, nullptr otherwise. lua_newthread copies the main thread's bytes, and the main
-// thread holds nullptr, so every script coroutine reads as "not a host thread".
-void* thread_tag(lua_State* L) { return *static_cast<void**>(lua_getextraspace(L)); }
-void set_thread_tag(lua_State* L, void* tag) { *static_cast<void**>(lua_getextraspace(L)) = tag; }
+using detail::is_host_thread;
+using detail::reaches_host;
+using detail::set_thread_tag;
 
 struct Init {
   const SandboxOptions* options;
@@ -161,9 +160,8 @@ void LuaState::hook(lua_State* L, lua_Debug* ar) {
   self->charge(static_cast<uint64_t>(lua_gethookcount(L)));
   if (self->kill_requested_.load(std::memory_order_relaxed)) self->mark_killed(kKilled);
   if (self->out_of_memory_) self->mark_killed(kMemoryLimit);
-  const bool host_thread = thread_tag(L) == self;
   if (self->killed()) {
-    if (host_thread && lua_isyieldable(L)) {
+    if (is_host_thread(L, self) && lua_isyieldable(L)) {
       lua_yield(L, 0);  // from a hook this returns (no longjmp); the host never resumes
       return;
     }
@@ -174,12 +172,28 @@ void LuaState::hook(lua_State* L, lua_Debug* ar) {
     detail::raise_limit(L, self->kill_reason_);
     return;
   }
-  // Slices only from host threads: a yield in a script coroutine would return to the
-  // script's coroutine.resume, not to the host.
-  if (host_thread && lua_isyieldable(L)) {
+  // A slice yield from a script coroutine reaches the host only when every resume between
+  // here and the host thread can pass it up (thread_tags.h); elsewhere the slice is skipped.
+  if (reaches_host(L, self)) {
     self->yielded_for_slice_ = true;
     lua_yield(L, 0);
   }
+}
+
+// Arg 1: a thread. Drops its registry anchor so the collector may free it.
+static int unanchor_thread(lua_State* L) {
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+void LuaState::release_thread(lua_State* co) {
+  set_thread_tag(co, nullptr);  // no longer the host's: scripts holding it cannot resume it
+  lua_pushcfunction(L_, unanchor_thread);
+  lua_pushthread(co);
+  lua_xmove(co, L_, 1);
+  if (lua_pcall(L_, 1, 0, 0) != LUA_OK) lua_pop(L_, 1);  // rawset of nil never allocates
 }
 
 lua_State* LuaState::new_thread() {

@@ -10,7 +10,8 @@
 namespace artana::lua {
 namespace {
 
-const char kEnvKey = 0;  // its address keys the environment in the registry
+const char kEnvKey = 0;      // its address keys the environment in the registry
+const char kAllowedKey = 0;  // and this one the allow list behind it
 
 struct Hint {
   const char* name;
@@ -159,6 +160,13 @@ void finish_library(lua_State* L, int allowed, const char* name) {
 
 void push_sandbox_env(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &kEnvKey); }
 
+void set_sandbox_global(lua_State* L, const char* name) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kAllowedKey);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, name);  // the allow list has no __newindex: a plain raw store
+  lua_pop(L, 1);
+}
+
 void install_sandbox(lua_State* L, const SandboxOptions& options) {
   static const luaL_Reg kLibs[] = {
       {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
@@ -230,7 +238,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   lua_pushcfunction(L, detail::guarded_co_wrap);
   lua_setfield(L, -2, "wrap");
   lua_getfield(L, -1, "close");  // runs __close handlers under its own protection
-  detail::push_kill_checked(L);
+  detail::push_guarded_co_close(L);
   lua_setfield(L, -2, "close");
   finish_library(L, allowed, LUA_COLIBNAME);
 
@@ -260,6 +268,8 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   lua_setmetatable(L, env);
   lua_pushvalue(L, env);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kEnvKey);
+  lua_pushvalue(L, allowed);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kAllowedKey);
 
   // Defence in depth: scripts never see the real globals, but drop file access anyway.
   for (const char* name : {"dofile", "loadfile"}) {

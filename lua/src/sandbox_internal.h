@@ -17,6 +17,9 @@ int guarded_co_wrap(lua_State* L);
 // Pushes a closure calling `fn` (popped from the top) and raising again if the state was
 // killed meanwhile: for C functions that catch errors internally (load, coroutine.close).
 void push_kill_checked(lua_State* L);
+// Pushes coroutine.close (the real one popped from the top) refusing host threads and
+// rethrowing kills.
+void push_guarded_co_close(lua_State* L);
 // If L's LuaState is killed, raises its limit_exceeded error.
 void raise_if_killed(lua_State* L);
 

@@ -45,6 +45,7 @@ int exit_for(RunStatus status) {
     case RunStatus::kRunning:
       return kExitOk;
     case RunStatus::kPaused:
+    case RunStatus::kSleeping:
       return kExitPaused;
     case RunStatus::kNeedsAttention:
       return kExitNeedsAttention;

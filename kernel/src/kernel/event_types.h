@@ -32,5 +32,14 @@ inline constexpr std::string_view kRandomRead = "random_read";
 inline constexpr std::string_view kStepCompleted = "step_completed";
 inline constexpr std::string_view kVersionMarker = "version_marker";
 inline constexpr std::string_view kArtifactRead = "artifact_read";
+// Artifacts are run summaries of kind "artifact::<key>", the latest one winning (the
+// encoding Python Artana used).
+inline constexpr std::string_view kArtifactKindPrefix = "artifact::";
+// The script's identity as the host loaded it (record_script); not a step.
+inline constexpr std::string_view kScriptLoaded = "script_loaded";
+// A durable timer: sleep_started {step_key, due_at_us, duration_us} opens the step,
+// sleep_completed {step_key, due_at_us, woke_at_us} is its terminal.
+inline constexpr std::string_view kSleepStarted = "sleep_started";
+inline constexpr std::string_view kSleepCompleted = "sleep_completed";  // terminal
 
 }  // namespace artana::kernel::events

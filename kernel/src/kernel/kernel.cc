@@ -18,8 +18,7 @@ namespace {
 
 namespace ev = events;
 
-// "run_" + 128 random bits in lowercase base32.
-std::string new_run_id() {
+std::string random_run_id() {
   unsigned char raw[16];
   if (RAND_bytes(raw, sizeof raw) != 1) std::abort();  // no entropy: ids could collide
   static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
@@ -98,9 +97,11 @@ Status Kernel::judge(RunState& state, const std::string& step_key, const ModelCa
 }
 Kernel::~Kernel() = default;
 
+RunId Kernel::new_run_id() { return RunId(random_run_id()); }
+
 Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   RunHeader header;
-  header.run_id = request.run_id.value_or(RunId(new_run_id()));
+  header.run_id = request.run_id.value_or(new_run_id());
   header.tenant_id = request.tenant.tenant_id;
   header.script_hash = request.script_hash;
   header.parent_run_id = request.parent_run_id;
@@ -177,6 +178,10 @@ Result<Kernel::ActiveRun> Kernel::active(const TenantId& caller, const RunId& ru
     return Status::invalid_argument("step_key must be 1..{} bytes, got {}", kMaxStepKeyBytes,
                                     step_key.size());
   }
+  return chain_end(caller, run);
+}
+
+Result<Kernel::ActiveRun> Kernel::chain_end(const TenantId& caller, const RunId& run) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   // After fork_on_drift, execution continues in the fork: follow the chain.
   std::unique_lock<std::mutex> lock(state->mu);
@@ -355,11 +360,16 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
   }
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   std::lock_guard<std::mutex> lock(state->mu);
-  if (state->halt) return *state->halt;
+  return summary_locked(*state, kind, value, step_key);
+}
+
+Status Kernel::summary_locked(RunState& state, const std::string& kind, const Json& value,
+                              const std::string& step_key) {
+  if (state.halt) return *state.halt;
   if (!step_key.empty()) {
-    if (auto it = state->steps.find(step_key); it != state->steps.end()) {
+    if (auto it = state.steps.find(step_key); it != state.steps.end()) {
       if (it->second.kind != "summary") {
-        return halt(*state,
+        return halt(state,
                     Status::failed_precondition("step '{}' was recorded as a {} step, now "
                                                 "reached as a summary",
                                                 step_key, it->second.kind)
@@ -368,18 +378,18 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
       }
       if (pii_) {
         Json replayed = value;  // renumbers this run's values in script order
-        scrub_pii(state->pii, replayed, ScrubMode::kReplay);
+        scrub_pii(state.pii, replayed, ScrubMode::kReplay);
       }
-      if (it->second.terminal) state->reached(step_key, *it->second.terminal);
+      if (it->second.terminal) state.reached(step_key, *it->second.terminal);
       return Status();  // recorded already: a replay appends nothing
     }
   }
   Json scrubbed = value;
-  Json allocated = pii_ ? scrub_pii(state->pii, scrubbed, ScrubMode::kLive) : Json::object();
+  Json allocated = pii_ ? scrub_pii(state.pii, scrubbed, ScrubMode::kLive) : Json::object();
   Json payload = Json::object({{"kind", kind}, {"value", std::move(scrubbed)}});
   if (!step_key.empty()) payload.set("step_key", step_key);
   if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
-  return append(*state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
+  return append(state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
 }
 
 Result<RunStatus> Kernel::status(const TenantId& caller, const RunId& run) {

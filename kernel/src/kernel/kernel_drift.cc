@@ -55,6 +55,8 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
       decision.fork->pii.placeholder_of = state.pii.placeholder_of;
       decision.fork->pii.counts = state.pii.counts;
       decision.fork->inherit_reached(state);
+      // The fork runs the same script: it calls the tools the host gave the original.
+      if (state.tools) decision.fork->tools = state.tools;
     }
     detail.set("fork_run_id", decision.fork->run_id.str());
     state.forked_to = decision.fork;

@@ -70,10 +70,11 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
   const ModelRequest& request = pii_ ? scrubbed : original;
 
   // The tools offered, as signatures; tools the tenant lacks are not offered at all.
+  const ToolRegistry& registry = registry_for(*state);
   Json offered = Json::array();
   Json call_tools = Json::array();
   for (const std::string& name : request.tools) {
-    const RegisteredTool* tool = tools_.find(name);
+    const RegisteredTool* tool = registry.find(name);
     if (tool == nullptr) {
       return Status::invalid_argument("step '{}' offers tool '{}', which is not registered", key,
                                       name);

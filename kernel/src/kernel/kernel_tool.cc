@@ -64,7 +64,10 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
                                            const ToolRequest& request, int depth) {
   if (state->halt) return *state->halt;
   const std::string& key = request.step_key;
-  const RegisteredTool* tool = tools_.find(request.tool);
+  // Held until the call finishes: `tool` points into it, and set_run_tools may replace the
+  // run's registry meanwhile.
+  std::shared_ptr<const ToolRegistry> run_tools = state->tools;
+  const RegisteredTool* tool = (run_tools ? *run_tools : tools_).find(request.tool);
   if (tool == nullptr) {
     return Status::invalid_argument("step '{}' calls tool '{}', which is not registered", key,
                                     request.tool);
@@ -192,6 +195,7 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
   pending->state = state;
   pending->step_key = key;
   pending->request_hash = identity.hash;
+  pending->registry = std::move(run_tools);
   {
     std::lock_guard<std::mutex> lock(mu_);
     call.ticket = next_ticket_++;

@@ -33,34 +33,39 @@ Result<ValueStep> Kernel::value_step(const TenantId& caller, const RunId& run,
                                      const std::string& step_key, ValueKind kind,
                                      const std::function<Result<Json>()>& compute) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  const std::shared_ptr<RunState>& state = active_run.state;
-  if (state->halt) return *state->halt;
+  return value_step_locked(*active_run.state, step_key, kind, compute);
+}
+
+Result<ValueStep> Kernel::value_step_locked(RunState& state, const std::string& step_key,
+                                            ValueKind kind,
+                                            const std::function<Result<Json>()>& compute) {
+  if (state.halt) return *state.halt;
   const std::string kind_name(value_kind_name(kind));
-  if (auto found = state->steps.find(step_key); found != state->steps.end()) {
+  if (auto found = state.steps.find(step_key); found != state.steps.end()) {
     const StepRecord& step = found->second;
     if (step.kind != kind_name || !step.terminal) {
-      return halt(*state,
+      return halt(state,
                   Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
                                               "as a {} step",
                                               step_key, step.kind, kind_name)
                       .with_kind(error_kind::kReplayDrift, step_key),
                   RunStatus::kNeedsAttention, Json::object());
     }
-    state->reached(step_key, *step.terminal);
+    state.reached(step_key, *step.terminal);
     const Json* value = step.terminal->payload.find("value");
-    return ValueStep{state->run_id, value != nullptr ? *value : Json(), true, step.terminal->seq};
+    return ValueStep{state.run_id, value != nullptr ? *value : Json(), true, step.terminal->seq};
   }
-  if (state->status == RunStatus::kCompleted) {
-    return never_live(*state, step_key);
+  if (state.status == RunStatus::kCompleted) {
+    return never_live(state, step_key);
   }
   ARTANA_ASSIGN_OR_RETURN(Json value, compute());
-  Json allocated = pii_ ? scrub_pii(state->pii, value, ScrubMode::kLive) : Json::object();
+  Json allocated = pii_ ? scrub_pii(state.pii, value, ScrubMode::kLive) : Json::object();
   Json payload = Json::object({{"step_key", step_key}, {"value", std::move(value)}});
   if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(*state, {{std::string(terminal_type(kind)), std::move(payload)}}));
+                          append(state, {{std::string(terminal_type(kind)), std::move(payload)}}));
   const Event& recorded = appended.events.back();
-  return ValueStep{state->run_id, *recorded.payload.find("value"), false, recorded.seq};
+  return ValueStep{state.run_id, *recorded.payload.find("value"), false, recorded.seq};
 }
 
 Result<int64_t> Kernel::version(const TenantId& caller, const RunId& run,

@@ -22,6 +22,7 @@ struct Kernel::PendingTool {
   std::shared_ptr<RunState> state;
   std::string step_key;
   std::string request_hash;
+  std::shared_ptr<const ToolRegistry> registry;  // the run's registry the call began under
 };
 
 }  // namespace artana::kernel

@@ -54,6 +54,12 @@ Status RunState::apply(const Event& event) {
     spend_micro_usd += cost->as_integer();
   }
   add_recorded_pii(pii, p.find("pii_allocated"));
+  if (event.type == ev::kRunSummary) {
+    const std::string* kind = string_field(p, "kind");
+    if (kind != nullptr && kind->starts_with(ev::kArtifactKindPrefix)) {
+      artifacts[kind->substr(ev::kArtifactKindPrefix.size())] = event.seq;
+    }
+  }
   if (event.type == ev::kRunStarted) {
     if (const Json* tenant_json = p.find("tenant")) {
       ARTANA_ASSIGN_OR_RETURN(tenant, TenantContext::from_json(*tenant_json));
@@ -63,6 +69,29 @@ Status RunState::apply(const Event& event) {
     }
     // The script always starts after run_started: its input's placeholders come first.
     advance_pii_counts(pii, p.find("pii_allocated"));
+    if (const std::string* hash = string_field(p, "script_hash")) script_hash = *hash;
+    if (const Json* v = p.find("input")) input = *v;
+    if (const Json* v = p.find("metadata")) metadata = *v;
+    if (const std::string* parent = string_field(p, "parent_run_id")) {
+      parent_run_id = RunId(*parent);
+    }
+  } else if (event.type == ev::kScriptLoaded) {
+    script_identity = p;
+  } else if (event.type == ev::kSleepStarted && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    step.kind = "sleep";
+    step.request = p;
+    step.request_seq = event.seq;
+    if (const Json* due = p.find("due_at_us"); due != nullptr && due->is_integer()) {
+      sleeps_due.emplace(due->as_integer(), *step_key);
+    }
+  } else if (event.type == ev::kSleepCompleted && step_key != nullptr) {
+    StepRecord& step = steps[*step_key];
+    if (step.kind.empty()) step.kind = "sleep";
+    step.terminal = RecordedTerminal{event.type, event.seq, p};
+    if (const Json* due = step.request.find("due_at_us"); due != nullptr && due->is_integer()) {
+      sleeps_due.erase({due->as_integer(), *step_key});
+    }
   } else if (event.type == ev::kBudgetRaised) {
     if (const Json* budget = p.find("budget_micro_usd"); budget && budget->is_integer()) {
       tenant.budget_micro_usd = budget->as_integer();

@@ -14,10 +14,12 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/kernel/tool_registry.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
@@ -38,6 +40,12 @@ struct StepRecord {
   bool in_flight = false;             // begun live, not finished yet
   bool retry_armed = false;           // an operator's reconcile `retry` allows one live attempt
 };
+
+// Completed, failed or cancelled: the run will not run a script again.
+inline bool run_ended(RunStatus status) {
+  return status == RunStatus::kCompleted || status == RunStatus::kFailed ||
+         status == RunStatus::kCancelled;
+}
 
 class RunState {
  public:
@@ -67,6 +75,20 @@ class RunState {
   std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
   std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
   std::set<std::string> old_versions;     // change ids answered 0 (the old path) this process
+  // From run_started (a fork has its parent's): what run_record reports.
+  std::string script_hash;
+  Json input;
+  Json metadata = Json::object();
+  std::optional<RunId> parent_run_id;
+  Json script_identity;  // the last script_loaded payload; null when none
+  // Sleeps started and not completed, by due time: wake_time is the first.
+  std::set<std::pair<int64_t, std::string>> sleeps_due;
+  // Artifact key -> seq of its latest run_summary `artifact::<key>`. Read back from the store
+  // when asked rather than held here: artifacts may be large.
+  std::unordered_map<std::string, uint64_t> artifacts;
+  // set_run_tools: the run's own registry (not persisted); null: the kernel's. Shared so a
+  // tool call begun under a replaced registry keeps its tool alive.
+  std::shared_ptr<const ToolRegistry> tools;
   std::mutex mu;
 
  private:

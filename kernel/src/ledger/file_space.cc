@@ -16,18 +16,24 @@ constexpr uint64_t kMiB = 1024 * 1024;
 // splits, the free list. In the mapped mode, where running short means SIGBUS, twice the
 // bytes plus this much covers any batch GroupCommit forms.
 constexpr uint64_t kMappedSlackBytes = 4 * kMiB;
+// A required reservation in pwrite mode covers one known write (a blob): its bytes, plus the
+// tree and free-list pages its commit copies.
+constexpr uint64_t kRequiredSlackBytes = 1 * kMiB;
 
 }  // namespace
 
 Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_bytes,
-                          const std::string& path) {
+                          const std::string& path, bool required) {
   MDB_envinfo info;
   int rc = mdb_env_info(env, &info);
   if (rc != 0)
     return Status::internal("{}: reading the environment info: {}", path, mdb_strerror(rc));
   const uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * page_bytes;
-  const uint64_t slack = mode_ == Mode::kMapped ? kMappedSlackBytes : 0;
-  const uint64_t needed = std::min<uint64_t>(used + 2 * batch_bytes + slack, info.me_mapsize);
+  const bool mapped = mode_ == Mode::kMapped;
+  const uint64_t ahead = mapped     ? 2 * batch_bytes + kMappedSlackBytes
+                         : required ? batch_bytes + kRequiredSlackBytes
+                                    : 2 * batch_bytes;
+  const uint64_t needed = std::min<uint64_t>(used + ahead, info.me_mapsize);
   if (ready_end_ >= needed) return Status();
   int fd = -1;
   rc = mdb_env_get_fd(env, &fd);
@@ -43,8 +49,9 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
   const uint64_t target = std::min<uint64_t>(std::max(needed, used + step), info.me_mapsize);
   int err = zero_fill(fd, end, target);
   if (sync_growth_) ::fdatasync(fd);
-  if (ready_end_ >= needed || mode_ == Mode::kZeroFill) return Status();
-  // Mapped: the batch could touch a hole on a full disk. Refuse it before it writes.
+  if (ready_end_ >= needed || (mode_ == Mode::kZeroFill && !required)) return Status();
+  // Mapped: the batch could touch a hole on a full disk. Required: LMDB's own write would
+  // fail halfway and say only EIO (a short write). Refuse it before it writes.
   return Status::disk_full(
       "{}: no room for the next commit ({} bytes past the last page could not be allocated: "
       "{}); free disk space and retry — nothing was written",

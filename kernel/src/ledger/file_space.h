@@ -30,7 +30,9 @@ class FileSpace {
   FileSpace(Mode mode, bool sync_growth) : mode_(mode), sync_growth_(sync_growth) {}
 
   // Makes sure the blocks a batch writing about `batch_bytes` may touch are allocated.
-  Status reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_bytes, const std::string& path);
+  // `required`: refuse with kDiskFull in kZeroFill mode too (see LedgerEnv::require_space).
+  Status reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_bytes, const std::string& path,
+                 bool required = false);
 
  private:
   uint64_t filled_end(int fd, uint64_t used) const;

@@ -255,6 +255,10 @@ Status LedgerEnv::reserve_space(uint64_t batch_bytes) {
   return space_->reserve(env_, page_bytes_, batch_bytes, data_path_);
 }
 
+Status LedgerEnv::require_space(uint64_t bytes) {
+  return space_->reserve(env_, page_bytes_, bytes, data_path_, /*required=*/true);
+}
+
 Result<StorageStats> LedgerEnv::storage_stats() {
   ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, begin_read());
   MDB_envinfo info;

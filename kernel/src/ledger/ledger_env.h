@@ -11,7 +11,7 @@
 //   steps       run_number | SHA-256(step_key) -> seq of the latest terminal event
 //   summaries   run_number | SHA-256(kind) -> seq of the latest run_summary of that kind
 //   totals      'r' run_number | 't' tenant_id -> i64 spend_micro_usd | u64 events
-//   blobs       SHA-256(content) -> u8 format=0 | content
+//   blobs       SHA-256(content) -> u8 format=0 | content (large values; put_blob sources)
 //   aux         space '\0' key -> value (callers' own indexes, AppendTxn::put_index)
 // Events go to `log` in commit order so every insert is an append (full pages, one dirty
 // region per commit). A run's events are mostly at consecutive positions (an append's events
@@ -71,6 +71,11 @@ class LedgerEnv {
   // (file_space.h); kDiskFull when they cannot be.
   // REQUIRES: the caller holds a write transaction.
   Status reserve_space(uint64_t batch_bytes);
+  // Like reserve_space, but kDiskFull in every mode when the blocks cannot be allocated, for
+  // one large write (a blob): in the synced modes LMDB's pwrite would otherwise fail halfway
+  // on a full disk and report a short write as EIO.
+  // REQUIRES: the caller holds a write transaction.
+  Status require_space(uint64_t bytes);
   Result<StorageStats> storage_stats();
   // Clears reader slots left by dead processes; returns how many.
   int check_stale_readers();

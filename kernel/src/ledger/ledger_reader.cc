@@ -204,13 +204,19 @@ Result<Totals> LedgerReader::totals(std::string_view k) {
 }
 
 Result<std::string_view> LedgerReader::get_blob(const Sha256& hash) {
+  ARTANA_ASSIGN_OR_RETURN(std::optional<std::string_view> content, find_blob(hash));
+  if (!content) return Status::corruption("large value {} is missing", hash.hex());
+  return *content;
+}
+
+Result<std::optional<std::string_view>> LedgerReader::find_blob(const Sha256& hash) {
   MDB_val key = to_val(hash.raw()), val;
   int rc = mdb_get(txn_, env_.dbi().blobs, &key, &val);
-  if (rc == MDB_NOTFOUND) return Status::corruption("large value {} is missing", hash.hex());
-  if (rc != 0) return lmdb_status(rc, "reading a large value", env_.data_path());
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  if (rc != 0) return lmdb_status(rc, "reading blob " + hash.hex(), env_.data_path());
   std::string_view v = from_val(val);
-  if (v.empty() || v[0] != 0) return Status::corruption("large value {} is malformed", hash.hex());
-  return v.substr(1);
+  if (v.empty() || v[0] != 0) return Status::corruption("blob {} is malformed", hash.hex());
+  return std::optional<std::string_view>(v.substr(1));
 }
 
 }  // namespace artana::kernel::ledger

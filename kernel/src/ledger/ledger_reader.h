@@ -49,7 +49,11 @@ class LedgerReader : public BlobSource {
   Result<std::optional<uint64_t>> indexed_seq(MDB_dbi dbi, uint64_t run_number,
                                               std::string_view name);
   Result<Totals> totals(std::string_view key);
+  // A large value: kCorruption when it is missing (an event references it).
   Result<std::string_view> get_blob(const Sha256& key) override;
+  // The content stored under `key` (format byte stripped), or nullopt; kCorruption when the
+  // stored value is malformed. Does not check the content against the key.
+  Result<std::optional<std::string_view>> find_blob(const Sha256& key);
 
   const LedgerEnv& env() const { return env_; }
   MDB_txn* txn() const { return txn_; }

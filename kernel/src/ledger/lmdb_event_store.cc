@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "ledger/blob_store.h"
 #include "ledger/group_commit.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_export.h"
@@ -211,6 +212,40 @@ class LmdbEventStore final : public EventStore {
   Result<StorageStats> storage_stats() override { return env_->storage_stats(); }
   const std::string& data_dir() const override { return env_->dir(); }
   Durability durability() const override { return durability_; }
+
+  Result<std::string> put_blob(std::string_view bytes) override {
+    // Hash and copy on the caller's thread, outside the writer's critical section.
+    ARTANA_ASSIGN_OR_RETURN(ledger::PreparedBlob blob, ledger::prepare_blob(bytes));
+    {
+      // Stored already (the usual case: a run resumed, or a script many runs share): no
+      // write transaction, no sync.
+      ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+      LedgerReader reader(*env_, txn.get());
+      ARTANA_ASSIGN_OR_RETURN(bool intact, ledger::blob_intact(reader, blob));
+      if (intact) return blob.key.hex();
+    }
+    WriteOp op;
+    op.bytes_hint = blob.value.size() + 64;
+    // A barrier: in kEffects the blob is synced fully before its hash is returned. A run's
+    // script_loaded event will name it, and no run may survive a power loss without the code
+    // it ran. (kEffects may undo only the last commit, so an event committed after the blob
+    // already implies it — its data sync flushes this commit — and that also covers a blob
+    // found above while a concurrent put is still syncing; the barrier makes the blob durable
+    // on its own, without leaning on later commits, for one fsync per distinct source.)
+    // kFull syncs every commit anyway; kNone never syncs, like appends.
+    op.barrier = true;
+    op.apply = [&](ledger::WriteContext& ctx) { return ledger::apply_put_blob(ctx, blob); };
+    commits_.submit({&op});
+    if (!op.status.ok()) return op.status;
+    return blob.key.hex();
+  }
+
+  Result<std::optional<std::string>> get_blob(std::string_view sha256_hex) override {
+    ARTANA_ASSIGN_OR_RETURN(Sha256 key, ledger::parse_blob_hash(sha256_hex));
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    return ledger::read_blob(reader, key);
+  }
 
  private:
   Result<std::optional<Event>> indexed_event(const RunId& run, MDB_dbi dbi, std::string_view name) {

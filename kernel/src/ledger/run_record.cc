@@ -100,7 +100,7 @@ Result<RunRecord> decode_run_record(std::string_view bytes, uint64_t run_number)
   r.tenant_id = in.str();
   r.header_json = in.str();
   if (!in.ok() || !in.at_end() || format != kFormat ||
-      status > static_cast<uint8_t>(RunStatus::kCancelled)) {
+      status > static_cast<uint8_t>(RunStatus::kSleeping)) {
     return Status::corruption("run record #{} is damaged ({} bytes, format {})", run_number,
                               bytes.size(), format);
   }

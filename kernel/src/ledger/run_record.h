@@ -7,7 +7,8 @@
 //   | u64 extent_position | 32 head_hash | i64 created_at_us
 //   | u64 lease.epoch | i64 lease.pid | u64 lease.pid_start | i64 lease.expires_at_us
 //   | str lease.owner_id | str lease.host | str run_id | str tenant_id | str header_json
-// where str = u32 length + bytes.
+// where str = u32 length + bytes. status is RunStatus's value: 0 running, 1 paused,
+// 2 needs_attention, 3 completed, 4 failed, 5 cancelled, 6 sleeping; a larger byte is corrupt.
 #pragma once
 
 #include <string>

@@ -32,7 +32,17 @@ enum class Durability {
 std::string_view durability_name(Durability d);
 Result<Durability> parse_durability(std::string_view name);
 
-enum class RunStatus { kRunning, kPaused, kNeedsAttention, kCompleted, kFailed, kCancelled };
+// Stored as one byte in the run record (docs/ledger_format.md): append new statuses at the
+// end, never reorder, so old ledgers read the same.
+enum class RunStatus {
+  kRunning,
+  kPaused,
+  kNeedsAttention,
+  kCompleted,
+  kFailed,
+  kCancelled,
+  kSleeping,  // waiting for a durable timer (Kernel::sleep); the scheduler asks wake_time
+};
 std::string_view run_status_name(RunStatus s);
 Result<RunStatus> parse_run_status(std::string_view name);
 
@@ -187,6 +197,18 @@ class EventStore {
   virtual Result<StorageStats> storage_stats() = 0;
   virtual const std::string& data_dir() const = 0;
   virtual Durability durability() const = 0;
+
+  // ---- content-addressed blobs (script sources, shared by every run and tenant) ----
+  // The largest blob put_blob accepts.
+  static constexpr size_t kMaxBlobBytes = size_t{16} << 20;
+  // Stores `bytes` under their SHA-256 unless a blob with that hash is already there, and
+  // returns the hash (64 lowercase hex digits). Durable by the time it returns as an append
+  // would be (in kEffects: synced, since events will reference it). kInvalidArgument past
+  // kMaxBlobBytes.
+  virtual Result<std::string> put_blob(std::string_view bytes) = 0;
+  // The bytes stored under `sha256_hex`, or nullopt when there are none. kInvalidArgument for
+  // a malformed hash; kCorruption when the stored bytes no longer hash to it.
+  virtual Result<std::optional<std::string>> get_blob(std::string_view sha256_hex) = 0;
 };
 
 }  // namespace artana::kernel

@@ -52,7 +52,11 @@ class Kernel {
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
+  // The tools of runs without their own registry (set_run_tools).
   ToolRegistry& tools() { return tools_; }
+
+  // A fresh run id: "run_" + 128 random bits in lowercase base32.
+  static RunId new_run_id();
 
   // Creates the run and records run_started {tenant, script_hash, input, replay_policy,
   // parent_run_id, metadata}. kAlreadyExists for a taken id.
@@ -108,6 +112,10 @@ class Kernel {
   Status cancel(const TenantId& caller, const RunId& run, const std::string& reason);
   Status complete(const TenantId& caller, const RunId& run, const Json& output);
   Status fail(const TenantId& caller, const RunId& run, const Json& error);
+  // Halts the run in needs_attention with `error` ({kind, message, step_key, …}) recorded in
+  // run_halted: for failures that are the code's fault rather than the run's (a script that
+  // breaks while replaying its own history). resume() lets it run again.
+  Status hold_for_attention(const TenantId& caller, const RunId& run, const Json& error);
   // Summary kinds starting "policy", "approval" or "intent" are the kernel's: refused here.
   // With a step_key (what a script passes) the summary is a step: recorded once, and a
   // replay that reaches it again appends nothing.
@@ -117,12 +125,53 @@ class Kernel {
   // The tenant context the run works under now (after raise_budget / grant).
   Result<TenantContext> tenant_context(const TenantId& caller, const RunId& run);
 
+  // ---- for hosts (kernel_host.cc, kernel_sleep.cc, kernel_artifact.cc) ----
+  // How the run was started and where it is now. kNotFound for an unknown run.
+  Result<RunRecord> run_record(const TenantId& caller, const RunId& run);
+  // The run's steps (model tools offered and signatures, tool calls) find tools in `tools`
+  // rather than tools() from now on, in this process only (a host sets it after loading the
+  // run). A fork_on_drift fork inherits it. Calling again replaces it (hot reload); a tool
+  // call begun before keeps the registry it began under alive. nullptr: back to tools().
+  Status set_run_tools(const TenantId& caller, const RunId& run,
+                       std::shared_ptr<const ToolRegistry> tools);
+  // Records script_loaded {identity} unless the run's last recorded identity is the same
+  // (canonical JSON). Appends nothing for a completed, failed or cancelled run.
+  Status record_script(const TenantId& caller, const RunId& run, const Json& identity);
+
+  // A durable timer at `step_key`. The first call records sleep_started {due_at_us =
+  // now_us + duration_us} (synced; the run becomes sleeping); once now_us >= due_at_us a call
+  // records sleep_completed (the run is running again) and returns done; after that the step
+  // replays as done. The recorded due time wins over a different duration on replay: a timer
+  // is not checked for drift. duration_us <= 0 completes in the first call.
+  Result<SleepResult> sleep(const TenantId& caller, const RunId& run, const std::string& step_key,
+                            int64_t duration_us, int64_t now_us);
+  // The earliest due time of the run's sleeps started and not completed; nullopt if none.
+  Result<std::optional<int64_t>> wake_time(const TenantId& caller, const RunId& run);
+
+  // Artifacts are run summaries of kind "artifact::<key>" with payload {value}, the latest
+  // winning; write_artifact is a summary step (recorded once per step_key). Keys are 1..200
+  // bytes of printable ASCII.
+  Status write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,
+                        const std::string& key, const Json& value);
+  // A value step (artifact_read) whose live value is the latest artifact `key` of the run —
+  // a fork sees its parent's from before the fork point — or null when none; a replay returns
+  // the value recorded then, whatever was written since.
+  Result<ValueStep> read_artifact(const TenantId& caller, const RunId& run,
+                                  const std::string& step_key, const std::string& key);
+
   // ---- operator ----
   Status raise_budget(const std::string& operator_id, const RunId& run, int64_t budget_micro_usd);
   Status grant(const std::string& operator_id, const RunId& run, const std::string& capability);
 
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
+
+  // ---- sources ----
+  // Script sources, content-addressed and shared by every tenant (EventStore::put_blob):
+  // store_source returns the hex SHA-256 a run records, load_source gets the exact bytes back
+  // (nullopt when none are stored under that hash) so a run can resume under its own code.
+  Result<std::string> store_source(std::string_view bytes);
+  Result<std::optional<std::string>> load_source(const std::string& sha256_hex);
 
  private:
   struct PendingModel;
@@ -134,6 +183,16 @@ class Kernel {
   // checking the caller's tenant and the step key's length.
   struct ActiveRun;
   Result<ActiveRun> active(const TenantId& caller, const RunId& run, const std::string& step_key);
+  // The end of the fork chain, locked, after checking the caller's tenant.
+  Result<ActiveRun> chain_end(const TenantId& caller, const RunId& run);
+  // The registry a run's steps find tools in: its own (set_run_tools), else tools_.
+  const ToolRegistry& registry_for(const RunState& state) const;
+  // value_step on a run already locked by `active`.
+  Result<ValueStep> value_step_locked(RunState& state, const std::string& step_key, ValueKind kind,
+                                      const std::function<Result<Json>()>& compute);
+  // summary on a locked run, after the caller checked the kind.
+  Status summary_locked(RunState& state, const std::string& kind, const Json& value,
+                        const std::string& step_key);
   // The error for a step a completed run never recorded (sticky: it never goes live again).
   static Status never_live(RunState& state, const std::string& step_key);
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,

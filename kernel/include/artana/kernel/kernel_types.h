@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "artana/kernel/event.h"
+#include "artana/kernel/event_store.h"
 #include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
 
@@ -179,6 +180,31 @@ struct ReconcileDecision {
   Kind kind = Kind::kRetry;
   Json result;        // kSuccess: what the tool really returned
   std::string error;  // kFailed: what really went wrong
+};
+
+// A durable timer step (Kernel::sleep). Not done: the run sleeps until due_at_us; call sleep
+// again with the same step key once the clock has passed it.
+struct SleepResult {
+  bool done = false;
+  int64_t due_at_us = 0;  // as recorded when the sleep started
+  bool replayed = false;  // done in an earlier call: the recorded sleep_completed
+  uint64_t seq = 0;       // of sleep_completed when done, else of sleep_started
+};
+
+// What a host needs to resume a run: how it was started, what it is now.
+struct RunRecord {
+  RunId run_id;
+  TenantContext tenant;  // current: after raise_budget / grant
+  std::string script_hash;
+  Json input;  // as recorded in run_started (PII replaced)
+  ReplayPolicy replay = ReplayPolicy::kStrict;
+  std::optional<RunId> parent_run_id;
+  Json metadata = Json::object();  // as given to start_run
+  RunStatus status = RunStatus::kRunning;
+  // Where the run's steps go now: the end of its fork chain (fork_on_drift) as known to this
+  // kernel; run_id when it never forked here.
+  RunId active_run_id;
+  Json script;  // the identity last recorded by record_script; null when none
 };
 
 }  // namespace artana::kernel

@@ -3,6 +3,10 @@
 // The signature is SHA-256 over the canonical JSON {"arguments","name","version"}: a model
 // step records the signatures of the tools it offered, so replay notices a changed tool
 // schema as drift. Registering a name twice is an error. Thread-safe.
+//
+// A kernel owns one (Kernel::tools(), what runs use by default); a host may build others
+// and hand them to a run as shared_ptr<const ToolRegistry> (Kernel::set_run_tools): filled
+// first, then only read, and kept alive by every tool call begun under it.
 #pragma once
 
 #include <map>

@@ -22,6 +22,10 @@
 
 namespace artana::lua {
 
+// The chunk name of the host's own Lua code (the `artana` module, the run object). Its
+// frames never count as an error's `where`: that is always the script's line.
+inline constexpr char kHostChunkName[] = "=[artana]";
+
 struct BoundaryError {
   char kind[48] = {};       // error_kind names ("replay_drift") or status code names
   char message[1024] = {};  // names the thing: path, step, tool
@@ -44,6 +48,11 @@ void push_error(lua_State* L, const BoundaryError& e);
 // REQUIRES: no C++ object with a destructor is alive in the calling C function.
 // [-0, +1, v]
 int raise_error(lua_State* L, const BoundaryError& e);
+
+// Writes "file:line" of the first Lua frame at `level` or above that is the script's (not a
+// C function, not the host's chunk) into out. False when there is none. Works on suspended
+// threads too. Never raises.   [-0, +0, -]
+bool write_where(lua_State* L, int level, char* out, size_t size);
 
 // Message handler for lua_pcall / xpcall. An artana error gets `traceback` (and `where`
 // when missing); a plain table with string `kind` and `message` gets our metatable and

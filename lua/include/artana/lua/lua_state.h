@@ -15,7 +15,7 @@
 // refused outright with a catchable limit_exceeded error.
 //
 // Ownership: LuaState owns the lua_State (lua_close in the destructor). Threads returned by
-// new_thread are borrowed; they stay anchored until the LuaState dies.
+// new_thread are borrowed; they stay anchored until release_thread or the LuaState dies.
 // Threading: one thread at a time, except kill(), which any thread may call.
 #pragma once
 
@@ -55,6 +55,9 @@ class LuaState {
   // host thread (its hook yields to the host for slices and kills). nullptr when out of
   // memory.
   lua_State* new_thread();
+  // Unanchors a thread from new_thread (the collector frees it once nothing refers to it)
+  // and stops treating it as a host thread. Never raises.
+  void release_thread(lua_State* co);
 
   // Loads `source` as text into the sandbox environment and runs it in a new thread,
   // resuming after each time-slice yield until it returns, fails or is killed.

@@ -44,4 +44,8 @@ void install_sandbox(lua_State* L, const SandboxOptions& options);
 // Pushes the sandbox environment table built by install_sandbox.   [-0, +1, -]
 void push_sandbox_env(lua_State* L);
 
+// Pops the top value and makes it the sandbox's global `name` (the host's `require`).
+// REQUIRES: before any script runs; inside a protected call.   [-1, +0, m]
+void set_sandbox_global(lua_State* L, const char* name);
+
 }  // namespace artana::lua

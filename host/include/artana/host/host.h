@@ -1,0 +1,108 @@
+// Host: runs Lua scripts as durable runs on a Kernel. One lua_State per run; the script's
+// entry, its run:parallel branches, its model ports and its tools are coroutines of that
+// state ("tasks"), driven by a tick-driven scheduler: tick() runs ready work for about the
+// budget given and returns, so an embedding app can call it from its own frame loop; the
+// CLI ticks until every run is idle.
+//
+// A run that is started again (same run id, here or in another process after a crash) runs
+// its script from the top: recorded steps come back from the ledger, the first unrecorded
+// one goes live. The host keeps no state a replay could not rebuild.
+//
+// Threading: one thread drives a Host (tick, start, resume); the Kernel it uses is
+// thread-safe. Not copyable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/kernel.h"
+#include "artana/lua/lua_state.h"
+
+namespace artana::host {
+
+struct HostOptions {
+  lua::LuaLimits limits;  // per execution of a run (the instruction count restarts on resume)
+  // Microseconds since the Unix epoch: run:now() and durable timers. Tests replace it.
+  std::function<int64_t()> clock;
+  // Receives each print() line of a script, and the run it came from. Empty: spdlog info.
+  std::function<void(const kernel::RunId&, std::string_view)> print_sink;
+  // Directory of the stdlib modules (`require "artana.x"`); empty: none.
+  std::string stdlib_dir;
+};
+
+struct RunOptions {
+  std::optional<kernel::RunId> run_id;  // a new id is issued when absent
+  kernel::TenantContext tenant;         // for a new run; an existing run keeps its own
+  kernel::ReplayPolicy replay = kernel::ReplayPolicy::kStrict;
+  kernel::Json input = kernel::Json::object();
+  std::optional<int64_t> seed;  // run:random's seed; derived from the run id when absent
+  bool pinned = false;          // resume under the sources recorded at the run's start
+};
+
+// How a run stands when the host has nothing left to do for it.
+struct RunOutcome {
+  kernel::RunId run_id;
+  kernel::RunStatus status = kernel::RunStatus::kRunning;
+  kernel::Json output;  // the entry's return value, when completed
+  // When failed, halted, paused for budget, cancelled: {kind, message, step_key, where,
+  // traceback}; null otherwise.
+  kernel::Json error;
+};
+
+struct TickResult {
+  size_t resumed = 0;      // task resumptions this tick
+  bool more_ready = false;  // work is ready now: tick again soon
+  // The earliest durable timer of a sleeping task, µs since the epoch.
+  std::optional<int64_t> next_timer_us;
+};
+
+class ScriptRun;
+
+class Host {
+ public:
+  Host(kernel::Kernel& kernel, HostOptions options);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  // Loads `script_path` and starts it as a new run — or, when options.run_id names an existing
+  // run, executes that run again under this script (replaying what it recorded; a run that
+  // needs attention is resumed first). Returns the run id at once; the work happens in tick().
+  Result<kernel::RunId> start(const std::string& script_path, RunOptions options);
+
+  // Gives a paused run its human input and lets its pause return it.
+  Status resume(const kernel::RunId& run, const kernel::Json& input);
+
+  // Runs ready tasks of every run for about `budget`, wakes due timers, and returns.
+  TickResult tick(std::chrono::microseconds budget);
+
+  // True when no run has work to do now (all ended, paused, sleeping).
+  bool idle() const;
+
+  // A run's outcome once it has nothing left to do here; nullopt while it still works (or
+  // is unknown to this host).
+  std::optional<RunOutcome> outcome(const kernel::RunId& run) const;
+
+  // Forgets an idle run here (its lua_State is freed; its lease released).
+  Status unload(const kernel::RunId& run);
+
+  kernel::Kernel& kernel() { return kernel_; }
+  const HostOptions& options() const { return options_; }
+  int64_t now_us() const { return options_.clock(); }
+
+ private:
+  friend class ScriptRun;
+  void make_ready(ScriptRun* run);
+
+  kernel::Kernel& kernel_;
+  HostOptions options_;
+  std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
+};
+
+}  // namespace artana::host

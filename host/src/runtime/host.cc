@@ -1,0 +1,95 @@
+#include "artana/host/host.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "script_run.h"
+
+namespace artana::host {
+
+namespace {
+
+int64_t system_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Host::Host(kernel::Kernel& kernel, HostOptions options)
+    : kernel_(kernel), options_(std::move(options)) {
+  if (!options_.clock) options_.clock = system_clock_us;
+}
+
+Host::~Host() = default;
+
+Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions options) {
+  if (!options.run_id) options.run_id = kernel::Kernel::new_run_id();
+  const kernel::RunId id = *options.run_id;
+  if (runs_.count(id.str()))
+    return Status::already_exists("run '{}' is already executing in this host", id.str());
+  ARTANA_ASSIGN_OR_RETURN(ScriptSource source, ScriptSource::from_file(script_path, options_.stdlib_dir));
+  ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<ScriptRun> run,
+                          ScriptRun::create(*this, std::move(source), std::move(options)));
+  runs_.emplace(id.str(), std::move(run));
+  return id;
+}
+
+Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
+  auto it = runs_.find(run.str());
+  if (it == runs_.end() || !it->second->started())
+    return Status::not_found("run '{}' is not executing in this host", run.str());
+  ARTANA_RETURN_IF_ERROR(kernel_.resume(it->second->tenant(), run, input));
+  it->second->pauses_resumed();
+  return Status();
+}
+
+TickResult Host::tick(std::chrono::microseconds budget) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  TickResult result;
+  const int64_t now = now_us();
+  for (auto& [id, run] : runs_) {
+    std::optional<int64_t> next = run->wake_timers(now);
+    if (next && (!result.next_timer_us || *next < *result.next_timer_us)) result.next_timer_us = next;
+  }
+  // Round robin: one resumption (a slice at most) per run per pass, so runs interleave.
+  for (bool worked = true; worked;) {
+    worked = false;
+    for (auto& [id, run] : runs_) {
+      if (!run->has_ready()) continue;
+      run->run_one();
+      ++result.resumed;
+      worked = true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+  result.more_ready = !idle();
+  return result;
+}
+
+bool Host::idle() const {
+  for (const auto& [id, run] : runs_)
+    if (run->has_ready()) return false;
+  return true;
+}
+
+std::optional<RunOutcome> Host::outcome(const kernel::RunId& run) const {
+  auto it = runs_.find(run.str());
+  if (it == runs_.end()) return std::nullopt;
+  return it->second->outcome();
+}
+
+Status Host::unload(const kernel::RunId& run) {
+  auto it = runs_.find(run.str());
+  if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
+  const bool started = it->second->started();
+  const kernel::TenantId tenant = it->second->tenant();
+  runs_.erase(it);
+  if (!started) return Status();
+  return kernel_.unload(tenant, run);
+}
+
+}  // namespace artana::host

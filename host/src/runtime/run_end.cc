@@ -1,0 +1,101 @@
+// How an execution of a run ends: the entry returned, raised, or the state was killed — and
+// what the run looks like when it has nothing left to do here.
+#include "artana/lua/lua_json.h"
+#include "error_json.h"
+#include "script_run.h"
+
+namespace artana::host {
+
+using kernel::Json;
+using kernel::RunStatus;
+
+namespace {
+
+bool ended_status(RunStatus status) {
+  return status == RunStatus::kCompleted || status == RunStatus::kFailed ||
+         status == RunStatus::kCancelled;
+}
+
+}  // namespace
+
+void ScriptRun::entry_returned(Task& entry, int nresults) {
+  Json output;
+  if (nresults > 0) {
+    auto converted = lua::to_json(entry.thread, -nresults, "output");
+    if (!converted.ok()) {
+      Json error = status_error_json(converted.status().with_kind("script_error"));
+      error.set("message", "the entry's return value cannot be recorded: " +
+                               converted.status().message());
+      finish_task(entry);
+      return entry_raised(entry, std::move(error));
+    }
+    output = std::move(*converted);
+  }
+  finish_task(entry);
+  auto status = kernel_.status(tenant_, run_id_);
+  if (!status.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(status.status()));
+  // A halt the script caught with pcall still ends the run halted.
+  if (halt_ || *status != RunStatus::kRunning) {
+    if (*status == RunStatus::kCompleted) return end_with(*status, std::move(output), Json());
+    return end_with(*status, Json(), halt_ ? status_error_json(*halt_) : Json());
+  }
+  Status completed = kernel_.complete(tenant_, run_id_, output);
+  if (!completed.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(completed));
+  end_with(RunStatus::kCompleted, std::move(output), Json());
+}
+
+void ScriptRun::entry_raised(Task& entry, Json error) {
+  if (entry.thread != nullptr) finish_task(entry);
+  if (!started_) return end_with(RunStatus::kFailed, Json(), std::move(error));
+  if (halt_) error = status_error_json(*halt_);
+  auto status = kernel_.status(tenant_, run_id_);
+  if (!status.ok()) return end_with(RunStatus::kFailed, Json(), std::move(error));
+  if (*status != RunStatus::kRunning) return end_with(*status, Json(), std::move(error));
+  // New code that breaks on old history is the code's fault, not the run's: it waits for a
+  // fix in needs_attention instead of failing for good.
+  auto replaying = kernel_.replaying(tenant_, run_id_);
+  if (replaying.ok() && *replaying) {
+    Status held = kernel_.hold_for_attention(tenant_, run_id_, error);
+    if (held.ok()) return end_with(RunStatus::kNeedsAttention, Json(), std::move(error));
+  }
+  Status failed = kernel_.fail(tenant_, run_id_, error);
+  (void)failed;  // the run's error is what the caller needs either way
+  end_with(RunStatus::kFailed, Json(), std::move(error));
+}
+
+void ScriptRun::killed() {
+  if (ended_) return;
+  const char* reason = lua_->kill_reason();
+  Json error = Json::object(
+      {{"kind", "limit_exceeded"},
+       {"message", std::string(reason != nullptr ? reason : "limit") + " exceeded"}});
+  if (started_) {
+    auto status = kernel_.status(tenant_, run_id_);
+    if (status.ok() && !ended_status(*status)) (void)kernel_.fail(tenant_, run_id_, error);
+  }
+  end_with(RunStatus::kFailed, Json(), std::move(error));
+}
+
+void ScriptRun::end_with(RunStatus status, Json output, Json error) {
+  RunOutcome outcome;
+  outcome.run_id = run_id_;
+  outcome.status = status;
+  outcome.output = std::move(output);
+  outcome.error = std::move(error);
+  ended_ = std::move(outcome);
+  ready_.clear();
+}
+
+std::optional<RunOutcome> ScriptRun::outcome() const {
+  if (ended_) return ended_;
+  if (!ready_.empty() || live_work_ > 0) return std::nullopt;
+  // Idle: every task waits for a pause's input or a timer.
+  RunOutcome outcome;
+  outcome.run_id = run_id_;
+  auto status = const_cast<kernel::Kernel&>(kernel_).status(tenant_, run_id_);
+  outcome.status = status.ok() ? *status : RunStatus::kRunning;
+  if (halt_) outcome.error = status_error_json(*halt_);
+  return outcome;
+}
+
+}  // namespace artana::host

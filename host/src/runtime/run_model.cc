@@ -1,0 +1,249 @@
+// run:model — a model step: replayed from the ledger, or answered live by the script's
+// model port (artana.model_port) running as a task of its own.
+#include <cmath>
+
+#include "artana/kernel/canonical_json.h"
+#include "artana/lua/lua_json.h"
+#include "artana/lua/schema_shorthand.h"
+#include "artana/lua/thread_calls.h"
+#include "error_json.h"
+#include "script_run.h"
+
+namespace artana::host {
+
+using kernel::Json;
+using lua::SyscallReply;
+
+namespace {
+
+constexpr std::string_view kModelFields[] = {"model",   "prompt",       "messages", "schema",
+                                             "tools",   "step_key",     "replay",   "retry_failed",
+                                             "options"};
+
+Status bad(std::string_view message) {
+  return Status::invalid_argument("run:model: {}", message).with_kind("invalid_argument");
+}
+
+// The script's request table (as JSON) as a kernel ModelRequest, minus the step key.
+Result<kernel::ModelRequest> model_request(const Json& table,
+                                           std::optional<std::string>* explicit_key) {
+  for (const auto& [name, value] : table.as_object()) {
+    bool known = false;
+    for (std::string_view field : kModelFields) known = known || name == field;
+    if (!known)
+      return bad("unknown field '" + name +
+                 "' (fields: model, prompt, messages, schema, tools, step_key, replay, "
+                 "retry_failed, options)");
+  }
+  kernel::ModelRequest request;
+  const Json* model = table.find("model");
+  if (model == nullptr || !model->is_string() || model->as_string().empty())
+    return bad("`model` must name a model port (a non-empty string)");
+  request.model = model->as_string();
+  const Json* prompt = table.find("prompt");
+  const Json* messages = table.find("messages");
+  if ((prompt == nullptr) == (messages == nullptr))
+    return bad("give exactly one of `prompt` (a string) and `messages` (an array)");
+  if (prompt != nullptr) {
+    if (!prompt->is_string()) return bad("`prompt` must be a string");
+    request.prompt = prompt->as_string();
+  } else {
+    if (!messages->is_array()) return bad("`messages` must be an array of message tables");
+    request.messages = *messages;
+  }
+  if (const Json* schema = table.find("schema")) {
+    ARTANA_ASSIGN_OR_RETURN(Json compiled, lua::schema_from_shorthand(*schema, "schema"));
+    request.output_schema = std::move(compiled);
+  }
+  if (const Json* tools = table.find("tools")) {
+    if (!tools->is_array()) return bad("`tools` must be an array of tool names");
+    for (const Json& name : tools->as_array()) {
+      if (!name.is_string()) return bad("`tools` must be an array of tool names");
+      request.tools.push_back(name.as_string());
+    }
+  }
+  if (const Json* options = table.find("options")) {
+    if (!options->is_object()) return bad("`options` must be a table");
+    request.options = *options;
+  }
+  if (const Json* replay = table.find("replay")) {
+    if (!replay->is_string()) return bad("`replay` must be strict, allow_prompt_drift or fork_on_drift");
+    ARTANA_ASSIGN_OR_RETURN(request.replay, kernel::parse_replay_policy(replay->as_string()));
+  }
+  if (const Json* retry = table.find("retry_failed")) {
+    if (!retry->is_bool()) return bad("`retry_failed` must be a boolean");
+    request.retry_failed = retry->as_bool();
+  }
+  if (const Json* key = table.find("step_key")) {
+    if (!key->is_string()) return bad("`step_key` must be a string");
+    *explicit_key = key->as_string();
+  }
+  return request;
+}
+
+// What a Lua model port returned, as the kernel's ModelOutcome.
+kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
+  kernel::ModelOutcome outcome;
+  auto fail = [&](std::string message) {
+    outcome = kernel::ModelOutcome();
+    outcome.ok = false;
+    outcome.error = "model port '" + port + "' returned " + message;
+    return outcome;
+  };
+  if (!result.is_object()) return fail("a " + std::string(kernel::json_type_name(result.type())) +
+                                       "; expected { output = ..., usage = ..., tool_calls = ... }");
+  const Json* output = result.find("output");
+  if (output == nullptr) return fail("no `output`");
+  outcome.output = *output;
+  if (const Json* usage = result.find("usage")) {
+    if (!usage->is_object()) return fail("a `usage` that is not a table");
+    outcome.usage = *usage;
+    if (const Json* cost = usage->find("cost_usd")) {
+      if (!cost->is_number() || cost->as_number() < 0) return fail("a negative or non-numeric usage.cost_usd");
+      outcome.cost_micro_usd = std::llround(cost->as_number() * 1e6);
+    }
+  }
+  if (const Json* calls = result.find("tool_calls")) {
+    if (!calls->is_array()) return fail("`tool_calls` that is not an array");
+    for (const Json& call : calls->as_array()) {
+      const Json* name = call.find("name");
+      if (name == nullptr || !name->is_string()) return fail("a tool call without a `name`");
+    }
+    outcome.tool_calls = *calls;
+  }
+  return outcome;
+}
+
+}  // namespace
+
+SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
+  if (lua_type(L, 2) != LUA_TTABLE)
+    return reply_error("invalid_argument",
+                       "run:model expects a table: run:model { model = ..., prompt = ... }");
+  auto table = lua::to_json(L, 2, "request");
+  if (!table.ok()) return reply_error(table.status());
+  std::optional<std::string> explicit_key;
+  auto request = model_request(*table, &explicit_key);
+  if (!request.ok()) return reply_error(request.status());
+  auto key = claim_key(L, task, "model", explicit_key);
+  if (!key.ok()) return reply_error(key.status());
+  request->step_key = *key;
+  if (!port_names_.count(request->model) && !port_names_.count("*"))
+    return reply_error("model_failed",
+                       "no model port for model '" + request->model +
+                           "': register one with artana.model_port(\"" + request->model +
+                           "\", function(request) ... end)",
+                       *key);
+  auto step = kernel_.begin_model(tenant_, run_id_, *request);
+  if (!step.ok()) return reply_error(step.status(), *key);
+  if (step->replayed) {
+    Status valid = check_output(request->output_schema, step->replayed->output);
+    if (!valid.ok()) return reply_error(valid, *key);
+    return reply_value(model_result_json(*step->replayed));
+  }
+  task.start = StartKind::kModelPort;
+  task.model_call = std::move(*step->call);
+  task.output_schema = std::move(request->output_schema);
+  task.wait_step_key = *key;
+  return reply_wait(task, WaitKind::kModelPort, L);
+}
+
+void ScriptRun::start_model_port(Task& waiter) {
+  const kernel::ModelCall& call = waiter.model_call;
+  Json request = Json::object({{"model", call.model}, {"step_key", call.step_key},
+                               {"run_id", call.run_id.str()}, {"tools", call.tools},
+                               {"options", call.options}});
+  if (call.prompt) request.set("prompt", *call.prompt);
+  if (call.messages) request.set("messages", *call.messages);
+  if (call.output_schema) request.set("schema", *call.output_schema);
+  lua_State* thread = lua_->new_thread();
+  if (thread == nullptr) return killed();
+  const std::string port = port_names_.count(call.model) ? call.model : "*";
+  auto args = lua::prepare_call(lua_->state(), thread, api_.call, api_.ports, port, {}, 0,
+                                {lua::CallArg{LUA_NOREF, &request}});
+  if (!args.ok()) {
+    lua_->release_thread(thread);
+    if (lua_->killed()) return killed();
+    kernel::ModelOutcome outcome;
+    outcome.ok = false;
+    outcome.error = args.status().message();
+    auto finished = kernel_.finish_model(call.ticket, outcome);
+    return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+  }
+  Task* port_task = new_task(TaskKind::kPort, thread);
+  port_task->waiter = &waiter;
+  port_task->ticket = call.ticket;
+  ++live_work_;
+  make_ready(*port_task, *args);
+}
+
+void ScriptRun::port_returned(Task& port, int nresults) {
+  Json result;
+  std::string problem;
+  if (nresults > 0) {
+    auto converted = lua::to_json(port.thread, -nresults, "result");
+    if (converted.ok()) {
+      result = std::move(*converted);
+    } else {
+      problem = converted.status().message();
+    }
+  }
+  Task& waiter = *port.waiter;
+  kernel::ModelOutcome outcome;
+  if (!problem.empty()) {
+    outcome.ok = false;
+    outcome.error = "model port '" + waiter.model_call.model + "' returned " + problem;
+  } else {
+    outcome = port_outcome(waiter.model_call.model, result);
+  }
+  finish_task(port);
+  --live_work_;
+  auto finished = kernel_.finish_model(port.ticket, outcome);
+  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
+  if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+  Status valid = check_output(waiter.output_schema, finished->output);
+  if (!valid.ok()) return resume_with_status(waiter, valid, waiter.wait_step_key);
+  resume_with(waiter, model_result_json(*finished));
+}
+
+void ScriptRun::port_raised(Task& port) {
+  const lua::BoundaryError error = lua::read_error(port.thread, -1);
+  Task& waiter = *port.waiter;
+  kernel::ModelOutcome outcome;
+  outcome.ok = false;
+  // A port marks a failure worth retrying later (rate limit, timeout) with this kind.
+  outcome.transient = std::string_view(error.kind) == "transient_error";
+  outcome.error = std::string(error.message);
+  finish_task(port);
+  --live_work_;
+  auto finished = kernel_.finish_model(port.ticket, outcome);
+  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
+  resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+}
+
+Status ScriptRun::check_output(const std::optional<Json>& schema, const Json& output) {
+  if (!schema) return Status();
+  auto text = kernel::canonical_json(*schema);
+  if (!text.ok()) return text.status();
+  auto& compiled = schemas_[*text];
+  if (!compiled) {
+    ARTANA_ASSIGN_OR_RETURN(kernel::JsonSchema made, kernel::JsonSchema::compile(*schema));
+    compiled = std::make_shared<kernel::JsonSchema>(std::move(made));
+  }
+  Status valid = compiled->validate(output, "output");
+  if (valid.ok()) return valid;
+  return Status::invalid_argument("the model's output does not match the step's schema: {}",
+                                  valid.message())
+      .with_kind(kernel::error_kind::kModelOutputInvalid);
+}
+
+Json ScriptRun::model_result_json(const kernel::ModelResult& result) {
+  return Json::object({{"output", result.output},
+                       {"usage", result.usage},
+                       {"tool_calls", result.tool_calls},
+                       {"replayed", result.replayed},
+                       {"seq", static_cast<int64_t>(result.seq)},
+                       {"run_id", result.run_id.str()}});
+}
+
+}  // namespace artana::host

@@ -1,0 +1,135 @@
+// run:tool — a tool step: replayed from the ledger, or run live (two-phase: the kernel has
+// committed tool_requested before the tool's fn starts) as a task of its own.
+#include "artana/lua/lua_json.h"
+#include "artana/lua/thread_calls.h"
+#include "script_run.h"
+
+namespace artana::host {
+
+using kernel::Json;
+using lua::SyscallReply;
+
+namespace {
+
+Json tool_result_json(const kernel::ToolResult& result) {
+  return Json::object({{"result", result.result},
+                       {"outcome", std::string(kernel::tool_outcome_name(result.outcome))},
+                       {"replayed", result.replayed},
+                       {"seq", static_cast<int64_t>(result.seq)},
+                       {"run_id", result.run_id.str()}});
+}
+
+}  // namespace
+
+SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
+  const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
+  if (name == nullptr)
+    return reply_error("invalid_argument", "run:tool(name, args, options): name must be a string");
+  kernel::ToolRequest request;
+  request.tool = name;
+  if (!lua_isnoneornil(L, 3)) {
+    if (lua_type(L, 3) != LUA_TTABLE)
+      return reply_error("invalid_argument", "run:tool: args must be a table");
+    auto args = lua::to_json(L, 3, "args");
+    if (!args.ok()) return reply_error(args.status());
+    request.arguments = std::move(*args);
+  }
+  std::optional<std::string> explicit_key;
+  if (!lua_isnoneornil(L, 4)) {
+    if (lua_type(L, 4) != LUA_TTABLE)
+      return reply_error("invalid_argument", "run:tool: options must be a table");
+    auto options = lua::to_json(L, 4, "options");
+    if (!options.ok()) return reply_error(options.status());
+    for (const auto& [field, value] : options->as_object()) {
+      if (field == "step_key" && value.is_string()) {
+        explicit_key = value.as_string();
+      } else if (field == "replay" && value.is_string()) {
+        auto policy = kernel::parse_replay_policy(value.as_string());
+        if (!policy.ok()) return reply_error(policy.status());
+        request.replay = *policy;
+      } else if (field == "retry_failed" && value.is_bool()) {
+        request.retry_failed = value.as_bool();
+      } else {
+        return reply_error("invalid_argument",
+                           "run:tool: bad option '" + field +
+                               "' (options: step_key string, replay string, retry_failed boolean)");
+      }
+    }
+  }
+  auto key = claim_key(L, task, "tool", explicit_key);
+  if (!key.ok()) return reply_error(key.status());
+  request.step_key = *key;
+  auto step = kernel_.begin_tool(tenant_, run_id_, request);
+  if (!step.ok()) return reply_error(step.status(), *key);
+  if (step->replayed) return reply_value(tool_result_json(*step->replayed));
+  task.start = StartKind::kTool;
+  task.tool_call = std::move(*step->call);
+  task.wait_step_key = *key;
+  return reply_wait(task, WaitKind::kTool, L);
+}
+
+void ScriptRun::start_tool(Task& waiter) {
+  const kernel::ToolCall& call = waiter.tool_call;
+  Json context = Json::object({{"idempotency_key", call.idempotency_key},
+                               {"run_id", call.run_id.str()},
+                               {"tenant", call.tenant_id.str()},
+                               {"step_key", call.step_key}});
+  lua_State* thread = lua_->new_thread();
+  if (thread == nullptr) return killed();
+  auto args = lua::prepare_call(lua_->state(), thread, api_.call, api_.tools, call.tool, "fn", 0,
+                                {lua::CallArg{LUA_NOREF, &call.arguments},
+                                 lua::CallArg{LUA_NOREF, &context}});
+  if (!args.ok()) {
+    lua_->release_thread(thread);
+    if (lua_->killed()) return killed();
+    kernel::ToolOutcome outcome;
+    outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
+    outcome.error = "tool '" + call.tool + "' has no function in this script";
+    auto finished = kernel_.finish_tool(call.ticket, outcome);
+    return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+  }
+  Task* tool_task = new_task(TaskKind::kTool, thread);
+  tool_task->waiter = &waiter;
+  tool_task->ticket = call.ticket;
+  ++live_work_;
+  make_ready(*tool_task, *args);
+}
+
+void ScriptRun::tool_returned(Task& tool, int nresults) {
+  Task& waiter = *tool.waiter;
+  kernel::ToolOutcome outcome;
+  if (nresults > 0) {
+    auto result = lua::to_json(tool.thread, -nresults, "result");
+    if (result.ok()) {
+      outcome.result = std::move(*result);
+    } else {
+      // The tool did run: what it returned just cannot be recorded.
+      outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
+      outcome.error = "tool '" + waiter.tool_call.tool + "' returned " + result.status().message();
+    }
+  }
+  finish_task(tool);
+  --live_work_;
+  auto finished = kernel_.finish_tool(tool.ticket, outcome);
+  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
+  if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+  resume_with(waiter, tool_result_json(*finished));
+}
+
+void ScriptRun::tool_raised(Task& tool) {
+  const lua::BoundaryError error = lua::read_error(tool.thread, -1);
+  Task& waiter = *tool.waiter;
+  kernel::ToolOutcome outcome;
+  // A tool says "try again later" by raising { kind = "transient_error", message = ... }.
+  outcome.kind = std::string_view(error.kind) == "transient_error"
+                     ? kernel::ToolOutcomeKind::kTransientError
+                     : kernel::ToolOutcomeKind::kPermanentError;
+  outcome.error = std::string(error.message);
+  finish_task(tool);
+  --live_work_;
+  auto finished = kernel_.finish_tool(tool.ticket, outcome);
+  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
+  resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+}
+
+}  // namespace artana::host

@@ -1,0 +1,299 @@
+// ScriptRun's core: creating the state, resuming tasks, and routing syscalls.
+#include "script_run.h"
+
+#include <spdlog/spdlog.h>
+
+#include "artana/lua/lua_json.h"
+#include "artana/lua/thread_calls.h"
+#include "error_json.h"
+
+namespace artana::host {
+
+using kernel::Json;
+using lua::SyscallOp;
+using lua::SyscallReply;
+
+ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
+    : host_(host), kernel_(host.kernel()), script_(std::move(script)), options_(std::move(options)) {}
+
+ScriptRun::~ScriptRun() = default;  // the LuaState frees every thread
+
+Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
+                                                     RunOptions options) {
+  std::unique_ptr<ScriptRun> run(new ScriptRun(host, std::move(script), std::move(options)));
+  lua::SandboxOptions sandbox;
+  ScriptRun* self = run.get();
+  sandbox.print_sink = [self](std::string_view line) {
+    const auto& sink = self->host_.options().print_sink;
+    if (sink) {
+      sink(self->run_id_, line);
+    } else {
+      spdlog::info("[{}] {}", self->run_id_.str(), line);
+    }
+  };
+  ARTANA_ASSIGN_OR_RETURN(run->lua_, lua::LuaState::create(host.options().limits, sandbox));
+  ARTANA_ASSIGN_OR_RETURN(run->api_, lua::install_script_api(*run->lua_, run.get()));
+  lua_State* thread = run->lua_->new_thread();
+  if (thread == nullptr)
+    return Status::failed_precondition("memory limit reached before the script started")
+        .with_kind("limit_exceeded");
+  ARTANA_RETURN_IF_ERROR(lua::prepare_chunk(run->lua_->state(), thread, run->api_.boot,
+                                            run->script_.entry().text,
+                                            run->script_.entry().chunkname));
+  Task* entry = run->new_task(TaskKind::kEntry, thread);
+  run->make_ready(*entry, 1);
+  return run;
+}
+
+Task* ScriptRun::new_task(TaskKind kind, lua_State* thread) {
+  auto task = std::make_unique<Task>();
+  task->id = next_task_id_++;
+  task->kind = kind;
+  task->thread = thread;
+  tasks_.push_back(std::move(task));
+  return tasks_.back().get();
+}
+
+void ScriptRun::make_ready(Task& task, int resume_args) {
+  task.state = TaskState::kReady;
+  task.wait = WaitKind::kNone;
+  task.resume_args = resume_args;
+  ready_.push_back(&task);
+}
+
+void ScriptRun::resume_with(Task& task, const Json& value) {
+  const int n = lua::push_resume_values(lua_->state(), task.thread, &value, nullptr);
+  if (n < 0) return killed();
+  make_ready(task, n);
+}
+
+void ScriptRun::resume_with_error(Task& task, const lua::BoundaryError& error) {
+  lua::BoundaryError located = error;
+  if (located.where[0] == '\0' && task.caller != nullptr)
+    lua::write_where(task.caller, 0, located.where, sizeof located.where);
+  const int n = lua::push_resume_values(lua_->state(), task.thread, nullptr, &located);
+  if (n < 0) return killed();
+  make_ready(task, n);
+}
+
+void ScriptRun::resume_with_status(Task& task, const Status& status, const std::string& step_key) {
+  note_error(status);
+  lua::BoundaryError error = lua::BoundaryError::from(status);
+  if (error.step_key[0] == '\0' && !step_key.empty())
+    error = lua::BoundaryError::make(error.kind, status.message(), step_key);
+  resume_with_error(task, error);
+}
+
+void ScriptRun::run_one() {
+  if (ready_.empty() || ended_) return;
+  Task& task = *ready_.front();
+  ready_.pop_front();
+  if (task.state != TaskState::kReady) return;
+  current_ = &task;
+  lua_->clear_slice_flag();
+  int nresults = 0;
+  const int status = lua_resume(task.thread, lua_->state(), task.resume_args, &nresults);
+  task.resume_args = 0;
+  current_ = nullptr;
+  if (lua_->killed()) return killed();
+  if (status == LUA_YIELD) {
+    if (lua_->yielded_for_slice()) {
+      lua_pop(task.thread, nresults);
+      return make_ready(task, 0);
+    }
+    const bool syscall = lua::is_syscall_yield(task.thread, nresults);
+    lua_pop(task.thread, nresults);
+    if (syscall) return after_yield(task);
+    // coroutine.yield() at the top of a host thread: nothing would ever resume it.
+    lua::BoundaryError error = lua::BoundaryError::make(
+        "script_error", "coroutine.yield called outside a coroutine (in the entry, a branch, a "
+                        "tool or a model port)");
+    lua::write_where(task.thread, 0, error.where, sizeof error.where);
+    lua::push_error(lua_->state(), error);  // cannot fail: small, and the state has room
+    lua_xmove(lua_->state(), task.thread, 1);
+    return task_raised(task);
+  }
+  if (status == LUA_OK) return task_returned(task, nresults);
+  task_raised(task);
+}
+
+void ScriptRun::after_yield(Task& task) {
+  task.state = TaskState::kWaiting;
+  if (task.stopping && task.kind == TaskKind::kBranch) return branch_ended(task, std::nullopt);
+  const StartKind start = task.start;
+  task.start = StartKind::kNone;
+  switch (start) {
+    case StartKind::kReady:
+      return start_entry(task);
+    case StartKind::kModelPort:
+      return start_model_port(task);
+    case StartKind::kTool:
+      return start_tool(task);
+    case StartKind::kParallel:
+      return start_parallel(task);
+    case StartKind::kNone:
+      return;
+  }
+}
+
+void ScriptRun::task_returned(Task& task, int nresults) {
+  switch (task.kind) {
+    case TaskKind::kEntry:
+      return entry_returned(task, nresults);
+    case TaskKind::kBranch:
+      // Keep exactly the first result on the thread for finish_group to collect.
+      if (nresults == 0) {
+        lua_pushnil(task.thread);  // a finished thread keeps LUA_MINSTACK free slots
+      } else if (nresults > 1) {
+        lua_pop(task.thread, nresults - 1);
+      }
+      return branch_ended(task, std::nullopt);
+    case TaskKind::kPort:
+      return port_returned(task, nresults);
+    case TaskKind::kTool:
+      return tool_returned(task, nresults);
+  }
+}
+
+void ScriptRun::task_raised(Task& task) {
+  switch (task.kind) {
+    case TaskKind::kEntry:
+      return entry_raised(task, error_json(task.thread, -1));
+    case TaskKind::kBranch:
+      return branch_ended(task, error_json(task.thread, -1));
+    case TaskKind::kPort:
+      return port_raised(task);
+    case TaskKind::kTool:
+      return tool_raised(task);
+  }
+}
+
+void ScriptRun::finish_task(Task& task) {
+  task.state = TaskState::kDone;
+  lua_->release_thread(task.thread);
+  task.thread = nullptr;
+}
+
+Json ScriptRun::error_json(lua_State* thread, int index) {
+  lua::BoundaryError error = lua::read_error(thread, index);
+  // A table raised with error() got no message handler: its stack still says where.
+  if (error.where[0] == '\0') lua::write_where(thread, 0, error.where, sizeof error.where);
+  return boundary_error_json(error, lua::traceback_of(lua_->state(), thread));
+}
+
+// ---- syscall routing ----
+
+SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
+  reply_.kind = SyscallReply::Kind::kNothing;
+  if (op == SyscallOp::kReady) return sys_ready(L);
+  if (op == SyscallOp::kLoadModule) return sys_require(L);
+  Task* task = syscall_task(op);
+  if (task == nullptr) return reply_;
+  if (task->stopping) return reply_wait(*task, WaitKind::kNone, L);  // never resumed
+  switch (op) {
+    case SyscallOp::kModel:
+      return sys_model(L, *task);
+    case SyscallOp::kTool:
+      return sys_tool(L, *task);
+    case SyscallOp::kPause:
+      return sys_pause(L, *task);
+    case SyscallOp::kSleep:
+      return sys_sleep(L, *task);
+    case SyscallOp::kNow:
+      return sys_now(L, *task);
+    case SyscallOp::kRandom:
+      return sys_random(L, *task);
+    case SyscallOp::kSummary:
+      return sys_summary(L, *task);
+    case SyscallOp::kArtifact:
+      return sys_artifact(L, *task);
+    case SyscallOp::kVersion:
+      return sys_version(L, *task);
+    case SyscallOp::kReplaying:
+      return sys_replaying(L, *task);
+    case SyscallOp::kStepBegin:
+    case SyscallOp::kStepEnd:
+    case SyscallOp::kStepAbort:
+      return sys_step(L, *task, op);
+    case SyscallOp::kScopeEnter:
+    case SyscallOp::kScopeExit:
+      return sys_scope(L, *task, op);
+    case SyscallOp::kParallel:
+      return sys_parallel(L, *task);
+    default:
+      return reply_error("internal", "unknown syscall");
+  }
+}
+
+Task* ScriptRun::syscall_task(SyscallOp op) {
+  Task* task = current_;
+  const std::string name = "run:" + std::string(lua::syscall_name(op));
+  if (task == nullptr || !started_) {
+    reply_error("invalid_argument", name + " is only available once the entry function runs");
+    return nullptr;
+  }
+  if (task->kind == TaskKind::kPort || task->kind == TaskKind::kTool) {
+    reply_error("sandbox_violation",
+                name + " cannot be called inside a " +
+                    (task->kind == TaskKind::kPort ? "model port" : "tool") +
+                    ": ports and tools answer one step; they do not make steps of their own");
+    return nullptr;
+  }
+  const bool step_op = op == SyscallOp::kStepEnd || op == SyscallOp::kStepAbort;
+  if (task->in_step && !step_op) {
+    reply_error("sandbox_violation",
+                name + " inside run:step('" + task->step_key +
+                    "'): a step's function is a pure computation, recorded once; group "
+                    "syscalls with run:scope instead");
+    return nullptr;
+  }
+  return task;
+}
+
+Result<std::string> ScriptRun::claim_key(lua_State* L, Task& task, std::string_view kind,
+                                         std::optional<std::string_view> explicit_key) {
+  char where[256] = {};
+  lua::write_where(L, 0, where, sizeof where);
+  return keys_.claim(task.scopes.path(), kind, explicit_key, where);
+}
+
+void ScriptRun::note_error(const Status& status) {
+  if (halt_) return;
+  const std::string_view kind = status.kind();
+  if (kind == kernel::error_kind::kReplayDrift || kind == kernel::error_kind::kBudgetExceeded ||
+      kind == kernel::error_kind::kReconciliationRequired ||
+      kind == kernel::error_kind::kCancelled) {
+    halt_ = status;
+  }
+}
+
+SyscallReply& ScriptRun::reply_value(Json value) {
+  reply_.kind = SyscallReply::Kind::kValue;
+  reply_.value = std::move(value);
+  return reply_;
+}
+
+SyscallReply& ScriptRun::reply_error(const Status& status, const std::string& step_key) {
+  note_error(status);
+  reply_.kind = SyscallReply::Kind::kError;
+  reply_.error = lua::BoundaryError::from(status);
+  if (reply_.error.step_key[0] == '\0' && !step_key.empty())
+    reply_.error = lua::BoundaryError::make(reply_.error.kind, status.message(), step_key);
+  return reply_;
+}
+
+SyscallReply& ScriptRun::reply_error(std::string_view kind, std::string_view message,
+                                     const std::string& step_key) {
+  reply_.kind = SyscallReply::Kind::kError;
+  reply_.error = lua::BoundaryError::make(kind, message, step_key);
+  return reply_;
+}
+
+SyscallReply& ScriptRun::reply_wait(Task& task, WaitKind wait, lua_State* caller) {
+  task.wait = wait;
+  task.caller = caller;
+  reply_.kind = SyscallReply::Kind::kWait;
+  return reply_;
+}
+
+}  // namespace artana::host

@@ -1,0 +1,160 @@
+// ScriptRun: one run's execution in this host — its lua_State, its tasks, the step keys of
+// this execution, and the SyscallHandler that turns the script's syscalls into kernel calls.
+//
+// Syscalls answer at once when they can (a replayed step, the time, a random number) and
+// make the task wait otherwise (a live model or tool step, a pause, a sleep, a
+// run:parallel); the scheduler (Host::tick) resumes tasks when what they wait for is done.
+// Errors go back to the script as error tables with the kernel's kind and the script line.
+//
+// Halts stay halts: the kernel keeps returning a halted run's error from every step, and a
+// run whose entry returns after catching one ends halted, not completed.
+//
+// Threading: used by the Host's thread only.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "artana/host/host.h"
+#include "artana/kernel/json_schema.h"
+#include "artana/lua/lua_error.h"
+#include "artana/lua/script_api.h"
+#include "artana/lua/syscall_bridge.h"
+#include "script_source.h"
+#include "step_keys.h"
+#include "task.h"
+
+namespace artana::host {
+
+class ScriptRun final : public lua::SyscallHandler {
+ public:
+  // Creates the lua_State and the entry task for `script` (not yet run).
+  static Result<std::unique_ptr<ScriptRun>> create(Host& host, ScriptSource script,
+                                                   RunOptions options);
+  ~ScriptRun() override;
+
+  lua::SyscallReply& handle(lua_State* L, lua::SyscallOp op) override;
+
+  // Resumes one ready task (a slice, or until it waits or ends).
+  void run_one();
+  bool has_ready() const { return !ready_.empty(); }
+  // Wakes sleeping tasks that are due; returns the earliest timer still pending.
+  std::optional<int64_t> wake_timers(int64_t now_us);
+  // The run was resumed with human input: wake its paused tasks.
+  void pauses_resumed();
+
+  const kernel::RunId& run_id() const { return run_id_; }
+  const kernel::TenantId& tenant() const { return tenant_; }
+  bool started() const { return started_; }
+  // The outcome once the run has nothing left to do here (ended, or only pauses and sleeps).
+  std::optional<RunOutcome> outcome() const;
+
+ private:
+  ScriptRun(Host& host, ScriptSource script, RunOptions options);
+
+  Task* new_task(TaskKind kind, lua_State* thread);
+  void make_ready(Task& task, int resume_args);
+  void resume_with(Task& task, const kernel::Json& value);
+  void resume_with_error(Task& task, const lua::BoundaryError& error);
+  void resume_with_status(Task& task, const Status& status, const std::string& step_key);
+  void after_yield(Task& task);
+  void task_returned(Task& task, int nresults);
+  void task_raised(Task& task);
+  void finish_task(Task& task);
+
+  // ---- the run's end ----
+  void entry_returned(Task& entry, int nresults);
+  void entry_raised(Task& entry, kernel::Json error);
+  void killed();
+  void end_with(kernel::RunStatus status, kernel::Json output, kernel::Json error);
+
+  // ---- syscalls (run_*.cc) ----
+  lua::SyscallReply& reply_value(kernel::Json value);
+  lua::SyscallReply& reply_error(const Status& status, const std::string& step_key = {});
+  lua::SyscallReply& reply_error(std::string_view kind, std::string_view message,
+                                 const std::string& step_key = {});
+  lua::SyscallReply& reply_wait(Task& task, WaitKind wait, lua_State* caller);
+  // The task making a syscall that may go to the kernel, or an error reply.
+  Task* syscall_task(lua::SyscallOp op);
+  // The step key for `kind` with an optional explicit key, claimed for L's script line.
+  Result<std::string> claim_key(lua_State* L, Task& task, std::string_view kind,
+                                std::optional<std::string_view> explicit_key);
+  // Remembers halting errors (drift, budget, cancel, reconciliation) so the run ends with them.
+  void note_error(const Status& status);
+
+  lua::SyscallReply& sys_ready(lua_State* L);
+  lua::SyscallReply& sys_require(lua_State* L);
+  lua::SyscallReply& sys_model(lua_State* L, Task& task);
+  lua::SyscallReply& sys_tool(lua_State* L, Task& task);
+  lua::SyscallReply& sys_pause(lua_State* L, Task& task);
+  lua::SyscallReply& sys_sleep(lua_State* L, Task& task);
+  lua::SyscallReply& sys_now(lua_State* L, Task& task);
+  lua::SyscallReply& sys_random(lua_State* L, Task& task);
+  lua::SyscallReply& sys_summary(lua_State* L, Task& task);
+  lua::SyscallReply& sys_artifact(lua_State* L, Task& task);
+  lua::SyscallReply& sys_version(lua_State* L, Task& task);
+  lua::SyscallReply& sys_replaying(lua_State* L, Task& task);
+  lua::SyscallReply& sys_step(lua_State* L, Task& task, lua::SyscallOp op);
+  lua::SyscallReply& sys_scope(lua_State* L, Task& task, lua::SyscallOp op);
+  lua::SyscallReply& sys_parallel(lua_State* L, Task& task);
+
+  // ---- live work started after a yield ----
+  void start_entry(Task& entry);
+  void start_model_port(Task& waiter);
+  void start_tool(Task& waiter);
+  void start_parallel(Task& parent);
+  void start_branches(ParallelGroup& group);
+  void port_returned(Task& port, int nresults);
+  void port_raised(Task& port);
+  void tool_returned(Task& tool, int nresults);
+  void tool_raised(Task& tool);
+  void branch_ended(Task& branch, std::optional<kernel::Json> error);
+  void finish_group(ParallelGroup& group);
+  // Model output checked against the step's schema (compiled once per distinct schema).
+  Status check_output(const std::optional<kernel::Json>& schema, const kernel::Json& output);
+  kernel::Json model_result_json(const kernel::ModelResult& result);
+
+  // Builds the run's tool registry from what the script registered (artana.tool).
+  Result<std::shared_ptr<kernel::ToolRegistry>> script_tools();
+  // Starts the run, or resumes and re-identifies an existing one. Sets run_id_, tenant_, input_.
+  Status start_or_resume();
+  kernel::Json script_identity() const;
+  // The error table fields of the value on top of `thread` (an error it raised), with a
+  // traceback of `thread`.
+  kernel::Json error_json(lua_State* thread, int index);
+
+  Host& host_;
+  kernel::Kernel& kernel_;
+  ScriptSource script_;
+  RunOptions options_;
+  std::unique_ptr<lua::LuaState> lua_;
+  lua::ScriptApi api_;
+  lua::SyscallReply reply_;
+
+  kernel::RunId run_id_;
+  kernel::TenantId tenant_;
+  kernel::Json input_;
+  int64_t seed_ = 0;
+  kernel::ReplayPolicy replay_ = kernel::ReplayPolicy::kStrict;
+  std::unordered_set<std::string> port_names_;
+  bool started_ = false;
+  bool existed_ = false;  // the run was in the ledger before this execution
+
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::deque<Task*> ready_;
+  Task* current_ = nullptr;
+  uint64_t next_task_id_ = 1;
+  size_t live_work_ = 0;  // port and tool tasks in flight
+  StepKeys keys_;
+  std::optional<Status> halt_;  // the first halting error a syscall returned
+  std::optional<RunOutcome> ended_;
+  std::unordered_map<std::string, std::shared_ptr<kernel::JsonSchema>> schemas_;
+};
+
+}  // namespace artana::host

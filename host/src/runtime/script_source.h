@@ -1,0 +1,50 @@
+// The code a run executes: its entry script and the modules it requires. `require "x.y"`
+// reads <script folder>/x/y.lua; `require "artana.x"` reads <stdlib>/x.lua; nothing else is
+// reachable (no absolute paths, no "..", no package.path). Every source read is hashed
+// (SHA-256): the identity recorded in the ledger names the entry and each module by hash.
+// Threading: thread-compatible.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "artana/kernel/json.h"
+#include "artana/kernel/status.h"
+
+namespace artana::host {
+
+struct SourceFile {
+  std::string chunkname;  // what errors and tracebacks show: "main.lua", "lib/util.lua"
+  std::string text;
+  std::string sha256;  // lowercase hex
+};
+
+class ScriptSource {
+ public:
+  // Reads the entry script at `path`. Errors name the file (not found, unreadable, > 16 MiB).
+  static Result<ScriptSource> from_file(const std::string& path, std::string stdlib_dir);
+
+  const SourceFile& entry() const { return entry_; }
+  const std::string& entry_path() const { return entry_path_; }  // absolute
+
+  // Reads module `name` (see above) and remembers its hash. kNotFound names the paths tried;
+  // kInvalidArgument a malformed name.
+  Result<SourceFile> read_module(std::string_view name);
+
+  // {"entry": {"path", "sha256"}, "modules": {name: sha256}, "lua": "5.4"}
+  kernel::Json identity() const;
+  // The hash recorded in run_started: SHA-256 over the canonical identity minus the path.
+  std::string combined_hash() const;
+
+ private:
+  ScriptSource() = default;
+
+  std::string entry_path_;
+  std::string folder_;
+  std::string stdlib_dir_;
+  SourceFile entry_;
+  std::map<std::string, std::string> module_hashes_;
+};
+
+}  // namespace artana::host

@@ -1,0 +1,98 @@
+// A task: one host thread (coroutine) of a run's lua_State, and what it waits for.
+//   entry   runs the script's chunk and entry function (artana.lua `boot`);
+//   branch  one function of a run:parallel, in its own scope;
+//   port    a Lua model port answering a live model step;
+//   tool    a Lua tool answering a live tool step.
+// Threading: owned and used by its ScriptRun's thread.
+#pragma once
+
+#include <lua.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/json.h"
+#include "artana/kernel/kernel_types.h"
+#include "step_keys.h"
+
+namespace artana::host {
+
+struct ParallelGroup;
+
+enum class TaskKind { kEntry, kBranch, kPort, kTool };
+enum class TaskState { kReady, kWaiting, kDone };
+
+// What a waiting task needs before it can go on.
+enum class WaitKind {
+  kNone,
+  kModelPort,  // a port task answering `ticket`
+  kTool,       // a tool task answering `ticket`
+  kPause,      // the run's resume (human input)
+  kSleep,      // the clock reaching `due_us`
+  kParallel,   // its branches
+};
+
+// Work the scheduler does right after the task yielded (outside any Lua call): starting
+// threads and pushing values is only safe there.
+enum class StartKind { kNone, kReady, kModelPort, kTool, kParallel };
+
+struct Task {
+  uint64_t id = 0;
+  TaskKind kind = TaskKind::kEntry;
+  TaskState state = TaskState::kReady;
+  lua_State* thread = nullptr;
+  int resume_args = 0;  // values on `thread` for its next resume
+
+  ScopeStack scopes;           // entry and branch tasks
+  std::string step_key;        // run:step in progress (between step_begin and step_end)
+  bool in_step = false;
+
+  // ---- waiting ----
+  WaitKind wait = WaitKind::kNone;
+  lua_State* caller = nullptr;  // the thread whose syscall waits (for the error's `where`)
+  std::string wait_step_key;
+  int64_t due_us = 0;  // kSleep
+  std::string pause_reason;  // kPause: asked again once the run is resumed
+  kernel::Json pause_context;
+  std::shared_ptr<ParallelGroup> group_waited;  // kParallel
+
+  // ---- work to start after the yield ----
+  StartKind start = StartKind::kNone;
+  kernel::ModelCall model_call;  // kModelPort
+  std::optional<kernel::Json> output_schema;
+  kernel::ToolCall tool_call;  // kTool
+  std::vector<std::string> branch_names;  // kParallel
+  size_t max_concurrency = 0;             // 0: all at once
+
+  // ---- port and tool tasks: whom they answer ----
+  Task* waiter = nullptr;
+  uint64_t ticket = 0;
+
+  // ---- branch tasks ----
+  std::shared_ptr<ParallelGroup> group;
+  size_t branch_index = 0;
+  bool stopping = false;  // a sibling failed: stop at the next syscall
+};
+
+// The branches of one run:parallel call.
+struct ParallelGroup {
+  Task* parent = nullptr;
+  std::vector<std::string> names;  // branch scope names, in result order
+  std::string base_path;           // the parent's scope path when it called run:parallel
+  std::vector<Task*> branches;       // by index (nullptr until started)
+  std::vector<bool> finished;        // ended (returned, failed or stopped)
+  size_t next_to_start = 0;
+  size_t running = 0;
+  size_t max_concurrency = 0;  // 0: unlimited
+  bool failing = false;
+  // The first failure by branch index: its error, as {kind, message, step_key, where}.
+  std::optional<size_t> failed_index;
+  kernel::Json failed_error;
+  int fns_ref = LUA_NOREF;  // registry: the table of branch functions
+  int run_ref = LUA_NOREF;  // registry: the run object
+};
+
+}  // namespace artana::host

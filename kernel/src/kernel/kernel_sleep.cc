@@ -1,0 +1,113 @@
+// Kernel: durable sleeps — a timer recorded in the ledger, so a run can stop, be reloaded
+// (in another process, after a crash) and wake when its time has come.
+//
+// sleep_started {step_key, due_at_us, duration_us} opens the step (synced, status sleeping);
+// sleep_completed {step_key, due_at_us, woke_at_us} is its terminal (status running). The
+// caller supplies the clock (now_us), so the kernel never reads the time itself and a test
+// or a scheduler decides what "now" is.
+#include "artana/kernel/canonical_json.h"
+#include "artana/kernel/kernel.h"
+#include "kernel/active_run.h"
+#include "kernel/event_types.h"
+#include "kernel/run_state.h"
+
+namespace artana::kernel {
+namespace {
+
+namespace ev = events;
+
+Result<int64_t> recorded_due(const RunState& state, const std::string& step_key,
+                             const Json& payload, uint64_t seq) {
+  const Json* due = payload.find("due_at_us");
+  if (due == nullptr || !due->is_integer()) {
+    return Status::corruption("run '{}' step '{}': sleep event at seq {} has no due_at_us",
+                              state.run_id.str(), step_key, seq);
+  }
+  return due->as_integer();
+}
+
+}  // namespace
+
+Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
+                                  const std::string& step_key, int64_t duration_us,
+                                  int64_t now_us) {
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
+  RunState& state = *active_run.state;
+  if (state.halt) return *state.halt;
+  auto found = state.steps.find(step_key);
+  if (found != state.steps.end()) {
+    const StepRecord& step = found->second;
+    if (step.kind != "sleep") {
+      return halt(state,
+                  Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
+                                              "as a sleep",
+                                              step_key, step.kind)
+                      .with_kind(error_kind::kReplayDrift, step_key),
+                  RunStatus::kNeedsAttention, Json::object());
+    }
+    // The recorded due time wins, whatever duration the script asks for now: a timer has no
+    // request identity, so a changed duration is not drift (an edited script must not move
+    // a deadline that was already promised, nor halt the run over it).
+    if (step.terminal) {
+      ARTANA_ASSIGN_OR_RETURN(
+          int64_t due, recorded_due(state, step_key, step.terminal->payload, step.terminal->seq));
+      state.reached(step_key, *step.terminal);
+      return SleepResult{true, due, true, step.terminal->seq};
+    }
+    ARTANA_ASSIGN_OR_RETURN(int64_t due,
+                            recorded_due(state, step_key, step.request, step.request_seq));
+    if (now_us < due) return SleepResult{false, due, false, step.request_seq};
+    if (state.status == RunStatus::kCompleted) return never_live(state, step_key);
+    // Back to running only from sleeping: an ended or halted status is not ours to undo.
+    std::optional<RunStatus> status;
+    if (state.status == RunStatus::kSleeping) status = RunStatus::kRunning;
+    Json completed =
+        Json::object({{"step_key", step_key}, {"due_at_us", due}, {"woke_at_us", now_us}});
+    ARTANA_ASSIGN_OR_RETURN(
+        AppendResult appended,
+        append(state, {{std::string(ev::kSleepCompleted), std::move(completed)}}, status));
+    return SleepResult{true, due, false, appended.events.back().seq};
+  }
+  if (state.status == RunStatus::kCompleted) return never_live(state, step_key);
+
+  // Times are JSON integers in the ledger, exact only up to 2^53 (canonical_json.h).
+  const int64_t wait = duration_us > 0 ? duration_us : 0;
+  if (now_us < -kMaxSafeInteger || now_us > kMaxSafeInteger || wait > kMaxSafeInteger - now_us) {
+    return Status::invalid_argument(
+        "sleep '{}': now_us {} + duration_us {} is out of range (|t| <= 2^53 microseconds)",
+        step_key, now_us, duration_us);
+  }
+  const int64_t due = now_us + wait;
+  Json started =
+      Json::object({{"step_key", step_key}, {"due_at_us", due}, {"duration_us", duration_us}});
+  if (due <= now_us) {
+    // Nothing to wait for: started and completed in one append, so the run is never seen
+    // sleeping on a timer that is already due.
+    Json completed =
+        Json::object({{"step_key", step_key}, {"due_at_us", due}, {"woke_at_us", now_us}});
+    ARTANA_ASSIGN_OR_RETURN(
+        AppendResult appended,
+        append(state, {{std::string(ev::kSleepStarted), std::move(started)},
+                       {std::string(ev::kSleepCompleted), std::move(completed)}}));
+    return SleepResult{true, due, false, appended.events.back().seq};
+  }
+  // Synced (barrier): the process may stop right after this, and the timer must survive it.
+  // Only a running run becomes sleeping; an ended one keeps its status.
+  std::optional<RunStatus> status;
+  if (state.status == RunStatus::kRunning) status = RunStatus::kSleeping;
+  ARTANA_ASSIGN_OR_RETURN(
+      AppendResult appended,
+      append(state, {{std::string(ev::kSleepStarted), std::move(started)}}, status,
+             /*barrier=*/true));
+  return SleepResult{false, due, false, appended.events.back().seq};
+}
+
+Result<std::optional<int64_t>> Kernel::wake_time(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  const RunState& state = *active_run.state;
+  // An ended run has nothing to wake for, even with a sleep it never finished.
+  if (run_ended(state.status) || state.sleeps_due.empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(state.sleeps_due.begin()->first);
+}
+
+}  // namespace artana::kernel

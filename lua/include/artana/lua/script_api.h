@@ -1,0 +1,35 @@
+// The surface scripts program against: the `artana` module (tool, model_port, json_schema,
+// optional, array), `require`, and the run object whose methods are syscalls. Written in
+// Lua (lua/prelude/artana.lua, compiled into the binary) over the C primitives of
+// syscall_bridge.h.
+//
+// The host drives a script through four functions kept in the registry:
+//   boot(chunk)      the entry thread's body: runs the script's chunk, calls the `ready`
+//                    primitive (which starts or resumes the run), then entry(run, input);
+//   call(fn, ...)    the body of a model port's or a tool's thread;
+//   tools, ports     what artana.tool / artana.model_port registered, by name. A tool is
+//                    { name, description, args, capability, side_effect, version, fn }.
+// Threading: as for the lua_State.
+#pragma once
+
+#include "artana/kernel/status.h"
+#include "artana/lua/lua_state.h"
+#include "artana/lua/syscall_bridge.h"
+
+namespace artana::lua {
+
+struct ScriptApi {
+  int boot = LUA_NOREF;  // registry references
+  int call = LUA_NOREF;
+  int tools = LUA_NOREF;
+  int ports = LUA_NOREF;
+
+  // Pushes the referenced value.   [-0, +1, -]
+  static void push(lua_State* L, int ref) { lua_rawgeti(L, LUA_REGISTRYINDEX, ref); }
+};
+
+// Installs the module, `require` and the run object into `state`, bound to `handler` (which
+// must outlive the state). Call once, before any script runs.
+Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler);
+
+}  // namespace artana::lua

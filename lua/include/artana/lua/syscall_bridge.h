@@ -1,0 +1,105 @@
+// The syscall boundary: what a script's `run:*` calls (and the host primitives the `artana`
+// module is built from) become on the C++ side.
+//
+// A syscall is a C closure bound to one SyscallOp and one SyscallHandler (the host). The
+// closure refuses to run where a wait could not reach the host (a table.sort comparator, a
+// gsub callback, __tostring: thread_tags.h) — always, not only when it would wait, so a
+// script behaves the same live and on replay. It then asks the handler, which answers at
+// once (a value, a recorded step, an error) or says "wait": the calling thread yields the
+// syscall sentinel, the sandbox's coroutine.resume/wrap pass it up to the host thread, and
+// the host later resumes that host thread with (true, value) or (false, error table)
+// (push_resume_values), which the syscall returns or raises.
+//
+// The handler runs inside the closure with the script's arguments on the stack. It must not
+// raise Lua errors (use only API calls the manual marks `-`, to_json, and protected helpers):
+// the closure raises for it, after the handler's C++ objects are gone (STYLE.md §5).
+//
+// Threading: as for the lua_State.
+#pragma once
+
+#include <lua.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "artana/kernel/json.h"
+#include "artana/lua/lua_error.h"
+
+namespace artana::lua {
+
+enum class SyscallOp : uint8_t {
+  // run:* methods (argument 1 is the run object)
+  kModel,
+  kTool,
+  kPause,
+  kNow,
+  kRandom,
+  kSleep,
+  kSummary,
+  kArtifact,
+  kVersion,
+  kReplaying,
+  kStepBegin,  // run:step, before the function runs: (true, recorded value) or (false)
+  kStepEnd,    // run:step, after it returned: records the value
+  kStepAbort,  // run:step, after it raised: leaves the step without recording
+  kScopeEnter,
+  kScopeExit,
+  kParallel,
+  // host primitives of the `artana` module
+  kReady,       // the entry chunk ran: register tools and ports, start or resume the run
+  kLoadModule,  // require: the module's source, loaded as a sandboxed text chunk
+  kFail,        // raise an error table naming the script's line (module argument checks)
+  kParamCount,  // (nparams, is_vararg) of a Lua function
+  kMarkArray,   // gives a table the array marker (it crosses as [] when empty)
+};
+
+// The name used in messages ("model" for run:model).
+std::string_view syscall_name(SyscallOp op);
+
+struct SyscallReply {
+  enum class Kind {
+    kNothing,    // no results
+    kValue,      // `value`
+    kFlagValue,  // `flag`, then `value`
+    kFlag,       // `flag` only
+    kCount2,     // integers `count`, then boolean `flag` (kParamCount)
+    kWait,       // the thread waits; the host resumes it later
+    kError,      // raise `error`
+    kChunk,      // load `source` as a text chunk named `chunkname` and return the function
+  };
+  Kind kind = Kind::kNothing;
+  bool flag = false;
+  int64_t count = 0;
+  kernel::Json value;
+  std::string source;
+  std::string chunkname;
+  BoundaryError error;  // kError; an empty `where` becomes the script's line
+};
+
+class SyscallHandler {
+ public:
+  virtual ~SyscallHandler() = default;
+  // L is the calling thread; its arguments are at 1..lua_gettop(L). Fills and returns a
+  // reply the handler owns (valid until its next call). Must not raise (see above).
+  virtual SyscallReply& handle(lua_State* L, SyscallOp op) = 0;
+};
+
+// Pushes the C closure for `op` bound to `handler` (which must outlive the lua_State).
+// [-0, +1, m]
+void push_syscall(lua_State* L, SyscallOp op, SyscallHandler* handler);
+
+// Moves the values a waiting syscall returns onto `thread` (suspended in that syscall, or in
+// a coroutine.resume passing it up): (true, value) or (false, error table). Builds them on
+// `main` (a thread that is not suspended) inside a protected call. Returns the number of
+// values to resume `thread` with (2), or -1 when memory ran out (the state is then killed).
+// [-0, +0, -]
+int push_resume_values(lua_State* main, lua_State* thread, const kernel::Json* value,
+                       const BoundaryError* error);
+
+// True when a host thread's lua_resume ended in a waiting syscall (its `nresults` yielded
+// values start with the syscall sentinel), as opposed to a time slice or a script's own
+// coroutine.yield at the top level.   [-0, +0, -]
+bool is_syscall_yield(lua_State* thread, int nresults);
+
+}  // namespace artana::lua

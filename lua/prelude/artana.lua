@@ -1,0 +1,213 @@
+-- The `artana` module and the run object scripts see. This is the host's own code (chunk
+-- name "[artana]": its frames never count as an error's position). It runs once per
+-- lua_State, in a private environment holding `host` (the C primitives of
+-- syscall_bridge.h) and the sandbox's safe functions; scripts only ever get functions and
+-- tables made here, never `host` itself.
+local host, safe = ...
+local type, error, pcall, select, tostring = safe.type, safe.error, safe.pcall, safe.select,
+  safe.tostring
+local setmetatable, pairs, ipairs, rawlen = safe.setmetatable, safe.pairs, safe.ipairs,
+  safe.rawlen
+local unpack, pack, sort = safe.table.unpack, safe.table.pack, safe.table.sort
+local fail = host.fail -- fail(kind, message): raises an error naming the script's line
+
+local artana = {}
+local tools, ports = {}, {}
+local sealed = false -- set once the entry starts: registrations belong at the top level
+
+local function check_open(what)
+  if sealed then
+    fail("invalid_argument", what .. " must be called at the script's top level (or in a " ..
+      "module it requires there), before the entry function runs")
+  end
+end
+
+local TOOL_FIELDS = { name = true, description = true, args = true, capability = true,
+  side_effect = true, version = true, fn = true }
+
+local function check_name(what, name)
+  if type(name) ~= "string" or name == "" then
+    fail("invalid_argument", what .. " needs a non-empty string name")
+  end
+end
+
+function artana.tool(spec)
+  check_open("artana.tool")
+  if type(spec) ~= "table" then
+    fail("invalid_argument", "artana.tool expects a table: artana.tool { name = ..., fn = ... }")
+  end
+  for key in pairs(spec) do
+    if not TOOL_FIELDS[key] then
+      fail("invalid_argument", "artana.tool: unknown field '" .. tostring(key) ..
+        "' (fields: name, description, args, capability, side_effect, version, fn)")
+    end
+  end
+  check_name("artana.tool", spec.name)
+  local name = spec.name
+  if type(spec.fn) ~= "function" then
+    fail("invalid_argument", "tool '" .. name .. "': fn must be a function(args, ctx)")
+  end
+  if tools[name] then fail("invalid_argument", "tool '" .. name .. "' is registered twice") end
+  local side_effect = spec.side_effect == true
+  if side_effect then
+    local params, vararg = host.param_count(spec.fn)
+    if params < 2 and not vararg then
+      fail("invalid_argument", "tool '" .. name .. "' has side_effect = true, so its fn must " ..
+        "take (args, ctx): ctx.idempotency_key is how it avoids acting twice")
+    end
+  end
+  local version = spec.version
+  if version ~= nil and type(version) ~= "string" and type(version) ~= "number" then
+    fail("invalid_argument", "tool '" .. name .. "': version must be a string")
+  end
+  tools[name] = { name = name, description = spec.description or "", args = spec.args or {},
+    capability = spec.capability or "", side_effect = side_effect,
+    version = version ~= nil and tostring(version) or "1", fn = spec.fn }
+end
+
+function artana.model_port(name, fn)
+  check_open("artana.model_port")
+  check_name("artana.model_port", name)
+  if type(fn) ~= "function" then
+    fail("invalid_argument", "model port '" .. name .. "' needs a function(request)")
+  end
+  if ports[name] then fail("invalid_argument", "model port '" .. name .. "' is registered twice") end
+  ports[name] = fn
+end
+
+-- A full JSON Schema where a schema shorthand is expected.
+function artana.json_schema(schema)
+  if type(schema) ~= "table" then fail("invalid_argument", "artana.json_schema expects a table") end
+  return { ["$json_schema"] = schema }
+end
+
+-- Marks a nested table member of a schema shorthand optional (strings use a "?" suffix).
+function artana.optional(shorthand)
+  return { ["$optional"] = shorthand }
+end
+
+-- A table that crosses as a JSON array even when empty.
+function artana.array(t)
+  t = t or {}
+  host.array(t)
+  return t
+end
+
+-- ---- the run object ----
+
+local Run = {
+  model = host.model, tool = host.tool, pause = host.pause, now = host.now,
+  random = host.random, sleep = host.sleep, summary = host.summary,
+  artifact = host.artifact, version = host.version,
+}
+
+function Run:step(name, fn)
+  if type(fn) ~= "function" then fail("invalid_argument", "run:step(name, fn): fn must be a function") end
+  local recorded, value = host.step_begin(self, name)
+  if recorded then return value end
+  local ok, result = pcall(fn)
+  if not ok then
+    host.step_abort(self)
+    error(result, 0)
+  end
+  return host.step_end(self, result)
+end
+
+function Run:scope(name, fn)
+  if type(fn) ~= "function" then fail("invalid_argument", "run:scope(name, fn): fn must be a function") end
+  host.scope_enter(self, name)
+  local results = pack(pcall(fn, self))
+  host.scope_exit(self)
+  if not results[1] then error(results[2], 0) end
+  return unpack(results, 2, results.n)
+end
+
+function Run:parallel(branches, options)
+  if type(branches) ~= "table" then
+    fail("invalid_argument", "run:parallel expects a table of functions (an array or string keys)")
+  end
+  local keys, fns = {}, {}
+  local n = rawlen(branches)
+  local by_name = n == 0
+  for key, fn in pairs(branches) do
+    if by_name then
+      if type(key) ~= "string" then
+        fail("invalid_argument", "run:parallel: branch keys must be all strings or an array 1..n")
+      end
+    elseif type(key) ~= "number" or key < 1 or key > n or key % 1 ~= 0 then
+      fail("invalid_argument", "run:parallel: branch keys must be all strings or an array 1..n")
+    end
+    if type(fn) ~= "function" then
+      fail("invalid_argument", "run:parallel: branch '" .. tostring(key) .. "' is not a function")
+    end
+    keys[#keys + 1] = key
+  end
+  -- pairs visits numbers ascending, then strings bytewise: already the order results keep
+  local names = {}
+  for i, key in ipairs(keys) do
+    names[i] = tostring(key)
+    fns[i] = branches[key]
+  end
+  local max = options and options.max_concurrency
+  local results = host.parallel(self, names, fns, max)
+  if not by_name then return results end
+  local keyed = {}
+  for i, key in ipairs(keys) do keyed[key] = results[i] end
+  return keyed
+end
+
+local run_fields = {}
+local run_meta = {
+  __index = function(run, key)
+    local method = Run[key]
+    if method ~= nil then return method end
+    if key == "replaying" then return host.replaying(run) end
+    return run_fields[key]
+  end,
+  __newindex = function(_, key)
+    fail("sandbox_violation", "run." .. tostring(key) .. " is read-only")
+  end,
+  __metatable = false,
+}
+
+-- ---- require ----
+
+local loaded = { artana = artana }
+local loading = {}
+
+local function require(name)
+  if type(name) ~= "string" then fail("invalid_argument", "require expects a module name string") end
+  local module = loaded[name]
+  if module ~= nil then return module end
+  if loading[name] then fail("script_error", "require cycle: '" .. name .. "' requires itself") end
+  local chunk = host.require(name)
+  loading[name] = true
+  local ok, result = pcall(chunk, name)
+  loading[name] = nil
+  if not ok then error(result, 0) end
+  if result == nil then result = true end
+  loaded[name] = result
+  return result
+end
+
+-- The entry thread's function: run the script's chunk, register what it defined, start or
+-- resume the run, call the entry.
+local function boot(chunk)
+  local entry = chunk()
+  if type(entry) ~= "function" then
+    fail("script_error", "the script must end with `return function(run, input) ... end`; " ..
+      "it returned a " .. type(entry))
+  end
+  sealed = true
+  local info = host.ready()
+  run_fields.id, run_fields.tenant = info.id, info.tenant
+  local run = setmetatable({}, run_meta)
+  return entry(run, info.input)
+end
+
+-- Runs a model port or a tool function on its own host thread.
+local function call(fn, ...)
+  return fn(...)
+end
+
+return { boot = boot, call = call, require = require, tools = tools, ports = ports }

@@ -1,0 +1,94 @@
+#include "artana/lua/script_api.h"
+
+#include <cstring>
+
+#include "artana/lua/lua_error.h"
+#include "artana/lua/sandbox.h"
+
+namespace artana::lua {
+
+extern const char kPreludeSource[];  // generated from lua/prelude/artana.lua
+
+namespace {
+
+struct Primitive {
+  const char* name;
+  SyscallOp op;
+};
+
+constexpr Primitive kPrimitives[] = {
+    {"model", SyscallOp::kModel},
+    {"tool", SyscallOp::kTool},
+    {"pause", SyscallOp::kPause},
+    {"now", SyscallOp::kNow},
+    {"random", SyscallOp::kRandom},
+    {"sleep", SyscallOp::kSleep},
+    {"summary", SyscallOp::kSummary},
+    {"artifact", SyscallOp::kArtifact},
+    {"version", SyscallOp::kVersion},
+    {"replaying", SyscallOp::kReplaying},
+    {"step_begin", SyscallOp::kStepBegin},
+    {"step_end", SyscallOp::kStepEnd},
+    {"step_abort", SyscallOp::kStepAbort},
+    {"scope_enter", SyscallOp::kScopeEnter},
+    {"scope_exit", SyscallOp::kScopeExit},
+    {"parallel", SyscallOp::kParallel},
+    {"ready", SyscallOp::kReady},
+    {"require", SyscallOp::kLoadModule},
+    {"fail", SyscallOp::kFail},
+    {"param_count", SyscallOp::kParamCount},
+    {"array", SyscallOp::kMarkArray},
+};
+
+struct Install {
+  SyscallHandler* handler;
+  ScriptApi api;
+};
+
+int take_ref(lua_State* L, int table, const char* field) {
+  lua_getfield(L, table, field);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+// Arg 1: Install*. Runs under lua_pcall.
+int install(lua_State* L) {
+  auto* in = static_cast<Install*>(lua_touserdata(L, 1));
+  const size_t size = std::strlen(kPreludeSource);
+  if (luaL_loadbufferx(L, kPreludeSource, size, kHostChunkName, "t") != LUA_OK) return lua_error(L);
+  lua_newtable(L);  // the prelude's own, empty environment: it uses only its arguments
+  lua_setupvalue(L, -2, 1);
+  lua_createtable(L, 0, static_cast<int>(std::size(kPrimitives)));
+  for (const Primitive& p : kPrimitives) {
+    push_syscall(L, p.op, in->handler);
+    lua_setfield(L, -2, p.name);
+  }
+  push_sandbox_env(L);
+  lua_call(L, 2, 1);
+  const int api = lua_gettop(L);
+  in->api.boot = take_ref(L, api, "boot");
+  in->api.call = take_ref(L, api, "call");
+  in->api.tools = take_ref(L, api, "tools");
+  in->api.ports = take_ref(L, api, "ports");
+  lua_getfield(L, api, "require");
+  set_sandbox_global(L, "require");
+  return 0;
+}
+
+}  // namespace
+
+Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler) {
+  lua_State* L = state.state();
+  Install in{handler, {}};
+  lua_pushcfunction(L, install);
+  lua_pushlightuserdata(L, &in);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    const char* message = lua_tostring(L, -1);
+    Status error = Status::internal("installing the artana module failed: {}",
+                                    message != nullptr ? message : "(no message)");
+    lua_pop(L, 1);
+    return error;
+  }
+  return in.api;
+}
+
+}  // namespace artana::lua

@@ -1,0 +1,173 @@
+#include "artana/lua/syscall_bridge.h"
+
+#include <cstdio>
+#include <new>
+
+#include "artana/lua/lua_json.h"
+#include "artana/lua/lua_state.h"
+#include "artana/lua/sandbox.h"
+#include "sandbox_internal.h"
+#include "sandbox_raise.h"
+#include "thread_tags.h"
+
+namespace artana::lua {
+namespace {
+
+constexpr std::string_view kNames[] = {
+    "model",     "tool",       "pause",     "now",          "random",    "sleep",
+    "summary",   "artifact",   "version",   "replaying",    "step",      "step",
+    "step",      "scope",      "scope",     "parallel",     "ready",     "require",
+    "fail",      "param_count", "array",
+};
+static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kMarkArray) + 1);
+
+// Continuation of a syscall that waited: the host resumed with (ok, value-or-error).
+int syscall_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
+  if (lua_toboolean(L, -2)) return 1;
+  return lua_error(L);  // the error table the host built; `where` is already the script's
+}
+
+// Arg 1: the SyscallReply (light userdata). Loads its source as text into the sandbox.
+int load_reply_chunk(lua_State* L) {
+  auto* reply = static_cast<SyscallReply*>(lua_touserdata(L, 1));
+  if (luaL_loadbufferx(L, reply->source.data(), reply->source.size(), reply->chunkname.c_str(),
+                       "t") != LUA_OK)
+    return lua_error(L);  // the syntax error, "file:line: message"
+  push_sandbox_env(L);
+  lua_setupvalue(L, -2, 1);  // a main chunk's only upvalue is _ENV
+  return 1;
+}
+
+// Copies a C string into a fixed buffer (nullptr: `fallback`), cut to fit.
+void copy_text(char* out, size_t size, const char* text, const char* fallback) {
+  std::snprintf(out, size, "%s", text != nullptr ? text : fallback);
+}
+
+// A BoundaryError in a full userdata on L's stack: it must outlive this C frame's raise,
+// and a userdata is collected like any other Lua value.
+BoundaryError* scratch_error(lua_State* L) {
+  void* memory = lua_newuserdatauv(L, sizeof(BoundaryError), 0);
+  return new (memory) BoundaryError();  // trivially destructible: nothing to run later
+}
+
+// Upvalues: 1 the op (integer), 2 the handler (light userdata).
+// No C++ object with a destructor lives in this frame: every exit may be a longjmp.
+int call_syscall(lua_State* L) {
+  const auto op = static_cast<SyscallOp>(lua_tointeger(L, lua_upvalueindex(1)));
+  auto* handler = static_cast<SyscallHandler*>(lua_touserdata(L, lua_upvalueindex(2)));
+  detail::raise_if_killed(L);
+  if (op < SyscallOp::kReady && !detail::reaches_host(L, LuaState::from(L))) {
+    return detail::raise_violation(
+        L,
+        "run:%s cannot be called here: syscalls may wait, and this code cannot (a table.sort "
+        "comparator, a string.gsub callback, a __tostring or other metamethod called from C, "
+        "or a coroutine resumed from one)",
+        kNames[static_cast<size_t>(op)].data());
+  }
+  switch (op) {  // the module's helpers need no host
+    case SyscallOp::kFail: {
+      BoundaryError* e = scratch_error(L);
+      copy_text(e->kind, sizeof e->kind, lua_tostring(L, 1), "script_error");
+      copy_text(e->message, sizeof e->message, lua_tostring(L, 2), "error");
+      write_where(L, 0, e->where, sizeof e->where);
+      return raise_error(L, *e);
+    }
+    case SyscallOp::kParamCount: {
+      luaL_checktype(L, 1, LUA_TFUNCTION);
+      lua_Debug ar;
+      lua_pushvalue(L, 1);
+      lua_getinfo(L, ">u", &ar);
+      lua_pushinteger(L, ar.nparams);
+      lua_pushboolean(L, ar.isvararg);
+      return 2;
+    }
+    case SyscallOp::kMarkArray:
+      luaL_checktype(L, 1, LUA_TTABLE);
+      mark_array(L, 1);
+      return 0;
+    default:
+      break;
+  }
+  SyscallReply& reply = handler->handle(L, op);
+  switch (reply.kind) {
+    case SyscallReply::Kind::kNothing:
+      return 0;
+    case SyscallReply::Kind::kFlag:
+      lua_pushboolean(L, reply.flag);
+      return 1;
+    case SyscallReply::Kind::kCount2:
+      lua_pushinteger(L, reply.count);
+      lua_pushboolean(L, reply.flag);
+      return 2;
+    case SyscallReply::Kind::kValue:
+      if (push_json(L, reply.value) != LUA_OK) return lua_error(L);
+      return 1;
+    case SyscallReply::Kind::kFlagValue:
+      lua_pushboolean(L, reply.flag);
+      if (push_json(L, reply.value) != LUA_OK) return lua_error(L);
+      return 2;
+    case SyscallReply::Kind::kWait:
+      lua_pushlightuserdata(L, const_cast<char*>(&detail::kSyscallSentinel));
+      return lua_yieldk(L, 1, 0, syscall_k);
+    case SyscallReply::Kind::kChunk:
+      lua_pushcfunction(L, load_reply_chunk);
+      lua_pushlightuserdata(L, &reply);
+      lua_call(L, 1, 1);
+      return 1;
+    case SyscallReply::Kind::kError:
+      if (reply.error.where[0] == '\0')
+        write_where(L, 0, reply.error.where, sizeof reply.error.where);
+      return raise_error(L, reply.error);
+  }
+  return 0;
+}
+
+struct ResumeValues {
+  lua_State* thread;
+  const kernel::Json* value;
+  const BoundaryError* error;
+};
+
+// Arg 1: ResumeValues. Builds (ok, value) on this (running) thread, then moves them.
+int build_resume_values(lua_State* L) {
+  auto* values = static_cast<ResumeValues*>(lua_touserdata(L, 1));
+  if (values->error != nullptr) {
+    lua_pushboolean(L, 0);
+    push_error(L, *values->error);
+  } else {
+    lua_pushboolean(L, 1);
+    if (push_json(L, *values->value) != LUA_OK) return lua_error(L);
+  }
+  if (!lua_checkstack(values->thread, 2)) return luaL_error(L, "stack overflow");
+  lua_xmove(L, values->thread, 2);
+  return 0;
+}
+
+}  // namespace
+
+bool is_syscall_yield(lua_State* thread, int nresults) {
+  return nresults > 0 && lua_touserdata(thread, -nresults) == &detail::kSyscallSentinel;
+}
+
+std::string_view syscall_name(SyscallOp op) { return kNames[static_cast<size_t>(op)]; }
+
+void push_syscall(lua_State* L, SyscallOp op, SyscallHandler* handler) {
+  lua_pushinteger(L, static_cast<lua_Integer>(op));
+  lua_pushlightuserdata(L, handler);
+  lua_pushcclosure(L, call_syscall, 2);
+}
+
+int push_resume_values(lua_State* main, lua_State* thread, const kernel::Json* value,
+                       const BoundaryError* error) {
+  ResumeValues values{thread, value, error};
+  lua_pushcfunction(main, build_resume_values);
+  lua_pushlightuserdata(main, &values);
+  if (lua_pcall(main, 1, 0, 0) != LUA_OK) {
+    lua_pop(main, 1);
+    if (LuaState* state = LuaState::from(main)) state->mark_killed("memory limit");
+    return -1;
+  }
+  return 2;
+}
+
+}  // namespace artana::lua

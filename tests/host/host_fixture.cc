@@ -1,0 +1,56 @@
+#include "host/host_fixture.h"
+
+#include <catch2/catch.hpp>
+
+#include "artana/kernel/canonical_json.h"
+
+namespace artana::testing {
+
+void HostFixture::restart(host::HostOptions options) {
+  host.reset();
+  kernel_host.reopen();
+  options.clock = [this] { return clock_us; };
+  options.print_sink = [this](const kernel::RunId&, std::string_view line) {
+    printed.emplace_back(line);
+  };
+  host = std::make_unique<host::Host>(*kernel_host.kernel, std::move(options));
+}
+
+std::string HostFixture::script(const std::string& name, const std::string& source) {
+  const auto path = kernel_host.dir / name;
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << source;
+  return path.string();
+}
+
+host::RunOutcome HostFixture::run(const std::string& path, const std::string& run_id,
+                                  kernel::Json input, host::RunOptions options) {
+  options.run_id = kernel::RunId(run_id);
+  if (options.tenant.tenant_id.str().empty()) options.tenant.tenant_id = kernel::TenantId("acme");
+  options.input = std::move(input);
+  auto started = host->start(path, std::move(options));
+  REQUIRE(started.ok());
+  return drive(run_id);
+}
+
+host::RunOutcome HostFixture::drive(const std::string& run_id) {
+  for (int i = 0; i < 100000 && !host->idle(); ++i) host->tick(std::chrono::milliseconds(50));
+  auto outcome = host->outcome(kernel::RunId(run_id));
+  REQUIRE(outcome.has_value());
+  return *outcome;
+}
+
+std::vector<kernel::Event> HostFixture::events(const std::string& run_id) {
+  return events_of(*kernel_host.store, run_id);
+}
+
+size_t HostFixture::count(const std::string& run_id, const std::string& type) {
+  return count_type(events(run_id), type);
+}
+
+std::string text(const kernel::Json& value) {
+  auto encoded = kernel::canonical_json(value);
+  return encoded.ok() ? *encoded : "<" + encoded.status().message() + ">";
+}
+
+}  // namespace artana::testing
