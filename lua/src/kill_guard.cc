@@ -65,8 +65,9 @@ int resume(lua_State* L, lua_State* co, int narg, lua_KFunction k) {
       lua_pushliteral(L, "too many results to resume");
       return kErrorOnTop;
     }
+    const bool up = passes_up(co, status, nres);  // reads co's stack: before the move
     lua_xmove(co, L, nres);
-    if (passes_up(co, status, nres)) return lua_yieldk(L, nres, 0, k);
+    if (up) return lua_yieldk(L, nres, 0, k);
     return nres;
   }
   lua_xmove(co, L, 1);

@@ -1,20 +1,38 @@
-// artana: the command-line host. Verbs so far: `ledger verify|export`, and the operator's
-// `status`, `runs`, `cancel`, `reconcile`.
+// artana: the command-line host: `run`, `resume`, `worker` execute scripts; `status`,
+// `runs`, `cancel`, `reconcile` are the operator's; `ledger verify|export` check the ledger.
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "artana/kernel/lmdb_event_store.h"
 #include "exit_codes.h"
 #include "ledger_commands.h"
 #include "run_commands.h"
+#include "script_commands.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: artana [--data DIR] [--json] <command> ...
 
 commands:
+  run SCRIPT [--run-id ID] [--tenant ID] [--caps a,b] [--budget USD]
+      [--policy permissive|enforced] [--durability full|effects|none]
+      [--replay strict|allow_prompt_drift|fork_on_drift] [--input JSON] [--seed N]
+      [--max-memory MB] [--max-instructions N] [--watch] [--pinned]
+                                   execute a Lua script as a durable run; with the id of an
+                                   existing run, execute that run again (replaying what it
+                                   recorded). Exit 0 completed, 1 failed, 3 paused or
+                                   sleeping, 4 needs attention, 5 budget exceeded, 6 denied,
+                                   7 cancelled. --json prints {run_id, status, output, error}
+  resume RUN_ID [--input JSON] [--budget USD] [--grant a,b]
+                                   give a paused run its input (or a halted one a larger
+                                   budget or capabilities: recorded) and execute it again
+  worker [--once] [--poll-ms N]    wake sleeping runs whose timers are due and take over
+                                   running runs nobody holds, until SIGTERM
   status RUN_ID                    the run's status, tenant, events and spend; exit 0 running
                                    or completed, 1 failed, 3 paused, 4 needs attention,
                                    7 cancelled, 9 no such run
@@ -35,7 +53,8 @@ commands:
 
 options:
   --data DIR    the ledger directory (default: $ARTANA_HOME, else ./.artana)
-  --json        machine-readable output
+  --json        machine-readable output: one JSON object on stdout
+  --log-level L trace, debug, info (default), warn, error, off; logs go to stderr
   --help        this text
   --version     the version
 
@@ -50,6 +69,8 @@ durability (for commands that write; set per store):
 
 int main(int argc, char** argv) {
   using namespace artana::host;
+  // Logs (and scripts' print) go to stderr: stdout is for results (--json).
+  spdlog::set_default_logger(spdlog::stderr_color_st("artana"));
   GlobalOptions global;
   global.data_dir = artana::kernel::default_data_dir();
   std::vector<std::string> rest;
@@ -65,6 +86,17 @@ int main(int argc, char** argv) {
     } else if (arg == "--version") {
       std::puts("artana 0.1.0");
       return kExitOk;
+    } else if (arg == "--log-level") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "artana: --log-level needs trace, debug, info, warn, error or off\n");
+        return kExitUsage;
+      }
+      const auto level = spdlog::level::from_str(argv[++i]);
+      if (level == spdlog::level::off && std::strcmp(argv[i], "off") != 0) {
+        std::fprintf(stderr, "artana: unknown log level '%s'\n", argv[i]);
+        return kExitUsage;
+      }
+      spdlog::set_level(level);
     } else if (arg == "--data") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "artana: --data needs a directory\n");
@@ -87,6 +119,7 @@ int main(int argc, char** argv) {
   if (rest[0] == "ledger") {
     return run_ledger_command(global, std::vector<std::string>(rest.begin() + 1, rest.end()));
   }
+  if (int code = run_script_command(global, rest); code >= 0) return code;
   if (int code = run_operator_command(global, rest); code >= 0) return code;
   std::fprintf(stderr, "artana: unknown command '%s' (see artana --help)\n", rest[0].c_str());
   return kExitUsage;

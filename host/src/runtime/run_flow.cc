@@ -16,7 +16,8 @@ SyscallReply& ScriptRun::sys_pause(lua_State* L, Task& task) {
   const char* reason = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (reason == nullptr)
     return reply_error("invalid_argument", "run:pause(reason [, context]): reason must be a string");
-  auto context = lua::to_json(L, 3, "context");
+  Result<Json> context = Json();
+  if (!lua_isnoneornil(L, 3)) context = lua::to_json(L, 3, "context");
   if (!context.ok()) return reply_error(context.status());
   auto key = claim_key(L, task, "pause", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
@@ -172,11 +173,14 @@ void ScriptRun::branch_ended(Task& branch, std::optional<Json> error) {
       group->failed_index = index;
       group->failed_error = std::move(*error);
     }
-    if (!group->failing) {
-      group->failing = true;
-      // The others stop at their next syscall; those parked at one stop now.
+    group->failing = true;
+    // Branches after this one stop at their next syscall (those parked at one stop now);
+    // branches before it run on: whether they fail too decides which error is raised, and
+    // that must not depend on timing (a replay answers their steps at once).
+    {
       for (Task* sibling : group->branches) {
         if (sibling == nullptr || sibling->state == TaskState::kDone) continue;
+        if (sibling->branch_index < index || sibling->stopping) continue;
         sibling->stopping = true;
         if (sibling->state == TaskState::kWaiting &&
             (sibling->wait == WaitKind::kPause || sibling->wait == WaitKind::kSleep)) {
@@ -187,7 +191,7 @@ void ScriptRun::branch_ended(Task& branch, std::optional<Json> error) {
       }
     }
   }
-  if (group->failing || branch.stopping) {
+  if (group->failing) {
     if (group->running == 0) finish_group(*group);
     return;
   }

@@ -299,11 +299,14 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
     PiiState operator_side;
     operator_side.recorded = state->pii.recorded;
     Json allocated = pii_ ? scrub_pii(operator_side, scrubbed, ScrubMode::kLive) : Json::object();
-    Json payload = Json::object({{"step_key", *state->open_pause}, {"input", std::move(scrubbed)}});
+    const std::string step_key = *state->open_pause;
+    Json payload = Json::object({{"step_key", step_key}, {"input", std::move(scrubbed)}});
     if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
-    return append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}},
-                  RunStatus::kRunning)
-        .status();
+    ARTANA_RETURN_IF_ERROR(append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}},
+                                  RunStatus::kRunning)
+                               .status());
+    state->recorded_ahead(step_key);
+    return Status();
   }
   if (state->status == RunStatus::kNeedsAttention) {
     // The operator fixed what halted it (code, budget, capabilities): the next attempt runs.

@@ -57,6 +57,11 @@ class RunState {
   // numbering, and once every recorded step was reached the run is live.
   void reached(const std::string& key, const RecordedTerminal& terminal);
   bool replaying() const { return unreached_ > 0; }
+  // A terminal was recorded for `key` by someone other than the script (an operator's
+  // resume of a pause): ahead of the script until it reaches the step again.
+  void recorded_ahead(const std::string& key) {
+    if (!reached_.count(key)) ++unreached_;
+  }
   // A fork goes on from where the script is in its parent: the shared steps it reached
   // there count as reached here.
   void inherit_reached(const RunState& parent);

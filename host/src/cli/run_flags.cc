@@ -1,0 +1,182 @@
+#include "run_flags.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "artana/kernel/json_parse.h"
+
+namespace artana::host {
+namespace {
+
+using kernel::Json;
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                           : comma - start);
+    if (!item.empty()) items.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+Result<int64_t> parse_integer(const std::string& flag, const std::string& text, int64_t min) {
+  char* end = nullptr;
+  errno = 0;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || value < min)
+    return Status::invalid_argument("{} expects an integer >= {}, got '{}'", flag, min, text);
+  return static_cast<int64_t>(value);
+}
+
+Result<int64_t> parse_usd(const std::string& text) {
+  char* end = nullptr;
+  const double usd = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(usd) || usd < 0 || usd > 1e9)
+    return Status::invalid_argument("--budget expects US dollars (e.g. 2.50), got '{}'", text);
+  return static_cast<int64_t>(std::llround(usd * 1e6));
+}
+
+// Which flags each verb takes.
+const std::set<std::string>& allowed(const std::string& verb) {
+  static const std::set<std::string> run = {
+      "--run-id", "--tenant",     "--caps",       "--budget",           "--policy",
+      "--durability", "--replay", "--input",      "--seed",             "--max-memory",
+      "--max-instructions", "--watch", "--pinned"};
+  static const std::set<std::string> resume = {"--input",      "--budget",     "--grant",
+                                               "--policy",     "--durability", "--max-memory",
+                                               "--max-instructions", "--pinned"};
+  static const std::set<std::string> worker = {"--once", "--poll-ms", "--policy", "--durability",
+                                               "--max-memory", "--max-instructions"};
+  if (verb == "run") return run;
+  if (verb == "resume") return resume;
+  return worker;
+}
+
+}  // namespace
+
+Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
+  RunFlags flags;
+  flags.verb = args[0];
+  const std::set<std::string>& ok = allowed(flags.verb);
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0) {
+      if (!flags.target.empty() || flags.verb == "worker")
+        return Status::invalid_argument("{}: unexpected argument '{}'", flags.verb, arg);
+      flags.target = arg;
+      continue;
+    }
+    if (!ok.count(arg)) return Status::invalid_argument("{} does not take {}", flags.verb, arg);
+    if (arg == "--watch") { flags.watch = true; continue; }
+    if (arg == "--pinned") { flags.pinned = true; continue; }
+    if (arg == "--once") { flags.once = true; continue; }
+    if (i + 1 >= args.size()) return Status::invalid_argument("{} needs a value", arg);
+    const std::string& value = args[++i];
+    if (arg == "--run-id") {
+      flags.run_id = value;
+    } else if (arg == "--tenant") {
+      flags.tenant = value;
+    } else if (arg == "--caps") {
+      flags.caps = split_list(value);
+    } else if (arg == "--grant") {
+      flags.grants = split_list(value);
+    } else if (arg == "--budget") {
+      ARTANA_ASSIGN_OR_RETURN(flags.budget_micro_usd, parse_usd(value));
+    } else if (arg == "--policy") {
+      if (value != "permissive" && value != "enforced")
+        return Status::invalid_argument("--policy is permissive or enforced, not '{}'", value);
+      flags.enforced = value == "enforced";
+    } else if (arg == "--durability") {
+      auto durability = kernel::parse_durability(value);
+      if (!durability.ok())
+        return Status::invalid_argument("--durability is full, effects or none, not '{}'", value);
+      flags.durability = *durability;
+    } else if (arg == "--replay") {
+      auto policy = kernel::parse_replay_policy(value);
+      if (!policy.ok())
+        return Status::invalid_argument(
+            "--replay is strict, allow_prompt_drift or fork_on_drift, not '{}'", value);
+      flags.replay = *policy;
+    } else if (arg == "--input") {
+      auto input = kernel::parse_json(value);
+      if (!input.ok())
+        return Status::invalid_argument("--input is not JSON: {}", input.status().message());
+      flags.input = std::move(*input);
+    } else if (arg == "--seed") {
+      ARTANA_ASSIGN_OR_RETURN(int64_t seed, parse_integer(arg, value, -(int64_t{1} << 53)));
+      if (seed > (int64_t{1} << 53))
+        return Status::invalid_argument("--seed must be within ±2^53");
+      flags.seed = seed;
+    } else if (arg == "--max-memory") {
+      ARTANA_ASSIGN_OR_RETURN(int64_t mb, parse_integer(arg, value, 1));
+      if (mb > (int64_t{1} << 20)) return Status::invalid_argument("--max-memory is in MB, at most 1048576");
+      flags.max_memory_mb = static_cast<uint64_t>(mb);
+    } else if (arg == "--max-instructions") {
+      ARTANA_ASSIGN_OR_RETURN(int64_t n, parse_integer(arg, value, 1000));
+      flags.max_instructions = static_cast<uint64_t>(n);
+    } else if (arg == "--poll-ms") {
+      ARTANA_ASSIGN_OR_RETURN(flags.poll_ms, parse_integer(arg, value, 1));
+    }
+  }
+  if (flags.verb == "run" && flags.target.empty())
+    return Status::invalid_argument("run needs a SCRIPT");
+  if (flags.verb == "resume" && flags.target.empty())
+    return Status::invalid_argument("resume needs a RUN_ID");
+  return flags;
+}
+
+Status prepare_run(const RunFlags& flags, kernel::Kernel& kernel, kernel::EventStore& store,
+                   bool resume, RunOptions& options, std::string& script) {
+  const kernel::RunId run = *options.run_id;
+  auto info = store.run_info(run);
+  if (!info.ok() && info.status().code() != StatusCode::kNotFound) return info.status();
+  options.pinned = flags.pinned;
+  if (!info.ok()) {
+    if (resume) return Status::not_found("no run '{}' in this ledger", run.str());
+    options.tenant.tenant_id = kernel::TenantId(flags.tenant.value_or("default"));
+    options.tenant.capabilities = flags.caps;
+    options.tenant.budget_micro_usd = flags.budget_micro_usd;
+    options.input = flags.input.value_or(Json::object());
+    options.seed = flags.seed;
+    if (flags.replay) options.replay = *flags.replay;
+    return Status();
+  }
+  const kernel::TenantId tenant = info->header.tenant_id;
+  if (flags.tenant && *flags.tenant != tenant.str())
+    return Status::invalid_argument("run '{}' belongs to tenant '{}', not '{}'", run.str(),
+                                    tenant.str(), *flags.tenant);
+  options.tenant.tenant_id = tenant;
+  ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord record, kernel.run_record(tenant, run));
+  if (resume) {
+    const Json* entry = record.script.find("entry");
+    const Json* path = entry != nullptr ? entry->find("path") : nullptr;
+    if (path == nullptr || !path->is_string())
+      return Status::failed_precondition("run '{}' has no recorded script to resume", run.str());
+    script = path->as_string();
+    if (flags.budget_micro_usd)
+      ARTANA_RETURN_IF_ERROR(kernel.raise_budget("cli", run, *flags.budget_micro_usd));
+    for (const std::string& capability : flags.grants)
+      ARTANA_RETURN_IF_ERROR(kernel.grant("cli", run, capability));
+  }
+  if (record.status == kernel::RunStatus::kPaused ||
+      (resume && record.status == kernel::RunStatus::kNeedsAttention)) {
+    if (resume || flags.input) {
+      Status resumed = kernel.resume(tenant, run, flags.input.value_or(Json()));
+      if (!resumed.ok() && record.status == kernel::RunStatus::kPaused) return resumed;
+    }
+  }
+  return Status();
+}
+
+std::string stdlib_directory() {
+  if (const char* dir = std::getenv("ARTANA_STDLIB"); dir != nullptr && *dir != '\0') return dir;
+  return ARTANA_STDLIB_DIR;
+}
+
+}  // namespace artana::host

@@ -1,0 +1,197 @@
+// `artana run`, `artana resume`, `artana worker`: executing scripts as durable runs.
+#include "script_commands.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "artana/host/host.h"
+#include "artana/kernel/canonical_json.h"
+#include "artana/kernel/json_parse.h"
+#include "artana/kernel/lmdb_event_store.h"
+#include "exit_codes.h"
+#include "run_flags.h"
+#include "script_watch.h"
+
+namespace artana::host {
+namespace {
+
+using kernel::Json;
+using kernel::RunId;
+using kernel::RunStatus;
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "artana: %s (see artana --help)\n", message.c_str());
+  return kExitUsage;
+}
+
+// The exit code a scheduler acts on, from the run's status and its error's kind.
+int exit_for(const RunOutcome& outcome) {
+  const Json* kind = outcome.error.find("kind");
+  const std::string k = kind != nullptr && kind->is_string() ? kind->as_string() : "";
+  if (k == kernel::error_kind::kBudgetExceeded) return kExitBudget;
+  if (k == kernel::error_kind::kCapabilityDenied || k == kernel::error_kind::kPolicyViolation)
+    return kExitDenied;
+  switch (outcome.status) {
+    case RunStatus::kCompleted:
+      return kExitOk;
+    case RunStatus::kPaused:
+    case RunStatus::kSleeping:
+    case RunStatus::kRunning:
+      return kExitPaused;
+    case RunStatus::kNeedsAttention:
+      return kExitNeedsAttention;
+    case RunStatus::kCancelled:
+      return kExitCancelled;
+    case RunStatus::kFailed:
+      return kExitFailed;
+  }
+  return kExitFailed;
+}
+
+int exit_for_status(const Status& status) {
+  std::fprintf(stderr, "artana: %s\n", status.to_string().c_str());
+  if (status.kind() == "script_error") return kExitFailed;
+  switch (status.code()) {
+    case StatusCode::kNotFound:
+      return kExitNotFound;
+    case StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case StatusCode::kLeaseHeld:
+    case StatusCode::kFailedPrecondition:
+      return kExitNeedsAttention;
+    default:
+      return kExitLedgerUnavailable;
+  }
+}
+
+void report(const GlobalOptions& global, const RunOutcome& outcome) {
+  if (global.json) {
+    Json out = Json::object({{"run_id", outcome.run_id.str()},
+                             {"status", std::string(kernel::run_status_name(outcome.status))},
+                             {"output", outcome.output},
+                             {"error", outcome.error}});
+    auto text = kernel::canonical_json(out);
+    std::printf("%s\n", text.ok() ? text->c_str() : "{}");
+    return;
+  }
+  std::printf("run %s: %s\n", outcome.run_id.str().c_str(),
+              std::string(kernel::run_status_name(outcome.status)).c_str());
+  if (!outcome.output.is_null()) {
+    auto text = kernel::canonical_json(outcome.output);
+    std::printf("output: %s\n", text.ok() ? text->c_str() : "?");
+  }
+  if (!outcome.error.is_null()) {
+    const Json* kind = outcome.error.find("kind");
+    const Json* message = outcome.error.find("message");
+    const Json* where = outcome.error.find("where");
+    std::fprintf(stderr, "error: %s: %s%s%s\n",
+                 kind != nullptr && kind->is_string() ? kind->as_string().c_str() : "error",
+                 message != nullptr && message->is_string() ? message->as_string().c_str() : "",
+                 where != nullptr && where->is_string() ? " at " : "",
+                 where != nullptr && where->is_string() ? where->as_string().c_str() : "");
+  }
+}
+
+// Ticks until the run has nothing left to do here; returns its outcome.
+RunOutcome drive(Host& host, const RunId& run) {
+  for (;;) {
+    if (g_stop) break;
+    host.tick(std::chrono::milliseconds(20));
+    if (!host.idle()) continue;
+    if (auto outcome = host.outcome(run)) return *outcome;
+  }
+  RunOutcome interrupted;
+  interrupted.run_id = run;
+  interrupted.status = RunStatus::kRunning;
+  return interrupted;
+}
+
+struct Session {
+  std::unique_ptr<kernel::EventStore> store;
+  std::unique_ptr<kernel::Kernel> kernel;
+  std::unique_ptr<Host> host;
+};
+
+Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags) {
+  Session session;
+  kernel::LmdbStoreOptions store_options;
+  store_options.durability = flags.durability;
+  ARTANA_ASSIGN_OR_RETURN(session.store, kernel::open_lmdb_store(global.data_dir, store_options));
+  kernel::KernelOptions kernel_options;
+  if (flags.enforced) {
+    kernel_options.mode = kernel::PolicyMode::kEnforced;
+    kernel_options.middleware = {kernel::make_pii_scrubber(), kernel::make_quota_guard(),
+                                 kernel::make_capability_guard()};
+  }
+  ARTANA_ASSIGN_OR_RETURN(session.kernel, kernel::Kernel::create(*session.store, kernel_options));
+  HostOptions host_options;
+  host_options.limits.max_memory_bytes = flags.max_memory_mb << 20;
+  host_options.limits.max_instructions = flags.max_instructions;
+  host_options.stdlib_dir = stdlib_directory();
+  session.host = std::make_unique<Host>(*session.kernel, std::move(host_options));
+  return session;
+}
+
+// Runs `script` as `options.run_id` until idle (and, with --watch, again on every change).
+int execute(const GlobalOptions& global, const RunFlags& flags, Session& session,
+            const std::string& script, RunOptions options) {
+  const RunId run = *options.run_id;
+  std::optional<ScriptWatch> watch;
+  if (flags.watch) {
+    auto made = ScriptWatch::create(script);
+    if (!made.ok()) return exit_for_status(made.status());
+    watch.emplace(std::move(*made));
+  }
+  for (;;) {
+    auto started = session.host->start(script, options);
+    if (!started.ok()) {
+      if (!watch) return exit_for_status(started.status());
+      std::fprintf(stderr, "artana: %s\n", started.status().to_string().c_str());
+    } else {
+      RunOutcome outcome = drive(*session.host, run);
+      report(global, outcome);
+      (void)session.host->unload(run);
+      if (!watch) return exit_for(outcome);
+    }
+    // --watch: wait for the script (or a module next to it) to change, then run again:
+    // the run replays under the new code and the replay policy decides what drift means.
+    std::fprintf(stderr, "artana: watching %s for changes (Ctrl-C to stop)\n", script.c_str());
+    if (!watch->wait_for_change(g_stop)) return kExitOk;
+  }
+}
+
+}  // namespace
+
+int run_script_command(const GlobalOptions& global, const std::vector<std::string>& args) {
+  if (args.empty()) return -1;
+  const std::string& verb = args[0];
+  if (verb != "run" && verb != "resume" && verb != "worker") return -1;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto flags = parse_run_flags(args);
+  if (!flags.ok()) return usage(flags.status().message());
+  auto session = open_session(global, *flags);
+  if (!session.ok()) return exit_for_status(session.status());
+  if (verb == "worker") return run_worker(global, *flags, *session->kernel, *session->store,
+                                          *session->host, g_stop);
+
+  RunOptions options;
+  std::string script;
+  if (verb == "run") {
+    script = flags->target;
+    options.run_id = flags->run_id ? RunId(*flags->run_id) : kernel::Kernel::new_run_id();
+  } else {
+    options.run_id = RunId(flags->target);
+  }
+  auto prepared = prepare_run(*flags, *session->kernel, *session->store, verb == "resume", options,
+                              script);
+  if (!prepared.ok()) return exit_for_status(prepared);
+  return execute(global, *flags, *session, script, std::move(options));
+}
+
+}  // namespace artana::host

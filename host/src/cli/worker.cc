@@ -1,0 +1,87 @@
+// `artana worker`: the long-lived process that wakes sleeping runs when their timers are
+// due and takes over running runs whose owner is gone (a crash, a queued run).
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "run_flags.h"
+
+namespace artana::host {
+namespace {
+
+using kernel::RunStatus;
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The script a run last executed, from its recorded identity.
+std::optional<std::string> recorded_script(const kernel::RunRecord& record) {
+  const kernel::Json* entry = record.script.find("entry");
+  const kernel::Json* path = entry != nullptr ? entry->find("path") : nullptr;
+  if (path == nullptr || !path->is_string()) return std::nullopt;
+  return path->as_string();
+}
+
+// Runs that should execute now.
+std::vector<kernel::RunInfo> due_runs(kernel::Kernel& kernel, kernel::EventStore& store) {
+  std::vector<kernel::RunInfo> due;
+  auto runs = store.list_all_runs();
+  if (!runs.ok()) {
+    std::fprintf(stderr, "artana worker: %s\n", runs.status().to_string().c_str());
+    return due;
+  }
+  const int64_t now = now_us();
+  for (kernel::RunInfo& info : *runs) {
+    if (info.header.forked_from) continue;  // a fork executes through the run it forked from
+    if (info.status == RunStatus::kSleeping) {
+      auto wake = kernel.wake_time(info.header.tenant_id, info.header.run_id);
+      if (wake.ok() && (!*wake || **wake <= now)) due.push_back(std::move(info));
+    } else if (info.status == RunStatus::kRunning) {
+      const bool orphaned = info.lease.owner_id.empty() || info.lease.expires_at_us < now;
+      if (orphaned) due.push_back(std::move(info));
+    }
+  }
+  return due;
+}
+
+}  // namespace
+
+int run_worker(const GlobalOptions& global, const RunFlags& flags, kernel::Kernel& kernel,
+               kernel::EventStore& store, Host& host, volatile std::sig_atomic_t& stop) {
+  while (!stop) {
+    std::vector<kernel::RunId> started;
+    for (const kernel::RunInfo& info : due_runs(kernel, store)) {
+      auto record = kernel.run_record(info.header.tenant_id, info.header.run_id);
+      std::optional<std::string> script = record.ok() ? recorded_script(*record) : std::nullopt;
+      if (!script) continue;  // never executed by a host: nothing to run
+      RunOptions options;
+      options.run_id = info.header.run_id;
+      options.tenant.tenant_id = info.header.tenant_id;
+      options.pinned = flags.pinned;
+      auto ok = host.start(*script, options);
+      if (!ok.ok()) {
+        std::fprintf(stderr, "artana worker: run %s: %s\n", info.header.run_id.str().c_str(),
+                     ok.status().to_string().c_str());
+        continue;
+      }
+      started.push_back(info.header.run_id);
+    }
+    while (!host.idle() && !stop) host.tick(std::chrono::milliseconds(20));
+    for (const kernel::RunId& run : started) {
+      if (auto outcome = host.outcome(run)) {
+        std::fprintf(global.json ? stderr : stdout, "run %s: %s\n", run.str().c_str(),
+                     std::string(kernel::run_status_name(outcome->status)).c_str());
+      }
+      (void)host.unload(run);
+    }
+    if (flags.once) break;
+    for (int64_t waited = 0; waited < flags.poll_ms && !stop; waited += 10)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+}  // namespace artana::host

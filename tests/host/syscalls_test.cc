@@ -1,0 +1,250 @@
+// Syscalls through Lua: step keys, values, memoised steps, scopes, parallel, versions.
+#include <catch2/catch.hpp>
+
+#include "host/host_fixture.h"
+
+namespace artana::testing {
+namespace {
+
+using kernel::Json;
+using kernel::RunStatus;
+
+// The step keys of the terminal-ish events of a run, in order.
+std::vector<std::string> step_keys(HostFixture& f, const std::string& run) {
+  std::vector<std::string> keys;
+  for (const kernel::Event& event : f.events(run)) {
+    const Json* key = event.payload.find("step_key");
+    if (key != nullptr && key->is_string() && event.type != "run_halted")
+      keys.push_back(event.type + " " + key->as_string());
+  }
+  return keys;
+}
+
+const char kEcho[] = R"lua(
+local artana = require "artana"
+artana.model_port("echo", function(req)
+  return { output = { text = req.prompt }, usage = { prompt_tokens = 1, completion_tokens = 1 } }
+end)
+)lua";
+
+TEST_CASE("derived step keys count per kind and per scope path", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("keys.lua", std::string(kEcho) + R"lua(
+return function(run)
+  run:now()
+  run:model { model = "echo", prompt = "a" }
+  run:now()
+  run:scope("plan", function()
+    run:now()
+    run:model { model = "echo", prompt = "b", step_key = "draft" }
+    run:scope("inner", function() run:random() end)
+  end)
+  run:scope("plan", function() run:now() end)
+  return "ok"
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-keys");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(step_keys(f, "run-keys") ==
+        std::vector<std::string>{"time_read now:1", "model_requested model:1",
+                                 "model_completed model:1", "time_read now:2",
+                                 "time_read plan/now:1", "model_requested plan/draft",
+                                 "model_completed plan/draft", "random_read plan/inner/random:1",
+                                 "time_read plan/now:2"});
+}
+
+TEST_CASE("a step key used twice names both lines", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("twice.lua", std::string(kEcho) + R"lua(
+return function(run)
+  run:model { model = "echo", prompt = "a", step_key = "same" }
+  run:model { model = "echo", prompt = "b", step_key = "same" }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-twice");
+  REQUIRE(outcome.status == RunStatus::kFailed);
+  CHECK_THAT(outcome.error.find("message")->as_string(),
+             Catch::Contains("twice.lua:8") && Catch::Contains("twice.lua:9"));
+}
+
+TEST_CASE("now and random replay the recorded values in a new process", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("values.lua", R"lua(
+return function(run)
+  return { t = run:now(), f = run:random(), d = run:random(6), r = run:random(10, 20) }
+end
+)lua");
+  host::RunOutcome first = f.run(path, "run-values");
+  INFO(text(first.error));
+  REQUIRE(first.status == RunStatus::kCompleted);
+  CHECK(first.output.find("t")->as_number() == Approx(1'700'000'000.0));
+  const int64_t d = first.output.find("d")->as_integer();
+  CHECK((d >= 1 && d <= 6));
+  const int64_t r = first.output.find("r")->as_integer();
+  CHECK((r >= 10 && r <= 20));
+  const double x = first.output.find("f")->as_number();
+  CHECK((x >= 0 && x < 1));
+  f.restart();
+  f.clock_us += 5'000'000;
+  host::RunOutcome again = f.run(path, "run-values");
+  REQUIRE(again.status == RunStatus::kCompleted);
+  CHECK(text(again.output) == text(first.output));
+}
+
+TEST_CASE("run:random is a function of the seed and the step key", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("seeded.lua", R"lua(
+return function(run) return { run:random(1000000), run:random(1000000) } end
+)lua");
+  host::RunOptions seeded;
+  seeded.seed = 42;
+  host::RunOutcome a = f.run(path, "run-seed-a", Json::object(), seeded);
+  host::RunOutcome b = f.run(path, "run-seed-b", Json::object(), seeded);
+  REQUIRE(a.status == RunStatus::kCompleted);
+  CHECK(text(a.output) == text(b.output));
+  CHECK(text(a.output.as_array()[0]) != text(a.output.as_array()[1]));
+}
+
+TEST_CASE("run:step runs its function once and replays its value", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("step.lua", R"lua(
+local runs = 0
+return function(run)
+  local v = run:step("compute", function() runs = runs + 1; return { n = 41 + runs } end)
+  return { v = v.n, runs = runs }
+end
+)lua");
+  host::RunOutcome first = f.run(path, "run-step");
+  REQUIRE(first.status == RunStatus::kCompleted);
+  CHECK(text(first.output) == R"({"runs":1,"v":42})");
+  f.restart();
+  host::RunOutcome again = f.run(path, "run-step");
+  CHECK(text(again.output) == R"({"runs":0,"v":42})");
+}
+
+TEST_CASE("a syscall inside run:step is refused", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("stepcall.lua", R"lua(
+return function(run)
+  local ok, err = pcall(function() return run:step("s", function() return run:now() end) end)
+  return { ok = ok, kind = err.kind, msg = err.message }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-stepcall");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(outcome.output.find("kind")->as_string() == "sandbox_violation");
+  CHECK_THAT(outcome.output.find("msg")->as_string(), Catch::Contains("run:scope"));
+}
+
+TEST_CASE("run:parallel returns results in the given order with per-branch keys", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("par.lua", std::string(kEcho) + R"lua(
+return function(run)
+  local list = run:parallel {
+    function(r) return r:model { model = "echo", prompt = "one" }.output.text end,
+    function(r) r:now(); return "two" end,
+    function(r) return r:model { model = "echo", prompt = "three" }.output.text end,
+  }
+  local named = run:parallel({
+    zeta = function(r) return r:random(5) > 0 end,
+    alpha = function(r) return "a" end,
+  }, { max_concurrency = 1 })
+  return { list = list, zeta = named.zeta, alpha = named.alpha }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-par");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"alpha":"a","list":["one","two","three"],"zeta":true})");
+  std::vector<std::string> keys = step_keys(f, "run-par");
+  CHECK(std::count(keys.begin(), keys.end(), "model_completed 1/model:1") == 1);
+  CHECK(std::count(keys.begin(), keys.end(), "model_completed 3/model:1") == 1);
+  CHECK(std::count(keys.begin(), keys.end(), "time_read 2/now:1") == 1);
+  CHECK(std::count(keys.begin(), keys.end(), "random_read zeta/random:1") == 1);
+}
+
+TEST_CASE("run:parallel raises the first error in key order after the others stop", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("parfail.lua", std::string(kEcho) + R"lua(
+return function(run)
+  local ok, err = pcall(run.parallel, run, {
+    function(r) r:model { model = "echo", prompt = "slow" }; error({ kind = "first", message = "1" }) end,
+    function(r) error({ kind = "second", message = "2" }) end,
+    function(r) r:now(); r:now(); return 3 end,
+  })
+  return { ok = ok, kind = err.kind }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-parfail");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"kind":"first","ok":false})");
+}
+
+TEST_CASE("script coroutines may make syscalls", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("co.lua", std::string(kEcho) + R"lua(
+return function(run)
+  local co = coroutine.wrap(function(a)
+    local r = run:model { model = "echo", prompt = a }
+    local b = coroutine.yield(r.output.text)
+    return b .. "!" .. run:random(3)
+  end)
+  local first = co("hello")
+  local second = co("bye")
+  return { first = first, second = second }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-co");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(outcome.output.find("first")->as_string() == "hello");
+  CHECK_THAT(outcome.output.find("second")->as_string(), Catch::StartsWith("bye!"));
+}
+
+TEST_CASE("a syscall where no wait can reach the host is a sandbox_violation", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("sort.lua", R"lua(
+return function(run)
+  local ok, err = pcall(table.sort, { 3, 1, 2 }, function(a, b) run:now(); return a < b end)
+  local ok2, err2 = pcall(string.gsub, "abc", "%w", function() return run:random() end)
+  return { ok = ok, kind = err.kind, ok2 = ok2, kind2 = err2.kind, after = run:now() > 0 }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-sort");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) ==
+        R"({"after":true,"kind":"sandbox_violation","kind2":"sandbox_violation","ok":false,"ok2":false})");
+}
+
+TEST_CASE("run:version records max for a live run and 0 for old history", "[host]") {
+  HostFixture f;
+  const std::string old_code = f.script("v1.lua", R"lua(
+return function(run) run:now(); run:pause("wait") ; return "old" end
+)lua");
+  REQUIRE(f.run(old_code, "run-version").status == RunStatus::kPaused);
+  const std::string new_code = f.script("v2.lua", R"lua(
+return function(run)
+  run:now()
+  local v = run:version("add-step", 2)
+  local input = run:pause("wait")
+  return { v = v, input = input }
+end
+)lua");
+  f.restart();
+  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), kernel::RunId("run-version"),
+                                       Json("go")).ok());
+  host::RunOutcome outcome = f.run(new_code, "run-version");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"input":"go","v":0})");
+  host::RunOutcome fresh = f.run(new_code, "run-version-new");
+  REQUIRE(fresh.status == RunStatus::kPaused);
+  CHECK(f.count("run-version-new", "version_marker") == 1);
+}
+
+}  // namespace
+}  // namespace artana::testing
