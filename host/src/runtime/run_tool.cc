@@ -1,5 +1,6 @@
 // run:tool — a tool step: replayed from the ledger, or run live (two-phase: the kernel has
 // committed tool_requested before the tool's fn starts) as a task of its own.
+#include "artana/kernel/fault_points.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/thread_calls.h"
 #include "script_run.h"
@@ -88,6 +89,7 @@ void ScriptRun::start_tool(Task& waiter) {
     auto finished = kernel_.finish_tool(call.ticket, outcome);
     return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   }
+  kernel::fault_point("tool.start");
   Task* tool_task = new_task(TaskKind::kTool, thread);
   tool_task->waiter = &waiter;
   tool_task->ticket = call.ticket;
@@ -110,6 +112,7 @@ void ScriptRun::tool_returned(Task& tool, int nresults) {
   }
   finish_task(tool);
   --live_work_;
+  kernel::fault_point("tool.end");
   auto finished = kernel_.finish_tool(tool.ticket, outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "artana/kernel/fault_points.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/thread_calls.h"
 #include "error_json.h"
@@ -185,6 +186,7 @@ Json ScriptRun::error_json(lua_State* thread, int index) {
 
 SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
   reply_.kind = SyscallReply::Kind::kNothing;
+  if (op < SyscallOp::kReady) kernel::fault_point("syscall");
   if (op == SyscallOp::kReady) return sys_ready(L);
   if (op == SyscallOp::kLoadModule) return sys_require(L);
   Task* task = syscall_task(op);

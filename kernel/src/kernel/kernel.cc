@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "artana/kernel/fault_points.h"
 #include "kernel/active_run.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
@@ -210,7 +211,9 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   request.drafts = std::move(drafts);
   request.new_status = new_status;
   request.barrier = barrier;
+  fault_point("append.before");
   ARTANA_ASSIGN_OR_RETURN(AppendResult result, store_.append(std::move(request)));
+  fault_point("append.after");
   state.lease_epoch = result.lease_epoch;
   for (const Event& event : result.events) ARTANA_RETURN_IF_ERROR(state.apply(event));
   if (new_status) state.status = *new_status;
