@@ -29,9 +29,15 @@ Host::~Host() = default;
 Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions options) {
   if (!options.run_id) options.run_id = kernel::Kernel::new_run_id();
   const kernel::RunId id = *options.run_id;
-  if (runs_.count(id.str()))
-    return Status::already_exists("run '{}' is already executing in this host", id.str());
   ARTANA_ASSIGN_OR_RETURN(ScriptSource source, ScriptSource::from_file(script_path, options_.stdlib_dir));
+  if (auto it = runs_.find(id.str()); it != runs_.end()) {
+    // Executing a loaded run again (hot reload, a re-run): only once it is idle, and from a
+    // fresh kernel view so the new execution replays from the top.
+    if (!it->second->outcome())
+      return Status::already_exists("run '{}' is busy in this host; try again once it is idle",
+                                    id.str());
+    ARTANA_RETURN_IF_ERROR(unload(id));
+  }
   ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<ScriptRun> run,
                           ScriptRun::create(*this, std::move(source), std::move(options)));
   runs_.emplace(id.str(), std::move(run));

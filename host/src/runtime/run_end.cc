@@ -18,6 +18,11 @@ bool ended_status(RunStatus status) {
 
 }  // namespace
 
+kernel::RunId ScriptRun::active_run() {
+  auto record = kernel_.run_record(tenant_, run_id_);
+  return record.ok() ? record->active_run_id : run_id_;
+}
+
 void ScriptRun::entry_returned(Task& entry, int nresults) {
   Json output;
   if (nresults > 0) {
@@ -32,14 +37,16 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
     output = std::move(*converted);
   }
   finish_task(entry);
-  auto status = kernel_.status(tenant_, run_id_);
+  // After a fork_on_drift the run goes on (and ends) in its fork.
+  const kernel::RunId active = active_run();
+  auto status = kernel_.status(tenant_, active);
   if (!status.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(status.status()));
   // A halt the script caught with pcall still ends the run halted.
   if (halt_ || *status != RunStatus::kRunning) {
     if (*status == RunStatus::kCompleted) return end_with(*status, std::move(output), Json());
     return end_with(*status, Json(), halt_ ? status_error_json(*halt_) : Json());
   }
-  Status completed = kernel_.complete(tenant_, run_id_, output);
+  Status completed = kernel_.complete(tenant_, active, output);
   if (!completed.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(completed));
   end_with(RunStatus::kCompleted, std::move(output), Json());
 }
@@ -48,17 +55,21 @@ void ScriptRun::entry_raised(Task& entry, Json error) {
   if (entry.thread != nullptr) finish_task(entry);
   if (!started_) return end_with(RunStatus::kFailed, Json(), std::move(error));
   if (halt_) error = status_error_json(*halt_);
-  auto status = kernel_.status(tenant_, run_id_);
+  const kernel::RunId active = active_run();
+  auto status = kernel_.status(tenant_, active);
   if (!status.ok()) return end_with(RunStatus::kFailed, Json(), std::move(error));
-  if (*status != RunStatus::kRunning) return end_with(*status, Json(), std::move(error));
+  const bool open = *status == RunStatus::kRunning || *status == RunStatus::kPaused ||
+                    *status == RunStatus::kSleeping;
+  if (!open) return end_with(*status, Json(), std::move(error));
   // New code that breaks on old history is the code's fault, not the run's: it waits for a
   // fix in needs_attention instead of failing for good.
-  auto replaying = kernel_.replaying(tenant_, run_id_);
+  auto replaying = kernel_.replaying(tenant_, active);
   if (replaying.ok() && *replaying) {
-    Status held = kernel_.hold_for_attention(tenant_, run_id_, error);
+    Status held = kernel_.hold_for_attention(tenant_, active, error);
     if (held.ok()) return end_with(RunStatus::kNeedsAttention, Json(), std::move(error));
   }
-  Status failed = kernel_.fail(tenant_, run_id_, error);
+  if (*status != RunStatus::kRunning) return end_with(*status, Json(), std::move(error));
+  Status failed = kernel_.fail(tenant_, active, error);
   (void)failed;  // the run's error is what the caller needs either way
   end_with(RunStatus::kFailed, Json(), std::move(error));
 }
@@ -70,8 +81,9 @@ void ScriptRun::killed() {
       {{"kind", "limit_exceeded"},
        {"message", std::string(reason != nullptr ? reason : "limit") + " exceeded"}});
   if (started_) {
-    auto status = kernel_.status(tenant_, run_id_);
-    if (status.ok() && !ended_status(*status)) (void)kernel_.fail(tenant_, run_id_, error);
+    const kernel::RunId active = active_run();
+    auto status = kernel_.status(tenant_, active);
+    if (status.ok() && !ended_status(*status)) (void)kernel_.fail(tenant_, active, error);
   }
   end_with(RunStatus::kFailed, Json(), std::move(error));
 }
@@ -92,7 +104,7 @@ std::optional<RunOutcome> ScriptRun::outcome() const {
   // Idle: every task waits for a pause's input or a timer.
   RunOutcome outcome;
   outcome.run_id = run_id_;
-  auto status = const_cast<kernel::Kernel&>(kernel_).status(tenant_, run_id_);
+  auto status = kernel_.status(tenant_, const_cast<ScriptRun*>(this)->active_run());
   outcome.status = status.ok() ? *status : RunStatus::kRunning;
   if (halt_) outcome.error = status_error_json(*halt_);
   return outcome;

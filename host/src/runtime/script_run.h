@@ -69,6 +69,8 @@ class ScriptRun final : public lua::SyscallHandler {
   void finish_task(Task& task);
 
   // ---- the run's end ----
+  // Where the run's steps and end go now: the end of its fork chain.
+  kernel::RunId active_run();
   void entry_returned(Task& entry, int nresults);
   void entry_raised(Task& entry, kernel::Json error);
   void killed();

@@ -78,7 +78,8 @@ Status Kernel::record_script(const TenantId& caller, const RunId& run, const Jso
 Status Kernel::hold_for_attention(const TenantId& caller, const RunId& run, const Json& error) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
   RunState& state = *active_run.state;
-  if (state.status != RunStatus::kRunning && state.status != RunStatus::kSleeping) {
+  if (state.status != RunStatus::kRunning && state.status != RunStatus::kSleeping &&
+      state.status != RunStatus::kPaused) {
     return Status::failed_precondition("run '{}' is {}, not running", run.str(),
                                        run_status_name(state.status));
   }

@@ -1,0 +1,159 @@
+// Pauses, sleeps, drift and halts through Lua.
+#include <catch2/catch.hpp>
+
+#include "host/host_fixture.h"
+
+namespace artana::testing {
+namespace {
+
+using kernel::Json;
+using kernel::RunStatus;
+
+const char kPort[] = R"lua(local artana = require "artana"
+local calls = 0
+artana.model_port("m", function(req)
+  calls = calls + 1
+  print("call " .. req.step_key)
+  return { output = { text = "re: " .. (req.prompt or "") }, usage = { cost_usd = 0.5 } }
+end)
+)lua";
+
+TEST_CASE("a pause suspends the run; resume hands the input back to run:pause", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("pause.lua", R"lua(
+return function(run, input)
+  local answer = run:pause("approve?", { amount = input.amount })
+  return { answer = answer }
+end
+)lua");
+  host::RunOutcome paused = f.run(path, "run-pause", Json::object({{"amount", 12}}));
+  REQUIRE(paused.status == RunStatus::kPaused);
+  REQUIRE(f.host->resume(kernel::RunId("run-pause"), Json("approved")).ok());
+  host::RunOutcome done = f.drive("run-pause");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(text(done.output) == R"({"answer":"approved"})");
+  // A new process replays the pause with its input.
+  f.restart();
+  host::RunOutcome again = f.run(path, "run-pause");
+  CHECK(text(again.output) == R"({"answer":"approved"})");
+}
+
+TEST_CASE("run:sleep is a durable timer woken by the clock, across processes", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("sleep.lua", R"lua(
+return function(run)
+  local before = run:now()
+  run:sleep(60)
+  return { slept = run:now() - before >= 60 }
+end
+)lua");
+  host::RunOutcome sleeping = f.run(path, "run-sleep");
+  REQUIRE(sleeping.status == RunStatus::kSleeping);
+  CHECK(f.count("run-sleep", "sleep_started") == 1);
+  f.clock_us += 30'000'000;
+  f.host->tick(std::chrono::milliseconds(10));
+  REQUIRE(f.host->outcome(kernel::RunId("run-sleep"))->status == RunStatus::kSleeping);
+  // Another process takes over after the due time.
+  f.restart();
+  f.clock_us += 31'000'000;
+  host::RunOutcome woke = f.run(path, "run-sleep");
+  INFO(text(woke.error));
+  REQUIRE(woke.status == RunStatus::kCompleted);
+  CHECK(text(woke.output) == R"({"slept":true})");
+  CHECK(f.count("run-sleep", "sleep_completed") == 1);
+}
+
+TEST_CASE("a strict drift halts in needs_attention; pcall cannot turn it into success", "[host]") {
+  HostFixture f;
+  const std::string v1 = f.script("drift1.lua", std::string(kPort) + R"lua(
+return function(run) local r = run:model { model = "m", prompt = "hello" }; run:pause("wait"); return r.output end
+)lua");
+  REQUIRE(f.run(v1, "run-drift").status == RunStatus::kPaused);
+  const std::string v2 = f.script("drift2.lua", std::string(kPort) + R"lua(
+return function(run)
+  local ok, err = pcall(function() return run:model { model = "m", prompt = "hello, edited" } end)
+  local ok2, err2 = pcall(function() return run:now() end)
+  return { caught = err.kind, again = err2.kind }
+end
+)lua");
+  f.restart();
+  host::RunOutcome outcome = f.run(v2, "run-drift");
+  REQUIRE(outcome.status == RunStatus::kNeedsAttention);
+  CHECK(outcome.error.find("kind")->as_string() == "replay_drift");
+  CHECK(outcome.error.find("step_key")->as_string() == "model:1");
+  CHECK(f.count("run-drift", "run_completed") == 0);
+}
+
+TEST_CASE("fork_on_drift continues the edited run live in a fork", "[host]") {
+  HostFixture f;
+  const std::string v1 = f.script("fork1.lua", std::string(kPort) + R"lua(
+return function(run) local r = run:model { model = "m", prompt = "first" }; run:pause("p"); return r.output end
+)lua");
+  REQUIRE(f.run(v1, "run-fork").status == RunStatus::kPaused);
+  const std::string v2 = f.script("fork2.lua", std::string(kPort) + R"lua(
+return function(run)
+  local r = run:model { model = "m", prompt = "second", replay = "fork_on_drift" }
+  return { text = r.output.text, run_id = r.run_id, replayed = r.replayed }
+end
+)lua");
+  f.printed.clear();
+  host::RunOutcome outcome = f.run(v2, "run-fork");  // hot reload in the same host
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(outcome.output.find("text")->as_string() == "re: second");
+  CHECK_THAT(outcome.output.find("run_id")->as_string(), Catch::StartsWith("run-fork::fork::"));
+  CHECK(f.count("run-fork", "replayed_with_drift") == 1);
+  CHECK(f.printed == std::vector<std::string>{"call model:1"});
+}
+
+TEST_CASE("a script error while replaying recorded steps halts for attention", "[host]") {
+  HostFixture f;
+  const std::string v1 = f.script("ok.lua", std::string(kPort) + R"lua(
+return function(run) run:model { model = "m", prompt = "a" }; run:model { model = "m", prompt = "b" }; run:pause("p") end
+)lua");
+  REQUIRE(f.run(v1, "run-broken").status == RunStatus::kPaused);
+  const std::string v2 = f.script("broken.lua", std::string(kPort) + R"lua(
+return function(run) run:model { model = "m", prompt = "a" }; local x = nil; return x.field end
+)lua");
+  f.restart();
+  host::RunOutcome outcome = f.run(v2, "run-broken");
+  REQUIRE(outcome.status == RunStatus::kNeedsAttention);
+  CHECK(f.count("run-broken", "run_failed") == 0);
+  CHECK(f.count("run-broken", "run_halted") == 1);
+}
+
+TEST_CASE("a model output that misses the schema is model_output_invalid", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("schema.lua", std::string(kPort) + R"lua(
+return function(run)
+  local ok, err = pcall(function() return run:model { model = "m", prompt = "x", schema = { score = "number" } } end)
+  return { kind = err.kind, step = err.step_key }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-schema");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"kind":"model_output_invalid","step":"model:1"})");
+}
+
+TEST_CASE("a model port's error is model_failed and recorded", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("portfail.lua", R"lua(
+local artana = require "artana"
+artana.model_port("m", function(req) error("rate limited") end)
+return function(run)
+  local ok, err = pcall(run.model, run, { model = "m", prompt = "x" })
+  local ok2, err2 = pcall(run.model, run, { model = "nope", prompt = "x" })
+  return { kind = err.kind, missing = err2.kind }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-portfail");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"kind":"model_failed","missing":"model_failed"})");
+  CHECK(f.count("run-portfail", "model_failed") == 1);
+}
+
+}  // namespace
+}  // namespace artana::testing
