@@ -144,9 +144,10 @@ Status prepare_run(const RunFlags& flags, kernel::Kernel& kernel, kernel::EventS
     options.tenant.budget_micro_usd = flags.budget_micro_usd;
     options.input = flags.input.value_or(Json::object());
     options.seed = flags.seed;
-    if (flags.replay) options.replay = *flags.replay;
+    options.replay = flags.replay;
     return Status();
   }
+  options.replay = flags.replay;
   const kernel::TenantId tenant = info->header.tenant_id;
   if (flags.tenant && *flags.tenant != tenant.str())
     return Status::invalid_argument("run '{}' belongs to tenant '{}', not '{}'", run.str(),

@@ -36,6 +36,11 @@ int exit_for(const RunOutcome& outcome) {
   if (k == kernel::error_kind::kBudgetExceeded) return kExitBudget;
   if (k == kernel::error_kind::kCapabilityDenied || k == kernel::error_kind::kPolicyViolation)
     return kExitDenied;
+  // A re-execution of a finished run that drifted: the run stays as it was, but the code
+  // needs attention.
+  if (k == kernel::error_kind::kReplayDrift || k == kernel::error_kind::kReconciliationRequired)
+    return kExitNeedsAttention;
+  if (k == "lease_held") return kExitLedgerUnavailable;
   switch (outcome.status) {
     case RunStatus::kCompleted:
       return kExitOk;

@@ -26,10 +26,20 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
 
 Host::~Host() = default;
 
+Result<ScriptSource> Host::load_source(const std::string& script_path, const RunOptions& options) {
+  if (!options.pinned) return ScriptSource::from_file(script_path, options_.stdlib_dir);
+  // --pinned: the code the run recorded, from the ledger, whatever the files say now.
+  ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord record,
+                          kernel_.run_record(options.tenant.tenant_id, *options.run_id));
+  return ScriptSource::pinned(record.script, [this](const std::string& sha) {
+    return kernel_.load_source(sha);
+  });
+}
+
 Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions options) {
   if (!options.run_id) options.run_id = kernel::Kernel::new_run_id();
   const kernel::RunId id = *options.run_id;
-  ARTANA_ASSIGN_OR_RETURN(ScriptSource source, ScriptSource::from_file(script_path, options_.stdlib_dir));
+  ARTANA_ASSIGN_OR_RETURN(ScriptSource source, load_source(script_path, options));
   if (auto it = runs_.find(id.str()); it != runs_.end()) {
     // Executing a loaded run again (hot reload, a re-run): only once it is idle, and from a
     // fresh kernel view so the new execution replays from the top.

@@ -128,6 +128,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto key = claim_key(L, task, "model", explicit_key);
   if (!key.ok()) return reply_error(key.status());
   request->step_key = *key;
+  if (!request->replay) request->replay = options_.replay;
   if (!port_names_.count(request->model) && !port_names_.count("*"))
     return reply_error("model_failed",
                        "no model port for model '" + request->model +

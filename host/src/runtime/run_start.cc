@@ -57,6 +57,11 @@ SyscallReply& ScriptRun::sys_require(lua_State* L) {
   if (name == nullptr) return reply_error("invalid_argument", "require expects a module name");
   auto module = script_.read_module(name);
   if (!module.ok()) return reply_error(module.status().with_kind("script_error"));
+  if (!script_.is_pinned()) {
+    // Kept content-addressed so `--pinned` can execute the run under exactly this code.
+    auto stored = kernel_.store_source(module->text);
+    if (!stored.ok()) return reply_error(stored.status());
+  }
   if (started_) {
     // A module required for the first time after the start changes the run's identity.
     Status recorded = kernel_.record_script(tenant_, run_id_, script_identity());
@@ -87,8 +92,10 @@ Status ScriptRun::start_or_resume() {
   std::optional<kernel::RunRecord> record;
   if (options_.run_id) {
     auto found = kernel_.run_record(caller, *options_.run_id);
-    if (found.ok()) {
+    if (found.ok() && found->started) {
       record = std::move(*found);
+    } else if (found.ok()) {
+      // Created but never started (a crash in between): start it now.
     } else if (found.status().code() != StatusCode::kNotFound) {
       return found.status();
     }
@@ -99,7 +106,7 @@ Status ScriptRun::start_or_resume() {
     request.tenant = options_.tenant;
     request.script_hash = script_.combined_hash();
     request.input = options_.input;
-    request.replay = options_.replay;
+    request.replay = options_.replay.value_or(kernel::ReplayPolicy::kStrict);
     const int64_t seed = options_.seed ? *options_.seed : seed_from_run_id(*request.run_id);
     request.metadata = Json::object({{"seed", seed}});
     ARTANA_ASSIGN_OR_RETURN(run_id_, kernel_.start_run(request));
@@ -112,6 +119,7 @@ Status ScriptRun::start_or_resume() {
       ARTANA_RETURN_IF_ERROR(kernel_.resume(caller, run_id_, Json::object()));
     }
   }
+  if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));
   ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord current, kernel_.run_record(caller, run_id_));

@@ -60,6 +60,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   auto key = claim_key(L, task, "tool", explicit_key);
   if (!key.ok()) return reply_error(key.status());
   request.step_key = *key;
+  if (!request.replay) request.replay = options_.replay;
   auto step = kernel_.begin_tool(tenant_, run_id_, request);
   if (!step.ok()) return reply_error(step.status(), *key);
   if (step->replayed) return reply_value(tool_result_json(*step->replayed));

@@ -78,12 +78,50 @@ Result<ScriptSource> ScriptSource::from_file(const std::string& path, std::strin
   return source;
 }
 
+Result<ScriptSource> ScriptSource::pinned(const Json& identity, BlobReader read) {
+  const Json* entry = identity.find("entry");
+  const Json* path = entry != nullptr ? entry->find("path") : nullptr;
+  const Json* hash = entry != nullptr ? entry->find("sha256") : nullptr;
+  if (path == nullptr || !path->is_string() || hash == nullptr || !hash->is_string())
+    return Status::failed_precondition("the run recorded no script identity to pin to");
+  ScriptSource source;
+  source.entry_path_ = path->as_string();
+  const fs::path entry_path(source.entry_path_);
+  source.folder_ = entry_path.parent_path().string();
+  source.entry_.chunkname = entry_path.filename().string();
+  ARTANA_ASSIGN_OR_RETURN(std::optional<std::string> text, read(hash->as_string()));
+  if (!text)
+    return Status::not_found("the run's script {} (sha256 {}) is not in the ledger's sources",
+                             source.entry_path_, hash->as_string());
+  source.entry_.text = std::move(*text);
+  source.entry_.sha256 = hash->as_string();
+  if (const Json* modules = identity.find("modules"); modules != nullptr && modules->is_object()) {
+    for (const auto& [name, sha] : modules->as_object())
+      if (sha.is_string()) source.pinned_modules_[name] = sha.as_string();
+  }
+  source.pinned_reader_ = std::move(read);
+  return source;
+}
+
 Result<SourceFile> ScriptSource::read_module(std::string_view name) {
   if (!valid_module_name(name))
     return Status::invalid_argument(
         "require '{}': a module name is dot-separated identifiers (\"util\", \"lib.text\")", name);
   std::string path;
   SourceFile file;
+  if (pinned_reader_) {
+    auto it = pinned_modules_.find(std::string(name));
+    if (it == pinned_modules_.end())
+      return Status::not_found("require '{}': the pinned code never required this module", name);
+    ARTANA_ASSIGN_OR_RETURN(std::optional<std::string> text, pinned_reader_(it->second));
+    if (!text)
+      return Status::not_found("require '{}': source {} is not in the ledger", name, it->second);
+    file.chunkname = dots_to_path(name);
+    file.text = std::move(*text);
+    file.sha256 = it->second;
+    module_hashes_[std::string(name)] = file.sha256;
+    return file;
+  }
   constexpr std::string_view kStdlib = "artana.";
   if (name.substr(0, kStdlib.size()) == kStdlib) {
     if (stdlib_dir_.empty())

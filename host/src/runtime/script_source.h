@@ -5,7 +5,9 @@
 // Threading: thread-compatible.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,14 @@ class ScriptSource {
  public:
   // Reads the entry script at `path`. Errors name the file (not found, unreadable, > 16 MiB).
   static Result<ScriptSource> from_file(const std::string& path, std::string stdlib_dir);
+
+  // Reads sources by hash (the ledger's content-addressed store).
+  using BlobReader = std::function<Result<std::optional<std::string>>(const std::string& sha256)>;
+  // The exact code a run recorded (`identity` as identity() made it): the entry and every
+  // module come from `read` by their recorded hashes; a module the run never required is
+  // not found. For `--pinned`.
+  static Result<ScriptSource> pinned(const kernel::Json& identity, BlobReader read);
+  bool is_pinned() const { return static_cast<bool>(pinned_reader_); }
 
   const SourceFile& entry() const { return entry_; }
   const std::string& entry_path() const { return entry_path_; }  // absolute
@@ -45,6 +55,8 @@ class ScriptSource {
   std::string stdlib_dir_;
   SourceFile entry_;
   std::map<std::string, std::string> module_hashes_;
+  BlobReader pinned_reader_;
+  std::map<std::string, std::string> pinned_modules_;  // name -> sha256, as recorded
 };
 
 }  // namespace artana::host

@@ -107,7 +107,16 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   header.script_hash = request.script_hash;
   header.parent_run_id = request.parent_run_id;
   header.metadata = request.metadata;
-  ARTANA_RETURN_IF_ERROR(store_.create_run(header).status());
+  Status created = store_.create_run(header).status();
+  if (created.code() == StatusCode::kAlreadyExists) {
+    // A start interrupted between creating the run and recording run_started (the process
+    // died) is finished now; any other existing run keeps its id.
+    auto info = store_.run_info(header.run_id);
+    if (!info.ok() || info->head_seq != 0 || info->header.tenant_id != header.tenant_id)
+      return created;
+  } else if (!created.ok()) {
+    return created;
+  }
 
   TenantContext tenant = request.tenant;
   std::sort(tenant.capabilities.begin(), tenant.capabilities.end());

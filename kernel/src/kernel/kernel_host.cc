@@ -29,6 +29,7 @@ Result<RunRecord> Kernel::run_record(const TenantId& caller, const RunId& run) {
   record.parent_run_id = state->parent_run_id;
   record.metadata = state->metadata;
   record.status = state->status;
+  record.started = !state->tenant.tenant_id.str().empty();  // set by run_started
   // Hand over hand, as active() does: the chain only grows at its end.
   while (state->forked_to) {
     std::shared_ptr<RunState> next = state->forked_to;

@@ -39,10 +39,14 @@ struct HostOptions {
 struct RunOptions {
   std::optional<kernel::RunId> run_id;  // a new id is issued when absent
   kernel::TenantContext tenant;         // for a new run; an existing run keeps its own
-  kernel::ReplayPolicy replay = kernel::ReplayPolicy::kStrict;
+  // A new run's replay policy (default strict). For an existing run: the policy of every
+  // step of this execution that does not name its own (the run keeps its recorded one).
+  std::optional<kernel::ReplayPolicy> replay;
   kernel::Json input = kernel::Json::object();
   std::optional<int64_t> seed;  // run:random's seed; derived from the run id when absent
-  bool pinned = false;          // resume under the sources recorded at the run's start
+  // Execute an existing run under the exact sources it last recorded (kept in the ledger),
+  // not the files at its path now; script_path is then ignored.
+  bool pinned = false;
 };
 
 // How a run stands when the host has nothing left to do for it.
@@ -63,6 +67,7 @@ struct TickResult {
 };
 
 class ScriptRun;
+class ScriptSource;
 
 class Host {
  public:
@@ -98,7 +103,7 @@ class Host {
 
  private:
   friend class ScriptRun;
-  void make_ready(ScriptRun* run);
+  Result<ScriptSource> load_source(const std::string& script_path, const RunOptions& options);
 
   kernel::Kernel& kernel_;
   HostOptions options_;

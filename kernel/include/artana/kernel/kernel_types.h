@@ -205,6 +205,9 @@ struct RunRecord {
   // kernel; run_id when it never forked here.
   RunId active_run_id;
   Json script;  // the identity last recorded by record_script; null when none
+  // False for a run created but whose run_started was never recorded (the process died in
+  // between): start_run with the same id and tenant finishes starting it.
+  bool started = true;
 };
 
 }  // namespace artana::kernel

@@ -1,0 +1,452 @@
+// host_bench: Lua scripts run by the Host (docs/benchmarks.md, "Lua host").
+//   host_bench [--json] [--quick] [--dir DIR] [--only GROUP]
+// GROUP is live, replay, noio or paused (or the figure's name). Every figure goes through
+// Lua: a script on a real LMDB ledger in DIR (default: a new directory under $TMPDIR),
+// durability `none`, with its model answered by a Lua model port (artana.model_port), so
+// the figures time the binding, the scheduler, the kernel and the ledger, with no network.
+#include <malloc.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "artana/host/host.h"
+#include "artana/kernel/canonical_json.h"
+#include "artana/kernel/kernel.h"
+#include "artana/kernel/lmdb_event_store.h"
+#include "artana/lua/lua_state.h"
+#include "artana/lua/script_api.h"
+#include "support/bench_report.h"
+
+using namespace artana;
+using namespace artana::kernel;
+using namespace artana::bench;
+
+namespace {
+
+struct Settings {
+  bool json = false;
+  bool quick = false;
+  std::string dir;
+  std::string only;  // a group (live, replay, noio, paused) or a figure's name
+
+  bool wants(const char* group, const char* figure) const {
+    return only.empty() || only == group || only == figure;
+  }
+};
+
+// A figure's goal: `limit` at most (or, with scale_only, none: the figure gives the scale).
+struct Target {
+  double limit = 0;
+  bool scale_only = false;
+};
+
+// "name: median X, min Y, max Z (unit), n N; target ≤ T unit: met" — or one JSON object
+// per line with the same fields.
+void report(const Figure& f, Target target, bool json) {
+  const bool met = target.scale_only || f.median <= target.limit;
+  if (json) {
+    std::printf(
+        "{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"n\":%llu",
+        f.name.c_str(), f.unit.c_str(), f.median, f.min, f.max,
+        static_cast<unsigned long long>(f.n));
+    if (!target.scale_only)
+      std::printf(",\"target_max\":%.3f,\"met\":%s", target.limit, met ? "true" : "false");
+    std::printf("}\n");
+  } else {
+    std::printf("%s: median %.3f, min %.3f, max %.3f (%s), n %llu", f.name.c_str(), f.median, f.min,
+                f.max, f.unit.c_str(), static_cast<unsigned long long>(f.n));
+    if (target.scale_only) {
+      std::printf("; target: scale\n");
+    } else {
+      std::printf("; target <= %g %s: %s\n", target.limit, f.unit.c_str(), met ? "met" : "MISSED");
+    }
+  }
+  std::fflush(stdout);
+}
+
+void info(const Figure& f, bool json) { report(f, Target{0, true}, json); }
+
+template <typename T>
+T must(Result<T> r, const char* what) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "host_bench: %s: %s\n", what, r.status().to_string().c_str());
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
+void must(const Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "host_bench: %s: %s\n", what, s.to_string().c_str());
+    std::exit(1);
+  }
+}
+
+std::string text(const Json& value) {
+  auto encoded = canonical_json(value);
+  return encoded.ok() ? *encoded : "<unencodable>";
+}
+
+// A ledger with a Kernel and a Host on it. reopen() drops all three and opens them again:
+// what a second process sees (the page cache stays warm).
+struct Bench {
+  std::string dir;
+  std::unique_ptr<EventStore> store;
+  std::unique_ptr<Kernel> kernel;
+  std::unique_ptr<host::Host> host;
+
+  Bench(std::string ledger_dir, host::HostOptions options) : dir(std::move(ledger_dir)) {
+    std::filesystem::remove_all(dir);
+    reopen(std::move(options));
+  }
+
+  void reopen(host::HostOptions options) {
+    host.reset();
+    kernel.reset();
+    store.reset();
+    LmdbStoreOptions store_options;
+    store_options.durability = Durability::kNone;
+    store = must(open_lmdb_store(dir, store_options), "opening the ledger");
+    kernel = std::make_unique<Kernel>(*store);
+    if (!options.print_sink) options.print_sink = [](const RunId&, std::string_view) {};
+    host = std::make_unique<host::Host>(*kernel, std::move(options));
+  }
+
+  void start(const std::string& script, const std::string& run, Json input = Json::object()) {
+    host::RunOptions options;
+    options.run_id = RunId(run);
+    options.tenant.tenant_id = TenantId("bench");
+    options.input = std::move(input);
+    must(host->start(script, std::move(options)), "starting a run");
+  }
+
+  // Ticks until no run has work ready; returns the number of ticks.
+  int drive(std::chrono::microseconds budget = std::chrono::milliseconds(50)) {
+    int ticks = 0;
+    for (; !host->idle(); ++ticks) host->tick(budget);
+    return ticks;
+  }
+
+  host::RunOutcome outcome(const std::string& run, RunStatus want) {
+    std::optional<host::RunOutcome> got = host->outcome(RunId(run));
+    if (!got || got->status != want) {
+      std::fprintf(stderr, "host_bench: run %s ended %s, expected %s: %s\n", run.c_str(),
+                   got ? std::string(run_status_name(got->status)).c_str() : "unknown",
+                   std::string(run_status_name(want)).c_str(), got ? text(got->error).c_str() : "");
+      std::exit(1);
+    }
+    return *got;
+  }
+};
+
+std::string write_script(const Settings& s, const std::string& name, const std::string& source) {
+  const std::string path = s.dir + "/scripts/" + name;
+  std::filesystem::create_directories(s.dir + "/scripts");
+  std::ofstream(path) << source;
+  return path;
+}
+
+// The model port answers at once with a small output, as a cached or scripted model would.
+const char kModelScript[] = R"lua(
+local artana = require "artana"
+artana.model_port("bench", function(req)
+  return { output = { text = "ok" }, usage = { prompt_tokens = 12, completion_tokens = 3 } }
+end)
+return function(run, input)
+  local replayed = 0
+  for i = 1, input.steps do
+    local r = run:model { model = "bench", prompt = "Summarise the ticket and propose the next step." }
+    if r.replayed then replayed = replayed + 1 end
+  end
+  return { steps = input.steps, replayed = replayed }
+end
+)lua";
+
+// lua_live_step_us: whole runs of live model steps; each sample is one run's tick time
+// divided by its steps (the port's coroutine, both syscalls' JSON, the kernel, the append).
+void bench_live(const Settings& s) {
+  const int runs = s.quick ? 3 : 11;
+  const int64_t steps = s.quick ? 200 : 2000;
+  const std::string script = write_script(s, "live.lua", kModelScript);
+  Bench b(s.dir + "/live", {});
+  std::vector<double> per_step;
+  for (int r = -1; r < runs; ++r) {  // run -1 warms the caches and is not counted
+    const std::string run = "live-" + std::to_string(r + 1);
+    b.start(script, run, Json::object({{"steps", steps}}));
+    const double t0 = now_us();
+    b.drive();
+    const double elapsed = now_us() - t0;
+    b.outcome(run, RunStatus::kCompleted);
+    must(b.host->unload(RunId(run)), "unloading a run");
+    if (r >= 0) per_step.push_back(elapsed / static_cast<double>(steps));
+  }
+  report(summarize("lua_live_step_us", "us", per_step), Target{40}, s.json);
+}
+
+// replay_10k_steps_s: a completed run of 10 000 model steps executed again by a new Host and
+// Kernel on the same ledger; wall time from start() to idle, every step replayed.
+void bench_replay(const Settings& s) {
+  const int64_t steps = s.quick ? 2000 : 10000;
+  const int repeats = s.quick ? 2 : 5;
+  const std::string name = s.quick ? "replay_2k_steps_s" : "replay_10k_steps_s";
+  const std::string script = write_script(s, "replay.lua", kModelScript);
+  Bench b(s.dir + "/replay", {});
+  b.start(script, "long", Json::object({{"steps", steps}}));
+  const double live_t0 = now_us();
+  b.drive();
+  const double live_s = (now_us() - live_t0) / 1e6;
+  b.outcome("long", RunStatus::kCompleted);
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    b.reopen({});
+    const double t0 = now_us();
+    b.start(script, "long");
+    b.drive();
+    times.push_back((now_us() - t0) / 1e6);
+    host::RunOutcome again = b.outcome("long", RunStatus::kCompleted);
+    const Json* replayed = again.output.find("replayed");
+    if (replayed == nullptr || replayed->as_integer() != steps)
+      must(Status::internal("a recorded step went live: {}", text(again.output)), "replay");
+  }
+  info(summarize(s.quick ? "live_2k_steps_s" : "live_10k_steps_s", "s", {live_s}), s.json);
+  report(summarize(name, "s", times), Target{s.quick ? 0.1 : 0.5}, s.json);
+
+  // The same re-execution in two parts: the kernel loading the run from the ledger (read,
+  // parse, index: what the first syscall pays), then the script with the run loaded.
+  std::vector<double> load, after_load;
+  for (int i = 0; i < repeats; ++i) {
+    b.reopen({});
+    double t0 = now_us();
+    must(b.kernel->status(TenantId("bench"), RunId("long")), "loading the run");
+    load.push_back((now_us() - t0) / 1e6);
+    t0 = now_us();
+    b.start(script, "long");
+    b.drive();
+    after_load.push_back((now_us() - t0) / 1e6);
+    b.outcome("long", RunStatus::kCompleted);
+  }
+  const std::string prefix = name.substr(0, name.find("_steps"));
+  info(summarize(prefix + "_load_s", "s", load), s.json);
+  info(summarize(prefix + "_after_load_s", "s", after_load), s.json);
+}
+
+// replayed_noio_syscall_us: a re-execution of a run of 100 000 run:now() (and run:random())
+// steps. The host reads its clock in every run:now(), replayed or live, so the clock records
+// when each marker call ran: one sample is one block of calls between two markers, divided by
+// the calls in it. Loading the run and compiling the script fall outside the blocks; the
+// whole re-execution per call is printed beside it.
+const char kNoioScript[] = R"lua(
+return function(run, input)
+  for b = 1, input.blocks do
+    run:now()  -- marker
+    if input.kind == "now" then
+      for i = 1, input.block - 1 do run:now() end
+    else
+      for i = 1, input.block - 1 do run:random() end
+    end
+  end
+  run:now()  -- marker closing the last block
+  return input.blocks
+end
+)lua";
+
+struct StampClock {
+  std::vector<double> stamps;  // steady µs of each clock read while recording
+  bool recording = false;
+  int64_t epoch_offset_us = 0;  // system clock minus steady clock, once
+
+  StampClock() {
+    const auto system_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    epoch_offset_us = system_us - static_cast<int64_t>(now_us());
+  }
+
+  host::HostOptions options() {
+    host::HostOptions o;
+    o.clock = [this] {
+      const double t = now_us();
+      if (recording) stamps.push_back(t);
+      return epoch_offset_us + static_cast<int64_t>(t);
+    };
+    return o;
+  }
+};
+
+void bench_noio_kind(const Settings& s, const std::string& kind, const std::string& name,
+                     Target target, int64_t blocks) {
+  const int64_t block = 1000;
+  const std::string script = write_script(s, "noio.lua", kNoioScript);
+  StampClock clock;
+  Bench b(s.dir + "/" + name, clock.options());
+  const Json input = Json::object({{"kind", kind}, {"block", block}, {"blocks", blocks}});
+  b.start(script, "values", input);
+  b.drive();
+  b.outcome("values", RunStatus::kCompleted);
+
+  // Markers are the first clock read of each block; with kind "now" every call reads it.
+  const int64_t per_marker = kind == "now" ? block : 1;
+  const int64_t expected = blocks * per_marker + 1;
+  std::vector<double> per_call, whole;
+  for (int i = 0; i < (s.quick ? 2 : 3); ++i) {
+    b.reopen(clock.options());
+    clock.stamps.clear();
+    clock.stamps.reserve(static_cast<size_t>(expected) + 16);
+    clock.recording = true;
+    const double t0 = now_us();
+    b.start(script, "values");
+    // One long tick: each tick reads the clock once, before any script runs.
+    const int ticks = b.drive(std::chrono::seconds(600));
+    const double elapsed = now_us() - t0;
+    clock.recording = false;
+    b.outcome("values", RunStatus::kCompleted);
+    if (ticks != 1 || static_cast<int64_t>(clock.stamps.size()) != expected + 1) {
+      std::fprintf(stderr, "host_bench: %s: %d ticks, %zu clock reads, expected 1 and %lld\n",
+                   name.c_str(), ticks, clock.stamps.size(), static_cast<long long>(expected + 1));
+      std::exit(1);
+    }
+    for (int64_t k = 0; k < blocks; ++k) {
+      const double span = clock.stamps[1 + (k + 1) * per_marker] - clock.stamps[1 + k * per_marker];
+      per_call.push_back(span / static_cast<double>(block));
+    }
+    whole.push_back(elapsed / static_cast<double>(blocks * block + 1));
+  }
+  report(summarize(name, "us", per_call), target, s.json);
+  info(summarize(name.substr(0, name.size() - 3) + "_whole_reexecution_us", "us", whole), s.json);
+}
+
+void bench_noio(const Settings& s) {
+  const int64_t blocks = s.quick ? 20 : 100;  // of 1000 calls
+  bench_noio_kind(s, "now", "replayed_noio_syscall_us", Target{1}, blocks);
+  bench_noio_kind(s, "random", "replayed_random_syscall_us", Target{1}, blocks);
+  // The same in a run of 10 000 calls: the per-call cost grows with the run's length.
+  if (!s.quick) bench_noio_kind(s, "now", "replayed_noio_syscall_at_10k_us", Target{0, true}, 10);
+}
+
+// paused_run_bytes: runs paused at run:pause, all held by one Host. Each sample is one batch
+// of runs: the growth of the process's resident memory over the batch, per run. Anonymous
+// memory (resident minus file-backed) is the figure: the ledger's pages are mapped from the
+// file and are the page cache's, not the run's; the total is printed beside it.
+const char kPausedScript[] = R"lua(
+return function(run)
+  print(collectgarbage("count"))  -- the Lua heap in KiB, garbage not yet collected included
+  local answer = run:pause("approve?")
+  return answer
+end
+)lua";
+
+struct Rss {
+  double resident = 0, anonymous = 0;  // bytes
+};
+
+Rss read_rss() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long long size = 0, resident = 0, shared = 0;
+  if (f == nullptr || std::fscanf(f, "%llu %llu %llu", &size, &resident, &shared) != 3) {
+    std::fprintf(stderr, "host_bench: cannot read /proc/self/statm\n");
+    std::exit(1);
+  }
+  std::fclose(f);
+  const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  return Rss{resident * page, (resident - shared) * page};
+}
+
+void bench_paused(const Settings& s) {
+  const int batches = 10;
+  const int per_batch = s.quick ? 100 : 1000;
+  const std::string script = write_script(s, "paused.lua", kPausedScript);
+  std::vector<double> lua_kib;
+  host::HostOptions options;
+  options.print_sink = [&lua_kib](const RunId&, std::string_view line) {
+    lua_kib.push_back(std::strtod(std::string(line).c_str(), nullptr));
+  };
+  Bench b(s.dir + "/paused", options);
+  int next = 0;
+  auto start_batch = [&](int n) {
+    for (int i = 0; i < n; ++i) b.start(script, "paused-" + std::to_string(next++));
+    b.drive();
+  };
+  start_batch(per_batch / 10);  // warm-up: first-use allocations, held but not counted
+  lua_kib.clear();
+  // Free heap kept from earlier groups would absorb the first batch without growing RSS.
+  ::malloc_trim(0);
+  std::vector<double> anon, total;
+  const Rss base = read_rss();
+  Rss before = base;
+  for (int k = 0; k < batches; ++k) {
+    start_batch(per_batch);
+    const Rss after = read_rss();
+    anon.push_back((after.anonymous - before.anonymous) / per_batch);
+    total.push_back((after.resident - before.resident) / per_batch);
+    before = after;
+  }
+  for (int i = 0; i < next; ++i) b.outcome("paused-" + std::to_string(i), RunStatus::kPaused);
+  if (!s.json)
+    std::printf("(%d runs held; anonymous RSS grew %.1f MiB, resident %.1f MiB)\n", next,
+                (before.anonymous - base.anonymous) / (1 << 20),
+                (before.resident - base.resident) / (1 << 20));
+  report(summarize("paused_run_bytes", "bytes", anon), Target{64 * 1024}, s.json);
+  info(summarize("paused_run_resident_bytes", "bytes", total), s.json);
+  std::vector<double> lua_bytes;
+  for (double kib : lua_kib) lua_bytes.push_back(kib * 1024);
+  info(summarize("paused_run_lua_heap_bytes", "bytes", lua_bytes), s.json);
+
+  // What every run's lua_State holds before its script loads, garbage collected: the
+  // sandbox (allowed libraries, environment), then the script API (artana module, run
+  // object, require).
+  auto collected = [](lua::LuaState& state) {
+    lua_gc(state.state(), LUA_GCCOLLECT);
+    return static_cast<double>(state.memory_used());
+  };
+  auto state = must(lua::LuaState::create(lua::LuaLimits{}), "creating a lua_State");
+  info(summarize("lua_sandbox_state_bytes", "bytes", {collected(*state)}), s.json);
+  must(lua::install_script_api(*state, nullptr), "installing the script API");
+  info(summarize("lua_state_with_script_api_bytes", "bytes", {collected(*state)}), s.json);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      s.json = true;
+    } else if (std::strcmp(argv[i], "--quick") == 0) {
+      s.quick = true;
+    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      s.dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      s.only = argv[++i];
+    } else {
+      std::fprintf(stderr,
+                   "usage: host_bench [--json] [--quick] [--dir DIR] [--only "
+                   "live|replay|noio|paused]\n");
+      return 2;
+    }
+  }
+  const bool temporary = s.dir.empty();
+  if (temporary) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "artana-hbench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) return 1;
+    s.dir = pattern;
+  }
+  std::filesystem::create_directories(s.dir);
+  info(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
+  if (s.wants("live", "lua_live_step_us")) bench_live(s);
+  if (s.wants("replay", "replay_10k_steps_s")) bench_replay(s);
+  if (s.wants("noio", "replayed_noio_syscall_us")) bench_noio(s);
+  // Last: it holds thousands of runs and grows the heap.
+  if (s.wants("paused", "paused_run_bytes")) bench_paused(s);
+  if (temporary) std::filesystem::remove_all(s.dir);
+  return 0;
+}
