@@ -40,6 +40,7 @@ Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions opt
   if (!options.run_id) options.run_id = kernel::Kernel::new_run_id();
   const kernel::RunId id = *options.run_id;
   ARTANA_ASSIGN_OR_RETURN(ScriptSource source, load_source(script_path, options));
+  parked_.erase(id.str());
   if (auto it = runs_.find(id.str()); it != runs_.end()) {
     // Executing a loaded run again (hot reload, a re-run): only once it is idle, and from a
     // fresh kernel view so the new execution replays from the top.
@@ -55,12 +56,53 @@ Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions opt
 }
 
 Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
+  if (auto parked = parked_.find(run.str()); parked != parked_.end()) {
+    ARTANA_RETURN_IF_ERROR(kernel_.resume(parked->second.options.tenant.tenant_id, run, input));
+    return restart(run.str());
+  }
   auto it = runs_.find(run.str());
   if (it == runs_.end() || !it->second->started())
     return Status::not_found("run '{}' is not executing in this host", run.str());
   ARTANA_RETURN_IF_ERROR(kernel_.resume(it->second->tenant(), run, input));
   it->second->pauses_resumed();
   return Status();
+}
+
+// Executes a parked run again: its script replays up to where it stopped and goes on.
+Status Host::restart(const std::string& run_id) {
+  auto it = parked_.find(run_id);
+  if (it == parked_.end()) return Status::not_found("run '{}' is not parked here", run_id);
+  Parked parked = std::move(it->second);
+  parked_.erase(it);
+  // A fresh kernel view: the new execution replays from the top.
+  (void)kernel_.unload(parked.options.tenant.tenant_id, kernel::RunId(run_id));
+  auto started = start(parked.script_path, parked.options);
+  if (!started.ok()) {
+    parked_.emplace(run_id, std::move(parked));
+    return started.status();
+  }
+  return Status();
+}
+
+void Host::park_idle_runs() {
+  if (!options_.park_idle_runs) return;
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    ScriptRun& run = *it->second;
+    std::optional<RunOutcome> outcome = run.has_ready() ? std::nullopt : run.outcome();
+    if (!outcome || !run.started()) {
+      ++it;
+      continue;
+    }
+    Parked parked;
+    parked.script_path = run.script_path();
+    parked.options = run.options();
+    parked.options.run_id = run.run_id();
+    parked.options.tenant.tenant_id = run.tenant();
+    parked.outcome = std::move(*outcome);
+    parked.wake_us = run.next_timer();
+    parked_[it->first] = std::move(parked);
+    it = runs_.erase(it);
+  }
 }
 
 TickResult Host::tick(std::chrono::microseconds budget) {
@@ -71,6 +113,16 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     std::optional<int64_t> next = run->wake_timers(now);
     if (next && (!result.next_timer_us || *next < *result.next_timer_us)) result.next_timer_us = next;
   }
+  std::vector<std::string> due;
+  for (const auto& [id, parked] : parked_) {
+    if (!parked.wake_us) continue;
+    if (*parked.wake_us <= now) {
+      due.push_back(id);
+    } else if (!result.next_timer_us || *parked.wake_us < *result.next_timer_us) {
+      result.next_timer_us = parked.wake_us;
+    }
+  }
+  for (const std::string& id : due) (void)restart(id);
   // Round robin: one resumption (a slice at most) per run per pass, so runs interleave.
   for (bool worked = true; worked;) {
     worked = false;
@@ -82,6 +134,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  park_idle_runs();
   result.more_ready = !idle();
   return result;
 }
@@ -93,12 +146,18 @@ bool Host::idle() const {
 }
 
 std::optional<RunOutcome> Host::outcome(const kernel::RunId& run) const {
+  if (auto parked = parked_.find(run.str()); parked != parked_.end()) return parked->second.outcome;
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return std::nullopt;
   return it->second->outcome();
 }
 
 Status Host::unload(const kernel::RunId& run) {
+  if (auto parked = parked_.find(run.str()); parked != parked_.end()) {
+    const kernel::TenantId tenant = parked->second.options.tenant.tenant_id;
+    parked_.erase(parked);
+    return kernel_.unload(tenant, run);
+  }
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
   const bool started = it->second->started();

@@ -59,6 +59,16 @@ SyscallReply& ScriptRun::sys_sleep(lua_State* L, Task& task) {
   return reply_wait(task, WaitKind::kSleep, L);
 }
 
+std::optional<int64_t> ScriptRun::next_timer() const {
+  std::optional<int64_t> next;
+  for (const auto& task : tasks_) {
+    if (task->state == TaskState::kWaiting && task->wait == WaitKind::kSleep &&
+        (!next || task->due_us < *next))
+      next = task->due_us;
+  }
+  return next;
+}
+
 std::optional<int64_t> ScriptRun::wake_timers(int64_t now_us) {
   std::optional<int64_t> next;
   for (const auto& task : tasks_) {

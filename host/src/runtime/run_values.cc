@@ -74,9 +74,9 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
   }
   auto key = claim_key(L, task, "random", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
-  const uint64_t bits = random_bits(seed_, *key);
   auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kRandom,
                                  [&]() -> Result<Json> {
+                                   const uint64_t bits = random_bits(seed_, *key);
                                    if (!low) return Json(static_cast<double>(bits >> 11) * 0x1p-53);
                                    const uint64_t span = static_cast<uint64_t>(*high - *low) + 1;
                                    return Json(*low + static_cast<int64_t>(bits % span));

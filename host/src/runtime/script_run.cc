@@ -254,9 +254,11 @@ Task* ScriptRun::syscall_task(SyscallOp op) {
 
 Result<std::string> ScriptRun::claim_key(lua_State* L, Task& task, std::string_view kind,
                                          std::optional<std::string_view> explicit_key) {
-  char where[256] = {};
-  lua::write_where(L, 0, where, sizeof where);
-  return keys_.claim(task.scopes.path(), kind, explicit_key, where);
+  return keys_.claim(task.scopes.path(), kind, explicit_key, [L] {
+    char where[256] = {};
+    lua::write_where(L, 0, where, sizeof where);
+    return std::string(where);
+  });
 }
 
 void ScriptRun::note_error(const Status& status) {

@@ -50,6 +50,10 @@ class ScriptRun final : public lua::SyscallHandler {
   void pauses_resumed();
 
   const kernel::RunId& run_id() const { return run_id_; }
+  const std::string& script_path() const { return script_.entry_path(); }
+  const RunOptions& options() const { return options_; }
+  // The earliest due time of a sleeping task.
+  std::optional<int64_t> next_timer() const;
   const kernel::TenantId& tenant() const { return tenant_; }
   bool started() const { return started_; }
   // The outcome once the run has nothing left to do here (ended, or only pauses and sleeps).

@@ -24,7 +24,7 @@ Status check_scope_name(std::string_view name) {
 
 Result<std::string> StepKeys::claim(const std::string& path, std::string_view kind,
                                     std::optional<std::string_view> explicit_key,
-                                    std::string_view where) {
+                                    const std::function<std::string()>& where) {
   std::string key = path;
   if (!key.empty()) key += '/';
   if (explicit_key) {
@@ -39,12 +39,14 @@ Result<std::string> StepKeys::claim(const std::string& path, std::string_view ki
     key += ':';
     key += std::to_string(n);
   }
-  auto [it, inserted] = used_.emplace(key, std::string(where));
+  auto [it, inserted] = used_.try_emplace(key);
   if (!inserted) {
     return Status::invalid_argument("step key '{}' is used twice in this run: at {} and at {}", key,
-                                    it->second, where)
+                                    it->second.empty() ? "an earlier derived step" : it->second,
+                                    where())
         .with_kind("invalid_argument", key);
   }
+  if (explicit_key) it->second = where();
   return key;
 }
 

@@ -6,6 +6,7 @@
 // Threading: thread-compatible.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,14 +37,19 @@ Status check_scope_name(std::string_view name);
 // The keys of one execution of a run.
 class StepKeys {
  public:
-  // The key for a call of `kind` in scope `path` (see above), claimed for `where`
-  // ("main.lua:12"). A key claimed before is invalid_argument naming both lines.
+  // The key for a call of `kind` in scope `path` (see above), claimed by the script line
+  // `where()` gives ("main.lua:12"). A key claimed before is invalid_argument naming both
+  // lines. `where` is only asked for explicit keys and collisions: finding a line costs a
+  // walk of the Lua stack, and a replayed syscall is meant to cost well under a microsecond.
   Result<std::string> claim(const std::string& path, std::string_view kind,
-                            std::optional<std::string_view> explicit_key, std::string_view where);
+                            std::optional<std::string_view> explicit_key,
+                            const std::function<std::string()>& where);
 
  private:
   std::unordered_map<std::string, uint32_t> counters_;  // "<path>\n<kind>" -> calls so far
-  std::unordered_map<std::string, std::string> used_;   // key -> where it was claimed
+  // key -> the line that claimed it (empty for derived keys: only explicit keys can take a
+  // derived key's name, and that line is the one reported).
+  std::unordered_map<std::string, std::string> used_;
 };
 
 }  // namespace artana::host

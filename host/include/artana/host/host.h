@@ -34,6 +34,10 @@ struct HostOptions {
   std::function<void(const kernel::RunId&, std::string_view)> print_sink;
   // Directory of the stdlib modules (`require "artana.x"`); empty: none.
   std::string stdlib_dir;
+  // Free an idle run's lua_State (paused, sleeping or ended) and keep only what it takes to
+  // execute it again: a paused run then costs a few hundred bytes here, and resuming it
+  // rebuilds its state by replay.
+  bool park_idle_runs = true;
 };
 
 struct RunOptions {
@@ -94,6 +98,9 @@ class Host {
   // is unknown to this host).
   std::optional<RunOutcome> outcome(const kernel::RunId& run) const;
 
+  // Runs held here (executing or parked).
+  size_t loaded_runs() const { return runs_.size() + parked_.size(); }
+
   // Forgets an idle run here (its lua_State is freed; its lease released).
   Status unload(const kernel::RunId& run);
 
@@ -105,9 +112,20 @@ class Host {
   friend class ScriptRun;
   Result<ScriptSource> load_source(const std::string& script_path, const RunOptions& options);
 
+  // An idle run whose lua_State was freed: enough to execute it again.
+  struct Parked {
+    std::string script_path;
+    RunOptions options;
+    RunOutcome outcome;
+    std::optional<int64_t> wake_us;  // sleeping: when its timer is due
+  };
+  void park_idle_runs();
+  Status restart(const std::string& run_id);
+
   kernel::Kernel& kernel_;
   HostOptions options_;
   std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
+  std::map<std::string, Parked> parked_;
 };
 
 }  // namespace artana::host
