@@ -26,21 +26,29 @@ const char* value_step_kind(std::string_view type) {
 }  // namespace
 
 void RunState::start_replay() {
-  reached_.clear();
   unreached_ = 0;
-  for (const auto& [key, step] : steps) unreached_ += step.terminal ? 1 : 0;
+  for (auto& [key, step] : steps) {
+    step.reached = false;
+    unreached_ += step.terminal ? 1 : 0;
+  }
 }
 
+// A flag on the step, not a set of keys: reaching a step stays O(1) however long the run.
 void RunState::reached(const std::string& key, const RecordedTerminal& terminal) {
   advance_pii_counts(pii, terminal.payload.find("pii_allocated"));
-  if (reached_.insert(key).second && unreached_ > 0) --unreached_;
+  auto it = steps.find(key);
+  if (it == steps.end() || it->second.reached) return;
+  it->second.reached = true;
+  if (unreached_ > 0) --unreached_;
 }
 
 void RunState::inherit_reached(const RunState& parent) {
-  for (const std::string& key : parent.reached_) {
+  for (const auto& [key, parent_step] : parent.steps) {
+    if (!parent_step.reached) continue;
     auto it = steps.find(key);
-    if (it != steps.end() && it->second.terminal && reached_.insert(key).second && unreached_ > 0) {
-      --unreached_;
+    if (it != steps.end() && it->second.terminal && !it->second.reached) {
+      it->second.reached = true;
+      if (unreached_ > 0) --unreached_;
     }
   }
 }

@@ -39,6 +39,7 @@ struct StepRecord {
   std::set<std::string> drift_noted;  // request hashes a replayed_with_drift was written for
   bool in_flight = false;             // begun live, not finished yet
   bool retry_armed = false;           // an operator's reconcile `retry` allows one live attempt
+  bool reached = false;               // the script reached it again in this execution
 };
 
 // Completed, failed or cancelled: the run will not run a script again.
@@ -60,7 +61,8 @@ class RunState {
   // A terminal was recorded for `key` by someone other than the script (an operator's
   // resume of a pause): ahead of the script until it reaches the step again.
   void recorded_ahead(const std::string& key) {
-    if (!reached_.count(key)) ++unreached_;
+    auto it = steps.find(key);
+    if (it == steps.end() || !it->second.reached) ++unreached_;
   }
   // A fork goes on from where the script is in its parent: the shared steps it reached
   // there count as reached here.
@@ -97,8 +99,7 @@ class RunState {
   std::mutex mu;
 
  private:
-  std::set<std::string> reached_;  // recorded steps the script reached in this process
-  size_t unreached_ = 0;           // recorded steps it has not reached yet
+  size_t unreached_ = 0;  // recorded steps the script has not reached yet (StepRecord::reached)
 };
 
 }  // namespace artana::kernel
