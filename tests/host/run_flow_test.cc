@@ -155,5 +155,31 @@ end
   CHECK(f.count("run-portfail", "model_failed") == 1);
 }
 
+TEST_CASE("--pinned executes a run under the sources it recorded, not the files now", "[host]") {
+  HostFixture f;
+  f.script("lib/greet.lua", "return { word = 'hello' }\n");
+  const std::string path = f.script("pinned.lua", std::string(kPort) + R"lua(
+local greet = require "lib.greet"
+return function(run)
+  local r = run:model { model = "m", prompt = greet.word }
+  local input = run:pause("go?")
+  return { text = r.output.text, input = input }
+end
+)lua");
+  REQUIRE(f.run(path, "run-pinned").status == RunStatus::kPaused);
+  // The files change: a new prompt in the module would be a strict drift.
+  f.script("lib/greet.lua", "return { word = 'changed' }\n");
+  f.script("pinned.lua", "return function(run) error('new code') end\n");
+  f.restart();
+  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), kernel::RunId("run-pinned"),
+                                       Json("yes")).ok());
+  host::RunOptions pinned;
+  pinned.pinned = true;
+  host::RunOutcome outcome = f.run("/nonexistent/ignored.lua", "run-pinned", Json::object(), pinned);
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"input":"yes","text":"re: hello"})");
+}
+
 }  // namespace
 }  // namespace artana::testing

@@ -1,6 +1,7 @@
-// Runs the `artana` executable the build made, capturing its output (stdout and stderr).
+// Runs the `artana` executable the build made, capturing its output.
 #pragma once
 
+#include <map>
 #include <string>
 
 namespace artana::testing {
@@ -10,7 +11,17 @@ struct CliResult {
   std::string out;
 };
 
-// `args` is appended to the executable's path as shell text.
+// `args` is appended to the executable's path as shell text; stderr is merged into `out`.
 CliResult run_cli(const std::string& args);
+
+// What one CLI process did, with its two streams kept apart.
+struct CliRun {
+  int exit_code;    // the process's exit code, or 128 + the signal that killed it (as sh)
+  std::string out;  // stdout: with --json, the one result object
+  std::string err;  // stderr: the log, script print() lines included
+};
+
+// Like run_cli, with `env` added to the process's environment (e.g. ARTANA_CRASH_AT).
+CliRun run_cli_env(const std::map<std::string, std::string>& env, const std::string& args);
 
 }  // namespace artana::testing

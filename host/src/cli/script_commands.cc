@@ -82,6 +82,7 @@ void report(const GlobalOptions& global, const RunOutcome& outcome) {
                              {"error", outcome.error}});
     auto text = kernel::canonical_json(out);
     std::printf("%s\n", text.ok() ? text->c_str() : "{}");
+    std::fflush(stdout);  // --watch keeps running: a reader waits for this line now
     return;
   }
   std::printf("run %s: %s\n", outcome.run_id.str().c_str(),
@@ -100,6 +101,7 @@ void report(const GlobalOptions& global, const RunOutcome& outcome) {
                  where != nullptr && where->is_string() ? " at " : "",
                  where != nullptr && where->is_string() ? where->as_string().c_str() : "");
   }
+  std::fflush(stdout);
 }
 
 // Ticks until the run has nothing left to do here; returns its outcome.

@@ -41,11 +41,14 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
   const kernel::RunId active = active_run();
   auto status = kernel_.status(tenant_, active);
   if (!status.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(status.status()));
+  if (*status == RunStatus::kCompleted) return end_with(*status, std::move(output), Json());
   // A halt the script caught with pcall still ends the run halted.
-  if (halt_ || *status != RunStatus::kRunning) {
-    if (*status == RunStatus::kCompleted) return end_with(*status, std::move(output), Json());
-    return end_with(*status, Json(), halt_ ? status_error_json(*halt_) : Json());
-  }
+  if (halt_) return end_with(*status, Json(), status_error_json(*halt_));
+  // The entry returned: the run is done, even if an older execution left it paused or
+  // sleeping at a step this code no longer reaches.
+  const bool open = *status == RunStatus::kRunning || *status == RunStatus::kPaused ||
+                    *status == RunStatus::kSleeping;
+  if (!open) return end_with(*status, Json(), Json());
   Status completed = kernel_.complete(tenant_, active, output);
   if (!completed.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(completed));
   end_with(RunStatus::kCompleted, std::move(output), Json());
@@ -53,11 +56,25 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
 
 void ScriptRun::entry_raised(Task& entry, Json error) {
   if (entry.thread != nullptr) finish_task(entry);
-  if (!started_) return end_with(RunStatus::kFailed, Json(), std::move(error));
+  if (!started_) {
+    // Never got to run (a bad chunk, or another process holds the run): the run, if it
+    // exists, is as it was.
+    RunStatus status = RunStatus::kFailed;
+    if (options_.run_id) {
+      auto record = kernel_.run_record(options_.tenant.tenant_id, *options_.run_id);
+      if (record.ok() && record->started) status = record->status;
+    }
+    return end_with(status, Json(), std::move(error));
+  }
   if (halt_) error = status_error_json(*halt_);
   const kernel::RunId active = active_run();
   auto status = kernel_.status(tenant_, active);
   if (!status.ok()) return end_with(RunStatus::kFailed, Json(), std::move(error));
+  // Another process owns the run: this execution stops; the run is not ours to end.
+  const Json* kind = error.find("kind");
+  if (kind != nullptr && kind->is_string() &&
+      (kind->as_string() == "lease_held" || kind->as_string() == "fenced"))
+    return end_with(*status, Json(), std::move(error));
   const bool open = *status == RunStatus::kRunning || *status == RunStatus::kPaused ||
                     *status == RunStatus::kSleeping;
   if (!open) return end_with(*status, Json(), std::move(error));

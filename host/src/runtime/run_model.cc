@@ -104,6 +104,8 @@ kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
     }
   }
   if (const Json* calls = result.find("tool_calls")) {
+    // `tool_calls = {}` is an empty Lua table: it crosses as an empty object.
+    if (calls->is_object() && calls->size() == 0) return outcome;
     if (!calls->is_array()) return fail("`tool_calls` that is not an array");
     for (const Json& call : calls->as_array()) {
       const Json* name = call.find("name");

@@ -195,12 +195,22 @@ Result<Kernel::ActiveRun> Kernel::chain_end(const TenantId& caller, const RunId&
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   // After fork_on_drift, execution continues in the fork: follow the chain.
   std::unique_lock<std::mutex> lock(state->mu);
-  while (state->forked_to) {
-    std::shared_ptr<RunState> next = state->forked_to;
+  for (;;) {
+    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> next, next_in_chain(*state));
+    if (!next) break;
     lock = std::unique_lock<std::mutex>(next->mu);
     state = std::move(next);
   }
   return ActiveRun{std::move(state), std::move(lock)};
+}
+
+Result<std::shared_ptr<RunState>> Kernel::next_in_chain(RunState& state) {
+  if (!state.forked_to && state.fork_run_id) {
+    // Recorded by an earlier process: link it now.
+    ARTANA_ASSIGN_OR_RETURN(state.forked_to, load(*state.fork_run_id));
+    if (state.tools && !state.forked_to->tools) state.forked_to->tools = state.tools;
+  }
+  return state.forked_to;
 }
 
 Status Kernel::never_live(RunState& state, const std::string& step_key) {
@@ -247,8 +257,9 @@ Status Kernel::halt(RunState& state, Status error, RunStatus status, const Json&
 Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                                   const std::string& step_key, const std::string& reason,
                                   const Json& context) {
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  std::lock_guard<std::mutex> lock(state->mu);
+  // A pause is a step: after fork_on_drift it belongs to the fork.
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  const std::shared_ptr<RunState> state = active_run.state;
   if (state->halt) return *state->halt;
   if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
     return Status::invalid_argument("step_key must be 1..{} bytes", kMaxStepKeyBytes);
@@ -303,8 +314,9 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
 }
 
 Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& input) {
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  std::lock_guard<std::mutex> lock(state->mu);
+  // The run goes on where its steps go: the end of its fork chain.
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  const std::shared_ptr<RunState> state = active_run.state;
   if (state->status == RunStatus::kPaused && state->open_pause) {
     // Numbered after everything recorded; a replay passes the pause and advances by it.
     Json scrubbed = input;

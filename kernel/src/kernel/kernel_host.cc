@@ -29,10 +29,11 @@ Result<RunRecord> Kernel::run_record(const TenantId& caller, const RunId& run) {
   record.parent_run_id = state->parent_run_id;
   record.metadata = state->metadata;
   record.status = state->status;
-  record.started = !state->tenant.tenant_id.str().empty();  // set by run_started
+  record.started = state->started;
   // Hand over hand, as active() does: the chain only grows at its end.
-  while (state->forked_to) {
-    std::shared_ptr<RunState> next = state->forked_to;
+  for (;;) {
+    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> next, next_in_chain(*state));
+    if (!next) break;
     lock = std::unique_lock<std::mutex>(next->mu);
     state = std::move(next);
   }
@@ -49,8 +50,9 @@ Status Kernel::set_run_tools(const TenantId& caller, const RunId& run,
   // (a fork is only linked again when a reloaded run replays into its drift).
   std::unique_lock<std::mutex> lock(state->mu);
   state->tools = tools;
-  while (state->forked_to) {
-    std::shared_ptr<RunState> next = state->forked_to;
+  for (;;) {
+    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> next, next_in_chain(*state));
+    if (!next) break;
     lock = std::unique_lock<std::mutex>(next->mu);
     state = std::move(next);
     state->tools = tools;

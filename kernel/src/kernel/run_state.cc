@@ -69,6 +69,7 @@ Status RunState::apply(const Event& event) {
     }
   }
   if (event.type == ev::kRunStarted) {
+    started = true;
     if (const Json* tenant_json = p.find("tenant")) {
       ARTANA_ASSIGN_OR_RETURN(tenant, TenantContext::from_json(*tenant_json));
     }
@@ -160,6 +161,7 @@ Status RunState::apply(const Event& event) {
     if (const std::string* hash = string_field(p, "request_hash")) {
       steps[*step_key].drift_noted.insert(*hash);
     }
+    if (const std::string* fork = string_field(p, "fork_run_id")) fork_run_id = RunId(*fork);
   } else if (event.type == ev::kRunHalted && step_key != nullptr) {
     const std::string* hash = string_field(p, "request_hash");
     halts_noted.insert(*step_key + '\0' + (hash ? *hash : std::string()));

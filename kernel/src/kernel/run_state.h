@@ -81,6 +81,10 @@ class RunState {
   std::set<std::string> halts_noted;      // "step_key\0request_hash" a run_halted was written for
   std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
   std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
+  // The fork a replayed_with_drift named, read from the ledger: linked (forked_to) the first
+  // time the chain is followed, so another process goes where the run went.
+  std::optional<RunId> fork_run_id;
+  bool started = false;  // run_started was applied (a crash can leave a run without it)
   std::set<std::string> old_versions;     // change ids answered 0 (the old path) this process
   // From run_started (a fork has its parent's): what run_record reports.
   std::string script_hash;

@@ -185,6 +185,9 @@ class Kernel {
   Result<ActiveRun> active(const TenantId& caller, const RunId& run, const std::string& step_key);
   // The end of the fork chain, locked, after checking the caller's tenant.
   Result<ActiveRun> chain_end(const TenantId& caller, const RunId& run);
+  // The fork `state` continues in (loading one an earlier process created), or nullptr.
+  // REQUIRES: state.mu held.
+  Result<std::shared_ptr<RunState>> next_in_chain(RunState& state);
   // The registry a run's steps find tools in: its own (set_run_tools), else tools_.
   const ToolRegistry& registry_for(const RunState& state) const;
   // value_step on a run already locked by `active`.
