@@ -155,7 +155,7 @@ end
   CHECK(f.count("run-portfail", "model_failed") == 1);
 }
 
-TEST_CASE("--pinned executes a run under the sources it recorded, not the files now", "[host]") {
+TEST_CASE("pinned execution runs a run under the sources it recorded, not the files now", "[host]") {
   HostFixture f;
   f.script("lib/greet.lua", "return { word = 'hello' }\n");
   const std::string path = f.script("pinned.lua", std::string(kPort) + R"lua(
