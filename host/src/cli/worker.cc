@@ -40,8 +40,9 @@ std::vector<kernel::RunInfo> due_runs(kernel::Kernel& kernel, kernel::EventStore
       auto wake = kernel.wake_time(info.header.tenant_id, info.header.run_id);
       if (wake.ok() && (!*wake || **wake <= now)) due.push_back(std::move(info));
     } else if (info.status == RunStatus::kRunning) {
-      const bool orphaned = info.lease.owner_id.empty() || info.lease.expires_at_us < now;
-      if (orphaned) due.push_back(std::move(info));
+      // Possibly orphaned (its process died, or it was queued). If a live process still
+      // holds it, starting it is refused (lease_held) and the worker moves on.
+      due.push_back(std::move(info));
     }
   }
   return due;
@@ -72,6 +73,11 @@ int run_worker(const GlobalOptions& global, const RunFlags& flags, kernel::Kerne
     while (!host.idle() && !stop) host.tick(std::chrono::milliseconds(20));
     for (const kernel::RunId& run : started) {
       if (auto outcome = host.outcome(run)) {
+        const kernel::Json* kind = outcome->error.find("kind");
+        if (kind != nullptr && kind->is_string() && kind->as_string() == "lease_held") {
+          (void)host.unload(run);
+          continue;  // another process has it
+        }
         std::fprintf(global.json ? stderr : stdout, "run %s: %s\n", run.str().c_str(),
                      std::string(kernel::run_status_name(outcome->status)).c_str());
       }
