@@ -181,5 +181,38 @@ end
   CHECK(text(outcome.output) == R"({"input":"yes","text":"re: hello"})");
 }
 
+TEST_CASE("reload restarts a busy run under the new code, which replays", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("busy.lua", std::string(kPort) + R"lua(
+return function(run)
+  local r = run:model { model = "m", prompt = "kept" }
+  local n = 0
+  for i = 1, 1e12 do n = n + 1 end  -- busy for a very long time
+  return "old"
+end
+)lua");
+  host::RunOptions options;
+  options.run_id = kernel::RunId("run-reload");
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  REQUIRE(f.host->start(path, options).ok());
+  // Until the model step is recorded and the loop has taken a few slices.
+  for (int i = 0; i < 50; ++i) f.host->tick(std::chrono::milliseconds(1));
+  REQUIRE(f.count("run-reload", "model_completed") == 1);
+  REQUIRE(!f.host->idle());
+  f.script("busy.lua", std::string(kPort) + R"lua(
+return function(run)
+  local r = run:model { model = "m", prompt = "kept" }
+  return { text = r.output.text, replayed = r.replayed }
+end
+)lua");
+  f.printed.clear();
+  REQUIRE(f.host->reload(kernel::RunId("run-reload")).ok());
+  host::RunOutcome outcome = f.drive("run-reload");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"replayed":true,"text":"re: kept"})");
+  CHECK(f.printed.empty());
+}
+
 }  // namespace
 }  // namespace artana::testing

@@ -104,10 +104,23 @@ void report(const GlobalOptions& global, const RunOutcome& outcome) {
   std::fflush(stdout);
 }
 
-// Ticks until the run has nothing left to do here; returns its outcome.
-RunOutcome drive(Host& host, const RunId& run) {
+// Ticks until the run has nothing left to do here; returns its outcome. With a watch, a
+// change to the code while the run is busy reloads it in flight.
+RunOutcome drive(Host& host, const RunId& run, ScriptWatch* watch) {
   for (;;) {
     if (g_stop) break;
+    if (watch != nullptr && watch->changed()) {
+      std::fprintf(stderr, "artana: the code changed: reloading run %s\n", run.str().c_str());
+      Status reloaded = host.reload(run);
+      if (!reloaded.ok()) {  // the new code does not load: report it, wait for the next change
+        RunOutcome failed;
+        failed.run_id = run;
+        failed.status = RunStatus::kRunning;
+        failed.error = Json::object({{"kind", reloaded.kind().empty() ? "script_error" : reloaded.kind()},
+                                     {"message", reloaded.message()}});
+        return failed;
+      }
+    }
     host.tick(std::chrono::milliseconds(20));
     if (!host.idle()) continue;
     if (auto outcome = host.outcome(run)) return *outcome;
@@ -160,7 +173,7 @@ int execute(const GlobalOptions& global, const RunFlags& flags, Session& session
       if (!watch) return exit_for_status(started.status());
       std::fprintf(stderr, "artana: %s\n", started.status().to_string().c_str());
     } else {
-      RunOutcome outcome = drive(*session.host, run);
+      RunOutcome outcome = drive(*session.host, run, watch ? &*watch : nullptr);
       report(global, outcome);
       (void)session.host->unload(run);
       if (!watch) return exit_for(outcome);

@@ -48,6 +48,13 @@ ScriptWatch::~ScriptWatch() {
   if (fd_ >= 0) close(fd_);
 }
 
+bool ScriptWatch::changed() {
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0 || !drain(fd_)) return false;
+  while (poll(&p, 1, 50) > 0) drain(fd_);
+  return true;
+}
+
 bool ScriptWatch::wait_for_change(volatile std::sig_atomic_t& stop) {
   pollfd p{fd_, POLLIN, 0};
   while (!stop) {

@@ -19,6 +19,8 @@ class ScriptWatch {
   // Blocks until a .lua file changes (true) or `stop` is set (false). Changes arriving
   // within 50 ms of each other count as one (editors write in several steps).
   bool wait_for_change(volatile std::sig_atomic_t& stop);
+  // Whether a .lua file changed since the last look (does not block).
+  bool changed();
 
  private:
   explicit ScriptWatch(int fd) : fd_(fd) {}

@@ -68,6 +68,22 @@ Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
   return Status();
 }
 
+Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
+  if (parked_.count(run.str())) {
+    if (!script_path.empty()) parked_[run.str()].script_path = script_path;
+    return restart(run.str());
+  }
+  auto it = runs_.find(run.str());
+  if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
+  RunOptions options = it->second->options();
+  options.run_id = run;
+  if (it->second->started()) options.tenant.tenant_id = it->second->tenant();
+  const std::string path = script_path.empty() ? it->second->script_path() : script_path;
+  runs_.erase(it);  // drops the lua_State and every task in it
+  (void)kernel_.unload(options.tenant.tenant_id, run);
+  return start(path, options).status();
+}
+
 // Executes a parked run again: its script replays up to where it stopped and goes on.
 Status Host::restart(const std::string& run_id) {
   auto it = parked_.find(run_id);

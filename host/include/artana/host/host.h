@@ -85,6 +85,12 @@ class Host {
   // needs attention is resumed first). Returns the run id at once; the work happens in tick().
   Result<kernel::RunId> start(const std::string& script_path, RunOptions options);
 
+  // Hot reload: executes the run again under the script's current code (or `script_path`),
+  // even while it is busy. The current execution is dropped where it stands — live work in
+  // flight is abandoned as a crash would abandon it (a side-effecting tool then needs
+  // reconciliation) — and the new one replays; the replay policy decides what a change means.
+  Status reload(const kernel::RunId& run, const std::string& script_path = {});
+
   // Gives a paused run its human input and lets its pause return it.
   Status resume(const kernel::RunId& run, const kernel::Json& input);
 
