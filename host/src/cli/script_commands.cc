@@ -147,6 +147,10 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags)
     kernel_options.mode = kernel::PolicyMode::kEnforced;
     kernel_options.middleware = {kernel::make_pii_scrubber(), kernel::make_quota_guard(),
                                  kernel::make_capability_guard()};
+  } else {
+    // Permissive still keeps a budget the operator set (--budget): spending past it is
+    // never what anyone wants. Without a budget the guard only counts.
+    kernel_options.middleware = {kernel::make_quota_guard()};
   }
   ARTANA_ASSIGN_OR_RETURN(session.kernel, kernel::Kernel::create(*session.store, kernel_options));
   HostOptions host_options;
