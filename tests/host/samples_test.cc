@@ -373,5 +373,43 @@ TEST_CASE("pause: the run pauses for approval and a resume with input completes 
   CHECK(count(recorded, "tool_completed") == 1);
 }
 
+// Every other sample, killed at every crossing of every point, then executed again until it
+// ends: the same output as an uninterrupted run, and no model call made twice for a step
+// that was recorded (each port prints a line per call; a replayed step prints nothing).
+TEST_CASE("every sample killed at any point resumes to the same output", "[samples][crash]") {
+  struct Case {
+    const char* name;
+    std::string args;
+    int final_exit;
+  };
+  const std::vector<Case> cases = {
+      {"chat", "run " + sample("chat/chat.lua") + " --run-id c --input '{\"questions\":[\"a\",\"b\"]}'", 0},
+      {"debate", "run " + sample("debate/debate.lua") + " --run-id d --input '{\"topic\":\"t\",\"rounds\":2}'", 0},
+      {"enforced_step", "run " + sample("enforced_step/enforced_step.lua") +
+                            " --run-id e --policy enforced --caps crm:write --budget 1 "
+                            "--input '{\"email\":\"ada@example.com\"}'", 0},
+      {"pause", "run " + sample("pause/pause.lua") + " --run-id p", 3},
+  };
+  for (const Case& c : cases) {
+    Cli clean;
+    CliRun baseline = clean("--json " + c.args);
+    REQUIRE(baseline.exit_code == c.final_exit);
+    const std::string expected = text(*result_of(baseline).find("output"));
+    for (const char* point : {"syscall", "append.before", "append.after"}) {
+      for (int n = 1; n <= 40; ++n) {
+        const std::string crash_at = std::string(point) + ":" + std::to_string(n);
+        Cli cli;
+        CliRun attempt = cli("--json " + c.args, {{"ARTANA_CRASH_AT", crash_at}});
+        const bool crashed = attempt.exit_code == 128 + SIGKILL;
+        if (crashed) attempt = cli("--json " + c.args);
+        INFO(c.name << " " << crash_at << "\n" << attempt.out << attempt.err);
+        REQUIRE(attempt.exit_code == c.final_exit);
+        CHECK(text(*result_of(attempt).find("output")) == expected);
+        if (!crashed) break;  // the point is crossed fewer than n times
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace artana::testing

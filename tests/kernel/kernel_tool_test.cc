@@ -260,3 +260,33 @@ TEST_CASE("a run whose owner is alive in the middle of a tool is not settled by 
   CHECK(count_type(events_of(*host.store, "busy"), "tool_completed") == 1);
   CHECK(host.charges == 0);
 }
+
+TEST_CASE("a tool without side effects whose call was lost runs again, with no reconciliation",
+          "[kernel][tool]") {
+  Host host;
+  REQUIRE(host.kernel->tools().add({"lookup", "reads a price", Json::object({{"type", "object"}}),
+                                    "1", "", false}).ok());
+  REQUIRE(host.kernel->start_run(start_request("r-lookup")).ok());
+  ToolRequest request;
+  request.step_key = "price";
+  request.tool = "lookup";
+  auto first = host.kernel->begin_tool(TenantId("acme"), RunId("r-lookup"), request);
+  REQUIRE(first.ok());
+  REQUIRE(first->call.has_value());  // the process "dies" here: never finished
+  host.reopen();
+  REQUIRE(host.kernel->tools().add({"lookup", "reads a price", Json::object({{"type", "object"}}),
+                                    "1", "", false}).ok());
+  auto again = host.kernel->begin_tool(TenantId("acme"), RunId("r-lookup"), request);
+  REQUIRE(again.ok());
+  REQUIRE(again->call.has_value());  // live again, not reconciliation_required
+  ToolOutcome done;
+  done.result = Json::object({{"price", 3}});
+  REQUIRE(host.kernel->finish_tool(again->call->ticket, done).ok());
+  const auto events = events_of(*host.store, "r-lookup");
+  CHECK(count_type(events, "tool_requested") == 2);
+  CHECK(count_type(events, "tool_completed") == 1);
+  for (const Event& event : events) {
+    const Json* outcome = event.payload.find("outcome");
+    CHECK((outcome == nullptr || outcome->as_string() != "unknown_outcome"));
+  }
+}

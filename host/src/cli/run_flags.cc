@@ -137,7 +137,9 @@ Status prepare_run(const RunFlags& flags, kernel::Kernel& kernel, kernel::EventS
   auto info = store.run_info(run);
   if (!info.ok() && info.status().code() != StatusCode::kNotFound) return info.status();
   options.pinned = flags.pinned;
-  if (!info.ok()) {
+  // A run created by a process that died before recording run_started is started afresh.
+  const bool never_started = info.ok() && info->head_seq == 0 && !info->header.forked_from;
+  if (!info.ok() || never_started) {
     if (resume) return Status::not_found("no run '{}' in this ledger", run.str());
     options.tenant.tenant_id = kernel::TenantId(flags.tenant.value_or("default"));
     options.tenant.capabilities = flags.caps;

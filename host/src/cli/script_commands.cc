@@ -150,7 +150,9 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags)
   } else {
     // Permissive still keeps a budget the operator set (--budget): spending past it is
     // never what anyone wants. Without a budget the guard only counts.
-    kernel_options.middleware = {kernel::make_quota_guard()};
+    kernel::QuotaOptions quota;
+    quota.allow_unknown_cost = true;  // a port that does not price its calls is not refused
+    kernel_options.middleware = {kernel::make_quota_guard(quota)};
   }
   ARTANA_ASSIGN_OR_RETURN(session.kernel, kernel::Kernel::create(*session.store, kernel_options));
   HostOptions host_options;

@@ -14,6 +14,12 @@
 namespace artana::kernel {
 namespace {
 
+// A tool declared without side effects (recorded in its request) that never completed may
+// simply run again: nothing outside the run can have changed. Only a side-effecting tool's
+// lost outcome needs an operator.
+bool may_run_again(const StepRecord& step) { return !step.side_effect; }
+
+
 namespace ev = events;
 
 // SHA-256 of the canonical JSON array [run_id, tool_name, step_key]: the same logical call
@@ -140,11 +146,12 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
         case ToolOutcomeKind::kPermanentError:
           return tool_failure(key, *recorded.terminal);
       }
-    } else if (!recorded.retry_armed) {
+    } else if (!recorded.retry_armed && !may_run_again(recorded)) {
       // Requested, never completed, and not running here: the process died in the call.
       ARTANA_RETURN_IF_ERROR(settle_unknown_outcomes(*state));
       return begin_tool_locked(state, request, depth);
     }
+    // A tool without side effects whose process died in the call simply runs again.
   } else if (state->status == RunStatus::kCompleted) {
     return never_live(*state, key);
   }
@@ -245,7 +252,7 @@ Status Kernel::settle_unknown_outcomes(RunState& state) {
   std::vector<EventDraft> drafts;
   for (const auto& [key, step] : state.steps) {
     if (step.kind != "tool" || step.terminal || step.in_flight || step.retry_armed ||
-        step.request_seq == 0) {
+        step.request_seq == 0 || may_run_again(step)) {
       continue;
     }
     drafts.push_back({std::string(ev::kToolCompleted),

@@ -116,6 +116,8 @@ Status RunState::apply(const Event& event) {
     step.kind = "model";
     if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
     if (const Json* request = p.find("request")) step.request = *request;
+    const Json* side_effect = p.find("side_effect");
+    step.side_effect = side_effect == nullptr || !side_effect->is_bool() || side_effect->as_bool();
     step.request_seq = event.seq;
   } else if ((event.type == ev::kModelCompleted || event.type == ev::kModelFailed ||
               event.type == ev::kPauseResumed) &&
@@ -129,6 +131,8 @@ Status RunState::apply(const Event& event) {
     step.kind = "tool";
     if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
     if (const Json* request = p.find("request")) step.request = *request;
+    const Json* side_effect = p.find("side_effect");
+    step.side_effect = side_effect == nullptr || !side_effect->is_bool() || side_effect->as_bool();
     step.request_seq = event.seq;
     step.terminal.reset();  // a new attempt (reconciled retry) starts open
   } else if (event.type == ev::kToolCompleted && step_key != nullptr) {

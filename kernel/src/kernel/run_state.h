@@ -40,6 +40,7 @@ struct StepRecord {
   bool in_flight = false;             // begun live, not finished yet
   bool retry_armed = false;           // an operator's reconcile `retry` allows one live attempt
   bool reached = false;               // the script reached it again in this execution
+  bool side_effect = true;            // tool steps: as requested (absent: assume it has one)
 };
 
 // Completed, failed or cancelled: the run will not run a script again.
