@@ -26,9 +26,13 @@
 #include <vector>
 
 #include "artana/kernel/canonical_json.h"
+#include "lua_path.h"
 
 namespace artana::lua {
 namespace {
+
+using detail::is_identifier;
+using detail::quote_key;
 
 using kernel::Json;
 
@@ -42,39 +46,6 @@ struct PathNode {
   lua_Integer index = 0;
   bool is_index = false;
 };
-
-bool is_identifier(std::string_view key) {
-  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
-// `key` in double quotes with JSON escapes, invalid UTF-8 as \xNN, cut with "…" past 64
-// bytes so a huge key does not swamp the message (as kernel json_path.h renders keys).
-std::string quote_key(std::string_view key) {
-  constexpr size_t kMaxShown = 64;
-  const bool valid = kernel::is_valid_utf8(key);
-  size_t n = std::min(key.size(), kMaxShown);
-  while (valid && n < key.size() && n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0) == 0x80)
-    --n;
-  std::string out = "\"";
-  for (unsigned char c : key.substr(0, n)) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-    } else if (c >= 0x80 && !valid) {
-      fmt::format_to(std::back_inserter(out), "\\x{:02X}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (n < key.size()) out += "…";
-  out += '"';
-  return out;
-}
 
 std::string render_path(std::string_view root, const PathNode* leaf) {
   std::vector<const PathNode*> nodes;

@@ -11,9 +11,13 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_schema.h"
+#include "lua_path.h"
 
 namespace artana::lua {
 namespace {
+
+using detail::is_identifier;
+using detail::quote_key;
 
 using kernel::Json;
 
@@ -27,38 +31,6 @@ enum class Place {
   kOptionalMember,  // the value a $optional wraps: already optional
   kItem,            // an array's item
 };
-
-bool is_identifier(std::string_view key) {
-  if (key.empty() || (key[0] >= '0' && key[0] <= '9')) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
-// `s` in double quotes with JSON escapes, invalid UTF-8 as \xNN, cut with "…" past 64 bytes
-// so a huge key does not swamp the message (as lua_json.cc renders keys in its paths).
-std::string quote(std::string_view s) {
-  constexpr size_t kMaxShown = 64;
-  const bool valid = kernel::is_valid_utf8(s);
-  size_t n = std::min(s.size(), kMaxShown);
-  while (valid && n < s.size() && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  std::string out = "\"";
-  for (unsigned char c : s.substr(0, n)) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-    } else if (c >= 0x80 && !valid) {
-      fmt::format_to(std::back_inserter(out), "\\x{:02X}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (n < s.size()) out += "…";
-  out += '"';
-  return out;
-}
 
 const char* describe(const Json& v) {
   switch (v.type()) {
@@ -134,7 +106,7 @@ class Converter {
         if (!out.empty()) out += '.';
         out += s.key;
       } else {
-        out += '[' + quote(s.key) + ']';
+        out += '[' + quote_key(s.key) + ']';
       }
     }
     return out.empty() ? std::string("schema") : out;
@@ -162,14 +134,14 @@ class Converter {
       schema = Json::object({{"type", Json(base)}});
     } else {
       return fail("unknown type {} (expected string, number, integer, boolean or any)",
-                  quote(base));
+                  quote_key(base));
     }
     if (marked) {
       if (place == Place::kOptionalMember)
         return fail("{} is inside \"$optional\", which already makes the member optional",
-                    quote(name));
+                    quote_key(name));
       if (place != Place::kMember)
-        return fail("{} is optional, but only an object member can be optional", quote(name));
+        return fail("{} is optional, but only an object member can be optional", quote_key(name));
       *optional = true;
     }
     return schema;
@@ -201,7 +173,8 @@ class Converter {
     Json::Array required;
     for (size_t i = 0; i < members.size(); ++i) {
       const auto& [key, value] = *members[i];
-      if (i > 0 && members[i - 1]->first == key) return fail("member {} appears twice", quote(key));
+      if (i > 0 && members[i - 1]->first == key)
+        return fail("member {} appears twice", quote_key(key));
       path_.push_back({.key = key});
       if (key.starts_with('$')) {
         Status reserved = fail("member names starting with \"$\" are reserved");
@@ -226,7 +199,8 @@ class Converter {
     const bool is_schema = v.find(kJsonSchemaKey) != nullptr;
     const std::string_view key = is_schema ? kJsonSchemaKey : kOptionalKey;
     if (v.size() != 1)
-      return fail("a table with {} must have no other member (it has {})", quote(key), v.size());
+      return fail("a table with {} must have no other member (it has {})", quote_key(key),
+                  v.size());
     const Json& inner = v.as_object()[0].second;
     if (!is_schema) {
       if (place == Place::kOptionalMember)
@@ -245,7 +219,7 @@ class Converter {
         return fail(
             "\"$json_schema\" has \"$ref\": {}, which would resolve against the whole generated "
             "schema; inline what it refers to, or make the whole schema a $json_schema",
-            quote(*ref));
+            quote_key(*ref));
     }
     return inner;
   }

@@ -78,8 +78,7 @@ std::vector<std::string> stable_payloads(Ledger& ledger, const std::string& run)
     REQUIRE(event.ok());
     Json payload = *event->find("payload");
     if (Json* entry = payload.find("entry")) entry->set("path", "-");  // script_loaded
-    payloads.push_back(event->find("type")->as_string() + " " +
-                       *kernel::canonical_json(payload));
+    payloads.push_back(event->find("type")->as_string() + " " + *kernel::canonical_json(payload));
   }
   return payloads;
 }

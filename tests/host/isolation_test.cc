@@ -18,7 +18,8 @@ end
 )lua";
 
 // Starts `bad` and a well-behaved run side by side; both must end, the good one completed.
-host::RunOutcome run_beside_good_run(HostFixture& f, const std::string& bad, host::HostOptions opts = {}) {
+host::RunOutcome run_beside_good_run(HostFixture& f, const std::string& bad,
+                                     host::HostOptions opts = {}) {
   (void)opts;
   const std::string bad_path = f.script("bad.lua", bad);
   const std::string good_path = f.script("good.lua", kWellBehaved);

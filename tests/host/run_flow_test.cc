@@ -155,7 +155,8 @@ end
   CHECK(f.count("run-portfail", "model_failed") == 1);
 }
 
-TEST_CASE("pinned execution runs a run under the sources it recorded, not the files now", "[host]") {
+TEST_CASE("pinned execution runs a run under the sources it recorded, not the files now",
+          "[host]") {
   HostFixture f;
   f.script("lib/greet.lua", "return { word = 'hello' }\n");
   const std::string path = f.script("pinned.lua", std::string(kPort) + R"lua(
@@ -171,11 +172,13 @@ end
   f.script("lib/greet.lua", "return { word = 'changed' }\n");
   f.script("pinned.lua", "return function(run) error('new code') end\n");
   f.restart();
-  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), kernel::RunId("run-pinned"),
-                                       Json("yes")).ok());
+  REQUIRE(f.kernel_host.kernel
+              ->resume(kernel::TenantId("acme"), kernel::RunId("run-pinned"), Json("yes"))
+              .ok());
   host::RunOptions pinned;
   pinned.pinned = true;
-  host::RunOutcome outcome = f.run("/nonexistent/ignored.lua", "run-pinned", Json::object(), pinned);
+  host::RunOutcome outcome =
+      f.run("/nonexistent/ignored.lua", "run-pinned", Json::object(), pinned);
   INFO(text(outcome.error));
   REQUIRE(outcome.status == RunStatus::kCompleted);
   CHECK(text(outcome.output) == R"({"input":"yes","text":"re: hello"})");

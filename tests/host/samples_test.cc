@@ -383,11 +383,17 @@ TEST_CASE("every sample killed at any point resumes to the same output", "[sampl
     int final_exit;
   };
   const std::vector<Case> cases = {
-      {"chat", "run " + sample("chat/chat.lua") + " --run-id c --input '{\"questions\":[\"a\",\"b\"]}'", 0},
-      {"debate", "run " + sample("debate/debate.lua") + " --run-id d --input '{\"topic\":\"t\",\"rounds\":2}'", 0},
-      {"enforced_step", "run " + sample("enforced_step/enforced_step.lua") +
-                            " --run-id e --policy enforced --caps crm:write --budget 1 "
-                            "--input '{\"email\":\"ada@example.com\"}'", 0},
+      {"chat",
+       "run " + sample("chat/chat.lua") + " --run-id c --input '{\"questions\":[\"a\",\"b\"]}'", 0},
+      {"debate",
+       "run " + sample("debate/debate.lua") +
+           " --run-id d --input '{\"topic\":\"t\",\"rounds\":2}'",
+       0},
+      {"enforced_step",
+       "run " + sample("enforced_step/enforced_step.lua") +
+           " --run-id e --policy enforced --caps crm:write --budget 1 "
+           "--input '{\"email\":\"ada@example.com\"}'",
+       0},
       {"pause", "run " + sample("pause/pause.lua") + " --run-id p", 3},
   };
   for (const Case& c : cases) {

@@ -37,7 +37,8 @@ TEST_CASE("the issue's example runs, records its steps and completes", "[host]")
   host::RunOutcome outcome = f.run(path, "run-example");
   INFO(text(outcome.error));
   REQUIRE(outcome.status == RunStatus::kCompleted);
-  CHECK(text(outcome.output) == R"({"replayed":false,"stored":"x","text":"Reply to: Store this idea"})");
+  CHECK(text(outcome.output) ==
+        R"({"replayed":false,"stored":"x","text":"Reply to: Store this idea"})");
   CHECK(f.count("run-example", "model_completed") == 1);
   CHECK(f.count("run-example", "tool_completed") == 1);
   CHECK(f.count("run-example", "run_completed") == 1);
@@ -45,7 +46,8 @@ TEST_CASE("the issue's example runs, records its steps and completes", "[host]")
   CHECK(f.printed == std::vector<std::string>{"port call 1 for Store this idea"});
 }
 
-TEST_CASE("a second execution of a completed run replays: no port call, nothing appended", "[host]") {
+TEST_CASE("a second execution of a completed run replays: no port call, nothing appended",
+          "[host]") {
   HostFixture f;
   const std::string path = f.script("main.lua", kExample);
   host::RunOutcome first = f.run(path, "run-replay");
@@ -57,7 +59,8 @@ TEST_CASE("a second execution of a completed run replays: no port call, nothing 
   host::RunOutcome again = f.run(path, "run-replay");
   INFO(text(again.error));
   REQUIRE(again.status == RunStatus::kCompleted);
-  CHECK(text(again.output) == R"({"replayed":true,"stored":"x","text":"Reply to: Store this idea"})");
+  CHECK(text(again.output) ==
+        R"({"replayed":true,"stored":"x","text":"Reply to: Store this idea"})");
   CHECK(f.printed.empty());
   CHECK(f.events("run-replay").size() == before);
 }

@@ -216,8 +216,9 @@ end
   host::RunOutcome outcome = f.run(path, "run-sort");
   INFO(text(outcome.error));
   REQUIRE(outcome.status == RunStatus::kCompleted);
-  CHECK(text(outcome.output) ==
-        R"({"after":true,"kind":"sandbox_violation","kind2":"sandbox_violation","ok":false,"ok2":false})");
+  CHECK(
+      text(outcome.output) ==
+      R"({"after":true,"kind":"sandbox_violation","kind2":"sandbox_violation","ok":false,"ok2":false})");
 }
 
 TEST_CASE("run:version records max for a live run and 0 for old history", "[host]") {
@@ -235,8 +236,9 @@ return function(run)
 end
 )lua");
   f.restart();
-  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), kernel::RunId("run-version"),
-                                       Json("go")).ok());
+  REQUIRE(f.kernel_host.kernel
+              ->resume(kernel::TenantId("acme"), kernel::RunId("run-version"), Json("go"))
+              .ok());
   host::RunOutcome outcome = f.run(new_code, "run-version");
   INFO(text(outcome.error));
   REQUIRE(outcome.status == RunStatus::kCompleted);

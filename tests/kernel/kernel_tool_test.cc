@@ -264,8 +264,9 @@ TEST_CASE("a run whose owner is alive in the middle of a tool is not settled by 
 TEST_CASE("a tool without side effects whose call was lost runs again, with no reconciliation",
           "[kernel][tool]") {
   Host host;
-  REQUIRE(host.kernel->tools().add({"lookup", "reads a price", Json::object({{"type", "object"}}),
-                                    "1", "", false}).ok());
+  REQUIRE(host.kernel->tools()
+              .add({"lookup", "reads a price", Json::object({{"type", "object"}}), "1", "", false})
+              .ok());
   REQUIRE(host.kernel->start_run(start_request("r-lookup")).ok());
   ToolRequest request;
   request.step_key = "price";
@@ -274,8 +275,9 @@ TEST_CASE("a tool without side effects whose call was lost runs again, with no r
   REQUIRE(first.ok());
   REQUIRE(first->call.has_value());  // the process "dies" here: never finished
   host.reopen();
-  REQUIRE(host.kernel->tools().add({"lookup", "reads a price", Json::object({{"type", "object"}}),
-                                    "1", "", false}).ok());
+  REQUIRE(host.kernel->tools()
+              .add({"lookup", "reads a price", Json::object({{"type", "object"}}), "1", "", false})
+              .ok());
   auto again = host.kernel->begin_tool(TenantId("acme"), RunId("r-lookup"), request);
   REQUIRE(again.ok());
   REQUIRE(again->call.has_value());  // live again, not reconciliation_required

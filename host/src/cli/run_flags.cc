@@ -16,8 +16,8 @@ std::vector<std::string> split_list(const std::string& text) {
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                           : comma - start);
+    const std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!item.empty()) items.push_back(item);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -45,14 +45,14 @@ Result<int64_t> parse_usd(const std::string& text) {
 // Which flags each verb takes.
 const std::set<std::string>& allowed(const std::string& verb) {
   static const std::set<std::string> run = {
-      "--run-id", "--tenant",     "--caps",       "--budget",           "--policy",
-      "--durability", "--replay", "--input",      "--seed",             "--max-memory",
-      "--max-instructions", "--watch", "--pinned"};
-  static const std::set<std::string> resume = {"--input",      "--budget",     "--grant",
-                                               "--policy",     "--durability", "--max-memory",
-                                               "--max-instructions", "--pinned"};
-  static const std::set<std::string> worker = {"--once", "--poll-ms", "--policy", "--durability",
-                                               "--max-memory", "--max-instructions"};
+      "--run-id",           "--tenant", "--caps",  "--budget", "--policy",
+      "--durability",       "--replay", "--input", "--seed",   "--max-memory",
+      "--max-instructions", "--watch",  "--pinned"};
+  static const std::set<std::string> resume = {
+      "--input",      "--budget",           "--grant", "--policy", "--durability",
+      "--max-memory", "--max-instructions", "--pinned"};
+  static const std::set<std::string> worker = {
+      "--once", "--poll-ms", "--policy", "--durability", "--max-memory", "--max-instructions"};
   if (verb == "run") return run;
   if (verb == "resume") return resume;
   return worker;
@@ -73,9 +73,18 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
       continue;
     }
     if (!ok.count(arg)) return Status::invalid_argument("{} does not take {}", flags.verb, arg);
-    if (arg == "--watch") { flags.watch = true; continue; }
-    if (arg == "--pinned") { flags.pinned = true; continue; }
-    if (arg == "--once") { flags.once = true; continue; }
+    if (arg == "--watch") {
+      flags.watch = true;
+      continue;
+    }
+    if (arg == "--pinned") {
+      flags.pinned = true;
+      continue;
+    }
+    if (arg == "--once") {
+      flags.once = true;
+      continue;
+    }
     if (i + 1 >= args.size()) return Status::invalid_argument("{} needs a value", arg);
     const std::string& value = args[++i];
     if (arg == "--run-id") {
@@ -110,12 +119,12 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
       flags.input = std::move(*input);
     } else if (arg == "--seed") {
       ARTANA_ASSIGN_OR_RETURN(int64_t seed, parse_integer(arg, value, -(int64_t{1} << 53)));
-      if (seed > (int64_t{1} << 53))
-        return Status::invalid_argument("--seed must be within ±2^53");
+      if (seed > (int64_t{1} << 53)) return Status::invalid_argument("--seed must be within ±2^53");
       flags.seed = seed;
     } else if (arg == "--max-memory") {
       ARTANA_ASSIGN_OR_RETURN(int64_t mb, parse_integer(arg, value, 1));
-      if (mb > (int64_t{1} << 20)) return Status::invalid_argument("--max-memory is in MB, at most 1048576");
+      if (mb > (int64_t{1} << 20))
+        return Status::invalid_argument("--max-memory is in MB, at most 1048576");
       flags.max_memory_mb = static_cast<uint64_t>(mb);
     } else if (arg == "--max-instructions") {
       ARTANA_ASSIGN_OR_RETURN(int64_t n, parse_integer(arg, value, 1000));

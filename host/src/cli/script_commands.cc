@@ -116,8 +116,9 @@ RunOutcome drive(Host& host, const RunId& run, ScriptWatch* watch) {
         RunOutcome failed;
         failed.run_id = run;
         failed.status = RunStatus::kRunning;
-        failed.error = Json::object({{"kind", reloaded.kind().empty() ? "script_error" : reloaded.kind()},
-                                     {"message", reloaded.message()}});
+        failed.error =
+            Json::object({{"kind", reloaded.kind().empty() ? "script_error" : reloaded.kind()},
+                          {"message", reloaded.message()}});
         return failed;
       }
     }
@@ -203,8 +204,8 @@ int run_script_command(const GlobalOptions& global, const std::vector<std::strin
   if (!flags.ok()) return usage(flags.status().message());
   auto session = open_session(global, *flags);
   if (!session.ok()) return exit_for_status(session.status());
-  if (verb == "worker") return run_worker(global, *flags, *session->kernel, *session->store,
-                                          *session->host, g_stop);
+  if (verb == "worker")
+    return run_worker(global, *flags, *session->kernel, *session->store, *session->host, g_stop);
 
   RunOptions options;
   std::string script;
@@ -214,8 +215,8 @@ int run_script_command(const GlobalOptions& global, const std::vector<std::strin
   } else {
     options.run_id = RunId(flags->target);
   }
-  auto prepared = prepare_run(*flags, *session->kernel, *session->store, verb == "resume", options,
-                              script);
+  auto prepared =
+      prepare_run(*flags, *session->kernel, *session->store, verb == "resume", options, script);
   if (!prepared.ok()) return exit_for_status(prepared);
   return execute(global, *flags, *session, script, std::move(options));
 }

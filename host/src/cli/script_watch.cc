@@ -34,8 +34,7 @@ bool drain(int fd) {
 Result<ScriptWatch> ScriptWatch::create(const std::string& script_path) {
   const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return Status::io_error("inotify_init1: {}", std::strerror(errno));
-  const std::string folder =
-      std::filesystem::absolute(script_path).parent_path().string();
+  const std::string folder = std::filesystem::absolute(script_path).parent_path().string();
   if (inotify_add_watch(fd, folder.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
     const int error = errno;
     close(fd);

@@ -14,7 +14,8 @@ std::string field(const Json& error, std::string_view name) {
 }  // namespace
 
 Json boundary_error_json(const lua::BoundaryError& error, const std::string& traceback) {
-  Json json = Json::object({{"kind", std::string(error.kind)}, {"message", std::string(error.message)}});
+  Json json =
+      Json::object({{"kind", std::string(error.kind)}, {"message", std::string(error.message)}});
   if (error.step_key[0] != '\0') json.set("step_key", std::string(error.step_key));
   if (error.where[0] != '\0') json.set("where", std::string(error.where));
   if (!traceback.empty()) json.set("traceback", traceback);

@@ -31,9 +31,8 @@ Result<ScriptSource> Host::load_source(const std::string& script_path, const Run
   // --pinned: the code the run recorded, from the ledger, whatever the files say now.
   ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord record,
                           kernel_.run_record(options.tenant.tenant_id, *options.run_id));
-  return ScriptSource::pinned(record.script, [this](const std::string& sha) {
-    return kernel_.load_source(sha);
-  });
+  return ScriptSource::pinned(record.script,
+                              [this](const std::string& sha) { return kernel_.load_source(sha); });
 }
 
 Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions options) {
@@ -127,7 +126,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   const int64_t now = now_us();
   for (auto& [id, run] : runs_) {
     std::optional<int64_t> next = run->wake_timers(now);
-    if (next && (!result.next_timer_us || *next < *result.next_timer_us)) result.next_timer_us = next;
+    if (next && (!result.next_timer_us || *next < *result.next_timer_us))
+      result.next_timer_us = next;
   }
   std::vector<std::string> due;
   for (const auto& [id, parked] : parked_) {

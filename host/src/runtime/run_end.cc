@@ -29,8 +29,8 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
     auto converted = lua::to_json(entry.thread, -nresults, "output");
     if (!converted.ok()) {
       Json error = status_error_json(converted.status().with_kind("script_error"));
-      error.set("message", "the entry's return value cannot be recorded: " +
-                               converted.status().message());
+      error.set("message",
+                "the entry's return value cannot be recorded: " + converted.status().message());
       finish_task(entry);
       return entry_raised(entry, std::move(error));
     }
@@ -94,9 +94,9 @@ void ScriptRun::entry_raised(Task& entry, Json error) {
 void ScriptRun::killed() {
   if (ended_) return;
   const char* reason = lua_->kill_reason();
-  Json error = Json::object(
-      {{"kind", "limit_exceeded"},
-       {"message", std::string(reason != nullptr ? reason : "limit") + " exceeded"}});
+  Json error =
+      Json::object({{"kind", "limit_exceeded"},
+                    {"message", std::string(reason != nullptr ? reason : "limit") + " exceeded"}});
   if (started_) {
     const kernel::RunId active = active_run();
     auto status = kernel_.status(tenant_, active);

@@ -15,7 +15,8 @@ using lua::SyscallReply;
 SyscallReply& ScriptRun::sys_pause(lua_State* L, Task& task) {
   const char* reason = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (reason == nullptr)
-    return reply_error("invalid_argument", "run:pause(reason [, context]): reason must be a string");
+    return reply_error("invalid_argument",
+                       "run:pause(reason [, context]): reason must be a string");
   Result<Json> context = Json();
   if (!lua_isnoneornil(L, 3)) context = lua::to_json(L, 3, "context");
   if (!context.ok()) return reply_error(context.status());
@@ -93,8 +94,9 @@ SyscallReply& ScriptRun::sys_scope(lua_State* L, Task& task, SyscallOp op) {
     return reply_;
   }
   const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  Status valid = name == nullptr ? Status::invalid_argument("run:scope(name, fn): name must be a string")
-                                 : check_scope_name(name);
+  Status valid = name == nullptr
+                     ? Status::invalid_argument("run:scope(name, fn): name must be a string")
+                     : check_scope_name(name);
   if (!valid.ok()) return reply_error(valid);
   task.scopes.enter(name);
   return reply_;
@@ -116,7 +118,8 @@ SyscallReply& ScriptRun::sys_parallel(lua_State* L, Task& task) {
     int is_integer = 0;
     const lua_Integer value = lua_tointegerx(L, 4, &is_integer);
     if (!is_integer || value < 1)
-      return reply_error("invalid_argument", "run:parallel: max_concurrency must be an integer >= 1");
+      return reply_error("invalid_argument",
+                         "run:parallel: max_concurrency must be an integer >= 1");
     max = static_cast<size_t>(value);
   }
   if (branch_names.empty()) return reply_value(Json::array());
@@ -156,9 +159,9 @@ void ScriptRun::start_branches(ParallelGroup& group) {
     const size_t index = group.next_to_start++;
     lua_State* thread = lua_->new_thread();
     if (thread == nullptr) return killed();
-    auto args = lua::prepare_call(lua_->state(), thread, api_.call, group.fns_ref, {}, {},
-                                  static_cast<int>(index) + 1,
-                                  {lua::CallArg{group.run_ref, nullptr}});
+    auto args =
+        lua::prepare_call(lua_->state(), thread, api_.call, group.fns_ref, {}, {},
+                          static_cast<int>(index) + 1, {lua::CallArg{group.run_ref, nullptr}});
     if (!args.ok()) return killed();
     const std::string& base = group.base_path;
     const std::string& name = group.names[index];

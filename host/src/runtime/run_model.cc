@@ -16,9 +16,9 @@ using lua::SyscallReply;
 
 namespace {
 
-constexpr std::string_view kModelFields[] = {"model",   "prompt",       "messages", "schema",
-                                             "tools",   "step_key",     "replay",   "retry_failed",
-                                             "options"};
+constexpr std::string_view kModelFields[] = {"model",  "prompt",       "messages",
+                                             "schema", "tools",        "step_key",
+                                             "replay", "retry_failed", "options"};
 
 Status bad(std::string_view message) {
   return Status::invalid_argument("run:model: {}", message).with_kind("invalid_argument");
@@ -67,7 +67,8 @@ Result<kernel::ModelRequest> model_request(const Json& table,
     request.options = *options;
   }
   if (const Json* replay = table.find("replay")) {
-    if (!replay->is_string()) return bad("`replay` must be strict, allow_prompt_drift or fork_on_drift");
+    if (!replay->is_string())
+      return bad("`replay` must be strict, allow_prompt_drift or fork_on_drift");
     ARTANA_ASSIGN_OR_RETURN(request.replay, kernel::parse_replay_policy(replay->as_string()));
   }
   if (const Json* retry = table.find("retry_failed")) {
@@ -90,8 +91,9 @@ kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
     outcome.error = "model port '" + port + "' returned " + message;
     return outcome;
   };
-  if (!result.is_object()) return fail("a " + std::string(kernel::json_type_name(result.type())) +
-                                       "; expected { output = ..., usage = ..., tool_calls = ... }");
+  if (!result.is_object())
+    return fail("a " + std::string(kernel::json_type_name(result.type())) +
+                "; expected { output = ..., usage = ..., tool_calls = ... }");
   const Json* output = result.find("output");
   if (output == nullptr) return fail("no `output`");
   outcome.output = *output;
@@ -99,7 +101,8 @@ kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
     if (!usage->is_object()) return fail("a `usage` that is not a table");
     outcome.usage = *usage;
     if (const Json* cost = usage->find("cost_usd")) {
-      if (!cost->is_number() || cost->as_number() < 0) return fail("a negative or non-numeric usage.cost_usd");
+      if (!cost->is_number() || cost->as_number() < 0)
+        return fail("a negative or non-numeric usage.cost_usd");
       outcome.cost_micro_usd = std::llround(cost->as_number() * 1e6);
     }
   }
@@ -153,8 +156,10 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
 
 void ScriptRun::start_model_port(Task& waiter) {
   const kernel::ModelCall& call = waiter.model_call;
-  Json request = Json::object({{"model", call.model}, {"step_key", call.step_key},
-                               {"run_id", call.run_id.str()}, {"tools", call.tools},
+  Json request = Json::object({{"model", call.model},
+                               {"step_key", call.step_key},
+                               {"run_id", call.run_id.str()},
+                               {"tools", call.tools},
                                {"options", call.options}});
   if (call.prompt) request.set("prompt", *call.prompt);
   if (call.messages) request.set("messages", *call.messages);

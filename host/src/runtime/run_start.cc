@@ -48,8 +48,8 @@ SyscallReply& ScriptRun::sys_ready(lua_State* L) {
 void ScriptRun::start_entry(Task& entry) {
   Status status = start_or_resume();
   if (!status.ok()) return resume_with_status(entry, status, {});
-  resume_with(entry, Json::object({{"id", run_id_.str()}, {"tenant", tenant_.str()},
-                                   {"input", input_}}));
+  resume_with(entry,
+              Json::object({{"id", run_id_.str()}, {"tenant", tenant_.str()}, {"input", input_}}));
 }
 
 SyscallReply& ScriptRun::sys_require(lua_State* L) {
@@ -119,7 +119,8 @@ Status ScriptRun::start_or_resume() {
       ARTANA_RETURN_IF_ERROR(kernel_.resume(caller, run_id_, Json::object()));
     }
   }
-  if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
+  if (!script_.is_pinned())
+    ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));
   ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord current, kernel_.run_record(caller, run_id_));

@@ -78,9 +78,9 @@ void ScriptRun::start_tool(Task& waiter) {
                                {"step_key", call.step_key}});
   lua_State* thread = lua_->new_thread();
   if (thread == nullptr) return killed();
-  auto args = lua::prepare_call(lua_->state(), thread, api_.call, api_.tools, call.tool, "fn", 0,
-                                {lua::CallArg{LUA_NOREF, &call.arguments},
-                                 lua::CallArg{LUA_NOREF, &context}});
+  auto args = lua::prepare_call(
+      lua_->state(), thread, api_.call, api_.tools, call.tool, "fn", 0,
+      {lua::CallArg{LUA_NOREF, &call.arguments}, lua::CallArg{LUA_NOREF, &context}});
   if (!args.ok()) {
     lua_->release_thread(thread);
     if (lua_->killed()) return killed();

@@ -48,7 +48,8 @@ SyscallReply& ScriptRun::sys_now(lua_State* L, Task& task) {
   auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kTime,
                                  [now]() -> Result<Json> { return Json(now); });
   if (!step.ok()) return reply_error(step.status(), *key);
-  if (!step->value.is_integer()) return reply_error("replay_drift", "recorded time is not an integer", *key);
+  if (!step->value.is_integer())
+    return reply_error("replay_drift", "recorded time is not an integer", *key);
   // Seconds since the epoch, with microseconds, like os.time() but finer.
   return reply_value(Json(static_cast<double>(step->value.as_integer()) / 1e6));
 }
@@ -74,13 +75,12 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
   }
   auto key = claim_key(L, task, "random", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
-  auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kRandom,
-                                 [&]() -> Result<Json> {
-                                   const uint64_t bits = random_bits(seed_, *key);
-                                   if (!low) return Json(static_cast<double>(bits >> 11) * 0x1p-53);
-                                   const uint64_t span = static_cast<uint64_t>(*high - *low) + 1;
-                                   return Json(*low + static_cast<int64_t>(bits % span));
-                                 });
+  auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kRandom, [&]() -> Result<Json> {
+    const uint64_t bits = random_bits(seed_, *key);
+    if (!low) return Json(static_cast<double>(bits >> 11) * 0x1p-53);
+    const uint64_t span = static_cast<uint64_t>(*high - *low) + 1;
+    return Json(*low + static_cast<int64_t>(bits % span));
+  });
   if (!step.ok()) return reply_error(step.status(), *key);
   return reply_value(step->value);
 }
@@ -88,13 +88,16 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
 SyscallReply& ScriptRun::sys_summary(lua_State* L, Task& task) {
   const char* kind = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (kind == nullptr || *kind == '\0')
-    return reply_error("invalid_argument", "run:summary(kind, value): kind must be a non-empty string");
+    return reply_error("invalid_argument",
+                       "run:summary(kind, value): kind must be a non-empty string");
   auto value = lua::to_json(L, 3, "value");
   if (!value.ok()) return reply_error(value.status());
   auto key = claim_key(L, task, "summary", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
   Status recorded = kernel_.summary(tenant_, run_id_, kind, *value, *key);
-  if (!recorded.ok()) return reply_error(recorded.with_kind(recorded.kind().empty() ? "policy_violation" : recorded.kind()), *key);
+  if (!recorded.ok())
+    return reply_error(
+        recorded.with_kind(recorded.kind().empty() ? "policy_violation" : recorded.kind()), *key);
   return reply_;
 }
 

@@ -15,7 +15,10 @@ using lua::SyscallOp;
 using lua::SyscallReply;
 
 ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
-    : host_(host), kernel_(host.kernel()), script_(std::move(script)), options_(std::move(options)) {}
+    : host_(host),
+      kernel_(host.kernel()),
+      script_(std::move(script)),
+      options_(std::move(options)) {}
 
 ScriptRun::~ScriptRun() = default;  // the LuaState frees every thread
 
@@ -107,8 +110,9 @@ void ScriptRun::run_one() {
     if (syscall) return after_yield(task);
     // coroutine.yield() at the top of a host thread: nothing would ever resume it.
     lua::BoundaryError error = lua::BoundaryError::make(
-        "script_error", "coroutine.yield called outside a coroutine (in the entry, a branch, a "
-                        "tool or a model port)");
+        "script_error",
+        "coroutine.yield called outside a coroutine (in the entry, a branch, a "
+        "tool or a model port)");
     lua::write_where(task.thread, 0, error.where, sizeof error.where);
     lua::push_error(lua_->state(), error);  // cannot fail: small, and the state has room
     lua_xmove(lua_->state(), task.thread, 1);

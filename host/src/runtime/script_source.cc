@@ -29,7 +29,8 @@ Result<std::string> read_file(const std::string& path) {
     return Status::invalid_argument("script '{}' is {} bytes; the limit is {}", path, size,
                                     kMaxSourceBytes);
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::invalid_argument("cannot open script '{}': {}", path, std::strerror(errno));
+  if (!in)
+    return Status::invalid_argument("cannot open script '{}': {}", path, std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (!in && !in.eof()) return Status::invalid_argument("cannot read script '{}'", path);

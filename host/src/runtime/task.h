@@ -46,15 +46,15 @@ struct Task {
   lua_State* thread = nullptr;
   int resume_args = 0;  // values on `thread` for its next resume
 
-  ScopeStack scopes;           // entry and branch tasks
-  std::string step_key;        // run:step in progress (between step_begin and step_end)
+  ScopeStack scopes;     // entry and branch tasks
+  std::string step_key;  // run:step in progress (between step_begin and step_end)
   bool in_step = false;
 
   // ---- waiting ----
   WaitKind wait = WaitKind::kNone;
   lua_State* caller = nullptr;  // the thread whose syscall waits (for the error's `where`)
   std::string wait_step_key;
-  int64_t due_us = 0;  // kSleep
+  int64_t due_us = 0;        // kSleep
   std::string pause_reason;  // kPause: asked again once the run is resumed
   kernel::Json pause_context;
   std::shared_ptr<ParallelGroup> group_waited;  // kParallel
@@ -63,7 +63,7 @@ struct Task {
   StartKind start = StartKind::kNone;
   kernel::ModelCall model_call;  // kModelPort
   std::optional<kernel::Json> output_schema;
-  kernel::ToolCall tool_call;  // kTool
+  kernel::ToolCall tool_call;             // kTool
   std::vector<std::string> branch_names;  // kParallel
   size_t max_concurrency = 0;             // 0: all at once
 
@@ -82,8 +82,8 @@ struct ParallelGroup {
   Task* parent = nullptr;
   std::vector<std::string> names;  // branch scope names, in result order
   std::string base_path;           // the parent's scope path when it called run:parallel
-  std::vector<Task*> branches;       // by index (nullptr until started)
-  std::vector<bool> finished;        // ended (returned, failed or stopped)
+  std::vector<Task*> branches;     // by index (nullptr until started)
+  std::vector<bool> finished;      // ended (returned, failed or stopped)
   size_t next_to_start = 0;
   size_t running = 0;
   size_t max_concurrency = 0;  // 0: unlimited

@@ -326,9 +326,9 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
     const std::string step_key = *state->open_pause;
     Json payload = Json::object({{"step_key", step_key}, {"input", std::move(scrubbed)}});
     if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
-    ARTANA_RETURN_IF_ERROR(append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}},
-                                  RunStatus::kRunning)
-                               .status());
+    ARTANA_RETURN_IF_ERROR(
+        append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}}, RunStatus::kRunning)
+            .status());
     state->recorded_ahead(step_key);
     return Status();
   }

@@ -89,21 +89,18 @@ Status Kernel::hold_for_attention(const TenantId& caller, const RunId& run, cons
   const Json* kind = error.find("kind");
   const Json* message = error.find("message");
   const Json* step_key = error.find("step_key");
-  Status halted = Status::failed_precondition(
-                      "{}", message != nullptr && message->is_string() ? message->as_string()
-                                                                       : "held for attention")
-                      .with_kind(kind != nullptr && kind->is_string() ? kind->as_string()
-                                                                      : "script_error",
-                                 step_key != nullptr && step_key->is_string()
-                                     ? step_key->as_string()
-                                     : "");
+  Status halted =
+      Status::failed_precondition("{}", message != nullptr && message->is_string()
+                                            ? message->as_string()
+                                            : "held for attention")
+          .with_kind(kind != nullptr && kind->is_string() ? kind->as_string() : "script_error",
+                     step_key != nullptr && step_key->is_string() ? step_key->as_string() : "");
   Json detail = Json::object();
   for (const char* field : {"where", "traceback"}) {
     if (const Json* value = error.find(field)) detail.set(field, *value);
   }
   Status result = halt(state, halted, RunStatus::kNeedsAttention, detail);
-  return result.code() == halted.code() && result.message() == halted.message() ? Status()
-                                                                                  : result;
+  return result.code() == halted.code() && result.message() == halted.message() ? Status() : result;
 }
 
 }  // namespace artana::kernel

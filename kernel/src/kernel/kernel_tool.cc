@@ -19,7 +19,6 @@ namespace {
 // lost outcome needs an operator.
 bool may_run_again(const StepRecord& step) { return !step.side_effect; }
 
-
 namespace ev = events;
 
 // SHA-256 of the canonical JSON array [run_id, tool_name, step_key]: the same logical call

@@ -86,7 +86,7 @@ class RunState {
   // time the chain is followed, so another process goes where the run went.
   std::optional<RunId> fork_run_id;
   bool started = false;  // run_started was applied (a crash can leave a run without it)
-  std::set<std::string> old_versions;     // change ids answered 0 (the old path) this process
+  std::set<std::string> old_versions;  // change ids answered 0 (the old path) this process
   // From run_started (a fork has its parent's): what run_record reports.
   std::string script_hash;
   Json input;

@@ -64,7 +64,7 @@ struct RunOutcome {
 };
 
 struct TickResult {
-  size_t resumed = 0;      // task resumptions this tick
+  size_t resumed = 0;       // task resumptions this tick
   bool more_ready = false;  // work is ready now: tick again soon
   // The earliest durable timer of a sleeping task, µs since the epoch.
   std::optional<int64_t> next_timer_us;
