@@ -24,6 +24,7 @@
 #include "artana/kernel/lmdb_event_store.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/script_api.h"
+#include "host/bench_scripts.h"
 #include "support/bench_report.h"
 
 using namespace artana;
@@ -155,22 +156,6 @@ std::string write_script(const Settings& s, const std::string& name, const std::
   return path;
 }
 
-// The model port answers at once with a small output, as a cached or scripted model would.
-const char kModelScript[] = R"lua(
-local artana = require "artana"
-artana.model_port("bench", function(req)
-  return { output = { text = "ok" }, usage = { prompt_tokens = 12, completion_tokens = 3 } }
-end)
-return function(run, input)
-  local replayed = 0
-  for i = 1, input.steps do
-    local r = run:model { model = "bench", prompt = "Summarise the ticket and propose the next step." }
-    if r.replayed then replayed = replayed + 1 end
-  end
-  return { steps = input.steps, replayed = replayed }
-end
-)lua";
-
 // lua_live_step_us: whole runs of live model steps; each sample is one run's tick time
 // divided by its steps (the port's coroutine, both syscalls' JSON, the kernel, the append).
 void bench_live(const Settings& s) {
@@ -244,20 +229,6 @@ void bench_replay(const Settings& s) {
 // when each marker call ran: one sample is one block of calls between two markers, divided by
 // the calls in it. Loading the run and compiling the script fall outside the blocks; the
 // whole re-execution per call is printed beside it.
-const char kNoioScript[] = R"lua(
-return function(run, input)
-  for b = 1, input.blocks do
-    run:now()  -- marker
-    if input.kind == "now" then
-      for i = 1, input.block - 1 do run:now() end
-    else
-      for i = 1, input.block - 1 do run:random() end
-    end
-  end
-  run:now()  -- marker closing the last block
-  return input.blocks
-end
-)lua";
 
 struct StampClock {
   std::vector<double> stamps;  // steady µs of each clock read while recording
@@ -336,13 +307,6 @@ void bench_noio(const Settings& s) {
 // of runs: the growth of the process's resident memory over the batch, per run. Anonymous
 // memory (resident minus file-backed) is the figure: the ledger's pages are mapped from the
 // file and are the page cache's, not the run's; the total is printed beside it.
-const char kPausedScript[] = R"lua(
-return function(run)
-  print(collectgarbage("count"))  -- the Lua heap in KiB, garbage not yet collected included
-  local answer = run:pause("approve?")
-  return answer
-end
-)lua";
 
 struct Rss {
   double resident = 0, anonymous = 0;  // bytes

@@ -1,0 +1,102 @@
+// Kernel: pause steps and resuming a run — a human's input handed back to the script, or
+// an operator's go-ahead for a run that needed attention.
+#include "artana/kernel/kernel.h"
+#include "kernel/active_run.h"
+#include "kernel/event_types.h"
+#include "kernel/run_state.h"
+#include "middleware/pii_redactor.h"
+
+namespace artana::kernel {
+
+namespace ev = events;
+
+Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
+                                  const std::string& step_key, const std::string& reason,
+                                  const Json& context) {
+  // A pause is a step: after fork_on_drift it belongs to the fork.
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  const std::shared_ptr<RunState> state = active_run.state;
+  if (state->halt) return *state->halt;
+  if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
+    return Status::invalid_argument("step_key must be 1..{} bytes", kMaxStepKeyBytes);
+  }
+  if (auto it = state->steps.find(step_key); it != state->steps.end()) {
+    const StepRecord& step = it->second;
+    if (step.kind != "pause") {
+      return halt(*state,
+                  Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
+                                              "as a pause",
+                                              step_key, step.kind)
+                      .with_kind(error_kind::kReplayDrift, step_key),
+                  RunStatus::kNeedsAttention, Json::object());
+    }
+    PauseResult result;
+    if (pii_) {
+      Json replayed_context = context;  // renumbers this run's values in script order
+      scrub_pii(state->pii, replayed_context, ScrubMode::kReplay);
+    }
+    if (step.terminal) {
+      state->reached(step_key, *step.terminal);
+      const Json* input = step.terminal->payload.find("input");
+      result.input = input != nullptr ? *input : Json();
+      result.seq = step.terminal->seq;
+    } else {
+      result.paused = true;
+      result.seq = step.request_seq;
+    }
+    return result;
+  }
+  if (state->open_pause) {
+    return Status::failed_precondition("run '{}' is already paused at step '{}'", run.str(),
+                                       *state->open_pause);
+  }
+  if (state->status == RunStatus::kCompleted) {
+    return Status::failed_precondition("run '{}' is completed; step '{}' was never recorded",
+                                       run.str(), step_key)
+        .with_kind(error_kind::kReplayDrift, step_key);
+  }
+  Json scrubbed = context;
+  Json allocated = pii_ ? scrub_pii(state->pii, scrubbed, ScrubMode::kLive) : Json::object();
+  Json payload =
+      Json::object({{"step_key", step_key}, {"reason", reason}, {"context", std::move(scrubbed)}});
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
+                          append(*state, {{std::string(ev::kRunPaused), std::move(payload)}},
+                                 RunStatus::kPaused, /*barrier=*/true));
+  PauseResult result;
+  result.paused = true;
+  result.seq = appended.events.back().seq;
+  return result;
+}
+
+Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& input) {
+  // The run goes on where its steps go: the end of its fork chain.
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  const std::shared_ptr<RunState> state = active_run.state;
+  if (state->status == RunStatus::kPaused && state->open_pause) {
+    // Numbered after everything recorded; a replay passes the pause and advances by it.
+    Json scrubbed = input;
+    PiiState operator_side;
+    operator_side.recorded = state->pii.recorded;
+    Json allocated = pii_ ? scrub_pii(operator_side, scrubbed, ScrubMode::kLive) : Json::object();
+    const std::string step_key = *state->open_pause;
+    Json payload = Json::object({{"step_key", step_key}, {"input", std::move(scrubbed)}});
+    if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+    ARTANA_RETURN_IF_ERROR(
+        append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}}, RunStatus::kRunning)
+            .status());
+    state->recorded_ahead(step_key);
+    return Status();
+  }
+  if (state->status == RunStatus::kNeedsAttention) {
+    // The operator fixed what halted it (code, budget, capabilities): the next attempt runs.
+    state->halt.reset();
+    Json payload = Json::object({{"input", input}});
+    return append(*state, {{std::string(ev::kRunResumed), std::move(payload)}}, RunStatus::kRunning)
+        .status();
+  }
+  return Status::failed_precondition("run '{}' is {}, not paused or needing attention", run.str(),
+                                     run_status_name(state->status));
+}
+
+}  // namespace artana::kernel
