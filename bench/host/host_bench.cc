@@ -225,29 +225,20 @@ void bench_replay(const Settings& s) {
 }
 
 // replayed_noio_syscall_us: a re-execution of a run of 100 000 run:now() (and run:random())
-// steps. The host reads its clock in every run:now(), replayed or live, so the clock records
-// when each marker call ran: one sample is one block of calls between two markers, divided by
-// the calls in it. Loading the run and compiling the script fall outside the blocks; the
-// whole re-execution per call is printed beside it.
+// steps. The script print()s a marker before each block of 1000 calls and the host's print
+// sink stamps the time: one sample is one block, divided by its calls. Loading the run and
+// compiling the script fall outside the blocks; the whole re-execution per call is printed
+// beside it.
 
-struct StampClock {
-  std::vector<double> stamps;  // steady µs of each clock read while recording
+// Stamps the steady clock at each print() of the script: the block markers.
+struct StampPrints {
+  std::vector<double> stamps;  // steady µs of each marker while recording
   bool recording = false;
-  int64_t epoch_offset_us = 0;  // system clock minus steady clock, once
-
-  StampClock() {
-    const auto system_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-    epoch_offset_us = system_us - static_cast<int64_t>(now_us());
-  }
 
   host::HostOptions options() {
     host::HostOptions o;
-    o.clock = [this] {
-      const double t = now_us();
-      if (recording) stamps.push_back(t);
-      return epoch_offset_us + static_cast<int64_t>(t);
+    o.print_sink = [this](const RunId&, std::string_view) {
+      if (recording) stamps.push_back(now_us());
     };
     return o;
   }
@@ -257,39 +248,36 @@ void bench_noio_kind(const Settings& s, const std::string& kind, const std::stri
                      Target target, int64_t blocks) {
   const int64_t block = 1000;
   const std::string script = write_script(s, "noio.lua", kNoioScript);
-  StampClock clock;
-  Bench b(s.dir + "/" + name, clock.options());
+  StampPrints markers;
+  Bench b(s.dir + "/" + name, markers.options());
   const Json input = Json::object({{"kind", kind}, {"block", block}, {"blocks", blocks}});
   b.start(script, "values", input);
   b.drive();
   b.outcome("values", RunStatus::kCompleted);
 
-  // Markers are the first clock read of each block; with kind "now" every call reads it.
-  const int64_t per_marker = kind == "now" ? block : 1;
-  const int64_t expected = blocks * per_marker + 1;
+  const int64_t expected = blocks + 1;  // a marker before each block and after the last
   std::vector<double> per_call, whole;
   for (int i = 0; i < (s.quick ? 2 : 3); ++i) {
-    b.reopen(clock.options());
-    clock.stamps.clear();
-    clock.stamps.reserve(static_cast<size_t>(expected) + 16);
-    clock.recording = true;
+    b.reopen(markers.options());
+    markers.stamps.clear();
+    markers.stamps.reserve(static_cast<size_t>(expected) + 16);
+    markers.recording = true;
     const double t0 = now_us();
     b.start(script, "values");
-    // One long tick: each tick reads the clock once, before any script runs.
-    const int ticks = b.drive(std::chrono::seconds(600));
+    b.drive(std::chrono::seconds(600));
     const double elapsed = now_us() - t0;
-    clock.recording = false;
+    markers.recording = false;
     b.outcome("values", RunStatus::kCompleted);
-    if (ticks != 1 || static_cast<int64_t>(clock.stamps.size()) != expected + 1) {
-      std::fprintf(stderr, "host_bench: %s: %d ticks, %zu clock reads, expected 1 and %lld\n",
-                   name.c_str(), ticks, clock.stamps.size(), static_cast<long long>(expected + 1));
+    if (static_cast<int64_t>(markers.stamps.size()) != expected) {
+      std::fprintf(stderr, "host_bench: %s: %zu markers, expected %lld\n", name.c_str(),
+                   markers.stamps.size(), static_cast<long long>(expected));
       std::exit(1);
     }
     for (int64_t k = 0; k < blocks; ++k) {
-      const double span = clock.stamps[1 + (k + 1) * per_marker] - clock.stamps[1 + k * per_marker];
+      const double span = markers.stamps[k + 1] - markers.stamps[k];
       per_call.push_back(span / static_cast<double>(block));
     }
-    whole.push_back(elapsed / static_cast<double>(blocks * block + 1));
+    whole.push_back(elapsed / static_cast<double>(blocks * block));
   }
   report(summarize(name, "us", per_call), target, s.json);
   info(summarize(name.substr(0, name.size() - 3) + "_whole_reexecution_us", "us", whole), s.json);

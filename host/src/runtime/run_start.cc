@@ -110,10 +110,8 @@ Status ScriptRun::start_or_resume() {
     const int64_t seed = options_.seed ? *options_.seed : seed_from_run_id(*request.run_id);
     request.metadata = Json::object({{"seed", seed}});
     ARTANA_ASSIGN_OR_RETURN(run_id_, kernel_.start_run(request));
-    existed_ = false;
   } else {
     run_id_ = record->run_id;
-    existed_ = true;
     if (record->status == kernel::RunStatus::kNeedsAttention) {
       // Running it again is the operator's answer to what halted it (new code, a fix).
       ARTANA_RETURN_IF_ERROR(kernel_.resume(caller, run_id_, Json::object()));
@@ -128,7 +126,6 @@ Status ScriptRun::start_or_resume() {
   input_ = current.input;
   const Json* seed = current.metadata.find("seed");
   seed_ = seed != nullptr && seed->is_integer() ? seed->as_integer() : seed_from_run_id(run_id_);
-  replay_ = current.replay;
   started_ = true;
   return Status();
 }

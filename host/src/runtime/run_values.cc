@@ -44,9 +44,9 @@ constexpr char kNotRecorded[] = "step_not_recorded";
 SyscallReply& ScriptRun::sys_now(lua_State* L, Task& task) {
   auto key = claim_key(L, task, "now", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
-  const int64_t now = host_.now_us();
+  // The clock is read only when the step goes live: a replay never needs it.
   auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kTime,
-                                 [now]() -> Result<Json> { return Json(now); });
+                                 [this]() -> Result<Json> { return Json(host_.now_us()); });
   if (!step.ok()) return reply_error(step.status(), *key);
   if (!step->value.is_integer())
     return reply_error("replay_drift", "recorded time is not an integer", *key);

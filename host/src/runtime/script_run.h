@@ -147,10 +147,8 @@ class ScriptRun final : public lua::SyscallHandler {
   kernel::TenantId tenant_;
   kernel::Json input_;
   int64_t seed_ = 0;
-  kernel::ReplayPolicy replay_ = kernel::ReplayPolicy::kStrict;
   std::unordered_set<std::string> port_names_;
   bool started_ = false;
-  bool existed_ = false;  // the run was in the ledger before this execution
 
   std::vector<std::unique_ptr<Task>> tasks_;
   std::deque<Task*> ready_;
