@@ -72,7 +72,7 @@ double live_step(Kernel& kernel, const std::string& run, uint64_t n, const std::
   ModelStep step =
       must(kernel.begin_model(TenantId("bench"), RunId(run), request(n, prompt)), "begin_model");
   if (!step.call) must(Status::internal("a live step replayed"), "live_step");
-  must(kernel.finish_model(step.call->ticket, scripted_answer(*step.call)), "finish_model");
+  must(kernel.finish_model(std::move(step.pending), scripted_answer(*step.call)), "finish_model");
   return now_us() - start;
 }
 
@@ -171,7 +171,7 @@ void bench_tool_effects(const Settings& s) {
     ToolStep step = must(kernel.begin_tool(TenantId("bench"), RunId("tools"), r), "begin_tool");
     ToolOutcome done;
     done.result = Json::object({{"ok", true}});
-    must(kernel.finish_tool(step.call->ticket, done), "finish_tool");
+    must(kernel.finish_tool(std::move(step.pending), done), "finish_tool");
     times.push_back(now_us() - t0);
   }
   print(summarize("live_tool_step_effects_us", "us", times), s.json);

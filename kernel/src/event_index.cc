@@ -1,21 +1,14 @@
 #include "artana/kernel/event_index.h"
 
-#include <array>
+#include "artana/kernel/step_kind.h"
 
 namespace artana::kernel {
 
 bool is_terminal_event_type(std::string_view type) {
-  // The events that end a step: the kernel writes one of these with the step's key once the
-  // step has a result a replay can return. Requests (`*_requested`) never end a step.
-  static constexpr std::array<std::string_view, 13> kTerminal = {
-      "model_completed", "model_failed",    "tool_completed",  "step_completed", "time_read",
-      "random_read",     "sleep_completed", "http_completed",  "exec_completed", "version_marker",
-      "artifact_read",   "pause_resumed",   "child_completed",
-  };
-  for (std::string_view t : kTerminal) {
-    if (t == type) return true;
-  }
-  return false;
+  // The events that end a step (kStepKinds): the kernel writes one with the step's key once
+  // the step has a result a replay can return. Events that open a step never end it.
+  const std::optional<StepEventRole> role = step_event_role(type);
+  return role && role->ends;
 }
 
 Result<IndexEntries> index_standard(std::string_view type, const Json& payload) {

@@ -82,4 +82,24 @@ std::string_view json_type_name(Json::Type type) {
   return "unknown";
 }
 
+size_t json_bytes(const Json& value) {
+  size_t bytes = sizeof(Json);
+  switch (value.type()) {
+    case Json::Type::kString:
+      bytes += value.as_string().capacity();
+      break;
+    case Json::Type::kArray:
+      for (const Json& item : value.as_array()) bytes += json_bytes(item);
+      break;
+    case Json::Type::kObject:
+      for (const auto& [key, member] : value.as_object()) {
+        bytes += sizeof(std::string) + key.capacity() + json_bytes(member);
+      }
+      break;
+    default:
+      break;
+  }
+  return bytes;
+}
+
 }  // namespace artana::kernel

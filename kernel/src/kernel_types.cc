@@ -56,22 +56,6 @@ Result<ReplayPolicy> parse_replay_policy(std::string_view name) {
       "replay policy '{}' is not one of strict, allow_prompt_drift, fork_on_drift", name);
 }
 
-std::string_view value_kind_name(ValueKind kind) {
-  switch (kind) {
-    case ValueKind::kTime:
-      return "time";
-    case ValueKind::kRandom:
-      return "random";
-    case ValueKind::kStep:
-      return "step";
-    case ValueKind::kVersion:
-      return "version";
-    case ValueKind::kArtifactRead:
-      return "artifact_read";
-  }
-  return "step";
-}
-
 std::string_view tool_outcome_name(ToolOutcomeKind kind) {
   switch (kind) {
     case ToolOutcomeKind::kSuccess:

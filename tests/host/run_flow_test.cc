@@ -219,3 +219,41 @@ end
 
 }  // namespace
 }  // namespace artana::testing
+
+namespace artana::testing {
+namespace {
+
+TEST_CASE("reloads in the middle of a live model call leave nothing pending in the kernel",
+          "[host][reload]") {
+  HostFixture f;
+  const std::string path = f.script("slow.lua", R"lua(local artana = require "artana"
+artana.model_port("m", function(req)
+  local n = 0
+  for i = 1, 1e12 do n = n + 1 end  -- a call that takes many slices
+  return { output = n }
+end)
+return function(run)
+  return run:model { model = "m", prompt = "p" }.output
+end
+)lua");
+  host::RunOptions options;
+  options.run_id = kernel::RunId("run-slow");
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  REQUIRE(f.host->start(path, options).ok());
+  auto pending = [&] { return f.host->kernel().stats().pending_steps; };
+  for (int i = 0; i < 1000; ++i) {
+    for (int t = 0; t < 1000 && pending() == 0; ++t) f.host->tick(std::chrono::microseconds(200));
+    REQUIRE(pending() == 1);  // the port is answering
+    REQUIRE(f.host->reload(kernel::RunId("run-slow")).ok());
+    REQUIRE(pending() == 0);  // the dropped execution's call was abandoned
+  }
+  for (int t = 0; t < 1000 && pending() == 0; ++t) f.host->tick(std::chrono::microseconds(200));
+  REQUIRE(pending() == 1);
+  f.host.reset();  // a host going away with a call in flight
+  kernel::KernelStats stats = f.kernel_host.kernel->stats();
+  CHECK(stats.pending_steps == 0);
+  CHECK(f.count("run-slow", "model_requested") == 0);
+}
+
+}  // namespace
+}  // namespace artana::testing

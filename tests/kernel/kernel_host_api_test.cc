@@ -142,7 +142,7 @@ TEST_CASE("a run's own tool registry wins over the kernel's tool of the same nam
   REQUIRE(step->call->tools.size() == 1);
   CHECK(*step->call->tools.as_array()[0].find("description") == Json("looks things up"));
   ScriptedModel port;
-  REQUIRE(host.kernel->finish_model(step->call->ticket, port(*step->call)).ok());
+  REQUIRE(host.kernel->finish_model(std::move(step->pending), port(*step->call)).ok());
   const auto events = events_of(*host.store, "r1");
   const Json& offered = events[1].payload.find("request")->find("tools")->as_array()[0];
   CHECK(*offered.find("signature") == Json(own->find("lookup")->signature));
@@ -152,7 +152,8 @@ TEST_CASE("a run's own tool registry wins over the kernel's tool of the same nam
   REQUIRE(call->call.has_value());
   CHECK(field(events_of(*host.store, "r1").back(), "version") == Json("2"));
   REQUIRE(
-      host.kernel->finish_tool(call->call->ticket, {ToolOutcomeKind::kSuccess, Json(1), ""}).ok());
+      host.kernel->finish_tool(std::move(call->pending), {ToolOutcomeKind::kSuccess, Json(1), ""})
+          .ok());
   // The kernel's registry is not consulted for this run at all.
   CHECK(host.kernel->begin_tool(kAcme, RunId("r1"), tool_request("t2", "kernel_only"))
             .status()
@@ -178,7 +179,7 @@ TEST_CASE("replacing a run's tool registry keeps a pending tool call's registry 
   REQUIRE(host.kernel->set_run_tools(kAcme, RunId("r1"), registry_with("lookup", "2")).ok());
   first.reset();
   CHECK_FALSE(watch.expired());
-  auto done = host.kernel->finish_tool(pending->call->ticket,
+  auto done = host.kernel->finish_tool(std::move(pending->pending),
                                        {ToolOutcomeKind::kSuccess, Json("found"), ""});
   REQUIRE(done.ok());
   CHECK(done->result == Json("found"));

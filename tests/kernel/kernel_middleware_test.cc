@@ -227,7 +227,7 @@ TEST_CASE("PII never reaches the ledger's bytes while the tool sees the real val
   CHECK(step->call->arguments.find("to")->as_string() == email);  // the real value
   ToolOutcome done;
   done.result = Json::object({{"delivered_to", email}});
-  auto result = host.kernel->finish_tool(step->call->ticket, done);
+  auto result = host.kernel->finish_tool(std::move(step->pending), done);
   REQUIRE(result.ok());
   CHECK(result->result.find("delivered_to")->as_string() == "[EMAIL_2]");
 

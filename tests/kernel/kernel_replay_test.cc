@@ -184,12 +184,12 @@ TEST_CASE("fork_on_drift continues live in a fork whose chain verifies through t
 TEST_CASE("three pending steps of one run complete in reverse order", "[kernel][steps]") {
   Host host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
-  std::vector<ModelCall> calls;
+  std::vector<ModelStep> calls;
   for (std::string key : {"a", "b", "c"}) {
     auto step = host.kernel->begin_model(TenantId("acme"), RunId("r1"), prompt_request(key, key));
     REQUIRE(step.ok());
     REQUIRE(step->call.has_value());
-    calls.push_back(*step->call);
+    calls.push_back(std::move(*step));
   }
   // The same key while it is in flight is refused.
   auto twice = host.kernel->begin_model(TenantId("acme"), RunId("r1"), prompt_request("b", "b"));
@@ -197,7 +197,7 @@ TEST_CASE("three pending steps of one run complete in reverse order", "[kernel][
   ScriptedModel port;
   std::vector<uint64_t> seqs;
   for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
-    auto done = host.kernel->finish_model(it->ticket, port(*it));
+    auto done = host.kernel->finish_model(std::move(it->pending), port(*it->call));
     REQUIRE(done.ok());
     seqs.push_back(done->seq);
   }

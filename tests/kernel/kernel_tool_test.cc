@@ -50,7 +50,7 @@ struct Host {
     done.kind = outcome;
     done.result = Json::object({{"charged", step.call->arguments.find("amount")->as_integer()}});
     done.error = "card declined";
-    return kernel->finish_tool(step.call->ticket, done);
+    return kernel->finish_tool(std::move(step.pending), done);
   }
 };
 
@@ -138,7 +138,7 @@ TEST_CASE("a transient tool failure replays as failed unless the step asks retry
   REQUIRE(step->call.has_value());
   ToolOutcome ok;
   ok.result = Json::object({{"charged", 5}});
-  REQUIRE(host.kernel->finish_tool(step->call->ticket, ok).ok());
+  REQUIRE(host.kernel->finish_tool(std::move(step->pending), ok).ok());
   CHECK(*host.kernel->status(TenantId("acme"), RunId("r1")) == RunStatus::kRunning);
 }
 
@@ -283,7 +283,7 @@ TEST_CASE("a tool without side effects whose call was lost runs again, with no r
   REQUIRE(again->call.has_value());  // live again, not reconciliation_required
   ToolOutcome done;
   done.result = Json::object({{"price", 3}});
-  REQUIRE(host.kernel->finish_tool(again->call->ticket, done).ok());
+  REQUIRE(host.kernel->finish_tool(std::move(again->pending), done).ok());
   const auto events = events_of(*host.store, "r-lookup");
   CHECK(count_type(events, "tool_requested") == 2);
   CHECK(count_type(events, "tool_completed") == 1);

@@ -22,7 +22,7 @@ Result<ModelResult> run_model(Kernel& kernel, const std::string& tenant, const s
                           kernel.begin_model(TenantId(tenant), RunId(run), request));
   if (step.replayed) return std::move(*step.replayed);
   REQUIRE(step.call.has_value());
-  return kernel.finish_model(step.call->ticket, port(*step.call));
+  return kernel.finish_model(std::move(step.pending), port(*step.call));
 }
 
 ModelRequest prompt_request(const std::string& step_key, const std::string& prompt) {

@@ -149,6 +149,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   }
   task.start = StartKind::kModelPort;
   task.model_call = std::move(*step->call);
+  task.pending = std::move(step->pending);
   task.output_schema = std::move(request->output_schema);
   task.wait_step_key = *key;
   return reply_wait(task, WaitKind::kModelPort, L);
@@ -175,12 +176,11 @@ void ScriptRun::start_model_port(Task& waiter) {
     kernel::ModelOutcome outcome;
     outcome.ok = false;
     outcome.error = args.status().message();
-    auto finished = kernel_.finish_model(call.ticket, outcome);
+    auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
     return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   }
   Task* port_task = new_task(TaskKind::kPort, thread);
   port_task->waiter = &waiter;
-  port_task->ticket = call.ticket;
   ++live_work_;
   make_ready(*port_task, *args);
 }
@@ -206,7 +206,7 @@ void ScriptRun::port_returned(Task& port, int nresults) {
   }
   finish_task(port);
   --live_work_;
-  auto finished = kernel_.finish_model(port.ticket, outcome);
+  auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   Status valid = check_output(waiter.output_schema, finished->output);
@@ -224,7 +224,7 @@ void ScriptRun::port_raised(Task& port) {
   outcome.error = std::string(error.message);
   finish_task(port);
   --live_work_;
-  auto finished = kernel_.finish_model(port.ticket, outcome);
+  auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   resume_with_status(waiter, finished.status(), waiter.wait_step_key);
 }

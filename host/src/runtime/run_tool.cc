@@ -66,6 +66,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   if (step->replayed) return reply_value(tool_result_json(*step->replayed));
   task.start = StartKind::kTool;
   task.tool_call = std::move(*step->call);
+  task.pending = std::move(step->pending);
   task.wait_step_key = *key;
   return reply_wait(task, WaitKind::kTool, L);
 }
@@ -87,13 +88,12 @@ void ScriptRun::start_tool(Task& waiter) {
     kernel::ToolOutcome outcome;
     outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
     outcome.error = "tool '" + call.tool + "' has no function in this script";
-    auto finished = kernel_.finish_tool(call.ticket, outcome);
+    auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
     return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   }
   kernel::fault_point("tool.start");
   Task* tool_task = new_task(TaskKind::kTool, thread);
   tool_task->waiter = &waiter;
-  tool_task->ticket = call.ticket;
   ++live_work_;
   make_ready(*tool_task, *args);
 }
@@ -114,7 +114,7 @@ void ScriptRun::tool_returned(Task& tool, int nresults) {
   finish_task(tool);
   --live_work_;
   kernel::fault_point("tool.end");
-  auto finished = kernel_.finish_tool(tool.ticket, outcome);
+  auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   resume_with(waiter, tool_result_json(*finished));
@@ -131,7 +131,7 @@ void ScriptRun::tool_raised(Task& tool) {
   outcome.error = std::string(error.message);
   finish_task(tool);
   --live_work_;
-  auto finished = kernel_.finish_tool(tool.ticket, outcome);
+  auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   resume_with_status(waiter, finished.status(), waiter.wait_step_key);
 }

@@ -28,8 +28,8 @@ enum class TaskState { kReady, kWaiting, kDone };
 // What a waiting task needs before it can go on.
 enum class WaitKind {
   kNone,
-  kModelPort,  // a port task answering `ticket`
-  kTool,       // a tool task answering `ticket`
+  kModelPort,  // a port task answering `pending`
+  kTool,       // a tool task answering `pending`
   kPause,      // the run's resume (human input)
   kSleep,      // the clock reaching `due_us`
   kParallel,   // its branches
@@ -63,13 +63,15 @@ struct Task {
   StartKind start = StartKind::kNone;
   kernel::ModelCall model_call;  // kModelPort
   std::optional<kernel::Json> output_schema;
-  kernel::ToolCall tool_call;             // kTool
+  kernel::ToolCall tool_call;  // kTool
+  // kModelPort, kTool: the live step until it is finished. Dropping the task (a kill, an
+  // unload, a reload) abandons it in the kernel.
+  kernel::PendingStep pending;
   std::vector<std::string> branch_names;  // kParallel
   size_t max_concurrency = 0;             // 0: all at once
 
   // ---- port and tool tasks: whom they answer ----
   Task* waiter = nullptr;
-  uint64_t ticket = 0;
 
   // ---- branch tasks ----
   std::shared_ptr<ParallelGroup> group;

@@ -8,11 +8,8 @@
 #include <cstdlib>
 
 #include "artana/kernel/fault_points.h"
-#include "kernel/active_run.h"
 #include "kernel/event_types.h"
-#include "kernel/model_identity.h"
-#include "kernel/pending_step.h"
-#include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 
 namespace artana::kernel {
 namespace {
@@ -32,13 +29,6 @@ std::string random_run_id() {
     id += kAlphabet[value];
   }
   return id;
-}
-
-bool reserved_summary_kind(std::string_view kind) {
-  for (std::string_view prefix : {"policy", "approval", "intent"}) {
-    if (kind.substr(0, prefix.size()) == prefix) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -74,28 +64,6 @@ Result<std::unique_ptr<Kernel>> Kernel::create(EventStore& store, KernelOptions 
   return std::make_unique<Kernel>(store, std::move(options));
 }
 
-Status Kernel::judge(RunState& state, const std::string& step_key, const ModelCall* model,
-                     const ToolCall* tool) {
-  StepContext ctx{state.run_id, state.tenant, step_key, state.spend_micro_usd};
-  for (const auto& m : middleware_) {
-    Status verdict = model != nullptr ? m->judge_model(ctx, *model) : m->judge_tool(ctx, *tool);
-    if (verdict.ok()) continue;
-    if (verdict.kind() == error_kind::kBudgetExceeded) {
-      // Sticky until the operator raises the budget and resumes.
-      return halt(state, verdict, RunStatus::kNeedsAttention,
-                  Json::object({{"middleware", m->name()}}));
-    }
-    // Audited once per attempt; the step stays open for a retry after the context widens.
-    Json payload = Json::object({{"step_key", step_key},
-                                 {"kind", verdict.kind()},
-                                 {"middleware", m->name()},
-                                 {"message", verdict.message()}});
-    ARTANA_RETURN_IF_ERROR(
-        append(state, {{std::string(ev::kStepDenied), std::move(payload)}}).status());
-    return verdict;
-  }
-  return Status();
-}
 Kernel::~Kernel() = default;
 
 RunId Kernel::new_run_id() { return RunId(random_run_id()); }
@@ -213,15 +181,6 @@ Result<std::shared_ptr<RunState>> Kernel::next_in_chain(RunState& state) {
   return state.forked_to;
 }
 
-Status Kernel::never_live(RunState& state, const std::string& step_key) {
-  Status drift = Status::failed_precondition(
-                     "run '{}' is completed and never recorded step '{}'; it cannot go live",
-                     state.run_id.str(), step_key)
-                     .with_kind(error_kind::kReplayDrift, step_key);
-  state.halt = drift;
-  return drift;
-}
-
 Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> drafts,
                                     std::optional<RunStatus> new_status, bool barrier) {
   AppendRequest request;
@@ -286,48 +245,6 @@ Status Kernel::complete(const TenantId& caller, const RunId& run, const Json& ou
 Status Kernel::fail(const TenantId& caller, const RunId& run, const Json& error) {
   return lifecycle(caller, run, ev::kRunFailed, Json::object({{"error", error}}),
                    RunStatus::kFailed);
-}
-
-Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                       const Json& value, const std::string& step_key) {
-  if (reserved_summary_kind(kind)) {
-    return Status::permission_denied(
-               "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
-               kind)
-        .with_kind(error_kind::kPolicyViolation);
-  }
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  std::lock_guard<std::mutex> lock(state->mu);
-  return summary_locked(*state, kind, value, step_key);
-}
-
-Status Kernel::summary_locked(RunState& state, const std::string& kind, const Json& value,
-                              const std::string& step_key) {
-  if (state.halt) return *state.halt;
-  if (!step_key.empty()) {
-    if (auto it = state.steps.find(step_key); it != state.steps.end()) {
-      if (it->second.kind != "summary") {
-        return halt(state,
-                    Status::failed_precondition("step '{}' was recorded as a {} step, now "
-                                                "reached as a summary",
-                                                step_key, it->second.kind)
-                        .with_kind(error_kind::kReplayDrift, step_key),
-                    RunStatus::kNeedsAttention, Json::object());
-      }
-      if (pii_) {
-        Json replayed = value;  // renumbers this run's values in script order
-        scrub_pii(state.pii, replayed, ScrubMode::kReplay);
-      }
-      if (it->second.terminal) state.reached(step_key, *it->second.terminal);
-      return Status();  // recorded already: a replay appends nothing
-    }
-  }
-  Json scrubbed = value;
-  Json allocated = pii_ ? scrub_pii(state.pii, scrubbed, ScrubMode::kLive) : Json::object();
-  Json payload = Json::object({{"kind", kind}, {"value", std::move(scrubbed)}});
-  if (!step_key.empty()) payload.set("step_key", step_key);
-  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
-  return append(state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
 }
 
 Result<RunStatus> Kernel::status(const TenantId& caller, const RunId& run) {

@@ -1,13 +1,14 @@
-// Kernel: artifacts — named values a run publishes (a report, a plan) and reads back.
+// Kernel: summaries — what a run reports about itself (run_summary) — and artifacts, named
+// values a run publishes (a report, a plan) and reads back.
 //
 // Stored as Python Artana stored them: a run_summary of kind "artifact::<key>" with payload
 // {value}, the latest of a kind winning. A write is a summary step (once per step key); a
 // read is a value step (artifact_read), so a replay gets the value it saw then even if the
 // artifact was written again later.
 #include "artana/kernel/kernel.h"
-#include "kernel/active_run.h"
 #include "kernel/event_types.h"
-#include "kernel/run_state.h"
+#include "kernel/step_machine.h"
+#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
@@ -25,30 +26,75 @@ Status check_artifact_key(const std::string& key) {
                                   kMaxArtifactKeyBytes);
 }
 
+bool reserved_summary_kind(std::string_view kind) {
+  for (std::string_view prefix : {"policy", "approval", "intent"}) {
+    if (kind.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
+                       const Json& value, const std::string& step_key) {
+  if (reserved_summary_kind(kind)) {
+    return Status::permission_denied(
+               "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
+               kind)
+        .with_kind(error_kind::kPolicyViolation);
+  }
+  if (step_key.empty()) {
+    // Not a step (a host's or an operator's note): recorded each time, where the run is now.
+    ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+    RunState& state = *active_run.state;
+    if (state.halt) return *state.halt;
+    Json scrubbed = value;
+    Json allocated = pii_ ? scrub_pii(state.pii, scrubbed, ScrubMode::kLive) : Json::object();
+    Json payload = Json::object({{"kind", kind}, {"value", std::move(scrubbed)}});
+    if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+    return append(state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
+  }
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
+  return summary_step(active_run, kind, value, step_key);
+}
+
+Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json& value,
+                            const std::string& step_key) {
+  Json scrubbed;
+  Json allocated = Json::object();
+  auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
+    // A replay renumbers this run's values in script order.
+    if (pii_) {
+      scrubbed = value;
+      allocated = scrub_pii(state.pii, scrubbed, recorded ? ScrubMode::kReplay : ScrubMode::kLive);
+    }
+    return RequestIdentity();
+  };
+  const StepQuery query{step_key, StepKind::kSummary, ReplayPolicy::kStrict, false, prepare};
+  ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(run, query));
+  if (decision.verdict != StepDecision::Verdict::kLive) return Status();  // recorded already
+  Json payload = Json::object(
+      {{"kind", kind}, {"value", pii_ ? std::move(scrubbed) : value}, {"step_key", step_key}});
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+  return append(*run.state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
+}
 
 Status Kernel::write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,
                               const std::string& key, const Json& value) {
   ARTANA_RETURN_IF_ERROR(check_artifact_key(key));
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  RunState& state = *active_run.state;
-  if (state.halt) return *state.halt;
-  // A step like any other: a completed run never records a new one.
-  if (!state.steps.count(step_key) && state.status == RunStatus::kCompleted) {
-    return never_live(state, step_key);
-  }
-  return summary_locked(state, std::string(ev::kArtifactKindPrefix) + key, value, step_key);
+  return summary_step(active_run, std::string(ev::kArtifactKindPrefix) + key, value, step_key);
 }
 
 Result<ValueStep> Kernel::read_artifact(const TenantId& caller, const RunId& run,
                                         const std::string& step_key, const std::string& key) {
   ARTANA_RETURN_IF_ERROR(check_artifact_key(key));
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  RunState& state = *active_run.state;
   // Runs with the run locked: it reads the state and the store, never a locking Kernel
   // method. The state's artifact index was built from the run's events, a fork's shared
   // prefix included, and the store reads a fork's prefix seqs from its parent.
-  auto latest = [this, &state, &key]() -> Result<Json> {
+  auto latest = [this, &active_run, &key]() -> Result<Json> {
+    const RunState& state = *active_run.state;
     auto it = state.artifacts.find(key);
     if (it == state.artifacts.end()) return Json();
     ARTANA_ASSIGN_OR_RETURN(std::vector<Event> events, store_.read(state.run_id, it->second, 1));
@@ -59,7 +105,7 @@ Result<ValueStep> Kernel::read_artifact(const TenantId& caller, const RunId& run
     const Json* value = events.front().payload.find("value");
     return value != nullptr ? *value : Json();
   };
-  return value_step_locked(state, step_key, ValueKind::kArtifactRead, latest);
+  return value_step_locked(active_run, step_key, ValueKind::kArtifactRead, latest);
 }
 
 }  // namespace artana::kernel

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include "artana/kernel/kernel.h"
-#include "kernel/drift.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 
 namespace artana::kernel {
 namespace {

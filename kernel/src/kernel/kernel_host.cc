@@ -2,9 +2,9 @@
 // its steps use, and the identity of the script it runs.
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/kernel.h"
-#include "kernel/active_run.h"
 #include "kernel/event_types.h"
 #include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 
 namespace artana::kernel {
 namespace {

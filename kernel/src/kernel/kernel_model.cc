@@ -1,11 +1,8 @@
 // Kernel: model steps — replay from the step index, drift policies, forks, live calls.
 #include "artana/kernel/kernel.h"
-#include "kernel/active_run.h"
-#include "kernel/drift.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
-#include "kernel/pending_step.h"
-#include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
@@ -42,98 +39,64 @@ Status recorded_failure(const std::string& step_key, const RecordedTerminal& ter
 }  // namespace
 
 Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
-                                      const ModelRequest& request) {
-  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, request.step_key));
-  return begin_model_locked(active_run.state, request, 0);
-}
-
-Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
-                                             const ModelRequest& original, int depth) {
-  if (state->halt) return *state->halt;
+                                      const ModelRequest& original) {
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, original.step_key));
   const std::string& key = original.step_key;
-  auto found = state->steps.find(key);
   // PII is replaced before anything is hashed, recorded or sent. A recorded step is scrubbed
-  // in replay order so it gets the placeholders it was recorded with.
-  // Copied only to rewrite: a long message history is not copied on every replayed step.
+  // in replay order so it gets the placeholders it was recorded with. Copied only to
+  // rewrite: a long message history is not copied on every replayed step.
   ModelRequest scrubbed;
   Json request_pii = Json::object();
-  if (pii_) {
-    scrubbed = original;
-    const ScrubMode mode = found != state->steps.end() ? ScrubMode::kReplay : ScrubMode::kLive;
-    if (scrubbed.prompt) {
-      Json prompt(*scrubbed.prompt);
-      request_pii = scrub_pii(state->pii, prompt, mode);
-      scrubbed.prompt = prompt.as_string();
-    }
-    if (scrubbed.messages) request_pii = scrub_pii(state->pii, *scrubbed.messages, mode);
-  }
-  const ModelRequest& request = pii_ ? scrubbed : original;
-
-  // The tools offered, as signatures; tools the tenant lacks are not offered at all.
-  const ToolRegistry& registry = registry_for(*state);
-  Json offered = Json::array();
   Json call_tools = Json::array();
-  for (const std::string& name : request.tools) {
-    const RegisteredTool* tool = registry.find(name);
-    if (tool == nullptr) {
-      return Status::invalid_argument("step '{}' offers tool '{}', which is not registered", key,
-                                      name);
-    }
-    if (capability_guard_ && !tool->spec.capability.empty() &&
-        !state->tenant.has_capability(tool->spec.capability)) {
-      continue;  // the tenant lacks it: the model never hears of it
-    }
-    offered.push_back(Json::object({{"name", name}, {"signature", tool->signature}}));
-    call_tools.push_back(Json::object({{"name", name},
-                                       {"description", tool->spec.description},
-                                       {"arguments", tool->spec.arguments}}));
-  }
-  ARTANA_ASSIGN_OR_RETURN(RequestIdentity identity, model_request_identity(request, offered));
-
-  if (found != state->steps.end()) {
-    StepRecord& recorded = found->second;
-    if (recorded.in_flight) {
-      return Status::failed_precondition("step '{}' of run '{}' is already in flight", key,
-                                         state->run_id.str());
-    }
-    if (recorded.kind != "model") {
-      // A different kind at a known key is an error under every policy.
-      return halt(*state,
-                  Status::failed_precondition("step '{}' was recorded as a {} step, now called "
-                                              "as a model step",
-                                              key, recorded.kind)
-                      .with_kind(error_kind::kReplayDrift, key),
-                  RunStatus::kNeedsAttention, Json::object());
-    }
-    if (recorded.terminal) {
-      if (recorded.request_hash != identity.hash) {
-        ARTANA_ASSIGN_OR_RETURN(DriftDecision drift,
-                                resolve_drift(*state, key, request.replay.value_or(state->policy),
-                                              recorded, identity, depth));
-        if (drift.fork) {
-          std::lock_guard<std::mutex> fork_lock(drift.fork->mu);
-          return begin_model_locked(drift.fork, request, depth + 1);
-        }
-        const RecordedTerminal& terminal = *recorded.terminal;
-        state->reached(key, terminal);
-        if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
-        ModelResult result = recorded_result(*state, terminal);
-        result.drift_fields = std::move(drift.fields);
-        return ModelStep{std::move(result), std::nullopt};
+  auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
+    if (pii_) {
+      scrubbed = original;
+      const ScrubMode mode = recorded ? ScrubMode::kReplay : ScrubMode::kLive;
+      if (scrubbed.prompt) {
+        Json prompt(*scrubbed.prompt);
+        request_pii = scrub_pii(state.pii, prompt, mode);
+        scrubbed.prompt = prompt.as_string();
       }
-      const bool failed = recorded.terminal->type == ev::kModelFailed;
-      state->reached(key, *recorded.terminal);
-      if (!failed) return ModelStep{recorded_result(*state, *recorded.terminal), std::nullopt};
-      if (!request.retry_failed) return recorded_failure(key, *recorded.terminal);
+      if (scrubbed.messages) request_pii = scrub_pii(state.pii, *scrubbed.messages, mode);
     }
-  } else if (state->status == RunStatus::kCompleted) {
-    // A completed run never goes live again.
-    return never_live(*state, key);
+    const ModelRequest& request = pii_ ? scrubbed : original;
+    // The tools offered, as signatures; tools the tenant lacks are not offered at all.
+    const ToolRegistry& registry = registry_for(state);
+    Json offered = Json::array();
+    call_tools = Json::array();
+    for (const std::string& name : request.tools) {
+      const RegisteredTool* tool = registry.find(name);
+      if (tool == nullptr) {
+        return Status::invalid_argument("step '{}' offers tool '{}', which is not registered", key,
+                                        name);
+      }
+      if (capability_guard_ && !tool->spec.capability.empty() &&
+          !state.tenant.has_capability(tool->spec.capability)) {
+        continue;  // the tenant lacks it: the model never hears of it
+      }
+      offered.push_back(Json::object({{"name", name}, {"signature", tool->signature}}));
+      call_tools.push_back(Json::object({{"name", name},
+                                         {"description", tool->spec.description},
+                                         {"arguments", tool->spec.arguments}}));
+    }
+    return model_request_identity(request, std::move(offered));
+  };
+  const StepQuery query{key, StepKind::kModel, original.replay.value_or(active_run.state->policy),
+                        original.retry_failed, prepare};
+  ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
+  RunState& state = *active_run.state;
+  if (decision.verdict != StepDecision::Verdict::kLive) {
+    const RecordedTerminal& terminal = *decision.step->terminal;
+    if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
+    ModelResult result = recorded_result(state, terminal);
+    result.drift_fields = std::move(decision.drift_fields);
+    return ModelStep{std::move(result), std::nullopt, PendingStep()};
   }
 
   // Live.
+  const ModelRequest& request = pii_ ? scrubbed : original;
   ModelCall call;
-  call.run_id = state->run_id;
+  call.run_id = state.run_id;
   call.step_key = key;
   call.model = request.model;
   call.prompt = request.prompt;
@@ -141,34 +104,21 @@ Result<ModelStep> Kernel::begin_model_locked(std::shared_ptr<RunState> state,
   call.options = request.options;
   call.output_schema = request.output_schema;
   call.tools = std::move(call_tools);
-  ARTANA_RETURN_IF_ERROR(judge(*state, key, &call, nullptr));
-  StepRecord& step = state->steps[key];
-  if (step.kind.empty()) step.kind = "model";
-  step.in_flight = true;
-  auto pending = std::make_unique<PendingModel>();
-  pending->call = call;
-  pending->request_pii = std::move(request_pii);
-  pending->state = state;
-  pending->step_key = key;
-  pending->identity = std::move(identity);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    call.ticket = next_ticket_++;
-    pending_.emplace(call.ticket, std::move(pending));
-  }
-  return ModelStep{std::nullopt, std::move(call)};
+  ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kModel, &call, nullptr));
+  LiveEntry entry;
+  entry.step_key = key;
+  entry.kind = StepKind::kModel;
+  entry.identity = std::move(decision.identity);
+  entry.model_call = call;
+  entry.request_pii = std::move(request_pii);
+  PendingStep pending = open_live(active_run.state, std::move(entry));
+  return ModelStep{std::nullopt, std::move(call), std::move(pending)};
 }
 
-Result<ModelResult> Kernel::finish_model(uint64_t ticket, const ModelOutcome& outcome) {
-  std::unique_ptr<PendingModel> pending;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(ticket);
-    if (it == pending_.end()) {
-      return Status::invalid_argument("model ticket {} is not pending (finished already?)", ticket);
-    }
-    pending = std::move(it->second);
-    pending_.erase(it);
+Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& outcome) {
+  std::unique_ptr<LiveEntry> pending = take_live(step);
+  if (pending == nullptr || pending->kind != StepKind::kModel) {
+    return Status::invalid_argument("that model step is not pending here (finished already?)");
   }
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
@@ -182,7 +132,7 @@ Result<ModelResult> Kernel::finish_model(uint64_t ticket, const ModelOutcome& ou
     return Status::invalid_argument("step '{}': cost cannot be negative", key);
   }
   StepContext ctx{state.run_id, state.tenant, key, state.spend_micro_usd};
-  for (const auto& m : middleware_) m->observe_model(ctx, pending->call, outcome);
+  for (const auto& m : middleware_) m->observe_model(ctx, pending->model_call, outcome);
   Json requested = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
                                  {"request", pending->identity.request}});
@@ -217,9 +167,9 @@ Result<ModelResult> Kernel::finish_model(uint64_t ticket, const ModelOutcome& ou
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
                           append(state, {{std::string(ev::kModelRequested), std::move(requested)},
                                          {terminal_type, std::move(terminal)}}));
-  const StepRecord& step = state.steps[key];
-  if (!outcome.ok) return recorded_failure(key, *step.terminal);
-  ModelResult result = recorded_result(state, *step.terminal);
+  const StepRecord& recorded = state.steps[key];
+  if (!outcome.ok) return recorded_failure(key, *recorded.terminal);
+  ModelResult result = recorded_result(state, *recorded.terminal);
   result.replayed = false;
   return result;
 }

@@ -1,9 +1,8 @@
 // Kernel: pause steps and resuming a run — a human's input handed back to the script, or
 // an operator's go-ahead for a run that needed attention.
 #include "artana/kernel/kernel.h"
-#include "kernel/active_run.h"
 #include "kernel/event_types.h"
-#include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
@@ -14,56 +13,46 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                                   const std::string& step_key, const std::string& reason,
                                   const Json& context) {
   // A pause is a step: after fork_on_drift it belongs to the fork.
-  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
-  const std::shared_ptr<RunState> state = active_run.state;
-  if (state->halt) return *state->halt;
-  if (step_key.empty() || step_key.size() > kMaxStepKeyBytes) {
-    return Status::invalid_argument("step_key must be 1..{} bytes", kMaxStepKeyBytes);
-  }
-  if (auto it = state->steps.find(step_key); it != state->steps.end()) {
-    const StepRecord& step = it->second;
-    if (step.kind != "pause") {
-      return halt(*state,
-                  Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
-                                              "as a pause",
-                                              step_key, step.kind)
-                      .with_kind(error_kind::kReplayDrift, step_key),
-                  RunStatus::kNeedsAttention, Json::object());
-    }
-    PauseResult result;
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
+  Json scrubbed;
+  Json allocated = Json::object();
+  auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
+    // A replay renumbers this run's values in script order.
     if (pii_) {
-      Json replayed_context = context;  // renumbers this run's values in script order
-      scrub_pii(state->pii, replayed_context, ScrubMode::kReplay);
+      scrubbed = context;
+      allocated = scrub_pii(state.pii, scrubbed, recorded ? ScrubMode::kReplay : ScrubMode::kLive);
     }
-    if (step.terminal) {
-      state->reached(step_key, *step.terminal);
-      const Json* input = step.terminal->payload.find("input");
+    return RequestIdentity();
+  };
+  const StepQuery query{step_key, StepKind::kPause, ReplayPolicy::kStrict, false, prepare};
+  ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
+  RunState& state = *active_run.state;
+  PauseResult result;
+  switch (decision.verdict) {
+    case StepDecision::Verdict::kReplay: {
+      const Json* input = decision.step->terminal->payload.find("input");
       result.input = input != nullptr ? *input : Json();
-      result.seq = step.terminal->seq;
-    } else {
-      result.paused = true;
-      result.seq = step.request_seq;
+      result.seq = decision.step->terminal->seq;
+      return result;
     }
-    return result;
+    case StepDecision::Verdict::kOpen:
+      result.paused = true;
+      result.seq = decision.step->request_seq;
+      return result;
+    case StepDecision::Verdict::kLive:
+      break;
   }
-  if (state->open_pause) {
-    return Status::failed_precondition("run '{}' is already paused at step '{}'", run.str(),
-                                       *state->open_pause);
+  if (state.open_pause) {
+    return Status::failed_precondition("run '{}' is already paused at step '{}'",
+                                       state.run_id.str(), *state.open_pause);
   }
-  if (state->status == RunStatus::kCompleted) {
-    return Status::failed_precondition("run '{}' is completed; step '{}' was never recorded",
-                                       run.str(), step_key)
-        .with_kind(error_kind::kReplayDrift, step_key);
-  }
-  Json scrubbed = context;
-  Json allocated = pii_ ? scrub_pii(state->pii, scrubbed, ScrubMode::kLive) : Json::object();
-  Json payload =
-      Json::object({{"step_key", step_key}, {"reason", reason}, {"context", std::move(scrubbed)}});
+  Json payload = Json::object({{"step_key", step_key},
+                               {"reason", reason},
+                               {"context", pii_ ? std::move(scrubbed) : context}});
   if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(*state, {{std::string(ev::kRunPaused), std::move(payload)}},
+                          append(state, {{std::string(ev::kRunPaused), std::move(payload)}},
                                  RunStatus::kPaused, /*barrier=*/true));
-  PauseResult result;
   result.paused = true;
   result.seq = appended.events.back().seq;
   return result;

@@ -7,9 +7,8 @@
 // or a scheduler decides what "now" is.
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/kernel.h"
-#include "kernel/active_run.h"
 #include "kernel/event_types.h"
-#include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 
 namespace artana::kernel {
 namespace {
@@ -32,33 +31,25 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
                                   const std::string& step_key, int64_t duration_us,
                                   int64_t now_us) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
+  auto prepare = [](RunState&, bool) -> Result<RequestIdentity> { return RequestIdentity(); };
+  // A timer has no request identity: the recorded due time wins, whatever duration the
+  // script asks for now (an edited script must not move a deadline that was already
+  // promised, nor halt the run over it).
+  const StepQuery query{step_key, StepKind::kSleep, ReplayPolicy::kStrict, false, prepare};
+  ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
-  if (state.halt) return *state.halt;
-  auto found = state.steps.find(step_key);
-  if (found != state.steps.end()) {
-    const StepRecord& step = found->second;
-    if (step.kind != "sleep") {
-      return halt(state,
-                  Status::failed_precondition("step '{}' was recorded as a {} step, now reached "
-                                              "as a sleep",
-                                              step_key, step.kind)
-                      .with_kind(error_kind::kReplayDrift, step_key),
-                  RunStatus::kNeedsAttention, Json::object());
-    }
-    // The recorded due time wins, whatever duration the script asks for now: a timer has no
-    // request identity, so a changed duration is not drift (an edited script must not move
-    // a deadline that was already promised, nor halt the run over it).
-    if (step.terminal) {
-      ARTANA_ASSIGN_OR_RETURN(
-          int64_t due, recorded_due(state, step_key, step.terminal->payload, step.terminal->seq));
-      state.reached(step_key, *step.terminal);
-      return SleepResult{true, due, true, step.terminal->seq};
-    }
+  if (decision.verdict == StepDecision::Verdict::kReplay) {
+    const RecordedTerminal& terminal = *decision.step->terminal;
+    ARTANA_ASSIGN_OR_RETURN(int64_t due,
+                            recorded_due(state, step_key, terminal.payload, terminal.seq));
+    return SleepResult{true, due, true, terminal.seq};
+  }
+  if (decision.verdict == StepDecision::Verdict::kOpen) {
+    const StepRecord& step = *decision.step;
     ARTANA_ASSIGN_OR_RETURN(int64_t due,
                             recorded_due(state, step_key, step.request, step.request_seq));
     if (now_us < due) return SleepResult{false, due, false, step.request_seq};
-    if (state.status == RunStatus::kCompleted) return never_live(state, step_key);
-    // Back to running only from sleeping: an ended or halted status is not ours to undo.
+    // Back to running only from sleeping: a halted status is not ours to undo.
     std::optional<RunStatus> status;
     if (state.status == RunStatus::kSleeping) status = RunStatus::kRunning;
     Json completed =
@@ -68,7 +59,6 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
         append(state, {{std::string(ev::kSleepCompleted), std::move(completed)}}, status));
     return SleepResult{true, due, false, appended.events.back().seq};
   }
-  if (state.status == RunStatus::kCompleted) return never_live(state, step_key);
 
   // Times are JSON integers in the ledger, exact only up to 2^53 (canonical_json.h).
   const int64_t wait = duration_us > 0 ? duration_us : 0;
@@ -92,7 +82,7 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
     return SleepResult{true, due, false, appended.events.back().seq};
   }
   // Synced (barrier): the process may stop right after this, and the timer must survive it.
-  // Only a running run becomes sleeping; an ended one keeps its status.
+  // Only a running run becomes sleeping.
   std::optional<RunStatus> status;
   if (state.status == RunStatus::kRunning) status = RunStatus::kSleeping;
   ARTANA_ASSIGN_OR_RETURN(

@@ -3,21 +3,13 @@
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/kernel.h"
 #include "artana/kernel/sha256.h"
-#include "kernel/active_run.h"
-#include "kernel/drift.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
-#include "kernel/pending_step.h"
-#include "kernel/run_state.h"
+#include "kernel/step_machine.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
-
-// A tool declared without side effects (recorded in its request) that never completed may
-// simply run again: nothing outside the run can have changed. Only a side-effecting tool's
-// lost outcome needs an operator.
-bool may_run_again(const StepRecord& step) { return !step.side_effect; }
 
 namespace ev = events;
 
@@ -62,16 +54,10 @@ Status tool_failure(const std::string& step_key, const RecordedTerminal& termina
 Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
                                     const ToolRequest& request) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, request.step_key));
-  return begin_tool_locked(active_run.state, request, 0);
-}
-
-Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
-                                           const ToolRequest& request, int depth) {
-  if (state->halt) return *state->halt;
   const std::string& key = request.step_key;
   // Held until the call finishes: `tool` points into it, and set_run_tools may replace the
   // run's registry meanwhile.
-  std::shared_ptr<const ToolRegistry> run_tools = state->tools;
+  std::shared_ptr<const ToolRegistry> run_tools = active_run.state->tools;
   const RegisteredTool* tool = (run_tools ? *run_tools : tools_).find(request.tool);
   if (tool == nullptr) {
     return Status::invalid_argument("step '{}' calls tool '{}', which is not registered", key,
@@ -79,109 +65,46 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
   }
   // Bad arguments are the caller's error, found before anything is appended.
   ARTANA_RETURN_IF_ERROR(tool->validate_arguments(request.arguments));
-  auto found = state->steps.find(key);
   // The ledger gets the arguments with PII replaced; the tool itself gets the real ones.
-  Json recorded_arguments = request.arguments;
+  Json recorded_arguments;
   Json arguments_pii = Json::object();
-  if (pii_) {
-    arguments_pii = scrub_pii(state->pii, recorded_arguments,
-                              found != state->steps.end() ? ScrubMode::kReplay : ScrubMode::kLive);
-  }
-  ARTANA_ASSIGN_OR_RETURN(RequestIdentity identity,
-                          request_identity(Json::object({{"tool", request.tool},
-                                                         {"version", tool->spec.version},
-                                                         {"signature", tool->signature},
-                                                         {"arguments", recorded_arguments}}),
-                                           "request"));
-
-  if (found != state->steps.end()) {
-    StepRecord& recorded = found->second;
-    if (recorded.in_flight) {
-      return Status::failed_precondition("step '{}' of run '{}' is already in flight", key,
-                                         state->run_id.str());
+  auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
+    recorded_arguments = request.arguments;
+    if (pii_) {
+      arguments_pii = scrub_pii(state.pii, recorded_arguments,
+                                recorded ? ScrubMode::kReplay : ScrubMode::kLive);
     }
-    if (recorded.kind != "tool") {
-      return halt(
-          *state,
-          Status::failed_precondition(
-              "step '{}' was recorded as a {} step, now called as a tool step", key, recorded.kind)
-              .with_kind(error_kind::kReplayDrift, key),
-          RunStatus::kNeedsAttention, Json::object());
-    }
-    if (!recorded.request_hash.empty() && recorded.request_hash != identity.hash &&
-        (recorded.terminal || !recorded.retry_armed)) {
-      ARTANA_ASSIGN_OR_RETURN(DriftDecision drift,
-                              resolve_drift(*state, key, request.replay.value_or(state->policy),
-                                            recorded, identity, depth));
-      if (drift.fork) {
-        std::lock_guard<std::mutex> fork_lock(drift.fork->mu);
-        return begin_tool_locked(drift.fork, request, depth + 1);
-      }
-      if (!recorded.terminal) return Status::internal("drifted tool step without a terminal");
-      ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(*state, key, *recorded.terminal));
-      state->reached(key, *recorded.terminal);
-      if (result.outcome != ToolOutcomeKind::kSuccess) return tool_failure(key, *recorded.terminal);
-      result.drift_fields = std::move(drift.fields);
-      return ToolStep{std::move(result), std::nullopt};
-    }
-    if (recorded.terminal) {
-      ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(*state, key, *recorded.terminal));
-      state->reached(key, *recorded.terminal);
-      switch (result.outcome) {
-        case ToolOutcomeKind::kSuccess:
-          return ToolStep{std::move(result), std::nullopt};
-        case ToolOutcomeKind::kUnknownOutcome:
-          return halt(*state,
-                      Status::failed_precondition(
-                          "tool step '{}' of run '{}' may or may not have run (the process "
-                          "stopped during the call); reconcile it: artana reconcile {} --step "
-                          "{} --retry | --outcome success|failed | --abandon",
-                          key, state->run_id.str(), state->run_id.str(), key)
-                          .with_kind(error_kind::kReconciliationRequired, key),
-                      RunStatus::kNeedsAttention, Json::object());
-        case ToolOutcomeKind::kTransientError:
-          if (request.retry_failed) break;  // live again below
-          return tool_failure(key, *recorded.terminal);
-        case ToolOutcomeKind::kPermanentError:
-          return tool_failure(key, *recorded.terminal);
-      }
-    } else if (!recorded.retry_armed && !may_run_again(recorded)) {
-      // Requested, never completed, and not running here: the process died in the call.
-      ARTANA_RETURN_IF_ERROR(settle_unknown_outcomes(*state));
-      return begin_tool_locked(state, request, depth);
-    }
-    // A tool without side effects whose process died in the call simply runs again.
-  } else if (state->status == RunStatus::kCompleted) {
-    return never_live(*state, key);
+    return request_identity(Json::object({{"tool", request.tool},
+                                          {"version", tool->spec.version},
+                                          {"signature", tool->signature},
+                                          {"arguments", recorded_arguments}}),
+                            "request");
+  };
+  const StepQuery query{key, StepKind::kTool, request.replay.value_or(active_run.state->policy),
+                        request.retry_failed, prepare};
+  ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
+  RunState& state = *active_run.state;
+  if (decision.verdict != StepDecision::Verdict::kLive) {
+    const RecordedTerminal& terminal = *decision.step->terminal;
+    ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(state, key, terminal));
+    if (result.outcome != ToolOutcomeKind::kSuccess) return tool_failure(key, terminal);
+    result.drift_fields = std::move(decision.drift_fields);
+    return ToolStep{std::move(result), std::nullopt, PendingStep()};
   }
 
   // Live: judged, then the request is committed (synced before a side effect) before the
   // tool runs.
-  ARTANA_ASSIGN_OR_RETURN(std::string idem, idempotency_key(state->run_id, request.tool, key));
+  ARTANA_ASSIGN_OR_RETURN(std::string idem, idempotency_key(state.run_id, request.tool, key));
   ToolCall call;
-  call.run_id = state->run_id;
-  call.tenant_id = state->tenant.tenant_id;
+  call.run_id = state.run_id;
+  call.tenant_id = state.tenant.tenant_id;
   call.step_key = key;
   call.tool = request.tool;
   call.arguments = request.arguments;
   call.idempotency_key = idem;
   call.side_effect = tool->spec.side_effect;
-  if (capability_guard_ && !tool->spec.capability.empty() &&
-      !state->tenant.has_capability(tool->spec.capability)) {
-    // Audited per attempt; the step stays open, so a grant and a resume retry it live.
-    Json payload = Json::object({{"step_key", key},
-                                 {"kind", error_kind::kCapabilityDenied},
-                                 {"middleware", "capability_guard"},
-                                 {"tool", request.tool},
-                                 {"capability", tool->spec.capability}});
-    ARTANA_RETURN_IF_ERROR(
-        append(*state, {{std::string(ev::kStepDenied), std::move(payload)}}).status());
-    return Status::permission_denied("tool '{}' needs capability '{}', which tenant '{}' lacks",
-                                     request.tool, tool->spec.capability,
-                                     state->tenant.tenant_id.str())
-        .with_kind(error_kind::kCapabilityDenied, key);
-  }
-  ARTANA_RETURN_IF_ERROR(judge(*state, key, nullptr, &call));
+  call.capability = tool->spec.capability;
+  ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kTool, nullptr, &call));
   Json requested = Json::object({{"step_key", key},
                                  {"tool", request.tool},
                                  {"version", tool->spec.version},
@@ -189,44 +112,32 @@ Result<ToolStep> Kernel::begin_tool_locked(std::shared_ptr<RunState> state,
                                  {"arguments", std::move(recorded_arguments)},
                                  {"idempotency_key", idem},
                                  {"side_effect", tool->spec.side_effect},
-                                 {"request_hash", identity.hash},
-                                 {"request", identity.request}});
+                                 {"request_hash", decision.identity.hash},
+                                 {"request", decision.identity.request}});
   if (arguments_pii.size() > 0) requested.set("pii_allocated", std::move(arguments_pii));
-  ARTANA_RETURN_IF_ERROR(append(*state, {{std::string(ev::kToolRequested), std::move(requested)}},
+  ARTANA_RETURN_IF_ERROR(append(state, {{std::string(ev::kToolRequested), std::move(requested)}},
                                 std::nullopt, /*barrier=*/tool->spec.side_effect)
                              .status());
-  StepRecord& step = state->steps[key];
-  step.in_flight = true;
-  auto pending = std::make_unique<PendingTool>();
-  pending->state = state;
-  pending->step_key = key;
-  pending->request_hash = identity.hash;
-  pending->registry = std::move(run_tools);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    call.ticket = next_ticket_++;
-    pending_tools_.emplace(call.ticket, std::move(pending));
-  }
-  return ToolStep{std::nullopt, std::move(call)};
+  LiveEntry entry;
+  entry.step_key = key;
+  entry.kind = StepKind::kTool;
+  entry.identity = std::move(decision.identity);
+  entry.registry = std::move(run_tools);
+  PendingStep pending = open_live(active_run.state, std::move(entry));
+  return ToolStep{std::nullopt, std::move(call), std::move(pending)};
 }
 
-Result<ToolResult> Kernel::finish_tool(uint64_t ticket, const ToolOutcome& outcome) {
-  std::unique_ptr<PendingTool> pending;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_tools_.find(ticket);
-    if (it == pending_tools_.end()) {
-      return Status::invalid_argument("tool ticket {} is not pending (finished already?)", ticket);
-    }
-    pending = std::move(it->second);
-    pending_tools_.erase(it);
+Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outcome) {
+  std::unique_ptr<LiveEntry> pending = take_live(step);
+  if (pending == nullptr || pending->kind != StepKind::kTool) {
+    return Status::invalid_argument("that tool step is not pending here (finished already?)");
   }
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
   const std::string& key = pending->step_key;
   state.steps[key].in_flight = false;
   Json completed = Json::object({{"step_key", key},
-                                 {"request_hash", pending->request_hash},
+                                 {"request_hash", pending->identity.hash},
                                  {"outcome", tool_outcome_name(outcome.kind)}});
   if (outcome.kind == ToolOutcomeKind::kSuccess) {
     Json result = outcome.result;
@@ -250,8 +161,11 @@ Result<ToolResult> Kernel::finish_tool(uint64_t ticket, const ToolOutcome& outco
 Status Kernel::settle_unknown_outcomes(RunState& state) {
   std::vector<EventDraft> drafts;
   for (const auto& [key, step] : state.steps) {
-    if (step.kind != "tool" || step.terminal || step.in_flight || step.retry_armed ||
-        step.request_seq == 0 || may_run_again(step)) {
+    // A tool declared without side effects that never completed may simply run again:
+    // nothing outside the run can have changed. Only a side effect's lost outcome needs an
+    // operator.
+    if (!step_kind_row(step.kind).live_call || step.terminal || step.in_flight ||
+        step.retry_armed || step.request_seq == 0 || !step.side_effect) {
       continue;
     }
     drafts.push_back({std::string(ev::kToolCompleted),
@@ -270,14 +184,14 @@ Status Kernel::reconcile(const std::string& operator_id, const RunId& run,
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(run));
   std::lock_guard<std::mutex> lock(state->mu);
   auto found = state->steps.find(step_key);
-  if (found == state->steps.end() || found->second.kind != "tool") {
+  if (found == state->steps.end() || found->second.kind != StepKind::kTool) {
     return Status::not_found("run '{}' has no tool step '{}'", run.str(), step_key);
   }
   StepRecord& step = found->second;
-  const Json* outcome = step.terminal ? step.terminal->payload.find("outcome") : nullptr;
-  const bool unknown = step.terminal ? (outcome != nullptr && outcome->is_string() &&
-                                        outcome->as_string() == "unknown_outcome")
-                                     : !step.in_flight && !step.retry_armed;
+  // Unknown: recorded so, or requested and never completed (not in flight here, no retry
+  // pending).
+  const bool unknown = step.terminal ? step.end == StepEnd::kUnknown
+                                     : step.recorded() && !step.in_flight && !step.retry_armed;
   if (!unknown) {
     return Status::failed_precondition(
         "tool step '{}' of run '{}' has a known outcome; only an unknown outcome is reconciled",

@@ -12,15 +12,24 @@ const std::string* string_field(const Json& payload, std::string_view name) {
   return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
 }
 
-// The step kind a value step's terminal records, or nullptr (kernel_value.cc).
-const char* value_step_kind(std::string_view type) {
+// How a terminal event ended its step.
+StepEnd step_end(std::string_view type, const Json& payload) {
   namespace ev = events;
-  if (type == ev::kTimeRead) return "time";
-  if (type == ev::kRandomRead) return "random";
-  if (type == ev::kStepCompleted) return "step";
-  if (type == ev::kVersionMarker) return "version";
-  if (type == ev::kArtifactRead) return "artifact_read";
-  return nullptr;
+  if (type == ev::kModelFailed) {
+    const Json* error = payload.find("error");
+    const Json* transient = error != nullptr ? error->find("transient") : nullptr;
+    return transient != nullptr && transient->is_bool() && transient->as_bool()
+               ? StepEnd::kFailedTransient
+               : StepEnd::kFailed;
+  }
+  if (type == ev::kToolCompleted) {
+    const std::string* outcome = string_field(payload, "outcome");
+    if (outcome == nullptr || *outcome == "unknown_outcome") return StepEnd::kUnknown;
+    if (*outcome == "success") return StepEnd::kSucceeded;
+    if (*outcome == "transient_error") return StepEnd::kFailedTransient;
+    return StepEnd::kFailed;
+  }
+  return StepEnd::kSucceeded;
 }
 
 }  // namespace
@@ -86,21 +95,6 @@ Status RunState::apply(const Event& event) {
     }
   } else if (event.type == ev::kScriptLoaded) {
     script_identity = p;
-  } else if (event.type == ev::kSleepStarted && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    step.kind = "sleep";
-    step.request = p;
-    step.request_seq = event.seq;
-    if (const Json* due = p.find("due_at_us"); due != nullptr && due->is_integer()) {
-      sleeps_due.emplace(due->as_integer(), *step_key);
-    }
-  } else if (event.type == ev::kSleepCompleted && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    if (step.kind.empty()) step.kind = "sleep";
-    step.terminal = RecordedTerminal{event.type, event.seq, p};
-    if (const Json* due = step.request.find("due_at_us"); due != nullptr && due->is_integer()) {
-      sleeps_due.erase({due->as_integer(), *step_key});
-    }
   } else if (event.type == ev::kBudgetRaised) {
     if (const Json* budget = p.find("budget_micro_usd"); budget && budget->is_integer()) {
       tenant.budget_micro_usd = budget->as_integer();
@@ -111,66 +105,74 @@ Status RunState::apply(const Event& event) {
       tenant.capabilities.insert(
           std::lower_bound(tenant.capabilities.begin(), tenant.capabilities.end(), *cap), *cap);
     }
-  } else if (event.type == ev::kModelRequested && step_key != nullptr) {
+  } else if (event.type == ev::kStepDenied && step_key != nullptr) {
     StepRecord& step = steps[*step_key];
-    step.kind = "model";
-    if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
-    if (const Json* request = p.find("request")) step.request = *request;
-    const Json* side_effect = p.find("side_effect");
-    step.side_effect = side_effect == nullptr || !side_effect->is_bool() || side_effect->as_bool();
-    step.request_seq = event.seq;
-  } else if ((event.type == ev::kModelCompleted || event.type == ev::kModelFailed ||
-              event.type == ev::kPauseResumed) &&
-             step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    if (step.kind.empty()) step.kind = event.type == ev::kPauseResumed ? "pause" : "model";
-    step.terminal = RecordedTerminal{event.type, event.seq, p};
-    if (event.type == ev::kPauseResumed && open_pause == *step_key) open_pause.reset();
-  } else if (event.type == ev::kToolRequested && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    step.kind = "tool";
-    if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
-    if (const Json* request = p.find("request")) step.request = *request;
-    const Json* side_effect = p.find("side_effect");
-    step.side_effect = side_effect == nullptr || !side_effect->is_bool() || side_effect->as_bool();
-    step.request_seq = event.seq;
-    step.terminal.reset();  // a new attempt (reconciled retry) starts open
-  } else if (event.type == ev::kToolCompleted && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    if (step.kind.empty()) step.kind = "tool";
-    step.terminal = RecordedTerminal{event.type, event.seq, p};
-    step.retry_armed = false;
+    if (!step.recorded()) {
+      const std::string* kind = string_field(p, "step_kind");
+      if (kind != nullptr) step.kind = parse_step_kind(*kind).value_or(step.kind);
+    }
+    step.denied_seq = event.seq;
+    const std::string* denied = string_field(p, "kind");
+    step.denied_kind = denied != nullptr ? *denied : std::string();
   } else if (event.type == ev::kToolReconciled && step_key != nullptr) {
-    // Only `retry` is a tool_reconciled event; it reopens the step for one live attempt.
+    // Only `retry` is a tool_reconciled event; it reopens the step for one live attempt,
+    // used up by the attempt's tool_requested.
     StepRecord& step = steps[*step_key];
     step.terminal.reset();
+    step.end = StepEnd::kOpen;
     step.retry_armed = true;
-  } else if (step_key != nullptr && value_step_kind(event.type) != nullptr) {
-    StepRecord& step = steps[*step_key];
-    step.kind = value_step_kind(event.type);
-    step.request_seq = event.seq;
-    step.terminal = RecordedTerminal{event.type, event.seq, p};
-  } else if (event.type == ev::kRunSummary && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    step.kind = "summary";
-    step.request_seq = event.seq;
-    step.terminal = RecordedTerminal{event.type, event.seq, p};
-  } else if (event.type == ev::kRunPaused && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    step.kind = "pause";
-    step.request = p;
-    step.request_seq = event.seq;
-    open_pause = *step_key;
   } else if (event.type == ev::kReplayedWithDrift && step_key != nullptr) {
     if (const std::string* hash = string_field(p, "request_hash")) {
       steps[*step_key].drift_noted.insert(*hash);
     }
     if (const std::string* fork = string_field(p, "fork_run_id")) fork_run_id = RunId(*fork);
-  } else if (event.type == ev::kRunHalted && step_key != nullptr) {
-    const std::string* hash = string_field(p, "request_hash");
-    halts_noted.insert(*step_key + '\0' + (hash ? *hash : std::string()));
+  } else if (step_key != nullptr) {
+    if (std::optional<StepEventRole> role = step_event_role(event.type)) {
+      apply_step_event(event, *step_key, *role);
+    }
   }
   return Status();
+}
+
+void RunState::apply_step_event(const Event& event, const std::string& key, StepEventRole role) {
+  namespace ev = events;
+  const Json& p = event.payload;
+  StepRecord& step = steps[key];
+  step.kind = role.kind;
+  if (!role.ends) {
+    // A new attempt starts open (a reconciled retry too): the retry is used up.
+    step.request_seq = event.seq;
+    step.terminal.reset();
+    step.end = StepEnd::kOpen;
+    step.retry_armed = false;
+    if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
+    const Json* request = p.find("request");
+    step.request = request != nullptr ? *request : p;
+    // Only a tool can have side effects; an old request without the flag is assumed to.
+    const Json* side_effect = p.find("side_effect");
+    step.side_effect =
+        role.kind == StepKind::kTool &&
+        (side_effect == nullptr || !side_effect->is_bool() || side_effect->as_bool());
+    if (role.kind == StepKind::kSleep) {
+      if (const Json* due = p.find("due_at_us"); due != nullptr && due->is_integer()) {
+        sleeps_due.emplace(due->as_integer(), key);
+      }
+    } else if (role.kind == StepKind::kPause) {
+      open_pause = key;
+    }
+    return;
+  }
+  if (step.request_seq == 0) step.request_seq = event.seq;  // the terminal alone records it
+  step.terminal = RecordedTerminal{event.type, event.seq, p};
+  step.end = step_end(event.type, p);
+  step.retry_armed = false;
+  if (role.kind == StepKind::kSleep) {
+    if (const Json* due = step.request.find("due_at_us"); due != nullptr && due->is_integer()) {
+      sleeps_due.erase({due->as_integer(), key});
+    }
+  } else if (role.kind == StepKind::kPause && open_pause == key) {
+    open_pause.reset();
+  }
 }
 
 }  // namespace artana::kernel

@@ -19,6 +19,7 @@
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/kernel/step_kind.h"
 #include "artana/kernel/tool_registry.h"
 #include "middleware/pii_redactor.h"
 
@@ -30,17 +31,32 @@ struct RecordedTerminal {
   Json payload;
 };
 
+// How a recorded step ended, as the step machine needs to know it.
+enum class StepEnd : uint8_t {
+  kOpen,             // opened (requested, paused, sleeping) and not ended
+  kSucceeded,        // a result to replay
+  kFailed,           // a failure to replay (retry_failed reopens it for steps without effects)
+  kFailedTransient,  // a failure worth retrying (retry_failed reopens it)
+  kUnknown,          // a side effect that may or may not have happened: reconcile it
+};
+
 struct StepRecord {
-  std::string kind;          // "model", "tool", "pause", …
-  std::string request_hash;  // hex; empty for kinds without a request
+  StepKind kind = StepKind::kModel;
+  std::string request_hash;  // hex; empty for kinds without a request identity
   Json request;
   uint64_t request_seq = 0;  // seq of the step's first event (a fork point precedes it)
   std::optional<RecordedTerminal> terminal;
+  StepEnd end = StepEnd::kOpen;
   std::set<std::string> drift_noted;  // request hashes a replayed_with_drift was written for
+  uint64_t denied_seq = 0;            // the last step_denied of this step (a refusal), or 0
+  std::string denied_kind;            // its error kind
   bool in_flight = false;             // begun live, not finished yet
   bool retry_armed = false;           // an operator's reconcile `retry` allows one live attempt
   bool reached = false;               // the script reached it again in this execution
-  bool side_effect = true;            // tool steps: as requested (absent: assume it has one)
+  bool side_effect = false;           // tool steps: as requested (absent: assume it has one)
+
+  // Something of the step is in the ledger (more than a refusal or a call in flight).
+  bool recorded() const { return request_seq != 0 || terminal.has_value(); }
 };
 
 // Completed, failed or cancelled: the run will not run a script again.
@@ -79,7 +95,6 @@ class RunState {
   PiiState pii;
   std::unordered_map<std::string, StepRecord> steps;
   std::optional<Status> halt;             // sticky: every later step call returns it
-  std::set<std::string> halts_noted;      // "step_key\0request_hash" a run_halted was written for
   std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
   std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
   // The fork a replayed_with_drift named, read from the ledger: linked (forked_to) the first
@@ -104,6 +119,9 @@ class RunState {
   std::mutex mu;
 
  private:
+  // A step's opening or terminal event (kStepKinds).
+  void apply_step_event(const Event& event, const std::string& key, StepEventRole role);
+
   size_t unreached_ = 0;  // recorded steps the script has not reached yet (StepRecord::reached)
 };
 

@@ -55,8 +55,14 @@ class CapabilityGuard final : public Middleware {
  public:
   Kind kind() const override { return Kind::kCapability; }
   std::string_view name() const override { return "capability_guard"; }
-  // The kernel filters offered tools itself when this guard is installed (it knows each
-  // tool's capability); calls are judged in begin_tool for the same reason.
+  // A model is never offered a tool the tenant lacks: the kernel filters offered tools when
+  // this guard is installed (it knows each tool's capability). A call is judged here.
+  Status judge_tool(const StepContext& ctx, const ToolCall& call) override {
+    if (call.capability.empty() || ctx.tenant.has_capability(call.capability)) return Status();
+    return Status::permission_denied("tool '{}' needs capability '{}', which tenant '{}' lacks",
+                                     call.tool, call.capability, ctx.tenant.tenant_id.str())
+        .with_kind(error_kind::kCapabilityDenied, ctx.step_key);
+  }
 };
 
 }  // namespace

@@ -82,4 +82,7 @@ class Json {
 
 std::string_view json_type_name(Json::Type type);
 
+// The memory a value holds (itself and what it owns), an estimate for accounting.
+size_t json_bytes(const Json& value);
+
 }  // namespace artana::kernel

@@ -3,8 +3,10 @@
 // a client of exactly this API.
 //
 // Steps are submit / complete: begin_model returns the recorded result (replay: no port
-// call, no append) or a ModelCall to make; finish_model records its outcome. Any number of
-// steps of one run may be pending at once, and finish_* may be called from any thread.
+// call, no append) or a ModelCall to make with the PendingStep that owns it; finish_model
+// records its outcome. Any number of steps of one run may be pending at once, and finish_*
+// may be called from any thread. Every kind of step is decided by one step machine
+// (step_machine.cc): replay, drift, live or halt.
 //
 // Every call names the caller's tenant and is refused (kPermissionDenied) for a run of
 // another tenant. Errors a script can act on carry Status::kind() (kernel_types.h
@@ -25,6 +27,8 @@
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/kernel/middleware.h"
+#include "artana/kernel/pending_step.h"
+#include "artana/kernel/step_kind.h"
 #include "artana/kernel/tool_registry.h"
 
 namespace artana::kernel {
@@ -68,7 +72,7 @@ class Kernel {
   // Records the outcome of a live step begun with begin_model. A failed call is the step's
   // terminal (model_failed: replayed as that failure unless the step asks retry_failed); it
   // is returned as a model_failed error and does not fail the run.
-  Result<ModelResult> finish_model(uint64_t ticket, const ModelOutcome& outcome);
+  Result<ModelResult> finish_model(PendingStep step, const ModelOutcome& outcome);
 
   // Tools are two-phase: begin_tool validates the arguments against the tool's schema (bad
   // arguments append nothing), then commits tool_requested — synced in `effects` mode for a
@@ -78,7 +82,7 @@ class Kernel {
   // operator reconciles it: the kernel never re-runs such a tool by itself.
   Result<ToolStep> begin_tool(const TenantId& caller, const RunId& run, const ToolRequest& request);
   // A failure is returned as a tool_failed error (and recorded as the step's terminal).
-  Result<ToolResult> finish_tool(uint64_t ticket, const ToolOutcome& outcome);
+  Result<ToolResult> finish_tool(PendingStep step, const ToolOutcome& outcome);
   // retry: the next begin_tool of the step runs it live once more with the same idempotency
   // key; success / failed: what really happened, recorded as the step's completion; abandon:
   // the step fails for good. Each decision is an event naming `operator_id`.
@@ -166,6 +170,9 @@ class Kernel {
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
 
+  // What this kernel holds in memory now.
+  KernelStats stats();
+
   // ---- sources ----
   // Script sources, content-addressed and shared by every tenant (EventStore::put_blob):
   // store_source returns the hex SHA-256 a run records, load_source gets the exact bytes back
@@ -174,14 +181,17 @@ class Kernel {
   Result<std::optional<std::string>> load_source(const std::string& sha256_hex);
 
  private:
-  struct PendingModel;
-  struct PendingTool;
+  friend class PendingStep;
+  struct ActiveRun;
+  struct LiveEntry;
+  struct StepQuery;
+  struct StepDecision;
+  struct DriftDecision;
 
   Result<std::shared_ptr<RunState>> load(const RunId& run);
   Result<std::shared_ptr<RunState>> checked(const TenantId& caller, const RunId& run);
   // The run a step of `run` executes in — the end of its fork chain — locked, after
   // checking the caller's tenant and the step key's length.
-  struct ActiveRun;
   Result<ActiveRun> active(const TenantId& caller, const RunId& run, const std::string& step_key);
   // The end of the fork chain, locked, after checking the caller's tenant.
   Result<ActiveRun> chain_end(const TenantId& caller, const RunId& run);
@@ -190,27 +200,37 @@ class Kernel {
   Result<std::shared_ptr<RunState>> next_in_chain(RunState& state);
   // The registry a run's steps find tools in: its own (set_run_tools), else tools_.
   const ToolRegistry& registry_for(const RunState& state) const;
+
+  // ---- the step machine (step_machine.cc) ----
+  // The one decision every step kind goes through: replay the recorded terminal, note or
+  // follow drift (moving `run` to a fork), go live, or halt (the error). REQUIRES: run locked.
+  Result<StepDecision> decide(ActiveRun& run, const StepQuery& query);
+  // The error for a step an ended run never recorded (sticky: it never goes live again).
+  Status never_live(RunState& state, const std::string& step_key, const StepRecord* step);
+  // Runs the live judgements in order; a refusal is audited once per step and returned.
+  Status judge(RunState& state, const std::string& step_key, StepKind kind, const ModelCall* model,
+               const ToolCall* tool);
+  // Marks the step in flight and issues the handle that owns it. REQUIRES: state.mu held.
+  PendingStep open_live(std::shared_ptr<RunState> state, LiveEntry entry);
+  // Takes a live step back from its handle (finish_*): nullptr if it is not pending.
+  std::unique_ptr<LiveEntry> take_live(PendingStep& step);
+  // PendingStep's destructor: the call is forgotten, its step no longer in flight.
+  void abandon(uint64_t ticket) noexcept;
+
   // value_step on a run already locked by `active`.
-  Result<ValueStep> value_step_locked(RunState& state, const std::string& step_key, ValueKind kind,
+  Result<ValueStep> value_step_locked(ActiveRun& run, const std::string& step_key, ValueKind kind,
                                       const std::function<Result<Json>()>& compute);
-  // summary on a locked run, after the caller checked the kind.
-  Status summary_locked(RunState& state, const std::string& kind, const Json& value,
-                        const std::string& step_key);
-  // The error for a step a completed run never recorded (sticky: it never goes live again).
-  static Status never_live(RunState& state, const std::string& step_key);
+  // A summary step (run:summary, artifact writes) on a run locked by `active`.
+  Status summary_step(ActiveRun& run, const std::string& kind, const Json& value,
+                      const std::string& step_key);
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
                               std::optional<RunStatus> new_status = {}, bool barrier = false);
-  Result<ModelStep> begin_model_locked(std::shared_ptr<RunState> state, const ModelRequest& request,
-                                       int depth);
-  struct DriftDecision;
   // Applies the replay policy to a step recorded with another request: an error (strict:
   // the run halts), the recorded result with the drift noted once (allow_prompt_drift), or a
   // fork to continue in (fork_on_drift).
   Result<DriftDecision> resolve_drift(RunState& state, const std::string& step_key,
                                       ReplayPolicy policy, const StepRecord& recorded,
                                       const RequestIdentity& identity, int depth);
-  Result<ToolStep> begin_tool_locked(std::shared_ptr<RunState> state, const ToolRequest& request,
-                                     int depth);
   Status settle_unknown_outcomes(RunState& state);
   Result<std::shared_ptr<RunState>> fork_for(RunState& parent, const StepRecord& recorded,
                                              const std::string& request_hash);
@@ -218,20 +238,15 @@ class Kernel {
   Status lifecycle(const TenantId& caller, const RunId& run, std::string_view type, Json payload,
                    RunStatus new_status);
 
-  // Runs the live judgements in order; a refusal is audited and returned.
-  Status judge(RunState& state, const std::string& step_key, const ModelCall* model,
-               const ToolCall* tool);
-
   EventStore& store_;
   ToolRegistry tools_;
   PolicyMode mode_ = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
   bool pii_ = false;
   bool capability_guard_ = false;
-  std::mutex mu_;  // guards runs_, pending_, next_ticket_
+  std::mutex mu_;  // guards runs_, live_, next_ticket_
   std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;
-  std::unordered_map<uint64_t, std::unique_ptr<PendingModel>> pending_;
-  std::unordered_map<uint64_t, std::unique_ptr<PendingTool>> pending_tools_;
+  std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> live_;
   uint64_t next_ticket_ = 1;
 };
 

@@ -11,7 +11,9 @@
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/json.h"
+#include "artana/kernel/pending_step.h"
 #include "artana/kernel/status.h"
+#include "artana/kernel/step_kind.h"
 
 namespace artana::kernel {
 
@@ -97,7 +99,6 @@ struct ModelResult {
 // What to send to the model port for a live step: the request after middleware (PII
 // placeholders in, tools the tenant lacks out).
 struct ModelCall {
-  uint64_t ticket = 0;  // hand back to finish_model
   RunId run_id;
   std::string step_key;
   std::string model;
@@ -108,10 +109,11 @@ struct ModelCall {
   Json tools = Json::array();  // [{name, description, arguments (JSON Schema)}]
 };
 
-// begin_model: the recorded result, or a call to make and finish later.
+// begin_model: the recorded result, or a call to make and finish later with `pending`.
 struct ModelStep {
   std::optional<ModelResult> replayed;
   std::optional<ModelCall> call;
+  PendingStep pending;  // set with `call`: hand it to finish_model
 };
 
 struct ToolRequest {
@@ -119,7 +121,9 @@ struct ToolRequest {
   std::string tool;
   Json arguments = Json::object();
   std::optional<ReplayPolicy> replay;  // overrides the run's policy for this step
-  bool retry_failed = false;           // a recorded transient failure is retried live
+  // A recorded transient failure is retried live; so is any failure of a tool declared
+  // without side effects.
+  bool retry_failed = false;
 };
 
 enum class ToolOutcomeKind { kSuccess, kTransientError, kPermanentError, kUnknownOutcome };
@@ -136,7 +140,6 @@ struct ToolOutcome {
 // What to run for a live tool step. Its request is already committed (and synced in
 // `effects` mode for a side-effecting tool) when the caller gets this.
 struct ToolCall {
-  uint64_t ticket = 0;  // hand back to finish_tool
   RunId run_id;
   TenantId tenant_id;
   std::string step_key;
@@ -144,6 +147,7 @@ struct ToolCall {
   Json arguments;
   std::string idempotency_key;  // SHA-256 hex of canonical [run_id, tool, step_key]
   bool side_effect = false;
+  std::string capability;  // what the tool requires of the tenant; empty: nothing
 };
 
 struct ToolResult {
@@ -158,14 +162,26 @@ struct ToolResult {
 struct ToolStep {
   std::optional<ToolResult> replayed;
   std::optional<ToolCall> call;
+  PendingStep pending;  // set with `call`: hand it to finish_tool
 };
 
 // Steps whose value the kernel records without a port call: what a script reads from the
 // world (the time, a random number) or computes once (a memoised step, a version marker, an
 // artifact read). Live, the value is computed and recorded; replayed, the recorded value
 // comes back and nothing is computed.
-enum class ValueKind { kTime, kRandom, kStep, kVersion, kArtifactRead };
-std::string_view value_kind_name(ValueKind kind);  // "time", "random", "step", …
+// Each is a StepKind (step_kind.h) and shares its number.
+enum class ValueKind : uint8_t {
+  kTime = static_cast<uint8_t>(StepKind::kTime),
+  kRandom = static_cast<uint8_t>(StepKind::kRandom),
+  kStep = static_cast<uint8_t>(StepKind::kStep),
+  kVersion = static_cast<uint8_t>(StepKind::kVersion),
+  kArtifactRead = static_cast<uint8_t>(StepKind::kArtifactRead),
+};
+constexpr StepKind step_kind(ValueKind kind) { return static_cast<StepKind>(kind); }
+// "time", "random", "step", …
+constexpr std::string_view value_kind_name(ValueKind kind) {
+  return step_kind_name(step_kind(kind));
+}
 
 struct ValueStep {
   RunId run_id;
@@ -189,6 +205,15 @@ struct SleepResult {
   int64_t due_at_us = 0;  // as recorded when the sleep started
   bool replayed = false;  // done in an earlier call: the recorded sleep_completed
   uint64_t seq = 0;       // of sleep_completed when done, else of sleep_started
+};
+
+// What a kernel holds in memory now (Kernel::stats): tests prove that killed, reloaded and
+// unloaded runs leave nothing behind.
+struct KernelStats {
+  size_t loaded_runs = 0;    // runs with state in memory (fork chains count each run)
+  size_t pending_steps = 0;  // live steps begun and neither finished nor abandoned
+  size_t steps_held = 0;     // step records of the loaded runs
+  size_t bytes_held = 0;     // an estimate of the memory the loaded runs' records take
 };
 
 // What a host needs to resume a run: how it was started, what it is now.

@@ -1,0 +1,238 @@
+// The step machine: the one decision every kind of step goes through, and the live steps it
+// hands out. Kinds differ only in their StepKindRow and in how they turn a terminal into a
+// result (kernel_model.cc, kernel_tool.cc, …); everything that decides whether a step
+// replays, drifts, goes live or halts is here:
+//   - a halted run keeps returning its halt (sticky);
+//   - a step recorded as another kind halts the run (replay_drift), under every policy;
+//   - a different request at a recorded step is drift: strict halts, allow_prompt_drift
+//     notes it once and replays, fork_on_drift continues in the fork (the chain is followed);
+//   - an ended run (completed, failed, cancelled) never goes live again and never waits: only
+//     recorded terminals replay, and the refusal is sticky;
+//   - a side effect requested and never completed halts for reconciliation;
+//   - a replayed step is reached (the replay flag, the PII numbering advance).
+#include "kernel/step_machine.h"
+#include "artana/kernel/fault_points.h"
+#include "kernel/event_types.h"
+
+namespace artana::kernel {
+namespace {
+
+namespace ev = events;
+
+Status kind_mismatch(const std::string& key, StepKind recorded, StepKind now) {
+  return Status::failed_precondition(
+             "step '{}' was recorded as a {} step, now reached as a {} step", key,
+             step_kind_name(recorded), step_kind_name(now))
+      .with_kind(error_kind::kReplayDrift, key);
+}
+
+}  // namespace
+
+Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& query) {
+  const std::string& key = query.key;
+  const StepKindRow& row = step_kind_row(query.kind);
+  bool settled = false;
+  for (int depth = 0;; ++depth) {
+    RunState& state = *run.state;
+    if (state.halt) return *state.halt;
+    auto found = state.steps.find(key);
+    StepRecord* step = found != state.steps.end() ? &found->second : nullptr;
+    if (step != nullptr && step->in_flight) {
+      return Status::failed_precondition("step '{}' of run '{}' is already in flight", key,
+                                         state.run_id.str());
+    }
+    StepDecision decision;
+    const bool recorded = step != nullptr && step->recorded();
+    ARTANA_ASSIGN_OR_RETURN(decision.identity, query.prepare(state, recorded));
+    if (!recorded) {
+      if (run_ended(state.status)) return never_live(state, key, step);
+      return decision;  // live
+    }
+    if (step->kind != query.kind) {
+      return halt(state, kind_mismatch(key, step->kind, query.kind), RunStatus::kNeedsAttention,
+                  Json::object());
+    }
+    if (row.has_identity && !step->request_hash.empty() &&
+        step->request_hash != decision.identity.hash) {
+      ARTANA_ASSIGN_OR_RETURN(DriftDecision drift, resolve_drift(state, key, query.policy, *step,
+                                                                 decision.identity, depth));
+      if (drift.fork) {
+        // The step goes on in the fork, as if the script had always been there.
+        std::unique_lock<std::mutex> fork_lock(drift.fork->mu);
+        run = ActiveRun{std::move(drift.fork), std::move(fork_lock)};
+        continue;
+      }
+      decision.drift_fields = std::move(drift.fields);
+    }
+    decision.step = step;
+    switch (step->end) {
+      case StepEnd::kSucceeded:
+        break;
+      case StepEnd::kFailedTransient:
+      case StepEnd::kFailed: {
+        const bool retry =
+            query.retry_failed && (step->end == StepEnd::kFailedTransient || !step->side_effect);
+        if (!retry) break;
+        if (run_ended(state.status)) return never_live(state, key, step);
+        decision.step = nullptr;
+        return decision;  // live again
+      }
+      case StepEnd::kUnknown:
+        state.reached(key, *step->terminal);
+        return halt(state,
+                    Status::failed_precondition(
+                        "{} step '{}' of run '{}' may or may not have run (the process stopped "
+                        "during the call); reconcile it: artana reconcile {} --step {} --retry "
+                        "| --outcome success|failed | --abandon",
+                        row.name, key, state.run_id.str(), state.run_id.str(), key)
+                        .with_kind(error_kind::kReconciliationRequired, key),
+                    RunStatus::kNeedsAttention, Json::object());
+      case StepEnd::kOpen:
+        // Requested and never completed, and not in flight here: its process stopped during
+        // the call. A side effect is settled as unknown (and halts above); a call without one
+        // simply runs again, and so does an operator's retry.
+        if (row.live_call) {
+          if (step->side_effect && !step->retry_armed) {
+            if (settled) return Status::internal("step '{}' could not be settled", key);
+            ARTANA_RETURN_IF_ERROR(settle_unknown_outcomes(state));
+            settled = true;
+            continue;
+          }
+          if (run_ended(state.status)) return never_live(state, key, step);
+          decision.step = nullptr;
+          return decision;  // live again
+        }
+        if (run_ended(state.status)) return never_live(state, key, step);
+        decision.verdict = StepDecision::Verdict::kOpen;
+        return decision;
+    }
+    state.reached(key, *step->terminal);
+    decision.verdict = StepDecision::Verdict::kReplay;
+    return decision;
+  }
+}
+
+Status Kernel::never_live(RunState& state, const std::string& step_key, const StepRecord* step) {
+  Status error;
+  if (step != nullptr && step->denied_seq != 0 && !step->recorded()) {
+    // Refused when the run executed (the script caught it and went on): refused again.
+    error =
+        Status::permission_denied(
+            "step '{}' of run '{}' was refused ({}, seq {}) and the run {} without it", step_key,
+            state.run_id.str(), step->denied_kind, step->denied_seq, run_status_name(state.status))
+            .with_kind(step->denied_kind, step_key);
+    return error;  // not sticky: the script may catch it again, as it did
+  }
+  error =
+      Status::failed_precondition("run '{}' is {} and never recorded step '{}'; it cannot go live",
+                                  state.run_id.str(), run_status_name(state.status), step_key)
+          .with_kind(error_kind::kReplayDrift, step_key);
+  state.halt = error;
+  return error;
+}
+
+Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind,
+                     const ModelCall* model, const ToolCall* tool) {
+  StepContext ctx{state.run_id, state.tenant, step_key, state.spend_micro_usd};
+  for (const auto& m : middleware_) {
+    Status verdict = model != nullptr ? m->judge_model(ctx, *model) : m->judge_tool(ctx, *tool);
+    if (verdict.ok()) continue;
+    if (verdict.kind() == error_kind::kBudgetExceeded) {
+      // Sticky until the operator raises the budget and resumes.
+      return halt(state, verdict, RunStatus::kNeedsAttention,
+                  Json::object({{"middleware", m->name()}}));
+    }
+    // Audited once per step and kind of refusal: an execution that reaches the step again
+    // and is refused again appends nothing. The step stays open for a retry after the
+    // context widens.
+    auto found = state.steps.find(step_key);
+    if (found != state.steps.end() && found->second.denied_seq != 0 &&
+        found->second.denied_kind == verdict.kind()) {
+      return verdict;
+    }
+    Json payload = Json::object({{"step_key", step_key},
+                                 {"step_kind", step_kind_name(kind)},
+                                 {"kind", verdict.kind()},
+                                 {"middleware", m->name()},
+                                 {"message", verdict.message()}});
+    if (tool != nullptr) {
+      payload.set("tool", tool->tool);
+      if (!tool->capability.empty()) payload.set("capability", tool->capability);
+    }
+    ARTANA_RETURN_IF_ERROR(
+        append(state, {{std::string(ev::kStepDenied), std::move(payload)}}).status());
+    return verdict;
+  }
+  return Status();
+}
+
+PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) {
+  StepRecord& step = state->steps[entry.step_key];
+  step.kind = entry.kind;
+  step.in_flight = true;
+  entry.state = std::move(state);
+  auto owned = std::make_unique<LiveEntry>(std::move(entry));
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t ticket = next_ticket_++;
+  live_.emplace(ticket, std::move(owned));
+  return PendingStep(this, ticket);
+}
+
+std::unique_ptr<Kernel::LiveEntry> Kernel::take_live(PendingStep& step) {
+  if (step.kernel_ != this) return nullptr;
+  const uint64_t ticket = step.release();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(ticket);
+  if (it == live_.end()) return nullptr;
+  std::unique_ptr<LiveEntry> entry = std::move(it->second);
+  live_.erase(it);
+  return entry;
+}
+
+void Kernel::abandon(uint64_t ticket) noexcept {
+  std::unique_ptr<LiveEntry> entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(ticket);
+    if (it == live_.end()) return;
+    entry = std::move(it->second);
+    live_.erase(it);
+  }
+  // The step is no longer in flight here: the next execution that reaches it decides it as
+  // after a crash (a side effect requested and never completed needs reconciliation).
+  std::lock_guard<std::mutex> lock(entry->state->mu);
+  if (auto it = entry->state->steps.find(entry->step_key); it != entry->state->steps.end()) {
+    it->second.in_flight = false;
+  }
+}
+
+void PendingStep::abandon() noexcept {
+  if (kernel_ == nullptr) return;
+  Kernel* kernel = std::exchange(kernel_, nullptr);
+  kernel->abandon(std::exchange(ticket_, 0));
+}
+
+KernelStats Kernel::stats() {
+  std::vector<std::shared_ptr<RunState>> runs;
+  KernelStats stats;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats.loaded_runs = runs_.size();
+    stats.pending_steps = live_.size();
+    runs.reserve(runs_.size());
+    for (const auto& [id, state] : runs_) runs.push_back(state);
+  }
+  for (const auto& state : runs) {
+    std::lock_guard<std::mutex> lock(state->mu);
+    stats.steps_held += state->steps.size();
+    stats.bytes_held += sizeof(RunState);
+    for (const auto& [key, step] : state->steps) {
+      stats.bytes_held += sizeof(StepRecord) + key.capacity() + step.request_hash.capacity() +
+                          json_bytes(step.request) +
+                          (step.terminal ? json_bytes(step.terminal->payload) : 0);
+    }
+  }
+  return stats;
+}
+
+}  // namespace artana::kernel

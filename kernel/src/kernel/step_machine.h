@@ -1,0 +1,84 @@
+// The step machine's vocabulary (step_machine.cc): a locked run, what a step kind asks, what
+// the machine decided, and a live step's record between begin_* and finish_*.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/kernel.h"
+#include "kernel/model_identity.h"
+#include "kernel/run_state.h"
+
+namespace artana::kernel {
+
+// A run's state locked for one step call (kernel.cc active()).
+struct Kernel::ActiveRun {
+  std::shared_ptr<RunState> state;
+  std::unique_lock<std::mutex> lock;
+};
+
+// A non-owning reference to a callable: the machine calls it while the caller's frame lives,
+// so nothing is allocated per step (std::function would for larger captures).
+template <typename Signature>
+class FunctionRef;
+template <typename R, typename... Args>
+class FunctionRef<R(Args...)> {
+ public:
+  template <typename F>
+  FunctionRef(F& f)  // NOLINT(google-explicit-constructor)
+      : object_(&f), call_([](void* o, Args... args) -> R {
+          return (*static_cast<F*>(o))(std::forward<Args>(args)...);
+        }) {}
+  R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+ private:
+  void* object_;
+  R (*call_)(void*, Args...);
+};
+
+// What a step kind asks the machine.
+struct Kernel::StepQuery {
+  const std::string& key;
+  StepKind kind;
+  ReplayPolicy policy = ReplayPolicy::kStrict;
+  // A recorded failure is tried live again: a transient one, or any one of a step without
+  // side effects (a model call, a tool declared side_effect = false).
+  bool retry_failed = false;
+  // Prepares the request in the run the step is decided in (a fork has its own): replaces
+  // its PII (`recorded`: renumbering as the recorded step did, else allocating) and returns
+  // its identity (an empty hash for kinds without one). Called once per run of the chain.
+  FunctionRef<Result<RequestIdentity>(RunState& state, bool recorded)> prepare;
+};
+
+struct Kernel::StepDecision {
+  enum class Verdict {
+    kReplay,  // `step` has a terminal: return it (a recorded failure as its error)
+    kOpen,    // `step` was opened and has not ended (a pause not resumed, a sleep running)
+    kLive,    // nothing to replay: the kind goes live (judge, append, call)
+  };
+  Verdict verdict = Verdict::kLive;
+  StepRecord* step = nullptr;             // kReplay, kOpen
+  RequestIdentity identity;               // from StepQuery::prepare
+  std::vector<std::string> drift_fields;  // kReplay under allow_prompt_drift: what differed
+};
+
+// What resolve_drift decided (kernel_drift.cc).
+struct Kernel::DriftDecision {
+  std::vector<std::string> fields;  // what differs from the recorded request
+  std::shared_ptr<RunState> fork;   // fork_on_drift: continue the step here (live)
+};
+
+// A live step between begin_* and finish_*, owned by its PendingStep.
+struct Kernel::LiveEntry {
+  std::shared_ptr<RunState> state;
+  std::string step_key;
+  StepKind kind = StepKind::kModel;
+  RequestIdentity identity;
+  ModelCall model_call;  // kModel: what the port was asked (middleware observe it)
+  Json request_pii;      // kModel: placeholders the request's scrub allocated
+  std::shared_ptr<const ToolRegistry> registry;  // kTool: the registry the call began under
+};
+
+}  // namespace artana::kernel
