@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "lua_log.h"
 #include "sandbox_raise.h"
 #include "thread_tags.h"
 
@@ -21,6 +22,16 @@ using detail::set_thread_tag;
 struct Init {
   const SandboxOptions* options;
 };
+
+// Lua calls this for an error outside any protected call, then abort()s unless it never
+// returns: it logs, kills the state and unwinds to the host (LuaPanic).
+int on_panic(lua_State* L) {
+  const char* message = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "an error value";
+  std::string text = std::string("lua panic (an error outside any protected call): ") + message;
+  lua_log().error("lua panic; the run's state is killed, the host goes on: {}", message);
+  if (LuaState* state = LuaState::from(L)) state->mark_killed("lua panic");
+  throw LuaPanic(text);
+}
 
 int init_state(lua_State* L) {  // runs under lua_pcall: raising here is a status
   auto* init = static_cast<Init*>(lua_touserdata(L, 1));
@@ -93,6 +104,7 @@ Result<std::unique_ptr<LuaState>> LuaState::create(const LuaLimits& limits,
     return Status::failed_precondition("lua_newstate failed: memory limit {} bytes too small",
                                        limits.max_memory_bytes)
         .with_kind("limit_exceeded");
+  lua_atpanic(self->L_, on_panic);
   set_thread_tag(self->L_, nullptr);
   Init init{&options};
   lua_pushcfunction(self->L_, init_state);  // [-0,+1,-]: light C function, no allocation

@@ -6,6 +6,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
+#include "lua_log.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
 #include "thread_tags.h"
@@ -49,6 +50,30 @@ BoundaryError* scratch_error(lua_State* L) {
   return new (memory) BoundaryError();  // trivially destructible: nothing to run later
 }
 
+// The handler behind a noexcept wall: a C++ exception must never unwind through Lua's frames
+// (STYLE.md §5). One thrown (a bug: a Json accessor on the wrong type, bad_alloc) becomes an
+// `internal` error raised in the calling script, for that run only.
+SyscallReply& dispatch(SyscallHandler* handler, lua_State* L, SyscallOp op) noexcept {
+  static thread_local SyscallReply failed;
+  const char* what = "an unknown exception";
+  try {
+    return handler->handle(L, op);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  try {
+    lua_log().error("syscall {} threw: {}; raised as kind=internal in the script",
+                    kNames[static_cast<size_t>(op)], what);
+  } catch (...) {
+  }
+  failed.kind = SyscallReply::Kind::kError;
+  failed.error = BoundaryError::make("internal", "");  // fixed buffers: allocates nothing
+  std::snprintf(failed.error.message, sizeof failed.error.message,
+                "run:%s failed inside the host: %s", kNames[static_cast<size_t>(op)].data(), what);
+  return failed;
+}
+
 // Upvalues: 1 the op (integer), 2 the handler (light userdata).
 // No C++ object with a destructor lives in this frame: every exit may be a longjmp.
 int call_syscall(lua_State* L) {
@@ -87,7 +112,7 @@ int call_syscall(lua_State* L) {
     default:
       break;
   }
-  SyscallReply& reply = handler->handle(L, op);
+  SyscallReply& reply = dispatch(handler, L, op);
   switch (reply.kind) {
     case SyscallReply::Kind::kNothing:
       return 0;

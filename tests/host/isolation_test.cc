@@ -200,3 +200,45 @@ return function(run) run:pause(text.shout("hi")) end
 
 }  // namespace
 }  // namespace artana::testing
+
+namespace artana::testing {
+namespace {
+
+// Fills the heap to within a few hundred bytes of the 8 MiB limit, then does `then`.
+std::string near_limit_then(const std::string& then) {
+  return R"lua(local artana = require "artana"
+artana.model_port("m", function(req)
+  return { output = string.rep("y", 4096) }
+end)
+return function(run)
+  local limit = 8 * 1024 * 1024
+  local t = {}
+  while collectgarbage("count") * 1024 < limit - 200 do t = { t } end
+  )lua" + then +
+         R"lua(
+  return t ~= nil
+end
+)lua";
+}
+
+TEST_CASE("a heap filled to the limit then a host push ends its own run, never the process",
+          "[host][boundary]") {
+  const char* thens[] = {
+      "coroutine.yield()",                        // the host builds an error
+      "run:model { model = 'm', prompt = 'p' }",  // the port's result
+      "run:parallel { a = function() return 1 end, b = function() return 2 end }",
+      "error(string.rep('e', 100))",  // the error's traceback
+  };
+  for (const char* then : thens) {
+    INFO(then);
+    host::HostOptions options;
+    options.limits.max_memory_bytes = 8 << 20;
+    HostFixture f(options);
+    host::RunOutcome bad = run_beside_good_run(f, near_limit_then(then));
+    INFO(text(bad.error));
+    CHECK(bad.status == RunStatus::kFailed);
+  }
+}
+
+}  // namespace
+}  // namespace artana::testing

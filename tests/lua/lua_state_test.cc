@@ -2,10 +2,16 @@
 // time slices, and the pattern-function guard.
 #include "artana/lua/lua_state.h"
 
+#include <lua.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
+
+#include "artana/lua/lua_error.h"
+#include "artana/lua/syscall_bridge.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;
@@ -148,4 +154,39 @@ TEST_CASE("a syntax error is a script_error naming the chunk", "[sandbox][lua]")
   artana::Status e = state->run_chunk("error('boom')", "raises");
   REQUIRE(e.kind() == "script_error");
   REQUIRE_THAT(e.message(), Catch::Contains("boom"));
+}
+
+namespace {
+
+struct ThrowingHandler final : artana::lua::SyscallHandler {
+  artana::lua::SyscallReply& handle(lua_State*, artana::lua::SyscallOp) override {
+    throw std::runtime_error("boom in the handler");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a syscall handler that throws raises kind internal in Lua; the state goes on",
+          "[lua][boundary]") {
+  auto state = make_state(small_limits());
+  lua_State* L = state->state();
+  ThrowingHandler handler;
+  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule, &handler);
+  REQUIRE(lua_pcall(L, 0, 0, 0) == LUA_ERRRUN);
+  const artana::lua::BoundaryError error = artana::lua::read_error(L, -1);
+  lua_pop(L, 1);
+  CHECK(std::string(error.kind) == "internal");
+  CHECK_THAT(std::string(error.message), Catch::Contains("boom in the handler"));
+  REQUIRE(state->run_chunk("local x = 1 + 1 assert(x == 2)", "after").ok());
+}
+
+TEST_CASE("an error outside any protected call kills that state only, not the process",
+          "[lua][boundary]") {
+  auto state = make_state(small_limits());
+  lua_State* L = state->state();
+  lua_pushliteral(L, "raised where nothing protects it");
+  CHECK_THROWS_AS(lua_error(L), artana::lua::LuaPanic);
+  CHECK(state->killed());
+  auto other = make_state(small_limits());
+  REQUIRE(other->run_chunk("local x = 1 + 1 assert(x == 2)", "after").ok());
 }

@@ -17,6 +17,26 @@ int64_t system_clock_us() {
       .count();
 }
 
+// Runs `work` on one run; a C++ exception or a Lua panic escaping it (a host bug) ends that
+// run only, never the host and the other runs it holds.
+template <typename Work>
+void guarded(ScriptRun& run, Work&& work) noexcept {
+  try {
+    work();
+    return;
+  } catch (const std::exception& e) {
+    try {
+      run.crashed(e.what());
+    } catch (...) {
+    }
+  } catch (...) {
+    try {
+      run.crashed("an unknown exception");
+    } catch (...) {
+    }
+  }
+}
+
 }  // namespace
 
 Host::Host(kernel::Kernel& kernel, HostOptions options)
@@ -48,8 +68,13 @@ Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions opt
                                     id.str());
     ARTANA_RETURN_IF_ERROR(unload(id));
   }
-  ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<ScriptRun> run,
-                          ScriptRun::create(*this, std::move(source), std::move(options)));
+  Result<std::unique_ptr<ScriptRun>> created = Status::internal("not created");
+  try {
+    created = ScriptRun::create(*this, std::move(source), std::move(options));
+  } catch (const std::exception& e) {
+    return Status::internal("creating run '{}' failed: {}", id.str(), e.what());
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<ScriptRun> run, std::move(created));
   runs_.emplace(id.str(), std::move(run));
   return id;
 }
@@ -63,7 +88,8 @@ Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
   if (it == runs_.end() || !it->second->started())
     return Status::not_found("run '{}' is not executing in this host", run.str());
   ARTANA_RETURN_IF_ERROR(kernel_.resume(it->second->tenant(), run, input));
-  it->second->pauses_resumed();
+  ScriptRun& script = *it->second;
+  guarded(script, [&] { script.pauses_resumed(); });
   return Status();
 }
 
@@ -125,7 +151,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   TickResult result;
   const int64_t now = now_us();
   for (auto& [id, run] : runs_) {
-    std::optional<int64_t> next = run->wake_timers(now);
+    std::optional<int64_t> next;
+    guarded(*run, [&] { next = run->wake_timers(now); });
     if (next && (!result.next_timer_us || *next < *result.next_timer_us))
       result.next_timer_us = next;
   }
@@ -144,7 +171,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     worked = false;
     for (auto& [id, run] : runs_) {
       if (!run->has_ready()) continue;
-      run->run_one();
+      guarded(*run, [&] { run->run_one(); });
       ++result.resumed;
       worked = true;
     }

@@ -1,5 +1,7 @@
 // How an execution of a run ends: the entry returned, raised, or the state was killed — and
 // what the run looks like when it has nothing left to do here.
+#include <spdlog/spdlog.h>
+
 #include "artana/lua/lua_json.h"
 #include "error_json.h"
 #include "script_run.h"
@@ -102,6 +104,19 @@ void ScriptRun::killed() {
     auto status = kernel_.status(tenant_, active);
     if (status.ok() && !ended_status(*status)) (void)kernel_.fail(tenant_, active, error);
   }
+  end_with(RunStatus::kFailed, Json(), std::move(error));
+}
+
+void ScriptRun::crashed(std::string_view what) {
+  if (ended_) return;
+  Json error =
+      Json::object({{"kind", "internal"},
+                    {"message", "the host failed running this run: " + std::string(what)}});
+  spdlog::error("run={} ended by a host failure (kind=internal): {}; other runs go on",
+                run_id_.str(), what);
+  // The host's fault, not the run's: it waits for a fix in needs_attention.
+  if (started_ && kernel_.hold_for_attention(tenant_, active_run(), error).ok())
+    return end_with(RunStatus::kNeedsAttention, Json(), std::move(error));
   end_with(RunStatus::kFailed, Json(), std::move(error));
 }
 

@@ -114,8 +114,8 @@ void ScriptRun::run_one() {
         "coroutine.yield called outside a coroutine (in the entry, a branch, a "
         "tool or a model port)");
     lua::write_where(task.thread, 0, error.where, sizeof error.where);
-    lua::push_error(lua_->state(), error);  // cannot fail: small, and the state has room
-    lua_xmove(lua_->state(), task.thread, 1);
+    // Built under protection: the script may have filled its heap to the limit first.
+    if (lua::push_resume_values(lua_->state(), task.thread, nullptr, &error) < 0) return killed();
     return task_raised(task);
   }
   if (status == LUA_OK) return task_returned(task, nresults);

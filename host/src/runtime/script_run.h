@@ -56,6 +56,11 @@ class ScriptRun final : public lua::SyscallHandler {
   std::optional<int64_t> next_timer() const;
   const kernel::TenantId& tenant() const { return tenant_; }
   bool started() const { return started_; }
+  // Ends this run only, after a C++ exception or a Lua panic escaped the host's work on it
+  // (a host bug): the run waits in needs_attention with kind `internal`; its lua_State is
+  // never run again.
+  void crashed(std::string_view what);
+  bool ended() const { return ended_.has_value(); }
   // The outcome once the run has nothing left to do here (ended, or only pauses and sleeps).
   std::optional<RunOutcome> outcome() const;
 

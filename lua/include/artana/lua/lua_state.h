@@ -19,6 +19,8 @@
 // Threading: one thread at a time, except kill(), which any thread may call.
 #pragma once
 
+#include <stdexcept>
+
 #include <lua.hpp>
 
 #include <atomic>
@@ -31,6 +33,16 @@
 #include "artana/lua/sandbox.h"
 
 namespace artana::lua {
+
+// What the state's panic handler throws: a Lua error raised outside any protected call,
+// which can only be a bug in the host's own Lua stack work (every push the host makes runs
+// under lua_pcall). Instead of Lua's abort() of the whole process, the state is marked
+// killed and this unwinds to where the host drives the run (Host::tick), which ends that
+// run only. Lua's C frames carry unwind tables on every platform we build for, and the
+// state is never run again, only closed.
+struct LuaPanic : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct LuaLimits {
   size_t max_memory_bytes = 256 << 20;
