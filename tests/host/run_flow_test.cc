@@ -257,3 +257,37 @@ end
 
 }  // namespace
 }  // namespace artana::testing
+
+namespace artana::testing {
+namespace {
+
+TEST_CASE(
+    "a side-effecting Lua tool that raises its own error halts for reconciliation; "
+    "declared failures do not",
+    "[host][tool]") {
+  HostFixture f;
+  const std::string path = f.script("raising.lua", R"lua(local artana = require "artana"
+artana.tool { name = "crashes", side_effect = true, args = {},
+              fn = function(args, ctx) error("the card service dropped the connection") end }
+artana.tool { name = "declines", side_effect = true, args = {},
+              fn = function(args, ctx) error({ kind = "permanent_error", message = "declined" }) end }
+return function(run)
+  local ok, declined = pcall(run.tool, run, "declines", {})
+  local ok2, crashed = pcall(run.tool, run, "crashes", {})
+  return { declined = declined.kind, crashed = crashed.kind }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-raising");
+  INFO(text(outcome.error));
+  CHECK(outcome.status == RunStatus::kNeedsAttention);
+  CHECK(outcome.error.find("kind")->as_string() == "reconciliation_required");
+  auto events = f.events("run-raising");
+  std::vector<std::string> outcomes;
+  for (const kernel::Event& e : events) {
+    if (e.type == "tool_completed") outcomes.push_back(e.payload.find("outcome")->as_string());
+  }
+  CHECK(outcomes == std::vector<std::string>{"permanent_error", "unknown_outcome"});
+}
+
+}  // namespace
+}  // namespace artana::testing

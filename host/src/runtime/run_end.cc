@@ -11,18 +11,19 @@ namespace artana::host {
 using kernel::Json;
 using kernel::RunStatus;
 
-namespace {
-
-bool ended_status(RunStatus status) {
-  return status == RunStatus::kCompleted || status == RunStatus::kFailed ||
-         status == RunStatus::kCancelled;
-}
-
-}  // namespace
-
 kernel::RunId ScriptRun::active_run() {
   auto record = kernel_.run_record(tenant_, run_id_);
   return record.ok() ? record->active_run_id : run_id_;
+}
+
+// The kernel decides what an execution's end means for the run; the host reports it.
+void ScriptRun::end_execution(kernel::ExecutionEnd end) {
+  auto decided = kernel_.end_execution(tenant_, run_id_, end);
+  if (!decided.ok()) {
+    Json error = status_error_json(decided.status());
+    return end_with(RunStatus::kFailed, Json(), std::move(error));
+  }
+  end_with(decided->status, std::move(decided->output), std::move(decided->error));
 }
 
 void ScriptRun::entry_returned(Task& entry, int nresults) {
@@ -39,21 +40,7 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
     output = std::move(*converted);
   }
   finish_task(entry);
-  // After a fork_on_drift the run goes on (and ends) in its fork.
-  const kernel::RunId active = active_run();
-  auto status = kernel_.status(tenant_, active);
-  if (!status.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(status.status()));
-  if (*status == RunStatus::kCompleted) return end_with(*status, std::move(output), Json());
-  // A halt the script caught with pcall still ends the run halted.
-  if (halt_) return end_with(*status, Json(), status_error_json(*halt_));
-  // The entry returned: the run is done, even if an older execution left it paused or
-  // sleeping at a step this code no longer reaches.
-  const bool open = *status == RunStatus::kRunning || *status == RunStatus::kPaused ||
-                    *status == RunStatus::kSleeping;
-  if (!open) return end_with(*status, Json(), Json());
-  Status completed = kernel_.complete(tenant_, active, output);
-  if (!completed.ok()) return end_with(RunStatus::kFailed, Json(), status_error_json(completed));
-  end_with(RunStatus::kCompleted, std::move(output), Json());
+  end_execution({kernel::ExecutionEnd::Kind::kReturned, std::move(output), Json()});
 }
 
 void ScriptRun::entry_raised(Task& entry, Json error) {
@@ -68,29 +55,7 @@ void ScriptRun::entry_raised(Task& entry, Json error) {
     }
     return end_with(status, Json(), std::move(error));
   }
-  if (halt_) error = status_error_json(*halt_);
-  const kernel::RunId active = active_run();
-  auto status = kernel_.status(tenant_, active);
-  if (!status.ok()) return end_with(RunStatus::kFailed, Json(), std::move(error));
-  // Another process owns the run: this execution stops; the run is not ours to end.
-  const Json* kind = error.find("kind");
-  if (kind != nullptr && kind->is_string() &&
-      (kind->as_string() == "lease_held" || kind->as_string() == "fenced"))
-    return end_with(*status, Json(), std::move(error));
-  const bool open = *status == RunStatus::kRunning || *status == RunStatus::kPaused ||
-                    *status == RunStatus::kSleeping;
-  if (!open) return end_with(*status, Json(), std::move(error));
-  // New code that breaks on old history is the code's fault, not the run's: it waits for a
-  // fix in needs_attention instead of failing for good.
-  auto replaying = kernel_.replaying(tenant_, active);
-  if (replaying.ok() && *replaying) {
-    Status held = kernel_.hold_for_attention(tenant_, active, error);
-    if (held.ok()) return end_with(RunStatus::kNeedsAttention, Json(), std::move(error));
-  }
-  if (*status != RunStatus::kRunning) return end_with(*status, Json(), std::move(error));
-  Status failed = kernel_.fail(tenant_, active, error);
-  (void)failed;  // the run's error is what the caller needs either way
-  end_with(RunStatus::kFailed, Json(), std::move(error));
+  end_execution({kernel::ExecutionEnd::Kind::kRaised, Json(), std::move(error)});
 }
 
 void ScriptRun::killed() {
@@ -99,12 +64,8 @@ void ScriptRun::killed() {
   Json error =
       Json::object({{"kind", "limit_exceeded"},
                     {"message", std::string(reason != nullptr ? reason : "limit") + " exceeded"}});
-  if (started_) {
-    const kernel::RunId active = active_run();
-    auto status = kernel_.status(tenant_, active);
-    if (status.ok() && !ended_status(*status)) (void)kernel_.fail(tenant_, active, error);
-  }
-  end_with(RunStatus::kFailed, Json(), std::move(error));
+  if (!started_) return end_with(RunStatus::kFailed, Json(), std::move(error));
+  end_execution({kernel::ExecutionEnd::Kind::kKilled, Json(), std::move(error)});
 }
 
 void ScriptRun::crashed(std::string_view what) {
@@ -114,10 +75,8 @@ void ScriptRun::crashed(std::string_view what) {
                     {"message", "the host failed running this run: " + std::string(what)}});
   spdlog::error("run={} ended by a host failure (kind=internal): {}; other runs go on",
                 run_id_.str(), what);
-  // The host's fault, not the run's: it waits for a fix in needs_attention.
-  if (started_ && kernel_.hold_for_attention(tenant_, active_run(), error).ok())
-    return end_with(RunStatus::kNeedsAttention, Json(), std::move(error));
-  end_with(RunStatus::kFailed, Json(), std::move(error));
+  if (!started_) return end_with(RunStatus::kFailed, Json(), std::move(error));
+  end_execution({kernel::ExecutionEnd::Kind::kKilled, Json(), std::move(error)});
 }
 
 void ScriptRun::end_with(RunStatus status, Json output, Json error) {
@@ -136,9 +95,9 @@ std::optional<RunOutcome> ScriptRun::outcome() const {
   // Idle: every task waits for a pause's input or a timer.
   RunOutcome outcome;
   outcome.run_id = run_id_;
-  auto status = kernel_.status(tenant_, const_cast<ScriptRun*>(this)->active_run());
-  outcome.status = status.ok() ? *status : RunStatus::kRunning;
-  if (halt_) outcome.error = status_error_json(*halt_);
+  auto decided = kernel_.end_execution(tenant_, run_id_, {kernel::ExecutionEnd::Kind::kIdle});
+  outcome.status = decided.ok() ? decided->status : RunStatus::kRunning;
+  if (decided.ok()) outcome.error = std::move(decided->error);
   return outcome;
 }
 

@@ -142,15 +142,10 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
                        *key);
   auto step = kernel_.begin_model(tenant_, run_id_, *request);
   if (!step.ok()) return reply_error(step.status(), *key);
-  if (step->replayed) {
-    Status valid = check_output(request->output_schema, step->replayed->output);
-    if (!valid.ok()) return reply_error(valid, *key);
-    return reply_value(model_result_json(*step->replayed));
-  }
+  if (step->replayed) return reply_value(model_result_json(*step->replayed));
   task.start = StartKind::kModelPort;
   task.model_call = std::move(*step->call);
   task.pending = std::move(step->pending);
-  task.output_schema = std::move(request->output_schema);
   task.wait_step_key = *key;
   return reply_wait(task, WaitKind::kModelPort, L);
 }
@@ -209,8 +204,6 @@ void ScriptRun::port_returned(Task& port, int nresults) {
   auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
-  Status valid = check_output(waiter.output_schema, finished->output);
-  if (!valid.ok()) return resume_with_status(waiter, valid, waiter.wait_step_key);
   resume_with(waiter, model_result_json(*finished));
 }
 
@@ -227,22 +220,6 @@ void ScriptRun::port_raised(Task& port) {
   auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   resume_with_status(waiter, finished.status(), waiter.wait_step_key);
-}
-
-Status ScriptRun::check_output(const std::optional<Json>& schema, const Json& output) {
-  if (!schema) return Status();
-  auto text = kernel::canonical_json(*schema);
-  if (!text.ok()) return text.status();
-  auto& compiled = schemas_[*text];
-  if (!compiled) {
-    ARTANA_ASSIGN_OR_RETURN(kernel::JsonSchema made, kernel::JsonSchema::compile(*schema));
-    compiled = std::make_shared<kernel::JsonSchema>(std::move(made));
-  }
-  Status valid = compiled->validate(output, "output");
-  if (valid.ok()) return valid;
-  return Status::invalid_argument("the model's output does not match the step's schema: {}",
-                                  valid.message())
-      .with_kind(kernel::error_kind::kModelOutputInvalid);
 }
 
 Json ScriptRun::model_result_json(const kernel::ModelResult& result) {

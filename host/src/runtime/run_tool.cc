@@ -108,6 +108,7 @@ void ScriptRun::tool_returned(Task& tool, int nresults) {
     } else {
       // The tool did run: what it returned just cannot be recorded.
       outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
+      outcome.declared = false;
       outcome.error = "tool '" + waiter.tool_call.tool + "' returned " + result.status().message();
     }
   }
@@ -124,10 +125,13 @@ void ScriptRun::tool_raised(Task& tool) {
   const lua::BoundaryError error = lua::read_error(tool.thread, -1);
   Task& waiter = *tool.waiter;
   kernel::ToolOutcome outcome;
-  // A tool says "try again later" by raising { kind = "transient_error", message = ... }.
-  outcome.kind = std::string_view(error.kind) == "transient_error"
-                     ? kernel::ToolOutcomeKind::kTransientError
-                     : kernel::ToolOutcomeKind::kPermanentError;
+  // A tool says "nothing happened, try again later" by raising { kind = "transient_error" }
+  // and "nothing happened, it failed" with { kind = "permanent_error" }; any other error
+  // leaves it open whether its effect happened (the kernel decides what that means).
+  const std::string_view kind(error.kind);
+  outcome.kind = kind == "transient_error" ? kernel::ToolOutcomeKind::kTransientError
+                                           : kernel::ToolOutcomeKind::kPermanentError;
+  outcome.declared = kind == "transient_error" || kind == "permanent_error";
   outcome.error = std::string(error.message);
   finish_task(tool);
   --live_work_;

@@ -81,7 +81,6 @@ void ScriptRun::resume_with_error(Task& task, const lua::BoundaryError& error) {
 }
 
 void ScriptRun::resume_with_status(Task& task, const Status& status, const std::string& step_key) {
-  note_error(status);
   lua::BoundaryError error = lua::BoundaryError::from(status);
   if (error.step_key[0] == '\0' && !step_key.empty())
     error = lua::BoundaryError::make(error.kind, status.message(), step_key);
@@ -265,16 +264,6 @@ Result<std::string> ScriptRun::claim_key(lua_State* L, Task& task, std::string_v
   });
 }
 
-void ScriptRun::note_error(const Status& status) {
-  if (halt_) return;
-  const std::string_view kind = status.kind();
-  if (kind == kernel::error_kind::kReplayDrift || kind == kernel::error_kind::kBudgetExceeded ||
-      kind == kernel::error_kind::kReconciliationRequired ||
-      kind == kernel::error_kind::kCancelled) {
-    halt_ = status;
-  }
-}
-
 SyscallReply& ScriptRun::reply_value(Json value) {
   reply_.kind = SyscallReply::Kind::kValue;
   reply_.value = std::move(value);
@@ -282,7 +271,6 @@ SyscallReply& ScriptRun::reply_value(Json value) {
 }
 
 SyscallReply& ScriptRun::reply_error(const Status& status, const std::string& step_key) {
-  note_error(status);
   reply_.kind = SyscallReply::Kind::kError;
   reply_.error = lua::BoundaryError::from(status);
   if (reply_.error.step_key[0] == '\0' && !step_key.empty())

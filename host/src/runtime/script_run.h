@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "artana/host/host.h"
-#include "artana/kernel/json_schema.h"
 #include "artana/lua/lua_error.h"
 #include "artana/lua/script_api.h"
 #include "artana/lua/syscall_bridge.h"
@@ -83,6 +82,8 @@ class ScriptRun final : public lua::SyscallHandler {
   void entry_returned(Task& entry, int nresults);
   void entry_raised(Task& entry, kernel::Json error);
   void killed();
+  // Asks the kernel what the execution's end means for the run and ends with that.
+  void end_execution(kernel::ExecutionEnd end);
   void end_with(kernel::RunStatus status, kernel::Json output, kernel::Json error);
 
   // ---- syscalls (run_*.cc) ----
@@ -96,8 +97,6 @@ class ScriptRun final : public lua::SyscallHandler {
   // The step key for `kind` with an optional explicit key, claimed for L's script line.
   Result<std::string> claim_key(lua_State* L, Task& task, std::string_view kind,
                                 std::optional<std::string_view> explicit_key);
-  // Remembers halting errors (drift, budget, cancel, reconciliation) so the run ends with them.
-  void note_error(const Status& status);
 
   lua::SyscallReply& sys_ready(lua_State* L);
   lua::SyscallReply& sys_require(lua_State* L);
@@ -127,8 +126,6 @@ class ScriptRun final : public lua::SyscallHandler {
   void tool_raised(Task& tool);
   void branch_ended(Task& branch, std::optional<kernel::Json> error);
   void finish_group(ParallelGroup& group);
-  // Model output checked against the step's schema (compiled once per distinct schema).
-  Status check_output(const std::optional<kernel::Json>& schema, const kernel::Json& output);
   kernel::Json model_result_json(const kernel::ModelResult& result);
 
   // Builds the run's tool registry from what the script registered (artana.tool).
@@ -161,9 +158,7 @@ class ScriptRun final : public lua::SyscallHandler {
   uint64_t next_task_id_ = 1;
   size_t live_work_ = 0;  // port and tool tasks in flight
   StepKeys keys_;
-  std::optional<Status> halt_;  // the first halting error a syscall returned
   std::optional<RunOutcome> ended_;
-  std::unordered_map<std::string, std::shared_ptr<kernel::JsonSchema>> schemas_;
 };
 
 }  // namespace artana::host

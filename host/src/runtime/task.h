@@ -62,8 +62,7 @@ struct Task {
   // ---- work to start after the yield ----
   StartKind start = StartKind::kNone;
   kernel::ModelCall model_call;  // kModelPort
-  std::optional<kernel::Json> output_schema;
-  kernel::ToolCall tool_call;  // kTool
+  kernel::ToolCall tool_call;    // kTool
   // kModelPort, kTool: the live step until it is finished. Dropping the task (a kill, an
   // unload, a reload) abandons it in the kernel.
   kernel::PendingStep pending;

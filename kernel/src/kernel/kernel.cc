@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "artana/kernel/fault_points.h"
+#include "json_schema/schema_cache.h"
 #include "kernel/event_types.h"
 #include "kernel/step_machine.h"
 
@@ -34,7 +35,10 @@ std::string random_run_id() {
 }  // namespace
 
 Kernel::Kernel(EventStore& store, KernelOptions options)
-    : store_(store), mode_(options.mode), middleware_(std::move(options.middleware)) {
+    : store_(store),
+      mode_(options.mode),
+      middleware_(std::move(options.middleware)),
+      schemas_(std::make_unique<SchemaCache>()) {
   // The order is the kernel's, not the caller's: PII, quota, capability, custom.
   std::stable_sort(middleware_.begin(), middleware_.end(),
                    [](const auto& a, const auto& b) { return a->kind() < b->kind(); });

@@ -78,29 +78,4 @@ Status Kernel::record_script(const TenantId& caller, const RunId& run, const Jso
   return append(state, {{std::string(ev::kScriptLoaded), identity}}).status();
 }
 
-Status Kernel::hold_for_attention(const TenantId& caller, const RunId& run, const Json& error) {
-  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
-  RunState& state = *active_run.state;
-  if (state.status != RunStatus::kRunning && state.status != RunStatus::kSleeping &&
-      state.status != RunStatus::kPaused) {
-    return Status::failed_precondition("run '{}' is {}, not running", run.str(),
-                                       run_status_name(state.status));
-  }
-  const Json* kind = error.find("kind");
-  const Json* message = error.find("message");
-  const Json* step_key = error.find("step_key");
-  Status halted =
-      Status::failed_precondition("{}", message != nullptr && message->is_string()
-                                            ? message->as_string()
-                                            : "held for attention")
-          .with_kind(kind != nullptr && kind->is_string() ? kind->as_string() : "script_error",
-                     step_key != nullptr && step_key->is_string() ? step_key->as_string() : "");
-  Json detail = Json::object();
-  for (const char* field : {"where", "traceback"}) {
-    if (const Json* value = error.find(field)) detail.set(field, *value);
-  }
-  Status result = halt(state, halted, RunStatus::kNeedsAttention, detail);
-  return result.code() == halted.code() && result.message() == halted.message() ? Status() : result;
-}
-
 }  // namespace artana::kernel

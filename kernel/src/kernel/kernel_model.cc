@@ -1,5 +1,6 @@
 // Kernel: model steps — replay from the step index, drift policies, forks, live calls.
 #include "artana/kernel/kernel.h"
+#include "json_schema/schema_cache.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
@@ -25,15 +26,21 @@ ModelResult recorded_result(const RunState& state, const RecordedTerminal& termi
   return result;
 }
 
+// A model_failed's `category` for an output that did not match the step's schema.
+constexpr std::string_view kInvalidOutput = "invalid_output";
+
 Status recorded_failure(const std::string& step_key, const RecordedTerminal& terminal) {
   const Json* error = terminal.payload.find("error");
   const Json* message = error != nullptr ? error->find("message") : nullptr;
+  const Json* category = error != nullptr ? error->find("category") : nullptr;
+  const bool invalid =
+      category != nullptr && category->is_string() && category->as_string() == kInvalidOutput;
   return Status::unavailable(
              "model step '{}' failed (recorded at seq {}): {}; call it with "
              "retry_failed to try again",
              step_key, terminal.seq,
              message != nullptr && message->is_string() ? message->as_string() : "no message")
-      .with_kind(error_kind::kModelFailed, step_key);
+      .with_kind(invalid ? error_kind::kModelOutputInvalid : error_kind::kModelFailed, step_key);
 }
 
 }  // namespace
@@ -104,6 +111,10 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   call.options = request.options;
   call.output_schema = request.output_schema;
   call.tools = std::move(call_tools);
+  if (call.output_schema) {
+    // A schema that cannot be used is the caller's error, found before the call is made.
+    ARTANA_RETURN_IF_ERROR(schemas_->get(*call.output_schema).status());
+  }
   ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kModel, &call, nullptr));
   LiveEntry entry;
   entry.step_key = key;
@@ -139,7 +150,14 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
   std::string terminal_type;
-  if (outcome.ok) {
+  // An output that misses the step's schema is the step's failure, recorded as such: a
+  // replay raises the same error, and retry_failed asks the model again.
+  Status output_valid;
+  if (outcome.ok && pending->model_call.output_schema) {
+    auto schema = schemas_->get(*pending->model_call.output_schema);
+    output_valid = schema.ok() ? schema->validate(outcome.output, "output") : schema.status();
+  }
+  if (outcome.ok && output_valid.ok()) {
     terminal_type = ev::kModelCompleted;
     Json output = outcome.output;
     Json tool_calls = outcome.tool_calls;
@@ -157,6 +175,16 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
     terminal.set("tool_calls", std::move(tool_calls));
     terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
     terminal.set("cost_known", outcome.cost_micro_usd.has_value());
+  } else if (outcome.ok) {
+    terminal_type = ev::kModelFailed;
+    terminal.set("error", Json::object({{"message",
+                                         "the model's output does not match the "
+                                         "step's schema: " +
+                                             output_valid.message()},
+                                        {"transient", false},
+                                        {"category", kInvalidOutput}}));
+    // The call was made: what it cost counts.
+    terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
   } else {
     terminal_type = ev::kModelFailed;
     terminal.set("error",
@@ -168,7 +196,7 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
                           append(state, {{std::string(ev::kModelRequested), std::move(requested)},
                                          {terminal_type, std::move(terminal)}}));
   const StepRecord& recorded = state.steps[key];
-  if (!outcome.ok) return recorded_failure(key, *recorded.terminal);
+  if (recorded.terminal->type == ev::kModelFailed) return recorded_failure(key, *recorded.terminal);
   ModelResult result = recorded_result(state, *recorded.terminal);
   result.replayed = false;
   return result;

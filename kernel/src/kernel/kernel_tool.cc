@@ -135,10 +135,17 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outc
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
   const std::string& key = pending->step_key;
-  state.steps[key].in_flight = false;
+  StepRecord& step_record = state.steps[key];
+  step_record.in_flight = false;
+  // A side effect that failed without saying its effect did not happen (it raised, or what
+  // it returned cannot be recorded) may have happened: unknown, as after a crash.
+  ToolOutcomeKind kind = outcome.kind;
+  if (kind != ToolOutcomeKind::kSuccess && !outcome.declared && step_record.side_effect) {
+    kind = ToolOutcomeKind::kUnknownOutcome;
+  }
   Json completed = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
-                                 {"outcome", tool_outcome_name(outcome.kind)}});
+                                 {"outcome", tool_outcome_name(kind)}});
   if (outcome.kind == ToolOutcomeKind::kSuccess) {
     Json result = outcome.result;
     if (pii_) {
@@ -152,7 +159,10 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outc
   ARTANA_RETURN_IF_ERROR(
       append(state, {{std::string(ev::kToolCompleted), std::move(completed)}}).status());
   const RecordedTerminal& terminal = *state.steps[key].terminal;
-  if (outcome.kind != ToolOutcomeKind::kSuccess) return tool_failure(key, terminal);
+  if (kind == ToolOutcomeKind::kUnknownOutcome) {
+    return reconciliation_halt(state, key, StepKind::kTool);
+  }
+  if (kind != ToolOutcomeKind::kSuccess) return tool_failure(key, terminal);
   ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(state, key, terminal));
   result.replayed = false;
   return result;

@@ -79,14 +79,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
       }
       case StepEnd::kUnknown:
         state.reached(key, *step->terminal);
-        return halt(state,
-                    Status::failed_precondition(
-                        "{} step '{}' of run '{}' may or may not have run (the process stopped "
-                        "during the call); reconcile it: artana reconcile {} --step {} --retry "
-                        "| --outcome success|failed | --abandon",
-                        row.name, key, state.run_id.str(), state.run_id.str(), key)
-                        .with_kind(error_kind::kReconciliationRequired, key),
-                    RunStatus::kNeedsAttention, Json::object());
+        return reconciliation_halt(state, key, query.kind);
       case StepEnd::kOpen:
         // Requested and never completed, and not in flight here: its process stopped during
         // the call. A side effect is settled as unknown (and halts above); a call without one
@@ -110,6 +103,17 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
     decision.verdict = StepDecision::Verdict::kReplay;
     return decision;
   }
+}
+
+Status Kernel::reconciliation_halt(RunState& state, const std::string& key, StepKind kind) {
+  return halt(state,
+              Status::failed_precondition(
+                  "{} step '{}' of run '{}' may or may not have had its effect (it stopped or "
+                  "failed during the call); reconcile it: artana reconcile {} --step {} --retry "
+                  "| --outcome success|failed | --abandon",
+                  step_kind_name(kind), key, state.run_id.str(), state.run_id.str(), key)
+                  .with_kind(error_kind::kReconciliationRequired, key),
+              RunStatus::kNeedsAttention, Json::object());
 }
 
 Status Kernel::never_live(RunState& state, const std::string& step_key, const StepRecord* step) {

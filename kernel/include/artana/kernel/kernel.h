@@ -34,6 +34,7 @@
 namespace artana::kernel {
 
 class RunState;
+class SchemaCache;
 struct StepRecord;
 struct RequestIdentity;
 
@@ -116,6 +117,17 @@ class Kernel {
   Status cancel(const TenantId& caller, const RunId& run, const std::string& reason);
   Status complete(const TenantId& caller, const RunId& run, const Json& output);
   Status fail(const TenantId& caller, const RunId& run, const Json& error);
+  // Decides what an execution's end means for the run, the one place that does:
+  //   returned   -> completed (a run that was running, paused or sleeping); a halt the script
+  //                 caught keeps the run halted; an ended run keeps its status;
+  //   raised     -> failed (a running run); needs_attention when recorded steps were still
+  //                 ahead (new code breaking on old history is the code's fault); a halt
+  //                 wins over the error the script raised; a paused or sleeping run stays so;
+  //   killed     -> failed with the reason (limit_exceeded), or needs_attention for a host
+  //                 failure (kind internal); an ended run keeps its status;
+  //   idle       -> unchanged; the halt, if any, is the error.
+  // Another owner's lease (lease_held, fenced) is never ours to end: the status is kept.
+  Result<RunEnd> end_execution(const TenantId& caller, const RunId& run, const ExecutionEnd& end);
   // Halts the run in needs_attention with `error` ({kind, message, step_key, …}) recorded in
   // run_halted: for failures that are the code's fault rather than the run's (a script that
   // breaks while replaying its own history). resume() lets it run again.
@@ -235,6 +247,10 @@ class Kernel {
   Result<std::shared_ptr<RunState>> fork_for(RunState& parent, const StepRecord& recorded,
                                              const std::string& request_hash);
   Status halt(RunState& state, Status error, RunStatus status, const Json& detail);
+  // Halts in needs_attention with `error` ({kind, message, step_key, where, traceback}).
+  Status hold(RunState& state, const Json& error);
+  // The halt for a side effect whose outcome is unknown (live and on replay alike).
+  Status reconciliation_halt(RunState& state, const std::string& step_key, StepKind kind);
   Status lifecycle(const TenantId& caller, const RunId& run, std::string_view type, Json payload,
                    RunStatus new_status);
 
@@ -244,7 +260,8 @@ class Kernel {
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
   bool pii_ = false;
   bool capability_guard_ = false;
-  std::mutex mu_;  // guards runs_, live_, next_ticket_
+  std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
+  std::mutex mu_;                         // guards runs_, live_, next_ticket_
   std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;
   std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> live_;
   uint64_t next_ticket_ = 1;

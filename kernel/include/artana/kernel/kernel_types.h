@@ -65,10 +65,13 @@ struct StartRunRequest {
 struct ModelRequest {
   std::string step_key;
   std::string model;
-  std::optional<std::string> prompt;   // exactly one of prompt and messages
-  std::optional<Json> messages;        // an array of message objects
-  Json options = Json::object();       // temperature, max_tokens, … as the port understands
-  std::optional<Json> output_schema;   // JSON Schema the output must meet (checked by the caller)
+  std::optional<std::string> prompt;  // exactly one of prompt and messages
+  std::optional<Json> messages;       // an array of message objects
+  Json options = Json::object();      // temperature, max_tokens, … as the port understands
+  // JSON Schema the output must meet. Checked by the kernel when the call finishes: an output
+  // that misses it is the step's failure (model_failed, category invalid_output), raised as
+  // model_output_invalid live and on replay; retry_failed asks again.
+  std::optional<Json> output_schema;
   std::vector<std::string> tools;      // names of the tools offered
   std::optional<ReplayPolicy> replay;  // overrides the run's policy for this step
   bool retry_failed = false;           // a recorded failure is retried live, not replayed
@@ -135,6 +138,10 @@ struct ToolOutcome {
   ToolOutcomeKind kind = ToolOutcomeKind::kSuccess;
   Json result;        // kSuccess
   std::string error;  // otherwise
+  // False when the tool failed without saying whether its effect happened (it raised an
+  // error of its own, or returned what cannot be recorded): for a side-effecting tool the
+  // kernel then records unknown_outcome and halts for reconciliation, as after a crash.
+  bool declared = true;
 };
 
 // What to run for a live tool step. Its request is already committed (and synced in
@@ -205,6 +212,28 @@ struct SleepResult {
   int64_t due_at_us = 0;  // as recorded when the sleep started
   bool replayed = false;  // done in an earlier call: the recorded sleep_completed
   uint64_t seq = 0;       // of sleep_completed when done, else of sleep_started
+};
+
+// How one execution of a run's script ended, as the host saw it. The kernel decides what it
+// means for the run (Kernel::end_execution).
+struct ExecutionEnd {
+  enum class Kind {
+    kReturned,  // the entry returned `output`
+    kRaised,    // the entry raised `error`
+    kKilled,    // the execution was stopped: `error` says why (limit_exceeded, internal)
+    kIdle,      // nothing left to do for now: every task waits for a pause's input or a timer
+  };
+  Kind kind = Kind::kReturned;
+  Json output;
+  Json error;  // {kind, message, step_key?, where?, traceback?}
+};
+
+// Where a run stands after an execution ended: what the host reports and exits with.
+struct RunEnd {
+  RunId run_id;  // where the run went on: the end of its fork chain
+  RunStatus status = RunStatus::kRunning;
+  Json output;  // completed: the entry's return value
+  Json error;   // the halt or failure, when there is one; null otherwise
 };
 
 // What a kernel holds in memory now (Kernel::stats): tests prove that killed, reloaded and
