@@ -271,9 +271,11 @@ TEST_CASE("a tool without side effects whose call was lost runs again, with no r
   ToolRequest request;
   request.step_key = "price";
   request.tool = "lookup";
-  auto first = host.kernel->begin_tool(TenantId("acme"), RunId("r-lookup"), request);
-  REQUIRE(first.ok());
-  REQUIRE(first->call.has_value());  // the process "dies" here: never finished
+  {
+    auto first = host.kernel->begin_tool(TenantId("acme"), RunId("r-lookup"), request);
+    REQUIRE(first.ok());
+    REQUIRE(first->call.has_value());  // the process "dies" here: never finished
+  }
   host.reopen();
   REQUIRE(host.kernel->tools()
               .add({"lookup", "reads a price", Json::object({{"type", "object"}}), "1", "", false})
