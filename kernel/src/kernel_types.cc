@@ -81,4 +81,29 @@ Result<ToolOutcomeKind> parse_tool_outcome(std::string_view name) {
       name);
 }
 
+int exit_code_for(RunStatus status, ErrorKind error) {
+  const int by_kind = error_kind_row(error).exit_code;
+  if (error != ErrorKind::kNone && by_kind >= exit_code::kNeedsAttention &&
+      by_kind <= exit_code::kLedgerUnavailable) {
+    return by_kind;
+  }
+  switch (status) {
+    case RunStatus::kCompleted:
+    case RunStatus::kRunning:
+      return exit_code::kOk;
+    case RunStatus::kPaused:
+    case RunStatus::kSleeping:
+      return exit_code::kPaused;
+    case RunStatus::kNeedsAttention:
+      return exit_code::kNeedsAttention;
+    case RunStatus::kFailed:
+      return exit_code::kFailed;
+    case RunStatus::kCancelled:
+      return exit_code::kCancelled;
+  }
+  return exit_code::kFailed;
+}
+
+int exit_code_for(const Status& status) { return error_kind_row(visible_kind(status)).exit_code; }
+
 }  // namespace artana::kernel

@@ -36,7 +36,7 @@ std::string_view status_code_name(StatusCode code) {
 
 std::string Status::to_string() const {
   if (ok()) return "ok";
-  if (!kind_.empty()) return fmt::format("{}: {}", kind_, message_);
+  if (kind_ != ErrorKind::kNone) return fmt::format("{}: {}", kind(), message_);
   return fmt::format("{}: {}", status_code_name(code_), message_);
 }
 
@@ -48,11 +48,39 @@ Status Status::with_context(std::string_view context) const {
   return out;
 }
 
-Status Status::with_kind(std::string_view kind, std::string_view step_key) const {
+Status Status::with_kind(ErrorKind kind, std::string_view step_key) const {
   Status out = *this;
   out.kind_ = kind;
   out.step_key_ = step_key;
   return out;
+}
+
+ErrorKind visible_kind(const Status& status) {
+  if (status.error_kind() != ErrorKind::kNone) return status.error_kind();
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return ErrorKind::kNone;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kAlreadyExists:
+      return ErrorKind::kInvalidArgument;
+    case StatusCode::kNotFound:
+      return ErrorKind::kNotFound;
+    case StatusCode::kFailedPrecondition:
+      return ErrorKind::kInvalidState;
+    case StatusCode::kLeaseHeld:
+    case StatusCode::kFenced:
+      return ErrorKind::kLeaseHeld;
+    case StatusCode::kUnavailable:
+      return ErrorKind::kTransientError;
+    case StatusCode::kCorruption:
+    case StatusCode::kDiskFull:
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kIoError:
+      return ErrorKind::kStorageError;
+    case StatusCode::kInternal:
+      return ErrorKind::kInternal;
+  }
+  return ErrorKind::kInternal;
 }
 
 }  // namespace artana

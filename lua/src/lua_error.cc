@@ -113,9 +113,8 @@ bool is_error_shaped(lua_State* L, int index) {
 }  // namespace
 
 BoundaryError BoundaryError::from(const Status& status) {
-  const std::string_view kind =
-      status.kind().empty() ? status_code_name(status.code()) : std::string_view(status.kind());
-  return make(kind, status.message(), status.step_key());
+  // Never a raw internal code: visible_kind maps disk_full, fenced, … to the table's kinds.
+  return make(error_kind_name(visible_kind(status)), status.message(), status.step_key());
 }
 
 BoundaryError BoundaryError::make(std::string_view kind, std::string_view message,

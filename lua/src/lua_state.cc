@@ -88,9 +88,13 @@ int describe_error(lua_State* L) {
   return 2;
 }
 
-Status status_for(std::string_view kind, std::string message) {
-  if (kind == "limit_exceeded") return Status::failed_precondition("{}", message).with_kind(kind);
-  if (kind == "sandbox_violation") return Status::permission_denied("{}", message).with_kind(kind);
+Status status_for(std::string_view kind_name, std::string message) {
+  // A kind no row of the table has is the script's own: a script error.
+  const ErrorKind kind = parse_error_kind(kind_name).value_or(ErrorKind::kScriptError);
+  if (kind == ErrorKind::kLimitExceeded)
+    return Status::failed_precondition("{}", message).with_kind(kind);
+  if (kind == ErrorKind::kSandboxViolation)
+    return Status::permission_denied("{}", message).with_kind(kind);
   return Status::invalid_argument("{}", message).with_kind(kind);
 }
 
@@ -103,7 +107,7 @@ Result<std::unique_ptr<LuaState>> LuaState::create(const LuaLimits& limits,
   if (self->L_ == nullptr)
     return Status::failed_precondition("lua_newstate failed: memory limit {} bytes too small",
                                        limits.max_memory_bytes)
-        .with_kind("limit_exceeded");
+        .with_kind(ErrorKind::kLimitExceeded);
   lua_atpanic(self->L_, on_panic);
   set_thread_tag(self->L_, nullptr);
   Init init{&options};

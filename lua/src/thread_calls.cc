@@ -112,7 +112,7 @@ int build_results(lua_State* L) {
 Status out_of_memory(lua_State* main) {
   lua_pop(main, 1);
   if (LuaState* state = LuaState::from(main)) state->mark_killed("memory limit");
-  return Status::failed_precondition("memory limit exceeded").with_kind("limit_exceeded");
+  return Status::failed_precondition("memory limit exceeded").with_kind(ErrorKind::kLimitExceeded);
 }
 
 }  // namespace
@@ -135,7 +135,8 @@ Status prepare_chunk(lua_State* main, lua_State* thread, int body_ref, std::stri
   lua_pushlightuserdata(main, &p);
   const int status = lua_pcall(main, 1, 0, 0);
   if (status == LUA_ERRSYNTAX || (status == LUA_ERRRUN && lua_type(main, -1) == LUA_TSTRING)) {
-    Status error = Status::invalid_argument("{}", lua_tostring(main, -1)).with_kind("script_error");
+    Status error =
+        Status::invalid_argument("{}", lua_tostring(main, -1)).with_kind(ErrorKind::kScriptError);
     lua_pop(main, 1);
     return error;
   }

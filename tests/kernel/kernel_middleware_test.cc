@@ -26,7 +26,7 @@ class Recorder : public Middleware {
     log_->push_back("tool " + ctx.step_key);
     if (call.arguments.find("forbidden") != nullptr) {
       return Status::permission_denied("no forbidden arguments")
-          .with_kind(error_kind::kPolicyViolation, ctx.step_key);
+          .with_kind(ErrorKind::kPolicyViolation, ctx.step_key);
     }
     return Status();
   }

@@ -27,7 +27,7 @@ struct State {
     BoundaryError err;
     {
       const Status status = Status::failed_precondition("tool charge_card needs billing:write")
-                                .with_kind("capability_denied", "charge");
+                                .with_kind(artana::ErrorKind::kCapabilityDenied, "charge");
       err = BoundaryError::from(status);
     }
     return raise_error(L, err);

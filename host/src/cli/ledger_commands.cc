@@ -4,8 +4,8 @@
 #include <optional>
 
 #include "artana/kernel/canonical_json.h"
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/lmdb_event_store.h"
-#include "exit_codes.h"
 
 namespace artana::host {
 namespace {
@@ -30,12 +30,13 @@ int verify(const GlobalOptions& global, std::optional<RunId> run) {
   auto store = open_for_reading(global);
   if (!store.ok()) {
     print_error("cannot open the ledger: " + store.status().to_string());
-    return kExitLedgerUnavailable;
+    return exit_code::kLedgerUnavailable;
   }
   auto report = (*store)->verify(run);
   if (!report.ok()) {
     print_error("verify could not run: " + report.status().to_string());
-    return report.status().code() == StatusCode::kNotFound ? kExitUsage : kExitLedgerUnavailable;
+    return report.status().code() == StatusCode::kNotFound ? exit_code::kUsage
+                                                           : exit_code::kLedgerUnavailable;
   }
   if (global.json) {
     Json out = Json::object({{"ok", report->ok},
@@ -57,14 +58,14 @@ int verify(const GlobalOptions& global, std::optional<RunId> run) {
     std::printf("ledger INVALID: run '%s' seq %llu: %s\n", report->bad_run_id.c_str(),
                 static_cast<unsigned long long>(report->bad_seq), report->problem.c_str());
   }
-  return report->ok ? kExitOk : kExitLedgerInvalid;
+  return report->ok ? exit_code::kOk : exit_code::kLedgerInvalid;
 }
 
 int export_events(const GlobalOptions& global, std::optional<RunId> run, bool inline_values) {
   auto store = open_for_reading(global);
   if (!store.ok()) {
     print_error("cannot open the ledger: " + store.status().to_string());
-    return kExitLedgerUnavailable;
+    return exit_code::kLedgerUnavailable;
   }
   kernel::ExportOptions options;
   options.inline_large_values = inline_values;
@@ -79,9 +80,10 @@ int export_events(const GlobalOptions& global, std::optional<RunId> run, bool in
       options);
   if (!written.ok()) {
     print_error("export failed: " + written.to_string());
-    return written.code() == StatusCode::kNotFound ? kExitUsage : kExitLedgerUnavailable;
+    return written.code() == StatusCode::kNotFound ? exit_code::kUsage
+                                                   : exit_code::kLedgerUnavailable;
   }
-  return std::fflush(stdout) == 0 ? kExitOk : kExitLedgerUnavailable;
+  return std::fflush(stdout) == 0 ? exit_code::kOk : exit_code::kLedgerUnavailable;
 }
 
 }  // namespace
@@ -89,7 +91,7 @@ int export_events(const GlobalOptions& global, std::optional<RunId> run, bool in
 int run_ledger_command(const GlobalOptions& global, const std::vector<std::string>& args) {
   if (args.empty()) {
     print_error("ledger: expected a verb: verify [RUN_ID] | export [RUN_ID] [--inline]");
-    return kExitUsage;
+    return exit_code::kUsage;
   }
   const std::string& verb = args[0];
   std::optional<RunId> run;
@@ -99,10 +101,10 @@ int run_ledger_command(const GlobalOptions& global, const std::vector<std::strin
       inline_values = true;
     } else if (!args[i].empty() && args[i][0] == '-') {
       print_error("ledger " + verb + ": unknown option '" + args[i] + "'");
-      return kExitUsage;
+      return exit_code::kUsage;
     } else if (run) {
       print_error("ledger " + verb + ": expected at most one RUN_ID, got '" + args[i] + "' too");
-      return kExitUsage;
+      return exit_code::kUsage;
     } else {
       run = RunId(args[i]);
     }
@@ -110,7 +112,7 @@ int run_ledger_command(const GlobalOptions& global, const std::vector<std::strin
   if (verb == "verify") return verify(global, run);
   if (verb == "export") return export_events(global, run, inline_values);
   print_error("ledger: unknown verb '" + verb + "' (expected verify or export)");
-  return kExitUsage;
+  return exit_code::kUsage;
 }
 
 }  // namespace artana::host

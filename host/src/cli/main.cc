@@ -8,8 +8,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/lmdb_event_store.h"
-#include "exit_codes.h"
 #include "ledger_commands.h"
 #include "run_commands.h"
 #include "script_commands.h"
@@ -82,39 +82,39 @@ int main(int argc, char** argv) {
       rest.push_back(arg);
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
-      return kExitOk;
+      return artana::exit_code::kOk;
     } else if (arg == "--version") {
       std::puts("artana 0.1.0");
-      return kExitOk;
+      return artana::exit_code::kOk;
     } else if (arg == "--log-level") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "artana: --log-level needs trace, debug, info, warn, error or off\n");
-        return kExitUsage;
+        return artana::exit_code::kUsage;
       }
       const auto level = spdlog::level::from_str(argv[++i]);
       if (level == spdlog::level::off && std::strcmp(argv[i], "off") != 0) {
         std::fprintf(stderr, "artana: unknown log level '%s'\n", argv[i]);
-        return kExitUsage;
+        return artana::exit_code::kUsage;
       }
       spdlog::set_level(level);
     } else if (arg == "--data") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "artana: --data needs a directory\n");
-        return kExitUsage;
+        return artana::exit_code::kUsage;
       }
       global.data_dir = argv[++i];
     } else if (arg.rfind("--data=", 0) == 0) {
       global.data_dir = arg.substr(7);
     } else if (arg[0] == '-') {
       std::fprintf(stderr, "artana: unknown option '%s' (see artana --help)\n", arg.c_str());
-      return kExitUsage;
+      return artana::exit_code::kUsage;
     } else {
       rest.push_back(arg);
     }
   }
   if (rest.empty()) {
     std::fputs(kUsage, stderr);
-    return kExitUsage;
+    return artana::exit_code::kUsage;
   }
   if (rest[0] == "ledger") {
     return run_ledger_command(global, std::vector<std::string>(rest.begin() + 1, rest.end()));
@@ -122,5 +122,5 @@ int main(int argc, char** argv) {
   if (int code = run_script_command(global, rest); code >= 0) return code;
   if (int code = run_operator_command(global, rest); code >= 0) return code;
   std::fprintf(stderr, "artana: unknown command '%s' (see artana --help)\n", rest[0].c_str());
-  return kExitUsage;
+  return artana::exit_code::kUsage;
 }

@@ -4,10 +4,10 @@
 #include <optional>
 
 #include "artana/kernel/canonical_json.h"
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/json_parse.h"
 #include "artana/kernel/kernel.h"
 #include "artana/kernel/lmdb_event_store.h"
-#include "exit_codes.h"
 
 namespace artana::host {
 namespace {
@@ -19,42 +19,12 @@ using kernel::RunStatus;
 
 int usage(const std::string& message) {
   std::fprintf(stderr, "artana: %s (see artana --help)\n", message.c_str());
-  return kExitUsage;
+  return exit_code::kUsage;
 }
 
 int failure(const Status& status) {
   std::fprintf(stderr, "artana: %s\n", status.to_string().c_str());
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      return kExitNotFound;
-    case StatusCode::kInvalidArgument:
-      return kExitUsage;
-    case StatusCode::kFailedPrecondition:
-    case StatusCode::kLeaseHeld:
-    case StatusCode::kFenced:
-      return kExitNeedsAttention;
-    default:
-      return kExitLedgerUnavailable;
-  }
-}
-
-// What a run's status means to a scheduler.
-int exit_for(RunStatus status) {
-  switch (status) {
-    case RunStatus::kCompleted:
-    case RunStatus::kRunning:
-      return kExitOk;
-    case RunStatus::kPaused:
-    case RunStatus::kSleeping:
-      return kExitPaused;
-    case RunStatus::kNeedsAttention:
-      return kExitNeedsAttention;
-    case RunStatus::kFailed:
-      return kExitFailed;
-    case RunStatus::kCancelled:
-      return kExitCancelled;
-  }
-  return kExitOk;
+  return kernel::exit_code_for(status);
 }
 
 void print_json(const Json& value) {
@@ -108,7 +78,7 @@ int status_verb(const GlobalOptions& global, const std::vector<std::string>& arg
                 static_cast<unsigned long long>(info->head_seq),
                 static_cast<long long>(totals.ok() ? totals->spend_micro_usd : 0));
   }
-  return exit_for(info->status);
+  return kernel::exit_code_for(info->status, ErrorKind::kNone);
 }
 
 int runs_verb(const GlobalOptions& global, const std::vector<std::string>& args) {
@@ -147,7 +117,7 @@ int runs_verb(const GlobalOptions& global, const std::vector<std::string>& args)
                   static_cast<unsigned long long>(info.head_seq));
     }
   }
-  return kExitOk;
+  return exit_code::kOk;
 }
 
 int cancel_verb(const GlobalOptions& global, const std::vector<std::string>& args) {
@@ -171,7 +141,7 @@ int cancel_verb(const GlobalOptions& global, const std::vector<std::string>& arg
   } else {
     std::printf("%s: cancelled\n", run.str().c_str());
   }
-  return kExitCancelled;
+  return exit_code::kCancelled;
 }
 
 int reconcile_verb(const GlobalOptions& global, const std::vector<std::string>& args) {
@@ -229,7 +199,7 @@ int reconcile_verb(const GlobalOptions& global, const std::vector<std::string>& 
     std::printf("%s: step '%s' reconciled; resume the run to go on\n", args[1].c_str(),
                 step->c_str());
   }
-  return kExitOk;
+  return exit_code::kOk;
 }
 
 }  // namespace

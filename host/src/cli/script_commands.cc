@@ -8,9 +8,9 @@
 
 #include "artana/host/host.h"
 #include "artana/kernel/canonical_json.h"
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/json_parse.h"
 #include "artana/kernel/lmdb_event_store.h"
-#include "exit_codes.h"
 #include "run_flags.h"
 #include "script_watch.h"
 
@@ -26,52 +26,22 @@ void on_signal(int) { g_stop = 1; }
 
 int usage(const std::string& message) {
   std::fprintf(stderr, "artana: %s (see artana --help)\n", message.c_str());
-  return kExitUsage;
+  return exit_code::kUsage;
 }
 
 // The exit code a scheduler acts on, from the run's status and its error's kind.
 int exit_for(const RunOutcome& outcome) {
   const Json* kind = outcome.error.find("kind");
-  const std::string k = kind != nullptr && kind->is_string() ? kind->as_string() : "";
-  if (k == kernel::error_kind::kBudgetExceeded) return kExitBudget;
-  if (k == kernel::error_kind::kCapabilityDenied || k == kernel::error_kind::kPolicyViolation)
-    return kExitDenied;
-  // A re-execution of a finished run that drifted: the run stays as it was, but the code
-  // needs attention.
-  if (k == kernel::error_kind::kReplayDrift || k == kernel::error_kind::kReconciliationRequired)
-    return kExitNeedsAttention;
-  if (k == "lease_held") return kExitLedgerUnavailable;
-  switch (outcome.status) {
-    case RunStatus::kCompleted:
-      return kExitOk;
-    case RunStatus::kPaused:
-    case RunStatus::kSleeping:
-    case RunStatus::kRunning:
-      return kExitPaused;
-    case RunStatus::kNeedsAttention:
-      return kExitNeedsAttention;
-    case RunStatus::kCancelled:
-      return kExitCancelled;
-    case RunStatus::kFailed:
-      return kExitFailed;
-  }
-  return kExitFailed;
+  const ErrorKind error =
+      kind != nullptr && kind->is_string()
+          ? parse_error_kind(kind->as_string()).value_or(ErrorKind::kScriptError)
+          : ErrorKind::kNone;
+  return kernel::exit_code_for(outcome.status, error);
 }
 
 int exit_for_status(const Status& status) {
   std::fprintf(stderr, "artana: %s\n", status.to_string().c_str());
-  if (status.kind() == "script_error") return kExitFailed;
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      return kExitNotFound;
-    case StatusCode::kInvalidArgument:
-      return kExitUsage;
-    case StatusCode::kLeaseHeld:
-    case StatusCode::kFailedPrecondition:
-      return kExitNeedsAttention;
-    default:
-      return kExitLedgerUnavailable;
-  }
+  return kernel::exit_code_for(status);
 }
 
 void report(const GlobalOptions& global, const RunOutcome& outcome) {
@@ -116,9 +86,8 @@ RunOutcome drive(Host& host, const RunId& run, ScriptWatch* watch) {
         RunOutcome failed;
         failed.run_id = run;
         failed.status = RunStatus::kRunning;
-        failed.error =
-            Json::object({{"kind", reloaded.kind().empty() ? "script_error" : reloaded.kind()},
-                          {"message", reloaded.message()}});
+        failed.error = Json::object(
+            {{"kind", error_kind_name(visible_kind(reloaded))}, {"message", reloaded.message()}});
         return failed;
       }
     }
@@ -188,7 +157,7 @@ int execute(const GlobalOptions& global, const RunFlags& flags, Session& session
     // --watch: wait for the script (or a module next to it) to change, then run again:
     // the run replays under the new code and the replay policy decides what drift means.
     std::fprintf(stderr, "artana: watching %s for changes (Ctrl-C to stop)\n", script.c_str());
-    if (!watch->wait_for_change(g_stop)) return kExitOk;
+    if (!watch->wait_for_change(g_stop)) return exit_code::kOk;
   }
 }
 

@@ -74,7 +74,8 @@ int run_worker(const GlobalOptions& global, const RunFlags& flags, kernel::Kerne
     for (const kernel::RunId& run : started) {
       if (auto outcome = host.outcome(run)) {
         const kernel::Json* kind = outcome->error.find("kind");
-        if (kind != nullptr && kind->is_string() && kind->as_string() == "lease_held") {
+        if (kind != nullptr && kind->is_string() &&
+            parse_error_kind(kind->as_string()) == ErrorKind::kLeaseHeld) {
           (void)host.unload(run);
           continue;  // another process has it
         }

@@ -31,7 +31,7 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
   if (nresults > 0) {
     auto converted = lua::to_json(entry.thread, -nresults, "output");
     if (!converted.ok()) {
-      Json error = status_error_json(converted.status().with_kind("script_error"));
+      Json error = status_error_json(converted.status().with_kind(ErrorKind::kScriptError));
       error.set("message",
                 "the entry's return value cannot be recorded: " + converted.status().message());
       finish_task(entry);
@@ -62,7 +62,7 @@ void ScriptRun::killed() {
   if (ended_) return;
   const char* reason = lua_->kill_reason();
   Json error =
-      Json::object({{"kind", "limit_exceeded"},
+      Json::object({{"kind", error_kind_name(ErrorKind::kLimitExceeded)},
                     {"message", std::string(reason != nullptr ? reason : "limit") + " exceeded"}});
   if (!started_) return end_with(RunStatus::kFailed, Json(), std::move(error));
   end_execution({kernel::ExecutionEnd::Kind::kKilled, Json(), std::move(error)});
@@ -71,7 +71,7 @@ void ScriptRun::killed() {
 void ScriptRun::crashed(std::string_view what) {
   if (ended_) return;
   Json error =
-      Json::object({{"kind", "internal"},
+      Json::object({{"kind", error_kind_name(ErrorKind::kInternal)},
                     {"message", "the host failed running this run: " + std::string(what)}});
   spdlog::error("run={} ended by a host failure (kind=internal): {}; other runs go on",
                 run_id_.str(), what);

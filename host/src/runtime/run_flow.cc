@@ -15,7 +15,7 @@ using lua::SyscallReply;
 SyscallReply& ScriptRun::sys_pause(lua_State* L, Task& task) {
   const char* reason = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (reason == nullptr)
-    return reply_error("invalid_argument",
+    return reply_error(ErrorKind::kInvalidArgument,
                        "run:pause(reason [, context]): reason must be a string");
   Result<Json> context = Json();
   if (!lua_isnoneornil(L, 3)) context = lua::to_json(L, 3, "context");
@@ -48,7 +48,7 @@ SyscallReply& ScriptRun::sys_sleep(lua_State* L, Task& task) {
   int is_number = 0;
   const lua_Number seconds = lua_tonumberx(L, 2, &is_number);
   if (!is_number || !std::isfinite(seconds) || seconds < 0 || seconds > 1e9)
-    return reply_error("invalid_argument", "run:sleep(seconds): a number from 0 to 1e9");
+    return reply_error(ErrorKind::kInvalidArgument, "run:sleep(seconds): a number from 0 to 1e9");
   auto key = claim_key(L, task, "sleep", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
   const auto duration_us = static_cast<int64_t>(std::llround(seconds * 1e6));
@@ -106,7 +106,7 @@ SyscallReply& ScriptRun::sys_scope(lua_State* L, Task& task, SyscallOp op) {
 SyscallReply& ScriptRun::sys_parallel(lua_State* L, Task& task) {
   auto names = lua::to_json(L, 2, "branches");
   if (!names.ok() || !names->is_array())
-    return reply_error("invalid_argument", "run:parallel: bad branch names");
+    return reply_error(ErrorKind::kInvalidArgument, "run:parallel: bad branch names");
   std::vector<std::string> branch_names;
   for (const Json& name : names->as_array()) {
     Status valid = check_scope_name(name.as_string());
@@ -118,7 +118,7 @@ SyscallReply& ScriptRun::sys_parallel(lua_State* L, Task& task) {
     int is_integer = 0;
     const lua_Integer value = lua_tointegerx(L, 4, &is_integer);
     if (!is_integer || value < 1)
-      return reply_error("invalid_argument",
+      return reply_error(ErrorKind::kInvalidArgument,
                          "run:parallel: max_concurrency must be an integer >= 1");
     max = static_cast<size_t>(value);
   }
@@ -126,7 +126,7 @@ SyscallReply& ScriptRun::sys_parallel(lua_State* L, Task& task) {
   // Hand the run object and the functions to the host: moved onto the main thread now,
   // referenced after the yield (start_parallel).
   lua_State* main = lua_->state();
-  if (!lua_checkstack(main, 2)) return reply_error("limit_exceeded", "stack overflow");
+  if (!lua_checkstack(main, 2)) return reply_error(ErrorKind::kLimitExceeded, "stack overflow");
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 3);
   lua_xmove(L, main, 2);

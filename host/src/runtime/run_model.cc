@@ -21,7 +21,7 @@ constexpr std::string_view kModelFields[] = {"model",  "prompt",       "messages
                                              "replay", "retry_failed", "options"};
 
 Status bad(std::string_view message) {
-  return Status::invalid_argument("run:model: {}", message).with_kind("invalid_argument");
+  return Status::invalid_argument("run:model: {}", message).with_kind(ErrorKind::kInvalidArgument);
 }
 
 // The script's request table (as JSON) as a kernel ModelRequest, minus the step key.
@@ -123,7 +123,7 @@ kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
 
 SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   if (lua_type(L, 2) != LUA_TTABLE)
-    return reply_error("invalid_argument",
+    return reply_error(ErrorKind::kInvalidArgument,
                        "run:model expects a table: run:model { model = ..., prompt = ... }");
   auto table = lua::to_json(L, 2, "request");
   if (!table.ok()) return reply_error(table.status());
@@ -135,7 +135,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   request->step_key = *key;
   if (!request->replay) request->replay = options_.replay;
   if (!port_names_.count(request->model) && !port_names_.count("*"))
-    return reply_error("model_failed",
+    return reply_error(ErrorKind::kModelFailed,
                        "no model port for model '" + request->model +
                            "': register one with artana.model_port(\"" + request->model +
                            "\", function(request) ... end)",
@@ -213,7 +213,7 @@ void ScriptRun::port_raised(Task& port) {
   kernel::ModelOutcome outcome;
   outcome.ok = false;
   // A port marks a failure worth retrying later (rate limit, timeout) with this kind.
-  outcome.transient = std::string_view(error.kind) == "transient_error";
+  outcome.transient = parse_error_kind(error.kind) == ErrorKind::kTransientError;
   outcome.error = std::string(error.message);
   finish_task(port);
   --live_work_;

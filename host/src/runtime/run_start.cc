@@ -40,7 +40,7 @@ int raw_field(lua_State* L, int index, const char* name) {
 // is only safe while no Lua code runs (after the yield).
 SyscallReply& ScriptRun::sys_ready(lua_State* L) {
   if (started_ || current_ == nullptr || current_->kind != TaskKind::kEntry)
-    return reply_error("invalid_argument", "the run is already started");
+    return reply_error(ErrorKind::kInvalidArgument, "the run is already started");
   current_->start = StartKind::kReady;
   return reply_wait(*current_, WaitKind::kNone, L);
 }
@@ -54,9 +54,10 @@ void ScriptRun::start_entry(Task& entry) {
 
 SyscallReply& ScriptRun::sys_require(lua_State* L) {
   const char* name = lua_tostring(L, 1);
-  if (name == nullptr) return reply_error("invalid_argument", "require expects a module name");
+  if (name == nullptr)
+    return reply_error(ErrorKind::kInvalidArgument, "require expects a module name");
   auto module = script_.read_module(name);
-  if (!module.ok()) return reply_error(module.status().with_kind("script_error"));
+  if (!module.ok()) return reply_error(module.status().with_kind(ErrorKind::kScriptError));
   if (!script_.is_pinned()) {
     // Kept content-addressed so `--pinned` can execute the run under exactly this code.
     auto stored = kernel_.store_source(module->text);
@@ -165,7 +166,7 @@ Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
     status = registry->add(std::move(tool));
   }
   lua_settop(L, tools - 1);
-  if (!status.ok()) return status.with_kind("invalid_argument");
+  if (!status.ok()) return status.with_kind(ErrorKind::kInvalidArgument);
   return registry;
 }
 

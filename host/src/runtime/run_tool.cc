@@ -25,12 +25,13 @@ Json tool_result_json(const kernel::ToolResult& result) {
 SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (name == nullptr)
-    return reply_error("invalid_argument", "run:tool(name, args, options): name must be a string");
+    return reply_error(ErrorKind::kInvalidArgument,
+                       "run:tool(name, args, options): name must be a string");
   kernel::ToolRequest request;
   request.tool = name;
   if (!lua_isnoneornil(L, 3)) {
     if (lua_type(L, 3) != LUA_TTABLE)
-      return reply_error("invalid_argument", "run:tool: args must be a table");
+      return reply_error(ErrorKind::kInvalidArgument, "run:tool: args must be a table");
     auto args = lua::to_json(L, 3, "args");
     if (!args.ok()) return reply_error(args.status());
     request.arguments = std::move(*args);
@@ -38,7 +39,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   std::optional<std::string> explicit_key;
   if (!lua_isnoneornil(L, 4)) {
     if (lua_type(L, 4) != LUA_TTABLE)
-      return reply_error("invalid_argument", "run:tool: options must be a table");
+      return reply_error(ErrorKind::kInvalidArgument, "run:tool: options must be a table");
     auto options = lua::to_json(L, 4, "options");
     if (!options.ok()) return reply_error(options.status());
     for (const auto& [field, value] : options->as_object()) {
@@ -51,7 +52,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
       } else if (field == "retry_failed" && value.is_bool()) {
         request.retry_failed = value.as_bool();
       } else {
-        return reply_error("invalid_argument",
+        return reply_error(ErrorKind::kInvalidArgument,
                            "run:tool: bad option '" + field +
                                "' (options: step_key string, replay string, retry_failed boolean)");
       }
@@ -128,10 +129,10 @@ void ScriptRun::tool_raised(Task& tool) {
   // A tool says "nothing happened, try again later" by raising { kind = "transient_error" }
   // and "nothing happened, it failed" with { kind = "permanent_error" }; any other error
   // leaves it open whether its effect happened (the kernel decides what that means).
-  const std::string_view kind(error.kind);
-  outcome.kind = kind == "transient_error" ? kernel::ToolOutcomeKind::kTransientError
-                                           : kernel::ToolOutcomeKind::kPermanentError;
-  outcome.declared = kind == "transient_error" || kind == "permanent_error";
+  const std::optional<ErrorKind> kind = parse_error_kind(error.kind);
+  outcome.kind = kind == ErrorKind::kTransientError ? kernel::ToolOutcomeKind::kTransientError
+                                                    : kernel::ToolOutcomeKind::kPermanentError;
+  outcome.declared = kind == ErrorKind::kTransientError || kind == ErrorKind::kPermanentError;
   outcome.error = std::string(error.message);
   finish_task(tool);
   --live_work_;

@@ -36,9 +36,6 @@ std::optional<int64_t> integer_arg(lua_State* L, int index) {
   return value;
 }
 
-// The sentinel compute for run:step's first look: "nothing recorded, do not record".
-constexpr char kNotRecorded[] = "step_not_recorded";
-
 }  // namespace
 
 SyscallReply& ScriptRun::sys_now(lua_State* L, Task& task) {
@@ -49,7 +46,7 @@ SyscallReply& ScriptRun::sys_now(lua_State* L, Task& task) {
                                  [this]() -> Result<Json> { return Json(host_.now_us()); });
   if (!step.ok()) return reply_error(step.status(), *key);
   if (!step->value.is_integer())
-    return reply_error("replay_drift", "recorded time is not an integer", *key);
+    return reply_error(ErrorKind::kReplayDrift, "recorded time is not an integer", *key);
   // Seconds since the epoch, with microseconds, like os.time() but finer.
   return reply_value(Json(static_cast<double>(step->value.as_integer()) / 1e6));
 }
@@ -62,16 +59,16 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
     high = nargs >= 2 ? integer_arg(L, 3) : low;
     if (nargs == 1) low = 1;
     if (!low || !high || nargs > 2)
-      return reply_error("invalid_argument",
+      return reply_error(ErrorKind::kInvalidArgument,
                          "run:random() gives a float in [0,1); run:random(m) an integer in "
                          "[1,m]; run:random(m, n) an integer in [m,n]");
     if (*low > *high)
-      return reply_error("invalid_argument", "run:random: the interval is empty (" +
-                                                 std::to_string(*low) + " > " +
-                                                 std::to_string(*high) + ")");
+      return reply_error(ErrorKind::kInvalidArgument, "run:random: the interval is empty (" +
+                                                          std::to_string(*low) + " > " +
+                                                          std::to_string(*high) + ")");
     constexpr int64_t kSafe = int64_t{1} << 53;
     if (*low < -kSafe || *high > kSafe)
-      return reply_error("invalid_argument", "run:random: bounds must be within ±2^53");
+      return reply_error(ErrorKind::kInvalidArgument, "run:random: bounds must be within ±2^53");
   }
   auto key = claim_key(L, task, "random", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
@@ -88,23 +85,22 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
 SyscallReply& ScriptRun::sys_summary(lua_State* L, Task& task) {
   const char* kind = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (kind == nullptr || *kind == '\0')
-    return reply_error("invalid_argument",
+    return reply_error(ErrorKind::kInvalidArgument,
                        "run:summary(kind, value): kind must be a non-empty string");
   auto value = lua::to_json(L, 3, "value");
   if (!value.ok()) return reply_error(value.status());
   auto key = claim_key(L, task, "summary", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
   Status recorded = kernel_.summary(tenant_, run_id_, kind, *value, *key);
-  if (!recorded.ok())
-    return reply_error(
-        recorded.with_kind(recorded.kind().empty() ? "policy_violation" : recorded.kind()), *key);
+  if (!recorded.ok()) return reply_error(recorded, *key);
   return reply_;
 }
 
 SyscallReply& ScriptRun::sys_artifact(lua_State* L, Task& task) {
   const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (name == nullptr)
-    return reply_error("invalid_argument", "run:artifact(key [, value]): key must be a string");
+    return reply_error(ErrorKind::kInvalidArgument,
+                       "run:artifact(key [, value]): key must be a string");
   const bool write = lua_gettop(L) >= 3;
   auto key = claim_key(L, task, "artifact", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
@@ -124,7 +120,7 @@ SyscallReply& ScriptRun::sys_version(lua_State* L, Task& /*task*/) {
   const char* change = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   const std::optional<int64_t> max = integer_arg(L, 3);
   if (change == nullptr || !max)
-    return reply_error("invalid_argument",
+    return reply_error(ErrorKind::kInvalidArgument,
                        "run:version(change_id, max): a change id string and the newest version");
   auto version = kernel_.version(tenant_, run_id_, change, *max);
   if (!version.ok()) return reply_error(version.status(), "version:" + std::string(change));
@@ -155,19 +151,23 @@ SyscallReply& ScriptRun::sys_step(lua_State* L, Task& task, SyscallOp op) {
   }
   const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
   if (name == nullptr || *name == '\0')
-    return reply_error("invalid_argument", "run:step(name, fn): name must be a non-empty string");
+    return reply_error(ErrorKind::kInvalidArgument,
+                       "run:step(name, fn): name must be a non-empty string");
   auto key = claim_key(L, task, "step", std::string_view(name));
   if (!key.ok()) return reply_error(key.status());
-  auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kStep, []() -> Result<Json> {
-    return Status::unavailable("not recorded").with_kind(kNotRecorded);
-  });
+  bool not_recorded = false;
+  auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kStep,
+                                 [&not_recorded]() -> Result<Json> {
+                                   not_recorded = true;
+                                   return Status::unavailable("not recorded");
+                                 });
   if (step.ok()) {
     reply_.kind = SyscallReply::Kind::kFlagValue;
     reply_.flag = true;
     reply_.value = std::move(step->value);
     return reply_;
   }
-  if (step.status().kind() != kNotRecorded) return reply_error(step.status(), *key);
+  if (!not_recorded) return reply_error(step.status(), *key);
   task.in_step = true;
   task.step_key = *key;
   reply_.kind = SyscallReply::Kind::kFlag;

@@ -40,7 +40,7 @@ Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource sc
   lua_State* thread = run->lua_->new_thread();
   if (thread == nullptr)
     return Status::failed_precondition("memory limit reached before the script started")
-        .with_kind("limit_exceeded");
+        .with_kind(ErrorKind::kLimitExceeded);
   ARTANA_RETURN_IF_ERROR(lua::prepare_chunk(run->lua_->state(), thread, run->api_.boot,
                                             run->script_.entry().text,
                                             run->script_.entry().chunkname));
@@ -109,7 +109,7 @@ void ScriptRun::run_one() {
     if (syscall) return after_yield(task);
     // coroutine.yield() at the top of a host thread: nothing would ever resume it.
     lua::BoundaryError error = lua::BoundaryError::make(
-        "script_error",
+        error_kind_name(ErrorKind::kScriptError),
         "coroutine.yield called outside a coroutine (in the entry, a branch, a "
         "tool or a model port)");
     lua::write_where(task.thread, 0, error.where, sizeof error.where);
@@ -226,7 +226,7 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
     case SyscallOp::kParallel:
       return sys_parallel(L, *task);
     default:
-      return reply_error("internal", "unknown syscall");
+      return reply_error(ErrorKind::kInternal, "unknown syscall");
   }
 }
 
@@ -234,11 +234,12 @@ Task* ScriptRun::syscall_task(SyscallOp op) {
   Task* task = current_;
   const std::string name = "run:" + std::string(lua::syscall_name(op));
   if (task == nullptr || !started_) {
-    reply_error("invalid_argument", name + " is only available once the entry function runs");
+    reply_error(ErrorKind::kInvalidArgument,
+                name + " is only available once the entry function runs");
     return nullptr;
   }
   if (task->kind == TaskKind::kPort || task->kind == TaskKind::kTool) {
-    reply_error("sandbox_violation",
+    reply_error(ErrorKind::kSandboxViolation,
                 name + " cannot be called inside a " +
                     (task->kind == TaskKind::kPort ? "model port" : "tool") +
                     ": ports and tools answer one step; they do not make steps of their own");
@@ -246,7 +247,7 @@ Task* ScriptRun::syscall_task(SyscallOp op) {
   }
   const bool step_op = op == SyscallOp::kStepEnd || op == SyscallOp::kStepAbort;
   if (task->in_step && !step_op) {
-    reply_error("sandbox_violation",
+    reply_error(ErrorKind::kSandboxViolation,
                 name + " inside run:step('" + task->step_key +
                     "'): a step's function is a pure computation, recorded once; group "
                     "syscalls with run:scope instead");
@@ -278,10 +279,10 @@ SyscallReply& ScriptRun::reply_error(const Status& status, const std::string& st
   return reply_;
 }
 
-SyscallReply& ScriptRun::reply_error(std::string_view kind, std::string_view message,
+SyscallReply& ScriptRun::reply_error(ErrorKind kind, std::string_view message,
                                      const std::string& step_key) {
   reply_.kind = SyscallReply::Kind::kError;
-  reply_.error = lua::BoundaryError::make(kind, message, step_key);
+  reply_.error = lua::BoundaryError::make(error_kind_name(kind), message, step_key);
   return reply_;
 }
 

@@ -89,7 +89,7 @@ class ScriptRun final : public lua::SyscallHandler {
   // ---- syscalls (run_*.cc) ----
   lua::SyscallReply& reply_value(kernel::Json value);
   lua::SyscallReply& reply_error(const Status& status, const std::string& step_key = {});
-  lua::SyscallReply& reply_error(std::string_view kind, std::string_view message,
+  lua::SyscallReply& reply_error(ErrorKind kind, std::string_view message,
                                  const std::string& step_key = {});
   lua::SyscallReply& reply_wait(Task& task, WaitKind wait, lua_State* caller);
   // The task making a syscall that may go to the kernel, or an error reply.

@@ -44,7 +44,7 @@ Result<std::string> StepKeys::claim(const std::string& path, std::string_view ki
     return Status::invalid_argument("step key '{}' is used twice in this run: at {} and at {}", key,
                                     it->second.empty() ? "an earlier derived step" : it->second,
                                     where())
-        .with_kind("invalid_argument", key);
+        .with_kind(ErrorKind::kInvalidArgument, key);
   }
   if (explicit_key) it->second = where();
   return key;

@@ -231,7 +231,7 @@ Status Kernel::lifecycle(const TenantId& caller, const RunId& run, std::string_v
           .status());
   if (new_status == RunStatus::kCancelled) {
     state->halt = Status::failed_precondition("run '{}' was cancelled", run.str())
-                      .with_kind(error_kind::kCancelled);
+                      .with_kind(ErrorKind::kCancelled);
   }
   return Status();
 }
@@ -271,7 +271,7 @@ Status Kernel::raise_budget(const std::string& operator_id, const RunId& run,
   Json payload = Json::object({{"budget_micro_usd", budget_micro_usd}, {"by", operator_id}});
   ARTANA_RETURN_IF_ERROR(
       append(*state, {{std::string(ev::kBudgetRaised), std::move(payload)}}).status());
-  if (state->halt && state->halt->kind() == error_kind::kBudgetExceeded) state->halt.reset();
+  if (state->halt && state->halt->error_kind() == ErrorKind::kBudgetExceeded) state->halt.reset();
   return Status();
 }
 

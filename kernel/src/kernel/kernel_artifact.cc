@@ -41,7 +41,7 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
     return Status::permission_denied(
                "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
                kind)
-        .with_kind(error_kind::kPolicyViolation);
+        .with_kind(ErrorKind::kPolicyViolation);
   }
   if (step_key.empty()) {
     // Not a step (a host's or an operator's note): recorded each time, where the run is now.

@@ -39,14 +39,14 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
                     "fix the script and resume, or allow the drift with replay = "
                     "allow_prompt_drift or fork_on_drift",
                     key, state.run_id.str(), fmt::join(decision.fields, ", "))
-                    .with_kind(error_kind::kReplayDrift, key),
+                    .with_kind(ErrorKind::kReplayDrift, key),
                 RunStatus::kNeedsAttention, detail);
   }
   if (policy == ReplayPolicy::kForkOnDrift) {
     if (depth >= kMaxForkDepth) {
       return Status::failed_precondition("step '{}': forks nested {} deep; stop forking", key,
                                          depth)
-          .with_kind(error_kind::kReplayDrift, key);
+          .with_kind(ErrorKind::kReplayDrift, key);
     }
     ARTANA_ASSIGN_OR_RETURN(decision.fork, fork_for(state, recorded, identity.hash));
     {

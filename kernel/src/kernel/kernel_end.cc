@@ -14,9 +14,15 @@ const std::string* string_field(const Json& json, std::string_view name) {
   return value != nullptr && value->is_string() ? &value->as_string() : nullptr;
 }
 
+// The table's kind named `name`; a name no row has (a script's own) or none is `fallback`.
+ErrorKind kind_named(const std::string* name, ErrorKind fallback) {
+  if (name == nullptr) return fallback;
+  return parse_error_kind(*name).value_or(ErrorKind::kScriptError);
+}
+
 Json halt_json(const Status& halt) {
-  Json error = Json::object({{"kind", halt.kind().empty() ? std::string("internal") : halt.kind()},
-                             {"message", halt.message()}});
+  Json error =
+      Json::object({{"kind", error_kind_name(visible_kind(halt))}, {"message", halt.message()}});
   if (!halt.step_key().empty()) error.set("step_key", halt.step_key());
   return error;
 }
@@ -67,7 +73,7 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
       out.error = state.halt ? halt_json(*state.halt) : end.error;
       // Another process owns the run: this execution stops; the run is not ours to end.
       const std::string* kind = string_field(end.error, "kind");
-      if (kind != nullptr && (*kind == "lease_held" || *kind == "fenced")) {
+      if (kind_named(kind, ErrorKind::kNone) == ErrorKind::kLeaseHeld) {
         out.error = end.error;
         return out;
       }
@@ -92,7 +98,7 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
       out.error = end.error;
       if (run_ended(state.status)) return out;
       const std::string* kind = string_field(end.error, "kind");
-      if (kind != nullptr && *kind == "internal") {
+      if (kind_named(kind, ErrorKind::kNone) == ErrorKind::kInternal) {
         // The host failed, not the run: it waits in needs_attention for a fixed host.
         (void)hold(state, end.error);
       } else {
@@ -104,7 +110,7 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
             Status::failed_precondition(
                 "run '{}' was stopped: {}", state.run_id.str(),
                 string_field(end.error, "message") ? *string_field(end.error, "message") : "killed")
-                .with_kind(kind != nullptr ? *kind : "limit_exceeded");
+                .with_kind(kind_named(kind, ErrorKind::kLimitExceeded));
       }
       out.status = state.status;
       return out;
@@ -121,8 +127,9 @@ Status Kernel::hold(RunState& state, const Json& error) {
   const std::string* kind = string_field(error, "kind");
   const std::string* message = string_field(error, "message");
   const std::string* step_key = string_field(error, "step_key");
-  Status halted = Status::failed_precondition("{}", message ? *message : "held for attention")
-                      .with_kind(kind ? *kind : "script_error", step_key ? *step_key : "");
+  Status halted =
+      Status::failed_precondition("{}", message ? *message : "held for attention")
+          .with_kind(kind_named(kind, ErrorKind::kScriptError), step_key ? *step_key : "");
   Json detail = Json::object();
   for (const char* field : {"where", "traceback"}) {
     if (const Json* value = error.find(field)) detail.set(field, *value);

@@ -40,7 +40,7 @@ Status recorded_failure(const std::string& step_key, const RecordedTerminal& ter
              "retry_failed to try again",
              step_key, terminal.seq,
              message != nullptr && message->is_string() ? message->as_string() : "no message")
-      .with_kind(invalid ? error_kind::kModelOutputInvalid : error_kind::kModelFailed, step_key);
+      .with_kind(invalid ? ErrorKind::kModelOutputInvalid : ErrorKind::kModelFailed, step_key);
 }
 
 }  // namespace

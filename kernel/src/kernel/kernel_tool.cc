@@ -46,7 +46,7 @@ Status tool_failure(const std::string& step_key, const RecordedTerminal& termina
              "tool step '{}' ended with {} (seq {}): {}", step_key,
              outcome != nullptr && outcome->is_string() ? outcome->as_string() : "an error",
              terminal.seq, error != nullptr && error->is_string() ? error->as_string() : "")
-      .with_kind(error_kind::kToolFailed, step_key);
+      .with_kind(ErrorKind::kToolFailed, step_key);
 }
 
 }  // namespace
@@ -236,7 +236,7 @@ Status Kernel::reconcile(const std::string& operator_id, const RunId& run,
     }
   }
   ARTANA_RETURN_IF_ERROR(append(*state, {std::move(draft)}).status());
-  if (state->halt && state->halt->kind() == error_kind::kReconciliationRequired &&
+  if (state->halt && state->halt->error_kind() == ErrorKind::kReconciliationRequired &&
       state->halt->step_key() == step_key) {
     state->halt.reset();
   }

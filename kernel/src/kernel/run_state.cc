@@ -113,7 +113,9 @@ Status RunState::apply(const Event& event) {
     }
     step.denied_seq = event.seq;
     const std::string* denied = string_field(p, "kind");
-    step.denied_kind = denied != nullptr ? *denied : std::string();
+    step.denied_kind = denied != nullptr
+                           ? parse_error_kind(*denied).value_or(ErrorKind::kPolicyViolation)
+                           : ErrorKind::kPolicyViolation;
   } else if (event.type == ev::kToolReconciled && step_key != nullptr) {
     // Only `retry` is a tool_reconciled event; it reopens the step for one live attempt,
     // used up by the attempt's tool_requested.

@@ -47,13 +47,13 @@ struct StepRecord {
   uint64_t request_seq = 0;  // seq of the step's first event (a fork point precedes it)
   std::optional<RecordedTerminal> terminal;
   StepEnd end = StepEnd::kOpen;
-  std::set<std::string> drift_noted;  // request hashes a replayed_with_drift was written for
-  uint64_t denied_seq = 0;            // the last step_denied of this step (a refusal), or 0
-  std::string denied_kind;            // its error kind
-  bool in_flight = false;             // begun live, not finished yet
-  bool retry_armed = false;           // an operator's reconcile `retry` allows one live attempt
-  bool reached = false;               // the script reached it again in this execution
-  bool side_effect = false;           // tool steps: as requested (absent: assume it has one)
+  std::set<std::string> drift_noted;         // request hashes a replayed_with_drift was written for
+  uint64_t denied_seq = 0;                   // the last step_denied of this step (a refusal), or 0
+  ErrorKind denied_kind = ErrorKind::kNone;  // its error kind
+  bool in_flight = false;                    // begun live, not finished yet
+  bool retry_armed = false;  // an operator's reconcile `retry` allows one live attempt
+  bool reached = false;      // the script reached it again in this execution
+  bool side_effect = false;  // tool steps: as requested (absent: assume it has one)
 
   // Something of the step is in the ledger (more than a refusal or a call in flight).
   bool recorded() const { return request_seq != 0 || terminal.has_value(); }

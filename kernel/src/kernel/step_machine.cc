@@ -23,7 +23,7 @@ Status kind_mismatch(const std::string& key, StepKind recorded, StepKind now) {
   return Status::failed_precondition(
              "step '{}' was recorded as a {} step, now reached as a {} step", key,
              step_kind_name(recorded), step_kind_name(now))
-      .with_kind(error_kind::kReplayDrift, key);
+      .with_kind(ErrorKind::kReplayDrift, key);
 }
 
 }  // namespace
@@ -112,7 +112,7 @@ Status Kernel::reconciliation_halt(RunState& state, const std::string& key, Step
                   "failed during the call); reconcile it: artana reconcile {} --step {} --retry "
                   "| --outcome success|failed | --abandon",
                   step_kind_name(kind), key, state.run_id.str(), state.run_id.str(), key)
-                  .with_kind(error_kind::kReconciliationRequired, key),
+                  .with_kind(ErrorKind::kReconciliationRequired, key),
               RunStatus::kNeedsAttention, Json::object());
 }
 
@@ -120,17 +120,17 @@ Status Kernel::never_live(RunState& state, const std::string& step_key, const St
   Status error;
   if (step != nullptr && step->denied_seq != 0 && !step->recorded()) {
     // Refused when the run executed (the script caught it and went on): refused again.
-    error =
-        Status::permission_denied(
-            "step '{}' of run '{}' was refused ({}, seq {}) and the run {} without it", step_key,
-            state.run_id.str(), step->denied_kind, step->denied_seq, run_status_name(state.status))
-            .with_kind(step->denied_kind, step_key);
+    error = Status::permission_denied(
+                "step '{}' of run '{}' was refused ({}, seq {}) and the run {} without it",
+                step_key, state.run_id.str(), error_kind_name(step->denied_kind), step->denied_seq,
+                run_status_name(state.status))
+                .with_kind(step->denied_kind, step_key);
     return error;  // not sticky: the script may catch it again, as it did
   }
   error =
       Status::failed_precondition("run '{}' is {} and never recorded step '{}'; it cannot go live",
                                   state.run_id.str(), run_status_name(state.status), step_key)
-          .with_kind(error_kind::kReplayDrift, step_key);
+          .with_kind(ErrorKind::kReplayDrift, step_key);
   state.halt = error;
   return error;
 }
@@ -141,7 +141,7 @@ Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind
   for (const auto& m : middleware_) {
     Status verdict = model != nullptr ? m->judge_model(ctx, *model) : m->judge_tool(ctx, *tool);
     if (verdict.ok()) continue;
-    if (verdict.kind() == error_kind::kBudgetExceeded) {
+    if (verdict.error_kind() == ErrorKind::kBudgetExceeded) {
       // Sticky until the operator raises the budget and resumes.
       return halt(state, verdict, RunStatus::kNeedsAttention,
                   Json::object({{"middleware", m->name()}}));
@@ -151,7 +151,7 @@ Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind
     // context widens.
     auto found = state.steps.find(step_key);
     if (found != state.steps.end() && found->second.denied_seq != 0 &&
-        found->second.denied_kind == verdict.kind()) {
+        found->second.denied_kind == verdict.error_kind()) {
       return verdict;
     }
     Json payload = Json::object({{"step_key", step_key},

@@ -23,7 +23,7 @@ class QuotaGuard final : public Middleware {
                  "run '{}' spent {} of its {} micro-USD budget; the operator can raise it "
                  "(raise_budget) and resume",
                  ctx.run_id.str(), ctx.spend_micro_usd, *ctx.tenant.budget_micro_usd)
-          .with_kind(error_kind::kBudgetExceeded, ctx.step_key);
+          .with_kind(ErrorKind::kBudgetExceeded, ctx.step_key);
     }
     if (!options_.allow_unknown_cost) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -32,7 +32,7 @@ class QuotaGuard final : public Middleware {
                    "model '{}' reports no cost, so its spend cannot be counted against the "
                    "budget; price it in its port or allow unknown costs",
                    call.model)
-            .with_kind(error_kind::kPolicyViolation, ctx.step_key);
+            .with_kind(ErrorKind::kPolicyViolation, ctx.step_key);
       }
     }
     return Status();
@@ -61,7 +61,7 @@ class CapabilityGuard final : public Middleware {
     if (call.capability.empty() || ctx.tenant.has_capability(call.capability)) return Status();
     return Status::permission_denied("tool '{}' needs capability '{}', which tenant '{}' lacks",
                                      call.tool, call.capability, ctx.tenant.tenant_id.str())
-        .with_kind(error_kind::kCapabilityDenied, ctx.step_key);
+        .with_kind(ErrorKind::kCapabilityDenied, ctx.step_key);
   }
 };
 

@@ -38,20 +38,6 @@ enum class ReplayPolicy {
 std::string_view replay_policy_name(ReplayPolicy policy);
 Result<ReplayPolicy> parse_replay_policy(std::string_view name);
 
-// The `kind` of errors a script sees (Status::kind()).
-namespace error_kind {
-inline constexpr std::string_view kBudgetExceeded = "budget_exceeded";
-inline constexpr std::string_view kCapabilityDenied = "capability_denied";
-inline constexpr std::string_view kReplayDrift = "replay_drift";
-inline constexpr std::string_view kToolFailed = "tool_failed";
-inline constexpr std::string_view kReconciliationRequired = "reconciliation_required";
-inline constexpr std::string_view kModelOutputInvalid = "model_output_invalid";
-inline constexpr std::string_view kModelFailed = "model_failed";
-inline constexpr std::string_view kPolicyViolation = "policy_violation";
-inline constexpr std::string_view kLimitExceeded = "limit_exceeded";
-inline constexpr std::string_view kCancelled = "cancelled";
-}  // namespace error_kind
-
 struct StartRunRequest {
   std::optional<RunId> run_id;  // issued by the kernel when absent
   TenantContext tenant;
@@ -235,6 +221,14 @@ struct RunEnd {
   Json output;  // completed: the entry's return value
   Json error;   // the halt or failure, when there is one; null otherwise
 };
+
+// The exit code a scheduler acts on when a run stands at `status` with `error` (its kind, or
+// kNone): a kind that asks for an operator's action (needs attention, budget, denied,
+// cancelled, another owner, storage) decides; otherwise the status does (completed and
+// running 0, paused and sleeping 3, needs_attention 4, failed 1, cancelled 7).
+int exit_code_for(RunStatus status, ErrorKind error);
+// The exit code of a command that failed with `status` (error_kind.h's table).
+int exit_code_for(const Status& status);
 
 // What a kernel holds in memory now (Kernel::stats): tests prove that killed, reloaded and
 // unloaded runs leave nothing behind.

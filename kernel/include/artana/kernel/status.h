@@ -13,6 +13,8 @@
 #include <utility>
 #include <variant>
 
+#include "artana/kernel/error_kind.h"
+
 namespace artana {
 
 enum class StatusCode {
@@ -32,6 +34,12 @@ enum class StatusCode {
 };
 
 std::string_view status_code_name(StatusCode code);
+
+class Status;
+// The kind a script and the CLI see for `status`: its own, else one derived from its code
+// (disk full, corruption and I/O errors are storage_error; a stale or held lease is
+// lease_held; a state that forbids the call is invalid_state). kNone only for ok.
+ErrorKind visible_kind(const Status& status);
 
 class [[nodiscard]] Status {
  public:
@@ -71,16 +79,18 @@ class [[nodiscard]] Status {
   // Prefixes the message with context, keeping the code: "opening ledger: <message>".
   Status with_context(std::string_view context) const;
 
-  // A kernel decision a script can act on carries a kind (the Lua error's `kind`:
-  // "replay_drift", "budget_exceeded", …) and the step it concerns. Plain errors have none.
-  Status with_kind(std::string_view kind, std::string_view step_key = {}) const;
-  const std::string& kind() const { return kind_; }
+  // A kernel decision a script can act on carries a kind (error_kind.h: the Lua error's
+  // `kind`, "replay_drift", "budget_exceeded", …) and the step it concerns. Plain errors
+  // have none (visible_kind() derives one from the code).
+  Status with_kind(ErrorKind kind, std::string_view step_key = {}) const;
+  ErrorKind error_kind() const { return kind_; }
+  std::string_view kind() const { return error_kind_name(kind_); }  // "" when none
   const std::string& step_key() const { return step_key_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
-  std::string kind_;
+  ErrorKind kind_ = ErrorKind::kNone;
   std::string step_key_;
 };
 
