@@ -2,12 +2,15 @@
 // script write the same ledger payloads.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
 #include <csignal>
 #include <fstream>
 #include <sstream>
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
+#include "support/child_process.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
 
@@ -91,6 +94,62 @@ TEST_CASE("the same script in two processes writes byte-identical payloads", "[c
   const std::vector<std::string> a = stable_payloads(one, "same");
   CHECK(a.size() >= 8);
   CHECK(a == stable_payloads(two, "same"));
+}
+
+TEST_CASE("global options may follow the verb", "[cli]") {
+  Ledger ledger;
+  const std::string script = ledger.script("steps.lua", kSteps);
+  const std::string data = (ledger.dir / "after").string();
+  CliRun ran = run_cli_env(
+      {}, "run " + script + " --run-id g1 --input '{\"word\":\"z\"}' --data " + data + " --json");
+  INFO(ran.err);
+  CHECK(ran.exit_code == 0);
+  CHECK(ran.out.find("\"completed\"") != std::string::npos);
+  CHECK(run_cli_env({}, "status g1 --data " + data).exit_code == 0);
+}
+
+TEST_CASE("a live owner keeps its run through a call longer than its lease: no takeover, one call",
+          "[cli][worker][lease]") {
+  Ledger ledger;
+  // A side-effecting tool that computes for several lease TTLs (200 ms) without an append.
+  const std::string script = ledger.script("slow.lua", R"lua(
+local artana = require "artana"
+artana.tool { name = "slow", side_effect = true, args = {},
+              fn = function(args, ctx)
+                local n = 0
+                for i = 1, 1.5e8 do n = n + i % 7 end
+                return { n = n }
+              end }
+return function(run) return run:tool("slow", {}).result end
+)lua");
+  const std::string data = (ledger.dir / "ledger").string();
+  ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "200", "--json", "run", script,
+                      "--run-id", "long"});
+  // Until the call has started: its request is in the ledger.
+  for (int i = 0; i < 3000; ++i) {
+    if (ledger("ledger export long").out.find("tool_requested") != std::string::npos) break;
+    REQUIRE(owner.running());
+  }
+  // Workers try to take the run over for as long as the call runs.
+  int attempts = 0;
+  while (owner.running()) {
+    CliRun worker = ledger("--lease-ttl-ms 200 worker --once");
+    INFO(worker.out << worker.err);
+    CHECK(worker.out.find("run long") == std::string::npos);  // nothing executed there
+    ++attempts;
+  }
+  const int status = owner.wait();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(attempts > 3);
+  const std::string events = ledger("ledger export long").out;
+  size_t requested = 0;
+  for (size_t at = events.find("\"tool_requested\""); at != std::string::npos;
+       at = events.find("\"tool_requested\"", at + 1))
+    ++requested;
+  CHECK(requested == 1);
+  CHECK(events.find("unknown_outcome") == std::string::npos);
+  CHECK(events.find("run_completed") != std::string::npos);
 }
 
 }  // namespace

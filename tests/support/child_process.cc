@@ -83,12 +83,25 @@ void ChildProcess::kill_hard() {
 }
 
 int ChildProcess::wait() {
-  if (reaped_) return 0;
+  if (reaped_) return status_;
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   reaped_ = true;
+  status_ = status;
   return status;
+}
+
+bool ChildProcess::running() {
+  if (reaped_) return false;
+  int status = 0;
+  pid_t done = 0;
+  while ((done = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (done != pid_) return true;
+  reaped_ = true;
+  status_ = status;
+  return false;
 }
 
 }  // namespace artana::testing

@@ -23,6 +23,8 @@ class ChildProcess {
   void kill_hard();  // SIGKILL and reap
   // Waits for exit; returns the exit status as waitpid reports it.
   int wait();
+  // Whether the child is still running (reaps it, keeping its status for wait(), if not).
+  bool running();
   pid_t pid() const { return pid_; }
 
  private:
@@ -31,6 +33,7 @@ class ChildProcess {
   int out_fd_ = -1;  // the child's stdout
   std::string buffer_;
   bool reaped_ = false;
+  int status_ = 0;  // once reaped
 };
 
 }  // namespace artana::testing

@@ -51,10 +51,13 @@ commands:
                                    --inline replaces large-value references by the values
                                    (those lines then no longer hash to their "hash")
 
-options:
+options (before or after the command):
   --data DIR    the ledger directory (default: $ARTANA_HOME, else ./.artana)
   --json        machine-readable output: one JSON object on stdout
   --log-level L trace, debug, info (default), warn, error, off; logs go to stderr
+  --lease-ttl-ms N
+                how long a run's owner may go silent before another process may take the
+                run over (default 30000); an owner executing a run renews it every N/3
   --help        this text
   --version     the version
 
@@ -74,16 +77,24 @@ int main(int argc, char** argv) {
   GlobalOptions global;
   global.data_dir = artana::kernel::default_data_dir();
   std::vector<std::string> rest;
+  // Global options are accepted anywhere, before or after the verb: `artana run x.lua --data D`.
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--json") {  // accepted anywhere: `artana ledger verify --json` too
+    if (arg == "--json") {
       global.json = true;
-    } else if (!rest.empty()) {
-      rest.push_back(arg);
-    } else if (arg == "--help" || arg == "-h") {
+    } else if (arg == "--lease-ttl-ms") {
+      char* end = nullptr;
+      const long long ms = i + 1 < argc ? std::strtoll(argv[i + 1], &end, 10) : 0;
+      if (i + 1 >= argc || *end != '\0' || ms <= 0 || ms > 86'400'000) {
+        std::fprintf(stderr, "artana: --lease-ttl-ms needs milliseconds, 1..86400000\n");
+        return artana::exit_code::kUsage;
+      }
+      global.lease_ttl_ms = ms;
+      ++i;
+    } else if ((arg == "--help" || arg == "-h") && rest.empty()) {
       std::fputs(kUsage, stdout);
       return artana::exit_code::kOk;
-    } else if (arg == "--version") {
+    } else if (arg == "--version" && rest.empty()) {
       std::puts("artana 0.1.0");
       return artana::exit_code::kOk;
     } else if (arg == "--log-level") {
@@ -105,7 +116,7 @@ int main(int argc, char** argv) {
       global.data_dir = argv[++i];
     } else if (arg.rfind("--data=", 0) == 0) {
       global.data_dir = arg.substr(7);
-    } else if (arg[0] == '-') {
+    } else if (arg[0] == '-' && rest.empty()) {
       std::fprintf(stderr, "artana: unknown option '%s' (see artana --help)\n", arg.c_str());
       return artana::exit_code::kUsage;
     } else {

@@ -52,7 +52,9 @@ struct Opened {
 
 Result<Opened> open_kernel(const GlobalOptions& global) {
   Opened opened;
-  ARTANA_ASSIGN_OR_RETURN(opened.store, kernel::open_lmdb_store(global.data_dir));
+  kernel::LmdbStoreOptions options;
+  options.lease_ttl_ms = global.lease_ttl_ms;
+  ARTANA_ASSIGN_OR_RETURN(opened.store, kernel::open_lmdb_store(global.data_dir, options));
   opened.kernel = std::make_unique<kernel::Kernel>(*opened.store);
   return opened;
 }

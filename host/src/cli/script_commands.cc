@@ -111,6 +111,7 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags)
   Session session;
   kernel::LmdbStoreOptions store_options;
   store_options.durability = flags.durability;
+  store_options.lease_ttl_ms = global.lease_ttl_ms;
   ARTANA_ASSIGN_OR_RETURN(session.store, kernel::open_lmdb_store(global.data_dir, store_options));
   kernel::KernelOptions kernel_options;
   if (flags.enforced) {

@@ -177,6 +177,9 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  // A run in the middle of a long call keeps its lease: no other process takes it over.
+  const auto steady_now = std::chrono::steady_clock::now();
+  for (auto& [id, run] : runs_) guarded(*run, [&] { run->keep_lease(steady_now); });
   park_idle_runs();
   result.more_ready = !idle();
   return result;

@@ -68,6 +68,22 @@ void ScriptRun::killed() {
   end_execution({kernel::ExecutionEnd::Kind::kKilled, Json(), std::move(error)});
 }
 
+void ScriptRun::keep_lease(std::chrono::steady_clock::time_point now) {
+  if (!started_ || !busy()) return;
+  const auto interval = std::chrono::microseconds(kernel_.lease_ttl_us() / 3);
+  if (now - lease_renewed_ < interval) return;
+  lease_renewed_ = now;
+  Status renewed = kernel_.renew_lease(tenant_, run_id_);
+  if (renewed.ok()) return;
+  // Another process owns the run now: this execution stops where it is; the run is not ours
+  // to end (its new owner goes on from the ledger).
+  spdlog::warn("run={} lost its lease ({}); this execution stops", run_id_.str(),
+               renewed.message());
+  Json error = status_error_json(renewed);
+  auto status = kernel_.status(tenant_, run_id_);
+  end_with(status.ok() ? *status : RunStatus::kRunning, Json(), std::move(error));
+}
+
 void ScriptRun::crashed(std::string_view what) {
   if (ended_) return;
   Json error =

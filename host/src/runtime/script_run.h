@@ -12,6 +12,7 @@
 // Threading: used by the Host's thread only.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -43,6 +44,11 @@ class ScriptRun final : public lua::SyscallHandler {
   // Resumes one ready task (a slice, or until it waits or ends).
   void run_one();
   bool has_ready() const { return !ready_.empty(); }
+  // Tasks ready or calls in flight: the run is being executed and keeps its lease.
+  bool busy() const { return !ended_ && (!ready_.empty() || live_work_ > 0); }
+  // Renews the run's lease when a third of its TTL has passed since the last renewal (the
+  // steady clock: how long a call really takes). A run another process took over stops.
+  void keep_lease(std::chrono::steady_clock::time_point now);
   // Wakes sleeping tasks that are due; returns the earliest timer still pending.
   std::optional<int64_t> wake_timers(int64_t now_us);
   // The run was resumed with human input: wake its paused tasks.
@@ -157,6 +163,7 @@ class ScriptRun final : public lua::SyscallHandler {
   Task* current_ = nullptr;
   uint64_t next_task_id_ = 1;
   size_t live_work_ = 0;  // port and tool tasks in flight
+  std::chrono::steady_clock::time_point lease_renewed_ = std::chrono::steady_clock::now();
   StepKeys keys_;
   std::optional<RunOutcome> ended_;
 };

@@ -284,6 +284,13 @@ Status Kernel::grant(const std::string& operator_id, const RunId& run,
   return append(*state, {{std::string(ev::kCapabilityGranted), std::move(payload)}}).status();
 }
 
+Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  RunState& state = *active_run.state;
+  if (state.lease_epoch == 0) return Status();
+  return store_.renew_lease(state.run_id, state.lease_epoch);
+}
+
 Status Kernel::unload(const TenantId& caller, const RunId& run) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   {

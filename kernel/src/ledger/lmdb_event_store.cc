@@ -197,6 +197,17 @@ class LmdbEventStore final : public EventStore {
     return op.status;
   }
 
+  Status renew_lease(const RunId& run, uint64_t lease_epoch) override {
+    WriteOp op;
+    op.apply = [&](ledger::WriteContext& ctx) {
+      return ledger::apply_renew_lease(ctx, config_, run, lease_epoch);
+    };
+    commits_.submit({&op});
+    return op.status;
+  }
+
+  int64_t lease_ttl_us() const override { return config_.lease_ttl_us; }
+
   Status sync() override { return env_->sync(); }
 
   Result<VerifyReport> verify(std::optional<RunId> run) override {

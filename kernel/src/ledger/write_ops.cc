@@ -318,24 +318,46 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   return Status();
 }
 
-Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch) {
+namespace {
+
+// The run's record, if this process holds its lease at `lease_epoch`; else kFenced.
+Result<RunRecord> held_record(WriteContext& ctx, const RunId& run, uint64_t lease_epoch,
+                              std::string_view action) {
   LedgerReader reader(ctx.env(), ctx.txn());
   ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
   if (record.lease.owner_id != this_process().owner_id || record.lease.epoch != lease_epoch) {
-    return Status::fenced("run '{}': cannot release lease epoch {}; it is held by {} at epoch {}",
-                          run.str(), lease_epoch,
+    return Status::fenced("run '{}': cannot {} lease epoch {}; it is held by {} at epoch {}",
+                          run.str(), action, lease_epoch,
                           record.lease.owner_id.empty() ? "nobody" : record.lease.owner_id,
                           record.lease.epoch);
   }
+  return record;
+}
+
+Status put_record(WriteContext& ctx, const RunRecord& record) {
+  std::string number;
+  put_u64be(number, record.run_number);
+  return ctx.put(ctx.env().dbi().runs, number, encode_run_record(record));
+}
+
+}  // namespace
+
+Status apply_renew_lease(WriteContext& ctx, const StoreConfig& config, const RunId& run,
+                         uint64_t lease_epoch) {
+  ARTANA_ASSIGN_OR_RETURN(RunRecord record, held_record(ctx, run, lease_epoch, "renew"));
+  record.lease.expires_at_us = config.clock_us() + config.lease_ttl_us;
+  return put_record(ctx, record);
+}
+
+Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch) {
+  ARTANA_ASSIGN_OR_RETURN(RunRecord record, held_record(ctx, run, lease_epoch, "release"));
   // Keep the epoch: the next owner's takeover increments it, fencing any late append.
   record.lease.owner_id.clear();
   record.lease.host.clear();
   record.lease.pid = 0;
   record.lease.pid_start = 0;
   record.lease.expires_at_us = 0;
-  std::string number;
-  put_u64be(number, record.run_number);
-  return ctx.put(ctx.env().dbi().runs, number, encode_run_record(record));
+  return put_record(ctx, record);
 }
 
 }  // namespace artana::kernel::ledger

@@ -42,5 +42,8 @@ Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendReq
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
                     const PreparedAppend& prepared, AppendResult& result);
 Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch);
+// Extends the lease this process holds at `lease_epoch` by the TTL from now.
+Status apply_renew_lease(WriteContext& ctx, const StoreConfig& config, const RunId& run,
+                         uint64_t lease_epoch);
 
 }  // namespace artana::kernel::ledger

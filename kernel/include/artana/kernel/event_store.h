@@ -181,6 +181,12 @@ class EventStore {
 
   // Releases a lease this process holds (pause, run end), so another owner need not wait.
   virtual Status release_lease(const RunId& run, uint64_t lease_epoch) = 0;
+  // Extends a lease this process holds at `lease_epoch` by the TTL from now, without an
+  // append: a live owner keeps its run however long a model or tool call takes. kFenced
+  // when someone else took the run over (stop executing it).
+  virtual Status renew_lease(const RunId& run, uint64_t lease_epoch) = 0;
+  // How long a lease lasts without an append or a renewal.
+  virtual int64_t lease_ttl_us() const = 0;
   // Forces everything committed so far to disk (whatever the durability mode).
   virtual Status sync() = 0;
 

@@ -179,6 +179,13 @@ class Kernel {
   Status raise_budget(const std::string& operator_id, const RunId& run, int64_t budget_micro_usd);
   Status grant(const std::string& operator_id, const RunId& run, const std::string& capability);
 
+  // Extends the lease this kernel holds on the run (where its steps go now: the end of its
+  // fork chain), so no other process takes over a run this one is executing, however long a
+  // call takes. Call it more often than lease_ttl_us(). Nothing to do for a run it does not
+  // hold yet. kFenced when another process took the run over: stop executing it.
+  Status renew_lease(const TenantId& caller, const RunId& run);
+  int64_t lease_ttl_us() const { return store_.lease_ttl_us(); }
+
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
 
