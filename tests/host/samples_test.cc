@@ -212,6 +212,9 @@ TEST_CASE("fork_on_drift: an edited prompt continues the run in a fork and marks
   CHECK(str(output, "summary") == "summary of 'Summarise the ledger in one word'");
   const std::string fork = str(output, "recorded_in");
   REQUIRE_THAT(fork, Catch::Matches("fod::fork::[0-9a-f]{12}"));
+  // --json names the run that executed, and the run it forked from.
+  CHECK(str(result_of(forked), "run_id") == fork);
+  CHECK(str(result_of(forked), "forked_from") == "fod");
   CHECK(occurrences(forked.err, "port call: Summarise the ledger in one word") == 1);
   // The fork shares the first execution's time read.
   CHECK(text(*output.find("started_at")) ==

@@ -265,3 +265,33 @@ TEST_CASE("PII never reaches the ledger's bytes while the tool sees the real val
   }
   CHECK(bytes.find("[EMAIL_1]") != std::string::npos);
 }
+
+TEST_CASE("capabilities given are enforced in permissive mode too; with none given all is open",
+          "[kernel][middleware]") {
+  for (bool listed : {true, false}) {
+    KernelHost host;  // permissive, no middleware given
+    REQUIRE(host.kernel->tools()
+                .add({"vault", "reads secrets", Json::object({{"type", "object"}}), "1",
+                      "vault:read", false})
+                .ok());
+    StartRunRequest start = start_request("r1");
+    if (listed) start.tenant.capabilities = {"notes:write"};
+    REQUIRE(host.kernel->start_run(start).ok());
+    ToolRequest request;
+    request.step_key = "read";
+    request.tool = "vault";
+    auto step = host.kernel->begin_tool(TenantId("acme"), RunId("r1"), request);
+    ModelRequest offer = prompt_request("m", "x");
+    offer.tools = {"vault"};
+    auto model = host.kernel->begin_model(TenantId("acme"), RunId("r1"), offer);
+    REQUIRE(model.ok());
+    if (listed) {
+      CHECK(step.status().kind() == "capability_denied");
+      CHECK(model->call->tools.size() == 0);  // never offered
+    } else {
+      REQUIRE(step.ok());
+      CHECK(step->call.has_value());
+      CHECK(model->call->tools.size() == 1);
+    }
+  }
+}

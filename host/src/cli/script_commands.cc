@@ -50,6 +50,7 @@ void report(const GlobalOptions& global, const RunOutcome& outcome) {
                              {"status", std::string(kernel::run_status_name(outcome.status))},
                              {"output", outcome.output},
                              {"error", outcome.error}});
+    if (outcome.forked_from) out.set("forked_from", outcome.forked_from->str());
     auto text = kernel::canonical_json(out);
     std::printf("%s\n", text.ok() ? text->c_str() : "{}");
     std::fflush(stdout);  // --watch keeps running: a reader waits for this line now

@@ -24,6 +24,13 @@ void ScriptRun::end_execution(kernel::ExecutionEnd end) {
     return end_with(RunStatus::kFailed, Json(), std::move(error));
   }
   end_with(decided->status, std::move(decided->output), std::move(decided->error));
+  name_fork(*ended_, decided->run_id);
+}
+
+void ScriptRun::name_fork(RunOutcome& outcome, const kernel::RunId& executed_in) const {
+  if (executed_in == run_id_) return;
+  outcome.run_id = executed_in;
+  outcome.forked_from = run_id_;
 }
 
 void ScriptRun::entry_returned(Task& entry, int nresults) {
@@ -113,7 +120,10 @@ std::optional<RunOutcome> ScriptRun::outcome() const {
   outcome.run_id = run_id_;
   auto decided = kernel_.end_execution(tenant_, run_id_, {kernel::ExecutionEnd::Kind::kIdle});
   outcome.status = decided.ok() ? decided->status : RunStatus::kRunning;
-  if (decided.ok()) outcome.error = std::move(decided->error);
+  if (decided.ok()) {
+    outcome.error = std::move(decided->error);
+    name_fork(outcome, decided->run_id);
+  }
   return outcome;
 }
 

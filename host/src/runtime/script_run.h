@@ -90,6 +90,8 @@ class ScriptRun final : public lua::SyscallHandler {
   void killed();
   // Asks the kernel what the execution's end means for the run and ends with that.
   void end_execution(kernel::ExecutionEnd end);
+  // Names the fork the run went on in (after fork_on_drift) as the outcome's run.
+  void name_fork(RunOutcome& outcome, const kernel::RunId& executed_in) const;
   void end_with(kernel::RunStatus status, kernel::Json output, kernel::Json error);
 
   // ---- syscalls (run_*.cc) ----

@@ -11,6 +11,7 @@
 #include "json_schema/schema_cache.h"
 #include "kernel/event_types.h"
 #include "kernel/step_machine.h"
+#include "middleware/capability_rule.h"
 
 namespace artana::kernel {
 namespace {
@@ -42,9 +43,18 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
   // The order is the kernel's, not the caller's: PII, quota, capability, custom.
   std::stable_sort(middleware_.begin(), middleware_.end(),
                    [](const auto& a, const auto& b) { return a->kind() < b->kind(); });
+  bool capability_guard = false;
   for (const auto& m : middleware_) {
     pii_ = pii_ || m->kind() == Middleware::Kind::kPii;
-    capability_guard_ = capability_guard_ || m->kind() == Middleware::Kind::kCapability;
+    capability_guard = capability_guard || m->kind() == Middleware::Kind::kCapability;
+  }
+  if (!capability_guard) {
+    // Capabilities the operator gave are enforced in every mode; with none, all is open.
+    capabilities_only_listed_ = true;
+    auto guard = make_capability_guard(CapabilityOptions{true});
+    auto at = std::find_if(middleware_.begin(), middleware_.end(),
+                           [](const auto& m) { return m->kind() > Middleware::Kind::kCapability; });
+    middleware_.insert(at, std::move(guard));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
+#include "middleware/capability_rule.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
@@ -77,8 +78,8 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
         return Status::invalid_argument("step '{}' offers tool '{}', which is not registered", key,
                                         name);
       }
-      if (capability_guard_ && !tool->spec.capability.empty() &&
-          !state.tenant.has_capability(tool->spec.capability)) {
+      if (capability_refused(state.tenant, tool->spec.capability,
+                             CapabilityOptions{capabilities_only_listed_})) {
         continue;  // the tenant lacks it: the model never hears of it
       }
       offered.push_back(Json::object({{"name", name}, {"signature", tool->signature}}));

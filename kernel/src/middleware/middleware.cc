@@ -1,5 +1,7 @@
 #include "artana/kernel/middleware.h"
 
+#include "middleware/capability_rule.h"
+
 #include <mutex>
 
 namespace artana::kernel {
@@ -53,16 +55,20 @@ class QuotaGuard final : public Middleware {
 
 class CapabilityGuard final : public Middleware {
  public:
+  explicit CapabilityGuard(CapabilityOptions options) : options_(options) {}
   Kind kind() const override { return Kind::kCapability; }
   std::string_view name() const override { return "capability_guard"; }
   // A model is never offered a tool the tenant lacks: the kernel filters offered tools when
   // this guard is installed (it knows each tool's capability). A call is judged here.
   Status judge_tool(const StepContext& ctx, const ToolCall& call) override {
-    if (call.capability.empty() || ctx.tenant.has_capability(call.capability)) return Status();
+    if (!capability_refused(ctx.tenant, call.capability, options_)) return Status();
     return Status::permission_denied("tool '{}' needs capability '{}', which tenant '{}' lacks",
                                      call.tool, call.capability, ctx.tenant.tenant_id.str())
         .with_kind(ErrorKind::kCapabilityDenied, ctx.step_key);
   }
+
+ private:
+  CapabilityOptions options_;
 };
 
 }  // namespace
@@ -85,6 +91,18 @@ std::shared_ptr<Middleware> make_pii_scrubber() { return std::make_shared<PiiScr
 std::shared_ptr<Middleware> make_quota_guard(QuotaOptions options) {
   return std::make_shared<QuotaGuard>(options);
 }
-std::shared_ptr<Middleware> make_capability_guard() { return std::make_shared<CapabilityGuard>(); }
+std::shared_ptr<Middleware> make_capability_guard() {
+  return std::make_shared<CapabilityGuard>(CapabilityOptions{});
+}
+
+std::shared_ptr<Middleware> make_capability_guard(CapabilityOptions options) {
+  return std::make_shared<CapabilityGuard>(options);
+}
+
+bool capability_refused(const TenantContext& tenant, std::string_view capability,
+                        CapabilityOptions options) {
+  if (capability.empty() || tenant.has_capability(capability)) return false;
+  return !options.only_listed || !tenant.capabilities.empty();
+}
 
 }  // namespace artana::kernel

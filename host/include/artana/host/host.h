@@ -55,7 +55,9 @@ struct RunOptions {
 
 // How a run stands when the host has nothing left to do for it.
 struct RunOutcome {
+  // The run that executed: after fork_on_drift, the fork the run went on in.
   kernel::RunId run_id;
+  std::optional<kernel::RunId> forked_from;  // the run asked for, when run_id is its fork
   kernel::RunStatus status = kernel::RunStatus::kRunning;
   kernel::Json output;  // the entry's return value, when completed
   // When failed, halted, paused for budget, cancelled: {kind, message, step_key, where,

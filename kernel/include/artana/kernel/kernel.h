@@ -266,7 +266,9 @@ class Kernel {
   PolicyMode mode_ = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
   bool pii_ = false;
-  bool capability_guard_ = false;
+  // How the capability guard judges: every tenant (a guard was given), or only tenants with
+  // a capability list (the kernel's own). The offered-tools filter follows the same rule.
+  bool capabilities_only_listed_ = false;
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::mutex mu_;                         // guards runs_, live_, next_ticket_
   std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;

@@ -65,7 +65,10 @@ struct QuotaOptions {
 std::shared_ptr<Middleware> make_quota_guard(QuotaOptions options = {});
 
 // Tools the tenant lacks are removed from model requests and refused when called
-// (capability_denied, naming the capability).
+// (capability_denied, naming the capability). A kernel given no capability guard installs
+// one that judges only tenants the operator gave a capability list (--caps, a tenant's list
+// through the API): capabilities given are enforced in every policy mode, as a budget is;
+// with none given, permissive stays open.
 std::shared_ptr<Middleware> make_capability_guard();
 
 struct KernelOptions {
