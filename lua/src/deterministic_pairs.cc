@@ -1,6 +1,6 @@
 // pairs and next in one total order, the same in every process: string hashes are seeded
 // per state (lstate.c luai_makeseed), so raw traversal order differs between a live run
-// and its replay (host_design.md §1.4). Order: numbers ascending by value (integers and
+// and its replay (docs/lua_binding.md). Order: numbers ascending by value (integers and
 // floats mixed), then strings bytewise, then false, true. Other key types are refused.
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Guards for the string functions that run long in C, where the count hook cannot fire
-// (host_design.md §2.2): the pattern functions and string.format's %p / %s.
+// (docs/lua_binding.md): the pattern functions and string.format's %p / %s.
 //
 // find/match/gmatch/gsub are replaced by the step-bounded copies of bounded_match.h, which
 // charge each matcher step to the instruction budget, so a pathological pattern ends with

@@ -1,4 +1,4 @@
-// Builds the sandbox environment: an allow list (host_design.md §2.3), a reason for every
+// Builds the sandbox environment: an allow list (docs/lua_binding.md), a reason for every
 // removed name, read-only proxies for library tables and the string metatable.
 #include "artana/lua/sandbox.h"
 

@@ -4,6 +4,7 @@
 -- recorded, the outcome is unknown and the kernel never re-runs the tool by itself: the
 -- run halts (exit 4, reconciliation_required) until an operator settles the step.
 --
+--   (ARTANA_CRASH_AT needs a build with -DARTANA_FAULT_INJECTION=ON, as `bash .ci/test` makes)
 --   export ARTANA_HOME=/tmp/golden
 --   ARTANA_CRASH_AT=tool.end:1 artana run samples/golden/golden.lua --run-id order-7  # killed
 --   artana run samples/golden/golden.lua --run-id order-7          # exit 4: reconcile "charge"

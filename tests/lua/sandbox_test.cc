@@ -1,4 +1,4 @@
-// Escapes from host_design.md §2.3 fail with sandbox_violation, the state stays usable,
+// Escapes from docs/lua_binding.md fail with sandbox_violation, the state stays usable,
 // and iteration order is the same in every state.
 #include "artana/lua/sandbox.h"
 

@@ -1,5 +1,5 @@
 // The script sandbox: a fresh environment table per lua_State holding only allow-listed
-// builtins (host_design.md §2.3). Scripts cannot assign globals, change library tables
+// builtins (docs/lua_binding.md). Scripts cannot assign globals, change library tables
 // or the string metatable, load binary chunks, reach io/os/debug/package, register __gc
 // or __mode, see addresses, or iterate tables in an order that differs between runs.
 // Touching a removed name raises { kind = "sandbox_violation" } naming it and, where one
