@@ -111,20 +111,20 @@ TEST_CASE("global options may follow the verb", "[cli]") {
 TEST_CASE("a live owner keeps its run through a call longer than its lease: no takeover, one call",
           "[cli][worker][lease]") {
   Ledger ledger;
-  // A side-effecting tool that computes for several lease TTLs (200 ms) without an append.
+  // A side-effecting tool that computes for several lease TTLs (1.5 s) without an append.
   const std::string script = ledger.script("slow.lua", R"lua(
 local artana = require "artana"
 artana.tool { name = "slow", side_effect = true, args = {},
               fn = function(args, ctx)
                 local n = 0
-                for i = 1, 1.5e8 do n = n + i % 7 end
+                for i = 1, 4e8 do n = n + i % 7 end
                 return { n = n }
               end }
 return function(run) return run:tool("slow", {}).result end
 )lua");
   const std::string data = (ledger.dir / "ledger").string();
-  ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "200", "--json", "run", script,
-                      "--run-id", "long"});
+  ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "1500", "--json", "run", script,
+                      "--max-instructions", "10000000000", "--run-id", "long"});
   // Until the call has started: its request is in the ledger.
   for (int i = 0; i < 3000; ++i) {
     if (ledger("ledger export long").out.find("tool_requested") != std::string::npos) break;
@@ -133,7 +133,7 @@ return function(run) return run:tool("slow", {}).result end
   // Workers try to take the run over for as long as the call runs.
   int attempts = 0;
   while (owner.running()) {
-    CliRun worker = ledger("--lease-ttl-ms 200 worker --once");
+    CliRun worker = ledger("--lease-ttl-ms 1500 worker --once");
     INFO(worker.out << worker.err);
     CHECK(worker.out.find("run long") == std::string::npos);  // nothing executed there
     ++attempts;

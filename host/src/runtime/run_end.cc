@@ -79,6 +79,13 @@ void ScriptRun::keep_lease(std::chrono::steady_clock::time_point now) {
   if (!started_ || !busy()) return;
   const auto interval = std::chrono::microseconds(kernel_.lease_ttl_us() / 3);
   if (now - lease_renewed_ < interval) return;
+  if (now - lease_renewed_ > interval * 2) {
+    // Late: another process may take the run over once a full TTL passes without renewal.
+    spdlog::warn(
+        "run={} lease renewed {} ms late (the host did not tick)", run_id_.str(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - lease_renewed_ - interval)
+            .count());
+  }
   lease_renewed_ = now;
   Status renewed = kernel_.renew_lease(tenant_, run_id_);
   if (renewed.ok()) return;
