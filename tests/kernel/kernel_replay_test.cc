@@ -323,7 +323,7 @@ TEST_CASE("tools the tenant lacks are not offered to the model", "[kernel][capab
   REQUIRE(step->call->tools.size() == 1);
   CHECK(step->call->tools.as_array()[0].find("name")->as_string() == "look");
   REQUIRE(host.kernel->grant("ops@acme", RunId("r1"), "payments").ok());
-  auto context = host.kernel->tenant_context(TenantId("acme"), RunId("r1"));
-  REQUIRE(context.ok());
-  CHECK(context->has_capability("payments"));
+  auto record = host.kernel->run_record(TenantId("acme"), RunId("r1"));
+  REQUIRE(record.ok());
+  CHECK(record->tenant.has_capability("payments"));
 }

@@ -1,6 +1,7 @@
 #include "support/child_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +10,9 @@
 #include <stdexcept>
 
 namespace artana::testing {
+namespace {
+constexpr int kReadLineDeadlineMs = 60'000;
+}  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, int uid) {
   int to_child[2], from_child[2];
@@ -63,6 +67,14 @@ std::string ChildProcess::read_line() {
       std::string line = buffer_.substr(0, nl);
       buffer_.erase(0, nl + 1);
       return line;
+    }
+    // A child that hangs must fail the test, not hang it: wait at most the deadline.
+    pollfd ready{out_fd_, POLLIN, 0};
+    int polled = ::poll(&ready, 1, kReadLineDeadlineMs);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled == 0) {
+      throw std::runtime_error("the child process wrote no line within " +
+                               std::to_string(kReadLineDeadlineMs / 1000) + " s");
     }
     char chunk[4096];
     ssize_t n = ::read(out_fd_, chunk, sizeof chunk);

@@ -18,7 +18,8 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   void send(const std::string& line);
-  // The next line of output, without '\n'; empty string at end of output.
+  // The next line of output, without '\n'; empty string at end of output. Throws (failing
+  // the test) when none comes within 60 s.
   std::string read_line();
   void kill_hard();  // SIGKILL and reap
   // Waits for exit; returns the exit status as waitpid reports it.

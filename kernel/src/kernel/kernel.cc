@@ -11,6 +11,7 @@
 #include "json_schema/schema_cache.h"
 #include "kernel/event_types.h"
 #include "kernel/step_machine.h"
+#include "kernel_log.h"
 #include "middleware/capability_rule.h"
 
 namespace artana::kernel {
@@ -204,7 +205,12 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   request.new_status = new_status;
   request.barrier = barrier;
   fault_point("append.before");
-  ARTANA_ASSIGN_OR_RETURN(AppendResult result, store_.append(std::move(request)));
+  Result<AppendResult> appended = store_.append(std::move(request));
+  if (!appended.ok() && appended.status().code() == StatusCode::kFenced) {
+    kernel_log().warn("append fenced run={}: {}; this process stops writing the run",
+                      state.run_id.str(), appended.status().message());
+  }
+  ARTANA_ASSIGN_OR_RETURN(AppendResult result, std::move(appended));
   fault_point("append.after");
   state.lease_epoch = result.lease_epoch;
   for (const Event& event : result.events) ARTANA_RETURN_IF_ERROR(state.apply(event));
@@ -222,6 +228,8 @@ Status Kernel::halt(RunState& state, Status error, RunStatus status, const Json&
     payload.set("step_key", error.step_key());
     ARTANA_RETURN_IF_ERROR(
         append(state, {{std::string(ev::kRunHalted), std::move(payload)}}, status).status());
+    kernel_log().info("run halted run={} kind={} step_key={} status={}", state.run_id.str(),
+                      error.kind(), error.step_key(), run_status_name(status));
   }
   state.halt = error;
   return error;
@@ -265,12 +273,6 @@ Result<RunStatus> Kernel::status(const TenantId& caller, const RunId& run) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   std::lock_guard<std::mutex> lock(state->mu);
   return state->status;
-}
-
-Result<TenantContext> Kernel::tenant_context(const TenantId& caller, const RunId& run) {
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
-  std::lock_guard<std::mutex> lock(state->mu);
-  return state->tenant;
 }
 
 Status Kernel::raise_budget(const std::string& operator_id, const RunId& run,

@@ -7,6 +7,7 @@
 #include "kernel/model_identity.h"
 #include "kernel/run_state.h"
 #include "kernel/step_machine.h"
+#include "kernel_log.h"
 
 namespace artana::kernel {
 namespace {
@@ -92,6 +93,8 @@ Result<std::shared_ptr<RunState>> Kernel::fork_for(RunState& parent, const StepR
                                {"request_hash", request_hash}});
   ARTANA_RETURN_IF_ERROR(
       append(*fork, {{std::string(ev::kRunForked), std::move(payload)}}).status());
+  kernel_log().info("run forked run={} fork={} fork_seq={}", parent.run_id.str(), fork_id.str(),
+                    fork_seq);
   return fork;
 }
 

@@ -6,6 +6,7 @@
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
+#include "kernel_log.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
@@ -185,7 +186,17 @@ Status Kernel::settle_unknown_outcomes(RunState& state) {
                                     {"error", "the process stopped while the tool ran"}})});
   }
   if (drafts.empty()) return Status();
-  return append(state, std::move(drafts)).status();
+  ARTANA_RETURN_IF_ERROR(append(state, drafts).status());
+  for (const EventDraft& draft : drafts) {
+    const Json* key = draft.payload.find("step_key");
+    const std::string step = key != nullptr && key->is_string() ? key->as_string() : "?";
+    kernel_log().warn(
+        "unknown outcome run={} step_key={}: the process stopped during a side effect; "
+        "reconcile it: artana reconcile {} --step {} --retry | --outcome success|failed "
+        "--result JSON | --abandon",
+        state.run_id.str(), step, state.run_id.str(), step);
+  }
+  return Status();
 }
 
 Status Kernel::reconcile(const std::string& operator_id, const RunId& run,

@@ -138,8 +138,6 @@ class Kernel {
   Status summary(const TenantId& caller, const RunId& run, const std::string& kind,
                  const Json& value, const std::string& step_key = {});
   Result<RunStatus> status(const TenantId& caller, const RunId& run);
-  // The tenant context the run works under now (after raise_budget / grant).
-  Result<TenantContext> tenant_context(const TenantId& caller, const RunId& run);
 
   // ---- for hosts (kernel_host.cc, kernel_sleep.cc, kernel_artifact.cc) ----
   // How the run was started and where it is now. kNotFound for an unknown run.
