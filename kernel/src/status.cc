@@ -18,6 +18,8 @@ std::string_view status_code_name(StatusCode code) {
       return "lease_held";
     case StatusCode::kFenced:
       return "fenced";
+    case StatusCode::kConflict:
+      return "conflict";
     case StatusCode::kCorruption:
       return "corruption";
     case StatusCode::kDiskFull:
@@ -69,6 +71,7 @@ ErrorKind visible_kind(const Status& status) {
       return ErrorKind::kInvalidState;
     case StatusCode::kLeaseHeld:
     case StatusCode::kFenced:
+    case StatusCode::kConflict:
       return ErrorKind::kLeaseHeld;
     case StatusCode::kUnavailable:
       return ErrorKind::kTransientError;

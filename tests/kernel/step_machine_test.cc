@@ -232,3 +232,22 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE("an append decided from a stale view of the run is refused, never appended",
+          "[kernel][steps][conflict]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  // A second kernel on the same ledger (another process's view) loads the run.
+  Kernel other(*host.store);
+  REQUIRE(other.status(kAcme, RunId("r1")).ok());
+  // The first moves the run on.
+  ScriptedModel port;
+  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "x"), port).ok());
+  const size_t before = events_of(*host.store, "r1").size();
+  // The stale view decides from what it saw: refused as a conflict, nothing written.
+  auto stale = other.value_step(kAcme, RunId("r1"), "time:1", ValueKind::kTime,
+                                []() -> Result<Json> { return Json(1); });
+  CHECK(stale.status().code() == StatusCode::kConflict);
+  CHECK(visible_kind(stale.status()) == ErrorKind::kLeaseHeld);
+  CHECK(events_of(*host.store, "r1").size() == before);
+}

@@ -33,10 +33,18 @@ void print_json(const Json& value) {
 }
 
 Json run_json(const RunInfo& info) {
-  return Json::object({{"run_id", info.header.run_id.str()},
-                       {"tenant_id", info.header.tenant_id.str()},
-                       {"status", kernel::run_status_name(info.status)},
-                       {"head_seq", static_cast<int64_t>(info.head_seq)}});
+  Json out = Json::object({{"run_id", info.header.run_id.str()},
+                           {"tenant_id", info.header.tenant_id.str()},
+                           {"status", kernel::run_status_name(info.status)},
+                           {"head_seq", static_cast<int64_t>(info.head_seq)}});
+  // Who executes the run now (a process holding its lease), so an operator knows whom to ask.
+  if (!info.lease.owner_id.empty()) {
+    out.set("owner", Json::object({{"owner_id", info.lease.owner_id},
+                                   {"pid", info.lease.pid},
+                                   {"epoch", static_cast<int64_t>(info.lease.epoch)},
+                                   {"expires_at_us", info.lease.expires_at_us}}));
+  }
+  return out;
 }
 
 // The value following `flag` at args[i], advancing i; nullopt when missing.

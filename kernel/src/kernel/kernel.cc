@@ -201,6 +201,7 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   AppendRequest request;
   request.run_id = state.run_id;
   request.lease_epoch = state.lease_epoch;
+  request.expected_head_seq = state.head_seq;
   request.drafts = std::move(drafts);
   request.new_status = new_status;
   request.barrier = barrier;

@@ -1,4 +1,5 @@
 #include "ledger/write_ops.h"
+#include "kernel_log.h"
 
 #include <map>
 
@@ -116,6 +117,16 @@ Status take_or_check_lease(const StoreConfig& config, const AppendRequest& reque
             record.run_id, lease.owner_id, lease.pid, lease.host, lease.epoch,
             (lease.expires_at_us - now) / 1000);
       }
+    }
+    if (!ours && lease.owner_id.empty() && lease.epoch > 0) {
+      kernel_log().info("lease taken run={} epoch={} (released by its last owner)", record.run_id,
+                        lease.epoch);
+    }
+    if (!ours && !lease.owner_id.empty()) {
+      kernel_log().info("lease taken over run={} from={} epoch={} reason={} expired_ms_ago={}",
+                        record.run_id, lease.owner_id, lease.epoch,
+                        lease.expires_at_us <= now ? "expired" : "owner process gone",
+                        (now - lease.expires_at_us) / 1000);
     }
     if (!ours) {
       // A takeover (or a first owner): the new epoch fences every append of the old owner.
@@ -245,6 +256,12 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   const Dbis& dbi = ctx.env().dbi();
   LedgerReader reader(ctx.env(), ctx.txn());
   ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(request.run_id.str()));
+  if (request.expected_head_seq && *request.expected_head_seq != record.head_seq) {
+    return Status::conflict(
+        "run '{}' moved on: its head is seq {}, this append was decided at seq {} (another "
+        "process appended meanwhile); reload the run and decide again",
+        record.run_id, record.head_seq, *request.expected_head_seq);
+  }
   ARTANA_RETURN_IF_ERROR(take_or_check_lease(config, request, record));
   std::optional<AppendTxnImpl> view;
   if (request.in_txn) {

@@ -111,6 +111,11 @@ struct AppendRequest {
   // append (refused with kLeaseHeld while another live owner holds it).
   uint64_t lease_epoch = 0;
   std::vector<EventDraft> drafts;  // appended in order, all or nothing
+  // The run's head the caller decided from (its last seq). Refused with kConflict when the
+  // run has moved on since — another process appended — so nobody appends from stale state
+  // (a worker settling a call another process completed meanwhile). Part of the store
+  // contract: every store checks it in the append's transaction.
+  std::optional<uint64_t> expected_head_seq;
   std::optional<RunStatus> new_status;
   // In kEffects mode, sync fully before reporting success: the caller is about to run a side
   // effect, pause, or end the run. Ignored in kFull (always synced) and kNone (never synced).

@@ -25,6 +25,7 @@ enum class StatusCode {
   kFailedPrecondition,  // the state does not allow this now (run finished, store closed)
   kLeaseHeld,           // another live owner holds the run: wait, or ask it to stop
   kFenced,              // our lease epoch is stale: someone took the run over; stop writing
+  kConflict,            // the run moved on since the caller read it: reload, decide again
   kCorruption,          // stored bytes do not verify: stop, run `artana ledger verify`
   kDiskFull,            // no space (or file size limit) at the named path: free space, retry
   kPermissionDenied,    // the named path is not readable/writable by this process
@@ -62,6 +63,7 @@ class [[nodiscard]] Status {
   ARTANA_STATUS_FACTORY(failed_precondition, kFailedPrecondition)
   ARTANA_STATUS_FACTORY(lease_held, kLeaseHeld)
   ARTANA_STATUS_FACTORY(fenced, kFenced)
+  ARTANA_STATUS_FACTORY(conflict, kConflict)
   ARTANA_STATUS_FACTORY(corruption, kCorruption)
   ARTANA_STATUS_FACTORY(disk_full, kDiskFull)
   ARTANA_STATUS_FACTORY(permission_denied, kPermissionDenied)
