@@ -32,7 +32,10 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
   const std::string& key = query.key;
   const StepKindRow& row = step_kind_row(query.kind);
   bool settled = false;
-  for (int depth = 0;; ++depth) {
+  int depth = 0;  // forks followed
+  StepDecision decision;
+  const RunState* prepared_in = nullptr;  // the request is prepared once per run of the chain
+  for (;;) {
     RunState& state = *run.state;
     if (state.halt) return *state.halt;
     auto found = state.steps.find(key);
@@ -41,9 +44,13 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
       return Status::failed_precondition("step '{}' of run '{}' is already in flight", key,
                                          state.run_id.str());
     }
-    StepDecision decision;
     const bool recorded = step != nullptr && step->recorded();
-    ARTANA_ASSIGN_OR_RETURN(decision.identity, query.prepare(state, recorded));
+    if (prepared_in != &state) {
+      ARTANA_ASSIGN_OR_RETURN(decision.identity, query.prepare(state, recorded));
+      prepared_in = &state;
+    }
+    decision.step = nullptr;
+    decision.drift_fields.clear();
     if (!recorded) {
       if (run_ended(state.status)) return never_live(state, key, step);
       return decision;  // live
@@ -60,6 +67,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         // The step goes on in the fork, as if the script had always been there.
         std::unique_lock<std::mutex> fork_lock(drift.fork->mu);
         run = ActiveRun{std::move(drift.fork), std::move(fork_lock)};
+        ++depth;
         continue;
       }
       decision.drift_fields = std::move(drift.fields);
