@@ -1,21 +1,13 @@
-// The Lua binding's spdlog logger, "lua" (STYLE.md §9): panics, kills, refused values.
+// The Lua binding's logger, "lua": panics, handler exceptions.
 #pragma once
 
-#include <spdlog/spdlog.h>
-
-#include <memory>
+#include "artana/kernel/logging.h"
 
 namespace artana::lua {
 
-// Shares the default logger's sinks (the CLI points them at stderr before any run starts).
 inline spdlog::logger& lua_log() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("lua")) return existing;
-    auto made = spdlog::default_logger()->clone("lua");
-    spdlog::register_logger(made);
-    return made;
-  }();
-  return *logger;
+  static spdlog::logger& logger = named_logger("lua");
+  return logger;
 }
 
 }  // namespace artana::lua

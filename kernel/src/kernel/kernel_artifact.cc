@@ -60,22 +60,12 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
 
 Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json& value,
                             const std::string& step_key) {
-  Json scrubbed;
-  Json allocated = Json::object();
-  auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
-    // A replay renumbers this run's values in script order.
-    if (pii_) {
-      scrubbed = value;
-      allocated = scrub_pii(state.pii, scrubbed, recorded ? ScrubMode::kReplay : ScrubMode::kLive);
-    }
-    return RequestIdentity();
-  };
+  ScrubbedValue prepare{value, pii_, Json()};
   const StepQuery query{step_key, StepKind::kSummary, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(run, query));
   if (decision.verdict != StepDecision::Verdict::kLive) return Status();  // recorded already
-  Json payload = Json::object(
-      {{"kind", kind}, {"value", pii_ ? std::move(scrubbed) : value}, {"step_key", step_key}});
-  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+  Json payload = Json::object({{"kind", kind}, {"value", prepare.take()}, {"step_key", step_key}});
+  if (prepare.allocated.size() > 0) payload.set("pii_allocated", std::move(prepare.allocated));
   return append(*run.state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
 }
 

@@ -128,10 +128,7 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
 }
 
 Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& outcome) {
-  std::unique_ptr<LiveEntry> pending = take_live(step);
-  if (pending == nullptr || pending->kind != StepKind::kModel) {
-    return Status::invalid_argument("that model step is not pending here (finished already?)");
-  }
+  ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LiveEntry> pending, take_live(step, StepKind::kModel));
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
   const std::string& key = pending->step_key;

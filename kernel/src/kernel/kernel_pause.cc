@@ -14,16 +14,7 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                                   const Json& context) {
   // A pause is a step: after fork_on_drift it belongs to the fork.
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  Json scrubbed;
-  Json allocated = Json::object();
-  auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
-    // A replay renumbers this run's values in script order.
-    if (pii_) {
-      scrubbed = context;
-      allocated = scrub_pii(state.pii, scrubbed, recorded ? ScrubMode::kReplay : ScrubMode::kLive);
-    }
-    return RequestIdentity();
-  };
+  ScrubbedValue prepare{context, pii_, Json()};
   const StepQuery query{step_key, StepKind::kPause, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
@@ -46,10 +37,9 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
     return Status::failed_precondition("run '{}' is already paused at step '{}'",
                                        state.run_id.str(), *state.open_pause);
   }
-  Json payload = Json::object({{"step_key", step_key},
-                               {"reason", reason},
-                               {"context", pii_ ? std::move(scrubbed) : context}});
-  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+  Json payload =
+      Json::object({{"step_key", step_key}, {"reason", reason}, {"context", prepare.take()}});
+  if (prepare.allocated.size() > 0) payload.set("pii_allocated", std::move(prepare.allocated));
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
                           append(state, {{std::string(ev::kRunPaused), std::move(payload)}},
                                  RunStatus::kPaused, /*barrier=*/true));

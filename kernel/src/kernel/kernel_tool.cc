@@ -129,10 +129,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
 }
 
 Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outcome) {
-  std::unique_ptr<LiveEntry> pending = take_live(step);
-  if (pending == nullptr || pending->kind != StepKind::kTool) {
-    return Status::invalid_argument("that tool step is not pending here (finished already?)");
-  }
+  ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LiveEntry> pending, take_live(step, StepKind::kTool));
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
   const std::string& key = pending->step_key;

@@ -190,12 +190,18 @@ PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) 
   return PendingStep(this, ticket);
 }
 
-std::unique_ptr<Kernel::LiveEntry> Kernel::take_live(PendingStep& step) {
-  if (step.kernel_ != this) return nullptr;
-  const uint64_t ticket = step.release();
+Result<std::unique_ptr<Kernel::LiveEntry>> Kernel::take_live(PendingStep& step, StepKind kind) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = live_.find(ticket);
-  if (it == live_.end()) return nullptr;
+  auto it = step.kernel_ == this ? live_.find(step.ticket_) : live_.end();
+  if (it == live_.end()) {
+    return Status::invalid_argument("that {} step is not pending here (finished already?)",
+                                    step_kind_name(kind));
+  }
+  if (it->second->kind != kind) {
+    return Status::invalid_argument("step '{}' is a {} step, not a {} step", it->second->step_key,
+                                    step_kind_name(it->second->kind), step_kind_name(kind));
+  }
+  step.release();
   std::unique_ptr<LiveEntry> entry = std::move(it->second);
   live_.erase(it);
   return entry;

@@ -10,6 +10,7 @@
 #include "artana/kernel/kernel.h"
 #include "kernel/model_identity.h"
 #include "kernel/run_state.h"
+#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 
@@ -62,6 +63,26 @@ struct Kernel::StepDecision {
   StepRecord* step = nullptr;             // kReplay, kOpen
   RequestIdentity identity;               // from StepQuery::prepare
   std::vector<std::string> drift_fields;  // kReplay under allow_prompt_drift: what differed
+};
+
+// The StepQuery::prepare of a kind that records one value with its PII replaced and has no
+// request identity (a pause's context, a summary's value). A replay renumbers the run's
+// placeholders in script order; live, they are allocated.
+struct ScrubbedValue {
+  const Json& value;
+  bool pii;
+  Json scrubbed;
+  Json allocated = Json::object();
+
+  Result<RequestIdentity> operator()(RunState& state, bool recorded) {
+    if (pii) {
+      scrubbed = value;
+      allocated = scrub_pii(state.pii, scrubbed, recorded ? ScrubMode::kReplay : ScrubMode::kLive);
+    }
+    return RequestIdentity();
+  }
+  // What to record, once the step goes live.
+  Json take() { return pii ? std::move(scrubbed) : value; }
 };
 
 // What resolve_drift decided (kernel_drift.cc).

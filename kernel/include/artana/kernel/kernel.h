@@ -229,8 +229,9 @@ class Kernel {
                const ToolCall* tool);
   // Marks the step in flight and issues the handle that owns it. REQUIRES: state.mu held.
   PendingStep open_live(std::shared_ptr<RunState> state, LiveEntry entry);
-  // Takes a live step back from its handle (finish_*): nullptr if it is not pending.
-  std::unique_ptr<LiveEntry> take_live(PendingStep& step);
+  // Takes a live step of `kind` back from its handle (finish_*); invalid_argument when the
+  // handle holds no pending step of that kind (it then still abandons what it holds).
+  Result<std::unique_ptr<LiveEntry>> take_live(PendingStep& step, StepKind kind);
   // PendingStep's destructor: the call is forgotten, its step no longer in flight.
   void abandon(uint64_t ticket) noexcept;
 
