@@ -189,9 +189,8 @@ Status Kernel::settle_unknown_outcomes(RunState& state) {
     const std::string step = key != nullptr && key->is_string() ? key->as_string() : "?";
     kernel_log().warn(
         "unknown outcome run={} step_key={}: the process stopped during a side effect; "
-        "reconcile it: artana reconcile {} --step {} --retry | --outcome success|failed "
-        "--result JSON | --abandon",
-        state.run_id.str(), step, state.run_id.str(), step);
+        "reconcile it: {}",
+        state.run_id.str(), step, reconcile_command(state.run_id, step));
   }
   return Status();
 }

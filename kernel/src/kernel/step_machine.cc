@@ -114,14 +114,14 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
 }
 
 Status Kernel::reconciliation_halt(RunState& state, const std::string& key, StepKind kind) {
-  return halt(state,
-              Status::failed_precondition(
-                  "{} step '{}' of run '{}' may or may not have had its effect (it stopped or "
-                  "failed during the call); reconcile it: artana reconcile {} --step {} --retry "
-                  "| --outcome success|failed | --abandon",
-                  step_kind_name(kind), key, state.run_id.str(), state.run_id.str(), key)
-                  .with_kind(ErrorKind::kReconciliationRequired, key),
-              RunStatus::kNeedsAttention, Json::object());
+  return halt(
+      state,
+      Status::failed_precondition(
+          "{} step '{}' of run '{}' may or may not have had its effect (it stopped or "
+          "failed during the call); reconcile it: {}",
+          step_kind_name(kind), key, state.run_id.str(), reconcile_command(state.run_id, key))
+          .with_kind(ErrorKind::kReconciliationRequired, key),
+      RunStatus::kNeedsAttention, Json::object());
 }
 
 Status Kernel::never_live(RunState& state, const std::string& step_key, const StepRecord* step) {

@@ -85,6 +85,12 @@ struct ScrubbedValue {
   Json take() { return pii ? std::move(scrubbed) : value; }
 };
 
+// The command an operator runs to settle a step whose outcome is unknown.
+inline std::string reconcile_command(const RunId& run, const std::string& step_key) {
+  return "artana reconcile " + run.str() + " --step " + step_key +
+         " --retry | --outcome success|failed --result JSON | --abandon";
+}
+
 // What resolve_drift decided (kernel_drift.cc).
 struct Kernel::DriftDecision {
   std::vector<std::string> fields;  // what differs from the recorded request
