@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -150,6 +151,27 @@ void bench_value_steps(const Settings& s) {
   }
   print(summarize("live_value_step_us", "us", live), s.json);
   print(summarize("replayed_value_step_us", "us", replayed), s.json);
+  // What a replay's read of one recorded result costs, and the run lookup inside it.
+  std::vector<double> reads, heads;
+  for (int i = 0; i < samples; ++i) {
+    double t0 = now_us();
+    must(store->read_event(RunId("values"), static_cast<uint64_t>(i) + 2), "read_event");
+    reads.push_back(now_us() - t0);
+    t0 = now_us();
+    must(store->head(RunId("values")), "head");
+    heads.push_back(now_us() - t0);
+  }
+  print(summarize("read_event_us", "us", reads), s.json);
+  std::vector<double> batched;
+  for (int i = 0; i + 64 < samples; i += 64) {
+    std::vector<uint64_t> seqs;
+    for (int j = 0; j < 64; ++j) seqs.push_back(static_cast<uint64_t>(i + j) + 2);
+    double t0 = now_us();
+    must(store->read_payloads(RunId("values"), seqs), "read_payloads");
+    batched.push_back((now_us() - t0) / 64);
+  }
+  print(summarize("read_payloads_batch_of_64_per_event_us", "us", batched), s.json);
+  print(summarize("run_head_us", "us", heads), s.json);
 }
 
 // A side-effecting tool in `effects` mode: the request's commit and forced sync, the tool
@@ -209,6 +231,61 @@ void bench_middleware(const Settings& s) {
         s.json);
 }
 
+// load_10k_steps_ms: a new kernel loads a completed run of 10 000 model steps (what the first
+// syscall of a re-execution pays) — from the step index, reading no step's payload.
+// loaded_bytes_per_step: what a loaded 1 000-turn chat holds per step while its history grows
+// by a message each turn (the last request holds every message).
+void bench_load(const Settings& s) {
+  const uint64_t steps = s.quick ? 2'000 : 10'000;
+  auto store = open(s.dir + "/load", Durability::kNone);
+  {
+    Kernel kernel(*store);
+    must(kernel.start_run(start("long")), "start_run");
+    for (uint64_t n = 0; n < steps; ++n) live_step(kernel, "long", n, kPrompt);
+    must(kernel.complete(TenantId("bench"), RunId("long"), Json("done")), "complete");
+  }
+  std::vector<double> load_ms;
+  for (int i = 0; i < (s.quick ? 3 : 7); ++i) {
+    Kernel fresh(*store);
+    double t0 = now_us();
+    must(fresh.status(TenantId("bench"), RunId("long")), "loading the run");
+    load_ms.push_back((now_us() - t0) / 1000);
+  }
+  print(summarize(s.quick ? "load_2k_steps_ms" : "load_10k_steps_ms", "ms", load_ms), s.json);
+
+  const int turns = s.quick ? 200 : 1000;
+  {
+    Kernel kernel(*store);
+    must(kernel.start_run(start("chat")), "start_run");
+    Json history = Json::array();
+    for (int turn = 0; turn < turns; ++turn) {
+      history.push_back(Json::object(
+          {{"role", "user"},
+           {"content", "turn " + std::to_string(turn) + ": " + std::string(300, 'm')}}));
+      ModelRequest r;
+      r.step_key = "turn_" + std::to_string(turn);
+      r.model = "scripted";
+      r.messages = history;
+      ModelStep step = must(kernel.begin_model(TenantId("bench"), RunId("chat"), r), "chat");
+      if (!step.call) must(Status::internal("a live chat turn replayed"), "chat");
+      must(kernel.finish_model(std::move(step.pending), scripted_answer(*step.call)), "chat");
+    }
+  }
+  Kernel fresh(*store);
+  double t0 = now_us();
+  must(fresh.status(TenantId("bench"), RunId("chat")), "loading the chat");
+  const double chat_load_ms = (now_us() - t0) / 1000;
+  KernelStats stats = fresh.stats();
+  const double per_step =
+      static_cast<double>(stats.bytes_held) / static_cast<double>(std::max<size_t>(1, stats.steps_held));
+  print(summarize(s.quick ? "loaded_bytes_per_step_200_turns" : "loaded_bytes_per_step", "B",
+                  {per_step}),
+        s.json);
+  print(summarize(s.quick ? "load_200_turn_chat_ms" : "load_1k_turn_chat_ms", "ms",
+                  {chat_load_ms}),
+        s.json);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -234,6 +311,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(s.dir);
   print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
+  bench_load(s);
   bench_model_steps(s);
   bench_value_steps(s);
   bench_tool_effects(s);

@@ -11,17 +11,15 @@ bool is_terminal_event_type(std::string_view type) {
   return role && role->ends;
 }
 
-Result<IndexEntries> index_standard(std::string_view type, const Json& payload) {
+std::string summary_index_name(std::string_view kind) {
+  std::string name = "run_summary:";
+  name.append(kind);
+  return name;
+}
+
+Result<IndexEntries> index_event(std::string_view type, const Json& payload) {
   IndexEntries entries;
-  if (is_terminal_event_type(type)) {
-    if (const Json* key = payload.find("step_key"); key != nullptr && key->is_string()) {
-      if (key->as_string().empty() || key->as_string().size() > kMaxStepKeyBytes) {
-        return Status::invalid_argument("payload.step_key: must be 1..{} bytes, got {}",
-                                        kMaxStepKeyBytes, key->as_string().size());
-      }
-      entries.terminal_step_key = key->as_string();
-    }
-  }
+  ARTANA_ASSIGN_OR_RETURN(entries.step, step_delta(type, payload));
   if (type == "run_summary") {
     const Json* kind = payload.find("kind");
     if (kind == nullptr || !kind->is_string() || kind->as_string().empty() ||
@@ -29,7 +27,21 @@ Result<IndexEntries> index_standard(std::string_view type, const Json& payload) 
       return Status::invalid_argument(
           "payload.kind: a run_summary needs a string kind of 1..{} bytes", kMaxStepKeyBytes);
     }
-    entries.summary_kind = kind->as_string();
+    entries.latest = summary_index_name(kind->as_string());
+  } else if (type == "run_started" || type == "script_loaded" || type == "budget_raised" ||
+             type == "cancel_requested") {
+    entries.latest = std::string(type);
+  } else if (type == "capability_granted") {
+    const Json* capability = payload.find("capability");
+    if (capability == nullptr || !capability->is_string() || capability->as_string().empty() ||
+        capability->as_string().size() > kMaxStepKeyBytes) {
+      return Status::invalid_argument(
+          "payload.capability: a capability_granted needs a string capability of 1..{} bytes",
+          kMaxStepKeyBytes);
+    }
+    entries.latest = "capability_granted:" + capability->as_string();
+  } else if (type == "replayed_with_drift" && payload.find("fork_run_id") != nullptr) {
+    entries.latest = "run_fork";
   }
   if (const Json* cost = payload.find("cost_micro_usd"); cost != nullptr) {
     if (!cost->is_integer() || cost->as_integer() < 0) {
@@ -40,7 +52,5 @@ Result<IndexEntries> index_standard(std::string_view type, const Json& payload) 
   }
   return entries;
 }
-
-EventIndexer standard_event_indexer() { return &index_standard; }
 
 }  // namespace artana::kernel

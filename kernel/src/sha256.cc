@@ -1,5 +1,7 @@
 #include "artana/kernel/sha256.h"
 
+#include <array>
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -29,12 +31,18 @@ EVP_MD_CTX* thread_ctx() {
   return ctx.get();
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Digit values by byte; -1 for a byte that is no hex digit. A table: hashes are decoded for
+// every event read.
+constexpr std::array<int8_t, 256> kHexValues = [] {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int c = '0'; c <= '9'; ++c) table[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) table[c] = static_cast<int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) table[c] = static_cast<int8_t>(c - 'A' + 10);
+  return table;
+}();
+
+int hex_value(char c) { return kHexValues[static_cast<uint8_t>(c)]; }
 
 }  // namespace
 
@@ -56,13 +64,19 @@ Result<Sha256> Sha256::from_hex(std::string_view hex) {
                                     hex.size());
   }
   Sha256 digest;
+  int bad = 0;
   for (size_t i = 0; i < 32; ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      return Status::invalid_argument("'{}' is not a hex SHA-256 (bad digit at {})", hex, 2 * i);
-    }
+    const int hi = hex_value(hex[2 * i]);
+    const int lo = hex_value(hex[2 * i + 1]);
+    bad |= hi | lo;  // negative once any digit is bad
     digest.bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  if (bad < 0) {
+    for (size_t i = 0; i < 64; ++i) {
+      if (hex_value(hex[i]) < 0) {
+        return Status::invalid_argument("'{}' is not a hex SHA-256 (bad digit at {})", hex, i);
+      }
+    }
   }
   return digest;
 }

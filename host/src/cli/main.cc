@@ -37,7 +37,10 @@ commands:
                                    or completed, 1 failed, 3 paused, 4 needs attention,
                                    7 cancelled, 9 no such run
   runs [--tenant T] [--status S]   the runs (all, in creation order, without --tenant)
-  cancel RUN_ID [--reason TEXT]    cancel a run (exit 7); later steps fail with `cancelled`
+  cancel RUN_ID [--reason TEXT] [--wait]
+                                   cancel a run (exit 0): at once, or, while another process
+                                   executes it, within one tick of that process; --wait
+                                   waits until the run has ended
   reconcile RUN_ID --step KEY (--retry | --outcome success|failed --result JSON | --abandon)
                                    settle a tool step whose outcome is unknown (the process
                                    died during the call); --retry runs it once more with the

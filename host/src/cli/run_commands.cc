@@ -1,6 +1,8 @@
 #include "run_commands.h"
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <optional>
 
 #include "artana/kernel/canonical_json.h"
@@ -130,11 +132,38 @@ int runs_verb(const GlobalOptions& global, const std::vector<std::string>& args)
   return exit_code::kOk;
 }
 
+// `--wait`: until the run ended, applying the request itself once no live process holds
+// the run (its owner died before it could).
+Result<RunStatus> wait_for_end(Opened& opened, const kernel::TenantId& tenant, const RunId& run) {
+  for (;;) {
+    ARTANA_ASSIGN_OR_RETURN(RunInfo info, opened.store->head(run));
+    if (info.status == RunStatus::kCompleted || info.status == RunStatus::kFailed ||
+        info.status == RunStatus::kCancelled) {
+      return info.status;
+    }
+    kernel::Kernel fresh(*opened.store);  // the run as the ledger has it now
+    Result<bool> taken = fresh.take_cancel(tenant, run);
+    if (!taken.ok() && taken.status().code() != StatusCode::kLeaseHeld &&
+        taken.status().code() != StatusCode::kConflict) {
+      return taken.status();
+    }
+    if (taken.ok() && *taken) return RunStatus::kCancelled;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 int cancel_verb(const GlobalOptions& global, const std::vector<std::string>& args) {
   if (args.size() < 2) return usage("cancel needs a RUN_ID");
   std::string reason = "cancelled by the operator";
+  bool wait = false;
   for (size_t i = 2; i < args.size(); ++i) {
-    if (args[i] != "--reason") return usage("cancel takes --reason TEXT, not '" + args[i] + "'");
+    if (args[i] == "--wait") {
+      wait = true;
+      continue;
+    }
+    if (args[i] != "--reason") {
+      return usage("cancel takes --reason TEXT and --wait, not '" + args[i] + "'");
+    }
     auto text = flag_value(args, i);
     if (!text) return usage("--reason needs a text");
     reason = *text;
@@ -144,14 +173,23 @@ int cancel_verb(const GlobalOptions& global, const std::vector<std::string>& arg
   const RunId run(args[1]);
   auto info = opened->store->head(run);
   if (!info.ok()) return failure(info.status());
-  Status cancelled = opened->kernel->cancel(info->header.tenant_id, run, reason);
-  if (!cancelled.ok()) return failure(cancelled);
-  if (global.json) {
-    print_json(Json::object({{"run_id", run.str()}, {"status", "cancelled"}}));
-  } else {
-    std::printf("%s: cancelled\n", run.str().c_str());
+  auto cancelled = opened->kernel->cancel(info->header.tenant_id, run, reason);
+  if (!cancelled.ok()) return failure(cancelled.status());
+  std::string status = *cancelled == kernel::CancelResult::kCancelled ? "cancelled" : "requested";
+  if (wait && *cancelled == kernel::CancelResult::kRequested) {
+    auto ended = wait_for_end(*opened, info->header.tenant_id, run);
+    if (!ended.ok()) return failure(ended.status());
+    status = kernel::run_status_name(*ended);
   }
-  return exit_code::kCancelled;
+  if (global.json) {
+    print_json(Json::object({{"run_id", run.str()}, {"cancel", status}}));
+  } else if (status == "requested") {
+    std::printf("%s: cancel requested; the process executing it stops it within one tick\n",
+                run.str().c_str());
+  } else {
+    std::printf("%s: %s\n", run.str().c_str(), status.c_str());
+  }
+  return exit_code::kOk;
 }
 
 int reconcile_verb(const GlobalOptions& global, const std::vector<std::string>& args) {

@@ -179,7 +179,12 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   }
   // A run in the middle of a long call keeps its lease: no other process takes it over.
   const auto steady_now = std::chrono::steady_clock::now();
-  for (auto& [id, run] : runs_) guarded(*run, [&] { run->keep_lease(steady_now); });
+  for (auto& [id, run] : runs_) {
+    guarded(*run, [&] {
+      run->watch_cancel();
+      run->keep_lease(steady_now);
+    });
+  }
   park_idle_runs();
   result.more_ready = !idle();
   return result;

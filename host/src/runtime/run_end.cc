@@ -98,6 +98,22 @@ void ScriptRun::keep_lease(std::chrono::steady_clock::time_point now) {
   end_with(status.ok() ? *status : RunStatus::kRunning, Json(), std::move(error));
 }
 
+void ScriptRun::watch_cancel() {
+  if (!started_ || !busy()) return;
+  Result<bool> cancelled = kernel_.take_cancel(tenant_, run_id_);
+  if (!cancelled.ok()) {
+    spdlog::warn("run={} could not check for a cancel: {}", run_id_.str(),
+                 cancelled.status().message());
+    return;
+  }
+  if (!*cancelled) return;
+  // Its tasks and live calls go with this execution (their handles abandon the calls).
+  spdlog::info("run={} cancelled; its execution stops", run_id_.str());
+  end_with(RunStatus::kCancelled, Json(),
+           Json::object({{"kind", error_kind_name(ErrorKind::kCancelled)},
+                         {"message", "the run was cancelled"}}));
+}
+
 void ScriptRun::crashed(std::string_view what) {
   if (ended_) return;
   Json error =

@@ -49,6 +49,9 @@ class ScriptRun final : public lua::SyscallHandler {
   // Renews the run's lease when a third of its TTL has passed since the last renewal (the
   // steady clock: how long a call really takes). A run another process took over stops.
   void keep_lease(std::chrono::steady_clock::time_point now);
+  // Stops the execution when the run was cancelled (another process's request included):
+  // checked every tick while the run is executed.
+  void watch_cancel();
   // Wakes sleeping tasks that are due; returns the earliest timer still pending.
   std::optional<int64_t> wake_timers(int64_t now_us);
   // The run was resumed with human input: wake its paused tasks.

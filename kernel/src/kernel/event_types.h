@@ -11,6 +11,9 @@ inline constexpr std::string_view kRunForked = "run_forked";
 inline constexpr std::string_view kRunCompleted = "run_completed";
 inline constexpr std::string_view kRunFailed = "run_failed";
 inline constexpr std::string_view kRunCancelled = "run_cancelled";
+// An operator asked to cancel a run another process executes: its owner (or whoever
+// executes it next) appends run_cancelled.
+inline constexpr std::string_view kCancelRequested = "cancel_requested";
 inline constexpr std::string_view kRunHalted = "run_halted";
 inline constexpr std::string_view kRunPaused = "run_paused";
 inline constexpr std::string_view kRunResumed = "run_resumed";      // out of needs_attention

@@ -129,15 +129,21 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
     if (auto it = runs_.find(run.str()); it != runs_.end()) return it->second;
   }
   // Read outside the lock: a long run takes a while, and other runs need not wait.
-  ARTANA_ASSIGN_OR_RETURN(RunInfo info, store_.head(run));
-  ARTANA_ASSIGN_OR_RETURN(std::vector<Event> history, store_.read(run));
+  // From the indexes: a record per step, and the few run facts read whole. No step's
+  // request or result is read until a replay returns it.
+  ARTANA_ASSIGN_OR_RETURN(RunIndex index, store_.run_index(run));
+  std::vector<uint64_t> fact_seqs;
+  for (const auto& [name, seq] : index.latest) {
+    if (!name.starts_with("run_summary:")) fact_seqs.push_back(seq);
+  }
+  std::sort(fact_seqs.begin(), fact_seqs.end());
+  std::vector<Event> facts;
+  if (!fact_seqs.empty()) {
+    ARTANA_ASSIGN_OR_RETURN(facts, store_.read_payloads(run, fact_seqs));
+  }
   auto state = std::make_shared<RunState>();
   state->run_id = run;
-  state->tenant.tenant_id = info.header.tenant_id;
-  for (const Event& event : history) ARTANA_RETURN_IF_ERROR(state->apply(event));
-  state->status = info.status;
-  state->head_seq = info.head_seq;
-  state->start_replay();
+  ARTANA_RETURN_IF_ERROR(state->load(std::move(index), facts));
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto [it, inserted] = runs_.emplace(run.str(), state);
@@ -248,17 +254,9 @@ Status Kernel::lifecycle(const TenantId& caller, const RunId& run, std::string_v
   ARTANA_RETURN_IF_ERROR(
       append(*state, {{std::string(type), std::move(payload)}}, new_status, /*barrier=*/true)
           .status());
-  if (new_status == RunStatus::kCancelled) {
-    state->halt = Status::failed_precondition("run '{}' was cancelled", run.str())
-                      .with_kind(ErrorKind::kCancelled);
-  }
   return Status();
 }
 
-Status Kernel::cancel(const TenantId& caller, const RunId& run, const std::string& reason) {
-  return lifecycle(caller, run, ev::kRunCancelled, Json::object({{"reason", reason}}),
-                   RunStatus::kCancelled);
-}
 
 Status Kernel::complete(const TenantId& caller, const RunId& run, const Json& output) {
   return lifecycle(caller, run, ev::kRunCompleted, Json::object({{"output", output}}),

@@ -2,6 +2,8 @@
 // the three policies, and the forks fork_on_drift creates.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
@@ -29,10 +31,17 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
                                                     ReplayPolicy policy, const StepRecord& recorded,
                                                     const RequestIdentity& identity, int depth) {
   DriftDecision decision;
-  decision.fields = drift_fields(recorded.request, identity.request);
-  Json detail = Json::object({{"drift_fields", strings_json(decision.fields)},
-                              {"request_hash", identity.hash},
-                              {"recorded_request_hash", recorded.request_hash}});
+  // The recorded request is read only now, to name what changed.
+  ARTANA_ASSIGN_OR_RETURN(Event opened, store_.read_event(state.run_id, recorded.open_seq));
+  const Json* recorded_request = opened.payload.find("request");
+  decision.fields =
+      drift_fields(recorded_request != nullptr ? *recorded_request : opened.payload,
+                   identity.request);
+  Json detail = Json::object(
+      {{"drift_fields", strings_json(decision.fields)},
+       {"request_hash", identity.hash},
+       {"recorded_request_hash",
+        recorded.request_hash ? Json(recorded.request_hash->hex()) : Json()}});
   if (policy == ReplayPolicy::kStrict) {
     return halt(state,
                 Status::failed_precondition(
@@ -63,7 +72,8 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
     state.forked_to = decision.fork;
   }
   // Noted once per step and request: replaying the same drift again appends nothing.
-  if (!recorded.drift_noted.count(identity.hash)) {
+  const std::vector<Sha256>& noted = recorded.extras().drift_noted;
+  if (std::find(noted.begin(), noted.end(), identity.digest) == noted.end()) {
     detail.set("step_key", key);
     ARTANA_RETURN_IF_ERROR(
         append(state, {{std::string(ev::kReplayedWithDrift), std::move(detail)}}).status());
@@ -77,7 +87,7 @@ Result<std::shared_ptr<RunState>> Kernel::fork_for(RunState& parent, const StepR
   // The same drift twice gives the same fork.
   if (store_.head(fork_id).ok()) return load(fork_id);
   ARTANA_ASSIGN_OR_RETURN(RunInfo parent_info, store_.head(parent.run_id));
-  const uint64_t fork_seq = recorded.request_seq - 1;
+  const uint64_t fork_seq = recorded.open_seq - 1;
   RunHeader header;
   header.run_id = fork_id;
   header.tenant_id = parent_info.header.tenant_id;

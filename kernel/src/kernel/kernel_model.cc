@@ -94,7 +94,7 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
   if (decision.verdict != StepDecision::Verdict::kLive) {
-    const RecordedTerminal& terminal = *decision.step->terminal;
+    const RecordedTerminal& terminal = decision.terminal;
     if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
     ModelResult result = recorded_result(state, terminal);
     result.drift_fields = std::move(decision.drift_fields);
@@ -193,9 +193,9 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
                           append(state, {{std::string(ev::kModelRequested), std::move(requested)},
                                          {terminal_type, std::move(terminal)}}));
-  const StepRecord& recorded = state.steps[key];
-  if (recorded.terminal->type == ev::kModelFailed) return recorded_failure(key, *recorded.terminal);
-  ModelResult result = recorded_result(state, *recorded.terminal);
+  const RecordedTerminal recorded = recorded_terminal(std::move(appended.events.back()));
+  if (recorded.type == ev::kModelFailed) return recorded_failure(key, recorded);
+  ModelResult result = recorded_result(state, recorded);
   result.replayed = false;
   return result;
 }

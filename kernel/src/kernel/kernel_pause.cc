@@ -21,14 +21,14 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
   PauseResult result;
   switch (decision.verdict) {
     case StepDecision::Verdict::kReplay: {
-      const Json* input = decision.step->terminal->payload.find("input");
-      result.input = input != nullptr ? *input : Json();
-      result.seq = decision.step->terminal->seq;
+      Json* input = decision.terminal.payload.find("input");
+      result.input = input != nullptr ? std::move(*input) : Json();
+      result.seq = decision.terminal.seq;
       return result;
     }
     case StepDecision::Verdict::kOpen:
       result.paused = true;
-      result.seq = decision.step->request_seq;
+      result.seq = decision.step->open_seq;
       return result;
     case StepDecision::Verdict::kLive:
       break;

@@ -39,16 +39,15 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
   if (decision.verdict == StepDecision::Verdict::kReplay) {
-    const RecordedTerminal& terminal = *decision.step->terminal;
+    const RecordedTerminal& terminal = decision.terminal;
     ARTANA_ASSIGN_OR_RETURN(int64_t due,
                             recorded_due(state, step_key, terminal.payload, terminal.seq));
     return SleepResult{true, due, true, terminal.seq};
   }
   if (decision.verdict == StepDecision::Verdict::kOpen) {
     const StepRecord& step = *decision.step;
-    ARTANA_ASSIGN_OR_RETURN(int64_t due,
-                            recorded_due(state, step_key, step.request, step.request_seq));
-    if (now_us < due) return SleepResult{false, due, false, step.request_seq};
+    const int64_t due = step.due_at_us;  // from sleep_started (the step index keeps it)
+    if (now_us < due) return SleepResult{false, due, false, step.open_seq};
     // Back to running only from sleeping: a halted status is not ours to undo.
     std::optional<RunStatus> status;
     if (state.status == RunStatus::kSleeping) status = RunStatus::kRunning;

@@ -86,7 +86,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
   if (decision.verdict != StepDecision::Verdict::kLive) {
-    const RecordedTerminal& terminal = *decision.step->terminal;
+    const RecordedTerminal& terminal = decision.terminal;
     ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(state, key, terminal));
     if (result.outcome != ToolOutcomeKind::kSuccess) return tool_failure(key, terminal);
     result.drift_fields = std::move(decision.drift_fields);
@@ -154,9 +154,9 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outc
   } else {
     completed.set("error", outcome.error);
   }
-  ARTANA_RETURN_IF_ERROR(
-      append(state, {{std::string(ev::kToolCompleted), std::move(completed)}}).status());
-  const RecordedTerminal& terminal = *state.steps[key].terminal;
+  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
+                          append(state, {{std::string(ev::kToolCompleted), std::move(completed)}}));
+  const RecordedTerminal terminal = recorded_terminal(std::move(appended.events.back()));
   if (kind == ToolOutcomeKind::kUnknownOutcome) {
     return reconciliation_halt(state, key, StepKind::kTool);
   }
@@ -172,15 +172,16 @@ Status Kernel::settle_unknown_outcomes(RunState& state) {
     // A tool declared without side effects that never completed may simply run again:
     // nothing outside the run can have changed. Only a side effect's lost outcome needs an
     // operator.
-    if (!step_kind_row(step.kind).live_call || step.terminal || step.in_flight ||
-        step.retry_armed || step.request_seq == 0 || !step.side_effect) {
+    if (!step_kind_row(step.kind).live_call || step.has_terminal() || step.in_flight ||
+        step.retry_armed || step.open_seq == 0 || !step.side_effect) {
       continue;
     }
     drafts.push_back({std::string(ev::kToolCompleted),
-                      Json::object({{"step_key", key},
-                                    {"request_hash", step.request_hash},
-                                    {"outcome", "unknown_outcome"},
-                                    {"error", "the process stopped while the tool ran"}})});
+                      with_request_hash(Json::object({{"step_key", key},
+                                                      {"outcome", "unknown_outcome"},
+                                                      {"error", "the process stopped while the "
+                                                                "tool ran"}}),
+                                        step)});
   }
   if (drafts.empty()) return Status();
   ARTANA_RETURN_IF_ERROR(append(state, drafts).status());
@@ -207,7 +208,7 @@ Status Kernel::reconcile(const std::string& operator_id, const RunId& run,
   StepRecord& step = found->second;
   // Unknown: recorded so, or requested and never completed (not in flight here, no retry
   // pending).
-  const bool unknown = step.terminal ? step.end == StepEnd::kUnknown
+  const bool unknown = step.has_terminal() ? step.end == StepEnd::kUnknown
                                      : step.recorded() && !step.in_flight && !step.retry_armed;
   if (!unknown) {
     return Status::failed_precondition(
@@ -221,24 +222,26 @@ Status Kernel::reconcile(const std::string& operator_id, const RunId& run,
                Json::object({{"step_key", step_key}, {"decision", "retry"}, {"by", operator_id}})};
       break;
     case ReconcileDecision::Kind::kSuccess:
-      draft = {std::string(ev::kToolCompleted), Json::object({{"step_key", step_key},
-                                                              {"request_hash", step.request_hash},
-                                                              {"outcome", "success"},
-                                                              {"result", decision.result},
-                                                              {"decision", "success"},
-                                                              {"by", operator_id}})};
+      draft = {std::string(ev::kToolCompleted),
+               with_request_hash(Json::object({{"step_key", step_key},
+                                               {"outcome", "success"},
+                                               {"result", decision.result},
+                                               {"decision", "success"},
+                                               {"by", operator_id}}),
+                                 step)};
       break;
     case ReconcileDecision::Kind::kFailed:
     case ReconcileDecision::Kind::kAbandon: {
       const bool abandon = decision.kind == ReconcileDecision::Kind::kAbandon;
       draft = {std::string(ev::kToolCompleted),
-               Json::object(
-                   {{"step_key", step_key},
-                    {"request_hash", step.request_hash},
-                    {"outcome", "permanent_error"},
-                    {"error", abandon ? std::string("abandoned by the operator") : decision.error},
-                    {"decision", abandon ? "abandon" : "failed"},
-                    {"by", operator_id}})};
+               with_request_hash(
+                   Json::object({{"step_key", step_key},
+                                 {"outcome", "permanent_error"},
+                                 {"error", abandon ? std::string("abandoned by the operator")
+                                                   : decision.error},
+                                 {"decision", abandon ? "abandon" : "failed"},
+                                 {"by", operator_id}}),
+                   step)};
       break;
     }
   }

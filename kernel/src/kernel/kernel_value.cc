@@ -21,13 +21,14 @@ Result<ValueStep> Kernel::value_step_locked(ActiveRun& run, const std::string& s
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(run, query));
   RunState& state = *run.state;
   if (decision.verdict != StepDecision::Verdict::kLive) {
-    if (!decision.step->terminal) {
+    if (decision.verdict != StepDecision::Verdict::kReplay) {
       return Status::corruption("run '{}' step '{}': a {} step without its value",
                                 state.run_id.str(), step_key, value_kind_name(kind));
     }
-    const RecordedTerminal& terminal = *decision.step->terminal;
-    const Json* value = terminal.payload.find("value");
-    return ValueStep{state.run_id, value != nullptr ? *value : Json(), true, terminal.seq};
+    RecordedTerminal& terminal = decision.terminal;
+    Json* value = terminal.payload.find("value");
+    return ValueStep{state.run_id, value != nullptr ? std::move(*value) : Json(), true,
+                     terminal.seq};
   }
   ARTANA_ASSIGN_OR_RETURN(Json value, compute());
   Json allocated = pii_ ? scrub_pii(state.pii, value, ScrubMode::kLive) : Json::object();

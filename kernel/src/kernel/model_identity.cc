@@ -10,7 +10,8 @@ namespace artana::kernel {
 
 Result<RequestIdentity> request_identity(Json request, std::string_view what) {
   ARTANA_ASSIGN_OR_RETURN(std::string canonical, canonical_json(request, what));
-  return RequestIdentity{std::move(request), Sha256::of(canonical).hex()};
+  const Sha256 digest = Sha256::of(canonical);
+  return RequestIdentity{std::move(request), digest.hex(), digest};
 }
 
 Result<RequestIdentity> model_request_identity(const ModelRequest& request, Json offered) {

@@ -10,13 +10,15 @@
 
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/kernel/sha256.h"
 #include "artana/kernel/status.h"
 
 namespace artana::kernel {
 
 struct RequestIdentity {
   Json request;
-  std::string hash;  // 64 hex digits
+  std::string hash;  // 64 hex digits; empty for kinds without an identity
+  Sha256 digest;     // the same hash, as bytes (what the step index keeps)
 };
 
 // `offered` = [{"name", "signature"}] of the tools offered, in the order given.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "artana/kernel/event_index.h"
 #include "kernel/event_types.h"
 
 namespace artana::kernel {
@@ -12,71 +13,113 @@ const std::string* string_field(const Json& payload, std::string_view name) {
   return v != nullptr && v->is_string() ? &v->as_string() : nullptr;
 }
 
-// How a terminal event ended its step.
-StepEnd step_end(std::string_view type, const Json& payload) {
-  namespace ev = events;
-  if (type == ev::kModelFailed) {
-    const Json* error = payload.find("error");
-    const Json* transient = error != nullptr ? error->find("transient") : nullptr;
-    return transient != nullptr && transient->is_bool() && transient->as_bool()
-               ? StepEnd::kFailedTransient
-               : StepEnd::kFailed;
-  }
-  if (type == ev::kToolCompleted) {
-    const std::string* outcome = string_field(payload, "outcome");
-    if (outcome == nullptr || *outcome == "unknown_outcome") return StepEnd::kUnknown;
-    if (*outcome == "success") return StepEnd::kSucceeded;
-    if (*outcome == "transient_error") return StepEnd::kFailedTransient;
-    return StepEnd::kFailed;
-  }
-  return StepEnd::kSucceeded;
+void add_counts(std::map<std::string, int64_t>& to, const PiiCounts& from) {
+  for (const auto& [label, n] : from) to[label] += n;
 }
 
 }  // namespace
+
+Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
+  tenant.tenant_id = index.info.header.tenant_id;
+  // The index lists steps by the hash of their keys; held in the order they were recorded
+  // (the order a replay reaches them), consecutive lookups touch neighbouring memory.
+  std::sort(index.steps.begin(), index.steps.end(), [](const auto& a, const auto& b) {
+    return a.second.open_seq < b.second.open_seq;
+  });
+  steps.reserve(index.steps.size());
+  for (auto& [key, record] : index.steps) {
+    spend_micro_usd += record.cost_micro_usd;
+    add_counts(pii.recorded, record.extras().pii_total);
+    if (record.terminal_seq != 0) terminal_seqs.push_back(record.terminal_seq);
+    if (key.empty()) continue;  // the run's notes (StepDelta::Role::kNote): no step
+    StepRecord step;
+    static_cast<StepIndexRecord&>(step) = std::move(record);
+    if (step.end == StepEnd::kOpen && step.open_seq != 0) {
+      if (step.kind == StepKind::kSleep) sleeps_due.emplace(step.due_at_us, key);
+      if (step.kind == StepKind::kPause) open_pause = key;
+    }
+    steps.emplace(std::move(key), std::move(step));
+  }
+  for (const auto& [name, seq] : index.latest) {
+    if (name.starts_with("run_summary:artifact::")) {
+      artifacts[name.substr(std::string_view("run_summary:artifact::").size())] = seq;
+    }
+  }
+  std::sort(terminal_seqs.begin(), terminal_seqs.end());
+  for (const Event& fact : facts) ARTANA_RETURN_IF_ERROR(apply_fact(fact));
+  status = index.info.status;
+  head_seq = index.info.head_seq;
+  start_replay();
+  return Status();
+}
 
 void RunState::start_replay() {
   unreached_ = 0;
   for (auto& [key, step] : steps) {
     step.reached = false;
-    unreached_ += step.terminal ? 1 : 0;
+    unreached_ += step.has_terminal() ? 1 : 0;
   }
 }
 
 // A flag on the step, not a set of keys: reaching a step stays O(1) however long the run.
-void RunState::reached(const std::string& key, const RecordedTerminal& terminal) {
-  advance_pii_counts(pii, terminal.payload.find("pii_allocated"));
+void RunState::reached(const std::string& key) {
   auto it = steps.find(key);
-  if (it == steps.end() || it->second.reached) return;
+  if (it == steps.end()) return;
+  add_counts(pii.counts, it->second.extras().pii_terminal);
+  if (it->second.reached) return;
   it->second.reached = true;
-  if (unreached_ > 0) --unreached_;
+  if (unreached_ > 0 && --unreached_ == 0) {
+    // Live from here on: nothing more to read ahead.
+    std::vector<uint64_t>().swap(terminal_seqs);
+    std::vector<RecordedTerminal>().swap(read_ahead);
+  }
 }
 
 void RunState::inherit_reached(const RunState& parent) {
   for (const auto& [key, parent_step] : parent.steps) {
     if (!parent_step.reached) continue;
     auto it = steps.find(key);
-    if (it != steps.end() && it->second.terminal && !it->second.reached) {
+    if (it != steps.end() && it->second.has_terminal() && !it->second.reached) {
       it->second.reached = true;
       if (unreached_ > 0) --unreached_;
     }
   }
 }
 
-Status RunState::apply(const Event& event) {
-  namespace ev = events;
-  const Json& p = event.payload;
-  const std::string* step_key = string_field(p, "step_key");
-  head_seq = std::max(head_seq, event.seq);
-  if (const Json* cost = p.find("cost_micro_usd"); cost != nullptr && cost->is_integer()) {
-    spend_micro_usd += cost->as_integer();
-  }
-  add_recorded_pii(pii, p.find("pii_allocated"));
-  if (event.type == ev::kRunSummary) {
-    const std::string* kind = string_field(p, "kind");
-    if (kind != nullptr && kind->starts_with(ev::kArtifactKindPrefix)) {
-      artifacts[kind->substr(ev::kArtifactKindPrefix.size())] = event.seq;
+size_t RunState::bytes_held() const {
+  // The map's node (key, record, next pointer, cached hash) and its bucket slot.
+  size_t bytes = sizeof(RunState) + steps.bucket_count() * sizeof(void*);
+  for (const auto& [key, step] : steps) {
+    bytes += sizeof(std::pair<const std::string, StepRecord>) + 2 * sizeof(void*);
+    if (key.capacity() > 15) bytes += key.capacity() + 1;
+    if (step.has_extras()) {
+      const StepExtras& extras = step.extras();
+      bytes += sizeof(StepExtras) + extras.drift_noted.capacity() * sizeof(Sha256) +
+               (extras.pii_terminal.capacity() + extras.pii_total.capacity()) *
+                   sizeof(PiiCounts::value_type);
     }
   }
+  bytes += terminal_seqs.capacity() * sizeof(uint64_t);
+  bytes += read_ahead.capacity() * sizeof(RecordedTerminal);
+  for (const RecordedTerminal& terminal : read_ahead) bytes += json_bytes(terminal.payload);
+  return bytes;
+}
+
+Status RunState::apply(const Event& event) {
+  head_seq = std::max(head_seq, event.seq);
+  ARTANA_ASSIGN_OR_RETURN(IndexEntries entries, index_event(event.type, event.payload));
+  // Costs and placeholders are recorded by step events (a run's input: run_started, below).
+  if (entries.step) apply_step(*entries.step, event.seq);
+  if (entries.latest && entries.latest->starts_with("run_summary:artifact::")) {
+    artifacts[entries.latest->substr(std::string_view("run_summary:artifact::").size())] =
+        event.seq;
+  }
+  return apply_fact(event);
+}
+
+Status RunState::apply_fact(const Event& event) {
+  namespace ev = events;
+  const Json& p = event.payload;
   if (event.type == ev::kRunStarted) {
     started = true;
     if (const Json* tenant_json = p.find("tenant")) {
@@ -87,6 +130,7 @@ Status RunState::apply(const Event& event) {
     }
     // The script always starts after run_started: its input's placeholders come first.
     advance_pii_counts(pii, p.find("pii_allocated"));
+    add_recorded_pii(pii, p.find("pii_allocated"));
     if (const std::string* hash = string_field(p, "script_hash")) script_hash = *hash;
     if (const Json* v = p.find("input")) input = *v;
     if (const Json* v = p.find("metadata")) metadata = *v;
@@ -105,75 +149,33 @@ Status RunState::apply(const Event& event) {
       tenant.capabilities.insert(
           std::lower_bound(tenant.capabilities.begin(), tenant.capabilities.end(), *cap), *cap);
     }
-  } else if (event.type == ev::kStepDenied && step_key != nullptr) {
-    StepRecord& step = steps[*step_key];
-    if (!step.recorded()) {
-      const std::string* kind = string_field(p, "step_kind");
-      if (kind != nullptr) step.kind = parse_step_kind(*kind).value_or(step.kind);
-    }
-    step.denied_seq = event.seq;
-    const std::string* denied = string_field(p, "kind");
-    step.denied_kind = denied != nullptr
-                           ? parse_error_kind(*denied).value_or(ErrorKind::kPolicyViolation)
-                           : ErrorKind::kPolicyViolation;
-  } else if (event.type == ev::kToolReconciled && step_key != nullptr) {
-    // Only `retry` is a tool_reconciled event; it reopens the step for one live attempt,
-    // used up by the attempt's tool_requested.
-    StepRecord& step = steps[*step_key];
-    step.terminal.reset();
-    step.end = StepEnd::kOpen;
-    step.retry_armed = true;
-  } else if (event.type == ev::kReplayedWithDrift && step_key != nullptr) {
-    if (const std::string* hash = string_field(p, "request_hash")) {
-      steps[*step_key].drift_noted.insert(*hash);
-    }
+  } else if (event.type == ev::kCancelRequested) {
+    const std::string* reason = string_field(p, "reason");
+    cancel_requested = reason != nullptr ? *reason : "cancelled by the operator";
+  } else if (event.type == ev::kReplayedWithDrift) {
     if (const std::string* fork = string_field(p, "fork_run_id")) fork_run_id = RunId(*fork);
-  } else if (step_key != nullptr) {
-    if (std::optional<StepEventRole> role = step_event_role(event.type)) {
-      apply_step_event(event, *step_key, *role);
-    }
   }
   return Status();
 }
 
-void RunState::apply_step_event(const Event& event, const std::string& key, StepEventRole role) {
-  namespace ev = events;
-  const Json& p = event.payload;
-  StepRecord& step = steps[key];
-  step.kind = role.kind;
-  if (!role.ends) {
-    // A new attempt starts open (a reconciled retry too): the retry is used up.
-    step.request_seq = event.seq;
-    step.terminal.reset();
-    step.end = StepEnd::kOpen;
-    step.retry_armed = false;
-    if (const std::string* hash = string_field(p, "request_hash")) step.request_hash = *hash;
-    const Json* request = p.find("request");
-    step.request = request != nullptr ? *request : p;
-    // Only a tool can have side effects; an old request without the flag is assumed to.
-    const Json* side_effect = p.find("side_effect");
-    step.side_effect =
-        role.kind == StepKind::kTool &&
-        (side_effect == nullptr || !side_effect->is_bool() || side_effect->as_bool());
-    if (role.kind == StepKind::kSleep) {
-      if (const Json* due = p.find("due_at_us"); due != nullptr && due->is_integer()) {
-        sleeps_due.emplace(due->as_integer(), key);
-      }
-    } else if (role.kind == StepKind::kPause) {
-      open_pause = key;
+void RunState::apply_step(const StepDelta& delta, uint64_t seq) {
+  spend_micro_usd += delta.cost_micro_usd;
+  add_counts(pii.recorded, delta.pii);
+  if (delta.role == StepDelta::Role::kNote) return;
+  StepRecord& step = steps[delta.step_key];
+  const bool was_open = step.end == StepEnd::kOpen && step.open_seq != 0;
+  const int64_t old_due = step.due_at_us;
+  apply_step_delta(step, delta, seq);
+  const bool open = step.end == StepEnd::kOpen && step.open_seq != 0;
+  if (step.kind == StepKind::kSleep) {
+    if (was_open) sleeps_due.erase({old_due, delta.step_key});
+    if (open) sleeps_due.emplace(step.due_at_us, delta.step_key);
+  } else if (step.kind == StepKind::kPause) {
+    if (open) {
+      open_pause = delta.step_key;
+    } else if (open_pause == delta.step_key) {
+      open_pause.reset();
     }
-    return;
-  }
-  if (step.request_seq == 0) step.request_seq = event.seq;  // the terminal alone records it
-  step.terminal = RecordedTerminal{event.type, event.seq, p};
-  step.end = step_end(event.type, p);
-  step.retry_armed = false;
-  if (role.kind == StepKind::kSleep) {
-    if (const Json* due = step.request.find("due_at_us"); due != nullptr && due->is_integer()) {
-      sleeps_due.erase({due->as_integer(), key});
-    }
-  } else if (role.kind == StepKind::kPause && open_pause == key) {
-    open_pause.reset();
   }
 }
 

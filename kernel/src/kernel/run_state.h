@@ -1,7 +1,8 @@
 // RunState: what the kernel keeps in memory about a loaded run — its tenant context, status
-// and the step index (step key -> recorded request and terminal), built once from the run's
-// events when it is loaded and kept current as the kernel appends. Replay looks steps up
-// here: O(1) per step, nothing rescans the run.
+// and one small record per step (step key -> StepRecord: kind, seqs, request hash, PII
+// counts; never a request or a result), loaded from the ledger's step index and kept current
+// by folding each event the kernel appends, as the ledger folds it. Replay looks steps up
+// here (O(1) per step, nothing rescans the run) and reads a result by seq when it returns it.
 //
 // Not thread-safe by itself: the kernel holds `mu` while it reads or changes a RunState.
 #pragma once
@@ -19,45 +20,40 @@
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/kernel/step_index.h"
 #include "artana/kernel/step_kind.h"
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/tool_registry.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 
+// A step's terminal event, read from the ledger by seq when a replay returns it.
 struct RecordedTerminal {
   std::string type;
   uint64_t seq = 0;
   Json payload;
 };
 
-// How a recorded step ended, as the step machine needs to know it.
-enum class StepEnd : uint8_t {
-  kOpen,             // opened (requested, paused, sleeping) and not ended
-  kSucceeded,        // a result to replay
-  kFailed,           // a failure to replay (retry_failed reopens it for steps without effects)
-  kFailedTransient,  // a failure worth retrying (retry_failed reopens it)
-  kUnknown,          // a side effect that may or may not have happened: reconcile it
+// A step as the kernel holds it: its ledger record (step_index.h; no request, no result) and
+// what this process knows of it beside.
+struct StepRecord : StepIndexRecord {
+  bool in_flight = false;  // begun live, not finished yet
+  bool reached = false;    // the script reached it again in this execution
+
+  bool has_terminal() const { return terminal_seq != 0; }
 };
 
-struct StepRecord {
-  StepKind kind = StepKind::kModel;
-  std::string request_hash;  // hex; empty for kinds without a request identity
-  Json request;
-  uint64_t request_seq = 0;  // seq of the step's first event (a fork point precedes it)
-  std::optional<RecordedTerminal> terminal;
-  StepEnd end = StepEnd::kOpen;
-  std::set<std::string> drift_noted;         // request hashes a replayed_with_drift was written for
-  uint64_t denied_seq = 0;                   // the last step_denied of this step (a refusal), or 0
-  ErrorKind denied_kind = ErrorKind::kNone;  // its error kind
-  bool in_flight = false;                    // begun live, not finished yet
-  bool retry_armed = false;  // an operator's reconcile `retry` allows one live attempt
-  bool reached = false;      // the script reached it again in this execution
-  bool side_effect = false;  // tool steps: as requested (absent: assume it has one)
+// A terminal just appended, as a replay would read it.
+inline RecordedTerminal recorded_terminal(Event&& event) {
+  return RecordedTerminal{std::move(event.type), event.seq, std::move(event.payload)};
+}
 
-  // Something of the step is in the ledger (more than a refusal or a call in flight).
-  bool recorded() const { return request_seq != 0 || terminal.has_value(); }
-};
+// `payload` with the step's recorded request hash, when it has one.
+inline Json with_request_hash(Json payload, const StepIndexRecord& step) {
+  if (step.request_hash) payload.set("request_hash", step.request_hash->hex());
+  return payload;
+}
 
 // Completed, failed or cancelled: the run will not run a script again.
 inline bool run_ended(RunStatus status) {
@@ -67,13 +63,16 @@ inline bool run_ended(RunStatus status) {
 
 class RunState {
  public:
-  // Folds one recorded event into the state (loading, and after each append).
+  // Builds the state of a run from its index; `facts` are the events its `latest` entries
+  // name that load reads (run_started, script_loaded, …), in seq order.
+  Status load(RunIndex index, const std::vector<Event>& facts);
+  // Folds one event the kernel appended into the state.
   Status apply(const Event& event);
   // After loading: every recorded step is ahead of the script, which is replaying.
   void start_replay();
-  // The script reached recorded step `key` again: its result's placeholders advance the
+  // The script reached recorded step `key` again: its terminal's placeholders advance the
   // numbering, and once every recorded step was reached the run is live.
-  void reached(const std::string& key, const RecordedTerminal& terminal);
+  void reached(const std::string& key);
   bool replaying() const { return unreached_ > 0; }
   // A terminal was recorded for `key` by someone other than the script (an operator's
   // resume of a pause): ahead of the script until it reaches the step again.
@@ -84,6 +83,8 @@ class RunState {
   // A fork goes on from where the script is in its parent: the shared steps it reached
   // there count as reached here.
   void inherit_reached(const RunState& parent);
+  // About how many bytes the state holds (Kernel::stats).
+  size_t bytes_held() const;
 
   RunId run_id;
   TenantContext tenant;
@@ -96,6 +97,8 @@ class RunState {
   std::unordered_map<std::string, StepRecord> steps;
   std::optional<Status> halt;             // sticky: every later step call returns it
   std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
+  // The reason of a cancel_requested another process recorded (applied at the next step).
+  std::optional<std::string> cancel_requested;
   std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
   // The fork a replayed_with_drift named, read from the ledger: linked (forked_to) the first
   // time the chain is followed, so another process goes where the run went.
@@ -116,11 +119,19 @@ class RunState {
   // set_run_tools: the run's own registry (not persisted); null: the kernel's. Shared so a
   // tool call begun under a replaced registry keeps its tool alive.
   std::shared_ptr<const ToolRegistry> tools;
+  // Replay reads recorded results ahead, in seq order, a bounded batch per ledger read
+  // (Kernel::read_terminal): the loaded steps' terminal seqs, sorted, and the batch read.
+  // Both are dropped once every recorded step was reached.
+  std::vector<uint64_t> terminal_seqs;
+  std::vector<RecordedTerminal> read_ahead;  // in seq order; taken ones have seq 0
+  size_t read_ahead_next = 0;                // where the next one in order should be
   std::mutex mu;
 
  private:
-  // A step's opening or terminal event (kStepKinds).
-  void apply_step_event(const Event& event, const std::string& key, StepEventRole role);
+  // Run-level facts of an event (tenant, policy, budget, grants, script, fork).
+  Status apply_fact(const Event& event);
+  // Folds a step event's delta into its record and the sets derived from records.
+  void apply_step(const StepDelta& delta, uint64_t seq);
 
   size_t unreached_ = 0;  // recorded steps the script has not reached yet (StepRecord::reached)
 };

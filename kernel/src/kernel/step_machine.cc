@@ -11,6 +11,9 @@
 //   - a side effect requested and never completed halts for reconciliation;
 //   - a replayed step is reached (the replay flag, the PII numbering advance).
 #include "kernel/step_machine.h"
+
+#include <algorithm>
+
 #include "artana/kernel/fault_points.h"
 #include "kernel/event_types.h"
 
@@ -38,6 +41,11 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
   for (;;) {
     RunState& state = *run.state;
     if (state.halt) return *state.halt;
+    if (state.cancel_requested && !run_ended(state.status)) {
+      // Requested while another process executed the run: whoever executes it next applies it.
+      ARTANA_RETURN_IF_ERROR(apply_cancel(state, *state.cancel_requested));
+      return *state.halt;
+    }
     auto found = state.steps.find(key);
     StepRecord* step = found != state.steps.end() ? &found->second : nullptr;
     if (step != nullptr && step->in_flight) {
@@ -59,8 +67,8 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
       return halt(state, kind_mismatch(key, step->kind, query.kind), RunStatus::kNeedsAttention,
                   Json::object());
     }
-    if (row.has_identity && !step->request_hash.empty() &&
-        step->request_hash != decision.identity.hash) {
+    if (row.has_identity && step->request_hash && !decision.identity.hash.empty() &&
+        *step->request_hash != decision.identity.digest) {
       ARTANA_ASSIGN_OR_RETURN(DriftDecision drift, resolve_drift(state, key, query.policy, *step,
                                                                  decision.identity, depth));
       if (drift.fork) {
@@ -86,7 +94,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         return decision;  // live again
       }
       case StepEnd::kUnknown:
-        state.reached(key, *step->terminal);
+        state.reached(key);
         return reconciliation_halt(state, key, query.kind);
       case StepEnd::kOpen:
         // Requested and never completed, and not in flight here: its process stopped during
@@ -107,10 +115,46 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         decision.verdict = StepDecision::Verdict::kOpen;
         return decision;
     }
-    state.reached(key, *step->terminal);
+    // The result is read now, by seq: the run holds no step's result in memory.
+    ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, step->terminal_seq));
+    state.reached(key);
     decision.verdict = StepDecision::Verdict::kReplay;
     return decision;
   }
+}
+
+// A replay's results are read in batches: the terminal asked for and the loaded steps'
+// terminals after it, in seq order (the order a script replays them in), up to kReadAheadSteps
+// or kReadAheadBytes. A script replaying in order then reads the ledger once per batch; one
+// jumping around reads what it asks for.
+Result<RecordedTerminal> Kernel::read_terminal(RunState& state, uint64_t seq) {
+  constexpr size_t kReadAheadSteps = 64;
+  constexpr size_t kReadAheadBytes = size_t{1} << 20;
+  // The next one in order, else any one read ahead (parallel branches replay out of order).
+  for (size_t i = state.read_ahead_next, n = state.read_ahead.size(), tried = 0; tried < n;
+       ++tried, i = i + 1 == n ? 0 : i + 1) {
+    if (state.read_ahead[i].seq != seq) continue;
+    state.read_ahead_next = i + 1;
+    RecordedTerminal terminal = std::move(state.read_ahead[i]);
+    state.read_ahead[i].seq = 0;
+    return terminal;
+  }
+  std::vector<uint64_t> batch;
+  auto from = std::lower_bound(state.terminal_seqs.begin(), state.terminal_seqs.end(), seq);
+  if (from == state.terminal_seqs.end() || *from != seq) {
+    batch.push_back(seq);
+  } else {
+    const size_t n = std::min<size_t>(kReadAheadSteps, state.terminal_seqs.end() - from);
+    batch.assign(from, from + n);
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::vector<Event> events,
+                          store_.read_payloads(state.run_id, batch, kReadAheadBytes));
+  state.read_ahead.clear();
+  for (size_t i = 1; i < events.size(); ++i) {
+    state.read_ahead.push_back(recorded_terminal(std::move(events[i])));
+  }
+  state.read_ahead_next = 0;
+  return recorded_terminal(std::move(events.front()));
 }
 
 Status Kernel::reconciliation_halt(RunState& state, const std::string& key, StepKind kind) {
@@ -243,12 +287,7 @@ KernelStats Kernel::stats() {
   for (const auto& state : runs) {
     std::lock_guard<std::mutex> lock(state->mu);
     stats.steps_held += state->steps.size();
-    stats.bytes_held += sizeof(RunState);
-    for (const auto& [key, step] : state->steps) {
-      stats.bytes_held += sizeof(StepRecord) + key.capacity() + step.request_hash.capacity() +
-                          json_bytes(step.request) +
-                          (step.terminal ? json_bytes(step.terminal->payload) : 0);
-    }
+    stats.bytes_held += state->bytes_held();
   }
   return stats;
 }

@@ -61,6 +61,7 @@ struct Kernel::StepDecision {
   };
   Verdict verdict = Verdict::kLive;
   StepRecord* step = nullptr;             // kReplay, kOpen
+  RecordedTerminal terminal;              // kReplay: the step's terminal, read from the ledger
   RequestIdentity identity;               // from StepQuery::prepare
   std::vector<std::string> drift_fields;  // kReplay under allow_prompt_drift: what differed
 };

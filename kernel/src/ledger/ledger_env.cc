@@ -166,7 +166,7 @@ Status LedgerEnv::open_databases() {
       {"run_extents", &dbi_.run_extents, 0},
       {"tenant_runs", &dbi_.tenant_runs, MDB_DUPSORT | MDB_DUPFIXED},
       {"steps", &dbi_.steps, 0},
-      {"summaries", &dbi_.summaries, 0},
+      {"latest", &dbi_.latest, 0},
       {"totals", &dbi_.totals, 0},
       {"blobs", &dbi_.blobs, 0},
       {"aux", &dbi_.aux, 0},
@@ -181,6 +181,7 @@ Status LedgerEnv::open_databases() {
   };
   // The schema version first: an older or newer layout must not get this one's databases.
   ARTANA_RETURN_IF_ERROR(open_db(specs[0]));
+  uint64_t migrate_from = 0;
   MDB_val key = to_val("schema_version"), val;
   int rc = mdb_get(txn.get(), dbi_.meta, &key, &val);
   if (rc == MDB_NOTFOUND && !read_only_) {
@@ -197,16 +198,25 @@ Status LedgerEnv::open_databases() {
     return Status::failed_precondition(
         "{} has ledger schema version {}, newer than this build understands ({}); upgrade artana",
         data_path_, version, kSchemaVersion);
-  } else if (version < kSchemaVersion) {
-    // Versions before 2 were never released; later versions will migrate here.
+  } else if (version < 2) {
+    // Versions before 2 were never released.
     return Status::failed_precondition(
         "{} has ledger schema version {}, written by a pre-release build; this build reads "
         "version {} and has no migration for it: export it with that build, or start afresh",
         data_path_, version, kSchemaVersion);
+  } else if (version < kSchemaVersion) {
+    if (read_only_) {
+      return Status::failed_precondition(
+          "{} has ledger schema version {}; open it once with a writer (any artana command "
+          "that writes, such as `artana status`) to migrate it to version {}",
+          data_path_, version, kSchemaVersion);
+    }
+    migrate_from = version;
   }
   for (const Spec& spec : specs) {
     if (spec.dbi != &dbi_.meta) ARTANA_RETURN_IF_ERROR(open_db(spec));
   }
+  if (migrate_from != 0) ARTANA_RETURN_IF_ERROR(migrate(txn.get(), migrate_from));
   // Committing (even a read transaction) is what keeps the database handles open.
   rc = txn.txn.commit();
   return lmdb_status(rc, "creating the ledger databases", data_path_);

@@ -8,8 +8,10 @@
 //   run_extents run_number | first seq -> log position of that seq: an extent of the run's
 //               events at consecutive positions, up to the next extent or the run's head
 //   tenant_runs tenant_id -> run_number (DUPSORT, DUPFIXED)
-//   steps       run_number | SHA-256(step_key) -> seq of the latest terminal event
-//   summaries   run_number | SHA-256(kind) -> seq of the latest run_summary of that kind
+//   steps       run_number | SHA-256(step_key) -> the step's record (step_index.h): kind, seqs,
+//               request hash, PII counts, key; what a run is loaded by
+//   latest      run_number | SHA-256(name) -> u64 BE seq | name: the latest event per name
+//               (run facts and summaries, event_index.h)
 //   totals      'r' run_number | 't' tenant_id -> i64 spend_micro_usd | u64 events
 //   blobs       SHA-256(content) -> u8 format=0 | content (large values; put_blob sources)
 //   aux         space '\0' key -> value (callers' own indexes, AppendTxn::put_index)
@@ -36,10 +38,11 @@
 
 namespace artana::kernel::ledger {
 
-inline constexpr uint32_t kSchemaVersion = 2;
+// 3: `steps` holds step records and `latest` replaced `summaries` (2 migrates on open).
+inline constexpr uint32_t kSchemaVersion = 3;
 
 struct Dbis {
-  MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, summaries, totals, blobs, aux;
+  MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, latest, totals, blobs, aux;
 };
 
 // A transaction together with the shared resize guard it needs.
@@ -92,6 +95,8 @@ class LedgerEnv {
                                                      const LmdbStoreOptions& options,
                                                      bool use_registry);
   Status open_databases();
+  // Brings an older schema to kSchemaVersion inside `txn` (ledger_migrate.cc).
+  Status migrate(MDB_txn* txn, uint64_t from_version);
   Result<GuardedTxn> begin(unsigned flags);
 
   MDB_env* env_ = nullptr;

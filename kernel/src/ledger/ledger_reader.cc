@@ -149,7 +149,20 @@ Result<std::string_view> LedgerReader::log_value(uint64_t position, std::string_
   std::string k;
   put_u64be(k, position);
   MDB_val key = to_val(k), val;
-  int rc = mdb_get(txn_, env_.dbi().log, &key, &val);
+  int rc = 0;
+  if (log_cursor_.get() == nullptr) {
+    rc = Cursor::open(txn_, env_.dbi().log, log_cursor_);
+    if (rc != 0) return lmdb_status(rc, "reading an event", env_.data_path());
+  }
+  // Reads in log order (a replay's results, verify) step the cursor instead of searching the
+  // tree from its root again.
+  if (cursor_position_ != 0 && position == cursor_position_ + 1) {
+    rc = mdb_cursor_get(log_cursor_.get(), &key, &val, MDB_NEXT);
+    if (rc == 0 && from_val(key) != k) rc = MDB_NOTFOUND;
+  } else {
+    rc = mdb_cursor_get(log_cursor_.get(), &key, &val, MDB_SET_KEY);
+  }
+  cursor_position_ = rc == 0 ? position : 0;
   if (rc == MDB_NOTFOUND) {
     return Status::corruption("run '{}' seq {} points at log position {}, which is missing", run_id,
                               seq, position);
@@ -158,19 +171,28 @@ Result<std::string_view> LedgerReader::log_value(uint64_t position, std::string_
   return from_val(val);
 }
 
-Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expand) {
-  std::string where = "run '" + run.run_id + "' seq " + std::to_string(seq);
+Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expand,
+                                  bool envelope) {
   ARTANA_ASSIGN_OR_RETURN(std::string_view value, event_value(run, seq));
-  ARTANA_ASSIGN_OR_RETURN(StoredEvent stored, split_event_value(value, where));
-  ARTANA_ASSIGN_OR_RETURN(Event e, parse_event(stored.canonical, stored.hash, where));
+  // Where the event is, for messages: formatted only when something is wrong (every replayed
+  // result is read here).
+  auto where = [&] { return "run '" + run.run_id + "' seq " + std::to_string(seq); };
+  Result<StoredEvent> stored = split_event_value(value, run.run_id);
+  if (!stored.ok()) return split_event_value(value, where()).status();
+  Result<Event> parsed = parse_event(stored->canonical, stored->hash, run.run_id, envelope);
+  if (!parsed.ok()) return parse_event(stored->canonical, stored->hash, where()).status();
+  Event& e = *parsed;
   // A damaged index could point at another run's event: never hand that out as this one.
   // (A fork's shared prefix is its parent's events, so the run id may differ; seq may not.)
   if (e.seq != seq || (seq >= run.first_seq && e.run_id.str() != run.run_id)) {
-    return Status::corruption("{}: the event index points at run '{}' seq {}", where,
+    return Status::corruption("{}: the event index points at run '{}' seq {}", where(),
                               e.run_id.str(), e.seq);
   }
-  if (expand) ARTANA_RETURN_IF_ERROR(expand_payload(e.payload, *this, where));
-  return e;
+  if (expand) {
+    Status expanded = expand_payload(e.payload, *this, run.run_id);
+    if (!expanded.ok()) return expand_payload(e.payload, *this, where());
+  }
+  return parsed;
 }
 
 Status LedgerReader::for_each_event(const RunRecord& run, uint64_t from_seq,
@@ -191,7 +213,8 @@ Result<std::optional<uint64_t>> LedgerReader::indexed_seq(MDB_dbi dbi, uint64_t 
   int rc = mdb_get(txn_, dbi, &key, &val);
   if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();
   if (rc != 0) return lmdb_status(rc, "reading an index", env_.data_path());
-  if (val.mv_size != 8) return Status::corruption("index entry for '{}' is damaged", name);
+  // A `latest` entry: u64 BE seq | name (run_indexes.h).
+  if (val.mv_size < 9) return Status::corruption("index entry for '{}' is damaged", name);
   return std::optional<uint64_t>(get_u64be(from_val(val)));
 }
 

@@ -20,7 +20,7 @@
 namespace artana::kernel::ledger {
 
 std::string run_seq_key(uint64_t run_number, uint64_t seq);
-std::string run_hash_key(uint64_t run_number, std::string_view name);  // steps, summaries
+std::string run_hash_key(uint64_t run_number, std::string_view name);  // steps, latest
 std::string run_totals_key(uint64_t run_number);
 std::string tenant_totals_key(std::string_view tenant_id);
 std::string encode_totals(const Totals& totals);
@@ -40,12 +40,15 @@ class LedgerReader : public BlobSource {
   // The stored value (format byte, hash, canonical text) of `seq` in `run`, following a fork
   // to its parent for the shared prefix.
   Result<std::string_view> event_value(const RunRecord& run, uint64_t seq);
-  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true);
+  // `envelope` false: see parse_event (what a replay reads).
+  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true,
+                      bool envelope = true);
   // The stored value at a log position (run_id and seq name it in errors).
   Result<std::string_view> log_value(uint64_t position, std::string_view run_id, uint64_t seq);
   // Calls `visit` for seq in [from, head], in order; stops early when it returns false.
   Status for_each_event(const RunRecord& run, uint64_t from_seq,
                         const std::function<Result<bool>(Event&&)>& visit, bool expand = true);
+  // The seq of the `latest` index entry for `name` (run_indexes.h), or nullopt.
   Result<std::optional<uint64_t>> indexed_seq(MDB_dbi dbi, uint64_t run_number,
                                               std::string_view name);
   Result<Totals> totals(std::string_view key);
@@ -67,6 +70,8 @@ class LedgerReader : public BlobSource {
 
   const LedgerEnv& env_;
   MDB_txn* txn_;
+  Cursor log_cursor_;            // opened on the first log read
+  uint64_t cursor_position_ = 0;  // where log_cursor_ stands (0: nowhere known)
   std::map<uint64_t, std::pair<RunRecord, uint64_t>> fork_parents_;  // by the fork's number
 };
 

@@ -6,6 +6,7 @@
 #include "ledger/event_codec.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/payload_codec.h"
+#include "ledger/run_indexes.h"
 
 namespace artana::kernel::ledger {
 namespace {
@@ -30,15 +31,14 @@ class CheckingBlobSource : public BlobSource {
 
 // What one run's events say the indexes and totals must hold.
 struct Expected {
-  std::map<std::string, uint64_t> steps;      // run_hash_key -> seq
-  std::map<std::string, uint64_t> summaries;  // run_hash_key -> seq
-  Totals totals;
+  RunIndexes indexes;  // a fork's cover its shared prefix too
+  Totals totals;       // the run's own events only
 };
 
 class Verifier {
  public:
-  Verifier(LedgerEnv& env, MDB_txn* txn, const EventIndexer& indexer, VerifyProgress* progress)
-      : env_(env), reader_(env, txn), blobs_(reader_), indexer_(indexer), progress_(progress) {}
+  Verifier(LedgerEnv& env, MDB_txn* txn, VerifyProgress* progress)
+      : env_(env), reader_(env, txn), blobs_(reader_), progress_(progress) {}
 
   // Returns false (with report_ filled) at the first problem.
   Result<bool> run(const RunRecord& record) {
@@ -52,6 +52,8 @@ class Verifier {
       auto stored = split_event_value(*value, record.run_id);
       if (!stored.ok()) return bad(record.run_id, 0, "fork point: " + stored.status().message());
       prev = stored->hash;
+      Status folded = fold_run_events(reader_, record, record.first_seq - 1, expected.indexes);
+      if (!folded.ok()) return bad(record.run_id, 0, "fork prefix: " + folded.message());
     }
     // Walk the run's extents: each covers the seqs up to the next one's start (or the head)
     // at consecutive log positions, and the last is the one the run record keeps.
@@ -152,14 +154,9 @@ class Verifier {
     }
     Status expanded = expand_payload(e.payload, blobs_, where);
     if (!expanded.ok()) return bad(record.run_id, seq, expanded.message());
-    auto entries = indexer_(e.type, e.payload);
+    auto entries = index_event(e.type, e.payload);
     if (!entries.ok()) return bad(record.run_id, seq, entries.status().message());
-    if (entries->terminal_step_key) {
-      expected.steps[run_hash_key(record.run_number, *entries->terminal_step_key)] = seq;
-    }
-    if (entries->summary_kind) {
-      expected.summaries[run_hash_key(record.run_number, *entries->summary_kind)] = seq;
-    }
+    expected.indexes.fold(*entries, seq);
     expected.totals.spend_micro_usd += entries->spend_micro_usd;
     expected.totals.events += 1;
     prev = e.hash;
@@ -192,12 +189,18 @@ class Verifier {
   }
 
   Result<bool> indexes(const RunRecord& record, const Expected& expected) {
-    ARTANA_ASSIGN_OR_RETURN(bool steps_ok,
-                            same_index(env_.dbi().steps, record.run_number, expected.steps));
+    std::map<std::string, std::string> steps, latest;
+    for (const auto& [step_key, step] : expected.indexes.steps) {
+      steps[run_hash_key(record.run_number, step_key)] = encode_step_record(step_key, step);
+    }
+    for (const auto& [name, seq] : expected.indexes.latest) {
+      latest[run_hash_key(record.run_number, name)] = encode_latest(seq, name);
+    }
+    ARTANA_ASSIGN_OR_RETURN(bool steps_ok, same_index(env_.dbi().steps, record.run_number, steps));
     if (!steps_ok) return bad(record.run_id, 0, "the step index does not match the events");
-    ARTANA_ASSIGN_OR_RETURN(
-        bool summaries_ok, same_index(env_.dbi().summaries, record.run_number, expected.summaries));
-    if (!summaries_ok) return bad(record.run_id, 0, "the summary index does not match the events");
+    ARTANA_ASSIGN_OR_RETURN(bool latest_ok,
+                            same_index(env_.dbi().latest, record.run_number, latest));
+    if (!latest_ok) return bad(record.run_id, 0, "the latest-event index does not match the events");
     ARTANA_ASSIGN_OR_RETURN(Totals stored, reader_.totals(run_totals_key(record.run_number)));
     if (stored.spend_micro_usd != expected.totals.spend_micro_usd ||
         stored.events != expected.totals.events) {
@@ -225,7 +228,7 @@ class Verifier {
   }
 
   Result<bool> same_index(MDB_dbi dbi, uint64_t run_number,
-                          const std::map<std::string, uint64_t>& expected) {
+                          const std::map<std::string, std::string>& expected) {
     Cursor cursor;
     int rc = Cursor::open(reader_.txn(), dbi, cursor);
     if (rc != 0) return lmdb_status(rc, "reading an index", env_.data_path());
@@ -238,7 +241,7 @@ class Verifier {
       std::string_view k = from_val(key);
       if (k.size() < 8 || get_u64be(k, 0) != run_number) break;
       auto it = expected.find(std::string(k));
-      if (it == expected.end() || val.mv_size != 8 || get_u64be(from_val(val)) != it->second) {
+      if (it == expected.end() || from_val(val) != it->second) {
         return false;
       }
       ++seen;
@@ -266,7 +269,6 @@ class Verifier {
   LedgerEnv& env_;
   LedgerReader reader_;
   CheckingBlobSource blobs_;
-  const EventIndexer& indexer_;
   VerifyProgress* progress_;
   VerifyReport report_;
   std::map<std::string, Totals> tenant_totals_;
@@ -274,10 +276,10 @@ class Verifier {
 
 }  // namespace
 
-Result<VerifyReport> verify_ledger(LedgerEnv& env, const EventIndexer& indexer,
-                                   const std::optional<RunId>& run, VerifyProgress* progress) {
+Result<VerifyReport> verify_ledger(LedgerEnv& env, const std::optional<RunId>& run,
+                                   VerifyProgress* progress) {
   ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, env.begin_read());
-  Verifier verifier(env, txn.get(), indexer, progress);
+  Verifier verifier(env, txn.get(), progress);
   LedgerReader reader(env, txn.get());
   if (run) {
     auto record = reader.run_by_id(run->str());

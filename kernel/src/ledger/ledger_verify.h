@@ -8,7 +8,7 @@
 // multithreaded one could deadlock on a lock (malloc's, OpenSSL's) another thread held. The
 // child opens its own read-only environment, writes its report to a pipe and publishes the run
 // and seq it is reading in shared memory; if it dies, the parent reports a crash at that
-// position as corruption and lives on. The child uses the standard EventIndexer.
+// position as corruption and lives on. The indexes are recomputed with index_event (event_index.h).
 #pragma once
 
 #include <optional>
@@ -26,8 +26,8 @@ struct VerifyProgress {
 };
 
 // Scans within one read transaction of `env` (in whatever process calls it).
-Result<VerifyReport> verify_ledger(LedgerEnv& env, const EventIndexer& indexer,
-                                   const std::optional<RunId>& run, VerifyProgress* progress);
+Result<VerifyReport> verify_ledger(LedgerEnv& env, const std::optional<RunId>& run,
+                                   VerifyProgress* progress);
 
 Result<VerifyReport> verify_in_child(LedgerEnv& env, const std::optional<RunId>& run);
 

@@ -97,7 +97,7 @@ __attribute__((constructor)) void verify_child_entry() {
   if (!env.ok()) {
     result = env.status();
   } else {
-    result = verify_ledger(**env, standard_event_indexer(), run, progress);
+    result = verify_ledger(**env, run, progress);
     if (!result.ok() && result.status().code() == StatusCode::kCorruption) {
       VerifyReport report;
       report.ok = false;

@@ -8,6 +8,7 @@
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_export.h"
 #include "ledger/ledger_reader.h"
+#include "ledger/run_indexes.h"
 #include "ledger/ledger_verify.h"
 #include "ledger/write_ops.h"
 
@@ -39,7 +40,7 @@ class LmdbEventStore final : public EventStore {
   LmdbEventStore(std::unique_ptr<LedgerEnv> env, const LmdbStoreOptions& options)
       : env_(std::move(env)),
         durability_(options.durability),
-        config_{options.large_value_bytes, options.lease_ttl_ms * 1000, standard_event_indexer(),
+        config_{options.large_value_bytes, options.lease_ttl_ms * 1000,
                 options.clock_us ? options.clock_us : system_clock_us},
         commits_(*env_, options.durability) {}
 
@@ -134,12 +135,78 @@ class LmdbEventStore final : public EventStore {
     return ledger::to_run_info(record);
   }
 
+  Result<Event> read_event(const RunId& run, uint64_t seq) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    if (seq == 0 || seq > record.head_seq) {
+      return Status::not_found("run '{}' has no seq {} (its head is seq {})", run.str(), seq,
+                               record.head_seq);
+    }
+    return reader.event(record, seq);
+  }
+
+  Result<std::vector<Event>> read_payloads(const RunId& run, const std::vector<uint64_t>& seqs,
+                                           size_t max_bytes) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    std::vector<Event> events;
+    events.reserve(seqs.size());
+    size_t bytes = 0;
+    for (uint64_t seq : seqs) {
+      if (seq == 0 || seq > record.head_seq) {
+        return Status::not_found("run '{}' has no seq {} (its head is seq {})", run.str(), seq,
+                                 record.head_seq);
+      }
+      ARTANA_ASSIGN_OR_RETURN(events.emplace_back(),
+                              reader.event(record, seq, /*expand=*/true, /*envelope=*/false));
+      bytes += json_bytes(events.back().payload);
+      if (bytes > max_bytes) break;
+    }
+    return events;
+  }
+
+  Result<RunIndex> run_index(const RunId& run) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    RunIndex index;
+    ARTANA_ASSIGN_OR_RETURN(index.info, ledger::to_run_info(record));
+    ARTANA_RETURN_IF_ERROR(ledger::for_each_step_record(
+        reader, record.run_number, [&](std::string&& key, StepIndexRecord&& step) {
+          index.steps.emplace_back(std::move(key), std::move(step));
+          return Status();
+        }));
+    ARTANA_RETURN_IF_ERROR(
+        ledger::for_each_latest(reader, record.run_number, [&](std::string&& name, uint64_t seq) {
+          index.latest.emplace_back(std::move(name), seq);
+          return Status();
+        }));
+    return index;
+  }
+
   Result<std::optional<Event>> find_terminal(const RunId& run, std::string_view step_key) override {
-    return indexed_event(run, env_->dbi().steps, step_key);
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    ARTANA_ASSIGN_OR_RETURN(std::optional<StepIndexRecord> step,
+                            ledger::read_step_record(reader, record.run_number, step_key));
+    if (!step || step->terminal_seq == 0) return std::optional<Event>();
+    ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, step->terminal_seq));
+    return std::optional<Event>(std::move(e));
   }
 
   Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) override {
-    return indexed_event(run, env_->dbi().summaries, kind);
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    ARTANA_ASSIGN_OR_RETURN(
+        std::optional<uint64_t> seq,
+        reader.indexed_seq(env_->dbi().latest, record.run_number, summary_index_name(kind)));
+    if (!seq) return std::optional<Event>();
+    ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, *seq));
+    return std::optional<Event>(std::move(e));
   }
 
   Result<Totals> totals(const RunId& run) override {
@@ -259,17 +326,6 @@ class LmdbEventStore final : public EventStore {
   }
 
  private:
-  Result<std::optional<Event>> indexed_event(const RunId& run, MDB_dbi dbi, std::string_view name) {
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    ARTANA_ASSIGN_OR_RETURN(std::optional<uint64_t> seq,
-                            reader.indexed_seq(dbi, record.run_number, name));
-    if (!seq) return std::optional<Event>();
-    ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, *seq));
-    return std::optional<Event>(std::move(e));
-  }
-
   std::unique_ptr<LedgerEnv> env_;
   Durability durability_;
   ledger::StoreConfig config_;

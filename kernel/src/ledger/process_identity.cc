@@ -1,10 +1,13 @@
 #include "ledger/process_identity.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace artana::kernel::ledger {
@@ -49,13 +52,25 @@ ProcessIdentity make_identity() {
 
 }  // namespace
 
+namespace {
+
+// Bumped in the child of every fork(): a child is a different owner. Cheaper than asking
+// getpid() (a system call) on every append.
+std::atomic<uint64_t> g_fork_generation{1};
+
+void note_fork_in_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+}  // namespace
+
 const ProcessIdentity& this_process() {
-  // Recomputed after fork(): a child is a different owner.
-  static thread_local int64_t cached_pid = 0;
+  static std::once_flag registered;
+  std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, &note_fork_in_child); });
+  static thread_local uint64_t cached_generation = 0;
   static thread_local ProcessIdentity cached;
-  if (cached_pid != static_cast<int64_t>(getpid())) {
+  const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+  if (cached_generation != generation) {
     cached = make_identity();
-    cached_pid = cached.pid;
+    cached_generation = generation;
   }
   return cached;
 }

@@ -6,6 +6,7 @@
 #include "ledger/event_codec.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/process_identity.h"
+#include "ledger/run_indexes.h"
 
 namespace artana::kernel::ledger {
 namespace {
@@ -192,6 +193,7 @@ Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunH
   if (existing) return Status::already_exists("run '{}' already exists", header.run_id.str());
 
   RunRecord record;
+  RunIndexes fork_indexes;
   record.run_id = header.run_id.str();
   record.tenant_id = header.tenant_id.str();
   record.created_at_us = config.clock_us();
@@ -212,6 +214,8 @@ Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunH
       ARTANA_ASSIGN_OR_RETURN(std::string_view value, reader.event_value(parent, fork_seq));
       ARTANA_ASSIGN_OR_RETURN(StoredEvent stored, split_event_value(value, parent.run_id));
       record.head_hash = stored.hash;  // the fork's first event links to the shared prefix
+      // The fork's indexes cover its shared prefix, as it stands at the fork point.
+      ARTANA_RETURN_IF_ERROR(fold_run_events(reader, parent, fork_seq, fork_indexes));
     }
   }
   ARTANA_ASSIGN_OR_RETURN(record.header_json, encode_header_json(header));
@@ -225,6 +229,7 @@ Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunH
   put_u64be(number, record.run_number);
   ARTANA_RETURN_IF_ERROR(ctx.put(dbi.run_ids, record.run_id, number));
   ARTANA_RETURN_IF_ERROR(ctx.put(dbi.runs, number, encode_run_record(record), MDB_APPEND));
+  ARTANA_RETURN_IF_ERROR(put_run_indexes(ctx, record.run_number, fork_indexes));
   return ctx.put(dbi.tenant_runs, record.tenant_id, number);
 }
 
@@ -243,7 +248,7 @@ Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendReq
   for (const EventDraft& draft : request.drafts) {
     ARTANA_RETURN_IF_ERROR(validate_event_type(draft.type));
     PreparedEvent& event = prepared.events.emplace_back();
-    ARTANA_ASSIGN_OR_RETURN(event.entries, config.indexer(draft.type, draft.payload));
+    ARTANA_ASSIGN_OR_RETURN(event.entries, index_event(draft.type, draft.payload));
     ARTANA_RETURN_IF_ERROR(
         encode_payload(draft.payload, config.large_value_bytes, blobs, event.payload_text));
     event.event_id = new_event_id();
@@ -262,7 +267,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
         "process appended meanwhile); reload the run and decide again",
         record.run_id, record.head_seq, *request.expected_head_seq);
   }
-  ARTANA_RETURN_IF_ERROR(take_or_check_lease(config, request, record));
+  if (!request.outside_owner) ARTANA_RETURN_IF_ERROR(take_or_check_lease(config, request, record));
   std::optional<AppendTxnImpl> view;
   if (request.in_txn) {
     view.emplace(ctx, reader, record);
@@ -279,7 +284,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   result.events.clear();
   result.events.reserve(prepared.events.size());
   int64_t spend = 0;
-  std::string value, position_key, seq_value;
+  std::string value, position_key;
   const std::string timestamp = format_timestamp(config.clock_us());
   for (size_t i = 0; i < prepared.events.size(); ++i) {
     const PreparedEvent& prep = prepared.events[i];
@@ -309,16 +314,8 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
       record.extent_position = position;
     }
 
-    seq_value.clear();
-    put_u64be(seq_value, event.seq);
-    if (prep.entries.terminal_step_key) {
-      ARTANA_RETURN_IF_ERROR(ctx.put(
-          dbi.steps, run_hash_key(record.run_number, *prep.entries.terminal_step_key), seq_value));
-    }
-    if (prep.entries.summary_kind) {
-      ARTANA_RETURN_IF_ERROR(ctx.put(
-          dbi.summaries, run_hash_key(record.run_number, *prep.entries.summary_kind), seq_value));
-    }
+    ARTANA_RETURN_IF_ERROR(
+        put_event_indexes(ctx, reader, record.run_number, prep.entries, event.seq));
     spend += prep.entries.spend_micro_usd;
     record.head_seq = event.seq;
     record.head_hash = event.hash;

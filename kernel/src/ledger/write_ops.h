@@ -18,7 +18,6 @@ namespace artana::kernel::ledger {
 struct StoreConfig {
   size_t large_value_bytes;
   int64_t lease_ttl_us;
-  EventIndexer indexer;
   std::function<int64_t()> clock_us;
 };
 

@@ -1,39 +1,42 @@
-// EventIndexer: what an event contributes to the store's indexes and running totals.
+// What an event contributes to the store's indexes and running totals (docs/ledger_format.md).
 //
-// Must be a pure function of (type, payload): the store calls it on every append and
-// `verify` calls it again to recompute what the indexes and totals should hold.
-// The standard indexer reads the ledger's conventions (docs/ledger_format.md):
-//   - a terminal event of a step: a type listed by is_terminal_event_type() whose payload
-//     has a string `step_key`; the index keeps the latest one per step key;
-//   - a summary: type "run_summary" with a string `kind`; the index keeps the latest per kind;
+// A pure function of (type, payload): the store calls it on every append, and `verify` and a
+// fork's creation call it again over recorded events to compute what the indexes hold:
+//   - a step's event (kStepKinds' openers and terminals, step_denied, tool_reconciled,
+//     replayed_with_drift — each with a string `step_key`): folded into the step's record in
+//     the `steps` index (step_index.h);
+//   - a run fact the kernel loads a run by, or a summary: the `latest` index keeps the seq of
+//     the latest event per name — "run_started", "script_loaded", "budget_raised",
+//     "cancel_requested",
+//     "capability_granted:<capability>", "run_fork" (a replayed_with_drift naming a fork) and
+//     "run_summary:<kind>";
 //   - spend: an integer `cost_micro_usd` >= 0 in any payload, added to the run's and the
 //     tenant's totals.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
+#include "artana/kernel/step_index.h"
 
 namespace artana::kernel {
 
 inline constexpr size_t kMaxStepKeyBytes = 400;
 
 struct IndexEntries {
-  std::optional<std::string> terminal_step_key;
-  std::optional<std::string> summary_kind;
+  std::optional<StepDelta> step;
+  std::optional<std::string> latest;  // the `latest` index name
   int64_t spend_micro_usd = 0;
 };
 
-using EventIndexer =
-    std::function<Result<IndexEntries>(std::string_view type, const Json& payload)>;
+Result<IndexEntries> index_event(std::string_view type, const Json& payload);
 
-EventIndexer standard_event_indexer();
-Result<IndexEntries> index_standard(std::string_view type, const Json& payload);
+// The `latest` index name of a run_summary of `kind`.
+std::string summary_index_name(std::string_view kind);
 
 bool is_terminal_event_type(std::string_view type);
 

@@ -20,6 +20,7 @@
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_index.h"
 #include "artana/kernel/status.h"
+#include "artana/kernel/step_index.h"
 
 namespace artana::kernel {
 
@@ -84,6 +85,14 @@ struct RunInfo {
   Lease lease;
 };
 
+// A run as the kernel loads it: one small record per step and the latest event per name
+// (event_index.h), read from the indexes without reading any event.
+struct RunIndex {
+  RunInfo info;
+  std::vector<std::pair<std::string, StepIndexRecord>> steps;  // step key, record
+  std::vector<std::pair<std::string, uint64_t>> latest;        // name, seq
+};
+
 struct Totals {
   int64_t spend_micro_usd = 0;
   uint64_t events = 0;
@@ -110,6 +119,10 @@ struct AppendRequest {
   // The epoch this owner was given by an earlier append, or 0 to take the lease in this
   // append (refused with kLeaseHeld while another live owner holds it).
   uint64_t lease_epoch = 0;
+  // A request from outside the run's owner (an operator's cancel): the append neither takes
+  // nor checks the lease, which stays as it is; `expected_head_seq` still applies. The
+  // owner sees the event when it next looks at the run's head.
+  bool outside_owner = false;
   std::vector<EventDraft> drafts;  // appended in order, all or nothing
   // The run's head the caller decided from (its last seq). Refused with kConflict when the
   // run has moved on since — another process appended — so nobody appends from stale state
@@ -172,8 +185,18 @@ class EventStore {
   // Events with seq >= from_seq, in order; for a fork, the shared prefix comes from its parent.
   virtual Result<std::vector<Event>> read(const RunId& run, uint64_t from_seq = 1,
                                           size_t limit = SIZE_MAX) = 0;
+  // One event (a fork's shared prefix from its parent); kNotFound outside the run's seqs.
+  virtual Result<Event> read_event(const RunId& run, uint64_t seq) = 0;
+  // The type, seq and payload of the events at `seqs`, in that order, from one snapshot (the
+  // other envelope fields are left empty); stops early, after the first, once the payloads
+  // read exceed `max_bytes`. What a replay reads ahead.
+  virtual Result<std::vector<Event>> read_payloads(const RunId& run,
+                                                   const std::vector<uint64_t>& seqs,
+                                                   size_t max_bytes = SIZE_MAX) = 0;
   virtual Result<RunInfo> head(const RunId& run) = 0;
-  // The latest terminal event recorded for `step_key` (see EventIndexer), or nullopt.
+  // The run's step records and latest-event entries, in one consistent read.
+  virtual Result<RunIndex> run_index(const RunId& run) = 0;
+  // The terminal event recorded for `step_key`, or nullopt (none, or the step is open).
   virtual Result<std::optional<Event>> find_terminal(const RunId& run,
                                                      std::string_view step_key) = 0;
   virtual Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) = 0;

@@ -36,6 +36,7 @@ namespace artana::kernel {
 class RunState;
 class SchemaCache;
 struct StepRecord;
+struct RecordedTerminal;
 struct RequestIdentity;
 
 // A pause step: either the run is now paused (paused == true), or it was resumed and this
@@ -114,7 +115,14 @@ class Kernel {
 
   // ---- lifecycle ----
   Status resume(const TenantId& caller, const RunId& run, const Json& input);
-  Status cancel(const TenantId& caller, const RunId& run, const std::string& reason);
+  // Cancels the run: run_cancelled at once when no other live process executes it (its later
+  // steps then fail with `cancelled`); else cancel_requested is recorded for the owner, whose
+  // host stops the execution within one tick and appends run_cancelled (kRequested). A run
+  // that already ended: failed_precondition.
+  Result<CancelResult> cancel(const TenantId& caller, const RunId& run, const std::string& reason);
+  // For the process executing the run (Host::tick): whether the run is cancelled, applying a
+  // cancel another process requested (run_cancelled appended). Reads the run's head.
+  Result<bool> take_cancel(const TenantId& caller, const RunId& run);
   Status complete(const TenantId& caller, const RunId& run, const Json& output);
   Status fail(const TenantId& caller, const RunId& run, const Json& error);
   // Decides what an execution's end means for the run, the one place that does:
@@ -255,8 +263,14 @@ class Kernel {
   Status halt(RunState& state, Status error, RunStatus status, const Json& detail);
   // Halts in needs_attention with `error` ({kind, message, step_key, where, traceback}).
   Status hold(RunState& state, const Json& error);
+  // A replayed step's terminal, read from the ledger (in batches: step_machine.cc).
+  Result<RecordedTerminal> read_terminal(RunState& state, uint64_t seq);
   // The halt for a side effect whose outcome is unknown (live and on replay alike).
   Status reconciliation_halt(RunState& state, const std::string& step_key, StepKind kind);
+  // Appends run_cancelled (as the run's owner) and makes `cancelled` the run's sticky halt.
+  Status apply_cancel(RunState& state, const std::string& reason);
+  // Folds in what other processes appended since the state's head (an operator's request).
+  Status catch_up(RunState& state);
   Status lifecycle(const TenantId& caller, const RunId& run, std::string_view type, Json payload,
                    RunStatus new_status);
 

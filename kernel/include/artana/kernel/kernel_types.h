@@ -215,6 +215,12 @@ struct ExecutionEnd {
 };
 
 // Where a run stands after an execution ended: what the host reports and exits with.
+// What Kernel::cancel did.
+enum class CancelResult {
+  kCancelled,  // run_cancelled is recorded: nobody else was executing the run
+  kRequested,  // another live process executes it: cancel_requested is recorded for its owner
+};
+
 struct RunEnd {
   RunId run_id;  // where the run went on: the end of its fork chain
   RunStatus status = RunStatus::kRunning;

@@ -1,0 +1,46 @@
+// Migrations of older ledger schemas, run when a writer opens the data directory, inside the
+// transaction that opens the databases: a crash leaves the old schema whole.
+//   2 -> 3: `steps` held the seq of each step's latest terminal, `summaries` the seq of the
+//           latest run_summary per kind. Both are rebuilt from the events as step records
+//           and the `latest` index (run_indexes.h); `summaries` is dropped.
+#include "kernel_log.h"
+#include "ledger/ledger_env.h"
+#include "ledger/ledger_reader.h"
+#include "ledger/run_indexes.h"
+
+namespace artana::kernel::ledger {
+
+Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
+  if (from_version != 2) {
+    return Status::failed_precondition("{}: no migration from ledger schema version {}",
+                                       data_path_, from_version);
+  }
+  MDB_dbi summaries = 0;
+  int rc = mdb_dbi_open(txn, "summaries", 0, &summaries);
+  if (rc == 0) rc = mdb_drop(txn, summaries, 1);
+  if (rc != 0 && rc != MDB_NOTFOUND) {
+    return lmdb_status(rc, "dropping the old summaries index", data_path_);
+  }
+  rc = mdb_drop(txn, dbi_.steps, 0);
+  if (rc != 0) return lmdb_status(rc, "clearing the old step index", data_path_);
+
+  LedgerReader reader(*this, txn);
+  WriteContext ctx(*this, txn);
+  uint64_t runs = 0;
+  Status rebuilt = reader.for_each_run([&](RunRecord&& record) -> Result<bool> {
+    RunIndexes indexes;
+    ARTANA_RETURN_IF_ERROR(fold_run_events(reader, record, record.head_seq, indexes));
+    ARTANA_RETURN_IF_ERROR(put_run_indexes(ctx, record.run_number, indexes));
+    ++runs;
+    return true;
+  });
+  if (!rebuilt.ok()) return rebuilt;
+  std::string version;
+  put_u64be(version, kSchemaVersion);
+  ARTANA_RETURN_IF_ERROR(ctx.put(dbi_.meta, "schema_version", version));
+  kernel_log().info("ledger migrated path={} from_schema={} to_schema={} runs={}", data_path_,
+                    from_version, kSchemaVersion, runs);
+  return Status();
+}
+
+}  // namespace artana::kernel::ledger

@@ -1,0 +1,120 @@
+#include "ledger/run_indexes.h"
+
+namespace artana::kernel::ledger {
+namespace {
+
+// Calls `visit` with each (key, value) of `dbi` whose key starts with the run's number.
+Status for_each_of_run(LedgerReader& reader, MDB_dbi dbi, uint64_t run_number,
+                       const std::function<Status(std::string_view, std::string_view)>& visit) {
+  Cursor cursor;
+  int rc = Cursor::open(reader.txn(), dbi, cursor);
+  if (rc != 0) return lmdb_status(rc, "reading an index", reader.env().data_path());
+  std::string prefix;
+  put_u64be(prefix, run_number);
+  MDB_val key = to_val(prefix), val;
+  for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_RANGE); rc == 0;
+       rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT)) {
+    std::string_view k = from_val(key);
+    if (!k.starts_with(prefix)) return Status();
+    ARTANA_RETURN_IF_ERROR(visit(k, from_val(val)));
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "reading an index", reader.env().data_path());
+  return Status();
+}
+
+}  // namespace
+
+void RunIndexes::fold(const IndexEntries& entries, uint64_t seq) {
+  if (entries.step) apply_step_delta(steps[entries.step->step_key], *entries.step, seq);
+  if (entries.latest) latest[*entries.latest] = seq;
+  spend_micro_usd += entries.spend_micro_usd;
+  events += 1;
+}
+
+Status fold_run_events(LedgerReader& reader, const RunRecord& run, uint64_t to_seq,
+                       RunIndexes& out) {
+  return reader.for_each_event(run, 1, [&](Event&& e) -> Result<bool> {
+    if (e.seq > to_seq) return false;
+    ARTANA_ASSIGN_OR_RETURN(IndexEntries entries, index_event(e.type, e.payload));
+    out.fold(entries, e.seq);
+    return e.seq < to_seq;
+  });
+}
+
+std::string encode_latest(uint64_t seq, std::string_view name) {
+  std::string v;
+  v.reserve(8 + name.size());
+  put_u64be(v, seq);
+  v.append(name);
+  return v;
+}
+
+Result<std::pair<uint64_t, std::string>> decode_latest(std::string_view bytes,
+                                                       std::string_view where) {
+  if (bytes.size() < 9) return Status::corruption("{}: a latest-index entry is damaged", where);
+  return std::make_pair(get_u64be(bytes), std::string(bytes.substr(8)));
+}
+
+Result<std::optional<StepIndexRecord>> read_step_record(LedgerReader& reader, uint64_t run_number,
+                                                        std::string_view step_key) {
+  std::string k = run_hash_key(run_number, step_key);
+  MDB_val key = to_val(k), val;
+  int rc = mdb_get(reader.txn(), reader.env().dbi().steps, &key, &val);
+  if (rc == MDB_NOTFOUND) return std::optional<StepIndexRecord>();
+  if (rc != 0) return lmdb_status(rc, "reading the step index", reader.env().data_path());
+  ARTANA_ASSIGN_OR_RETURN(auto decoded, decode_step_record(from_val(val), step_key));
+  return std::optional<StepIndexRecord>(std::move(decoded.second));
+}
+
+Status for_each_step_record(LedgerReader& reader, uint64_t run_number,
+                            const std::function<Status(std::string&&, StepIndexRecord&&)>& visit) {
+  return for_each_of_run(reader, reader.env().dbi().steps, run_number,
+                         [&](std::string_view, std::string_view value) -> Status {
+                           ARTANA_ASSIGN_OR_RETURN(auto decoded,
+                                                   decode_step_record(value, "the step index"));
+                           return visit(std::move(decoded.first), std::move(decoded.second));
+                         });
+}
+
+Status for_each_latest(LedgerReader& reader, uint64_t run_number,
+                       const std::function<Status(std::string&&, uint64_t)>& visit) {
+  return for_each_of_run(reader, reader.env().dbi().latest, run_number,
+                         [&](std::string_view, std::string_view value) -> Status {
+                           ARTANA_ASSIGN_OR_RETURN(auto decoded,
+                                                   decode_latest(value, "the latest index"));
+                           return visit(std::move(decoded.second), decoded.first);
+                         });
+}
+
+Status put_event_indexes(WriteContext& ctx, LedgerReader& reader, uint64_t run_number,
+                         const IndexEntries& entries, uint64_t seq) {
+  if (entries.step) {
+    const std::string& step_key = entries.step->step_key;
+    ARTANA_ASSIGN_OR_RETURN(std::optional<StepIndexRecord> record,
+                            read_step_record(reader, run_number, step_key));
+    if (!record) record.emplace();
+    apply_step_delta(*record, *entries.step, seq);
+    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().steps, run_hash_key(run_number, step_key),
+                                   encode_step_record(step_key, *record)));
+  }
+  if (entries.latest) {
+    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().latest,
+                                   run_hash_key(run_number, *entries.latest),
+                                   encode_latest(seq, *entries.latest)));
+  }
+  return Status();
+}
+
+Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes& indexes) {
+  for (const auto& [step_key, record] : indexes.steps) {
+    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().steps, run_hash_key(run_number, step_key),
+                                   encode_step_record(step_key, record)));
+  }
+  for (const auto& [name, seq] : indexes.latest) {
+    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().latest, run_hash_key(run_number, name),
+                                   encode_latest(seq, name)));
+  }
+  return Status();
+}
+
+}  // namespace artana::kernel::ledger

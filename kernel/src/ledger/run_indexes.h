@@ -1,0 +1,53 @@
+// A run's indexes — `steps` (one StepIndexRecord per step key) and `latest` (the seq of the
+// latest event per name) — as its events define them (event_index.h). One fold serves the
+// append (one event at a time, in its transaction), a fork's creation (the shared prefix),
+// verify (every event again) and the migration from schema 2 (every run rebuilt).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "artana/kernel/event_index.h"
+#include "ledger/group_commit.h"
+#include "ledger/ledger_reader.h"
+
+namespace artana::kernel::ledger {
+
+struct RunIndexes {
+  std::map<std::string, StepIndexRecord> steps;  // by step key
+  std::map<std::string, uint64_t> latest;        // name -> seq
+  int64_t spend_micro_usd = 0;
+  uint64_t events = 0;
+
+  // Folds what the event at `seq` contributes.
+  void fold(const IndexEntries& entries, uint64_t seq);
+};
+
+// Folds the run's events 1..to_seq (a fork's shared prefix comes from its parent).
+Status fold_run_events(LedgerReader& reader, const RunRecord& run, uint64_t to_seq,
+                       RunIndexes& out);
+
+// `latest` values: u64 BE seq | name (the key holds only the name's hash).
+std::string encode_latest(uint64_t seq, std::string_view name);
+Result<std::pair<uint64_t, std::string>> decode_latest(std::string_view bytes,
+                                                       std::string_view where);
+
+// The stored record of `step_key`, or nullopt.
+Result<std::optional<StepIndexRecord>> read_step_record(LedgerReader& reader, uint64_t run_number,
+                                                        std::string_view step_key);
+// Every stored step record / latest entry of a run, in key (hash) order.
+Status for_each_step_record(LedgerReader& reader, uint64_t run_number,
+                            const std::function<Status(std::string&&, StepIndexRecord&&)>& visit);
+Status for_each_latest(LedgerReader& reader, uint64_t run_number,
+                       const std::function<Status(std::string&&, uint64_t)>& visit);
+
+// Folds one appended event into the stored indexes of `run_number`.
+Status put_event_indexes(WriteContext& ctx, LedgerReader& reader, uint64_t run_number,
+                         const IndexEntries& entries, uint64_t seq);
+// Writes folded indexes for `run_number` (a new fork, a rebuilt run).
+Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes& indexes);
+
+}  // namespace artana::kernel::ledger
