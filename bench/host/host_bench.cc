@@ -1,11 +1,14 @@
 // host_bench: Lua scripts run by the Host (docs/benchmarks.md, "Lua host").
 //   host_bench [--json] [--quick] [--dir DIR] [--only GROUP]
-// GROUP is live, replay, noio or paused (or the figure's name). Every figure goes through
+// GROUP is cli, live, replay, noio or paused (or the figure's name). Every figure goes through
 // Lua: a script on a real LMDB ledger in DIR (default: a new directory under $TMPDIR),
 // durability `none`, with its model answered by a Lua model port (artana.model_port), so
 // the figures time the binding, the scheduler, the kernel and the ledger, with no network.
+#include <fcntl.h>
 #include <malloc.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -367,6 +370,36 @@ void bench_paused(const Settings& s) {
 
 }  // namespace
 
+// cli_first_step_ms: a new `artana` process on a new data directory runs a one-step script
+// (run:now) and exits: process start, opening (creating) the ledger, the step, the end.
+void bench_cli(const Settings& s) {
+  const std::string script = write_script(s, "one_step.lua", "return function(run) return run:now() end\n");
+  std::vector<double> times;
+  const int n = s.quick ? 5 : 21;
+  for (int i = 0; i < n; ++i) {
+    const std::string data = s.dir + "/cli-" + std::to_string(i);
+    const char* argv[] = {ARTANA_CLI, "--data", data.c_str(), "run", script.c_str(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    const double t0 = now_us();
+    pid_t pid = 0;
+    if (posix_spawn(&pid, ARTANA_CLI, &actions, nullptr, const_cast<char* const*>(argv),
+                    environ) != 0) {
+      must(Status::internal("cannot start {}", ARTANA_CLI), "cli_first_step_ms");
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    times.push_back((now_us() - t0) / 1000);
+    posix_spawn_file_actions_destroy(&actions);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      must(Status::internal("the one-step run exited {}", status), "cli_first_step_ms");
+    }
+  }
+  report(summarize("cli_first_step_ms", "ms", times), Target{10}, s.json);
+}
+
 int main(int argc, char** argv) {
   Settings s;
   for (int i = 1; i < argc; ++i) {
@@ -381,7 +414,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: host_bench [--json] [--quick] [--dir DIR] [--only "
-                   "live|replay|noio|paused]\n");
+                   "cli|live|replay|noio|paused]\n");
       return 2;
     }
   }
@@ -394,6 +427,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(s.dir);
   info(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
+  if (s.wants("cli", "cli_first_step_ms")) bench_cli(s);
   if (s.wants("live", "lua_live_step_us")) bench_live(s);
   if (s.wants("replay", "replay_10k_steps_s")) bench_replay(s);
   if (s.wants("noio", "replayed_noio_syscall_us")) bench_noio(s);

@@ -131,7 +131,8 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, uint64_t seq) {
   constexpr size_t kReadAheadSteps = 64;
   constexpr size_t kReadAheadBytes = size_t{1} << 20;
   // The next one in order, else any one read ahead (parallel branches replay out of order).
-  for (size_t i = state.read_ahead_next, n = state.read_ahead.size(), tried = 0; tried < n;
+  const size_t n = state.read_ahead.size();
+  for (size_t i = state.read_ahead_next < n ? state.read_ahead_next : 0, tried = 0; tried < n;
        ++tried, i = i + 1 == n ? 0 : i + 1) {
     if (state.read_ahead[i].seq != seq) continue;
     state.read_ahead_next = i + 1;
@@ -144,8 +145,8 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, uint64_t seq) {
   if (from == state.terminal_seqs.end() || *from != seq) {
     batch.push_back(seq);
   } else {
-    const size_t n = std::min<size_t>(kReadAheadSteps, state.terminal_seqs.end() - from);
-    batch.assign(from, from + n);
+    const size_t count = std::min<size_t>(kReadAheadSteps, state.terminal_seqs.end() - from);
+    batch.assign(from, from + count);
   }
   ARTANA_ASSIGN_OR_RETURN(std::vector<Event> events,
                           store_.read_payloads(state.run_id, batch, kReadAheadBytes));
