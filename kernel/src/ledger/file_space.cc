@@ -1,5 +1,6 @@
 #include "ledger/file_space.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@ namespace artana::kernel::ledger {
 namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
+// The least a reservation fills ahead.
+constexpr uint64_t kFirstStepBytes = 128 * 1024;
 
 // A commit touches more pages than its bytes: copies of the tree pages on each key's path,
 // splits, the free list. In the mapped mode, where running short means SIGBUS, twice the
@@ -44,10 +47,11 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
     return Status();
   }
   // Fill well ahead, a step that grows with the file (1/8 of it), so the cost is O(1) per
-  // byte appended.
-  const uint64_t step = std::clamp<uint64_t>(used / 8, kMiB, 64 * kMiB);
+  // byte appended; small at first, so a new ledger's first commit does not wait for
+  // megabytes of zeros.
+  const uint64_t step = std::clamp<uint64_t>(used / 8, kFirstStepBytes, 64 * kMiB);
   const uint64_t target = std::min<uint64_t>(std::max(needed, used + step), info.me_mapsize);
-  int err = zero_fill(fd, end, target);
+  int err = mapped ? allocate(fd, end, target) : zero_fill(fd, end, target);
   if (sync_growth_) ::fdatasync(fd);
   if (ready_end_ >= needed || (mode_ == Mode::kZeroFill && !required)) return Status();
   // Mapped: the batch could touch a hole on a full disk. Required: LMDB's own write would
@@ -70,6 +74,18 @@ uint64_t FileSpace::filled_end(int fd, uint64_t used) const {
   off_t hole = ::lseek(fd, static_cast<off_t>(used), SEEK_HOLE);
   uint64_t end = hole < 0 ? used : static_cast<uint64_t>(hole);
   return std::max(end, ready_end_);
+}
+
+int FileSpace::allocate(int fd, uint64_t from, uint64_t to) {
+  // Mapped: nothing is synced, so an allocated-but-unwritten block costs no journal flush
+  // when first written; fallocate reserves the blocks without writing them. Zeros where the
+  // filesystem has no fallocate.
+  if (::fallocate(fd, 0, static_cast<off_t>(from), static_cast<off_t>(to - from)) == 0) {
+    ready_end_ = to;
+    return 0;
+  }
+  if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) return errno;
+  return zero_fill(fd, from, to);
 }
 
 int FileSpace::zero_fill(int fd, uint64_t from, uint64_t to) {

@@ -9,8 +9,9 @@
 //  - `none` maps the file writable (MDB_WRITEMAP: a commit is a few memory writes, no
 //    syscalls). LMDB then sizes the file to the whole map, sparse, and a store into a hole on
 //    a full disk would raise SIGBUS. So before a batch, the blocks it can reach (past the last
-//    page, twice its bytes plus slack) are zero-filled; if that fails the batch is refused
-//    with kDiskFull naming the file, and nothing is written.
+//    page, twice its bytes plus slack) are allocated (fallocate; zeros where the filesystem
+//    lacks it); if that fails the batch is refused with kDiskFull naming the file, and nothing
+//    is written.
 // Not thread-safe: only the writer (inside an LMDB write transaction, so no other process
 // writes past the end meanwhile) calls reserve().
 #pragma once
@@ -38,6 +39,8 @@ class FileSpace {
   uint64_t filled_end(int fd, uint64_t used) const;
   // Writes zeros over [from, to); returns 0, or the errno that stopped it.
   int zero_fill(int fd, uint64_t from, uint64_t to);
+  // Allocates the blocks of [from, to) (fallocate, else zeros); 0 or the errno.
+  int allocate(int fd, uint64_t from, uint64_t to);
 
   Mode mode_;
   bool sync_growth_;

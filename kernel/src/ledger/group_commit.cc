@@ -63,7 +63,7 @@ struct GroupCommit::Writer {
 };
 
 GroupCommit::GroupCommit(LedgerEnv& env, Durability durability)
-    : env_(env), durability_(durability), committer_([this] { committer_loop(); }) {}
+    : env_(env), durability_(durability) {}
 
 GroupCommit::~GroupCommit() {
   {
@@ -71,7 +71,7 @@ GroupCommit::~GroupCommit() {
     stopping_ = true;
   }
   async_cv_.notify_all();
-  committer_.join();
+  if (committer_.joinable()) committer_.join();
 }
 
 void GroupCommit::submit(const std::vector<WriteOp*>& ops) {
@@ -181,6 +181,9 @@ void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(W
   {
     std::lock_guard<std::mutex> lock(async_mu_);
     async_queue_.push_back(AsyncItem{std::move(op), std::move(on_done)});
+    // Started on first use: a store nobody appends to asynchronously (the CLI, most hosts)
+    // never pays for a thread.
+    if (!committer_.joinable()) committer_ = std::thread([this] { committer_loop(); });
   }
   async_cv_.notify_one();
 }

@@ -71,7 +71,7 @@ struct WriteOp {
 class GroupCommit {
  public:
   GroupCommit(LedgerEnv& env, Durability durability);
-  ~GroupCommit();  // drains pending async ops, then stops the committer thread
+  ~GroupCommit();  // drains pending async ops, then stops the committer thread (if started)
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -103,7 +103,7 @@ class GroupCommit {
   std::condition_variable async_cv_;
   std::deque<AsyncItem> async_queue_;
   bool stopping_ = false;
-  std::thread committer_;
+  std::thread committer_;  // started by the first submit_async (under async_mu_)
 };
 
 }  // namespace artana::kernel::ledger
