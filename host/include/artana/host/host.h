@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "artana/kernel/kernel.h"
-#include "artana/lua/lua_state.h"
+#include "artana/lua/lua_limits.h"
 
 namespace artana::host {
 

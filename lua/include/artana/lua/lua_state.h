@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "artana/kernel/status.h"
+#include "artana/lua/lua_limits.h"
 #include "artana/lua/sandbox.h"
 
 namespace artana::lua {
@@ -42,12 +43,6 @@ namespace artana::lua {
 // state is never run again, only closed.
 struct LuaPanic : std::runtime_error {
   using std::runtime_error::runtime_error;
-};
-
-struct LuaLimits {
-  size_t max_memory_bytes = 256 << 20;
-  uint64_t max_instructions = 1'000'000'000;
-  uint32_t slice_instructions = 10'000;  // the hook fires (and may yield) this often
 };
 
 class LuaState {

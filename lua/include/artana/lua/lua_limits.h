@@ -1,0 +1,16 @@
+// LuaLimits: what one execution of a script may use. Apart from lua_state.h so embedders
+// configuring a Host (host.h) do not include Lua's headers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace artana::lua {
+
+struct LuaLimits {
+  size_t max_memory_bytes = 256 << 20;
+  uint64_t max_instructions = 1'000'000'000;
+  uint32_t slice_instructions = 10'000;  // the hook fires (and may yield) this often
+};
+
+}  // namespace artana::lua
