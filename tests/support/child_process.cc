@@ -22,8 +22,16 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, int uid) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // Opened now, by this user: a child that switches to another user may not be able to reach
+  // the binary's path (a checkout in a home directory only its owner can enter), but can
+  // execute the file it was handed.
+  const int exe = ::open(args[0], O_RDONLY | O_CLOEXEC);
+  if (exe < 0) throw std::runtime_error(std::string("cannot open ") + args[0]);
   pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ < 0) {
+    ::close(exe);
+    throw std::runtime_error("fork failed");
+  }
   if (pid_ == 0) {
     ::dup2(to_child[0], 0);
     ::dup2(from_child[1], 1);
@@ -31,9 +39,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, int uid) {
         (::setgid(static_cast<gid_t>(uid)) != 0 || ::setuid(static_cast<uid_t>(uid)) != 0)) {
       _exit(126);
     }
-    ::execv(args[0], args.data());
+    ::fexecve(exe, args.data(), environ);
     _exit(127);
   }
+  ::close(exe);
   ::close(to_child[0]);
   ::close(from_child[1]);
   in_fd_ = to_child[1];
