@@ -162,6 +162,8 @@ local run_meta = {
     local method = Run[key]
     if method ~= nil then return method end
     if key == "replaying" then return host.replaying(run) end
+    -- After fork_on_drift the run goes on as its fork: id names where its steps go now.
+    if key == "id" then return host.run_id(run) end
     return run_fields[key]
   end,
   __newindex = function(_, key)
@@ -200,7 +202,7 @@ local function boot(chunk)
   end
   sealed = true
   local info = host.ready()
-  run_fields.id, run_fields.tenant = info.id, info.tenant
+  run_fields.tenant = info.tenant
   local run = setmetatable({}, run_meta)
   return entry(run, info.input)
 end

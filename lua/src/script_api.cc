@@ -27,6 +27,7 @@ constexpr Primitive kPrimitives[] = {
     {"artifact", SyscallOp::kArtifact},
     {"version", SyscallOp::kVersion},
     {"replaying", SyscallOp::kReplaying},
+    {"run_id", SyscallOp::kRunId},
     {"step_begin", SyscallOp::kStepBegin},
     {"step_end", SyscallOp::kStepEnd},
     {"step_abort", SyscallOp::kStepAbort},

@@ -25,6 +25,8 @@ end)
 return function(run)
   local started_at = run:now() -- recorded before the drifting step: the fork shares it
   local summary = run:model { model = "summariser", prompt = PROMPT, step_key = "summary" }
-  -- summary.run_id is the run the step was recorded in: the fork's id after a drift.
-  return { summary = summary.output.text, recorded_in = summary.run_id, started_at = started_at }
+  -- summary.run_id is the run the step was recorded in, and run.id the run going on now:
+  -- both the fork's id after a drift.
+  return { summary = summary.output.text, recorded_in = summary.run_id, run_id = run.id,
+           started_at = started_at }
 end

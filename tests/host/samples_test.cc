@@ -204,6 +204,7 @@ TEST_CASE("fork_on_drift: an edited prompt continues the run in a fork and marks
   CliRun first = cli(run);
   REQUIRE(first.exit_code == 0);
   CHECK(str(*result_of(first).find("output"), "recorded_in") == "fod");
+  CHECK(str(*result_of(first).find("output"), "run_id") == "fod");
 
   script.replace(kPromptLine, kEditedPromptLine);
   CliRun forked = cli(run + " --replay fork_on_drift");
@@ -212,6 +213,7 @@ TEST_CASE("fork_on_drift: an edited prompt continues the run in a fork and marks
   CHECK(str(output, "summary") == "summary of 'Summarise the ledger in one word'");
   const std::string fork = str(output, "recorded_in");
   REQUIRE_THAT(fork, Catch::Matches("fod::fork::[0-9a-f]{12}"));
+  CHECK(str(output, "run_id") == fork);  // run.id in the fork is the fork's
   // --json names the run that executed, and the run it forked from.
   CHECK(str(result_of(forked), "run_id") == fork);
   CHECK(str(result_of(forked), "forked_from") == "fod");

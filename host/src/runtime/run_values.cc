@@ -135,6 +135,12 @@ SyscallReply& ScriptRun::sys_replaying(lua_State* /*L*/, Task& /*task*/) {
   return reply_;
 }
 
+SyscallReply& ScriptRun::sys_run_id(lua_State* /*L*/, Task& /*task*/) {
+  auto executing = kernel_.executing_run(tenant_, run_id_);
+  if (!executing.ok()) return reply_error(executing.status());
+  return reply_value(Json(executing->str()));
+}
+
 SyscallReply& ScriptRun::sys_step(lua_State* L, Task& task, SyscallOp op) {
   if (op == SyscallOp::kStepAbort) {
     task.in_step = false;

@@ -216,6 +216,8 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
       return sys_version(L, *task);
     case SyscallOp::kReplaying:
       return sys_replaying(L, *task);
+    case SyscallOp::kRunId:
+      return sys_run_id(L, *task);
     case SyscallOp::kStepBegin:
     case SyscallOp::kStepEnd:
     case SyscallOp::kStepAbort:

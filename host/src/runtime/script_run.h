@@ -121,6 +121,7 @@ class ScriptRun final : public lua::SyscallHandler {
   lua::SyscallReply& sys_artifact(lua_State* L, Task& task);
   lua::SyscallReply& sys_version(lua_State* L, Task& task);
   lua::SyscallReply& sys_replaying(lua_State* L, Task& task);
+  lua::SyscallReply& sys_run_id(lua_State* L, Task& task);
   lua::SyscallReply& sys_step(lua_State* L, Task& task, lua::SyscallOp op);
   lua::SyscallReply& sys_scope(lua_State* L, Task& task, lua::SyscallOp op);
   lua::SyscallReply& sys_parallel(lua_State* L, Task& task);

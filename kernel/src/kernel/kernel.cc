@@ -193,6 +193,11 @@ Result<Kernel::ActiveRun> Kernel::chain_end(const TenantId& caller, const RunId&
   return ActiveRun{std::move(state), std::move(lock)};
 }
 
+Result<RunId> Kernel::executing_run(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
+  return active_run.state->run_id;
+}
+
 Result<std::shared_ptr<RunState>> Kernel::next_in_chain(RunState& state) {
   if (!state.forked_to && state.fork_run_id) {
     // Recorded by an earlier process: link it now.

@@ -104,6 +104,8 @@ class Kernel {
   // keeps getting 0 for that id for as long as it stays loaded.
   Result<int64_t> version(const TenantId& caller, const RunId& run, const std::string& change_id,
                           int64_t max);
+  // The run the run's steps go to now: itself, or the end of its fork chain.
+  Result<RunId> executing_run(const TenantId& caller, const RunId& run);
   // Whether the run still has recorded steps ahead of the script (it is replaying).
   Result<bool> replaying(const TenantId& caller, const RunId& run);
 

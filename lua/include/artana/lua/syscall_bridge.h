@@ -40,6 +40,7 @@ enum class SyscallOp : uint8_t {
   kArtifact,
   kVersion,
   kReplaying,
+  kRunId,      // run.id: the run the script's steps go to now (a fork after fork_on_drift)
   kStepBegin,  // run:step, before the function runs: (true, recorded value) or (false)
   kStepEnd,    // run:step, after it returned: records the value
   kStepAbort,  // run:step, after it raised: leaves the step without recording
