@@ -161,6 +161,32 @@ TEST_CASE("a model that reports no cost is refused after its first call unless a
   REQUIRE(run_model(*allowing.kernel, "acme", "r1", prompt_request("b", "go"), unpriced).ok());
 }
 
+TEST_CASE("an unpriced model learned in one process is refused in the next, for that tenant only",
+          "[kernel][middleware][quota]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(budgeted("r1", 1000000)).ok());
+  ScriptedModel unpriced;
+  unpriced.answer = [](const ModelCall&) {
+    ModelOutcome out;
+    out.output = Json::object({{"text", "ok"}});
+    return out;  // no cost_micro_usd
+  };
+  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "go"), unpriced).ok());
+  host.reopen();  // a new process: nothing in memory
+  auto refused = run_model(*host.kernel, "acme", "r1", prompt_request("b", "go"), unpriced);
+  CHECK(refused.status().kind() == "policy_violation");
+  CHECK_THAT(refused.status().message(), Catch::Contains("demo-model"));
+  StartRunRequest other = budgeted("g1", 1000000);
+  other.tenant.tenant_id = TenantId("globex");
+  REQUIRE(host.kernel->start_run(other).ok());
+  // Another tenant has not learned it: its first call goes ahead.
+  CHECK(run_model(*host.kernel, "globex", "g1", prompt_request("a", "go"), unpriced).ok());
+  CHECK(unpriced.calls == 2);
+  auto report = host.store->verify();
+  REQUIRE(report.ok());
+  CHECK(report->ok);
+}
+
 TEST_CASE("a custom middleware refusal is audited and leaves the step open",
           "[kernel][middleware]") {
   Host host;

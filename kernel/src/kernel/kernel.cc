@@ -208,7 +208,8 @@ Result<std::shared_ptr<RunState>> Kernel::next_in_chain(RunState& state) {
 }
 
 Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> drafts,
-                                    std::optional<RunStatus> new_status, bool barrier) {
+                                    std::optional<RunStatus> new_status, bool barrier,
+                                    std::function<Status(AppendTxn&)> in_txn) {
   AppendRequest request;
   request.run_id = state.run_id;
   request.lease_epoch = state.lease_epoch;
@@ -216,6 +217,7 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   request.drafts = std::move(drafts);
   request.new_status = new_status;
   request.barrier = barrier;
+  request.in_txn = std::move(in_txn);
   fault_point("append.before");
   Result<AppendResult> appended = store_.append(std::move(request));
   if (!appended.ok() && appended.status().code() == StatusCode::kFenced) {

@@ -2,6 +2,7 @@
 #include "artana/kernel/kernel.h"
 #include "json_schema/schema_cache.h"
 #include "kernel/event_types.h"
+#include "kernel/tenant_facts.h"
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
 #include "middleware/capability_rule.h"
@@ -140,8 +141,24 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   if (outcome.cost_micro_usd && *outcome.cost_micro_usd < 0) {
     return Status::invalid_argument("step '{}': cost cannot be negative", key);
   }
-  StepContext ctx{state.run_id, state.tenant, key, state.spend_micro_usd};
-  for (const auto& m : middleware_) m->observe_model(ctx, pending->model_call, outcome);
+  LedgerTenantFacts known(store_, state.tenant.tenant_id);
+  StepContext ctx{state.run_id, state.tenant, key, state.spend_micro_usd, &known};
+  std::vector<std::string> learned;
+  for (const auto& m : middleware_) {
+    for (std::string& fact : m->observe_model(ctx, pending->model_call, outcome)) {
+      learned.push_back(std::move(fact));
+    }
+  }
+  // Kept with the step that taught them, in its append: no process forgets them.
+  std::function<Status(AppendTxn&)> keep_facts;
+  if (!learned.empty()) {
+    keep_facts = [&learned, tenant = state.tenant.tenant_id](AppendTxn& txn) -> Status {
+      for (const std::string& fact : learned) {
+        ARTANA_RETURN_IF_ERROR(txn.put_index(kTenantFactsSpace, tenant_fact_key(tenant, fact), "1"));
+      }
+      return Status();
+    };
+  }
   Json requested = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
                                  {"request", pending->identity.request}});
@@ -191,8 +208,10 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   // A model call is safe to repeat after a crash, so its request is committed with its
   // terminal in one append.
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(state, {{std::string(ev::kModelRequested), std::move(requested)},
-                                         {terminal_type, std::move(terminal)}}));
+                          append(state,
+                                 {{std::string(ev::kModelRequested), std::move(requested)},
+                                  {terminal_type, std::move(terminal)}},
+                                 std::nullopt, false, std::move(keep_facts)));
   const RecordedTerminal recorded = recorded_terminal(std::move(appended.events.back()));
   if (recorded.type == ev::kModelFailed) return recorded_failure(key, recorded);
   ModelResult result = recorded_result(state, recorded);

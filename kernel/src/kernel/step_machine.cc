@@ -16,6 +16,7 @@
 
 #include "artana/kernel/fault_points.h"
 #include "kernel/event_types.h"
+#include "kernel/tenant_facts.h"
 
 namespace artana::kernel {
 namespace {
@@ -190,7 +191,8 @@ Status Kernel::never_live(RunState& state, const std::string& step_key, const St
 
 Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind,
                      const ModelCall* model, const ToolCall* tool) {
-  StepContext ctx{state.run_id, state.tenant, step_key, state.spend_micro_usd};
+  LedgerTenantFacts facts(store_, state.tenant.tenant_id);
+  StepContext ctx{state.run_id, state.tenant, step_key, state.spend_micro_usd, &facts};
   for (const auto& m : middleware_) {
     Status verdict = model != nullptr ? m->judge_model(ctx, *model) : m->judge_tool(ctx, *tool);
     if (verdict.ok()) continue;

@@ -209,6 +209,17 @@ class LmdbEventStore final : public EventStore {
     return std::optional<Event>(std::move(e));
   }
 
+  Result<std::optional<std::string>> read_index(std::string_view space,
+                                                std::string_view key) override {
+    ARTANA_ASSIGN_OR_RETURN(std::string k, ledger::aux_index_key(space, key));
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    MDB_val mk = ledger::to_val(k), mv;
+    int rc = mdb_get(txn.get(), env_->dbi().aux, &mk, &mv);
+    if (rc == MDB_NOTFOUND) return std::optional<std::string>();
+    if (rc != 0) return ledger::lmdb_status(rc, "reading an index", env_->data_path());
+    return std::optional<std::string>(std::string(ledger::from_val(mv)));
+  }
+
   Result<Totals> totals(const RunId& run) override {
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());

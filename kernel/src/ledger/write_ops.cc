@@ -51,7 +51,7 @@ class AppendTxnImpl : public AppendTxn {
   }
   Result<std::optional<std::string>> get_index(std::string_view space,
                                                std::string_view key) override {
-    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_index_key(space, key));
     if (auto it = pending_.find(k); it != pending_.end()) return it->second;
     MDB_val mk = to_val(k), mv;
     int rc = mdb_get(ctx_.txn(), ctx_.env().dbi().aux, &mk, &mv);
@@ -60,12 +60,12 @@ class AppendTxnImpl : public AppendTxn {
     return std::optional<std::string>(std::string(from_val(mv)));
   }
   Status put_index(std::string_view space, std::string_view key, std::string_view value) override {
-    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_index_key(space, key));
     pending_[std::move(k)] = std::string(value);
     return Status();
   }
   Status delete_index(std::string_view space, std::string_view key) override {
-    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_key(space, key));
+    ARTANA_ASSIGN_OR_RETURN(std::string k, aux_index_key(space, key));
     pending_[std::move(k)] = std::nullopt;
     return Status();
   }
@@ -81,19 +81,6 @@ class AppendTxnImpl : public AppendTxn {
   }
 
  private:
-  static Result<std::string> aux_key(std::string_view space, std::string_view key) {
-    if (space.empty() || space.find('\0') != std::string_view::npos ||
-        space.size() + key.size() + 1 > 480) {
-      return Status::invalid_argument(
-          "index space '{}' must be non-empty without NUL, and space + key at most 479 bytes",
-          space);
-    }
-    std::string k(space);
-    k += '\0';
-    k.append(key);
-    return k;
-  }
-
   WriteContext& ctx_;
   LedgerReader& reader_;
   const RunRecord& record_;
@@ -155,6 +142,19 @@ Status add_totals(WriteContext& ctx, LedgerReader& reader, const std::string& ke
 }
 
 }  // namespace
+
+Result<std::string> aux_index_key(std::string_view space, std::string_view key) {
+  if (space.empty() || space.find('\0') != std::string_view::npos ||
+      space.size() + key.size() + 1 > 480) {
+    return Status::invalid_argument(
+        "index space '{}' must be non-empty without NUL, and space + key at most 479 bytes",
+        space);
+  }
+  std::string k(space);
+  k += '\0';
+  k.append(key);
+  return k;
+}
 
 Status validate_identifier(std::string_view what, std::string_view id) {
   if (id.empty() || id.size() > kMaxIdentifierBytes) {

@@ -22,6 +22,8 @@ struct StoreConfig {
 };
 
 Status validate_identifier(std::string_view what, std::string_view id);
+// The `aux` database's key of `key` in `space` (AppendTxn::put_index, EventStore::read_index).
+Result<std::string> aux_index_key(std::string_view space, std::string_view key);
 Status validate_event_type(std::string_view type);
 
 Status apply_create_run(WriteContext& ctx, const StoreConfig& config, const RunHeader& header,

@@ -27,30 +27,30 @@ class QuotaGuard final : public Middleware {
                  ctx.run_id.str(), ctx.spend_micro_usd, *ctx.tenant.budget_micro_usd)
           .with_kind(ErrorKind::kBudgetExceeded, ctx.step_key);
     }
-    if (!options_.allow_unknown_cost) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (unpriced_.count(call.model)) {
-        return Status::failed_precondition(
-                   "model '{}' reports no cost, so its spend cannot be counted against the "
-                   "budget; price it in its port or allow unknown costs",
-                   call.model)
-            .with_kind(ErrorKind::kPolicyViolation, ctx.step_key);
-      }
+    if (!options_.allow_unknown_cost && ctx.facts != nullptr &&
+        ctx.facts->known(unpriced_fact(call.model))) {
+      return Status::failed_precondition(
+                 "model '{}' reports no cost, so its spend cannot be counted against the "
+                 "budget; price it in its port or allow unknown costs",
+                 call.model)
+          .with_kind(ErrorKind::kPolicyViolation, ctx.step_key);
     }
     return Status();
   }
 
-  void observe_model(const StepContext&, const ModelCall& call,
-                     const ModelOutcome& outcome) override {
-    if (!outcome.ok || outcome.cost_micro_usd) return;
-    std::lock_guard<std::mutex> lock(mu_);
-    unpriced_.insert(call.model);
+  std::vector<std::string> observe_model(const StepContext&, const ModelCall& call,
+                                         const ModelOutcome& outcome) override {
+    if (!outcome.ok || outcome.cost_micro_usd) return {};
+    return {unpriced_fact(call.model)};
   }
 
  private:
+  // Kept per tenant in the ledger: every process refuses the model for the tenant afterwards.
+  static std::string unpriced_fact(std::string_view model) {
+    return "unpriced_model:" + std::string(model);
+  }
+
   QuotaOptions options_;
-  std::mutex mu_;
-  std::set<std::string> unpriced_;  // models whose port reported no cost
 };
 
 class CapabilityGuard final : public Middleware {
@@ -75,7 +75,10 @@ class CapabilityGuard final : public Middleware {
 
 Status Middleware::judge_model(const StepContext&, const ModelCall&) { return Status(); }
 Status Middleware::judge_tool(const StepContext&, const ToolCall&) { return Status(); }
-void Middleware::observe_model(const StepContext&, const ModelCall&, const ModelOutcome&) {}
+std::vector<std::string> Middleware::observe_model(const StepContext&, const ModelCall&,
+                                                   const ModelOutcome&) {
+  return {};
+}
 
 std::string_view policy_mode_name(PolicyMode mode) {
   return mode == PolicyMode::kEnforced ? "enforced" : "permissive";

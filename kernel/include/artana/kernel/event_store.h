@@ -200,6 +200,9 @@ class EventStore {
   virtual Result<std::optional<Event>> find_terminal(const RunId& run,
                                                      std::string_view step_key) = 0;
   virtual Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) = 0;
+  // An entry callers wrote with AppendTxn::put_index, or nullopt.
+  virtual Result<std::optional<std::string>> read_index(std::string_view space,
+                                                        std::string_view key) = 0;
   virtual Result<Totals> totals(const RunId& run) = 0;
   virtual Result<Totals> tenant_totals(const TenantId& tenant) = 0;
   virtual Result<std::vector<RunInfo>> list_runs(const TenantId& tenant,

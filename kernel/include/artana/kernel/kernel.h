@@ -251,8 +251,10 @@ class Kernel {
   // A summary step (run:summary, artifact writes) on a run locked by `active`.
   Status summary_step(ActiveRun& run, const std::string& kind, const Json& value,
                       const std::string& step_key);
+  // `in_txn`: index writes that commit with the events (AppendRequest::in_txn).
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
-                              std::optional<RunStatus> new_status = {}, bool barrier = false);
+                              std::optional<RunStatus> new_status = {}, bool barrier = false,
+                              std::function<Status(AppendTxn&)> in_txn = {});
   // Applies the replay policy to a step recorded with another request: an error (strict:
   // the run halts), the recorded result with the drift noted once (allow_prompt_drift), or a
   // fork to continue in (fork_on_drift).

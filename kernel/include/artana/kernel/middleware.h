@@ -28,12 +28,22 @@ enum class PolicyMode { kPermissive, kEnforced };
 std::string_view policy_mode_name(PolicyMode mode);
 Result<PolicyMode> parse_policy_mode(std::string_view name);
 
+// What middleware learned about a tenant and asked to keep (observe_model): recorded in the
+// ledger with the step that taught it, so every process judging the tenant's steps later
+// knows it — a fact learned in one process is not forgotten by the next.
+class TenantFacts {
+ public:
+  virtual ~TenantFacts() = default;
+  virtual bool known(std::string_view fact) const = 0;
+};
+
 // What a judgement sees of the run.
 struct StepContext {
   const RunId& run_id;
   const TenantContext& tenant;
   const std::string& step_key;
   int64_t spend_micro_usd = 0;  // the run's spend so far (a fork's shared prefix included)
+  const TenantFacts* facts = nullptr;  // the tenant's recorded facts (null: none known)
 };
 
 class Middleware {
@@ -45,9 +55,10 @@ class Middleware {
   // Live steps only. An error refuses the step; give it a kind (Status::with_kind).
   virtual Status judge_model(const StepContext& ctx, const ModelCall& call);
   virtual Status judge_tool(const StepContext& ctx, const ToolCall& call);
-  // After a live model call: what the port reported (the quota learns unpriced models).
-  virtual void observe_model(const StepContext& ctx, const ModelCall& call,
-                             const ModelOutcome& outcome);
+  // After a live model call: what the port reported. Returns facts to keep for the tenant
+  // (the quota learns unpriced models), recorded with the step in its append.
+  virtual std::vector<std::string> observe_model(const StepContext& ctx, const ModelCall& call,
+                                                 const ModelOutcome& outcome);
 };
 
 // Replaces emails, phone numbers, US SSNs, payment cards and API keys in string values with
