@@ -373,7 +373,8 @@ void bench_paused(const Settings& s) {
 // cli_first_step_ms: a new `artana` process on a new data directory runs a one-step script
 // (run:now) and exits: process start, opening (creating) the ledger, the step, the end.
 void bench_cli(const Settings& s) {
-  const std::string script = write_script(s, "one_step.lua", "return function(run) return run:now() end\n");
+  const std::string script =
+      write_script(s, "one_step.lua", "return function(run) return run:now() end\n");
   std::vector<double> times;
   const int n = s.quick ? 5 : 21;
   for (int i = 0; i < n; ++i) {
@@ -385,8 +386,8 @@ void bench_cli(const Settings& s) {
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     const double t0 = now_us();
     pid_t pid = 0;
-    if (posix_spawn(&pid, ARTANA_CLI, &actions, nullptr, const_cast<char* const*>(argv),
-                    environ) != 0) {
+    if (posix_spawn(&pid, ARTANA_CLI, &actions, nullptr, const_cast<char* const*>(argv), environ) !=
+        0) {
       must(Status::internal("cannot start {}", ARTANA_CLI), "cli_first_step_ms");
     }
     int status = 0;

@@ -5,8 +5,8 @@
 // mode, and the enforced middleware chain.
 #include <stdlib.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -277,13 +277,12 @@ void bench_load(const Settings& s) {
   must(fresh.status(TenantId("bench"), RunId("chat")), "loading the chat");
   const double chat_load_ms = (now_us() - t0) / 1000;
   KernelStats stats = fresh.stats();
-  const double per_step =
-      static_cast<double>(stats.bytes_held) / static_cast<double>(std::max<size_t>(1, stats.steps_held));
+  const double per_step = static_cast<double>(stats.bytes_held) /
+                          static_cast<double>(std::max<size_t>(1, stats.steps_held));
   print(summarize(s.quick ? "loaded_bytes_per_step_200_turns" : "loaded_bytes_per_step", "B",
                   {per_step}),
         s.json);
-  print(summarize(s.quick ? "load_200_turn_chat_ms" : "load_1k_turn_chat_ms", "ms",
-                  {chat_load_ms}),
+  print(summarize(s.quick ? "load_200_turn_chat_ms" : "load_1k_turn_chat_ms", "ms", {chat_load_ms}),
         s.json);
 }
 

@@ -297,8 +297,8 @@ std::string encode_step_record(std::string_view step_key, const StepIndexRecord&
   put_u64(out, static_cast<uint64_t>(r.due_at_us));
   put_u64(out, static_cast<uint64_t>(r.cost_micro_usd));
   if (r.request_hash) out.append(r.request_hash->raw());
-  const std::string_view denied = r.denied_kind == ErrorKind::kNone ? std::string_view()
-                                                                    : error_kind_name(r.denied_kind);
+  const std::string_view denied =
+      r.denied_kind == ErrorKind::kNone ? std::string_view() : error_kind_name(r.denied_kind);
   put_u8(out, static_cast<uint8_t>(denied.size()));
   out.append(denied);
   const StepExtras& extras = r.extras();
@@ -320,11 +320,10 @@ Result<std::pair<std::string, StepIndexRecord>> decode_step_record(std::string_v
   Reader in(bytes);
   uint8_t format = 0, kind = 0, end = 0, flags = 0, n = 0;
   uint16_t key_size = 0;
-  bool ok = in.u8(format) && format == kRecordFormat && in.u8(kind) &&
-            kind < kStepKinds.size() && in.u8(end) &&
-            end <= static_cast<uint8_t>(StepEnd::kUnknown) && in.u8(flags) && in.u64(r.open_seq) &&
-            in.u64(r.terminal_seq) && in.u64(r.denied_seq) && in.i64(r.due_at_us) &&
-            in.i64(r.cost_micro_usd);
+  bool ok = in.u8(format) && format == kRecordFormat && in.u8(kind) && kind < kStepKinds.size() &&
+            in.u8(end) && end <= static_cast<uint8_t>(StepEnd::kUnknown) && in.u8(flags) &&
+            in.u64(r.open_seq) && in.u64(r.terminal_seq) && in.u64(r.denied_seq) &&
+            in.i64(r.due_at_us) && in.i64(r.cost_micro_usd);
   if (ok && (flags & 4)) ok = in.hash(r.request_hash.emplace());
   std::string denied;
   ok = ok && in.u8(n) && in.text(n, denied) && in.u8(n);

@@ -163,3 +163,24 @@ TEST_CASE(
     CHECK(host.kernel->begin_tool(kAcme, RunId("r1"), request).status().kind() == expected);
   }
 }
+
+TEST_CASE("a run that ends gives up its lease in the same commit as its end",
+          "[kernel][end][lease]") {
+  KernelHost host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  ScriptedModel port;
+  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "go"), port).ok());
+  auto running = host.store->head(RunId("r1"));
+  REQUIRE(running.ok());
+  CHECK_FALSE(running->lease.owner_id.empty());  // the executing kernel holds it
+  const uint64_t epoch = running->lease.epoch;
+  auto ended = host.kernel->end_execution(TenantId("acme"), RunId("r1"),
+                                          {ExecutionEnd::Kind::kReturned, Json("done")});
+  REQUIRE(ended.ok());
+  CHECK(ended->status == RunStatus::kCompleted);
+  auto after = host.store->head(RunId("r1"));
+  REQUIRE(after.ok());
+  CHECK(after->lease.owner_id.empty());  // released with run_completed, still loaded here
+  CHECK(after->lease.epoch == epoch);    // kept: a late append of this owner is fenced
+  CHECK(after->head_seq == running->head_seq + 1);
+}

@@ -18,8 +18,9 @@ const TenantId kAcme("acme");
 
 // A chat whose history grows by a ~1 KiB message each turn: turn n's request holds n messages.
 ModelRequest chat_turn(int turn, Json& history) {
-  history.push_back(Json::object(
-      {{"role", "user"}, {"content", "turn " + std::to_string(turn) + " " + std::string(1000, 'x')}}));
+  history.push_back(
+      Json::object({{"role", "user"},
+                    {"content", "turn " + std::to_string(turn) + " " + std::string(1000, 'x')}}));
   ModelRequest request;
   request.step_key = "turn:" + std::to_string(turn);
   request.model = "demo-model";
@@ -44,8 +45,8 @@ TEST_CASE("a loaded run holds a small record per step however large its requests
   ScriptedModel port;
   port.answer = [](const ModelCall& call) {
     ModelOutcome out;
-    out.output = Json::object({{"text", std::string(2000, 'y')},
-                               {"turns", static_cast<int64_t>(call.messages->size())}});
+    out.output = Json::object(
+        {{"text", std::string(2000, 'y')}, {"turns", static_cast<int64_t>(call.messages->size())}});
     return out;
   };
   constexpr int kTurns = 150;  // the last request alone holds ~150 KiB of messages

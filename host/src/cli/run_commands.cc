@@ -2,8 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <thread>
 #include <optional>
+#include <thread>
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/error_kind.h"

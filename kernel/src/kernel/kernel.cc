@@ -218,6 +218,8 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   request.new_status = new_status;
   request.barrier = barrier;
   request.in_txn = std::move(in_txn);
+  // An ended run appends nothing more: its lease goes in the same commit.
+  request.release_lease = new_status && run_ended(*new_status);
   fault_point("append.before");
   Result<AppendResult> appended = store_.append(std::move(request));
   if (!appended.ok() && appended.status().code() == StatusCode::kFenced) {
@@ -226,7 +228,7 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   }
   ARTANA_ASSIGN_OR_RETURN(AppendResult result, std::move(appended));
   fault_point("append.after");
-  state.lease_epoch = result.lease_epoch;
+  state.lease_epoch = new_status && run_ended(*new_status) ? 0 : result.lease_epoch;
   for (const Event& event : result.events) ARTANA_RETURN_IF_ERROR(state.apply(event));
   if (new_status) state.status = *new_status;
   return result;
@@ -263,7 +265,6 @@ Status Kernel::lifecycle(const TenantId& caller, const RunId& run, std::string_v
           .status());
   return Status();
 }
-
 
 Status Kernel::complete(const TenantId& caller, const RunId& run, const Json& output) {
   return lifecycle(caller, run, ev::kRunCompleted, Json::object({{"output", output}}),

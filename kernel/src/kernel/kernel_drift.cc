@@ -34,14 +34,13 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
   // The recorded request is read only now, to name what changed.
   ARTANA_ASSIGN_OR_RETURN(Event opened, store_.read_event(state.run_id, recorded.open_seq));
   const Json* recorded_request = opened.payload.find("request");
-  decision.fields =
-      drift_fields(recorded_request != nullptr ? *recorded_request : opened.payload,
-                   identity.request);
-  Json detail = Json::object(
-      {{"drift_fields", strings_json(decision.fields)},
-       {"request_hash", identity.hash},
-       {"recorded_request_hash",
-        recorded.request_hash ? Json(recorded.request_hash->hex()) : Json()}});
+  decision.fields = drift_fields(recorded_request != nullptr ? *recorded_request : opened.payload,
+                                 identity.request);
+  Json detail =
+      Json::object({{"drift_fields", strings_json(decision.fields)},
+                    {"request_hash", identity.hash},
+                    {"recorded_request_hash",
+                     recorded.request_hash ? Json(recorded.request_hash->hex()) : Json()}});
   if (policy == ReplayPolicy::kStrict) {
     return halt(state,
                 Status::failed_precondition(

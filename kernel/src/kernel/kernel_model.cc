@@ -2,9 +2,9 @@
 #include "artana/kernel/kernel.h"
 #include "json_schema/schema_cache.h"
 #include "kernel/event_types.h"
-#include "kernel/tenant_facts.h"
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
+#include "kernel/tenant_facts.h"
 #include "middleware/capability_rule.h"
 #include "middleware/pii_redactor.h"
 
@@ -154,7 +154,8 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   if (!learned.empty()) {
     keep_facts = [&learned, tenant = state.tenant.tenant_id](AppendTxn& txn) -> Status {
       for (const std::string& fact : learned) {
-        ARTANA_RETURN_IF_ERROR(txn.put_index(kTenantFactsSpace, tenant_fact_key(tenant, fact), "1"));
+        ARTANA_RETURN_IF_ERROR(
+            txn.put_index(kTenantFactsSpace, tenant_fact_key(tenant, fact), "1"));
       }
       return Status();
     };

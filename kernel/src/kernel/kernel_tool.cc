@@ -179,8 +179,9 @@ Status Kernel::settle_unknown_outcomes(RunState& state) {
     drafts.push_back({std::string(ev::kToolCompleted),
                       with_request_hash(Json::object({{"step_key", key},
                                                       {"outcome", "unknown_outcome"},
-                                                      {"error", "the process stopped while the "
-                                                                "tool ran"}}),
+                                                      {"error",
+                                                       "the process stopped while the "
+                                                       "tool ran"}}),
                                         step)});
   }
   if (drafts.empty()) return Status();
@@ -208,8 +209,9 @@ Status Kernel::reconcile(const std::string& operator_id, const RunId& run,
   StepRecord& step = found->second;
   // Unknown: recorded so, or requested and never completed (not in flight here, no retry
   // pending).
-  const bool unknown = step.has_terminal() ? step.end == StepEnd::kUnknown
-                                     : step.recorded() && !step.in_flight && !step.retry_armed;
+  const bool unknown = step.has_terminal()
+                           ? step.end == StepEnd::kUnknown
+                           : step.recorded() && !step.in_flight && !step.retry_armed;
   if (!unknown) {
     return Status::failed_precondition(
         "tool step '{}' of run '{}' has a known outcome; only an unknown outcome is reconciled",

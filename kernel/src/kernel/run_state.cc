@@ -23,9 +23,8 @@ Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
   tenant.tenant_id = index.info.header.tenant_id;
   // The index lists steps by the hash of their keys; held in the order they were recorded
   // (the order a replay reaches them), consecutive lookups touch neighbouring memory.
-  std::sort(index.steps.begin(), index.steps.end(), [](const auto& a, const auto& b) {
-    return a.second.open_seq < b.second.open_seq;
-  });
+  std::sort(index.steps.begin(), index.steps.end(),
+            [](const auto& a, const auto& b) { return a.second.open_seq < b.second.open_seq; });
   steps.reserve(index.steps.size());
   for (auto& [key, record] : index.steps) {
     spend_micro_usd += record.cost_micro_usd;

@@ -17,12 +17,12 @@
 #include <unordered_map>
 #include <utility>
 
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/kernel/step_index.h"
 #include "artana/kernel/step_kind.h"
-#include "artana/kernel/error_kind.h"
 #include "artana/kernel/tool_registry.h"
 #include "middleware/pii_redactor.h"
 
@@ -99,7 +99,7 @@ class RunState {
   std::optional<std::string> open_pause;  // the step key of a pause not resumed yet
   // The reason of a cancel_requested another process recorded (applied at the next step).
   std::optional<std::string> cancel_requested;
-  std::shared_ptr<RunState> forked_to;    // fork_on_drift moved execution there
+  std::shared_ptr<RunState> forked_to;  // fork_on_drift moved execution there
   // The fork a replayed_with_drift named, read from the ledger: linked (forked_to) the first
   // time the chain is followed, so another process goes where the run went.
   std::optional<RunId> fork_run_id;

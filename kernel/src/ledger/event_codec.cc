@@ -84,14 +84,13 @@ std::optional<Result<Event>> parse_event_layout(std::string_view canonical, cons
       !in.quoted_rest(run) || !in.literal(",\"seq\":") || !in.digits(seq) ||
       !in.literal(",\"tenant_id\":\"") || !in.quoted_rest(tenant) ||
       !in.literal(",\"timestamp\":\"") || !in.quoted_rest(timestamp) ||
-      !in.literal(",\"type\":\"") || !in.quoted_rest(type) || !in.literal("}") ||
-      !in.at_end() || seq == 0) {
+      !in.literal(",\"type\":\"") || !in.quoted_rest(type) || !in.literal("}") || !in.at_end() ||
+      seq == 0) {
     return std::nullopt;
   }
   Result<Sha256> prev_hash = Sha256::from_hex(prev);
   if (!prev_hash.ok()) return std::nullopt;
-  Result<Json> payload =
-      parse_json(canonical.substr(payload_start, suffix - payload_start), where);
+  Result<Json> payload = parse_json(canonical.substr(payload_start, suffix - payload_start), where);
   if (!payload.ok() || !payload->is_object()) return std::nullopt;
   Event event;
   if (envelope) {

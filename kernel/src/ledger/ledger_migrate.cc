@@ -12,8 +12,8 @@ namespace artana::kernel::ledger {
 
 Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
   if (from_version != 2) {
-    return Status::failed_precondition("{}: no migration from ledger schema version {}",
-                                       data_path_, from_version);
+    return Status::failed_precondition("{}: no migration from ledger schema version {}", data_path_,
+                                       from_version);
   }
   MDB_dbi summaries = 0;
   int rc = mdb_dbi_open(txn, "summaries", 0, &summaries);

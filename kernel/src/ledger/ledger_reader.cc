@@ -171,8 +171,7 @@ Result<std::string_view> LedgerReader::log_value(uint64_t position, std::string_
   return from_val(val);
 }
 
-Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expand,
-                                  bool envelope) {
+Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expand, bool envelope) {
   ARTANA_ASSIGN_OR_RETURN(std::string_view value, event_value(run, seq));
   // Where the event is, for messages: formatted only when something is wrong (every replayed
   // result is read here).

@@ -41,8 +41,7 @@ class LedgerReader : public BlobSource {
   // to its parent for the shared prefix.
   Result<std::string_view> event_value(const RunRecord& run, uint64_t seq);
   // `envelope` false: see parse_event (what a replay reads).
-  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true,
-                      bool envelope = true);
+  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true, bool envelope = true);
   // The stored value at a log position (run_id and seq name it in errors).
   Result<std::string_view> log_value(uint64_t position, std::string_view run_id, uint64_t seq);
   // Calls `visit` for seq in [from, head], in order; stops early when it returns false.
@@ -70,7 +69,7 @@ class LedgerReader : public BlobSource {
 
   const LedgerEnv& env_;
   MDB_txn* txn_;
-  Cursor log_cursor_;            // opened on the first log read
+  Cursor log_cursor_;             // opened on the first log read
   uint64_t cursor_position_ = 0;  // where log_cursor_ stands (0: nowhere known)
   std::map<uint64_t, std::pair<RunRecord, uint64_t>> fork_parents_;  // by the fork's number
 };

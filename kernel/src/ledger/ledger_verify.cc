@@ -200,7 +200,8 @@ class Verifier {
     if (!steps_ok) return bad(record.run_id, 0, "the step index does not match the events");
     ARTANA_ASSIGN_OR_RETURN(bool latest_ok,
                             same_index(env_.dbi().latest, record.run_number, latest));
-    if (!latest_ok) return bad(record.run_id, 0, "the latest-event index does not match the events");
+    if (!latest_ok)
+      return bad(record.run_id, 0, "the latest-event index does not match the events");
     ARTANA_ASSIGN_OR_RETURN(Totals stored, reader_.totals(run_totals_key(record.run_number)));
     if (stored.spend_micro_usd != expected.totals.spend_micro_usd ||
         stored.events != expected.totals.events) {

@@ -8,8 +8,8 @@
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_export.h"
 #include "ledger/ledger_reader.h"
-#include "ledger/run_indexes.h"
 #include "ledger/ledger_verify.h"
+#include "ledger/run_indexes.h"
 #include "ledger/write_ops.h"
 
 namespace artana::kernel {

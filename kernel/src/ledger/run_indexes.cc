@@ -111,8 +111,8 @@ Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes&
                                    encode_step_record(step_key, record)));
   }
   for (const auto& [name, seq] : indexes.latest) {
-    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().latest, run_hash_key(run_number, name),
-                                   encode_latest(seq, name)));
+    ARTANA_RETURN_IF_ERROR(
+        ctx.put(ctx.env().dbi().latest, run_hash_key(run_number, name), encode_latest(seq, name)));
   }
   return Status();
 }

@@ -133,6 +133,16 @@ Status take_or_check_lease(const StoreConfig& config, const AppendRequest& reque
   return Status();
 }
 
+// Nobody owns the run any more. The epoch is kept: the next owner's takeover increments it,
+// fencing any late append of the last one.
+void clear_owner(Lease& lease) {
+  lease.owner_id.clear();
+  lease.host.clear();
+  lease.pid = 0;
+  lease.pid_start = 0;
+  lease.expires_at_us = 0;
+}
+
 Status add_totals(WriteContext& ctx, LedgerReader& reader, const std::string& key, int64_t spend,
                   uint64_t events) {
   ARTANA_ASSIGN_OR_RETURN(Totals totals, reader.totals(key));
@@ -147,8 +157,7 @@ Result<std::string> aux_index_key(std::string_view space, std::string_view key) 
   if (space.empty() || space.find('\0') != std::string_view::npos ||
       space.size() + key.size() + 1 > 480) {
     return Status::invalid_argument(
-        "index space '{}' must be non-empty without NUL, and space + key at most 479 bytes",
-        space);
+        "index space '{}' must be non-empty without NUL, and space + key at most 479 bytes", space);
   }
   std::string k(space);
   k += '\0';
@@ -325,6 +334,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   ARTANA_RETURN_IF_ERROR(
       add_totals(ctx, reader, tenant_totals_key(record.tenant_id), spend, count));
   if (request.new_status) record.status = *request.new_status;
+  if (request.release_lease && !request.outside_owner) clear_owner(record.lease);
   std::string number;
   put_u64be(number, record.run_number);
   ARTANA_RETURN_IF_ERROR(ctx.put(dbi.runs, number, encode_run_record(record)));
@@ -365,12 +375,7 @@ Status apply_renew_lease(WriteContext& ctx, const StoreConfig& config, const Run
 
 Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch) {
   ARTANA_ASSIGN_OR_RETURN(RunRecord record, held_record(ctx, run, lease_epoch, "release"));
-  // Keep the epoch: the next owner's takeover increments it, fencing any late append.
-  record.lease.owner_id.clear();
-  record.lease.host.clear();
-  record.lease.pid = 0;
-  record.lease.pid_start = 0;
-  record.lease.expires_at_us = 0;
+  clear_owner(record.lease);
   return put_record(ctx, record);
 }
 

@@ -130,6 +130,9 @@ struct AppendRequest {
   // contract: every store checks it in the append's transaction.
   std::optional<uint64_t> expected_head_seq;
   std::optional<RunStatus> new_status;
+  // Releases the lease in the same transaction (the run ended: nothing more to append), so
+  // ending a run costs no second commit. The epoch is kept, as release_lease keeps it.
+  bool release_lease = false;
   // In kEffects mode, sync fully before reporting success: the caller is about to run a side
   // effect, pause, or end the run. Ignored in kFull (always synced) and kNone (never synced).
   bool barrier = false;

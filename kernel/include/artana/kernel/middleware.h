@@ -42,7 +42,7 @@ struct StepContext {
   const RunId& run_id;
   const TenantContext& tenant;
   const std::string& step_key;
-  int64_t spend_micro_usd = 0;  // the run's spend so far (a fork's shared prefix included)
+  int64_t spend_micro_usd = 0;         // the run's spend so far (a fork's shared prefix included)
   const TenantFacts* facts = nullptr;  // the tenant's recorded facts (null: none known)
 };
 
