@@ -141,6 +141,14 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, uint64_t seq) {
     state.read_ahead[i].seq = 0;
     return terminal;
   }
+  if (state.terminal_seqs.empty()) {
+    // Dropped when the run went live; a new execution in this process (a reload) replays
+    // again: gather the terminals once more (8 bytes a step).
+    for (const auto& [key, step] : state.steps) {
+      if (step.has_terminal()) state.terminal_seqs.push_back(step.terminal_seq);
+    }
+    std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
+  }
   std::vector<uint64_t> batch;
   auto from = std::lower_bound(state.terminal_seqs.begin(), state.terminal_seqs.end(), seq);
   if (from == state.terminal_seqs.end() || *from != seq) {
