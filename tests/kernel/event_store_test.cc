@@ -85,7 +85,7 @@ TEST_CASE("appended events read back with dense seqs, linked hashes and their pa
   CHECK((*from_two)[0].seq == 2);
 }
 
-TEST_CASE("the step index, summary index and running totals follow the appended events",
+TEST_CASE("the step index, latest-event index and running totals follow the appended events",
           "[store]") {
   TempDir dir;
   auto store = open_store(dir.str());
