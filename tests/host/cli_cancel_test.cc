@@ -8,6 +8,7 @@
 
 #include "support/child_process.h"
 #include "support/run_cli.h"
+#include "support/slow_tool_script.h"
 #include "support/temp_dir.h"
 
 namespace artana::testing {
@@ -24,17 +25,7 @@ TEST_CASE("artana cancel stops a run another process is executing, mid-call, and
   TempDir dir;
   const std::string data = (dir / "ledger").string();
   const std::string script = (dir / "slow.lua").string();
-  // A tool that computes for many seconds without an append.
-  std::ofstream(script) << R"lua(
-local artana = require "artana"
-artana.tool { name = "slow", side_effect = false, args = {},
-              fn = function(args, ctx)
-                local n = 0
-                for i = 1, 4e8 do n = n + i % 7 end
-                return { n = n }
-              end }
-return function(run) return run:tool("slow", {}).result end
-)lua";
+  std::ofstream(script) << slow_tool_script(/*side_effect=*/false);
   ChildProcess owner({ARTANA_CLI, "--data", data, "--json", "run", script, "--max-instructions",
                       "10000000000", "--run-id", "long"});
   for (int i = 0; i < 3000; ++i) {

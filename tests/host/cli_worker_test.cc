@@ -12,6 +12,7 @@
 #include "artana/kernel/json_parse.h"
 #include "support/child_process.h"
 #include "support/run_cli.h"
+#include "support/slow_tool_script.h"
 #include "support/temp_dir.h"
 
 namespace artana::testing {
@@ -112,16 +113,7 @@ TEST_CASE("a live owner keeps its run through a call longer than its lease: no t
           "[cli][worker][lease]") {
   Ledger ledger;
   // A side-effecting tool that computes for several lease TTLs (1.5 s) without an append.
-  const std::string script = ledger.script("slow.lua", R"lua(
-local artana = require "artana"
-artana.tool { name = "slow", side_effect = true, args = {},
-              fn = function(args, ctx)
-                local n = 0
-                for i = 1, 4e8 do n = n + i % 7 end
-                return { n = n }
-              end }
-return function(run) return run:tool("slow", {}).result end
-)lua");
+  const std::string script = ledger.script("slow.lua", slow_tool_script(/*side_effect=*/true));
   const std::string data = (ledger.dir / "ledger").string();
   ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "1500", "--json", "run", script,
                       "--max-instructions", "10000000000", "--run-id", "long"});

@@ -73,6 +73,17 @@ StartRunRequest budgeted(const std::string& run, int64_t budget) {
   return request;
 }
 
+// A port that answers without reporting a cost.
+ScriptedModel unpriced_model() {
+  ScriptedModel port;
+  port.answer = [](const ModelCall&) {
+    ModelOutcome out;
+    out.output = Json::object({{"text", "ok"}});
+    return out;  // no cost_micro_usd
+  };
+  return port;
+}
+
 }  // namespace
 
 TEST_CASE("an enforced kernel without PII, quota or capability guard is refused naming it",
@@ -142,12 +153,7 @@ TEST_CASE("a model that reports no cost is refused after its first call unless a
           "[kernel][middleware][quota]") {
   Host host;
   REQUIRE(host.kernel->start_run(budgeted("r1", 1000000)).ok());
-  ScriptedModel unpriced;
-  unpriced.answer = [](const ModelCall&) {
-    ModelOutcome out;
-    out.output = Json::object({{"text", "ok"}});
-    return out;  // no cost_micro_usd
-  };
+  ScriptedModel unpriced = unpriced_model();
   REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "go"), unpriced).ok());
   auto refused = run_model(*host.kernel, "acme", "r1", prompt_request("b", "go"), unpriced);
   CHECK(refused.status().kind() == "policy_violation");
@@ -165,12 +171,7 @@ TEST_CASE("an unpriced model learned in one process is refused in the next, for 
           "[kernel][middleware][quota]") {
   Host host;
   REQUIRE(host.kernel->start_run(budgeted("r1", 1000000)).ok());
-  ScriptedModel unpriced;
-  unpriced.answer = [](const ModelCall&) {
-    ModelOutcome out;
-    out.output = Json::object({{"text", "ok"}});
-    return out;  // no cost_micro_usd
-  };
+  ScriptedModel unpriced = unpriced_model();
   REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "go"), unpriced).ok());
   host.reopen();  // a new process: nothing in memory
   auto refused = run_model(*host.kernel, "acme", "r1", prompt_request("b", "go"), unpriced);

@@ -3,6 +3,8 @@
 // indexes are rebuilt from its events when a writer opens it.
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "artana/kernel/event_index.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_reader.h"
@@ -34,6 +36,23 @@ void run_chat(KernelHost& host, const std::string& run, int turns, ScriptedModel
     auto result = run_model(*host.kernel, "acme", run, chat_turn(turn, history), port);
     REQUIRE(result.ok());
   }
+}
+
+// Closes the host's store, lets `edit` change the ledger's databases in one write transaction
+// (what a damaged or older ledger would hold), and reopens it, as a new process would.
+void edit_raw_ledger(KernelHost& host,
+                     const std::function<void(ledger::LedgerEnv&, MDB_txn*)>& edit) {
+  host.kernel.reset();
+  host.store.reset();
+  {
+    auto env = ledger::LedgerEnv::open(host.dir.str(), LmdbStoreOptions{});
+    REQUIRE(env.ok());
+    auto txn = (*env)->begin_write();
+    REQUIRE(txn.ok());
+    edit(**env, txn->get());
+    REQUIRE(txn->txn.commit() == 0);
+  }
+  host.reopen();
 }
 
 }  // namespace
@@ -127,26 +146,18 @@ TEST_CASE("the step index holds what the run's events fold to, forks' shared pre
   CHECK(report->ok);
 
   // A record changed behind the ledger's back is caught.
-  host.kernel.reset();
-  host.store.reset();
-  {
-    auto env = ledger::LedgerEnv::open(host.dir.str(), LmdbStoreOptions{});
-    REQUIRE(env.ok());
-    auto txn = (*env)->begin_write();
-    REQUIRE(txn.ok());
-    ledger::LedgerReader reader(**env, txn->get());
+  edit_raw_ledger(host, [](ledger::LedgerEnv& env, MDB_txn* txn) {
+    ledger::LedgerReader reader(env, txn);
     auto run_number = reader.find_run_number("r1");
     REQUIRE(run_number.ok());
     std::string key = ledger::run_hash_key(**run_number, "a");
     MDB_val k = ledger::to_val(key), v;
-    REQUIRE(mdb_get(txn->get(), (*env)->dbi().steps, &k, &v) == 0);
+    REQUIRE(mdb_get(txn, env.dbi().steps, &k, &v) == 0);
     std::string value(ledger::from_val(v));
     value[2] = static_cast<char>(StepEnd::kFailed);  // the end byte
     MDB_val nv = ledger::to_val(value);
-    REQUIRE(mdb_put(txn->get(), (*env)->dbi().steps, &k, &nv, 0) == 0);
-    REQUIRE(txn->txn.commit() == 0);
-  }
-  host.reopen();
+    REQUIRE(mdb_put(txn, env.dbi().steps, &k, &nv, 0) == 0);
+  });
   auto damaged = host.store->verify();
   REQUIRE(damaged.ok());
   CHECK_FALSE(damaged->ok);
@@ -162,19 +173,12 @@ TEST_CASE("a schema 2 ledger is migrated when opened: indexes rebuilt, runs repl
   REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "one"), port).ok());
   REQUIRE(host.kernel->write_artifact(kAcme, RunId("r1"), "art:1", "report", Json("v1")).ok());
   REQUIRE(host.kernel->summary(kAcme, RunId("r1"), "progress", Json(7)).ok());
-  host.kernel.reset();
-  host.store.reset();
-  {
-    // Make it look as version 2 wrote it: a seq per step key, `summaries`, no `latest`.
-    auto env = ledger::LedgerEnv::open(host.dir.str(), LmdbStoreOptions{});
-    REQUIRE(env.ok());
-    auto txn = (*env)->begin_write();
-    REQUIRE(txn.ok());
-    MDB_txn* t = txn->get();
+  // Make it look as version 2 wrote it: a seq per step key, `summaries`, no `latest`.
+  edit_raw_ledger(host, [](ledger::LedgerEnv& env, MDB_txn* t) {
     std::vector<std::pair<std::string, std::string>> old_steps;
     {
       MDB_cursor* cursor = nullptr;
-      REQUIRE(mdb_cursor_open(t, (*env)->dbi().steps, &cursor) == 0);
+      REQUIRE(mdb_cursor_open(t, env.dbi().steps, &cursor) == 0);
       MDB_val k, v;
       for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
@@ -188,18 +192,17 @@ TEST_CASE("a schema 2 ledger is migrated when opened: indexes rebuilt, runs repl
     }
     for (auto& [key, seq] : old_steps) {
       MDB_val k = ledger::to_val(key), v = ledger::to_val(seq);
-      REQUIRE(mdb_put(t, (*env)->dbi().steps, &k, &v, 0) == 0);
+      REQUIRE(mdb_put(t, env.dbi().steps, &k, &v, 0) == 0);
     }
-    REQUIRE(mdb_drop(t, (*env)->dbi().latest, 1) == 0);
+    REQUIRE(mdb_drop(t, env.dbi().latest, 1) == 0);
     MDB_dbi summaries;
     REQUIRE(mdb_dbi_open(t, "summaries", MDB_CREATE, &summaries) == 0);
     std::string version;
     ledger::put_u64be(version, 2);
     MDB_val vk = ledger::to_val(std::string_view("schema_version")), vv = ledger::to_val(version);
-    REQUIRE(mdb_put(t, (*env)->dbi().meta, &vk, &vv, 0) == 0);
-    REQUIRE(txn->txn.commit() == 0);
-  }
-  host.reopen();  // a writer opens it: migrated
+    REQUIRE(mdb_put(t, env.dbi().meta, &vk, &vv, 0) == 0);
+  });
+  // edit_raw_ledger reopened it with a writer: migrated
   auto report = host.store->verify();
   REQUIRE(report.ok());
   CHECK(report->ok);
