@@ -46,12 +46,10 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
                    [](const auto& a, const auto& b) { return a->kind() < b->kind(); });
   bool capability_guard = false;
   for (const auto& m : middleware_) {
-    pii_ = pii_ || m->kind() == Middleware::Kind::kPii;
     capability_guard = capability_guard || m->kind() == Middleware::Kind::kCapability;
   }
   if (!capability_guard) {
     // Capabilities the operator gave are enforced in every mode; with none, all is open.
-    capabilities_only_listed_ = true;
     auto guard = make_capability_guard(CapabilityOptions{true});
     auto at = std::find_if(middleware_.begin(), middleware_.end(),
                            [](const auto& m) { return m->kind() > Middleware::Kind::kCapability; });
@@ -105,19 +103,22 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   std::sort(tenant.capabilities.begin(), tenant.capabilities.end());
   tenant.capabilities.erase(std::unique(tenant.capabilities.begin(), tenant.capabilities.end()),
                             tenant.capabilities.end());
-  Json input = request.input;
-  Json allocated = Json::object();
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(header.run_id));
+  std::lock_guard<std::mutex> lock(state->mu);
+  state->tenant = tenant;  // the run has no event yet: its tenant is the one starting it
+  // The input is a run's first recorded value: numbered from a fresh run's placeholders.
   PiiState fresh;
-  if (pii_) allocated = scrub_pii(fresh, input, ScrubMode::kLive);
+  StepValue input(request.input);
+  StepRequest rewrite{std::span<StepValue>(&input, 1)};
+  rewrite.placeholders.numbering = &fresh;
+  ARTANA_RETURN_IF_ERROR(rewrite_request(*state, "", std::nullopt, rewrite));
   Json payload = Json::object({{"tenant", tenant.to_json()},
                                {"script_hash", request.script_hash},
-                               {"input", std::move(input)},
+                               {"input", input.take()},
                                {"replay_policy", replay_policy_name(request.replay)},
                                {"metadata", request.metadata}});
   if (request.parent_run_id) payload.set("parent_run_id", request.parent_run_id->str());
-  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(header.run_id));
-  std::lock_guard<std::mutex> lock(state->mu);
+  record_placeholders(payload, std::move(rewrite.placeholders.allocated));
   ARTANA_RETURN_IF_ERROR(
       append(*state, {{std::string(ev::kRunStarted), std::move(payload)}}).status());
   return header.run_id;

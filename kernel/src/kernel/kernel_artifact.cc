@@ -8,7 +8,6 @@
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"
 #include "kernel/step_machine.h"
-#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
@@ -48,10 +47,11 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
     ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
     RunState& state = *active_run.state;
     if (state.halt) return *state.halt;
-    Json scrubbed = value;
-    Json allocated = pii_ ? scrub_pii(state.pii, scrubbed, ScrubMode::kLive) : Json::object();
-    Json payload = Json::object({{"kind", kind}, {"value", std::move(scrubbed)}});
-    if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+    const std::string no_step;
+    RecordedValue note{*this, no_step, StepKind::kSummary, value};
+    ARTANA_RETURN_IF_ERROR(note(state, /*recorded=*/false).status());
+    Json payload = Json::object({{"kind", kind}, {"value", note.take()}});
+    record_placeholders(payload, std::move(note.allocated));
     return append(state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
   }
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
@@ -60,12 +60,12 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
 
 Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json& value,
                             const std::string& step_key) {
-  ScrubbedValue prepare{value, pii_, Json()};
+  RecordedValue prepare{*this, step_key, StepKind::kSummary, value};
   const StepQuery query{step_key, StepKind::kSummary, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(run, query));
   if (decision.verdict != StepDecision::Verdict::kLive) return Status();  // recorded already
   Json payload = Json::object({{"kind", kind}, {"value", prepare.take()}, {"step_key", step_key}});
-  if (prepare.allocated.size() > 0) payload.set("pii_allocated", std::move(prepare.allocated));
+  record_placeholders(payload, std::move(prepare.allocated));
   return append(*run.state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
 }
 

@@ -5,8 +5,6 @@
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
 #include "kernel/tenant_facts.h"
-#include "middleware/capability_rule.h"
-#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
@@ -51,44 +49,45 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
                                       const ModelRequest& original) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, original.step_key));
   const std::string& key = original.step_key;
-  // PII is replaced before anything is hashed, recorded or sent. A recorded step is scrubbed
-  // in replay order so it gets the placeholders it was recorded with. Copied only to
-  // rewrite: a long message history is not copied on every replayed step.
-  ModelRequest scrubbed;
+  if (original.prompt.has_value() == original.messages.has_value()) {
+    return Status::invalid_argument(
+        "step '{}': a model request needs exactly one of prompt and messages", key);
+  }
+  // What the request records: its prompt or its messages, through the request rewrites (PII
+  // replaced) before anything is hashed, recorded or sent. A recorded step is rewritten in
+  // replay order, so it gets the placeholders it was recorded with. Copied only when a
+  // rewrite changes it: a long message history is not copied on every step.
+  const Json prompt = original.prompt ? Json(*original.prompt) : Json();
+  const Json& original_text = original.prompt ? prompt : *original.messages;
+  std::optional<Json> rewritten_text;
   Json request_pii = Json::object();
-  Json call_tools = Json::array();
+  std::vector<const RegisteredTool*> offered;
   auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
-    if (pii_) {
-      scrubbed = original;
-      const ScrubMode mode = recorded ? ScrubMode::kReplay : ScrubMode::kLive;
-      if (scrubbed.prompt) {
-        Json prompt(*scrubbed.prompt);
-        request_pii = scrub_pii(state.pii, prompt, mode);
-        scrubbed.prompt = prompt.as_string();
-      }
-      if (scrubbed.messages) request_pii = scrub_pii(state.pii, *scrubbed.messages, mode);
-    }
-    const ModelRequest& request = pii_ ? scrubbed : original;
-    // The tools offered, as signatures; tools the tenant lacks are not offered at all.
     const ToolRegistry& registry = registry_for(state);
-    Json offered = Json::array();
-    call_tools = Json::array();
-    for (const std::string& name : request.tools) {
+    offered.clear();
+    for (const std::string& name : original.tools) {
       const RegisteredTool* tool = registry.find(name);
       if (tool == nullptr) {
         return Status::invalid_argument("step '{}' offers tool '{}', which is not registered", key,
                                         name);
       }
-      if (capability_refused(state.tenant, tool->spec.capability,
-                             CapabilityOptions{capabilities_only_listed_})) {
-        continue;  // the tenant lacks it: the model never hears of it
-      }
-      offered.push_back(Json::object({{"name", name}, {"signature", tool->signature}}));
-      call_tools.push_back(Json::object({{"name", name},
-                                         {"description", tool->spec.description},
-                                         {"arguments", tool->spec.arguments}}));
+      offered.push_back(tool);
     }
-    return model_request_identity(request, std::move(offered));
+    StepValue text(original_text);
+    StepRequest rewrite{std::span<StepValue>(&text, 1), &offered};
+    rewrite.placeholders.renumber = recorded;
+    ARTANA_RETURN_IF_ERROR(rewrite_request(state, key, StepKind::kModel, rewrite));
+    rewritten_text.reset();
+    if (text.edited()) rewritten_text = text.take();
+    request_pii = std::move(rewrite.placeholders.allocated);
+    // The tools offered (those the rewrites left), as signatures.
+    Json offered_json = Json::array();
+    for (const RegisteredTool* tool : offered) {
+      offered_json.push_back(
+          Json::object({{"name", tool->spec.name}, {"signature", tool->signature}}));
+    }
+    return model_request_identity(original, rewritten_text ? *rewritten_text : original_text,
+                                  std::move(offered_json));
   };
   const StepQuery query{key, StepKind::kModel, original.replay.value_or(active_run.state->policy),
                         original.retry_failed, prepare};
@@ -103,21 +102,31 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   }
 
   // Live.
-  const ModelRequest& request = pii_ ? scrubbed : original;
+  const Json& sent_text = rewritten_text ? *rewritten_text : original_text;
   ModelCall call;
   call.run_id = state.run_id;
   call.step_key = key;
-  call.model = request.model;
-  call.prompt = request.prompt;
-  call.messages = request.messages;
-  call.options = request.options;
-  call.output_schema = request.output_schema;
-  call.tools = std::move(call_tools);
+  call.model = original.model;
+  if (original.prompt) {
+    call.prompt = sent_text.as_string();
+  } else {
+    call.messages = sent_text;
+  }
+  call.options = original.options;
+  call.output_schema = original.output_schema;
+  for (const RegisteredTool* tool : offered) {
+    call.tools.push_back(Json::object({{"name", tool->spec.name},
+                                       {"description", tool->spec.description},
+                                       {"arguments", tool->spec.arguments}}));
+  }
   if (call.output_schema) {
     // A schema that cannot be used is the caller's error, found before the call is made.
     ARTANA_RETURN_IF_ERROR(schemas_->get(*call.output_schema).status());
   }
-  ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kModel, &call, nullptr));
+  StepValue sent(sent_text);
+  StepRequest judged{std::span<StepValue>(&sent, 1)};
+  judged.model = &call;
+  ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kModel, judged));
   LiveEntry entry;
   entry.step_key = key;
   entry.kind = StepKind::kModel;
@@ -141,31 +150,15 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   if (outcome.cost_micro_usd && *outcome.cost_micro_usd < 0) {
     return Status::invalid_argument("step '{}': cost cannot be negative", key);
   }
-  LedgerTenantFacts known(store_, state.tenant.tenant_id);
-  StepContext ctx{state.run_id, state.tenant, key, state.spend_micro_usd, &known};
-  std::vector<std::string> learned;
-  for (const auto& m : middleware_) {
-    for (std::string& fact : m->observe_model(ctx, pending->model_call, outcome)) {
-      learned.push_back(std::move(fact));
-    }
-  }
-  // Kept with the step that taught them, in its append: no process forgets them.
-  std::function<Status(AppendTxn&)> keep_facts;
-  if (!learned.empty()) {
-    keep_facts = [&learned, tenant = state.tenant.tenant_id](AppendTxn& txn) -> Status {
-      for (const std::string& fact : learned) {
-        ARTANA_RETURN_IF_ERROR(
-            txn.put_index(kTenantFactsSpace, tenant_fact_key(tenant, fact), "1"));
-      }
-      return Status();
-    };
-  }
   Json requested = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
                                  {"request", pending->identity.request}});
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
   std::string terminal_type;
+  StepResult rewrite;
+  rewrite.model = &pending->model_call;
+  rewrite.model_outcome = &outcome;
   // An output that misses the step's schema is the step's failure, recorded as such: a
   // replay raises the same error, and retry_failed asks the model again.
   Status output_valid;
@@ -177,15 +170,10 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
     terminal_type = ev::kModelCompleted;
     Json output = outcome.output;
     Json tool_calls = outcome.tool_calls;
-    if (pii_) {
-      Json allocated = scrub_pii(state.pii, output, ScrubMode::kLive);
-      Json more = scrub_pii(state.pii, tool_calls, ScrubMode::kLive);
-      for (const auto& [label, n] : more.as_object()) {
-        Json* have = allocated.find(label);
-        allocated.set(label, Json((have ? have->as_integer() : 0) + n.as_integer()));
-      }
-      if (allocated.size() > 0) terminal.set("pii_allocated", std::move(allocated));
-    }
+    StepValue returned[] = {StepValue(&output), StepValue(&tool_calls)};
+    rewrite.values = returned;
+    rewrite_result(state, key, StepKind::kModel, rewrite);
+    record_placeholders(terminal, std::move(rewrite.placeholders.allocated));
     terminal.set("output", std::move(output));
     terminal.set("usage", outcome.usage);
     terminal.set("tool_calls", std::move(tool_calls));
@@ -208,11 +196,12 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   }
   // A model call is safe to repeat after a crash, so its request is committed with its
   // terminal in one append.
-  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(state,
-                                 {{std::string(ev::kModelRequested), std::move(requested)},
-                                  {terminal_type, std::move(terminal)}},
-                                 std::nullopt, false, std::move(keep_facts)));
+  ARTANA_ASSIGN_OR_RETURN(
+      AppendResult appended,
+      append(state,
+             {{std::string(ev::kModelRequested), std::move(requested)},
+              {terminal_type, std::move(terminal)}},
+             std::nullopt, false, keep_tenant_facts(state.tenant.tenant_id, rewrite.facts)));
   const RecordedTerminal recorded = recorded_terminal(std::move(appended.events.back()));
   if (recorded.type == ev::kModelFailed) return recorded_failure(key, recorded);
   ModelResult result = recorded_result(state, recorded);

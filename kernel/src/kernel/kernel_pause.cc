@@ -3,7 +3,6 @@
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"
 #include "kernel/step_machine.h"
-#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 
@@ -14,7 +13,7 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                                   const Json& context) {
   // A pause is a step: after fork_on_drift it belongs to the fork.
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  ScrubbedValue prepare{context, pii_, Json()};
+  RecordedValue prepare{*this, step_key, StepKind::kPause, context};
   const StepQuery query{step_key, StepKind::kPause, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
@@ -39,7 +38,7 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
   }
   Json payload =
       Json::object({{"step_key", step_key}, {"reason", reason}, {"context", prepare.take()}});
-  if (prepare.allocated.size() > 0) payload.set("pii_allocated", std::move(prepare.allocated));
+  record_placeholders(payload, std::move(prepare.allocated));
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
                           append(state, {{std::string(ev::kRunPaused), std::move(payload)}},
                                  RunStatus::kPaused, /*barrier=*/true));
@@ -54,13 +53,15 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
   const std::shared_ptr<RunState> state = active_run.state;
   if (state->status == RunStatus::kPaused && state->open_pause) {
     // Numbered after everything recorded; a replay passes the pause and advances by it.
-    Json scrubbed = input;
     PiiState operator_side;
     operator_side.recorded = state->pii.recorded;
-    Json allocated = pii_ ? scrub_pii(operator_side, scrubbed, ScrubMode::kLive) : Json::object();
     const std::string step_key = *state->open_pause;
-    Json payload = Json::object({{"step_key", step_key}, {"input", std::move(scrubbed)}});
-    if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+    StepValue resumed(input);
+    StepRequest rewrite{std::span<StepValue>(&resumed, 1)};
+    rewrite.placeholders.numbering = &operator_side;
+    ARTANA_RETURN_IF_ERROR(rewrite_request(*state, step_key, std::nullopt, rewrite));
+    Json payload = Json::object({{"step_key", step_key}, {"input", resumed.take()}});
+    record_placeholders(payload, std::move(rewrite.placeholders.allocated));
     ARTANA_RETURN_IF_ERROR(
         append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}}, RunStatus::kRunning)
             .status());

@@ -6,8 +6,8 @@
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
 #include "kernel/step_machine.h"
+#include "kernel/tenant_facts.h"
 #include "kernel_log.h"
-#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
@@ -66,20 +66,24 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
   }
   // Bad arguments are the caller's error, found before anything is appended.
   ARTANA_RETURN_IF_ERROR(tool->validate_arguments(request.arguments));
-  // The ledger gets the arguments with PII replaced; the tool itself gets the real ones.
-  Json recorded_arguments;
+  // The ledger gets the arguments as the request rewrites left them (PII replaced); the tool
+  // itself gets the real ones.
+  std::optional<Json> rewritten_arguments;
   Json arguments_pii = Json::object();
   auto prepare = [&](RunState& state, bool recorded) -> Result<RequestIdentity> {
-    recorded_arguments = request.arguments;
-    if (pii_) {
-      arguments_pii = scrub_pii(state.pii, recorded_arguments,
-                                recorded ? ScrubMode::kReplay : ScrubMode::kLive);
-    }
-    return request_identity(Json::object({{"tool", request.tool},
-                                          {"version", tool->spec.version},
-                                          {"signature", tool->signature},
-                                          {"arguments", recorded_arguments}}),
-                            "request");
+    StepValue arguments(request.arguments);
+    StepRequest rewrite{std::span<StepValue>(&arguments, 1)};
+    rewrite.placeholders.renumber = recorded;
+    ARTANA_RETURN_IF_ERROR(rewrite_request(state, key, StepKind::kTool, rewrite));
+    rewritten_arguments.reset();
+    if (arguments.edited()) rewritten_arguments = arguments.take();
+    arguments_pii = std::move(rewrite.placeholders.allocated);
+    return request_identity(
+        Json::object({{"tool", request.tool},
+                      {"version", tool->spec.version},
+                      {"signature", tool->signature},
+                      {"arguments", rewritten_arguments.value_or(request.arguments)}}),
+        "request");
   };
   const StepQuery query{key, StepKind::kTool, request.replay.value_or(active_run.state->policy),
                         request.retry_failed, prepare};
@@ -105,17 +109,20 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
   call.idempotency_key = idem;
   call.side_effect = tool->spec.side_effect;
   call.capability = tool->spec.capability;
-  ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kTool, nullptr, &call));
+  StepValue recorded_arguments(rewritten_arguments ? *rewritten_arguments : request.arguments);
+  StepRequest judged{std::span<StepValue>(&recorded_arguments, 1)};
+  judged.tool = &call;
+  ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kTool, judged));
   Json requested = Json::object({{"step_key", key},
                                  {"tool", request.tool},
                                  {"version", tool->spec.version},
                                  {"signature", tool->signature},
-                                 {"arguments", std::move(recorded_arguments)},
+                                 {"arguments", recorded_arguments.take()},
                                  {"idempotency_key", idem},
                                  {"side_effect", tool->spec.side_effect},
                                  {"request_hash", decision.identity.hash},
                                  {"request", decision.identity.request}});
-  if (arguments_pii.size() > 0) requested.set("pii_allocated", std::move(arguments_pii));
+  record_placeholders(requested, std::move(arguments_pii));
   ARTANA_RETURN_IF_ERROR(append(state, {{std::string(ev::kToolRequested), std::move(requested)}},
                                 std::nullopt, /*barrier=*/tool->spec.side_effect)
                              .status());
@@ -144,18 +151,21 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outc
   Json completed = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
                                  {"outcome", tool_outcome_name(kind)}});
+  StepResult rewrite;
   if (outcome.kind == ToolOutcomeKind::kSuccess) {
     Json result = outcome.result;
-    if (pii_) {
-      Json allocated = scrub_pii(state.pii, result, ScrubMode::kLive);
-      if (allocated.size() > 0) completed.set("pii_allocated", std::move(allocated));
-    }
+    StepValue returned(&result);
+    rewrite.values = std::span<StepValue>(&returned, 1);
+    rewrite_result(state, key, StepKind::kTool, rewrite);
+    record_placeholders(completed, std::move(rewrite.placeholders.allocated));
     completed.set("result", std::move(result));
   } else {
     completed.set("error", outcome.error);
   }
-  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(state, {{std::string(ev::kToolCompleted), std::move(completed)}}));
+  ARTANA_ASSIGN_OR_RETURN(
+      AppendResult appended,
+      append(state, {{std::string(ev::kToolCompleted), std::move(completed)}}, std::nullopt, false,
+             keep_tenant_facts(state.tenant.tenant_id, rewrite.facts)));
   const RecordedTerminal terminal = recorded_terminal(std::move(appended.events.back()));
   if (kind == ToolOutcomeKind::kUnknownOutcome) {
     return reconciliation_halt(state, key, StepKind::kTool);

@@ -2,7 +2,6 @@
 // and artifact reads a script records once and gets back on every replay.
 #include "artana/kernel/kernel.h"
 #include "kernel/step_machine.h"
-#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 
@@ -31,9 +30,11 @@ Result<ValueStep> Kernel::value_step_locked(ActiveRun& run, const std::string& s
                      terminal.seq};
   }
   ARTANA_ASSIGN_OR_RETURN(Json value, compute());
-  Json allocated = pii_ ? scrub_pii(state.pii, value, ScrubMode::kLive) : Json::object();
+  StepValue computed(&value);
+  StepResult result{std::span<StepValue>(&computed, 1)};
+  rewrite_result(state, step_key, query.kind, result);
   Json payload = Json::object({{"step_key", step_key}, {"value", std::move(value)}});
-  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+  record_placeholders(payload, std::move(result.placeholders.allocated));
   const std::string_view type = step_kind_row(query.kind).ended[0];
   ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
                           append(state, {{std::string(type), std::move(payload)}}));

@@ -14,14 +14,12 @@ Result<RequestIdentity> request_identity(Json request, std::string_view what) {
   return RequestIdentity{std::move(request), digest.hex(), digest};
 }
 
-Result<RequestIdentity> model_request_identity(const ModelRequest& request, Json offered) {
-  if (request.prompt.has_value() == request.messages.has_value()) {
-    return Status::invalid_argument(
-        "step '{}': a model request needs exactly one of prompt and "
-        "messages",
-        request.step_key);
+Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
+                                               Json offered) {
+  if (request.prompt && !text.is_string()) {
+    return Status::invalid_argument("step '{}': the prompt must be a string", request.step_key);
   }
-  if (request.messages && !request.messages->is_array()) {
+  if (request.messages && !text.is_array()) {
     return Status::invalid_argument("step '{}': messages must be an array", request.step_key);
   }
   if (!request.options.is_object()) {
@@ -31,8 +29,7 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, Json
     return Status::invalid_argument("step '{}': model must not be empty", request.step_key);
   }
   Json json = Json::object({{"model", request.model}, {"options", request.options}});
-  if (request.prompt) json.set("prompt", *request.prompt);
-  if (request.messages) json.set("messages", *request.messages);
+  json.set(request.prompt ? "prompt" : "messages", text);
   if (request.output_schema) json.set("output_schema", *request.output_schema);
   json.set("tools", std::move(offered));
   return request_identity(std::move(json), "request");

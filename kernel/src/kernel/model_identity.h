@@ -21,8 +21,10 @@ struct RequestIdentity {
   Sha256 digest;     // the same hash, as bytes (what the step index keeps)
 };
 
+// `text` is the request's prompt (a JSON string) or messages as recorded (rewritten);
 // `offered` = [{"name", "signature"}] of the tools offered, in the order given.
-Result<RequestIdentity> model_request_identity(const ModelRequest& request, Json offered);
+Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
+                                               Json offered);
 
 // Identity of any request JSON (tool calls use it with their own shape).
 Result<RequestIdentity> request_identity(Json request, std::string_view what);

@@ -197,42 +197,6 @@ Status Kernel::never_live(RunState& state, const std::string& step_key, const St
   return error;
 }
 
-Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind,
-                     const ModelCall* model, const ToolCall* tool) {
-  LedgerTenantFacts facts(store_, state.tenant.tenant_id);
-  StepContext ctx{state.run_id, state.tenant, step_key, state.spend_micro_usd, &facts};
-  for (const auto& m : middleware_) {
-    Status verdict = model != nullptr ? m->judge_model(ctx, *model) : m->judge_tool(ctx, *tool);
-    if (verdict.ok()) continue;
-    if (verdict.error_kind() == ErrorKind::kBudgetExceeded) {
-      // Sticky until the operator raises the budget and resumes.
-      return halt(state, verdict, RunStatus::kNeedsAttention,
-                  Json::object({{"middleware", m->name()}}));
-    }
-    // Audited once per step and kind of refusal: an execution that reaches the step again
-    // and is refused again appends nothing. The step stays open for a retry after the
-    // context widens.
-    auto found = state.steps.find(step_key);
-    if (found != state.steps.end() && found->second.denied_seq != 0 &&
-        found->second.denied_kind == verdict.error_kind()) {
-      return verdict;
-    }
-    Json payload = Json::object({{"step_key", step_key},
-                                 {"step_kind", step_kind_name(kind)},
-                                 {"kind", verdict.kind()},
-                                 {"middleware", m->name()},
-                                 {"message", verdict.message()}});
-    if (tool != nullptr) {
-      payload.set("tool", tool->tool);
-      if (!tool->capability.empty()) payload.set("capability", tool->capability);
-    }
-    ARTANA_RETURN_IF_ERROR(
-        append(state, {{std::string(ev::kStepDenied), std::move(payload)}}).status());
-    return verdict;
-  }
-  return Status();
-}
-
 PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) {
   StepRecord& step = state->steps[entry.step_key];
   step.kind = entry.kind;

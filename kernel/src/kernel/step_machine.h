@@ -66,25 +66,35 @@ struct Kernel::StepDecision {
   std::vector<std::string> drift_fields;  // kReplay under allow_prompt_drift: what differed
 };
 
-// The StepQuery::prepare of a kind that records one value with its PII replaced and has no
-// request identity (a pause's context, a summary's value). A replay renumbers the run's
-// placeholders in script order; live, they are allocated.
-struct ScrubbedValue {
+// The StepQuery::prepare of a kind that records one value and has no request identity (a
+// pause's context, a summary's value): the value through the chain's request rewrites. A
+// replay renumbers the run's placeholders in script order; live, they are allocated.
+struct Kernel::RecordedValue {
+  Kernel& kernel;
+  const std::string& step_key;
+  StepKind kind;
   const Json& value;
-  bool pii;
-  Json scrubbed;
-  Json allocated = Json::object();
+  std::optional<Json> rewritten;    // set when a rewrite changed the value
+  Json allocated = Json::object();  // the placeholders the rewrites allocated
 
   Result<RequestIdentity> operator()(RunState& state, bool recorded) {
-    if (pii) {
-      scrubbed = value;
-      allocated = scrub_pii(state.pii, scrubbed, recorded ? ScrubMode::kReplay : ScrubMode::kLive);
-    }
+    StepValue recorded_value(value);
+    StepRequest request{std::span<StepValue>(&recorded_value, 1)};
+    request.placeholders.renumber = recorded;
+    ARTANA_RETURN_IF_ERROR(kernel.rewrite_request(state, step_key, kind, request));
+    rewritten.reset();
+    if (recorded_value.edited()) rewritten = recorded_value.take();
+    allocated = std::move(request.placeholders.allocated);
     return RequestIdentity();
   }
   // What to record, once the step goes live.
-  Json take() { return pii ? std::move(scrubbed) : value; }
+  Json take() { return rewritten ? std::move(*rewritten) : value; }
 };
+
+// Records in an event what its rewrites allocated, so a replay numbers placeholders alike.
+inline void record_placeholders(Json& payload, Json&& allocated) {
+  if (allocated.size() > 0) payload.set("pii_allocated", std::move(allocated));
+}
 
 // The command an operator runs to settle a step whose outcome is unknown.
 inline std::string reconcile_command(const RunId& run, const std::string& step_key) {
@@ -104,7 +114,7 @@ struct Kernel::LiveEntry {
   std::string step_key;
   StepKind kind = StepKind::kModel;
   RequestIdentity identity;
-  ModelCall model_call;  // kModel: what the port was asked (middleware observe it)
+  ModelCall model_call;  // kModel: what the port was asked (rewrite_result sees it)
   Json request_pii;      // kModel: placeholders the request's scrub allocated
   std::shared_ptr<const ToolRegistry> registry;  // kTool: the registry the call began under
 };

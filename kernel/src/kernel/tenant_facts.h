@@ -2,8 +2,10 @@
 // index: written in the append of the step that taught them, read when a step is judged.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/middleware.h"
@@ -32,5 +34,19 @@ class LedgerTenantFacts final : public TenantFacts {
   EventStore& store_;
   const TenantId& tenant_;
 };
+
+// The AppendRequest::in_txn that keeps `facts` (learned by a step's rewrite_result) with the
+// step's own append: no process forgets them. Empty when there are none. `facts` must
+// outlive the append.
+inline std::function<Status(AppendTxn&)> keep_tenant_facts(const TenantId& tenant,
+                                                           const std::vector<std::string>& facts) {
+  if (facts.empty()) return {};
+  return [&facts, tenant](AppendTxn& txn) -> Status {
+    for (const std::string& fact : facts) {
+      ARTANA_RETURN_IF_ERROR(txn.put_index(kTenantFactsSpace, tenant_fact_key(tenant, fact), "1"));
+    }
+    return Status();
+  };
+}
 
 }  // namespace artana::kernel

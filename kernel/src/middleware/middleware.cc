@@ -2,7 +2,10 @@
 
 #include "middleware/capability_rule.h"
 
-#include <mutex>
+#include <algorithm>
+
+#include "artana/kernel/tool_registry.h"
+#include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
 namespace {
@@ -11,6 +14,24 @@ class PiiScrubber final : public Middleware {
  public:
   Kind kind() const override { return Kind::kPii; }
   std::string_view name() const override { return "pii_scrubber"; }
+  Status rewrite_request(const StepContext&, StepRequest& request) override {
+    scrub(request.placeholders, request.values,
+          request.placeholders.renumber ? ScrubMode::kReplay : ScrubMode::kLive);
+    return Status();
+  }
+  void rewrite_result(const StepContext&, StepResult& result) override {
+    scrub(result.placeholders, result.values, ScrubMode::kLive);
+  }
+
+ private:
+  static void scrub(Placeholders& placeholders, std::span<StepValue> values, ScrubMode mode) {
+    if (placeholders.numbering == nullptr) return;
+    for (StepValue& value : values) {
+      // Scanned before it is copied: a value without PII (most) is never copied.
+      if (!contains_pii(value.get())) continue;
+      scrub_pii(*placeholders.numbering, value.edit(), mode, placeholders.allocated);
+    }
+  }
 };
 
 class QuotaGuard final : public Middleware {
@@ -19,7 +40,9 @@ class QuotaGuard final : public Middleware {
   Kind kind() const override { return Kind::kQuota; }
   std::string_view name() const override { return "quota"; }
 
-  Status judge_model(const StepContext& ctx, const ModelCall& call) override {
+  Status judge(const StepContext& ctx, const StepRequest& request) override {
+    if (request.model == nullptr) return Status();
+    const ModelCall& call = *request.model;
     if (ctx.tenant.budget_micro_usd && ctx.spend_micro_usd >= *ctx.tenant.budget_micro_usd) {
       return Status::failed_precondition(
                  "run '{}' spent {} of its {} micro-USD budget; the operator can raise it "
@@ -38,10 +61,12 @@ class QuotaGuard final : public Middleware {
     return Status();
   }
 
-  std::vector<std::string> observe_model(const StepContext&, const ModelCall& call,
-                                         const ModelOutcome& outcome) override {
-    if (!outcome.ok || outcome.cost_micro_usd) return {};
-    return {unpriced_fact(call.model)};
+  void rewrite_result(const StepContext&, StepResult& result) override {
+    const ModelOutcome* outcome = result.model_outcome;
+    if (result.model == nullptr || outcome == nullptr || !outcome->ok || outcome->cost_micro_usd) {
+      return;
+    }
+    result.facts.push_back(unpriced_fact(result.model->model));
   }
 
  private:
@@ -58,9 +83,17 @@ class CapabilityGuard final : public Middleware {
   explicit CapabilityGuard(CapabilityOptions options) : options_(options) {}
   Kind kind() const override { return Kind::kCapability; }
   std::string_view name() const override { return "capability_guard"; }
-  // A model is never offered a tool the tenant lacks: the kernel filters offered tools when
-  // this guard is installed (it knows each tool's capability). A call is judged here.
-  Status judge_tool(const StepContext& ctx, const ToolCall& call) override {
+  // A model is never offered a tool the tenant lacks: it never hears of it.
+  Status rewrite_request(const StepContext& ctx, StepRequest& request) override {
+    if (request.offered == nullptr) return Status();
+    std::erase_if(*request.offered, [&](const RegisteredTool* tool) {
+      return capability_refused(ctx.tenant, tool->spec.capability, options_);
+    });
+    return Status();
+  }
+  Status judge(const StepContext& ctx, const StepRequest& request) override {
+    if (request.tool == nullptr) return Status();
+    const ToolCall& call = *request.tool;
     if (!capability_refused(ctx.tenant, call.capability, options_)) return Status();
     return Status::permission_denied("tool '{}' needs capability '{}', which tenant '{}' lacks",
                                      call.tool, call.capability, ctx.tenant.tenant_id.str())
@@ -73,11 +106,25 @@ class CapabilityGuard final : public Middleware {
 
 }  // namespace
 
-Status Middleware::judge_model(const StepContext&, const ModelCall&) { return Status(); }
-Status Middleware::judge_tool(const StepContext&, const ToolCall&) { return Status(); }
-std::vector<std::string> Middleware::observe_model(const StepContext&, const ModelCall&,
-                                                   const ModelOutcome&) {
-  return {};
+Status Middleware::rewrite_request(const StepContext&, StepRequest&) { return Status(); }
+Status Middleware::judge(const StepContext&, const StepRequest&) { return Status(); }
+void Middleware::rewrite_result(const StepContext&, StepResult&) {}
+
+Json& StepValue::edit() {
+  if (!edited_) {
+    edited_ = true;
+    if (owned_ == nullptr) {
+      copy_ = *read_;
+      read_ = &*copy_;
+    }
+  }
+  return owned_ != nullptr ? *owned_ : *copy_;
+}
+
+Json StepValue::take() {
+  if (owned_ != nullptr) return std::move(*owned_);
+  if (copy_) return std::move(*copy_);
+  return *read_;
 }
 
 std::string_view policy_mode_name(PolicyMode mode) {

@@ -59,10 +59,22 @@ void add_to(std::map<std::string, int64_t>& into, const Json* allocated) {
 
 }  // namespace
 
-Json scrub_pii(PiiState& state, Json& value, ScrubMode mode) {
-  Json allocated = Json::object();
+bool contains_pii(const Json& value) {
+  if (value.is_string()) return !find_pii(value.as_string()).empty();
+  if (value.is_array()) {
+    for (const Json& item : value.as_array()) {
+      if (contains_pii(item)) return true;
+    }
+  } else if (value.is_object()) {
+    for (const auto& [key, member] : value.as_object()) {
+      if (contains_pii(member)) return true;
+    }
+  }
+  return false;
+}
+
+void scrub_pii(PiiState& state, Json& value, ScrubMode mode, Json& allocated) {
   scrub_value(state, value, mode, allocated);
-  return allocated;
 }
 
 void advance_pii_counts(PiiState& state, const Json* allocated) { add_to(state.counts, allocated); }

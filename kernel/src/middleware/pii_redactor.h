@@ -32,9 +32,11 @@ struct PiiState {
 
 enum class ScrubMode { kReplay, kLive };
 
-// Rewrites every string inside `value` (never object keys); returns the allocations made,
-// as {"EMAIL": n, …} (an empty object when none).
-Json scrub_pii(PiiState& state, Json& value, ScrubMode mode);
+// Whether any string inside `value` (never object keys) holds something scrub_pii replaces.
+bool contains_pii(const Json& value);
+// Rewrites every string inside `value` (never object keys); adds the allocations made to
+// `allocated` ({"EMAIL": n, …}).
+void scrub_pii(PiiState& state, Json& value, ScrubMode mode, Json& allocated);
 // Adds an event's "pii_allocated" to `counts` (a replayed result) or `recorded`.
 void advance_pii_counts(PiiState& state, const Json* allocated);
 void add_recorded_pii(PiiState& state, const Json* allocated);

@@ -214,6 +214,7 @@ class Kernel {
   struct StepQuery;
   struct StepDecision;
   struct DriftDecision;
+  struct RecordedValue;
 
   Result<std::shared_ptr<RunState>> load(const RunId& run);
   Result<std::shared_ptr<RunState>> checked(const TenantId& caller, const RunId& run);
@@ -234,9 +235,18 @@ class Kernel {
   Result<StepDecision> decide(ActiveRun& run, const StepQuery& query);
   // The error for a step an ended run never recorded (sticky: it never goes live again).
   Status never_live(RunState& state, const std::string& step_key, const StepRecord* step);
-  // Runs the live judgements in order; a refusal is audited once per step and returned.
-  Status judge(RunState& state, const std::string& step_key, StepKind kind, const ModelCall* model,
-               const ToolCall* tool);
+
+  // ---- the middleware chain, in its fixed order (kernel_middleware.cc) ----
+  // Every step's request, replayed ones too. `request.placeholders.numbering` defaults to
+  // the run's.
+  Status rewrite_request(RunState& state, const std::string& step_key, std::optional<StepKind> kind,
+                         StepRequest& request);
+  // Live steps: the judgements; a refusal is audited once per step and returned.
+  Status judge(RunState& state, const std::string& step_key, StepKind kind,
+               const StepRequest& request);
+  // Live steps: what the call returned, before it is recorded.
+  void rewrite_result(RunState& state, const std::string& step_key, StepKind kind,
+                      StepResult& result);
   // Marks the step in flight and issues the handle that owns it. REQUIRES: state.mu held.
   PendingStep open_live(std::shared_ptr<RunState> state, LiveEntry entry);
   // Takes a live step of `kind` back from its handle (finish_*); invalid_argument when the
@@ -282,10 +292,6 @@ class Kernel {
   ToolRegistry tools_;
   PolicyMode mode_ = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
-  bool pii_ = false;
-  // How the capability guard judges: every tenant (a guard was given), or only tenants with
-  // a capability list (the kernel's own). The offered-tools filter follows the same rule.
-  bool capabilities_only_listed_ = false;
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::mutex mu_;                         // guards runs_, live_, next_ticket_
   std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;

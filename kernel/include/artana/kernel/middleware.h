@@ -1,26 +1,36 @@
-// Middleware: the enforced chain every step passes, in a fixed order whatever order it is
-// given in — PII scrubber, then quota, then capability guard, then custom middleware.
+// Middleware: the chain every step passes, in a fixed order whatever order it is given in —
+// PII scrubber, then quota, then capability guard, then custom middleware — with three hooks,
+// each run for every middleware in that order:
 //
-// Two kinds of hooks:
-//  - rewrites (PII) change what is recorded and what a model sees. They run on replayed
-//    steps too, because the recorded request (and so its hash) is the rewritten one.
-//  - judgements (quota, capability, custom) run on live steps only: a replayed step returns
-//    its recorded result and recorded decision, so resuming an unchanged run never appends.
-//    A refusal is audited (step_denied, or run_halted for a budget) and leaves the step
-//    open: after the operator widens the tenant context, a resume retries it live.
+//  1. rewrite_request: changes what is recorded and what a model or the ledger sees (the PII
+//     scrubber replaces values, the capability guard withdraws tools a model may not be
+//     offered). It runs on replayed steps too, because the recorded request (and so its hash)
+//     is the rewritten one.
+//  2. judge: live steps only, after every rewrite. A refusal is audited (step_denied, or
+//     run_halted for a budget) and leaves the step open: after the operator widens the
+//     tenant context, a resume retries it live. A replayed step returns its recorded result
+//     and decision, so resuming an unchanged run never appends.
+//  3. rewrite_result: live steps only, after the call and before anything is recorded or
+//     returned (the PII scrubber replaces values in what a model or tool returned; the quota
+//     learns which models report no cost, as a tenant fact recorded with the step).
+//
+// The PII scrubber is first so that no later middleware sees a real value it replaces.
 //
 // Policy modes: permissive (any middleware, or none) and enforced (PII, quota and capability
 // guard required: Kernel::create fails naming what is missing).
 #pragma once
 
 #include <memory>
-#include <set>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/kernel/status.h"
+#include "artana/kernel/step_kind.h"
 
 namespace artana::kernel {
 
@@ -28,7 +38,7 @@ enum class PolicyMode { kPermissive, kEnforced };
 std::string_view policy_mode_name(PolicyMode mode);
 Result<PolicyMode> parse_policy_mode(std::string_view name);
 
-// What middleware learned about a tenant and asked to keep (observe_model): recorded in the
+// What middleware learned about a tenant and asked to keep (StepResult::facts): recorded in the
 // ledger with the step that taught it, so every process judging the tenant's steps later
 // knows it — a fact learned in one process is not forgotten by the next.
 class TenantFacts {
@@ -37,13 +47,72 @@ class TenantFacts {
   virtual bool known(std::string_view fact) const = 0;
 };
 
-// What a judgement sees of the run.
+struct PiiState;  // a run's placeholder numbering (kernel-internal, rebuilt from the ledger)
+struct RegisteredTool;
+
+// What every hook sees of the run.
 struct StepContext {
   const RunId& run_id;
   const TenantContext& tenant;
-  const std::string& step_key;
+  const std::string& step_key;         // empty for a run's input
+  std::optional<StepKind> kind;        // none: a run's input (start_run, resume)
   int64_t spend_micro_usd = 0;         // the run's spend so far (a fork's shared prefix included)
   const TenantFacts* facts = nullptr;  // the tenant's recorded facts (null: none known)
+};
+
+// A value a step records, as a rewrite sees it: read through get(), changed through edit().
+// A borrowed value is copied the first time it is edited, so a long message history that no
+// rewrite changes is never copied.
+class StepValue {
+ public:
+  explicit StepValue(const Json& borrowed) : read_(&borrowed) {}
+  explicit StepValue(Json* owned) : read_(owned), owned_(owned) {}
+  StepValue(const StepValue&) = delete;
+  StepValue& operator=(const StepValue&) = delete;
+
+  const Json& get() const { return *read_; }
+  Json& edit();
+  bool edited() const { return edited_; }
+  // The value as rewritten (moved out of the copy, or copied from what was borrowed).
+  Json take();
+
+ private:
+  const Json* read_;
+  Json* owned_ = nullptr;
+  std::optional<Json> copy_;
+  bool edited_ = false;
+};
+
+// Placeholders a rewrite numbers per run ([EMAIL_1], …). The kernel records what each event
+// allocated ("pii_allocated") so a replay in another process numbers them alike.
+struct Placeholders {
+  PiiState* numbering = nullptr;
+  bool renumber = false;            // a recorded step: number as it was recorded
+  Json allocated = Json::object();  // what this step allocated: {"EMAIL": 1, …}
+};
+
+// What a step asks for. `values` are what it records: a model's prompt or messages, a tool's
+// arguments (the tool itself gets the real ones), a pause's context, a summary's or value
+// step's value, a run's or resume's input.
+struct StepRequest {
+  std::span<StepValue> values;
+  // Model steps: the tools offered, in the order given; a rewrite removes those the model
+  // must never hear of.
+  std::vector<const RegisteredTool*>* offered = nullptr;
+  const ModelCall* model = nullptr;  // judge, model steps: the call about to be made
+  const ToolCall* tool = nullptr;    // judge, tool steps: the call about to be made
+  Placeholders placeholders;
+};
+
+// What a live call returned, before it is recorded: a model's output and tool calls, a
+// tool's result, a value step's value. Rewrites change `values`; `facts` are kept for the
+// tenant with the step.
+struct StepResult {
+  std::span<StepValue> values;
+  const ModelCall* model = nullptr;
+  const ModelOutcome* model_outcome = nullptr;
+  Placeholders placeholders;
+  std::vector<std::string> facts;
 };
 
 class Middleware {
@@ -52,18 +121,17 @@ class Middleware {
   virtual ~Middleware() = default;
   virtual Kind kind() const = 0;
   virtual std::string_view name() const = 0;
+  // Every step, replayed ones too. An error fails the step (nothing is recorded).
+  virtual Status rewrite_request(const StepContext& ctx, StepRequest& request);
   // Live steps only. An error refuses the step; give it a kind (Status::with_kind).
-  virtual Status judge_model(const StepContext& ctx, const ModelCall& call);
-  virtual Status judge_tool(const StepContext& ctx, const ToolCall& call);
-  // After a live model call: what the port reported. Returns facts to keep for the tenant
-  // (the quota learns unpriced models), recorded with the step in its append.
-  virtual std::vector<std::string> observe_model(const StepContext& ctx, const ModelCall& call,
-                                                 const ModelOutcome& outcome);
+  virtual Status judge(const StepContext& ctx, const StepRequest& request);
+  // After a live call. It cannot refuse: the call was made, and what it did is recorded.
+  virtual void rewrite_result(const StepContext& ctx, StepResult& result);
 };
 
 // Replaces emails, phone numbers, US SSNs, payment cards and API keys in string values with
 // typed placeholders ([EMAIL_1], …) numbered per run, before anything is recorded or sent
-// to a model. The kernel applies it (it needs per-run state); this object switches it on.
+// to a model: in every step's request and in every live result.
 std::shared_ptr<Middleware> make_pii_scrubber();
 
 struct QuotaOptions {
