@@ -82,8 +82,8 @@ Result<kernel::ModelRequest> model_request(const Json& table,
   return request;
 }
 
-// What a Lua model port returned, as the kernel's ModelOutcome.
-kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
+// What a Lua model port returned, as the kernel's ModelOutcome (its values moved, not copied).
+kernel::ModelOutcome port_outcome(const std::string& port, Json&& result) {
   kernel::ModelOutcome outcome;
   auto fail = [&](std::string message) {
     outcome = kernel::ModelOutcome();
@@ -94,19 +94,20 @@ kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
   if (!result.is_object())
     return fail("a " + std::string(kernel::json_type_name(result.type())) +
                 "; expected { output = ..., usage = ..., tool_calls = ... }");
-  const Json* output = result.find("output");
+  Json* output = result.find("output");
   if (output == nullptr) return fail("no `output`");
-  outcome.output = *output;
-  if (const Json* usage = result.find("usage")) {
+  outcome.output = std::move(*output);
+  if (Json* usage = result.find("usage")) {
     if (!usage->is_object()) return fail("a `usage` that is not a table");
-    outcome.usage = *usage;
+    outcome.usage = std::move(*usage);
+    usage = &outcome.usage;
     if (const Json* cost = usage->find("cost_usd")) {
       if (!cost->is_number() || cost->as_number() < 0)
         return fail("a negative or non-numeric usage.cost_usd");
       outcome.cost_micro_usd = std::llround(cost->as_number() * 1e6);
     }
   }
-  if (const Json* calls = result.find("tool_calls")) {
+  if (Json* calls = result.find("tool_calls")) {
     // `tool_calls = {}` is an empty Lua table: it crosses as an empty object.
     if (calls->is_object() && calls->size() == 0) return outcome;
     if (!calls->is_array()) return fail("`tool_calls` that is not an array");
@@ -114,7 +115,7 @@ kernel::ModelOutcome port_outcome(const std::string& port, const Json& result) {
       const Json* name = call.find("name");
       if (name == nullptr || !name->is_string()) return fail("a tool call without a `name`");
     }
-    outcome.tool_calls = *calls;
+    outcome.tool_calls = std::move(*calls);
   }
   return outcome;
 }
@@ -142,7 +143,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
                        *key);
   auto step = kernel_.begin_model(tenant_, run_id_, *request);
   if (!step.ok()) return reply_error(step.status(), *key);
-  if (step->replayed) return reply_value(model_result_json(*step->replayed));
+  if (step->replayed) return reply_value(model_result_json(std::move(*step->replayed)));
   task.start = StartKind::kModelPort;
   task.model_call = std::move(*step->call);
   task.pending = std::move(step->pending);
@@ -151,15 +152,16 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
 }
 
 void ScriptRun::start_model_port(Task& waiter) {
-  const kernel::ModelCall& call = waiter.model_call;
+  // The call's values are moved into the port's request: only its model name is used later.
+  kernel::ModelCall& call = waiter.model_call;
   Json request = Json::object({{"model", call.model},
                                {"step_key", call.step_key},
                                {"run_id", call.run_id.str()},
-                               {"tools", call.tools},
-                               {"options", call.options}});
-  if (call.prompt) request.set("prompt", *call.prompt);
-  if (call.messages) request.set("messages", *call.messages);
-  if (call.output_schema) request.set("schema", *call.output_schema);
+                               {"tools", std::move(call.tools)},
+                               {"options", std::move(call.options)}});
+  if (call.prompt) request.set("prompt", std::move(*call.prompt));
+  if (call.messages) request.set("messages", std::move(*call.messages));
+  if (call.output_schema) request.set("schema", std::move(*call.output_schema));
   lua_State* thread = lua_->new_thread();
   if (thread == nullptr) return killed();
   const std::string port = port_names_.count(call.model) ? call.model : "*";
@@ -171,7 +173,7 @@ void ScriptRun::start_model_port(Task& waiter) {
     kernel::ModelOutcome outcome;
     outcome.ok = false;
     outcome.error = args.status().message();
-    auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
+    auto finished = kernel_.finish_model(std::move(waiter.pending), std::move(outcome));
     return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   }
   Task* port_task = new_task(TaskKind::kPort, thread);
@@ -197,14 +199,14 @@ void ScriptRun::port_returned(Task& port, int nresults) {
     outcome.ok = false;
     outcome.error = "model port '" + waiter.model_call.model + "' returned " + problem;
   } else {
-    outcome = port_outcome(waiter.model_call.model, result);
+    outcome = port_outcome(waiter.model_call.model, std::move(result));
   }
   finish_task(port);
   --live_work_;
-  auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
+  auto finished = kernel_.finish_model(std::move(waiter.pending), std::move(outcome));
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
-  resume_with(waiter, model_result_json(*finished));
+  resume_with(waiter, model_result_json(std::move(*finished)));
 }
 
 void ScriptRun::port_raised(Task& port) {
@@ -217,15 +219,15 @@ void ScriptRun::port_raised(Task& port) {
   outcome.error = std::string(error.message);
   finish_task(port);
   --live_work_;
-  auto finished = kernel_.finish_model(std::move(waiter.pending), outcome);
+  auto finished = kernel_.finish_model(std::move(waiter.pending), std::move(outcome));
   if (waiter.stopping) return branch_ended(waiter, std::nullopt);
   resume_with_status(waiter, finished.status(), waiter.wait_step_key);
 }
 
-Json ScriptRun::model_result_json(const kernel::ModelResult& result) {
-  return Json::object({{"output", result.output},
-                       {"usage", result.usage},
-                       {"tool_calls", result.tool_calls},
+Json ScriptRun::model_result_json(kernel::ModelResult&& result) {
+  return Json::object({{"output", std::move(result.output)},
+                       {"usage", std::move(result.usage)},
+                       {"tool_calls", std::move(result.tool_calls)},
                        {"replayed", result.replayed},
                        {"seq", static_cast<int64_t>(result.seq)},
                        {"run_id", result.run_id.str()}});

@@ -138,7 +138,7 @@ class ScriptRun final : public lua::SyscallHandler {
   void tool_raised(Task& tool);
   void branch_ended(Task& branch, std::optional<kernel::Json> error);
   void finish_group(ParallelGroup& group);
-  kernel::Json model_result_json(const kernel::ModelResult& result);
+  kernel::Json model_result_json(kernel::ModelResult&& result);
 
   // Builds the run's tool registry from what the script registered (artana.tool).
   Result<std::shared_ptr<kernel::ToolRegistry>> script_tools();

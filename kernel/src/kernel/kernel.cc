@@ -2,8 +2,6 @@
 // drift are in kernel_model.cc, pauses and resume in kernel_pause.cc.
 #include "artana/kernel/kernel.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cstdlib>
 
@@ -13,26 +11,12 @@
 #include "kernel/step_machine.h"
 #include "kernel_log.h"
 #include "middleware/capability_rule.h"
+#include "random_id.h"
 
 namespace artana::kernel {
 namespace {
 
 namespace ev = events;
-
-std::string random_run_id() {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) std::abort();  // no entropy: ids could collide
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  std::string id = "run_";
-  for (size_t bit = 0; bit < 130; bit += 5) {
-    unsigned value = 0;
-    for (size_t b = bit; b < bit + 5; ++b) {
-      value = (value << 1) | (b < 128 ? (raw[b / 8] >> (7 - b % 8)) & 1u : 0u);
-    }
-    id += kAlphabet[value];
-  }
-  return id;
-}
 
 }  // namespace
 
@@ -79,7 +63,7 @@ Result<std::unique_ptr<Kernel>> Kernel::create(EventStore& store, KernelOptions 
 
 Kernel::~Kernel() = default;
 
-RunId Kernel::new_run_id() { return RunId(random_run_id()); }
+RunId Kernel::new_run_id() { return RunId("run_" + random_id()); }
 
 Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   RunHeader header;

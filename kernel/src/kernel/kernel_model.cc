@@ -11,13 +11,14 @@ namespace {
 
 namespace ev = events;
 
-ModelResult recorded_result(const RunState& state, const RecordedTerminal& terminal) {
-  const Json& p = terminal.payload;
+// The terminal is consumed: its values are moved into the result.
+ModelResult recorded_result(const RunState& state, RecordedTerminal&& terminal) {
+  Json& p = terminal.payload;
   ModelResult result;
   result.run_id = state.run_id;
-  if (const Json* v = p.find("output")) result.output = *v;
-  if (const Json* v = p.find("usage")) result.usage = *v;
-  if (const Json* v = p.find("tool_calls")) result.tool_calls = *v;
+  if (Json* v = p.find("output")) result.output = std::move(*v);
+  if (Json* v = p.find("usage")) result.usage = std::move(*v);
+  if (Json* v = p.find("tool_calls")) result.tool_calls = std::move(*v);
   if (const Json* v = p.find("cost_micro_usd"); v != nullptr && v->is_integer()) {
     result.cost_micro_usd = v->as_integer();
   }
@@ -94,9 +95,9 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
   if (decision.verdict != StepDecision::Verdict::kLive) {
-    const RecordedTerminal& terminal = decision.terminal;
+    RecordedTerminal& terminal = decision.terminal;
     if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
-    ModelResult result = recorded_result(state, terminal);
+    ModelResult result = recorded_result(state, std::move(terminal));
     result.drift_fields = std::move(decision.drift_fields);
     return ModelStep{std::move(result), std::nullopt, PendingStep()};
   }
@@ -119,9 +120,10 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
                                        {"description", tool->spec.description},
                                        {"arguments", tool->spec.arguments}}));
   }
+  std::optional<JsonSchema> output_schema;
   if (call.output_schema) {
     // A schema that cannot be used is the caller's error, found before the call is made.
-    ARTANA_RETURN_IF_ERROR(schemas_->get(*call.output_schema).status());
+    ARTANA_ASSIGN_OR_RETURN(output_schema, schemas_->get(*call.output_schema));
   }
   StepValue sent(sent_text);
   StepRequest judged{std::span<StepValue>(&sent, 1)};
@@ -131,13 +133,14 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   entry.step_key = key;
   entry.kind = StepKind::kModel;
   entry.identity = std::move(decision.identity);
-  entry.model_call = call;
+  entry.model = call.model;
+  entry.output_schema = std::move(output_schema);
   entry.request_pii = std::move(request_pii);
   PendingStep pending = open_live(active_run.state, std::move(entry));
   return ModelStep{std::nullopt, std::move(call), std::move(pending)};
 }
 
-Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& outcome) {
+Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome) {
   ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LiveEntry> pending, take_live(step, StepKind::kModel));
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
@@ -152,31 +155,28 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
   }
   Json requested = Json::object({{"step_key", key},
                                  {"request_hash", pending->identity.hash},
-                                 {"request", pending->identity.request}});
+                                 {"request", std::move(pending->identity.request)}});
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
   std::string terminal_type;
   StepResult rewrite;
-  rewrite.model = &pending->model_call;
+  rewrite.model = pending->model;
   rewrite.model_outcome = &outcome;
   // An output that misses the step's schema is the step's failure, recorded as such: a
   // replay raises the same error, and retry_failed asks the model again.
   Status output_valid;
-  if (outcome.ok && pending->model_call.output_schema) {
-    auto schema = schemas_->get(*pending->model_call.output_schema);
-    output_valid = schema.ok() ? schema->validate(outcome.output, "output") : schema.status();
+  if (outcome.ok && pending->output_schema) {
+    output_valid = pending->output_schema->validate(outcome.output, "output");
   }
   if (outcome.ok && output_valid.ok()) {
     terminal_type = ev::kModelCompleted;
-    Json output = outcome.output;
-    Json tool_calls = outcome.tool_calls;
-    StepValue returned[] = {StepValue(&output), StepValue(&tool_calls)};
+    StepValue returned[] = {StepValue(&outcome.output), StepValue(&outcome.tool_calls)};
     rewrite.values = returned;
     rewrite_result(state, key, StepKind::kModel, rewrite);
     record_placeholders(terminal, std::move(rewrite.placeholders.allocated));
-    terminal.set("output", std::move(output));
-    terminal.set("usage", outcome.usage);
-    terminal.set("tool_calls", std::move(tool_calls));
+    terminal.set("output", std::move(outcome.output));
+    terminal.set("usage", std::move(outcome.usage));
+    terminal.set("tool_calls", std::move(outcome.tool_calls));
     terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
     terminal.set("cost_known", outcome.cost_micro_usd.has_value());
   } else if (outcome.ok) {
@@ -191,8 +191,8 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
     terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
   } else {
     terminal_type = ev::kModelFailed;
-    terminal.set("error",
-                 Json::object({{"message", outcome.error}, {"transient", outcome.transient}}));
+    terminal.set("error", Json::object({{"message", std::move(outcome.error)},
+                                        {"transient", outcome.transient}}));
   }
   // A model call is safe to repeat after a crash, so its request is committed with its
   // terminal in one append.
@@ -202,9 +202,9 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, const ModelOutcome& o
              {{std::string(ev::kModelRequested), std::move(requested)},
               {terminal_type, std::move(terminal)}},
              std::nullopt, false, keep_tenant_facts(state.tenant.tenant_id, rewrite.facts)));
-  const RecordedTerminal recorded = recorded_terminal(std::move(appended.events.back()));
+  RecordedTerminal recorded = recorded_terminal(std::move(appended.events.back()));
   if (recorded.type == ev::kModelFailed) return recorded_failure(key, recorded);
-  ModelResult result = recorded_result(state, recorded);
+  ModelResult result = recorded_result(state, std::move(recorded));
   result.replayed = false;
   return result;
 }

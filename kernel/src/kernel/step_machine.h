@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "artana/kernel/json_schema.h"
 #include "artana/kernel/kernel.h"
 #include "kernel/model_identity.h"
 #include "kernel/run_state.h"
@@ -114,8 +115,9 @@ struct Kernel::LiveEntry {
   std::string step_key;
   StepKind kind = StepKind::kModel;
   RequestIdentity identity;
-  ModelCall model_call;  // kModel: what the port was asked (rewrite_result sees it)
-  Json request_pii;      // kModel: placeholders the request's scrub allocated
+  std::string model;                        // kModel: the model called
+  std::optional<JsonSchema> output_schema;  // kModel: what its output must meet
+  Json request_pii;                         // kModel: placeholders the request's scrub allocated
   std::shared_ptr<const ToolRegistry> registry;  // kTool: the registry the call began under
 };
 

@@ -1,13 +1,14 @@
 #include "ledger/event_codec.h"
 
-#include <openssl/rand.h>
 #include <time.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
+#include "random_id.h"
 
 namespace artana::kernel::ledger {
 namespace {
@@ -202,22 +203,7 @@ Result<std::string> export_line(std::string_view canonical, const Sha256& hash) 
   return line;
 }
 
-std::string new_event_id() {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) std::abort();  // no entropy: ids could collide
-  static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
-  std::string id(26, '0');
-  // 26 characters x 5 bits = 130 bits: the 128 random bits, big-endian, then two zero bits.
-  for (size_t i = 0; i < 26; ++i) {
-    unsigned value = 0;
-    for (size_t bit = i * 5; bit < i * 5 + 5; ++bit) {
-      unsigned b = bit < 128 ? (raw[bit / 8] >> (7 - bit % 8)) & 1u : 0u;
-      value = (value << 1) | b;
-    }
-    id[i] = kAlphabet[value];
-  }
-  return id;
-}
+std::string new_event_id() { return random_id(); }
 
 std::string format_timestamp(int64_t unix_us) {
   time_t seconds = static_cast<time_t>(unix_us / 1'000'000);

@@ -49,9 +49,12 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
   // Fill well ahead, a step that grows with the file (1/8 of it), so the cost is O(1) per
   // byte appended; small at first, so a new ledger's first commit does not wait for
   // megabytes of zeros.
+  // Past what this commit needs: the next commits then find room without a system call.
   const uint64_t step = std::clamp<uint64_t>(used / 8, kFirstStepBytes, 64 * kMiB);
-  const uint64_t target = std::min<uint64_t>(std::max(needed, used + step), info.me_mapsize);
+  const uint64_t target = std::min<uint64_t>(needed + step, info.me_mapsize);
   int err = mapped ? allocate(fd, end, target) : zero_fill(fd, end, target);
+  // Nearly full: what this commit needs may still fit (zero_fill stops where the disk did).
+  if (err != 0 && mapped && target > needed) err = allocate(fd, end, needed);
   if (sync_growth_) ::fdatasync(fd);
   if (ready_end_ >= needed || (mode_ == Mode::kZeroFill && !required)) return Status();
   // Mapped: the batch could touch a hole on a full disk. Required: LMDB's own write would

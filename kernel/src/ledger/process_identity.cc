@@ -62,12 +62,16 @@ void note_fork_in_child() { g_fork_generation.fetch_add(1, std::memory_order_rel
 
 }  // namespace
 
-const ProcessIdentity& this_process() {
+uint64_t fork_generation() {
   static std::once_flag registered;
   std::call_once(registered, [] { pthread_atfork(nullptr, nullptr, &note_fork_in_child); });
+  return g_fork_generation.load(std::memory_order_relaxed);
+}
+
+const ProcessIdentity& this_process() {
   static thread_local uint64_t cached_generation = 0;
   static thread_local ProcessIdentity cached;
-  const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
+  const uint64_t generation = fork_generation();
   if (cached_generation != generation) {
     cached = make_identity();
     cached_generation = generation;

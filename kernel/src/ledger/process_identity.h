@@ -15,6 +15,10 @@ struct ProcessIdentity {
 
 const ProcessIdentity& this_process();
 
+// Changes in the child of every fork(): what a process cached about itself (its identity,
+// random bytes drawn ahead) is stale when it differs. No system call.
+uint64_t fork_generation();
+
 // True unless `pid` is certainly gone: no such process, or a different process now has the
 // pid (its start time differs). A process we may not signal (EPERM) is alive.
 bool process_alive(int64_t pid, uint64_t start_ticks);

@@ -55,15 +55,30 @@ Result<std::pair<uint64_t, std::string>> decode_latest(std::string_view bytes,
   return std::make_pair(get_u64be(bytes), std::string(bytes.substr(8)));
 }
 
-Result<std::optional<StepIndexRecord>> read_step_record(LedgerReader& reader, uint64_t run_number,
-                                                        std::string_view step_key) {
-  std::string k = run_hash_key(run_number, step_key);
+namespace {
+
+// Reads the step record stored under `k` (run_hash_key of `step_key`) into `out`; false when
+// there is none.
+Result<bool> read_record_at(LedgerReader& reader, const std::string& k, std::string_view step_key,
+                            StepIndexRecord& out) {
   MDB_val key = to_val(k), val;
   int rc = mdb_get(reader.txn(), reader.env().dbi().steps, &key, &val);
-  if (rc == MDB_NOTFOUND) return std::optional<StepIndexRecord>();
+  if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return lmdb_status(rc, "reading the step index", reader.env().data_path());
   ARTANA_ASSIGN_OR_RETURN(auto decoded, decode_step_record(from_val(val), step_key));
-  return std::optional<StepIndexRecord>(std::move(decoded.second));
+  out = std::move(decoded.second);
+  return true;
+}
+
+}  // namespace
+
+Result<std::optional<StepIndexRecord>> read_step_record(LedgerReader& reader, uint64_t run_number,
+                                                        std::string_view step_key) {
+  StepIndexRecord record;
+  ARTANA_ASSIGN_OR_RETURN(
+      bool found, read_record_at(reader, run_hash_key(run_number, step_key), step_key, record));
+  if (!found) return std::optional<StepIndexRecord>();
+  return std::optional<StepIndexRecord>(std::move(record));
 }
 
 Status for_each_step_record(LedgerReader& reader, uint64_t run_number,
@@ -86,22 +101,36 @@ Status for_each_latest(LedgerReader& reader, uint64_t run_number,
                          });
 }
 
-Status put_event_indexes(WriteContext& ctx, LedgerReader& reader, uint64_t run_number,
-                         const IndexEntries& entries, uint64_t seq) {
+Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq) {
   if (entries.step) {
     const std::string& step_key = entries.step->step_key;
-    ARTANA_ASSIGN_OR_RETURN(std::optional<StepIndexRecord> record,
-                            read_step_record(reader, run_number, step_key));
-    if (!record) record.emplace();
-    apply_step_delta(*record, *entries.step, seq);
-    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().steps, run_hash_key(run_number, step_key),
-                                   encode_step_record(step_key, *record)));
+    Changed* changed = nullptr;
+    for (Changed& c : changed_) {
+      if (c.step_key == step_key) changed = &c;
+    }
+    if (changed == nullptr) {
+      changed = &changed_.emplace_back();
+      changed->key = run_hash_key(run_number_, step_key);
+      changed->step_key = step_key;
+      ARTANA_RETURN_IF_ERROR(
+          read_record_at(reader_, changed->key, step_key, changed->record).status());
+    }
+    apply_step_delta(changed->record, *entries.step, seq);
   }
   if (entries.latest) {
-    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().latest,
-                                   run_hash_key(run_number, *entries.latest),
-                                   encode_latest(seq, *entries.latest)));
+    ARTANA_RETURN_IF_ERROR(ctx_.put(ctx_.env().dbi().latest,
+                                    run_hash_key(run_number_, *entries.latest),
+                                    encode_latest(seq, *entries.latest)));
   }
+  return Status();
+}
+
+Status EventIndexWriter::flush() {
+  for (const Changed& c : changed_) {
+    ARTANA_RETURN_IF_ERROR(
+        ctx_.put(ctx_.env().dbi().steps, c.key, encode_step_record(c.step_key, c.record)));
+  }
+  changed_.clear();
   return Status();
 }
 

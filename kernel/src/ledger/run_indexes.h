@@ -44,9 +44,28 @@ Status for_each_step_record(LedgerReader& reader, uint64_t run_number,
 Status for_each_latest(LedgerReader& reader, uint64_t run_number,
                        const std::function<Status(std::string&&, uint64_t)>& visit);
 
-// Folds one appended event into the stored indexes of `run_number`.
-Status put_event_indexes(WriteContext& ctx, LedgerReader& reader, uint64_t run_number,
-                         const IndexEntries& entries, uint64_t seq);
+// Folds one append's events into the stored indexes of `run_number`: a step's record is read
+// once and written once however many of its events the append holds (a model step's request
+// and terminal share one commit).
+class EventIndexWriter {
+ public:
+  EventIndexWriter(WriteContext& ctx, LedgerReader& reader, uint64_t run_number)
+      : ctx_(ctx), reader_(reader), run_number_(run_number) {}
+  Status add(const IndexEntries& entries, uint64_t seq);
+  // Writes the step records changed. Call once, after the last add.
+  Status flush();
+
+ private:
+  struct Changed {
+    std::string key;  // run_hash_key(run, step key)
+    std::string step_key;
+    StepIndexRecord record;
+  };
+  WriteContext& ctx_;
+  LedgerReader& reader_;
+  uint64_t run_number_;
+  std::vector<Changed> changed_;  // an append changes one or two steps: a scan is enough
+};
 // Writes folded indexes for `run_number` (a new fork, a rebuilt run).
 Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes& indexes);
 

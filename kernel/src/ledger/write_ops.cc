@@ -295,6 +295,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   int64_t spend = 0;
   std::string value, position_key;
   const std::string timestamp = format_timestamp(config.clock_us());
+  EventIndexWriter indexes(ctx, reader, record.run_number);
   for (size_t i = 0; i < prepared.events.size(); ++i) {
     const PreparedEvent& prep = prepared.events[i];
     Event& event = result.events.emplace_back();
@@ -323,12 +324,12 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
       record.extent_position = position;
     }
 
-    ARTANA_RETURN_IF_ERROR(
-        put_event_indexes(ctx, reader, record.run_number, prep.entries, event.seq));
+    ARTANA_RETURN_IF_ERROR(indexes.add(prep.entries, event.seq));
     spend += prep.entries.spend_micro_usd;
     record.head_seq = event.seq;
     record.head_hash = event.hash;
   }
+  ARTANA_RETURN_IF_ERROR(indexes.flush());
   const uint64_t count = prepared.events.size();
   ARTANA_RETURN_IF_ERROR(add_totals(ctx, reader, run_totals_key(record.run_number), spend, count));
   ARTANA_RETURN_IF_ERROR(

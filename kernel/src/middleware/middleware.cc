@@ -63,10 +63,8 @@ class QuotaGuard final : public Middleware {
 
   void rewrite_result(const StepContext&, StepResult& result) override {
     const ModelOutcome* outcome = result.model_outcome;
-    if (result.model == nullptr || outcome == nullptr || !outcome->ok || outcome->cost_micro_usd) {
-      return;
-    }
-    result.facts.push_back(unpriced_fact(result.model->model));
+    if (outcome == nullptr || !outcome->ok || outcome->cost_micro_usd) return;
+    result.facts.push_back(unpriced_fact(result.model));
   }
 
  private:

@@ -74,7 +74,8 @@ class Kernel {
   // Records the outcome of a live step begun with begin_model. A failed call is the step's
   // terminal (model_failed: replayed as that failure unless the step asks retry_failed); it
   // is returned as a model_failed error and does not fail the run.
-  Result<ModelResult> finish_model(PendingStep step, const ModelOutcome& outcome);
+  // `outcome` is taken by value: what the port returned is moved into the ledger, not copied.
+  Result<ModelResult> finish_model(PendingStep step, ModelOutcome outcome);
 
   // Tools are two-phase: begin_tool validates the arguments against the tool's schema (bad
   // arguments append nothing), then commits tool_requested — synced in `effects` mode for a

@@ -109,8 +109,8 @@ struct StepRequest {
 // tenant with the step.
 struct StepResult {
   std::span<StepValue> values;
-  const ModelCall* model = nullptr;
-  const ModelOutcome* model_outcome = nullptr;
+  std::string_view model;                       // model steps: the model called
+  const ModelOutcome* model_outcome = nullptr;  // model steps: what the port reported
   Placeholders placeholders;
   std::vector<std::string> facts;
 };
