@@ -120,7 +120,7 @@ struct Bench {
     LmdbStoreOptions store_options;
     store_options.durability = Durability::kNone;
     store = must(open_lmdb_store(dir, store_options), "opening the ledger");
-    kernel = std::make_unique<Kernel>(*store);
+    kernel = must(Kernel::open(*store), "opening the kernel");
     if (!options.print_sink) options.print_sink = [](const RunId&, std::string_view) {};
     host = std::make_unique<host::Host>(*kernel, std::move(options));
   }

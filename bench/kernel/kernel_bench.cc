@@ -93,7 +93,8 @@ void bench_model_steps(const Settings& s) {
   const uint64_t far = s.quick ? 5'000 : 100'000;
   auto store = open(s.dir + "/model", Durability::kNone);
   {
-    Kernel kernel(*store);
+    auto opened = must(Kernel::open(*store), "opening the kernel");
+    Kernel& kernel = *opened;
     must(kernel.start_run(start("long")), "start_run");
     std::vector<double> near, at_far;
     uint64_t n = 0;
@@ -128,7 +129,8 @@ void bench_value_steps(const Settings& s) {
   auto clock = [] { return Result<Json>(Json(int64_t{1700000000000})); };
   std::vector<double> live, replayed;
   {
-    Kernel kernel(*store);
+    auto opened = must(Kernel::open(*store), "opening the kernel");
+    Kernel& kernel = *opened;
     must(kernel.start_run(start("values")), "start_run");
     for (int i = 0; i < samples; ++i) {
       double t0 = now_us();
@@ -179,7 +181,8 @@ void bench_value_steps(const Settings& s) {
 // (nothing), then the completion's commit.
 void bench_tool_effects(const Settings& s) {
   auto store = open(s.dir + "/tool", Durability::kEffects);
-  Kernel kernel(*store);
+  auto opened = must(Kernel::open(*store), "opening the kernel");
+  Kernel& kernel = *opened;
   must(kernel.tools().add({"charge", "charges", Json::object({{"type", "object"}}), "1", "", true}),
        "registering a tool");
   must(kernel.start_run(start("tools")), "start_run");
@@ -215,7 +218,7 @@ void bench_middleware(const Settings& s) {
       options.mode = PolicyMode::kEnforced;
       options.middleware = {make_pii_scrubber(), make_quota_guard(), make_capability_guard()};
     }
-    auto kernel = must(Kernel::create(*store, options), "Kernel::create");
+    auto kernel = must(Kernel::open(*store, options), "opening the kernel");
     must(kernel->start_run(start("mw", int64_t{1} << 50)), "start_run");
     std::vector<double> times;
     for (int i = 0; i < 100 + samples; ++i) {
@@ -240,7 +243,8 @@ void bench_load(const Settings& s) {
   const uint64_t steps = s.quick ? 2'000 : 10'000;
   auto store = open(s.dir + "/load", Durability::kNone);
   {
-    Kernel kernel(*store);
+    auto opened = must(Kernel::open(*store), "opening the kernel");
+    Kernel& kernel = *opened;
     must(kernel.start_run(start("long")), "start_run");
     for (uint64_t n = 0; n < steps; ++n) live_step(kernel, "long", n, kPrompt);
     must(kernel.complete(TenantId("bench"), RunId("long"), Json("done")), "complete");
@@ -256,7 +260,8 @@ void bench_load(const Settings& s) {
 
   const int turns = s.quick ? 200 : 1000;
   {
-    Kernel kernel(*store);
+    auto opened = must(Kernel::open(*store), "opening the kernel");
+    Kernel& kernel = *opened;
     must(kernel.start_run(start("chat")), "start_run");
     Json history = Json::array();
     for (int turn = 0; turn < turns; ++turn) {

@@ -15,7 +15,8 @@ TEST_CASE("artana status, runs and cancel report and change runs with their exit
   TempDir dir;
   {
     auto store = open_store(dir.str());
-    Kernel kernel(*store);
+    auto opened = open_kernel(*store);
+    Kernel& kernel = *opened;
     REQUIRE(kernel.start_run(start_request("a1", "acme")).ok());
     REQUIRE(kernel.start_run(start_request("b1", "globex")).ok());
     REQUIRE(kernel.pause(TenantId("globex"), RunId("b1"), "ask", "a human", Json()).ok());

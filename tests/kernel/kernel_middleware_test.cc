@@ -94,7 +94,7 @@ struct Host {
     kernel.reset();
     store.reset();
     store = open_store(dir.str());
-    auto created = Kernel::create(*store, enforced(&log, quota));
+    auto created = Kernel::open(*store, enforced(&log, quota));
     REQUIRE(created.ok());
     kernel = std::move(created).value();
     REQUIRE(
@@ -133,13 +133,13 @@ TEST_CASE("an enforced kernel without PII, quota or capability guard is refused 
     if (missing != 0) options.middleware.push_back(make_pii_scrubber());
     if (missing != 1) options.middleware.push_back(make_quota_guard());
     if (missing != 2) options.middleware.push_back(make_capability_guard());
-    auto kernel = Kernel::create(*store, options);
+    auto kernel = Kernel::open(*store, options);
     REQUIRE_FALSE(kernel.ok());
     CHECK(kernel.status().code() == StatusCode::kInvalidArgument);
     const char* names[] = {"PII scrubber", "quota guard", "capability guard"};
     CHECK_THAT(kernel.status().message(), Catch::Contains(names[missing]));
   }
-  REQUIRE(Kernel::create(*store, enforced()).ok());
+  REQUIRE(Kernel::open(*store, enforced()).ok());
 }
 
 TEST_CASE("the quota refuses the call after the budget is spent, sticky until a raise",
@@ -370,7 +370,7 @@ TEST_CASE("every hook runs in the fixed order for models and tools; a replay onl
     options.mode = PolicyMode::kEnforced;
     options.middleware = {std::make_shared<Tagger>(&log), make_capability_guard(),
                           make_quota_guard(), make_pii_scrubber()};
-    auto created = Kernel::create(*store, options);
+    auto created = Kernel::open(*store, options);
     REQUIRE(created.ok());
     auto kernel = std::move(created).value();
     for (const char* name : {"notify", "hidden"}) {

@@ -307,7 +307,7 @@ TEST_CASE("tools the tenant lacks are not offered to the model", "[kernel][capab
   Host host;
   KernelOptions guarded;
   guarded.middleware = {make_capability_guard()};
-  host.kernel = std::make_unique<Kernel>(*host.store, guarded);
+  host.kernel = open_kernel(*host.store, guarded);
   REQUIRE(host.kernel->tools()
               .add({"pay", "pays", Json::object({{"type", "object"}}), "1", "payments", true})
               .ok());

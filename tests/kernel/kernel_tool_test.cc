@@ -23,7 +23,7 @@ struct Host {
     store = open_store(dir.str());
     KernelOptions options;
     options.middleware = {make_capability_guard()};
-    kernel = std::make_unique<Kernel>(*store, options);
+    kernel = open_kernel(*store, options);
     REQUIRE(kernel->tools()
                 .add({"charge", "charges a card",
                       Json::object({{"type", "object"}, {"required", Json::array({"amount"})}}),

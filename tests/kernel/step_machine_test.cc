@@ -112,7 +112,7 @@ TEST_CASE("a refusal the script caught leaves nothing that makes a completed run
   Host host;
   KernelOptions options;
   options.middleware = {make_capability_guard()};
-  host.kernel = std::make_unique<Kernel>(*host.store, options);
+  host.kernel = open_kernel(*host.store, options);
   REQUIRE(host.kernel->tools().add(charge_spec(true, "billing")).ok());
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   auto denied = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
@@ -122,7 +122,7 @@ TEST_CASE("a refusal the script caught leaves nothing that makes a completed run
         "capability_denied");
   REQUIRE(host.kernel->summary(kAcme, RunId("r1"), "note", Json("unpaid"), "summary:1").ok());
   REQUIRE(host.kernel->complete(kAcme, RunId("r1"), Json("without paying")).ok());
-  host.kernel = std::make_unique<Kernel>(*host.store, options);
+  host.kernel = open_kernel(*host.store, options);
   REQUIRE(host.kernel->tools().add(charge_spec(true, "billing")).ok());
   // The next execution reaches the refused step: refused as before, not drift.
   auto again = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));

@@ -41,11 +41,17 @@ StartRunRequest start_request(const std::string& run, const std::string& tenant)
   return request;
 }
 
+std::unique_ptr<Kernel> open_kernel(EventStore& store, KernelOptions options) {
+  auto opened = Kernel::open(store, std::move(options));
+  REQUIRE(opened.ok());
+  return std::move(opened).value();
+}
+
 void KernelHost::reopen() {
   kernel.reset();
   store.reset();
   store = open_store(dir.str());
-  kernel = std::make_unique<Kernel>(*store);
+  kernel = open_kernel(*store);
 }
 
 std::vector<Event> events_of(EventStore& store, const std::string& run) {

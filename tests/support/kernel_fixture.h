@@ -29,6 +29,10 @@ kernel::ModelRequest prompt_request(const std::string& step_key, const std::stri
 
 kernel::StartRunRequest start_request(const std::string& run, const std::string& tenant = "acme");
 
+// Kernel::open, required to succeed.
+std::unique_ptr<kernel::Kernel> open_kernel(kernel::EventStore& store,
+                                            kernel::KernelOptions options = {});
+
 // A ledger with a permissive kernel on it; reopen() drops both, as a new process would.
 struct KernelHost {
   TempDir dir;

@@ -65,7 +65,7 @@ Result<Opened> open_kernel(const GlobalOptions& global) {
   kernel::LmdbStoreOptions options;
   options.lease_ttl_ms = global.lease_ttl_ms;
   ARTANA_ASSIGN_OR_RETURN(opened.store, kernel::open_lmdb_store(global.data_dir, options));
-  opened.kernel = std::make_unique<kernel::Kernel>(*opened.store);
+  ARTANA_ASSIGN_OR_RETURN(opened.kernel, kernel::Kernel::open(*opened.store));
   return opened;
 }
 

@@ -126,7 +126,7 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags)
     quota.allow_unknown_cost = true;  // a port that does not price its calls is not refused
     kernel_options.middleware = {kernel::make_quota_guard(quota)};
   }
-  ARTANA_ASSIGN_OR_RETURN(session.kernel, kernel::Kernel::create(*session.store, kernel_options));
+  ARTANA_ASSIGN_OR_RETURN(session.kernel, kernel::Kernel::open(*session.store, kernel_options));
   HostOptions host_options;
   host_options.limits.max_memory_bytes = flags.max_memory_mb << 20;
   host_options.limits.max_instructions = flags.max_instructions;

@@ -24,7 +24,8 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
     : store_(store),
       mode_(options.mode),
       middleware_(std::move(options.middleware)),
-      schemas_(std::make_unique<SchemaCache>()) {
+      schemas_(std::make_unique<SchemaCache>()),
+      held_(std::make_unique<Held>()) {
   // The order is the kernel's, not the caller's: PII, quota, capability, custom.
   std::stable_sort(middleware_.begin(), middleware_.end(),
                    [](const auto& a, const auto& b) { return a->kind() < b->kind(); });
@@ -41,7 +42,7 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
   }
 }
 
-Result<std::unique_ptr<Kernel>> Kernel::create(EventStore& store, KernelOptions options) {
+Result<std::unique_ptr<Kernel>> Kernel::open(EventStore& store, KernelOptions options) {
   for (const auto& m : options.middleware) {
     if (m == nullptr) return Status::invalid_argument("a middleware entry is null");
   }
@@ -58,7 +59,7 @@ Result<std::unique_ptr<Kernel>> Kernel::create(EventStore& store, KernelOptions 
       }
     }
   }
-  return std::make_unique<Kernel>(store, std::move(options));
+  return std::unique_ptr<Kernel>(new Kernel(store, std::move(options)));
 }
 
 Kernel::~Kernel() = default;
@@ -110,8 +111,8 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
 
 Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = runs_.find(run.str()); it != runs_.end()) return it->second;
+    std::lock_guard<std::mutex> lock(held_->mu);
+    if (auto it = held_->runs.find(run.str()); it != held_->runs.end()) return it->second;
   }
   // Read outside the lock: a long run takes a while, and other runs need not wait.
   // From the indexes: a record per step, and the few run facts read whole. No step's
@@ -130,8 +131,8 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   state->run_id = run;
   ARTANA_RETURN_IF_ERROR(state->load(std::move(index), facts));
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto [it, inserted] = runs_.emplace(run.str(), state);
+    std::lock_guard<std::mutex> lock(held_->mu);
+    auto [it, inserted] = held_->runs.emplace(run.str(), state);
     if (!inserted) return it->second;  // another thread loaded it first: use that one
   }
   // A tool requested and never completed means its process died during the call — unless
@@ -140,8 +141,8 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   std::lock_guard<std::mutex> lock(state->mu);
   Status settled = settle_unknown_outcomes(*state);
   if (!settled.ok() && settled.code() != StatusCode::kLeaseHeld) {
-    std::lock_guard<std::mutex> runs_lock(mu_);
-    runs_.erase(run.str());
+    std::lock_guard<std::mutex> runs_lock(held_->mu);
+    held_->runs.erase(run.str());
     return settled;
   }
   return state;
@@ -302,8 +303,8 @@ Status Kernel::unload(const TenantId& caller, const RunId& run) {
     if (state->lease_epoch != 0)
       ARTANA_RETURN_IF_ERROR(store_.release_lease(run, state->lease_epoch));
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  runs_.erase(run.str());
+  std::lock_guard<std::mutex> lock(held_->mu);
+  held_->runs.erase(run.str());
   return Status();
 }
 

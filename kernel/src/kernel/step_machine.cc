@@ -203,16 +203,16 @@ PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) 
   step.in_flight = true;
   entry.state = std::move(state);
   auto owned = std::make_unique<LiveEntry>(std::move(entry));
-  std::lock_guard<std::mutex> lock(mu_);
-  const uint64_t ticket = next_ticket_++;
-  live_.emplace(ticket, std::move(owned));
+  std::lock_guard<std::mutex> lock(held_->mu);
+  const uint64_t ticket = held_->next_ticket++;
+  held_->live.emplace(ticket, std::move(owned));
   return PendingStep(this, ticket);
 }
 
 Result<std::unique_ptr<Kernel::LiveEntry>> Kernel::take_live(PendingStep& step, StepKind kind) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = step.kernel_ == this ? live_.find(step.ticket_) : live_.end();
-  if (it == live_.end()) {
+  std::lock_guard<std::mutex> lock(held_->mu);
+  auto it = step.kernel_ == this ? held_->live.find(step.ticket_) : held_->live.end();
+  if (it == held_->live.end()) {
     return Status::invalid_argument("that {} step is not pending here (finished already?)",
                                     step_kind_name(kind));
   }
@@ -222,18 +222,18 @@ Result<std::unique_ptr<Kernel::LiveEntry>> Kernel::take_live(PendingStep& step, 
   }
   step.release();
   std::unique_ptr<LiveEntry> entry = std::move(it->second);
-  live_.erase(it);
+  held_->live.erase(it);
   return entry;
 }
 
 void Kernel::abandon(uint64_t ticket) noexcept {
   std::unique_ptr<LiveEntry> entry;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(ticket);
-    if (it == live_.end()) return;
+    std::lock_guard<std::mutex> lock(held_->mu);
+    auto it = held_->live.find(ticket);
+    if (it == held_->live.end()) return;
     entry = std::move(it->second);
-    live_.erase(it);
+    held_->live.erase(it);
   }
   // The step is no longer in flight here: the next execution that reaches it decides it as
   // after a crash (a side effect requested and never completed needs reconciliation).
@@ -253,11 +253,11 @@ KernelStats Kernel::stats() {
   std::vector<std::shared_ptr<RunState>> runs;
   KernelStats stats;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    stats.loaded_runs = runs_.size();
-    stats.pending_steps = live_.size();
-    runs.reserve(runs_.size());
-    for (const auto& [id, state] : runs_) runs.push_back(state);
+    std::lock_guard<std::mutex> lock(held_->mu);
+    stats.loaded_runs = held_->runs.size();
+    stats.pending_steps = held_->live.size();
+    runs.reserve(held_->runs.size());
+    for (const auto& [id, state] : held_->runs) runs.push_back(state);
   }
   for (const auto& state : runs) {
     std::lock_guard<std::mutex> lock(state->mu);

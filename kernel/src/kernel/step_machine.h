@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "artana/kernel/json_schema.h"
@@ -14,6 +15,14 @@
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
+
+// What a kernel holds: the runs loaded and the live steps, under one mutex.
+struct Kernel::Held {
+  std::mutex mu;  // guards the members below (each run's state has its own mutex)
+  std::unordered_map<std::string, std::shared_ptr<RunState>> runs;
+  std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> live;
+  uint64_t next_ticket = 1;
+};
 
 // A run's state locked for one step call (kernel.cc active()).
 struct Kernel::ActiveRun {

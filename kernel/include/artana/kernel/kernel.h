@@ -20,9 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
@@ -49,11 +47,10 @@ struct PauseResult {
 
 class Kernel {
  public:
-  // A permissive kernel with `options.middleware` (none by default).
-  explicit Kernel(EventStore& store, KernelOptions options = {});
-  // Checks the options: under PolicyMode::kEnforced the PII scrubber, quota and capability
-  // guard are required, and a missing one fails here naming it.
-  static Result<std::unique_ptr<Kernel>> create(EventStore& store, KernelOptions options);
+  // The one way to make a kernel: the options are checked (a null middleware entry; under
+  // PolicyMode::kEnforced the PII scrubber, quota and capability guard are required, and a
+  // missing one fails here naming it). Default options: permissive, no middleware given.
+  static Result<std::unique_ptr<Kernel>> open(EventStore& store, KernelOptions options = {});
   ~Kernel();
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
@@ -216,6 +213,9 @@ class Kernel {
   struct StepDecision;
   struct DriftDecision;
   struct RecordedValue;
+  struct Held;
+
+  Kernel(EventStore& store, KernelOptions options);
 
   Result<std::shared_ptr<RunState>> load(const RunId& run);
   Result<std::shared_ptr<RunState>> checked(const TenantId& caller, const RunId& run);
@@ -294,10 +294,7 @@ class Kernel {
   PolicyMode mode_ = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
-  std::mutex mu_;                         // guards runs_, live_, next_ticket_
-  std::unordered_map<std::string, std::shared_ptr<RunState>> runs_;
-  std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> live_;
-  uint64_t next_ticket_ = 1;
+  std::unique_ptr<Held> held_;            // the runs loaded and the live steps (step_machine.h)
 };
 
 }  // namespace artana::kernel

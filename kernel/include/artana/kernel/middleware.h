@@ -17,7 +17,7 @@
 // The PII scrubber is first so that no later middleware sees a real value it replaces.
 //
 // Policy modes: permissive (any middleware, or none) and enforced (PII, quota and capability
-// guard required: Kernel::create fails naming what is missing).
+// guard required: Kernel::open fails naming what is missing).
 #pragma once
 
 #include <memory>
