@@ -108,7 +108,8 @@ void bench_model_steps(const Settings& s) {
           s.json);
   }
   // A new kernel loads the run once (not timed), then every step replays from the index.
-  Kernel replaying(*store);
+  auto replaying_kernel = must(Kernel::open(*store), "opening the kernel");
+  Kernel& replaying = *replaying_kernel;
   must(replaying.status(TenantId("bench"), RunId("long")), "loading the run");
   std::vector<double> replayed;
   for (uint64_t n = 0; n < static_cast<uint64_t>(samples); ++n) {
@@ -140,7 +141,8 @@ void bench_value_steps(const Settings& s) {
       live.push_back(now_us() - t0);
     }
   }
-  Kernel replaying(*store);
+  auto replaying_kernel = must(Kernel::open(*store), "opening the kernel");
+  Kernel& replaying = *replaying_kernel;
   must(replaying.status(TenantId("bench"), RunId("values")), "loading the run");
   std::vector<std::string> keys;
   for (int i = 0; i < samples; ++i) keys.push_back("time:" + std::to_string(i));
@@ -251,7 +253,8 @@ void bench_load(const Settings& s) {
   }
   std::vector<double> load_ms;
   for (int i = 0; i < (s.quick ? 3 : 7); ++i) {
-    Kernel fresh(*store);
+    auto fresh_kernel = must(Kernel::open(*store), "opening the kernel");
+    Kernel& fresh = *fresh_kernel;
     double t0 = now_us();
     must(fresh.status(TenantId("bench"), RunId("long")), "loading the run");
     load_ms.push_back((now_us() - t0) / 1000);
@@ -277,7 +280,8 @@ void bench_load(const Settings& s) {
       must(kernel.finish_model(std::move(step.pending), scripted_answer(*step.call)), "chat");
     }
   }
-  Kernel fresh(*store);
+  auto fresh_kernel = must(Kernel::open(*store), "opening the kernel");
+  Kernel& fresh = *fresh_kernel;
   double t0 = now_us();
   must(fresh.status(TenantId("bench"), RunId("chat")), "loading the chat");
   const double chat_load_ms = (now_us() - t0) / 1000;

@@ -238,7 +238,8 @@ TEST_CASE("an append decided from a stale view of the run is refused, never appe
   Host host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   // A second kernel on the same ledger (another process's view) loads the run.
-  Kernel other(*host.store);
+  auto other_kernel = open_kernel(*host.store);
+  Kernel& other = *other_kernel;
   REQUIRE(other.status(kAcme, RunId("r1")).ok());
   // The first moves the run on.
   ScriptedModel port;

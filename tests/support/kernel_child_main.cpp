@@ -22,7 +22,12 @@ int main(int argc, char** argv) {
     std::cout << "err " << store.status().to_string() << std::endl;
     return 1;
   }
-  Kernel kernel(**store);
+  auto opened = Kernel::open(**store);
+  if (!opened.ok()) {
+    std::cout << "err " << opened.status().to_string() << std::endl;
+    return 1;
+  }
+  Kernel& kernel = **opened;
   // The same tool as kernel_tool_test.cc registers: a different schema would be drift.
   Status added = kernel.tools().add(
       {"charge", "charges a card",

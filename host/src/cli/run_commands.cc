@@ -141,8 +141,10 @@ Result<RunStatus> wait_for_end(Opened& opened, const kernel::TenantId& tenant, c
         info.status == RunStatus::kCancelled) {
       return info.status;
     }
-    kernel::Kernel fresh(*opened.store);  // the run as the ledger has it now
-    Result<bool> taken = fresh.take_cancel(tenant, run);
+    // The run as the ledger has it now.
+    ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<kernel::Kernel> fresh,
+                            kernel::Kernel::open(*opened.store));
+    Result<bool> taken = fresh->take_cancel(tenant, run);
     if (!taken.ok() && taken.status().code() != StatusCode::kLeaseHeld &&
         taken.status().code() != StatusCode::kConflict) {
       return taken.status();
