@@ -112,10 +112,12 @@ TEST_CASE("global options may follow the verb", "[cli]") {
 TEST_CASE("a live owner keeps its run through a call longer than its lease: no takeover, one call",
           "[cli][worker][lease]") {
   Ledger ledger;
-  // A side-effecting tool that computes for several lease TTLs (1.5 s) without an append.
+  // A side-effecting tool that computes for about two lease TTLs (2.5 s) without an append.
+  // Renewed every TTL/3: a TTL this long leaves room for a host starved of CPU by a loaded
+  // machine (sanitizer builds, parallel tests).
   const std::string script = ledger.script("slow.lua", slow_tool_script(/*side_effect=*/true));
   const std::string data = (ledger.dir / "ledger").string();
-  ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "1500", "--json", "run", script,
+  ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "2500", "--json", "run", script,
                       "--max-instructions", "10000000000", "--run-id", "long"});
   // Until the call has started: its request is in the ledger.
   for (int i = 0; i < 3000; ++i) {
@@ -125,7 +127,7 @@ TEST_CASE("a live owner keeps its run through a call longer than its lease: no t
   // Workers try to take the run over for as long as the call runs.
   int attempts = 0;
   while (owner.running()) {
-    CliRun worker = ledger("--lease-ttl-ms 1500 worker --once");
+    CliRun worker = ledger("--lease-ttl-ms 2500 worker --once");
     INFO(worker.out << worker.err);
     CHECK(worker.out.find("run long") == std::string::npos);  // nothing executed there
     ++attempts;
