@@ -68,6 +68,72 @@ end
              Catch::Contains("twice.lua:8") && Catch::Contains("twice.lua:9"));
 }
 
+TEST_CASE("bad syscall arguments are invalid_argument errors naming the call, nothing recorded",
+          "[host]") {
+  HostFixture f;
+  const std::string path = f.script("bad_args.lua", std::string(kEcho) + R"lua(
+artana.tool { name = "t", args = {}, fn = function() return {} end }
+return function(run)
+  local calls = {
+    function() run:model("not a table") end,
+    function() run:tool(7) end,
+    function() run:tool("t", "x") end,
+    function() run:tool("t", {}, { 1, 2 }) end,
+    function() run:tool("t", {}, { colour = "red" }) end,
+    function() run:pause(false) end,
+    function() run:sleep(-1) end,
+    function() run:sleep(0 / 0) end,
+    function() run:random(1.5) end,
+    function() run:random(5, 1) end,
+    function() run:random(1, 2 ^ 60) end,
+    function() run:summary("", 1) end,
+    function() run:artifact(3) end,
+    function() run:version("v1") end,
+    function() run:step("", function() end) end,
+    function() run:scope(1, function() end) end,
+  }
+  local out = {}
+  for i, call in ipairs(calls) do
+    local ok, err = pcall(call)
+    out[i] = ok and "ok" or (err.kind .. ": " .. err.message)
+  end
+  return out
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-bad-args");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  const std::vector<std::string> expected = {
+      "run:model expects a table",
+      "run:tool(name, args, options): name must be a string",
+      "run:tool: args must be a table",
+      "run:tool: options must be a table of named options",
+      "run:tool: bad option 'colour'",
+      "run:pause(reason [, context]): reason must be a string",
+      "run:sleep(seconds): a number from 0 to 1e9",
+      "run:sleep(seconds): a number from 0 to 1e9",
+      "run:random(m) an integer in [1,m]",
+      "run:random: the interval is empty (5 > 1)",
+      "run:random: bounds must be within",
+      "run:summary(kind, value): kind must be a non-empty string",
+      "run:artifact(key [, value]): key must be a string",
+      "run:version(change_id, max)",
+      "run:step(name, fn): name must be a non-empty string",
+      "run:scope(name, fn): name must be a string",
+  };
+  REQUIRE(outcome.output.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const std::string got = outcome.output.as_array()[i].as_string();
+    INFO(i << ": " << got);
+    CHECK_THAT(got, Catch::StartsWith("invalid_argument: ") && Catch::Contains(expected[i]));
+  }
+  // Refused before a step key was claimed or anything appended: no event names a step.
+  for (const kernel::Event& event : f.events("run-bad-args")) {
+    INFO(event.type);
+    CHECK(event.payload.find("step_key") == nullptr);
+  }
+}
+
 TEST_CASE("now and random replay the recorded values in a new process", "[host]") {
   HostFixture f;
   const std::string path = f.script("values.lua", R"lua(

@@ -1,7 +1,7 @@
 // Syscalls that shape the flow of a run: run:pause, run:sleep, run:scope, run:parallel.
 #include <cmath>
 
-#include "artana/lua/lua_json.h"
+#include "artana/lua/syscall_args.h"
 #include "artana/lua/thread_calls.h"
 #include "error_json.h"
 #include "script_run.h"
@@ -13,21 +13,16 @@ using lua::SyscallOp;
 using lua::SyscallReply;
 
 SyscallReply& ScriptRun::sys_pause(lua_State* L, Task& task) {
-  const char* reason = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  if (reason == nullptr)
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:pause(reason [, context]): reason must be a string");
-  Result<Json> context = Json();
-  if (!lua_isnoneornil(L, 3)) context = lua::to_json(L, 3, "context");
-  if (!context.ok()) return reply_error(context.status());
+  auto args = lua::decode_pause(L);
+  if (!args.ok()) return reply_error(args.status());
   auto key = claim_key(L, task, "pause", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
-  auto paused = kernel_.pause(tenant_, run_id_, *key, reason, *context);
+  auto paused = kernel_.pause(tenant_, run_id_, *key, args->reason, args->context);
   if (!paused.ok()) return reply_error(paused.status(), *key);
   if (!paused->paused) return reply_value(std::move(paused->input));
   task.wait_step_key = *key;
-  task.pause_reason = reason;
-  task.pause_context = std::move(*context);
+  task.pause_reason = std::move(args->reason);
+  task.pause_context = std::move(args->context);
   return reply_wait(task, WaitKind::kPause, L);
 }
 
@@ -45,10 +40,9 @@ void ScriptRun::pauses_resumed() {
 }
 
 SyscallReply& ScriptRun::sys_sleep(lua_State* L, Task& task) {
-  int is_number = 0;
-  const lua_Number seconds = lua_tonumberx(L, 2, &is_number);
-  if (!is_number || !std::isfinite(seconds) || seconds < 0 || seconds > 1e9)
-    return reply_error(ErrorKind::kInvalidArgument, "run:sleep(seconds): a number from 0 to 1e9");
+  auto args = lua::decode_sleep(L);
+  if (!args.ok()) return reply_error(args.status());
+  const double seconds = args->seconds;
   auto key = claim_key(L, task, "sleep", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
   const auto duration_us = static_cast<int64_t>(std::llround(seconds * 1e6));
@@ -93,46 +87,30 @@ SyscallReply& ScriptRun::sys_scope(lua_State* L, Task& task, SyscallOp op) {
     task.scopes.exit();
     return reply_;
   }
-  const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  Status valid = name == nullptr
-                     ? Status::invalid_argument("run:scope(name, fn): name must be a string")
-                     : check_scope_name(name);
+  auto name = lua::decode_scope_name(L);
+  if (!name.ok()) return reply_error(name.status());
+  Status valid = check_scope_name(*name);
   if (!valid.ok()) return reply_error(valid);
-  task.scopes.enter(name);
+  task.scopes.enter(*name);
   return reply_;
 }
 
 // Arguments: run, names (array of strings), fns (array of functions), max or nil.
 SyscallReply& ScriptRun::sys_parallel(lua_State* L, Task& task) {
-  auto names = lua::to_json(L, 2, "branches");
-  if (!names.ok() || !names->is_array())
-    return reply_error(ErrorKind::kInvalidArgument, "run:parallel: bad branch names");
-  std::vector<std::string> branch_names;
-  for (const Json& name : names->as_array()) {
-    Status valid = check_scope_name(name.as_string());
+  auto args = lua::decode_parallel(L);
+  if (!args.ok()) return reply_error(args.status());
+  for (const std::string& name : args->names) {
+    Status valid = check_scope_name(name);
     if (!valid.ok()) return reply_error(valid);
-    branch_names.push_back(name.as_string());
   }
-  size_t max = 0;
-  if (!lua_isnoneornil(L, 4)) {
-    int is_integer = 0;
-    const lua_Integer value = lua_tointegerx(L, 4, &is_integer);
-    if (!is_integer || value < 1)
-      return reply_error(ErrorKind::kInvalidArgument,
-                         "run:parallel: max_concurrency must be an integer >= 1");
-    max = static_cast<size_t>(value);
-  }
-  if (branch_names.empty()) return reply_value(Json::array());
+  if (args->names.empty()) return reply_value(Json::array());
   // Hand the run object and the functions to the host: moved onto the main thread now,
   // referenced after the yield (start_parallel).
-  lua_State* main = lua_->state();
-  if (!lua_checkstack(main, 2)) return reply_error(ErrorKind::kLimitExceeded, "stack overflow");
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, 3);
-  lua_xmove(L, main, 2);
+  Status handed = lua::hand_over_parallel(L, lua_->state());
+  if (!handed.ok()) return reply_error(handed);
   task.start = StartKind::kParallel;
-  task.branch_names = std::move(branch_names);
-  task.max_concurrency = max;
+  task.branch_names = std::move(args->names);
+  task.max_concurrency = args->max_concurrency;
   return reply_wait(task, WaitKind::kParallel, L);
 }
 

@@ -5,6 +5,7 @@
 #include "artana/kernel/canonical_json.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/schema_shorthand.h"
+#include "artana/lua/syscall_args.h"
 #include "artana/lua/thread_calls.h"
 #include "error_json.h"
 #include "script_run.h"
@@ -123,13 +124,10 @@ kernel::ModelOutcome port_outcome(const std::string& port, Json&& result) {
 }  // namespace
 
 SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
-  if (lua_type(L, 2) != LUA_TTABLE)
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:model expects a table: run:model { model = ..., prompt = ... }");
-  auto table = lua::to_json(L, 2, "request");
-  if (!table.ok()) return reply_error(table.status());
+  auto args = lua::decode_model(L);
+  if (!args.ok()) return reply_error(args.status());
   std::optional<std::string> explicit_key;
-  auto request = model_request(*table, &explicit_key);
+  auto request = model_request(args->request, &explicit_key);
   if (!request.ok()) return reply_error(request.status());
   auto key = claim_key(L, task, "model", explicit_key);
   if (!key.ok()) return reply_error(key.status());

@@ -6,8 +6,8 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/sha256.h"
-#include "artana/lua/lua_json.h"
 #include "artana/lua/schema_shorthand.h"
+#include "artana/lua/syscall_args.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -24,14 +24,6 @@ int64_t seed_from_run_id(const kernel::RunId& run) {
   uint64_t seed = 0;
   for (int i = 0; i < 6; ++i) seed = (seed << 8) | digest.bytes[i];  // 48 bits: exact in JSON
   return static_cast<int64_t>(seed);
-}
-
-// Reads field `name` of the table at `index` without metamethods. Called only while no Lua
-// code runs; the field names are constants of the prelude's artana.tool, so pushing them
-// finds the interned strings and allocates nothing.   [-0, +1, -]
-int raw_field(lua_State* L, int index, const char* name) {
-  lua_pushstring(L, name);
-  return lua_rawget(L, index < 0 ? index - 1 : index);
 }
 
 }  // namespace
@@ -53,10 +45,9 @@ void ScriptRun::start_entry(Task& entry) {
 }
 
 SyscallReply& ScriptRun::sys_require(lua_State* L) {
-  const char* name = lua_tostring(L, 1);
-  if (name == nullptr)
-    return reply_error(ErrorKind::kInvalidArgument, "require expects a module name");
-  auto module = script_.read_module(name);
+  auto name = lua::decode_module_name(L);
+  if (!name.ok()) return reply_error(name.status());
+  auto module = script_.read_module(*name);
   if (!module.ok()) return reply_error(module.status().with_kind(ErrorKind::kScriptError));
   if (!script_.is_pinned()) {
     // Kept content-addressed so `--pinned` can execute the run under exactly this code.
@@ -77,17 +68,11 @@ SyscallReply& ScriptRun::sys_require(lua_State* L) {
 Json ScriptRun::script_identity() const { return script_.identity(); }
 
 Status ScriptRun::start_or_resume() {
-  lua_State* L = lua_->state();
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<kernel::ToolRegistry> tools, script_tools());
-  // The port names (ports table keys), read with lua_next: pushes only existing values.
   port_names_.clear();
-  lua::ScriptApi::push(L, api_.ports);
-  lua_pushnil(L);
-  while (lua_next(L, -2) != 0) {
-    if (lua_type(L, -2) == LUA_TSTRING) port_names_.insert(lua_tostring(L, -2));
-    lua_pop(L, 1);
+  for (std::string& name : lua::registered_port_names(lua_->state(), api_)) {
+    port_names_.insert(std::move(name));
   }
-  lua_pop(L, 1);
 
   const kernel::TenantId& caller = options_.tenant.tenant_id;
   std::optional<kernel::RunRecord> record;
@@ -132,41 +117,25 @@ Status ScriptRun::start_or_resume() {
 }
 
 Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
-  lua_State* L = lua_->state();
   auto registry = std::make_shared<kernel::ToolRegistry>();
-  lua::ScriptApi::push(L, api_.tools);
-  const int tools = lua_gettop(L);
-  Status status;
-  lua_pushnil(L);
-  while (status.ok() && lua_next(L, tools) != 0) {
-    const int spec = lua_gettop(L);
-    kernel::ToolSpec tool;
-    tool.name = lua_tostring(L, spec - 1);
-    raw_field(L, spec, "description");
-    tool.description = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-    raw_field(L, spec, "capability");
-    tool.capability = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-    raw_field(L, spec, "version");
-    tool.version = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "1";
-    raw_field(L, spec, "side_effect");
-    tool.side_effect = lua_toboolean(L, -1);
-    raw_field(L, spec, "args");
-    auto args = lua::to_json(L, -1, "args");
-    lua_settop(L, spec - 1);  // keep the key for lua_next
-    if (!args.ok()) {
-      status = Status::invalid_argument("tool '{}': {}", tool.name, args.status().message());
-      break;
-    }
-    auto schema = lua::schema_from_shorthand(*args, "args");
+  auto registered = lua::registered_tools(lua_->state(), api_);
+  if (!registered.ok()) return registered.status().with_kind(ErrorKind::kInvalidArgument);
+  for (lua::RegisteredToolFields& fields : *registered) {
+    auto schema = lua::schema_from_shorthand(fields.args, "args");
     if (!schema.ok()) {
-      status = Status::invalid_argument("tool '{}': {}", tool.name, schema.status().message());
-      break;
+      return Status::invalid_argument("tool '{}': {}", fields.name, schema.status().message())
+          .with_kind(ErrorKind::kInvalidArgument);
     }
+    kernel::ToolSpec tool;
+    tool.name = std::move(fields.name);
+    tool.description = std::move(fields.description);
+    tool.capability = std::move(fields.capability);
+    tool.version = std::move(fields.version);
+    tool.side_effect = fields.side_effect;
     tool.arguments = std::move(*schema);
-    status = registry->add(std::move(tool));
+    Status added = registry->add(std::move(tool));
+    if (!added.ok()) return added.with_kind(ErrorKind::kInvalidArgument);
   }
-  lua_settop(L, tools - 1);
-  if (!status.ok()) return status.with_kind(ErrorKind::kInvalidArgument);
   return registry;
 }
 

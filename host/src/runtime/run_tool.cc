@@ -2,6 +2,7 @@
 // committed tool_requested before the tool's fn starts) as a task of its own.
 #include "artana/kernel/fault_points.h"
 #include "artana/lua/lua_json.h"
+#include "artana/lua/syscall_args.h"
 #include "artana/lua/thread_calls.h"
 #include "script_run.h"
 
@@ -23,26 +24,14 @@ Json tool_result_json(const kernel::ToolResult& result) {
 }  // namespace
 
 SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
-  const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  if (name == nullptr)
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:tool(name, args, options): name must be a string");
+  auto args = lua::decode_tool(L);
+  if (!args.ok()) return reply_error(args.status());
   kernel::ToolRequest request;
-  request.tool = name;
-  if (!lua_isnoneornil(L, 3)) {
-    if (lua_type(L, 3) != LUA_TTABLE)
-      return reply_error(ErrorKind::kInvalidArgument, "run:tool: args must be a table");
-    auto args = lua::to_json(L, 3, "args");
-    if (!args.ok()) return reply_error(args.status());
-    request.arguments = std::move(*args);
-  }
+  request.tool = std::move(args->tool);
+  request.arguments = std::move(args->arguments);
   std::optional<std::string> explicit_key;
-  if (!lua_isnoneornil(L, 4)) {
-    if (lua_type(L, 4) != LUA_TTABLE)
-      return reply_error(ErrorKind::kInvalidArgument, "run:tool: options must be a table");
-    auto options = lua::to_json(L, 4, "options");
-    if (!options.ok()) return reply_error(options.status());
-    for (const auto& [field, value] : options->as_object()) {
+  if (args->options.is_object()) {
+    for (const auto& [field, value] : args->options.as_object()) {
       if (field == "step_key" && value.is_string()) {
         explicit_key = value.as_string();
       } else if (field == "replay" && value.is_string()) {

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "artana/kernel/sha256.h"
-#include "artana/lua/lua_json.h"
+#include "artana/lua/syscall_args.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -28,14 +28,6 @@ uint64_t random_bits(int64_t seed, const std::string& step_key) {
   return bits;
 }
 
-// An integer argument (an integral float is accepted), or nullopt.
-std::optional<int64_t> integer_arg(lua_State* L, int index) {
-  int is_integer = 0;
-  const lua_Integer value = lua_tointegerx(L, index, &is_integer);
-  if (!is_integer) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
 SyscallReply& ScriptRun::sys_now(lua_State* L, Task& task) {
@@ -52,24 +44,9 @@ SyscallReply& ScriptRun::sys_now(lua_State* L, Task& task) {
 }
 
 SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
-  const int nargs = lua_gettop(L) - 1;
-  std::optional<int64_t> low, high;
-  if (nargs >= 1) {
-    low = integer_arg(L, 2);
-    high = nargs >= 2 ? integer_arg(L, 3) : low;
-    if (nargs == 1) low = 1;
-    if (!low || !high || nargs > 2)
-      return reply_error(ErrorKind::kInvalidArgument,
-                         "run:random() gives a float in [0,1); run:random(m) an integer in "
-                         "[1,m]; run:random(m, n) an integer in [m,n]");
-    if (*low > *high)
-      return reply_error(ErrorKind::kInvalidArgument, "run:random: the interval is empty (" +
-                                                          std::to_string(*low) + " > " +
-                                                          std::to_string(*high) + ")");
-    constexpr int64_t kSafe = int64_t{1} << 53;
-    if (*low < -kSafe || *high > kSafe)
-      return reply_error(ErrorKind::kInvalidArgument, "run:random: bounds must be within ±2^53");
-  }
+  auto args = lua::decode_random(L);
+  if (!args.ok()) return reply_error(args.status());
+  const std::optional<int64_t> low = args->low, high = args->high;
   auto key = claim_key(L, task, "random", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
   auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kRandom, [&]() -> Result<Json> {
@@ -83,47 +60,35 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
 }
 
 SyscallReply& ScriptRun::sys_summary(lua_State* L, Task& task) {
-  const char* kind = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  if (kind == nullptr || *kind == '\0')
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:summary(kind, value): kind must be a non-empty string");
-  auto value = lua::to_json(L, 3, "value");
-  if (!value.ok()) return reply_error(value.status());
+  auto args = lua::decode_summary(L);
+  if (!args.ok()) return reply_error(args.status());
   auto key = claim_key(L, task, "summary", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
-  Status recorded = kernel_.summary(tenant_, run_id_, kind, *value, *key);
+  Status recorded = kernel_.summary(tenant_, run_id_, args->kind, args->value, *key);
   if (!recorded.ok()) return reply_error(recorded, *key);
   return reply_;
 }
 
 SyscallReply& ScriptRun::sys_artifact(lua_State* L, Task& task) {
-  const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  if (name == nullptr)
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:artifact(key [, value]): key must be a string");
-  const bool write = lua_gettop(L) >= 3;
+  auto args = lua::decode_artifact(L);
+  if (!args.ok()) return reply_error(args.status());
   auto key = claim_key(L, task, "artifact", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
-  if (write) {
-    auto value = lua::to_json(L, 3, "value");
-    if (!value.ok()) return reply_error(value.status());
-    Status written = kernel_.write_artifact(tenant_, run_id_, *key, name, *value);
+  if (args->value) {
+    Status written = kernel_.write_artifact(tenant_, run_id_, *key, args->key, *args->value);
     if (!written.ok()) return reply_error(written, *key);
     return reply_;
   }
-  auto read = kernel_.read_artifact(tenant_, run_id_, *key, name);
+  auto read = kernel_.read_artifact(tenant_, run_id_, *key, args->key);
   if (!read.ok()) return reply_error(read.status(), *key);
   return reply_value(read->value);
 }
 
 SyscallReply& ScriptRun::sys_version(lua_State* L, Task& /*task*/) {
-  const char* change = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  const std::optional<int64_t> max = integer_arg(L, 3);
-  if (change == nullptr || !max)
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:version(change_id, max): a change id string and the newest version");
-  auto version = kernel_.version(tenant_, run_id_, change, *max);
-  if (!version.ok()) return reply_error(version.status(), "version:" + std::string(change));
+  auto args = lua::decode_version(L);
+  if (!args.ok()) return reply_error(args.status());
+  auto version = kernel_.version(tenant_, run_id_, args->change_id, args->max);
+  if (!version.ok()) return reply_error(version.status(), "version:" + args->change_id);
   return reply_value(Json(*version));
 }
 
@@ -148,18 +113,16 @@ SyscallReply& ScriptRun::sys_step(lua_State* L, Task& task, SyscallOp op) {
   }
   if (op == SyscallOp::kStepEnd) {
     task.in_step = false;
-    auto value = lua::to_json(L, 2, "step result");
+    auto value = lua::decode_step_value(L);
     if (!value.ok()) return reply_error(value.status(), task.step_key);
     auto step = kernel_.value_step(tenant_, run_id_, task.step_key, ValueKind::kStep,
                                    [&]() -> Result<Json> { return std::move(*value); });
     if (!step.ok()) return reply_error(step.status(), task.step_key);
     return reply_value(step->value);
   }
-  const char* name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : nullptr;
-  if (name == nullptr || *name == '\0')
-    return reply_error(ErrorKind::kInvalidArgument,
-                       "run:step(name, fn): name must be a non-empty string");
-  auto key = claim_key(L, task, "step", std::string_view(name));
+  auto name = lua::decode_step_name(L);
+  if (!name.ok()) return reply_error(name.status());
+  auto key = claim_key(L, task, "step", std::string_view(*name));
   if (!key.ok()) return reply_error(key.status());
   bool not_recorded = false;
   auto step = kernel_.value_step(tenant_, run_id_, *key, ValueKind::kStep,

@@ -234,15 +234,16 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
 
 Task* ScriptRun::syscall_task(SyscallOp op) {
   Task* task = current_;
-  const std::string name = "run:" + std::string(lua::syscall_name(op));
+  // Built only for an error: this runs on every syscall, replayed ones included.
+  auto name = [op] { return "run:" + std::string(lua::syscall_name(op)); };
   if (task == nullptr || !started_) {
     reply_error(ErrorKind::kInvalidArgument,
-                name + " is only available once the entry function runs");
+                name() + " is only available once the entry function runs");
     return nullptr;
   }
   if (task->kind == TaskKind::kPort || task->kind == TaskKind::kTool) {
     reply_error(ErrorKind::kSandboxViolation,
-                name + " cannot be called inside a " +
+                name() + " cannot be called inside a " +
                     (task->kind == TaskKind::kPort ? "model port" : "tool") +
                     ": ports and tools answer one step; they do not make steps of their own");
     return nullptr;
@@ -250,7 +251,7 @@ Task* ScriptRun::syscall_task(SyscallOp op) {
   const bool step_op = op == SyscallOp::kStepEnd || op == SyscallOp::kStepAbort;
   if (task->in_step && !step_op) {
     reply_error(ErrorKind::kSandboxViolation,
-                name + " inside run:step('" + task->step_key +
+                name() + " inside run:step('" + task->step_key +
                     "'): a step's function is a pure computation, recorded once; group "
                     "syscalls with run:scope instead");
     return nullptr;

@@ -12,6 +12,10 @@
 // Threading: as for the lua_State.
 #pragma once
 
+#include <string>
+#include <vector>
+
+#include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/syscall_bridge.h"
@@ -31,5 +35,19 @@ struct ScriptApi {
 // Installs the module, `require` and the run object into `state`, bound to `handler` (which
 // must outlive the state). Call once, before any script runs.
 Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler);
+
+// A tool as artana.tool registered it: `args` is its argument shorthand or schema, as JSON.
+struct RegisteredToolFields {
+  std::string name;
+  std::string description;
+  std::string capability;
+  std::string version = "1";
+  bool side_effect = false;
+  kernel::Json args;
+};
+// What the script registered, read while no Lua code runs (after the entry's `ready` yield).
+// A tool whose args cannot be read as JSON: invalid_argument naming the tool.
+Result<std::vector<RegisteredToolFields>> registered_tools(lua_State* main, const ScriptApi& api);
+std::vector<std::string> registered_port_names(lua_State* main, const ScriptApi& api);
 
 }  // namespace artana::lua

@@ -1,0 +1,99 @@
+// A syscall's arguments, decoded from the calling thread's stack into typed values. The
+// host's handlers read these structs and never the stack: all Lua stack work stays in lua/.
+//
+// Each decoder reads arguments 2.. of the calling thread (argument 1 is the run object) and
+// returns invalid_argument (kind invalid_argument) with a message naming the call's
+// spelling, or the decoded values. JSON values are converted by to_json (protected: memory
+// running out is a returned error, never a longjmp through the caller).
+// Threading: as for the lua_State.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/json.h"
+#include "artana/kernel/status.h"
+
+struct lua_State;
+
+namespace artana::lua {
+
+// run:model { ... }: the request table, as JSON (the host checks its fields).
+struct ModelArgs {
+  kernel::Json request;
+};
+Result<ModelArgs> decode_model(lua_State* L);
+
+// run:tool(name [, args [, options]]).
+struct ToolArgs {
+  std::string tool;
+  kernel::Json arguments = kernel::Json::object();
+  kernel::Json options;  // an object, or null when none was given
+};
+Result<ToolArgs> decode_tool(lua_State* L);
+
+// run:pause(reason [, context]).
+struct PauseArgs {
+  std::string reason;
+  kernel::Json context;  // null when none was given
+};
+Result<PauseArgs> decode_pause(lua_State* L);
+
+// run:sleep(seconds): a finite number from 0 to 1e9.
+struct SleepArgs {
+  double seconds = 0;
+};
+Result<SleepArgs> decode_sleep(lua_State* L);
+
+// run:random() -> a float in [0,1); run:random(m) -> [1,m]; run:random(m, n) -> [m,n]. Bounds
+// are integers within ±2^53 and the interval is not empty.
+struct RandomArgs {
+  std::optional<int64_t> low, high;  // none: a float
+};
+Result<RandomArgs> decode_random(lua_State* L);
+
+// run:summary(kind, value).
+struct SummaryArgs {
+  std::string kind;
+  kernel::Json value;
+};
+Result<SummaryArgs> decode_summary(lua_State* L);
+
+// run:artifact(key [, value]): a read without a value argument, a write with one.
+struct ArtifactArgs {
+  std::string key;
+  std::optional<kernel::Json> value;
+};
+Result<ArtifactArgs> decode_artifact(lua_State* L);
+
+// run:version(change_id, max).
+struct VersionArgs {
+  std::string change_id;
+  int64_t max = 0;
+};
+Result<VersionArgs> decode_version(lua_State* L);
+
+// run:step(name, fn) before fn runs (the name), and after it returned (its value).
+Result<std::string> decode_step_name(lua_State* L);
+Result<kernel::Json> decode_step_value(lua_State* L);
+
+// run:scope(name, fn): the name (the host checks it as a scope name).
+Result<std::string> decode_scope_name(lua_State* L);
+
+// run:parallel(names, fns, max): the branch names and the concurrency limit (0: none). The
+// functions stay on the stack for hand_over_parallel.
+struct ParallelArgs {
+  std::vector<std::string> names;
+  size_t max_concurrency = 0;
+};
+Result<ParallelArgs> decode_parallel(lua_State* L);
+// Moves the run object and the branch functions of a run:parallel call onto `main`, where
+// take_refs (thread_calls.h) references them once the caller has yielded.
+Status hand_over_parallel(lua_State* L, lua_State* main);
+
+// require(name): the module name.
+Result<std::string> decode_module_name(lua_State* L);
+
+}  // namespace artana::lua
