@@ -1,6 +1,8 @@
 // Pauses, sleeps, drift and halts through Lua.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "host/host_fixture.h"
 
 namespace artana::testing {
@@ -223,7 +225,128 @@ end
 namespace artana::testing {
 namespace {
 
-TEST_CASE("reloads in the middle of a live model call leave nothing pending in the kernel",
+// Ticks with no time budget: one pass, each execution (the old ones' calls included) one slice.
+void one_pass(HostFixture& f, int passes) {
+  for (int i = 0; i < passes; ++i) f.host->tick(std::chrono::microseconds(0));
+}
+
+size_t count_lines(const std::vector<std::string>& lines, const std::string& line) {
+  return static_cast<size_t>(std::count(lines.begin(), lines.end(), line));
+}
+
+TEST_CASE("1000 reloads in the middle of a model call: the call is made once and adopted",
+          "[host][reload]") {
+  HostFixture f;
+  // 4e7 loop iterations: longer than 1000 reloads of five slices each (one slice per pass).
+  const std::string path = f.script("slow.lua", R"lua(local artana = require "artana"
+artana.model_port("m", function(req)
+  print("call")
+  local n = 0
+  for i = 1, 4e7 do n = n + 1 end
+  return { output = n }
+end)
+return function(run)
+  return run:model { model = "m", prompt = "p" }.output
+end
+)lua");
+  host::RunOptions options;
+  options.run_id = kernel::RunId("run-slow");
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  REQUIRE(f.host->start(path, options).ok());
+  auto pending = [&] { return f.host->kernel().stats().pending_steps; };
+  for (int t = 0; t < 100 && pending() == 0; ++t) one_pass(f, 1);
+  REQUIRE(pending() == 1);  // the port is answering
+  for (int i = 0; i < 1000; ++i) {
+    REQUIRE(f.host->reload(kernel::RunId("run-slow")).ok());
+    one_pass(f, 5);
+    INFO("reload " << i);
+    REQUIRE(pending() == 1);  // the same call, never a second one
+    REQUIRE(count_lines(f.printed, "call") == 1);
+    REQUIRE(f.count("run-slow", "model_requested") == 0);  // still running
+  }
+  host::RunOutcome outcome = f.drive("run-slow");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(outcome.output.as_integer() == 40'000'000);
+  CHECK(count_lines(f.printed, "call") == 1);
+  CHECK(f.count("run-slow", "model_requested") == 1);
+  CHECK(f.count("run-slow", "model_completed") == 1);
+  CHECK(pending() == 0);
+}
+
+TEST_CASE("a reload that asks the model otherwise abandons the old call and makes its own",
+          "[host][reload]") {
+  HostFixture f;
+  const char kSlowPort[] = R"lua(local artana = require "artana"
+artana.model_port("m", function(req)
+  print("call " .. req.prompt)
+  local n = 0
+  for i = 1, 1e6 do n = n + 1 end
+  return { output = req.prompt }
+end)
+)lua";
+  const std::string path = f.script("ask.lua", std::string(kSlowPort) + R"lua(
+return function(run) return run:model { model = "m", prompt = "old" }.output end
+)lua");
+  host::RunOptions options;
+  options.run_id = kernel::RunId("run-ask");
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  REQUIRE(f.host->start(path, options).ok());
+  auto pending = [&] { return f.host->kernel().stats().pending_steps; };
+  for (int t = 0; t < 100 && pending() == 0; ++t) one_pass(f, 1);
+  REQUIRE(pending() == 1);
+  f.script("ask.lua", std::string(kSlowPort) + R"lua(
+return function(run) return run:model { model = "m", prompt = "new" }.output end
+)lua");
+  REQUIRE(f.host->reload(kernel::RunId("run-ask")).ok());
+  host::RunOutcome outcome = f.drive("run-ask");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(outcome.output.as_string() == "new");
+  CHECK(f.printed == std::vector<std::string>{"call old", "call new"});
+  CHECK(f.count("run-ask", "model_requested") == 1);  // only the new request is recorded
+  CHECK(pending() == 0);
+}
+
+TEST_CASE("a reload during a side-effecting tool adopts it: it runs once, no unknown outcome",
+          "[host][reload][tool]") {
+  HostFixture f;
+  const std::string path = f.script("charge.lua", R"lua(local artana = require "artana"
+artana.tool { name = "charge", side_effect = true, args = { amount = "integer" },
+              fn = function(args, ctx)
+                print("CHARGED " .. args.amount)
+                local n = 0
+                for i = 1, 2e6 do n = n + 1 end
+                return { charged = args.amount }
+              end }
+return function(run) return run:tool("charge", { amount = 5 }).result end
+)lua");
+  host::RunOptions options;
+  options.run_id = kernel::RunId("run-charge");
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  REQUIRE(f.host->start(path, options).ok());
+  for (int t = 0; t < 100 && f.host->kernel().stats().pending_steps == 0; ++t) one_pass(f, 1);
+  REQUIRE(f.host->kernel().stats().pending_steps == 1);
+  REQUIRE(f.count("run-charge", "tool_requested") == 1);  // committed: the tool is running
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(f.host->reload(kernel::RunId("run-charge")).ok());
+    one_pass(f, 3);
+  }
+  host::RunOutcome outcome = f.drive("run-charge");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"({"charged":5})");
+  CHECK(count_lines(f.printed, "CHARGED 5") == 1);
+  CHECK(f.count("run-charge", "tool_requested") == 1);
+  CHECK(f.count("run-charge", "tool_completed") == 1);
+  for (const kernel::Event& e : f.events("run-charge")) {
+    const kernel::Json* outcome_name = e.payload.find("outcome");
+    CHECK((outcome_name == nullptr || outcome_name->as_string() == "success"));
+  }
+  CHECK(f.host->kernel().stats().pending_steps == 0);
+}
+
+TEST_CASE("a host going away with a call in flight leaves nothing pending in the kernel",
           "[host][reload]") {
   HostFixture f;
   const std::string path = f.script("slow.lua", R"lua(local artana = require "artana"
@@ -241,15 +364,12 @@ end
   options.tenant.tenant_id = kernel::TenantId("acme");
   REQUIRE(f.host->start(path, options).ok());
   auto pending = [&] { return f.host->kernel().stats().pending_steps; };
-  for (int i = 0; i < 1000; ++i) {
-    for (int t = 0; t < 1000 && pending() == 0; ++t) f.host->tick(std::chrono::microseconds(200));
-    REQUIRE(pending() == 1);  // the port is answering
-    REQUIRE(f.host->reload(kernel::RunId("run-slow")).ok());
-    REQUIRE(pending() == 0);  // the dropped execution's call was abandoned
-  }
-  for (int t = 0; t < 1000 && pending() == 0; ++t) f.host->tick(std::chrono::microseconds(200));
+  for (int t = 0; t < 100 && pending() == 0; ++t) one_pass(f, 1);
   REQUIRE(pending() == 1);
-  f.host.reset();  // a host going away with a call in flight
+  REQUIRE(f.host->reload(kernel::RunId("run-slow")).ok());  // an old execution draining too
+  one_pass(f, 3);
+  REQUIRE(pending() == 1);
+  f.host.reset();
   kernel::KernelStats stats = f.kernel_host.kernel->stats();
   CHECK(stats.pending_steps == 0);
   CHECK(f.count("run-slow", "model_requested") == 0);

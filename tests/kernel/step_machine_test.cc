@@ -161,6 +161,61 @@ TEST_CASE("a dropped live step is abandoned: nothing held, a model step asked ag
   CHECK(host.kernel->stats().pending_steps == 0);
 }
 
+TEST_CASE("after a reload, the same request adopts the call in flight; another abandons it",
+          "[kernel][steps][reload]") {
+  Host host;
+  REQUIRE(host.kernel->tools().add(charge_spec(true, "")).ok());
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  auto model = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("m", "x"));
+  REQUIRE(model.ok());
+  REQUIRE(model->call);
+  auto tool = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
+  REQUIRE(tool.ok());
+  REQUIRE(tool->call);
+  const uint64_t model_ticket = model->pending.ticket();
+  const uint64_t tool_ticket = tool->pending.ticket();
+
+  // A new execution: the same requests adopt the calls (no second call, no unknown outcome).
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(host.kernel->reload(kAcme, RunId("r1")).ok());
+    auto again = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("m", "x"));
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->call);
+    CHECK(again->adopted == model_ticket);
+    auto tool_again = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
+    REQUIRE(tool_again.ok());
+    CHECK_FALSE(tool_again->call);
+    CHECK(tool_again->adopted == tool_ticket);
+  }
+  CHECK(count_type(events_of(*host.store, "r1"), "tool_completed") == 0);  // nothing settled
+  ScriptedModel port;
+  REQUIRE(host.kernel->finish_model(std::move(model->pending), port(*model->call)).ok());
+  ToolOutcome charged;
+  charged.result = Json::object({{"ok", true}});
+  REQUIRE(host.kernel->finish_tool(std::move(tool->pending), charged).ok());
+  CHECK(host.kernel->stats().pending_steps == 0);
+  // Another reload replays both.
+  REQUIRE(host.kernel->reload(kAcme, RunId("r1")).ok());
+  auto replayed = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("m", "x"));
+  REQUIRE(replayed.ok());
+  CHECK(replayed->replayed);
+
+  // A call in flight reached with another request: abandoned, the step goes live again.
+  auto old = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("n", "old"));
+  REQUIRE(old.ok());
+  REQUIRE(old->call);
+  REQUIRE(host.kernel->reload(kAcme, RunId("r1")).ok());
+  auto changed = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("n", "new"));
+  REQUIRE(changed.ok());
+  REQUIRE(changed->call);
+  CHECK_FALSE(changed->adopted);
+  CHECK(host.kernel->finish_model(std::move(old->pending), port(*old->call)).status().code() ==
+        StatusCode::kInvalidArgument);  // not pending any more: nothing recorded
+  REQUIRE(host.kernel->finish_model(std::move(changed->pending), port(*changed->call)).ok());
+  CHECK(count_type(events_of(*host.store, "r1"), "model_requested") == 2);  // m, and n as new
+  CHECK(host.kernel->stats().pending_steps == 0);
+}
+
 TEST_CASE("a dropped side-effecting tool call halts for reconciliation, not a second call",
           "[kernel][steps][tool]") {
   Host host;

@@ -44,7 +44,11 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
   if (!options_.clock) options_.clock = system_clock_us;
 }
 
-Host::~Host() = default;
+Host::~Host() {
+  // Executions first: each forgets what it waited for while the host's maps still exist.
+  draining_.clear();
+  runs_.clear();
+}
 
 Result<ScriptSource> Host::load_source(const std::string& script_path, const RunOptions& options) {
   if (!options.pinned) return ScriptSource::from_file(script_path, options_.stdlib_dir);
@@ -104,9 +108,45 @@ Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
   options.run_id = run;
   if (it->second->started()) options.tenant.tenant_id = it->second->tenant();
   const std::string path = script_path.empty() ? it->second->script_path() : script_path;
-  runs_.erase(it);  // drops the lua_State and every task in it
-  (void)kernel_.unload(options.tenant.tenant_id, run);
+  std::unique_ptr<ScriptRun> old = std::move(it->second);
+  runs_.erase(it);
+  if (old->started()) {
+    // Loaded afresh for the new execution, keeping the lease and the calls in flight.
+    (void)kernel_.reload(options.tenant.tenant_id, run);
+  }
+  // The old execution stops; its calls in flight go on until adopted or dropped.
+  if (old->drain()) draining_.push_back(std::move(old));
+  old.reset();  // nothing in flight: its lua_State and tasks go now
   return start(path, options).status();
+}
+
+void Host::adopt(uint64_t ticket, ScriptRun& run, uint64_t task_id) {
+  adoptions_[ticket] = Adoption{&run, task_id};
+}
+
+void Host::adopted_call_finished(uint64_t ticket, Result<kernel::Json> result) {
+  auto it = adoptions_.find(ticket);
+  if (it == adoptions_.end()) return;  // not adopted (yet): the result is recorded all the same
+  const Adoption adoption = it->second;
+  adoptions_.erase(it);
+  guarded(*adoption.run,
+          [&] { adoption.run->adopted_call_ended(adoption.task_id, std::move(result)); });
+}
+
+void Host::forget_adoptions(const ScriptRun& run) {
+  std::erase_if(adoptions_, [&run](const auto& entry) { return entry.second.run == &run; });
+}
+
+void Host::drop_drained() {
+  std::erase_if(draining_, [this](const std::unique_ptr<ScriptRun>& old) {
+    const std::vector<uint64_t> calls = old->call_tickets();
+    if (calls.empty()) return true;
+    for (uint64_t ticket : calls) {
+      if (adoptions_.count(ticket)) return false;  // the new execution waits for it
+    }
+    auto successor = runs_.find(old->run_id().str());
+    return successor == runs_.end() || !successor->second->has_ready();
+  });
 }
 
 // Executes a parked run again: its script replays up to where it stopped and goes on.
@@ -175,6 +215,12 @@ TickResult Host::tick(std::chrono::microseconds budget) {
       ++result.resumed;
       worked = true;
     }
+    for (auto& old : draining_) {  // old executions' calls in flight, after a reload
+      if (!old->has_ready()) continue;
+      guarded(*old, [&] { old->run_one(); });
+      ++result.resumed;
+      worked = true;
+    }
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
   // A run in the middle of a long call keeps its lease: no other process takes it over.
@@ -185,6 +231,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
       run->keep_lease(steady_now);
     });
   }
+  drop_drained();
   park_idle_runs();
   result.more_ready = !idle();
   return result;
@@ -193,6 +240,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 bool Host::idle() const {
   for (const auto& [id, run] : runs_)
     if (run->has_ready()) return false;
+  for (const auto& old : draining_)
+    if (old->has_ready()) return false;
   return true;
 }
 
@@ -209,6 +258,7 @@ Status Host::unload(const kernel::RunId& run) {
     parked_.erase(parked);
     return kernel_.unload(tenant, run);
   }
+  std::erase_if(draining_, [&run](const auto& old) { return old->run_id() == run; });
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
   const bool started = it->second->started();

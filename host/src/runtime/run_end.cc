@@ -67,6 +67,14 @@ void ScriptRun::entry_raised(Task& entry, Json error) {
 
 void ScriptRun::killed() {
   if (ended_) return;
+  if (draining_) {
+    // An old execution's call hit a limit: the call is dropped (abandoned when the host
+    // drops this execution), never the run's end — the new execution owns the run.
+    ready_.clear();
+    live_work_ = 0;
+    ended_ = RunOutcome{};
+    return;
+  }
   const char* reason = lua_->kill_reason();
   Json error =
       Json::object({{"kind", error_kind_name(ErrorKind::kLimitExceeded)},
@@ -116,6 +124,7 @@ void ScriptRun::watch_cancel() {
 
 void ScriptRun::crashed(std::string_view what) {
   if (ended_) return;
+  if (draining_) return killed();
   Json error =
       Json::object({{"kind", error_kind_name(ErrorKind::kInternal)},
                     {"message", "the host failed running this run: " + std::string(what)}});

@@ -142,6 +142,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto step = kernel_.begin_model(tenant_, run_id_, *request);
   if (!step.ok()) return reply_error(step.status(), *key);
   if (step->replayed) return reply_value(model_result_json(std::move(*step->replayed)));
+  if (step->adopted) return wait_adopted(task, *step->adopted, *key, L);
   task.start = StartKind::kModelPort;
   task.model_call = std::move(*step->call);
   task.pending = std::move(step->pending);
@@ -201,10 +202,10 @@ void ScriptRun::port_returned(Task& port, int nresults) {
   }
   finish_task(port);
   --live_work_;
+  const uint64_t ticket = waiter.pending.ticket();
   auto finished = kernel_.finish_model(std::move(waiter.pending), std::move(outcome));
-  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
-  if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
-  resume_with(waiter, model_result_json(std::move(*finished)));
+  if (!finished.ok()) return call_finished(waiter, ticket, finished.status());
+  call_finished(waiter, ticket, model_result_json(std::move(*finished)));
 }
 
 void ScriptRun::port_raised(Task& port) {
@@ -217,9 +218,9 @@ void ScriptRun::port_raised(Task& port) {
   outcome.error = std::string(error.message);
   finish_task(port);
   --live_work_;
+  const uint64_t ticket = waiter.pending.ticket();
   auto finished = kernel_.finish_model(std::move(waiter.pending), std::move(outcome));
-  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
-  resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+  call_finished(waiter, ticket, finished.status());
 }
 
 Json ScriptRun::model_result_json(kernel::ModelResult&& result) {

@@ -54,6 +54,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   auto step = kernel_.begin_tool(tenant_, run_id_, request);
   if (!step.ok()) return reply_error(step.status(), *key);
   if (step->replayed) return reply_value(tool_result_json(*step->replayed));
+  if (step->adopted) return wait_adopted(task, *step->adopted, *key, L);
   task.start = StartKind::kTool;
   task.tool_call = std::move(*step->call);
   task.pending = std::move(step->pending);
@@ -105,10 +106,10 @@ void ScriptRun::tool_returned(Task& tool, int nresults) {
   finish_task(tool);
   --live_work_;
   kernel::fault_point("tool.end");
+  const uint64_t ticket = waiter.pending.ticket();
   auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
-  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
-  if (!finished.ok()) return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
-  resume_with(waiter, tool_result_json(*finished));
+  if (!finished.ok()) return call_finished(waiter, ticket, finished.status());
+  call_finished(waiter, ticket, tool_result_json(*finished));
 }
 
 void ScriptRun::tool_raised(Task& tool) {
@@ -125,9 +126,9 @@ void ScriptRun::tool_raised(Task& tool) {
   outcome.error = std::string(error.message);
   finish_task(tool);
   --live_work_;
+  const uint64_t ticket = waiter.pending.ticket();
   auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
-  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
-  resume_with_status(waiter, finished.status(), waiter.wait_step_key);
+  call_finished(waiter, ticket, finished.status());
 }
 
 }  // namespace artana::host

@@ -20,7 +20,7 @@ ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
       script_(std::move(script)),
       options_(std::move(options)) {}
 
-ScriptRun::~ScriptRun() = default;  // the LuaState frees every thread
+ScriptRun::~ScriptRun() { host_.forget_adoptions(*this); }  // the LuaState frees every thread
 
 Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
                                                      RunOptions options) {
@@ -92,6 +92,7 @@ void ScriptRun::run_one() {
   Task& task = *ready_.front();
   ready_.pop_front();
   if (task.state != TaskState::kReady) return;
+  if (draining_ && task.kind != TaskKind::kPort && task.kind != TaskKind::kTool) return;
   current_ = &task;
   lua_->clear_slice_flag();
   int nresults = 0;
@@ -294,6 +295,51 @@ SyscallReply& ScriptRun::reply_wait(Task& task, WaitKind wait, lua_State* caller
   task.caller = caller;
   reply_.kind = SyscallReply::Kind::kWait;
   return reply_;
+}
+
+bool ScriptRun::drain() {
+  draining_ = true;
+  std::erase_if(ready_, [](const Task* task) {
+    return task->kind != TaskKind::kPort && task->kind != TaskKind::kTool;
+  });
+  return !call_tickets().empty();
+}
+
+std::vector<uint64_t> ScriptRun::call_tickets() const {
+  std::vector<uint64_t> tickets;
+  if (ended_) return tickets;
+  for (const auto& task : tasks_) {
+    if (task->state == TaskState::kWaiting && task->pending)
+      tickets.push_back(task->pending.ticket());
+  }
+  return tickets;
+}
+
+void ScriptRun::call_finished(Task& waiter, uint64_t ticket, Result<Json> result) {
+  if (draining_) return host_.adopted_call_finished(ticket, std::move(result));
+  if (waiter.stopping) return branch_ended(waiter, std::nullopt);
+  if (!result.ok()) return resume_with_status(waiter, result.status(), waiter.wait_step_key);
+  resume_with(waiter, *result);
+}
+
+lua::SyscallReply& ScriptRun::wait_adopted(Task& task, uint64_t ticket, const std::string& key,
+                                           lua_State* L) {
+  task.wait_step_key = key;
+  ++live_work_;  // a call in flight for this run: its lease is kept
+  host_.adopt(ticket, *this, task.id);
+  return reply_wait(task, WaitKind::kAdopted, L);
+}
+
+void ScriptRun::adopted_call_ended(uint64_t task_id, Result<Json> result) {
+  for (const auto& owned : tasks_) {
+    Task& task = *owned;
+    if (task.id != task_id || task.state != TaskState::kWaiting || task.wait != WaitKind::kAdopted)
+      continue;
+    --live_work_;
+    if (task.stopping) return branch_ended(task, std::nullopt);
+    if (!result.ok()) return resume_with_status(task, result.status(), task.wait_step_key);
+    return resume_with(task, *result);
+  }
 }
 
 }  // namespace artana::host

@@ -72,6 +72,17 @@ class ScriptRun final : public lua::SyscallHandler {
   // The outcome once the run has nothing left to do here (ended, or only pauses and sleeps).
   std::optional<RunOutcome> outcome() const;
 
+  // ---- a hot reload (Host::reload) ----
+  // Stops this execution for a new one: its entry and branches never run again; the model
+  // ports and tools answering calls in flight go on, their results recorded and handed to
+  // the new execution's task that adopts them. True while calls are in flight.
+  bool drain();
+  // The tickets of the calls in flight (a draining execution's, to know whether one is
+  // adopted).
+  std::vector<uint64_t> call_tickets() const;
+  // The old execution's call this task adopted ended: `result` is the step's value or error.
+  void adopted_call_ended(uint64_t task_id, Result<kernel::Json> result);
+
  private:
   ScriptRun(Host& host, ScriptSource script, RunOptions options);
 
@@ -137,6 +148,13 @@ class ScriptRun final : public lua::SyscallHandler {
   void tool_returned(Task& tool, int nresults);
   void tool_raised(Task& tool);
   void branch_ended(Task& branch, std::optional<kernel::Json> error);
+  // A live call this execution made finished (recorded by the kernel): its value or error
+  // goes to the task waiting for it — or, draining, to the new execution's task that
+  // adopted it.
+  void call_finished(Task& waiter, uint64_t ticket, Result<kernel::Json> result);
+  // The step was adopted from an old execution: the task waits for that call's result.
+  lua::SyscallReply& wait_adopted(Task& task, uint64_t ticket, const std::string& key,
+                                  lua_State* L);
   void finish_group(ParallelGroup& group);
   kernel::Json model_result_json(kernel::ModelResult&& result);
 
@@ -172,6 +190,7 @@ class ScriptRun final : public lua::SyscallHandler {
   std::chrono::steady_clock::time_point lease_renewed_ = std::chrono::steady_clock::now();
   StepKeys keys_;
   std::optional<RunOutcome> ended_;
+  bool draining_ = false;  // replaced by a reload: only calls in flight go on
 };
 
 }  // namespace artana::host

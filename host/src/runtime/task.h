@@ -33,6 +33,7 @@ enum class WaitKind {
   kPause,      // the run's resume (human input)
   kSleep,      // the clock reaching `due_us`
   kParallel,   // its branches
+  kAdopted,    // a call an old execution made (a reload), adopted at this step
 };
 
 // Work the scheduler does right after the task yielded (outside any Lua call): starting

@@ -139,6 +139,17 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   // a live process still owns the run (kLeaseHeld): then the call may be running there, and
   // the run is only being looked at from here.
   std::lock_guard<std::mutex> lock(state->mu);
+  {
+    // Calls this process still has in flight for the run (made before a reload) are not
+    // lost: their steps are in flight here too.
+    std::lock_guard<std::mutex> held_lock(held_->mu);
+    for (const auto& [ticket, entry] : held_->live) {
+      if (entry->state->run_id != run) continue;
+      StepRecord& step = state->steps[entry->step_key];
+      step.kind = entry->kind;
+      step.in_flight = true;
+    }
+  }
   Status settled = settle_unknown_outcomes(*state);
   if (!settled.ok() && settled.code() != StatusCode::kLeaseHeld) {
     std::lock_guard<std::mutex> runs_lock(held_->mu);
@@ -294,6 +305,31 @@ Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {
   RunState& state = *active_run.state;
   if (state.lease_epoch == 0) return Status();
   return store_.renew_lease(state.run_id, state.lease_epoch);
+}
+
+Status Kernel::reload(const TenantId& caller, const RunId& run) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> old, checked(caller, run));
+  uint64_t lease_epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(old->mu);
+    lease_epoch = old->lease_epoch;
+  }
+  {
+    std::lock_guard<std::mutex> lock(held_->mu);
+    held_->runs.erase(run.str());
+  }
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fresh, load(run));
+  std::lock_guard<std::mutex> lock(fresh->mu);
+  if (fresh->lease_epoch == 0) fresh->lease_epoch = lease_epoch;  // still ours
+  // The calls in flight (load marked their steps in flight) finish into the fresh state —
+  // their appends are the run's next — waiting there to be adopted by the new execution.
+  std::lock_guard<std::mutex> held_lock(held_->mu);
+  for (auto& [ticket, entry] : held_->live) {
+    if (entry->state != old) continue;
+    entry->state = fresh;
+    entry->inherited = true;
+  }
+  return Status();
 }
 
 Status Kernel::unload(const TenantId& caller, const RunId& run) {

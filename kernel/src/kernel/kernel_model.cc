@@ -94,6 +94,11 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
                         original.retry_failed, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
+  if (decision.verdict == StepDecision::Verdict::kAdopted) {
+    ModelStep adopted;
+    adopted.adopted = decision.ticket;
+    return adopted;
+  }
   if (decision.verdict != StepDecision::Verdict::kLive) {
     RecordedTerminal& terminal = decision.terminal;
     if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);

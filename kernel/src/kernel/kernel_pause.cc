@@ -29,6 +29,8 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
       result.paused = true;
       result.seq = decision.step->open_seq;
       return result;
+    case StepDecision::Verdict::kAdopted:  // only kinds with a live call are adopted
+      return Status::internal("pause step '{}' was adopted", step_key);
     case StepDecision::Verdict::kLive:
       break;
   }

@@ -89,6 +89,11 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
                         request.retry_failed, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
+  if (decision.verdict == StepDecision::Verdict::kAdopted) {
+    ToolStep adopted;
+    adopted.adopted = decision.ticket;
+    return adopted;
+  }
   if (decision.verdict != StepDecision::Verdict::kLive) {
     const RecordedTerminal& terminal = decision.terminal;
     ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(state, key, terminal));

@@ -17,6 +17,7 @@
 #include "artana/kernel/fault_points.h"
 #include "kernel/event_types.h"
 #include "kernel/tenant_facts.h"
+#include "kernel_log.h"
 
 namespace artana::kernel {
 namespace {
@@ -49,14 +50,26 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
     }
     auto found = state.steps.find(key);
     StepRecord* step = found != state.steps.end() ? &found->second : nullptr;
-    if (step != nullptr && step->in_flight) {
-      return Status::failed_precondition("step '{}' of run '{}' is already in flight", key,
-                                         state.run_id.str());
-    }
     const bool recorded = step != nullptr && step->recorded();
     if (prepared_in != &state) {
       ARTANA_ASSIGN_OR_RETURN(decision.identity, query.prepare(state, recorded));
       prepared_in = &state;
+    }
+    if (step != nullptr && step->in_flight) {
+      // A call the execution before a reload made here, still running: the same request
+      // adopts it; another one abandons it and decides the step as if it never ran.
+      if (row.live_call) {
+        if (std::optional<uint64_t> ticket =
+                adopt_live(state, key, query.kind, decision.identity)) {
+          decision.verdict = StepDecision::Verdict::kAdopted;
+          decision.ticket = *ticket;
+          return decision;
+        }
+      }
+      if (step->in_flight) {
+        return Status::failed_precondition("step '{}' of run '{}' is already in flight", key,
+                                           state.run_id.str());
+      }
     }
     decision.step = nullptr;
     decision.drift_fields.clear();
@@ -241,6 +254,30 @@ void Kernel::abandon(uint64_t ticket) noexcept {
   if (auto it = entry->state->steps.find(entry->step_key); it != entry->state->steps.end()) {
     it->second.in_flight = false;
   }
+}
+
+std::optional<uint64_t> Kernel::adopt_live(RunState& state, const std::string& key, StepKind kind,
+                                           const RequestIdentity& identity) {
+  std::unique_ptr<LiveEntry> forgotten;  // destroyed after the lock
+  std::lock_guard<std::mutex> lock(held_->mu);
+  for (auto it = held_->live.begin(); it != held_->live.end(); ++it) {
+    LiveEntry& entry = *it->second;
+    if (!entry.inherited || entry.state.get() != &state || entry.step_key != key) continue;
+    if (entry.kind == kind && entry.identity.hash == identity.hash) {
+      entry.inherited = false;
+      kernel_log().info("live call adopted run={} step_key={}", state.run_id.str(), key);
+      return it->first;
+    }
+    // Reached with another request: the old call is not this step's. Its handle's finish
+    // then finds nothing pending, and nothing it returns is recorded.
+    kernel_log().info("live call abandoned run={} step_key={} (the new code asks otherwise)",
+                      state.run_id.str(), key);
+    state.steps[key].in_flight = false;
+    forgotten = std::move(it->second);
+    held_->live.erase(it);
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 void PendingStep::abandon() noexcept {

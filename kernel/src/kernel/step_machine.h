@@ -65,15 +65,17 @@ struct Kernel::StepQuery {
 
 struct Kernel::StepDecision {
   enum class Verdict {
-    kReplay,  // `step` has a terminal: return it (a recorded failure as its error)
-    kOpen,    // `step` was opened and has not ended (a pause not resumed, a sleep running)
-    kLive,    // nothing to replay: the kind goes live (judge, append, call)
+    kReplay,   // `step` has a terminal: return it (a recorded failure as its error)
+    kOpen,     // `step` was opened and has not ended (a pause not resumed, a sleep running)
+    kLive,     // nothing to replay: the kind goes live (judge, append, call)
+    kAdopted,  // an earlier execution's call in flight at this step, same request: `ticket`
   };
   Verdict verdict = Verdict::kLive;
   StepRecord* step = nullptr;             // kReplay, kOpen
   RecordedTerminal terminal;              // kReplay: the step's terminal, read from the ledger
   RequestIdentity identity;               // from StepQuery::prepare
   std::vector<std::string> drift_fields;  // kReplay under allow_prompt_drift: what differed
+  uint64_t ticket = 0;                    // kAdopted
 };
 
 // The StepQuery::prepare of a kind that records one value and has no request identity (a
@@ -128,6 +130,8 @@ struct Kernel::LiveEntry {
   std::optional<JsonSchema> output_schema;  // kModel: what its output must meet
   Json request_pii;                         // kModel: placeholders the request's scrub allocated
   std::shared_ptr<const ToolRegistry> registry;  // kTool: the registry the call began under
+  // Made by an execution before a reload (Kernel::reload) and not adopted by the new one yet.
+  bool inherited = false;
 };
 
 }  // namespace artana::kernel

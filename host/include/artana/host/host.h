@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "artana/kernel/kernel.h"
@@ -88,9 +89,11 @@ class Host {
   Result<kernel::RunId> start(const std::string& script_path, RunOptions options);
 
   // Hot reload: executes the run again under the script's current code (or `script_path`),
-  // even while it is busy. The current execution is dropped where it stands — live work in
-  // flight is abandoned as a crash would abandon it (a side-effecting tool then needs
-  // reconciliation) — and the new one replays; the replay policy decides what a change means.
+  // even while it is busy. The current execution stops where it stands and the new one
+  // replays; the replay policy decides what a change means. Model and tool calls in flight
+  // go on: the new execution adopts each when it reaches its step with the same request (no
+  // second call, no unknown outcome). A call it reaches with another request, or has not
+  // reached by the time it goes idle, is abandoned as a crash would abandon it.
   Status reload(const kernel::RunId& run, const std::string& script_path = {});
 
   // Gives a paused run its human input and lets its pause return it.
@@ -130,10 +133,27 @@ class Host {
   void park_idle_runs();
   Status restart(const std::string& run_id);
 
+  // ---- calls in flight across a reload (host.cc) ----
+  // A new execution's task waits for the call `ticket` an old execution made (Kernel: adopted).
+  void adopt(uint64_t ticket, ScriptRun& run, uint64_t task_id);
+  // An old execution's call finished: its result goes to the task that adopted it, if any.
+  void adopted_call_finished(uint64_t ticket, Result<kernel::Json> result);
+  // `run` is going away: nothing it waits for is delivered to it any more.
+  void forget_adoptions(const ScriptRun& run);
+  // Drops old executions whose calls all finished, or whose calls the new execution has not
+  // adopted by the time it is idle.
+  void drop_drained();
+  struct Adoption {
+    ScriptRun* run = nullptr;
+    uint64_t task_id = 0;
+  };
+
   kernel::Kernel& kernel_;
   HostOptions options_;
   std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
   std::map<std::string, Parked> parked_;
+  std::vector<std::unique_ptr<ScriptRun>> draining_;  // old executions with calls in flight
+  std::unordered_map<uint64_t, Adoption> adoptions_;  // by call ticket
 };
 
 }  // namespace artana::host

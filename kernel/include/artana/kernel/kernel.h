@@ -194,6 +194,12 @@ class Kernel {
 
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
+  // For a new execution of a run this process executes (a hot reload): the run is loaded
+  // afresh (the new execution replays from the top), keeping its lease and the calls still
+  // in flight. A new execution that reaches such a call's step with the same request adopts
+  // it (ModelStep/ToolStep::adopted: no second call); one that reaches it with another
+  // request abandons it. Calls never reached stay the caller's to finish or drop.
+  Status reload(const TenantId& caller, const RunId& run);
 
   // What this kernel holds in memory now.
   KernelStats stats();
@@ -255,6 +261,11 @@ class Kernel {
   Result<std::unique_ptr<LiveEntry>> take_live(PendingStep& step, StepKind kind);
   // PendingStep's destructor: the call is forgotten, its step no longer in flight.
   void abandon(uint64_t ticket) noexcept;
+  // The call an execution before a reload made at `key` of `state`, still in flight: its
+  // ticket when its request is `identity` (adopted); otherwise nullopt, and a call with
+  // another request is forgotten. REQUIRES: state locked.
+  std::optional<uint64_t> adopt_live(RunState& state, const std::string& key, StepKind kind,
+                                     const RequestIdentity& identity);
 
   // value_step on a run already locked by `active`.
   Result<ValueStep> value_step_locked(ActiveRun& run, const std::string& step_key, ValueKind kind,

@@ -103,6 +103,10 @@ struct ModelStep {
   std::optional<ModelResult> replayed;
   std::optional<ModelCall> call;
   PendingStep pending;  // set with `call`: hand it to finish_model
+  // Set instead of the others when an earlier execution of this run in this process (before
+  // Kernel::reload) made the same call at this step and it has not finished: no second
+  // call; its result is this step's. The ticket is that call's PendingStep::ticket().
+  std::optional<uint64_t> adopted;
 };
 
 struct ToolRequest {
@@ -156,6 +160,10 @@ struct ToolStep {
   std::optional<ToolResult> replayed;
   std::optional<ToolCall> call;
   PendingStep pending;  // set with `call`: hand it to finish_tool
+  // Set instead of the others when an earlier execution of this run in this process (before
+  // Kernel::reload) made the same call at this step and it has not finished: no second
+  // call; its result is this step's. The ticket is that call's PendingStep::ticket().
+  std::optional<uint64_t> adopted;
 };
 
 // Steps whose value the kernel records without a port call: what a script reads from the
