@@ -133,6 +133,7 @@ TEST_CASE("a live owner keeps its run through a call longer than its lease: no t
     // replays the completed run (nothing live, nothing appended) and reports it completed.
     CHECK((worker.out.find("run long") == std::string::npos ||
            worker.out.find("run long: completed") != std::string::npos));
+    CHECK(worker.err.find("lease taken over") == std::string::npos);
     ++attempts;
   }
   const int status = owner.wait();
