@@ -234,28 +234,40 @@ size_t count_lines(const std::vector<std::string>& lines, const std::string& lin
   return static_cast<size_t>(std::count(lines.begin(), lines.end(), line));
 }
 
-TEST_CASE("1000 reloads in the middle of a model call: the call is made once and adopted",
-          "[host][reload]") {
-  HostFixture f;
-  // 4e7 loop iterations: longer than 1000 reloads of five slices each (one slice per pass).
-  const std::string path = f.script("slow.lua", R"lua(local artana = require "artana"
+// A script whose model port prints "call" and counts to `count` (one slice per 10 000
+// instructions), and whose entry returns the port's output.
+std::string slow_port_script(const std::string& count) {
+  return R"lua(local artana = require "artana"
 artana.model_port("m", function(req)
   print("call")
   local n = 0
-  for i = 1, 4e7 do n = n + 1 end
+  for i = 1, )lua" +
+         count + R"lua( do n = n + 1 end
   return { output = n }
 end)
 return function(run)
   return run:model { model = "m", prompt = "p" }.output
 end
-)lua");
+)lua";
+}
+
+// Starts `path` as `run_id` and ticks until its call is in flight.
+void start_until_live(HostFixture& f, const std::string& path, const std::string& run_id) {
   host::RunOptions options;
-  options.run_id = kernel::RunId("run-slow");
+  options.run_id = kernel::RunId(run_id);
   options.tenant.tenant_id = kernel::TenantId("acme");
   REQUIRE(f.host->start(path, options).ok());
+  for (int t = 0; t < 100 && f.host->kernel().stats().pending_steps == 0; ++t) one_pass(f, 1);
+  REQUIRE(f.host->kernel().stats().pending_steps == 1);
+}
+
+TEST_CASE("1000 reloads in the middle of a model call: the call is made once and adopted",
+          "[host][reload]") {
+  HostFixture f;
+  // 4e7 loop iterations: longer than 1000 reloads of five slices each (one slice per pass).
+  const std::string path = f.script("slow.lua", slow_port_script("4e7"));
+  start_until_live(f, path, "run-slow");
   auto pending = [&] { return f.host->kernel().stats().pending_steps; };
-  for (int t = 0; t < 100 && pending() == 0; ++t) one_pass(f, 1);
-  REQUIRE(pending() == 1);  // the port is answering
   for (int i = 0; i < 1000; ++i) {
     REQUIRE(f.host->reload(kernel::RunId("run-slow")).ok());
     one_pass(f, 5);
@@ -288,13 +300,8 @@ end)
   const std::string path = f.script("ask.lua", std::string(kSlowPort) + R"lua(
 return function(run) return run:model { model = "m", prompt = "old" }.output end
 )lua");
-  host::RunOptions options;
-  options.run_id = kernel::RunId("run-ask");
-  options.tenant.tenant_id = kernel::TenantId("acme");
-  REQUIRE(f.host->start(path, options).ok());
+  start_until_live(f, path, "run-ask");
   auto pending = [&] { return f.host->kernel().stats().pending_steps; };
-  for (int t = 0; t < 100 && pending() == 0; ++t) one_pass(f, 1);
-  REQUIRE(pending() == 1);
   f.script("ask.lua", std::string(kSlowPort) + R"lua(
 return function(run) return run:model { model = "m", prompt = "new" }.output end
 )lua");
@@ -321,12 +328,7 @@ artana.tool { name = "charge", side_effect = true, args = { amount = "integer" }
               end }
 return function(run) return run:tool("charge", { amount = 5 }).result end
 )lua");
-  host::RunOptions options;
-  options.run_id = kernel::RunId("run-charge");
-  options.tenant.tenant_id = kernel::TenantId("acme");
-  REQUIRE(f.host->start(path, options).ok());
-  for (int t = 0; t < 100 && f.host->kernel().stats().pending_steps == 0; ++t) one_pass(f, 1);
-  REQUIRE(f.host->kernel().stats().pending_steps == 1);
+  start_until_live(f, path, "run-charge");
   REQUIRE(f.count("run-charge", "tool_requested") == 1);  // committed: the tool is running
   for (int i = 0; i < 20; ++i) {
     REQUIRE(f.host->reload(kernel::RunId("run-charge")).ok());
@@ -349,23 +351,9 @@ return function(run) return run:tool("charge", { amount = 5 }).result end
 TEST_CASE("a host going away with a call in flight leaves nothing pending in the kernel",
           "[host][reload]") {
   HostFixture f;
-  const std::string path = f.script("slow.lua", R"lua(local artana = require "artana"
-artana.model_port("m", function(req)
-  local n = 0
-  for i = 1, 1e12 do n = n + 1 end  -- a call that takes many slices
-  return { output = n }
-end)
-return function(run)
-  return run:model { model = "m", prompt = "p" }.output
-end
-)lua");
-  host::RunOptions options;
-  options.run_id = kernel::RunId("run-slow");
-  options.tenant.tenant_id = kernel::TenantId("acme");
-  REQUIRE(f.host->start(path, options).ok());
+  const std::string path = f.script("slow.lua", slow_port_script("1e12"));  // many slices
+  start_until_live(f, path, "run-slow");
   auto pending = [&] { return f.host->kernel().stats().pending_steps; };
-  for (int t = 0; t < 100 && pending() == 0; ++t) one_pass(f, 1);
-  REQUIRE(pending() == 1);
   REQUIRE(f.host->reload(kernel::RunId("run-slow")).ok());  // an old execution draining too
   one_pass(f, 3);
   REQUIRE(pending() == 1);
