@@ -5,6 +5,9 @@
 // durability `none`, with its model answered by a Lua model port (artana.model_port), so
 // the figures time the binding, the scheduler, the kernel and the ledger, with no network.
 #include <fcntl.h>
+
+#include <lua.hpp>
+
 #include <malloc.h>
 #include <spawn.h>
 #include <stdlib.h>

@@ -23,6 +23,8 @@
 // OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
 #include "bounded_match.h"
 
+#include <lua.hpp>
+
 #include <cctype>
 #include <cstring>
 

@@ -26,6 +26,9 @@
 // Every function here is C-style on purpose: luaL_check*, luaL_error, luaL_Buffer and the
 // gsub callback may longjmp, so no object with a destructor is ever alive (STYLE.md §5).
 #include <cctype>
+
+#include <lua.hpp>
+
 #include <cstring>
 
 #include "bounded_match.h"

@@ -3,6 +3,9 @@
 // and its replay (docs/lua_binding.md). Order: numbers ascending by value (integers and
 // floats mixed), then strings bytewise, then false, true. Other key types are refused.
 #include <algorithm>
+
+#include <lua.hpp>
+
 #include <cmath>
 #include <cstring>
 #include <type_traits>

@@ -2,6 +2,9 @@
 // an error (pcall, xpcall, coroutine.resume/wrap, and C functions that protect internally)
 // rethrows it. Adapted from lbaselib.c luaB_pcall/finishpcall and lcorolib.c auxresume.
 #include "artana/lua/lua_state.h"
+
+#include <lua.hpp>
+
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
 #include "thread_tags.h"

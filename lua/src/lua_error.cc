@@ -3,6 +3,8 @@
 // destructor; read_error and is_error_table use only API calls marked `-` in the manual.
 #include "artana/lua/lua_error.h"
 
+#include <lua.hpp>
+
 #include <cstdio>
 #include <cstring>
 

@@ -14,6 +14,8 @@
 // push_json (lua_json_push.cc) does the opposite.
 #include "artana/lua/lua_json.h"
 
+#include <lua.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>

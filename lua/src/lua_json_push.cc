@@ -5,6 +5,8 @@
 // across the calls that may jump, and returns the status.
 #include <climits>
 
+#include <lua.hpp>
+
 #include "artana/lua/lua_json.h"
 
 namespace artana::lua {

@@ -1,5 +1,7 @@
 #include "artana/lua/lua_state.h"
 
+#include <lua.hpp>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -7,6 +9,8 @@
 #include "lua_log.h"
 #include "sandbox_raise.h"
 #include "thread_tags.h"
+
+static_assert(artana::lua::kNoRef == LUA_NOREF);
 
 namespace artana::lua {
 namespace {

@@ -7,6 +7,8 @@
 // quantifier caps. Subjects above 1 MiB are still refused (a catchable limit_exceeded).
 #include <cstring>
 
+#include <lua.hpp>
+
 #include "bounded_match.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"

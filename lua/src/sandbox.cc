@@ -2,6 +2,8 @@
 // removed name, read-only proxies for library tables and the string metatable.
 #include "artana/lua/sandbox.h"
 
+#include <lua.hpp>
+
 #include <cstring>
 
 #include "sandbox_internal.h"

@@ -3,6 +3,9 @@
 // setmetatable/getmetatable/rawset (no __gc or __mode: GC timing differs between a live run
 // and its replay).
 #include <cstring>
+
+#include <lua.hpp>
+
 #include <exception>
 #include <functional>
 #include <new>

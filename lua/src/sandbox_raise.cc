@@ -1,5 +1,7 @@
 #include "sandbox_raise.h"
 
+#include <lua.hpp>
+
 #include <cstdarg>
 #include <string_view>
 

@@ -1,5 +1,7 @@
 #include "artana/lua/script_api.h"
 
+#include <lua.hpp>
+
 #include <cstring>
 
 #include "artana/lua/lua_error.h"
@@ -8,6 +10,8 @@
 namespace artana::lua {
 
 extern const char kPreludeSource[];  // generated from lua/prelude/artana.lua
+
+void ScriptApi::push(lua_State* L, int ref) { lua_rawgeti(L, LUA_REGISTRYINDEX, ref); }
 
 namespace {
 

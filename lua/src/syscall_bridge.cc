@@ -1,5 +1,7 @@
 #include "artana/lua/syscall_bridge.h"
 
+#include <lua.hpp>
+
 #include <cstdio>
 #include <new>
 

@@ -1,5 +1,7 @@
 #include "artana/lua/thread_calls.h"
 
+#include <lua.hpp>
+
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"

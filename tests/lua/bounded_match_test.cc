@@ -3,6 +3,8 @@
 // run's uncatchable instruction-limit kill instead of hanging the host.
 #include "bounded_match.h"
 
+#include <lua.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <memory>

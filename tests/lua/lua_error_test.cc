@@ -2,6 +2,8 @@
 // read_error, truncation.
 #include "artana/lua/lua_error.h"
 
+#include <lua.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <cstring>

@@ -1,6 +1,8 @@
 // Lua <-> JSON values: round trips, every rejection with its path, limits, memory errors.
 #include "artana/lua/lua_json.h"
 
+#include <lua.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>

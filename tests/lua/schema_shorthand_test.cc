@@ -3,6 +3,8 @@
 // author expects when compiled by kernel::JsonSchema.
 #include "artana/lua/schema_shorthand.h"
 
+#include <lua.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>

@@ -118,7 +118,7 @@ void ScriptRun::start_parallel(Task& parent) {
   auto group = std::make_shared<ParallelGroup>();
   int refs[2];
   lua::take_refs(lua_->state(), 2, refs);
-  if (refs[0] == LUA_NOREF || refs[1] == LUA_NOREF) return killed();
+  if (refs[0] == lua::kNoRef || refs[1] == lua::kNoRef) return killed();
   group->run_ref = refs[0];
   group->fns_ref = refs[1];
   group->parent = &parent;

@@ -165,7 +165,7 @@ void ScriptRun::start_model_port(Task& waiter) {
   if (thread == nullptr) return killed();
   const std::string port = port_names_.count(call.model) ? call.model : "*";
   auto args = lua::prepare_call(lua_->state(), thread, api_.call, api_.ports, port, {}, 0,
-                                {lua::CallArg{LUA_NOREF, &request}});
+                                {lua::CallArg{lua::kNoRef, &request}});
   if (!args.ok()) {
     lua_->release_thread(thread);
     if (lua_->killed()) return killed();

@@ -72,7 +72,7 @@ void ScriptRun::start_tool(Task& waiter) {
   if (thread == nullptr) return killed();
   auto args = lua::prepare_call(
       lua_->state(), thread, api_.call, api_.tools, call.tool, "fn", 0,
-      {lua::CallArg{LUA_NOREF, &call.arguments}, lua::CallArg{LUA_NOREF, &context}});
+      {lua::CallArg{lua::kNoRef, &call.arguments}, lua::CallArg{lua::kNoRef, &context}});
   if (!args.ok()) {
     lua_->release_thread(thread);
     if (lua_->killed()) return killed();

@@ -1,6 +1,8 @@
 // ScriptRun's core: creating the state, resuming tasks, and routing syscalls.
 #include "script_run.h"
 
+#include <lua.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "artana/kernel/fault_points.h"

@@ -6,8 +6,6 @@
 // Threading: owned and used by its ScriptRun's thread.
 #pragma once
 
-#include <lua.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +14,7 @@
 
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/lua/lua_fwd.h"
 #include "step_keys.h"
 
 namespace artana::host {
@@ -93,8 +92,8 @@ struct ParallelGroup {
   // The first failure by branch index: its error, as {kind, message, step_key, where}.
   std::optional<size_t> failed_index;
   kernel::Json failed_error;
-  int fns_ref = LUA_NOREF;  // registry: the table of branch functions
-  int run_ref = LUA_NOREF;  // registry: the run object
+  int fns_ref = lua::kNoRef;  // registry: the table of branch functions
+  int run_ref = lua::kNoRef;  // registry: the run object
 };
 
 }  // namespace artana::host

@@ -13,7 +13,7 @@
 // Threading: as for the lua_State it is used with.
 #pragma once
 
-#include <lua.hpp>
+#include "artana/lua/lua_fwd.h"
 
 #include <string_view>
 #include <type_traits>

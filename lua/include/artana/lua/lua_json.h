@@ -23,7 +23,7 @@
 // Threading: one lua_State is used by one thread at a time, as Lua requires.
 #pragma once
 
-#include <lua.hpp>
+#include "artana/lua/lua_fwd.h"
 
 #include <string_view>
 

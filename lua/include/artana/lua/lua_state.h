@@ -21,7 +21,7 @@
 
 #include <stdexcept>
 
-#include <lua.hpp>
+#include "artana/lua/lua_fwd.h"
 
 #include <atomic>
 #include <cstddef>

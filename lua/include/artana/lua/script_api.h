@@ -23,13 +23,13 @@
 namespace artana::lua {
 
 struct ScriptApi {
-  int boot = LUA_NOREF;  // registry references
-  int call = LUA_NOREF;
-  int tools = LUA_NOREF;
-  int ports = LUA_NOREF;
+  int boot = kNoRef;  // registry references
+  int call = kNoRef;
+  int tools = kNoRef;
+  int ports = kNoRef;
 
   // Pushes the referenced value.   [-0, +1, -]
-  static void push(lua_State* L, int ref) { lua_rawgeti(L, LUA_REGISTRYINDEX, ref); }
+  static void push(lua_State* L, int ref);
 };
 
 // Installs the module, `require` and the run object into `state`, bound to `handler` (which

@@ -17,7 +17,7 @@
 // Threading: as for the lua_State.
 #pragma once
 
-#include <lua.hpp>
+#include "artana/lua/lua_fwd.h"
 
 #include <cstdint>
 #include <string>

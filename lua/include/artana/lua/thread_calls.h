@@ -5,7 +5,7 @@
 // Threading: as for the lua_State.
 #pragma once
 
-#include <lua.hpp>
+#include "artana/lua/lua_fwd.h"
 
 #include <string>
 #include <string_view>
@@ -19,7 +19,7 @@ namespace artana::lua {
 // One argument to push: a registry reference (the run object, a table of functions), or a
 // JSON value.
 struct CallArg {
-  int ref = LUA_NOREF;
+  int ref = kNoRef;
   const kernel::Json* json = nullptr;
 };
 
@@ -42,7 +42,7 @@ Status prepare_chunk(lua_State* main, lua_State* thread, int body_ref, std::stri
 
 // Pops the top `count` values of `main` into new registry references (the deepest first),
 // for values a waiting syscall moved there. On memory exhaustion the values are dropped and
-// the references are LUA_NOREF.
+// the references are kNoRef.
 void take_refs(lua_State* main, int count, int* refs_out);
 void release_ref(lua_State* main, int ref);
 
