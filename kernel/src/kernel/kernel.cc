@@ -226,7 +226,10 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   ARTANA_ASSIGN_OR_RETURN(AppendResult result, std::move(appended));
   fault_point("append.after");
   state.lease_epoch = new_status && run_ended(*new_status) ? 0 : result.lease_epoch;
-  for (const Event& event : result.events) ARTANA_RETURN_IF_ERROR(state.apply(event));
+  for (size_t i = 0; i < result.events.size(); ++i) {
+    const IndexEntries* indexed = i < result.indexes.size() ? &result.indexes[i] : nullptr;
+    ARTANA_RETURN_IF_ERROR(state.apply(result.events[i], indexed));
+  }
   if (new_status) state.status = *new_status;
   return result;
 }

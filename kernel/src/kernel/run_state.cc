@@ -104,9 +104,14 @@ size_t RunState::bytes_held() const {
   return bytes;
 }
 
-Status RunState::apply(const Event& event) {
+Status RunState::apply(const Event& event, const IndexEntries* indexed) {
   head_seq = std::max(head_seq, event.seq);
-  ARTANA_ASSIGN_OR_RETURN(IndexEntries entries, index_event(event.type, event.payload));
+  IndexEntries computed;
+  if (indexed == nullptr) {
+    ARTANA_ASSIGN_OR_RETURN(computed, index_event(event.type, event.payload));
+    indexed = &computed;
+  }
+  const IndexEntries& entries = *indexed;
   // Costs and placeholders are recorded by step events (a run's input: run_started, below).
   if (entries.step) apply_step(*entries.step, event.seq);
   if (entries.latest && entries.latest->starts_with("run_summary:artifact::")) {

@@ -67,7 +67,8 @@ class RunState {
   // name that load reads (run_started, script_loaded, …), in seq order.
   Status load(RunIndex index, const std::vector<Event>& facts);
   // Folds one event the kernel appended into the state.
-  Status apply(const Event& event);
+  // `indexed`: what the store indexed for the event (AppendResult::indexes), if known.
+  Status apply(const Event& event, const IndexEntries* indexed = nullptr);
   // After loading: every recorded step is ahead of the script, which is replaying.
   void start_replay();
   // The script reached recorded step `key` again: its terminal's placeholders advance the

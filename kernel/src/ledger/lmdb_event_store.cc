@@ -27,11 +27,16 @@ int64_t system_clock_us() {
       .count();
 }
 
-// After a successful commit the drafts' payloads become the events' payloads: moved, not
-// copied, and only now, because a batch may be redone until it commits.
-void attach_payloads(AppendRequest& request, AppendResult& result) {
+// After a successful commit the drafts' payloads become the events' payloads, and what was
+// indexed for them is handed on: moved, not copied, and only now, because a batch may be
+// redone until it commits.
+void attach_payloads(AppendRequest& request, ledger::PreparedAppend& prepared,
+                     AppendResult& result) {
+  result.indexes.clear();
+  result.indexes.reserve(result.events.size());
   for (size_t i = 0; i < result.events.size() && i < request.drafts.size(); ++i) {
     result.events[i].payload = std::move(request.drafts[i].payload);
+    result.indexes.push_back(std::move(prepared.events[i].entries));
   }
 }
 
@@ -78,7 +83,7 @@ class LmdbEventStore final : public EventStore {
     };
     commits_.submit({&op});
     if (!op.status.ok()) return op.status;
-    attach_payloads(request, result);
+    attach_payloads(request, prepared, result);
     return result;
   }
 
@@ -110,7 +115,7 @@ class LmdbEventStore final : public EventStore {
     };
     commits_.submit_async(std::move(op), [state, done = std::move(on_done)](WriteOp& finished) {
       if (!finished.status.ok()) return done(finished.status);
-      attach_payloads(state->request, state->result);
+      attach_payloads(state->request, state->prepared, state->result);
       done(std::move(state->result));
     });
   }

@@ -144,6 +144,9 @@ struct AppendRequest {
 
 struct AppendResult {
   std::vector<Event> events;
+  // What the store indexed for each event (event_index.h), so a caller folding the events
+  // into its own view of the run need not compute it again. Empty when not provided.
+  std::vector<IndexEntries> indexes;
   uint64_t lease_epoch = 0;
 };
 
