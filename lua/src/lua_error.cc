@@ -128,6 +128,11 @@ BoundaryError BoundaryError::make(std::string_view kind, std::string_view messag
   return e;
 }
 
+void push_kind(lua_State* L, ErrorKind kind) {
+  const std::string_view name = error_kind_name(kind);
+  lua_pushlstring(L, name.data(), name.size());
+}
+
 void push_error(lua_State* L, const BoundaryError& e) {
   luaL_checkstack(L, 3, "raising an error");
   lua_createtable(L, 0, 6);
@@ -188,7 +193,7 @@ int traceback_handler(lua_State* L) {
   }
   lua_createtable(L, 0, 4);
   const int table = lua_gettop(L);
-  lua_pushliteral(L, "script_error");
+  push_kind(L, ErrorKind::kScriptError);
   lua_setfield(L, table, "kind");
   if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
     lua_pushvalue(L, 1);
@@ -219,7 +224,7 @@ BoundaryError read_error(lua_State* L, int index) {
     case LUA_TSTRING: {
       size_t n = 0;
       const char* s = lua_tolstring(L, abs, &n);  // already a string: no conversion
-      return BoundaryError::make("script_error", {s, n});
+      return BoundaryError::make(error_kind_name(ErrorKind::kScriptError), {s, n});
     }
     case LUA_TNUMBER:
       // lua_tostring would convert the slot in place (allocating); format it here instead.
@@ -229,14 +234,14 @@ BoundaryError read_error(lua_State* L, int index) {
       } else {
         std::snprintf(e.message, sizeof e.message, "%.14g", lua_tonumberx(L, abs, nullptr));
       }
-      copy_clipped(e.kind, "script_error");
+      copy_clipped(e.kind, error_kind_name(ErrorKind::kScriptError));
       return e;
     case LUA_TTABLE:
       break;
     default:
       std::snprintf(e.message, sizeof e.message, "(error object is a %s value)",
                     lua_typename(L, lua_type(L, abs)));
-      copy_clipped(e.kind, "script_error");
+      copy_clipped(e.kind, error_kind_name(ErrorKind::kScriptError));
       return e;
   }
   // Walk the table with lua_next (raw, no allocation) rather than pushing field names,
@@ -258,7 +263,7 @@ BoundaryError read_error(lua_State* L, int index) {
       lua_pop(L, 1);  // drop the value, keep the key for lua_next
     }
   }
-  if (e.kind[0] == '\0') copy_clipped(e.kind, "script_error");
+  if (e.kind[0] == '\0') copy_clipped(e.kind, error_kind_name(ErrorKind::kScriptError));
   if (e.message[0] == '\0') copy_clipped(e.message, "(error object is a table value)");
   return e;
 }

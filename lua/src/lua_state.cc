@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "artana/lua/lua_error.h"
 #include "lua_log.h"
 #include "sandbox_raise.h"
 #include "thread_tags.h"
@@ -84,7 +85,7 @@ int describe_error(lua_State* L) {
     if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) return 2;
     lua_settop(L, 1);
   }
-  lua_pushliteral(L, "script_error");
+  push_kind(L, ErrorKind::kScriptError);
   if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
     lua_pushvalue(L, 1);
   else
@@ -92,9 +93,7 @@ int describe_error(lua_State* L) {
   return 2;
 }
 
-Status status_for(std::string_view kind_name, std::string message) {
-  // A kind no row of the table has is the script's own: a script error.
-  const ErrorKind kind = parse_error_kind(kind_name).value_or(ErrorKind::kScriptError);
+Status status_for(ErrorKind kind, std::string message) {
   if (kind == ErrorKind::kLimitExceeded)
     return Status::failed_precondition("{}", message).with_kind(kind);
   if (kind == ErrorKind::kSandboxViolation)
@@ -230,9 +229,9 @@ lua_State* LuaState::new_thread() {
 }
 
 Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) {
-  if (killed()) return status_for("limit_exceeded", kill_reason_);
+  if (killed()) return status_for(ErrorKind::kLimitExceeded, kill_reason_);
   lua_State* co = new_thread();
-  if (co == nullptr) return status_for("limit_exceeded", kMemoryLimit);
+  if (co == nullptr) return status_for(ErrorKind::kLimitExceeded, kMemoryLimit);
   // Every Lua call below is protected (lua_pcall, lua_resume): no longjmp leaves this frame.
   const std::string name = "=" + std::string(chunkname);
   Chunk chunk{source.data(), source.size(), name.c_str()};
@@ -254,12 +253,12 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) 
       break;
     }
     if (status == LUA_YIELD && !killed())
-      return status_for("script_error", "the chunk yielded outside a coroutine");
+      return status_for(ErrorKind::kScriptError, "the chunk yielded outside a coroutine");
     if (status != LUA_OK) lua_xmove(co, L_, 1);  // the error value
   }
   if (killed()) {
     lua_settop(L_, 0);
-    return status_for("limit_exceeded",
+    return status_for(ErrorKind::kLimitExceeded,
                       std::string(kill_reason_) + " exceeded in " + std::string(chunkname));
   }
   if (status == LUA_OK) return Status::ok_status();
@@ -267,9 +266,10 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) 
   lua_insert(L_, -2);
   if (lua_pcall(L_, 1, 2, 0) != LUA_OK) {
     lua_settop(L_, 0);
-    return status_for("script_error", "unreadable error in " + std::string(chunkname));
+    return status_for(ErrorKind::kScriptError, "unreadable error in " + std::string(chunkname));
   }
-  std::string kind = lua_tostring(L_, -2);
+  // A kind no row of the table has is the script's own: a script error.
+  const ErrorKind kind = parse_error_kind(lua_tostring(L_, -2)).value_or(ErrorKind::kScriptError);
   std::string message = lua_tostring(L_, -1);
   lua_settop(L_, 0);
   return status_for(kind, std::move(message));

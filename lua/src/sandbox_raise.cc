@@ -12,10 +12,11 @@ namespace {
 
 // Stack: message on top. Raises it as the one error shape (lua_error.h). The
 // BoundaryError is trivially destructible, so the longjmp skips no destructor.
-int raise_table(lua_State* L, const char* kind) {
+int raise_table(lua_State* L, ErrorKind kind) {
   size_t length = 0;
   const char* text = lua_tolstring(L, -1, &length);  // already a string: cannot raise
-  const BoundaryError error = BoundaryError::make(kind, std::string_view(text, length));
+  const BoundaryError error =
+      BoundaryError::make(error_kind_name(kind), std::string_view(text, length));
   lua_pop(L, 1);  // the message: its text is copied into `error`
   return raise_error(L, error);
 }
@@ -30,12 +31,12 @@ int raise_violation(lua_State* L, const char* fmt, ...) {
   va_end(args);                    // glibc's va_end (a no-op) tolerates
   lua_concat(L, 2);
   // Nothing with a destructor lives in this frame or (by REQUIRES) in the caller.
-  return raise_table(L, "sandbox_violation");
+  return raise_table(L, ErrorKind::kSandboxViolation);
 }
 
 int raise_limit(lua_State* L, const char* message) {
   lua_pushstring(L, message);
-  return raise_table(L, "limit_exceeded");
+  return raise_table(L, ErrorKind::kLimitExceeded);
 }
 
 }  // namespace artana::lua::detail

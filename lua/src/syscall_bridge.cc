@@ -70,7 +70,7 @@ SyscallReply& dispatch(SyscallHandler* handler, lua_State* L, SyscallOp op) noex
   } catch (...) {
   }
   failed.kind = SyscallReply::Kind::kError;
-  failed.error = BoundaryError::make("internal", "");  // fixed buffers: allocates nothing
+  failed.error = BoundaryError::make(error_kind_name(ErrorKind::kInternal), "");  // fixed buffers
   std::snprintf(failed.error.message, sizeof failed.error.message,
                 "run:%s failed inside the host: %s", kNames[static_cast<size_t>(op)].data(), what);
   return failed;
@@ -93,7 +93,8 @@ int call_syscall(lua_State* L) {
   switch (op) {  // the module's helpers need no host
     case SyscallOp::kFail: {
       BoundaryError* e = scratch_error(L);
-      copy_text(e->kind, sizeof e->kind, lua_tostring(L, 1), "script_error");
+      copy_text(e->kind, sizeof e->kind, lua_tostring(L, 1),
+                error_kind_name(ErrorKind::kScriptError).data());
       copy_text(e->message, sizeof e->message, lua_tostring(L, 2), "error");
       write_where(L, 0, e->where, sizeof e->where);
       return raise_error(L, *e);

@@ -41,6 +41,8 @@ struct BoundaryError {
 static_assert(std::is_trivially_destructible_v<BoundaryError>);
 
 // Pushes the error table for `e` (no `where` unless e.where is set).   [-0, +1, m]
+// Pushes the script-visible name of `kind` (error_kind.h).   [-0, +1, m]
+void push_kind(lua_State* L, ErrorKind kind);
 void push_error(lua_State* L, const BoundaryError& e);
 
 // Pushes the error table, sets `where` to the nearest Lua caller's "file:line" (unless
