@@ -57,9 +57,8 @@ TEST_CASE("an execution that returns completes the run; one that raises fails it
 TEST_CASE("an error while recorded steps are still ahead holds the run for attention",
           "[kernel][end]") {
   KernelHost host;
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   ScriptedModel port;
-  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "x"), port).ok());
+  start_run_with_step(host, port, "r1", "a", "x");
   host.reopen();  // a new execution: step "a" is ahead of the script
   auto end = host.kernel->end_execution(kAcme, RunId("r1"), raised("script_error"));
   REQUIRE(end.ok());
@@ -167,9 +166,8 @@ TEST_CASE(
 TEST_CASE("a run that ends gives up its lease in the same commit as its end",
           "[kernel][end][lease]") {
   KernelHost host;
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   ScriptedModel port;
-  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "go"), port).ok());
+  start_run_with_step(host, port, "r1", "a", "go");
   auto running = host.store->head(RunId("r1"));
   REQUIRE(running.ok());
   CHECK_FALSE(running->lease.owner_id.empty());  // the executing kernel holds it

@@ -168,9 +168,8 @@ TEST_CASE("the step index holds what the run's events fold to, forks' shared pre
 TEST_CASE("a schema 2 ledger is migrated when opened: indexes rebuilt, runs replay",
           "[kernel][index][migrate]") {
   KernelHost host;
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   ScriptedModel port;
-  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "one"), port).ok());
+  start_run_with_step(host, port, "r1", "a", "one");
   REQUIRE(host.kernel->write_artifact(kAcme, RunId("r1"), "art:1", "report", Json("v1")).ok());
   REQUIRE(host.kernel->summary(kAcme, RunId("r1"), "progress", Json(7)).ok());
   // Make it look as version 2 wrote it: a seq per step key, `summaries`, no `latest`.

@@ -54,6 +54,12 @@ void KernelHost::reopen() {
   kernel = open_kernel(*store);
 }
 
+void start_run_with_step(KernelHost& host, ScriptedModel& port, const std::string& run,
+                         const std::string& step_key, const std::string& prompt) {
+  REQUIRE(host.kernel->start_run(start_request(run)).ok());
+  REQUIRE(run_model(*host.kernel, "acme", run, prompt_request(step_key, prompt), port).ok());
+}
+
 std::vector<Event> events_of(EventStore& store, const std::string& run) {
   auto events = store.read(RunId(run));
   REQUIRE(events.ok());

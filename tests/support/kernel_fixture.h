@@ -42,6 +42,10 @@ struct KernelHost {
   void reopen();
 };
 
+// Starts `run` (tenant acme) and records one live model step `step_key` answered by `port`.
+void start_run_with_step(KernelHost& host, ScriptedModel& port, const std::string& run,
+                         const std::string& step_key, const std::string& prompt);
+
 // Every event of `run` (a fork's shared prefix included).
 std::vector<kernel::Event> events_of(kernel::EventStore& store, const std::string& run);
 size_t count_type(const std::vector<kernel::Event>& events, const std::string& type);

@@ -25,9 +25,9 @@ Status bad(std::string_view message) {
   return Status::invalid_argument("run:model: {}", message).with_kind(ErrorKind::kInvalidArgument);
 }
 
-// The script's request table (as JSON) as a kernel ModelRequest, minus the step key.
-Result<kernel::ModelRequest> model_request(const Json& table,
-                                           std::optional<std::string>* explicit_key) {
+// The script's request table (as JSON) as a kernel ModelRequest, minus the step key. The
+// table is consumed: its prompt, messages and options are moved, not copied.
+Result<kernel::ModelRequest> model_request(Json&& table, std::optional<std::string>* explicit_key) {
   for (const auto& [name, value] : table.as_object()) {
     bool known = false;
     for (std::string_view field : kModelFields) known = known || name == field;
@@ -41,16 +41,16 @@ Result<kernel::ModelRequest> model_request(const Json& table,
   if (model == nullptr || !model->is_string() || model->as_string().empty())
     return bad("`model` must name a model port (a non-empty string)");
   request.model = model->as_string();
-  const Json* prompt = table.find("prompt");
-  const Json* messages = table.find("messages");
+  Json* prompt = table.find("prompt");
+  Json* messages = table.find("messages");
   if ((prompt == nullptr) == (messages == nullptr))
     return bad("give exactly one of `prompt` (a string) and `messages` (an array)");
   if (prompt != nullptr) {
     if (!prompt->is_string()) return bad("`prompt` must be a string");
-    request.prompt = prompt->as_string();
+    request.prompt = std::move(prompt->as_string());
   } else {
     if (!messages->is_array()) return bad("`messages` must be an array of message tables");
-    request.messages = *messages;
+    request.messages = std::move(*messages);
   }
   if (const Json* schema = table.find("schema")) {
     ARTANA_ASSIGN_OR_RETURN(Json compiled, lua::schema_from_shorthand(*schema, "schema"));
@@ -63,9 +63,9 @@ Result<kernel::ModelRequest> model_request(const Json& table,
       request.tools.push_back(name.as_string());
     }
   }
-  if (const Json* options = table.find("options")) {
+  if (Json* options = table.find("options")) {
     if (!options->is_object()) return bad("`options` must be a table");
-    request.options = *options;
+    request.options = std::move(*options);
   }
   if (const Json* replay = table.find("replay")) {
     if (!replay->is_string())
@@ -127,7 +127,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto args = lua::decode_model(L);
   if (!args.ok()) return reply_error(args.status());
   std::optional<std::string> explicit_key;
-  auto request = model_request(args->request, &explicit_key);
+  auto request = model_request(std::move(args->request), &explicit_key);
   if (!request.ok()) return reply_error(request.status());
   auto key = claim_key(L, task, "model", explicit_key);
   if (!key.ok()) return reply_error(key.status());
