@@ -1,35 +1,19 @@
 #include "artana/kernel/sha256.h"
 
-#include <array>
+// OpenSSL's SHA256_Init/Update/Final, declared without the 3.0 deprecation: they run the same
+// assembly (SHA-NI where the CPU has it) as EVP, but need no algorithm fetch. The first fetch
+// of a process loads OpenSSL's configuration and providers (about 2 ms, paid by every short
+// `artana` command), and each EVP digest adds a context reset and an indirect call.
+#define OPENSSL_API_COMPAT 10101
+#include <openssl/sha.h>
 
-#include <openssl/evp.h>
+#include <array>
 
 #include <algorithm>
 #include <cstdlib>
-#include <memory>
 
 namespace artana::kernel {
 namespace {
-
-// Fetched once: implicit fetching (EVP_sha256() in EVP_DigestInit) takes a lock in OpenSSL 3
-// on every call, which is both slow and unsafe in a child forked while another thread held it.
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    if (fetched == nullptr) std::abort();  // OpenSSL without SHA-256: nothing can work
-    return fetched;
-  }();
-  return md;
-}
-
-struct CtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-
-EVP_MD_CTX* thread_ctx() {
-  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
-  return ctx.get();
-}
 
 // Digit values by byte; -1 for a byte that is no hex digit. A table: hashes are decoded for
 // every event read.
@@ -48,11 +32,9 @@ int hex_value(char c) { return kHexValues[static_cast<uint8_t>(c)]; }
 
 Sha256 Sha256::of(std::string_view data) {
   Sha256 digest;
-  EVP_MD_CTX* ctx = thread_ctx();
-  unsigned int len = 0;
-  if (EVP_DigestInit_ex2(ctx, sha256_md(), nullptr) != 1 ||
-      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx, digest.bytes.data(), &len) != 1 || len != 32) {
+  SHA256_CTX ctx;
+  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA256_Final(digest.bytes.data(), &ctx) != 1) {
     std::abort();  // cannot fail for an in-memory SHA-256; continuing would corrupt the chain
   }
   return digest;
@@ -112,25 +94,23 @@ void append_hex(std::string& out, std::string_view raw) {
 }
 
 struct Sha256Hasher::Impl {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~Impl() { EVP_MD_CTX_free(ctx); }
+  SHA256_CTX ctx;
 };
 
 Sha256Hasher::Sha256Hasher() : impl_(new Impl) {
-  if (EVP_DigestInit_ex2(impl_->ctx, sha256_md(), nullptr) != 1) std::abort();
+  if (SHA256_Init(&impl_->ctx) != 1) std::abort();
 }
 
 Sha256Hasher::~Sha256Hasher() { delete impl_; }
 
 void Sha256Hasher::update(std::string_view data) {
-  if (EVP_DigestUpdate(impl_->ctx, data.data(), data.size()) != 1) std::abort();
+  if (SHA256_Update(&impl_->ctx, data.data(), data.size()) != 1) std::abort();
 }
 
 Sha256 Sha256Hasher::finish() {
   Sha256 digest;
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(impl_->ctx, digest.bytes.data(), &len) != 1 || len != 32) std::abort();
-  if (EVP_DigestInit_ex2(impl_->ctx, sha256_md(), nullptr) != 1) std::abort();
+  if (SHA256_Final(digest.bytes.data(), &impl_->ctx) != 1) std::abort();
+  if (SHA256_Init(&impl_->ctx) != 1) std::abort();
   return digest;
 }
 

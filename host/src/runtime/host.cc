@@ -1,7 +1,5 @@
 #include "artana/host/host.h"
 
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <cstdlib>
 

@@ -20,8 +20,10 @@ constexpr uint64_t kFirstStepBytes = 128 * 1024;
 // bytes plus this much covers any batch GroupCommit forms.
 constexpr uint64_t kMappedSlackBytes = 4 * kMiB;
 // A required reservation in pwrite mode covers one known write (a blob): its bytes, plus the
-// tree and free-list pages its commit copies.
-constexpr uint64_t kRequiredSlackBytes = 1 * kMiB;
+// tree and free-list pages its commit copies — a few per database on the path, 32 pages is
+// several times what any one-blob commit copies. (1 MiB here made a new ledger's first
+// script write and sync a megabyte of zeros.)
+constexpr uint64_t kRequiredSlackBytes = 128 * 1024;
 
 }  // namespace
 
@@ -94,12 +96,15 @@ int FileSpace::allocate(int fd, uint64_t from, uint64_t to) {
 int FileSpace::zero_fill(int fd, uint64_t from, uint64_t to) {
   // Real zeros, not fallocate: on ext4 an fallocated (unwritten) block is converted on its
   // first write, which costs a journal update each time, in a sync or a page fault.
-  static const std::string zeros(kMiB, '\0');
+  // Zero-initialised static storage: never written, its pages are the kernel's shared zero
+  // page, so nothing is set or faulted in per process (a std::string of zeros cost a 1 MiB
+  // memset on every new ledger).
+  static const char zeros[256 * 1024] = {};
   constexpr uint64_t kBlock = 4096;
   uint64_t end = from / kBlock * kBlock;
   while (end < to) {
-    size_t chunk = static_cast<size_t>(std::min<uint64_t>(zeros.size(), to - end));
-    ssize_t wrote = ::pwrite(fd, zeros.data(), chunk, static_cast<off_t>(end));
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(sizeof zeros, to - end));
+    ssize_t wrote = ::pwrite(fd, zeros, chunk, static_cast<off_t>(end));
     if (wrote <= 0) {
       ready_end_ = std::max(ready_end_, end);
       return wrote < 0 ? errno : ENOSPC;  // in pwrite mode LMDB reports it when it matters
