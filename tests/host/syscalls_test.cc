@@ -68,6 +68,43 @@ end
              Catch::Contains("twice.lua:8") && Catch::Contains("twice.lua:9"));
 }
 
+// Derived keys are not kept in a set (they are unique among themselves); an explicit key
+// equal to a derived one, before or after it, at the root or through a scope, still collides.
+TEST_CASE("an explicit step key equal to a derived key is used twice, in either order", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("derived_twice.lua", std::string(kEcho) + R"lua(
+local function fails(fn)
+  local ok, err = pcall(fn)
+  return not ok and err.kind == "invalid_argument" and err.message:find("used twice") ~= nil
+end
+return function(run)
+  local out = {}
+  run:model { model = "echo", prompt = "derived" }                          -- model:1
+  out.after_derived = fails(function()
+    run:model { model = "echo", prompt = "x", step_key = "model:1" } end)
+  out.not_yet = not fails(function()
+    run:model { model = "echo", prompt = "x", step_key = "model:3" } end)   -- explicit first
+  run:model { model = "echo", prompt = "derived" }                          -- model:2
+  out.derived_after = fails(function() run:model { model = "echo", prompt = "x" } end)  -- model:3
+  run:scope("s", function() run:model { model = "echo", prompt = "in scope" } end)  -- s/model:1
+  out.through_slash = fails(function()
+    run:model { model = "echo", prompt = "x", step_key = "s/model:1" } end)
+  out.leading_zero = not fails(function()
+    run:model { model = "echo", prompt = "x", step_key = "model:01" } end)
+  return out
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-derived-twice");
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  for (const char* check :
+       {"after_derived", "not_yet", "derived_after", "through_slash", "leading_zero"}) {
+    INFO(check);
+    const Json* v = outcome.output.find(check);
+    REQUIRE(v != nullptr);
+    CHECK(v->as_bool());
+  }
+}
+
 TEST_CASE("bad syscall arguments are invalid_argument errors naming the call, nothing recorded",
           "[host]") {
   HostFixture f;

@@ -46,10 +46,16 @@ class StepKeys {
                             const std::function<std::string()>& where);
 
  private:
+  // n when `key` is the derived key of the n-th call of some kind in some scope path and
+  // that call was made in this execution; else 0.
+  uint32_t derived_count(const std::string& key) const;
+  static Status used_twice(const std::string& key, const std::string& first,
+                           const std::string& second);
+
   std::unordered_map<std::string, uint32_t> counters_;  // "<path>\n<kind>" -> calls so far
-  // key -> the line that claimed it (empty for derived keys: only explicit keys can take a
-  // derived key's name, and that line is the one reported).
-  std::unordered_map<std::string, std::string> used_;
+  // Explicit keys -> the line that claimed each. Derived keys are not kept: they are unique
+  // by construction and checked against this map and counters_.
+  std::unordered_map<std::string, std::string> explicit_;
 };
 
 }  // namespace artana::host
