@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "artana/kernel/canonical_json.h"
+#include "artana/kernel/json_parse.h"
+
 namespace artana::kernel {
 namespace {
 
@@ -11,7 +14,9 @@ constexpr std::string_view kStepDenied = "step_denied";
 constexpr std::string_view kToolReconciled = "tool_reconciled";  // only `retry` is recorded
 constexpr std::string_view kReplayedWithDrift = "replayed_with_drift";
 
-constexpr uint8_t kRecordFormat = 1;
+// 2: the inline value (its type in flags bits 3-5, its 8 bytes after the cost).
+constexpr uint8_t kRecordFormat = 2;
+constexpr uint8_t kInlineTypeShift = 3;
 
 const std::string* string_field(const Json& payload, std::string_view name) {
   const Json* v = payload.find(name);
@@ -57,6 +62,10 @@ void add_counts(PiiCounts& to, const PiiCounts& from) {
       it->second += n;
     }
   }
+}
+
+bool has_inline_bits(InlineValue::Type type) {
+  return type == InlineValue::Type::kInteger || type == InlineValue::Type::kDouble;
 }
 
 // ---- the byte encoding: little-endian fixed-width integers, u8/u16 lengths ----
@@ -165,6 +174,10 @@ Result<std::optional<StepDelta>> step_delta(std::string_view type, const Json& p
     if (role->ends) {
       delta.role = StepDelta::Role::kEnded;
       delta.end = step_end(type, payload);
+      // Exactly {step_key, value}: the payload is rebuilt from the record (Kernel::read_terminal).
+      if (is_value_kind(role->kind) && payload.size() == 2) {
+        delta.value = InlineValue::of(payload.find("value"));
+      }
     } else {
       delta.role = StepDelta::Role::kOpened;
       ARTANA_ASSIGN_OR_RETURN(delta.hash, hash_field(payload, "request_hash"));
@@ -205,6 +218,60 @@ Result<std::optional<StepDelta>> step_delta(std::string_view type, const Json& p
   return std::optional<StepDelta>(std::move(delta));
 }
 
+InlineValue InlineValue::of(const Json* value) {
+  InlineValue out;
+  if (value == nullptr) return out;
+  switch (value->type()) {
+    case Json::Type::kNull:
+      out.type = Type::kNull;
+      break;
+    case Json::Type::kBool:
+      out.type = value->as_bool() ? Type::kTrue : Type::kFalse;
+      break;
+    case Json::Type::kInteger:
+      if (value->as_integer() > kMaxSafeInteger || value->as_integer() < -kMaxSafeInteger) break;
+      out.type = Type::kInteger;
+      out.bits = static_cast<uint64_t>(value->as_integer());
+      break;
+    case Json::Type::kDouble: {
+      // What a read of the event would give, exactly: the canonical text read back. (2.0 and
+      // -0.0 are written "2" and "0" and read as integers; a number the reader refuses is
+      // not inlined, so a replay meets the same refusal.)
+      std::string text;
+      if (!append_canonical_double(text, value->as_double(), "$").ok()) break;
+      Result<Json> read = parse_json(text);
+      if (!read.ok()) break;
+      if (read->is_integer()) return of(&*read);
+      if (!read->is_double()) break;
+      out.type = Type::kDouble;
+      const double d = read->as_double();
+      std::memcpy(&out.bits, &d, sizeof d);
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+Json InlineValue::json() const {
+  switch (type) {
+    case Type::kFalse:
+      return Json(false);
+    case Type::kTrue:
+      return Json(true);
+    case Type::kInteger:
+      return Json(static_cast<int64_t>(bits));
+    case Type::kDouble: {
+      double d = 0;
+      std::memcpy(&d, &bits, sizeof d);
+      return Json(d);
+    }
+    default:
+      return Json();
+  }
+}
+
 StepIndexRecord& StepIndexRecord::operator=(const StepIndexRecord& other) {
   if (this == &other) return *this;
   kind = other.kind;
@@ -218,6 +285,7 @@ StepIndexRecord& StepIndexRecord::operator=(const StepIndexRecord& other) {
   denied_seq = other.denied_seq;
   due_at_us = other.due_at_us;
   cost_micro_usd = other.cost_micro_usd;
+  value = other.value;
   extras_ = other.extras_ ? std::make_unique<StepExtras>(*other.extras_) : nullptr;
   return *this;
 }
@@ -243,6 +311,7 @@ void apply_step_delta(StepIndexRecord& record, const StepDelta& delta, uint64_t 
       record.terminal_seq = 0;
       record.end = StepEnd::kOpen;
       record.retry_armed = false;
+      record.value = InlineValue();
       if (!record.extras().pii_terminal.empty()) record.mutable_extras().pii_terminal.clear();
       if (delta.hash) record.request_hash = delta.hash;
       record.side_effect = delta.side_effect;
@@ -253,6 +322,7 @@ void apply_step_delta(StepIndexRecord& record, const StepDelta& delta, uint64_t 
       if (record.open_seq == 0) record.open_seq = seq;  // the terminal alone records it
       record.terminal_seq = seq;
       record.end = delta.end;
+      record.value = delta.value;
       record.retry_armed = false;
       if (!delta.pii.empty() || !record.extras().pii_terminal.empty()) {
         record.mutable_extras().pii_terminal = delta.pii;
@@ -267,6 +337,7 @@ void apply_step_delta(StepIndexRecord& record, const StepDelta& delta, uint64_t 
       // Reopens the step for one live attempt, used up by the attempt's opening event.
       record.terminal_seq = 0;
       record.end = StepEnd::kOpen;
+      record.value = InlineValue();
       record.retry_armed = true;
       if (!record.extras().pii_terminal.empty()) record.mutable_extras().pii_terminal.clear();
       return;
@@ -290,12 +361,14 @@ std::string encode_step_record(std::string_view step_key, const StepIndexRecord&
   put_u8(out, static_cast<uint8_t>(r.kind));
   put_u8(out, static_cast<uint8_t>(r.end));
   put_u8(out, static_cast<uint8_t>((r.side_effect ? 1 : 0) | (r.retry_armed ? 2 : 0) |
-                                   (r.request_hash ? 4 : 0)));
+                                   (r.request_hash ? 4 : 0) |
+                                   (static_cast<uint8_t>(r.value.type) << kInlineTypeShift)));
   put_u64(out, r.open_seq);
   put_u64(out, r.terminal_seq);
   put_u64(out, r.denied_seq);
   put_u64(out, static_cast<uint64_t>(r.due_at_us));
   put_u64(out, static_cast<uint64_t>(r.cost_micro_usd));
+  if (has_inline_bits(r.value.type)) put_u64(out, r.value.bits);
   if (r.request_hash) out.append(r.request_hash->raw());
   const std::string_view denied =
       r.denied_kind == ErrorKind::kNone ? std::string_view() : error_kind_name(r.denied_kind);
@@ -324,6 +397,10 @@ Result<std::pair<std::string, StepIndexRecord>> decode_step_record(std::string_v
             in.u8(end) && end <= static_cast<uint8_t>(StepEnd::kUnknown) && in.u8(flags) &&
             in.u64(r.open_seq) && in.u64(r.terminal_seq) && in.u64(r.denied_seq) &&
             in.i64(r.due_at_us) && in.i64(r.cost_micro_usd);
+  const uint8_t inline_type = flags >> kInlineTypeShift;
+  ok = ok && inline_type <= static_cast<uint8_t>(InlineValue::Type::kDouble);
+  if (ok) r.value.type = static_cast<InlineValue::Type>(inline_type);
+  if (ok && has_inline_bits(r.value.type)) ok = in.u64(r.value.bits);
   if (ok && (flags & 4)) ok = in.hash(r.request_hash.emplace());
   std::string denied;
   ok = ok && in.u8(n) && in.text(n, denied) && in.u8(n);

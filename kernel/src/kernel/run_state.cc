@@ -29,7 +29,9 @@ Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
   for (auto& [key, record] : index.steps) {
     spend_micro_usd += record.cost_micro_usd;
     add_counts(pii.recorded, record.extras().pii_total);
-    if (record.terminal_seq != 0) terminal_seqs.push_back(record.terminal_seq);
+    if (record.terminal_seq != 0 && !record.value.has()) {
+      terminal_seqs.push_back(record.terminal_seq);  // an inlined value is never read
+    }
     if (key.empty()) continue;  // the run's notes (StepDelta::Role::kNote): no step
     StepRecord step;
     static_cast<StepIndexRecord&>(step) = std::move(record);

@@ -130,7 +130,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         return decision;
     }
     // The result is read now, by seq: the run holds no step's result in memory.
-    ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, step->terminal_seq));
+    ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, key, *step));
     state.reached(key);
     decision.verdict = StepDecision::Verdict::kReplay;
     return decision;
@@ -141,8 +141,19 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
 // terminals after it, in seq order (the order a script replays them in), up to kReadAheadSteps
 // or kReadAheadBytes. A script replaying in order then reads the ledger once per batch; one
 // jumping around reads what it asks for.
-Result<RecordedTerminal> Kernel::read_terminal(RunState& state, uint64_t seq) {
+Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::string& key,
+                                               const StepRecord& step) {
   constexpr size_t kReadAheadSteps = 64;
+  const uint64_t seq = step.terminal_seq;
+  if (step.value.has()) {
+    // Inlined in the step's record (step_index.h): the payload was exactly this.
+    Json::Object payload;
+    payload.reserve(2);
+    payload.emplace_back("step_key", Json(key));
+    payload.emplace_back("value", step.value.json());
+    return RecordedTerminal{std::string(step_kind_row(step.kind).ended[0]), seq,
+                            Json(std::move(payload))};
+  }
   constexpr size_t kReadAheadBytes = size_t{1} << 20;
   // The next one in order, else any one read ahead (parallel branches replay out of order).
   const size_t n = state.read_ahead.size();
@@ -157,8 +168,10 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, uint64_t seq) {
   if (state.terminal_seqs.empty()) {
     // Dropped when the run went live; a new execution in this process (a reload) replays
     // again: gather the terminals once more (8 bytes a step).
-    for (const auto& [key, step] : state.steps) {
-      if (step.has_terminal()) state.terminal_seqs.push_back(step.terminal_seq);
+    for (const auto& [step_key, loaded] : state.steps) {
+      if (loaded.has_terminal() && !loaded.value.has()) {
+        state.terminal_seqs.push_back(loaded.terminal_seq);
+      }
     }
     std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
   }

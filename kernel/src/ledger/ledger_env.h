@@ -39,7 +39,7 @@
 namespace artana::kernel::ledger {
 
 // 3: `steps` holds step records and `latest` replaced `summaries` (2 migrates on open).
-inline constexpr uint32_t kSchemaVersion = 3;
+inline constexpr uint32_t kSchemaVersion = 4;
 
 struct Dbis {
   MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, latest, totals, blobs, aux;

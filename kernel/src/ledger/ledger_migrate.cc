@@ -3,6 +3,8 @@
 //   2 -> 3: `steps` held the seq of each step's latest terminal, `summaries` the seq of the
 //           latest run_summary per kind. Both are rebuilt from the events as step records
 //           and the `latest` index (run_indexes.h); `summaries` is dropped.
+//   3 -> 4: step records gained the inline value (record format 2, step_index.h): `steps`
+//           is rebuilt from the events.
 #include "kernel_log.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_reader.h"
@@ -11,15 +13,18 @@
 namespace artana::kernel::ledger {
 
 Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
-  if (from_version != 2) {
+  if (from_version != 2 && from_version != 3) {
     return Status::failed_precondition("{}: no migration from ledger schema version {}", data_path_,
                                        from_version);
   }
-  MDB_dbi summaries = 0;
-  int rc = mdb_dbi_open(txn, "summaries", 0, &summaries);
-  if (rc == 0) rc = mdb_drop(txn, summaries, 1);
-  if (rc != 0 && rc != MDB_NOTFOUND) {
-    return lmdb_status(rc, "dropping the old summaries index", data_path_);
+  int rc = 0;
+  if (from_version == 2) {
+    MDB_dbi summaries = 0;
+    rc = mdb_dbi_open(txn, "summaries", 0, &summaries);
+    if (rc == 0) rc = mdb_drop(txn, summaries, 1);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+      return lmdb_status(rc, "dropping the old summaries index", data_path_);
+    }
   }
   rc = mdb_drop(txn, dbi_.steps, 0);
   if (rc != 0) return lmdb_status(rc, "clearing the old step index", data_path_);

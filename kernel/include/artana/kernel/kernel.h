@@ -290,7 +290,8 @@ class Kernel {
   // Halts in needs_attention with `error` ({kind, message, step_key, where, traceback}).
   Status hold(RunState& state, const Json& error);
   // A replayed step's terminal, read from the ledger (in batches: step_machine.cc).
-  Result<RecordedTerminal> read_terminal(RunState& state, uint64_t seq);
+  Result<RecordedTerminal> read_terminal(RunState& state, const std::string& step_key,
+                                         const StepRecord& step);
   // The halt for a side effect whose outcome is unknown (live and on replay alike).
   Status reconciliation_halt(RunState& state, const std::string& step_key, StepKind kind);
   // Appends run_cancelled (as the run's owner) and makes `cancelled` the run's sticky halt.

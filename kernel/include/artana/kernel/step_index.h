@@ -49,6 +49,21 @@ struct StepExtras {
   bool empty() const { return drift_noted.empty() && pii_terminal.empty() && pii_total.empty(); }
 };
 
+// A value step's recorded value when it is a scalar (run:now, run:random, versions): kept in
+// the step's record, so replaying it reads no event. kNone for every other step and value.
+struct InlineValue {
+  enum class Type : uint8_t { kNone, kNull, kFalse, kTrue, kInteger, kDouble };
+  Type type = Type::kNone;
+  uint64_t bits = 0;  // the int64, or the double's bit pattern
+
+  // kNone unless `value` is a scalar other than a string.
+  static InlineValue of(const Json* value);
+  bool has() const { return type != Type::kNone; }
+  // REQUIRES: has().
+  Json json() const;
+  bool operator==(const InlineValue&) const = default;
+};
+
 struct StepIndexRecord {
   StepKind kind = StepKind::kModel;
   StepEnd end = StepEnd::kOpen;
@@ -61,6 +76,7 @@ struct StepIndexRecord {
   uint64_t denied_seq = 0;     // its last step_denied (a refusal), 0 when none
   int64_t due_at_us = 0;       // sleeps: when the timer is due
   int64_t cost_micro_usd = 0;  // every cost recorded in the step's events
+  InlineValue value;           // its terminal's value, when that is inlined (see above)
 
   StepIndexRecord() = default;
   StepIndexRecord(const StepIndexRecord& other) { *this = other; }
@@ -92,6 +108,7 @@ struct StepDelta {
   bool side_effect = false;           // kOpened of a tool
   std::optional<int64_t> due_at_us;   // kOpened of a sleep
   StepEnd end = StepEnd::kSucceeded;  // kEnded
+  InlineValue value;                  // kEnded of a value step
   ErrorKind denied_kind = ErrorKind::kNone;  // kDenied
   PiiCounts pii;
   int64_t cost_micro_usd = 0;

@@ -73,6 +73,12 @@ constexpr std::optional<StepKind> parse_step_kind(std::string_view name) {
   return std::nullopt;
 }
 
+// The kinds Kernel::value_step records: one terminal, payload {step_key, value}.
+constexpr bool is_value_kind(StepKind kind) {
+  return kind == StepKind::kTime || kind == StepKind::kRandom || kind == StepKind::kStep ||
+         kind == StepKind::kVersion || kind == StepKind::kArtifactRead;
+}
+
 // Which kind an event belongs to, and whether it ends the step (else it opens it).
 struct StepEventRole {
   StepKind kind;
