@@ -153,11 +153,10 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
 void ScriptRun::start_model_port(Task& waiter) {
   // The call's values are moved into the port's request: only its model name is used later.
   kernel::ModelCall& call = waiter.model_call;
-  Json request = Json::object({{"model", call.model},
-                               {"step_key", call.step_key},
-                               {"run_id", call.run_id.str()},
-                               {"tools", std::move(call.tools)},
-                               {"options", std::move(call.options)}});
+  Json request = Json::object_of(
+      Json::Member("model", call.model), Json::Member("step_key", call.step_key),
+      Json::Member("run_id", call.run_id.str()), Json::Member("tools", std::move(call.tools)),
+      Json::Member("options", std::move(call.options)));
   if (call.prompt) request.set("prompt", std::move(*call.prompt));
   if (call.messages) request.set("messages", std::move(*call.messages));
   if (call.output_schema) request.set("schema", std::move(*call.output_schema));
@@ -224,12 +223,12 @@ void ScriptRun::port_raised(Task& port) {
 }
 
 Json ScriptRun::model_result_json(kernel::ModelResult&& result) {
-  return Json::object({{"output", std::move(result.output)},
-                       {"usage", std::move(result.usage)},
-                       {"tool_calls", std::move(result.tool_calls)},
-                       {"replayed", result.replayed},
-                       {"seq", static_cast<int64_t>(result.seq)},
-                       {"run_id", result.run_id.str()}});
+  return Json::object_of(Json::Member("output", std::move(result.output)),
+                         Json::Member("usage", std::move(result.usage)),
+                         Json::Member("tool_calls", std::move(result.tool_calls)),
+                         Json::Member("replayed", result.replayed),
+                         Json::Member("seq", static_cast<int64_t>(result.seq)),
+                         Json::Member("run_id", result.run_id.str()));
 }
 
 }  // namespace artana::host

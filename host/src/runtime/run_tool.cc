@@ -13,12 +13,13 @@ using lua::SyscallReply;
 
 namespace {
 
-Json tool_result_json(const kernel::ToolResult& result) {
-  return Json::object({{"result", result.result},
-                       {"outcome", std::string(kernel::tool_outcome_name(result.outcome))},
-                       {"replayed", result.replayed},
-                       {"seq", static_cast<int64_t>(result.seq)},
-                       {"run_id", result.run_id.str()}});
+Json tool_result_json(kernel::ToolResult&& result) {
+  return Json::object_of(
+      Json::Member("result", std::move(result.result)),
+      Json::Member("outcome", std::string(kernel::tool_outcome_name(result.outcome))),
+      Json::Member("replayed", result.replayed),
+      Json::Member("seq", static_cast<int64_t>(result.seq)),
+      Json::Member("run_id", result.run_id.str()));
 }
 
 }  // namespace
@@ -53,7 +54,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   if (!request.replay) request.replay = options_.replay;
   auto step = kernel_.begin_tool(tenant_, run_id_, request);
   if (!step.ok()) return reply_error(step.status(), *key);
-  if (step->replayed) return reply_value(tool_result_json(*step->replayed));
+  if (step->replayed) return reply_value(tool_result_json(std::move(*step->replayed)));
   if (step->adopted) return wait_adopted(task, *step->adopted, *key, L);
   task.start = StartKind::kTool;
   task.tool_call = std::move(*step->call);
@@ -79,7 +80,7 @@ void ScriptRun::start_tool(Task& waiter) {
     kernel::ToolOutcome outcome;
     outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
     outcome.error = "tool '" + call.tool + "' has no function in this script";
-    auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
+    auto finished = kernel_.finish_tool(std::move(waiter.pending), std::move(outcome));
     return resume_with_status(waiter, finished.status(), waiter.wait_step_key);
   }
   kernel::fault_point("tool.start");
@@ -107,9 +108,9 @@ void ScriptRun::tool_returned(Task& tool, int nresults) {
   --live_work_;
   kernel::fault_point("tool.end");
   const uint64_t ticket = waiter.pending.ticket();
-  auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
+  auto finished = kernel_.finish_tool(std::move(waiter.pending), std::move(outcome));
   if (!finished.ok()) return call_finished(waiter, ticket, finished.status());
-  call_finished(waiter, ticket, tool_result_json(*finished));
+  call_finished(waiter, ticket, tool_result_json(std::move(*finished)));
 }
 
 void ScriptRun::tool_raised(Task& tool) {
@@ -127,7 +128,7 @@ void ScriptRun::tool_raised(Task& tool) {
   finish_task(tool);
   --live_work_;
   const uint64_t ticket = waiter.pending.ticket();
-  auto finished = kernel_.finish_tool(std::move(waiter.pending), outcome);
+  auto finished = kernel_.finish_tool(std::move(waiter.pending), std::move(outcome));
   call_finished(waiter, ticket, finished.status());
 }
 

@@ -105,7 +105,8 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   if (request.parent_run_id) payload.set("parent_run_id", request.parent_run_id->str());
   record_placeholders(payload, std::move(rewrite.placeholders.allocated));
   ARTANA_RETURN_IF_ERROR(
-      append(*state, {{std::string(ev::kRunStarted), std::move(payload)}}).status());
+      append(*state, event_drafts(EventDraft{std::string(ev::kRunStarted), std::move(payload)}))
+          .status());
   return header.run_id;
 }
 
@@ -243,7 +244,9 @@ Status Kernel::halt(RunState& state, Status error, RunStatus status, const Json&
     payload.set("message", error.message());
     payload.set("step_key", error.step_key());
     ARTANA_RETURN_IF_ERROR(
-        append(state, {{std::string(ev::kRunHalted), std::move(payload)}}, status).status());
+        append(state, event_drafts(EventDraft{std::string(ev::kRunHalted), std::move(payload)}),
+               status)
+            .status());
     kernel_log().info("run halted run={} kind={} step_key={} status={}", state.run_id.str(),
                       error.kind(), error.step_key(), run_status_name(status));
   }
@@ -260,9 +263,10 @@ Status Kernel::lifecycle(const TenantId& caller, const RunId& run, std::string_v
     return Status::failed_precondition("run '{}' already ended ({})", run.str(),
                                        run_status_name(state->status));
   }
-  ARTANA_RETURN_IF_ERROR(
-      append(*state, {{std::string(type), std::move(payload)}}, new_status, /*barrier=*/true)
-          .status());
+  ARTANA_RETURN_IF_ERROR(append(*state,
+                                event_drafts(EventDraft{std::string(type), std::move(payload)}),
+                                new_status, /*barrier=*/true)
+                             .status());
   return Status();
 }
 
@@ -289,7 +293,8 @@ Status Kernel::raise_budget(const std::string& operator_id, const RunId& run,
   std::lock_guard<std::mutex> lock(state->mu);
   Json payload = Json::object({{"budget_micro_usd", budget_micro_usd}, {"by", operator_id}});
   ARTANA_RETURN_IF_ERROR(
-      append(*state, {{std::string(ev::kBudgetRaised), std::move(payload)}}).status());
+      append(*state, event_drafts(EventDraft{std::string(ev::kBudgetRaised), std::move(payload)}))
+          .status());
   if (state->halt && state->halt->error_kind() == ErrorKind::kBudgetExceeded) state->halt.reset();
   return Status();
 }
@@ -300,7 +305,9 @@ Status Kernel::grant(const std::string& operator_id, const RunId& run,
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(run));
   std::lock_guard<std::mutex> lock(state->mu);
   Json payload = Json::object({{"capability", capability}, {"by", operator_id}});
-  return append(*state, {{std::string(ev::kCapabilityGranted), std::move(payload)}}).status();
+  return append(*state,
+                event_drafts(EventDraft{std::string(ev::kCapabilityGranted), std::move(payload)}))
+      .status();
 }
 
 Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {

@@ -52,7 +52,8 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
     ARTANA_RETURN_IF_ERROR(note(state, /*recorded=*/false).status());
     Json payload = Json::object({{"kind", kind}, {"value", note.take()}});
     record_placeholders(payload, std::move(note.allocated));
-    return append(state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
+    return append(state, event_drafts(EventDraft{std::string(ev::kRunSummary), std::move(payload)}))
+        .status();
   }
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
   return summary_step(active_run, kind, value, step_key);
@@ -66,7 +67,9 @@ Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json&
   if (decision.verdict != StepDecision::Verdict::kLive) return Status();  // recorded already
   Json payload = Json::object({{"kind", kind}, {"value", prepare.take()}, {"step_key", step_key}});
   record_placeholders(payload, std::move(prepare.allocated));
-  return append(*run.state, {{std::string(ev::kRunSummary), std::move(payload)}}).status();
+  return append(*run.state,
+                event_drafts(EventDraft{std::string(ev::kRunSummary), std::move(payload)}))
+      .status();
 }
 
 Status Kernel::write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,

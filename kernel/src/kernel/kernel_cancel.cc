@@ -18,10 +18,11 @@ constexpr int kCancelAttempts = 8;
 }  // namespace
 
 Status Kernel::apply_cancel(RunState& state, const std::string& reason) {
-  ARTANA_RETURN_IF_ERROR(
-      append(state, {{std::string(ev::kRunCancelled), Json::object({{"reason", reason}})}},
-             RunStatus::kCancelled, /*barrier=*/true)
-          .status());
+  ARTANA_RETURN_IF_ERROR(append(state,
+                                event_drafts(EventDraft{std::string(ev::kRunCancelled),
+                                                        Json::object({{"reason", reason}})}),
+                                RunStatus::kCancelled, /*barrier=*/true)
+                             .status());
   state.halt = Status::failed_precondition("run '{}' was cancelled: {}", state.run_id.str(), reason)
                    .with_kind(ErrorKind::kCancelled);
   kernel_log().info("run cancelled run={} reason={}", state.run_id.str(), reason);

@@ -75,7 +75,9 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
   if (std::find(noted.begin(), noted.end(), identity.digest) == noted.end()) {
     detail.set("step_key", key);
     ARTANA_RETURN_IF_ERROR(
-        append(state, {{std::string(ev::kReplayedWithDrift), std::move(detail)}}).status());
+        append(state,
+               event_drafts(EventDraft{std::string(ev::kReplayedWithDrift), std::move(detail)}))
+            .status());
   }
   return decision;
 }
@@ -101,7 +103,8 @@ Result<std::shared_ptr<RunState>> Kernel::fork_for(RunState& parent, const StepR
                                {"fork_seq", static_cast<int64_t>(fork_seq)},
                                {"request_hash", request_hash}});
   ARTANA_RETURN_IF_ERROR(
-      append(*fork, {{std::string(ev::kRunForked), std::move(payload)}}).status());
+      append(*fork, event_drafts(EventDraft{std::string(ev::kRunForked), std::move(payload)}))
+          .status());
   kernel_log().info("run forked run={} fork={} fork_seq={}", parent.run_id.str(), fork_id.str(),
                     fork_seq);
   return fork;

@@ -62,7 +62,9 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
       // sleeping at a step this code no longer reaches.
       if (!open_status(state.status)) return out;
       ARTANA_RETURN_IF_ERROR(
-          append(state, {{std::string(ev::kRunCompleted), Json::object({{"output", end.output}})}},
+          append(state,
+                 event_drafts(EventDraft{std::string(ev::kRunCompleted),
+                                         Json::object({{"output", end.output}})}),
                  RunStatus::kCompleted, /*barrier=*/true)
               .status());
       out.status = RunStatus::kCompleted;
@@ -86,10 +88,11 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
         return out;
       }
       if (state.status != RunStatus::kRunning) return out;  // paused or sleeping stays so
-      ARTANA_RETURN_IF_ERROR(
-          append(state, {{std::string(ev::kRunFailed), Json::object({{"error", end.error}})}},
-                 RunStatus::kFailed, /*barrier=*/true)
-              .status());
+      ARTANA_RETURN_IF_ERROR(append(state,
+                                    event_drafts(EventDraft{std::string(ev::kRunFailed),
+                                                            Json::object({{"error", end.error}})}),
+                                    RunStatus::kFailed, /*barrier=*/true)
+                                 .status());
       out.status = RunStatus::kFailed;
       return out;
     }
@@ -103,7 +106,9 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
         (void)hold(state, end.error);
       } else {
         ARTANA_RETURN_IF_ERROR(
-            append(state, {{std::string(ev::kRunFailed), Json::object({{"error", end.error}})}},
+            append(state,
+                   event_drafts(EventDraft{std::string(ev::kRunFailed),
+                                           Json::object({{"error", end.error}})}),
                    RunStatus::kFailed, /*barrier=*/true)
                 .status());
         state.halt =

@@ -75,7 +75,7 @@ Status Kernel::record_script(const TenantId& caller, const RunId& run, const Jso
     ARTANA_ASSIGN_OR_RETURN(std::string last, canonical_json(state.script_identity, "identity"));
     if (last == canonical) return Status();
   }
-  return append(state, {{std::string(ev::kScriptLoaded), identity}}).status();
+  return append(state, event_drafts(EventDraft{std::string(ev::kScriptLoaded), identity})).status();
 }
 
 }  // namespace artana::kernel

@@ -48,7 +48,8 @@ Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind
       if (!request.tool->capability.empty()) payload.set("capability", request.tool->capability);
     }
     ARTANA_RETURN_IF_ERROR(
-        append(state, {{std::string(ev::kStepDenied), std::move(payload)}}).status());
+        append(state, event_drafts(EventDraft{std::string(ev::kStepDenied), std::move(payload)}))
+            .status());
     return verdict;
   }
   return Status();

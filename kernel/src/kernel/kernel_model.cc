@@ -158,9 +158,9 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
   if (outcome.cost_micro_usd && *outcome.cost_micro_usd < 0) {
     return Status::invalid_argument("step '{}': cost cannot be negative", key);
   }
-  Json requested = Json::object({{"step_key", key},
-                                 {"request_hash", pending->identity.hash},
-                                 {"request", std::move(pending->identity.request)}});
+  Json requested = Json::object_of(Json::Member("step_key", key),
+                                   Json::Member("request_hash", pending->identity.hash),
+                                   Json::Member("request", std::move(pending->identity.request)));
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
   std::string terminal_type;
@@ -196,16 +196,16 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
     terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
   } else {
     terminal_type = ev::kModelFailed;
-    terminal.set("error", Json::object({{"message", std::move(outcome.error)},
-                                        {"transient", outcome.transient}}));
+    terminal.set("error", Json::object_of(Json::Member("message", std::move(outcome.error)),
+                                          Json::Member("transient", outcome.transient)));
   }
   // A model call is safe to repeat after a crash, so its request is committed with its
   // terminal in one append.
   ARTANA_ASSIGN_OR_RETURN(
       AppendResult appended,
       append(state,
-             {{std::string(ev::kModelRequested), std::move(requested)},
-              {terminal_type, std::move(terminal)}},
+             event_drafts(EventDraft{std::string(ev::kModelRequested), std::move(requested)},
+                          EventDraft{terminal_type, std::move(terminal)}),
              std::nullopt, false, keep_tenant_facts(state.tenant.tenant_id, rewrite.facts)));
   RecordedTerminal recorded = recorded_terminal(std::move(appended.events.back()));
   if (recorded.type == ev::kModelFailed) return recorded_failure(key, recorded);

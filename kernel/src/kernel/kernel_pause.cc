@@ -41,9 +41,10 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
   Json payload =
       Json::object({{"step_key", step_key}, {"reason", reason}, {"context", prepare.take()}});
   record_placeholders(payload, std::move(prepare.allocated));
-  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(state, {{std::string(ev::kRunPaused), std::move(payload)}},
-                                 RunStatus::kPaused, /*barrier=*/true));
+  ARTANA_ASSIGN_OR_RETURN(
+      AppendResult appended,
+      append(state, event_drafts(EventDraft{std::string(ev::kRunPaused), std::move(payload)}),
+             RunStatus::kPaused, /*barrier=*/true));
   result.paused = true;
   result.seq = appended.events.back().seq;
   return result;
@@ -65,7 +66,8 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
     Json payload = Json::object({{"step_key", step_key}, {"input", resumed.take()}});
     record_placeholders(payload, std::move(rewrite.placeholders.allocated));
     ARTANA_RETURN_IF_ERROR(
-        append(*state, {{std::string(ev::kPauseResumed), std::move(payload)}}, RunStatus::kRunning)
+        append(*state, event_drafts(EventDraft{std::string(ev::kPauseResumed), std::move(payload)}),
+               RunStatus::kRunning)
             .status());
     state->recorded_ahead(step_key);
     return Status();
@@ -74,7 +76,9 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
     // The operator fixed what halted it (code, budget, capabilities): the next attempt runs.
     state->halt.reset();
     Json payload = Json::object({{"input", input}});
-    return append(*state, {{std::string(ev::kRunResumed), std::move(payload)}}, RunStatus::kRunning)
+    return append(*state,
+                  event_drafts(EventDraft{std::string(ev::kRunResumed), std::move(payload)}),
+                  RunStatus::kRunning)
         .status();
   }
   return Status::failed_precondition("run '{}' is {}, not paused or needing attention", run.str(),

@@ -55,7 +55,9 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
         Json::object({{"step_key", step_key}, {"due_at_us", due}, {"woke_at_us", now_us}});
     ARTANA_ASSIGN_OR_RETURN(
         AppendResult appended,
-        append(state, {{std::string(ev::kSleepCompleted), std::move(completed)}}, status));
+        append(state,
+               event_drafts(EventDraft{std::string(ev::kSleepCompleted), std::move(completed)}),
+               status));
     return SleepResult{true, due, false, appended.events.back().seq};
   }
 
@@ -76,8 +78,9 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
         Json::object({{"step_key", step_key}, {"due_at_us", due}, {"woke_at_us", now_us}});
     ARTANA_ASSIGN_OR_RETURN(
         AppendResult appended,
-        append(state, {{std::string(ev::kSleepStarted), std::move(started)},
-                       {std::string(ev::kSleepCompleted), std::move(completed)}}));
+        append(state,
+               event_drafts(EventDraft{std::string(ev::kSleepStarted), std::move(started)},
+                            EventDraft{std::string(ev::kSleepCompleted), std::move(completed)})));
     return SleepResult{true, due, false, appended.events.back().seq};
   }
   // Synced (barrier): the process may stop right after this, and the timer must survive it.
@@ -86,7 +89,8 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
   if (state.status == RunStatus::kRunning) status = RunStatus::kSleeping;
   ARTANA_ASSIGN_OR_RETURN(
       AppendResult appended,
-      append(state, {{std::string(ev::kSleepStarted), std::move(started)}}, status,
+      append(state, event_drafts(EventDraft{std::string(ev::kSleepStarted), std::move(started)}),
+             status,
              /*barrier=*/true));
   return SleepResult{false, due, false, appended.events.back().seq};
 }

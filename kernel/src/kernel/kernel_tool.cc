@@ -23,8 +23,9 @@ Result<std::string> idempotency_key(const RunId& run, const std::string& tool,
   return Sha256::of(canonical).hex();
 }
 
+// Moves the result out of `terminal` (its outcome and error stay for tool_failure).
 Result<ToolResult> recorded_tool(const RunState& state, const std::string& step_key,
-                                 const RecordedTerminal& terminal) {
+                                 RecordedTerminal& terminal) {
   const Json* outcome_name = terminal.payload.find("outcome");
   if (outcome_name == nullptr || !outcome_name->is_string()) {
     return Status::corruption("run '{}' step '{}': tool_completed at seq {} has no outcome",
@@ -34,7 +35,7 @@ Result<ToolResult> recorded_tool(const RunState& state, const std::string& step_
   ToolResult result;
   result.run_id = state.run_id;
   result.outcome = outcome;
-  if (const Json* v = terminal.payload.find("result")) result.result = *v;
+  if (Json* v = terminal.payload.find("result")) result.result = std::move(*v);
   result.replayed = true;
   result.seq = terminal.seq;
   return result;
@@ -95,7 +96,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
     return adopted;
   }
   if (decision.verdict != StepDecision::Verdict::kLive) {
-    const RecordedTerminal& terminal = decision.terminal;
+    RecordedTerminal& terminal = decision.terminal;
     ARTANA_ASSIGN_OR_RETURN(ToolResult result, recorded_tool(state, key, terminal));
     if (result.outcome != ToolOutcomeKind::kSuccess) return tool_failure(key, terminal);
     result.drift_fields = std::move(decision.drift_fields);
@@ -128,9 +129,10 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
                                  {"request_hash", decision.identity.hash},
                                  {"request", decision.identity.request}});
   record_placeholders(requested, std::move(arguments_pii));
-  ARTANA_RETURN_IF_ERROR(append(state, {{std::string(ev::kToolRequested), std::move(requested)}},
-                                std::nullopt, /*barrier=*/tool->spec.side_effect)
-                             .status());
+  ARTANA_RETURN_IF_ERROR(
+      append(state, event_drafts(EventDraft{std::string(ev::kToolRequested), std::move(requested)}),
+             std::nullopt, /*barrier=*/tool->spec.side_effect)
+          .status());
   LiveEntry entry;
   entry.step_key = key;
   entry.kind = StepKind::kTool;
@@ -140,7 +142,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
   return ToolStep{std::nullopt, std::move(call), std::move(pending)};
 }
 
-Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outcome) {
+Result<ToolResult> Kernel::finish_tool(PendingStep step, ToolOutcome outcome) {
   ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LiveEntry> pending, take_live(step, StepKind::kTool));
   RunState& state = *pending->state;
   std::lock_guard<std::mutex> lock(state.mu);
@@ -158,20 +160,20 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, const ToolOutcome& outc
                                  {"outcome", tool_outcome_name(kind)}});
   StepResult rewrite;
   if (outcome.kind == ToolOutcomeKind::kSuccess) {
-    Json result = outcome.result;
+    Json result = std::move(outcome.result);
     StepValue returned(&result);
     rewrite.values = std::span<StepValue>(&returned, 1);
     rewrite_result(state, key, StepKind::kTool, rewrite);
     record_placeholders(completed, std::move(rewrite.placeholders.allocated));
     completed.set("result", std::move(result));
   } else {
-    completed.set("error", outcome.error);
+    completed.set("error", std::move(outcome.error));
   }
   ARTANA_ASSIGN_OR_RETURN(
       AppendResult appended,
-      append(state, {{std::string(ev::kToolCompleted), std::move(completed)}}, std::nullopt, false,
-             keep_tenant_facts(state.tenant.tenant_id, rewrite.facts)));
-  const RecordedTerminal terminal = recorded_terminal(std::move(appended.events.back()));
+      append(state, event_drafts(EventDraft{std::string(ev::kToolCompleted), std::move(completed)}),
+             std::nullopt, false, keep_tenant_facts(state.tenant.tenant_id, rewrite.facts)));
+  RecordedTerminal terminal = recorded_terminal(std::move(appended.events.back()));
   if (kind == ToolOutcomeKind::kUnknownOutcome) {
     return reconciliation_halt(state, key, StepKind::kTool);
   }
@@ -262,7 +264,7 @@ Status Kernel::reconcile(const std::string& operator_id, const RunId& run,
       break;
     }
   }
-  ARTANA_RETURN_IF_ERROR(append(*state, {std::move(draft)}).status());
+  ARTANA_RETURN_IF_ERROR(append(*state, event_drafts(std::move(draft))).status());
   if (state->halt && state->halt->error_kind() == ErrorKind::kReconciliationRequired &&
       state->halt->step_key() == step_key) {
     state->halt.reset();

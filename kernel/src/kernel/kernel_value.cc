@@ -33,11 +33,13 @@ Result<ValueStep> Kernel::value_step_locked(ActiveRun& run, const std::string& s
   StepValue computed(&value);
   StepResult result{std::span<StepValue>(&computed, 1)};
   rewrite_result(state, step_key, query.kind, result);
-  Json payload = Json::object({{"step_key", step_key}, {"value", std::move(value)}});
+  Json payload =
+      Json::object_of(Json::Member("step_key", step_key), Json::Member("value", std::move(value)));
   record_placeholders(payload, std::move(result.placeholders.allocated));
   const std::string_view type = step_kind_row(query.kind).ended[0];
-  ARTANA_ASSIGN_OR_RETURN(AppendResult appended,
-                          append(state, {{std::string(type), std::move(payload)}}));
+  ARTANA_ASSIGN_OR_RETURN(
+      AppendResult appended,
+      append(state, event_drafts(EventDraft{std::string(type), std::move(payload)})));
   const Event& recorded = appended.events.back();
   return ValueStep{state.run_id, *recorded.payload.find("value"), false, recorded.seq};
 }

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "artana/kernel/json.h"
 #include "artana/kernel/sha256.h"
@@ -44,6 +46,16 @@ struct EventDraft {
   std::string type;  // snake_case event type, e.g. "model_completed"
   Json payload;      // must be a JSON object
 };
+
+// Drafts moved into a vector. A braced list (`{{type, std::move(payload)}}`) would copy every
+// payload: an initializer_list's elements are const, so a vector built from one copies them.
+template <typename... Drafts>
+std::vector<EventDraft> event_drafts(Drafts&&... drafts) {
+  std::vector<EventDraft> out;
+  out.reserve(sizeof...(drafts));
+  (out.push_back(std::forward<Drafts>(drafts)), ...);
+  return out;
+}
 
 struct Event {
   std::string event_id;  // 26 lowercase base32 characters (128 random bits)

@@ -38,6 +38,16 @@ class Json {
 
   static Json array(std::initializer_list<Json> items = {}) { return Json(Array(items)); }
   static Json object(std::initializer_list<Member> members = {}) { return Json(Object(members)); }
+  // An object whose members are moved in. A braced list (Json::object({{"k", std::move(v)}}))
+  // copies every value, since an initializer_list's elements are const: use this where a
+  // value is large, e.g. Json::object_of(Member("request", std::move(request)), ...).
+  template <typename... Members>
+  static Json object_of(Members&&... members) {
+    Object out;
+    out.reserve(sizeof...(members));
+    (out.push_back(std::forward<Members>(members)), ...);
+    return Json(std::move(out));
+  }
 
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_null() const { return type() == Type::kNull; }

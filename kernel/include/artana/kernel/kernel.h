@@ -82,7 +82,7 @@ class Kernel {
   // operator reconciles it: the kernel never re-runs such a tool by itself.
   Result<ToolStep> begin_tool(const TenantId& caller, const RunId& run, const ToolRequest& request);
   // A failure is returned as a tool_failed error (and recorded as the step's terminal).
-  Result<ToolResult> finish_tool(PendingStep step, const ToolOutcome& outcome);
+  Result<ToolResult> finish_tool(PendingStep step, ToolOutcome outcome);
   // retry: the next begin_tool of the step runs it live once more with the same idempotency
   // key; success / failed: what really happened, recorded as the step's completion; abandon:
   // the step fails for good. Each decision is an event naming `operator_id`.
