@@ -2,14 +2,14 @@
 // load_source) on real LMDB stores, with real damaged bytes and a real full disk.
 #include <catch2/catch.hpp>
 
-#include <sys/mount.h>
-
 #include <atomic>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "artana/kernel/sha256.h"
+#include "support/child_process.h"
 #include "support/kernel_fixture.h"
 #include "support/store_fixture.h"
 
@@ -51,23 +51,6 @@ void flip_byte_of(const std::string& file, const std::string& needle) {
   REQUIRE(found > 0);
   write_file(file, bytes);
 }
-
-// A tmpfs of `size` on a fresh temp dir for the test's lifetime (needs root, which CI has).
-class SmallDisk {
- public:
-  explicit SmallDisk(const std::string& size) {
-    mounted_ = ::mount("tmpfs", dir_.str().c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) ::umount2(dir_.str().c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  std::string path() const { return dir_.str() + "/ledger"; }
-
- private:
-  TempDir dir_;
-  bool mounted_ = false;
-};
 
 }  // namespace
 
@@ -261,28 +244,30 @@ TEST_CASE(
     "a blob too large for the disk fails with disk_full naming the file, and the store "
     "goes on",
     "[store][blob][crash]") {
-  for (Durability mode : {Durability::kEffects, Durability::kNone}) {
-    INFO(durability_name(mode));
-    // Room for the ledger and the zero-filled space ahead of it, not for the blob.
-    SmallDisk disk("6m");
-    if (!disk.mounted()) {
-      WARN("cannot mount a tmpfs here (not root?): skipped");
-      return;
-    }
-    LmdbStoreOptions options;
-    options.durability = mode;
-    auto store = open_store(disk.path(), options);
-    auto refused = store->put_blob(source_of("HUGE", 8 << 20));
-    REQUIRE_FALSE(refused.ok());
-    INFO(refused.status().to_string());
-    CHECK(refused.status().code() == StatusCode::kDiskFull);
-    CHECK_THAT(refused.status().message(), Catch::Contains(disk.path() + "/data.mdb"));
-    auto small = store->put_blob("print('still here')");
-    INFO(small.status().to_string());
-    REQUIRE(small.ok());
-    auto back = store->get_blob(*small);
-    REQUIRE(back.ok());
-    CHECK(back->value_or("") == "print('still here')");
+  for (const char* mode : {"effects", "none"}) {
+    INFO(mode);
+    TempDir dir;
+    const std::string ledger = (dir / "ledger").string();
+    // A disk of the child's own (ledger_child's smalldisk, as any user): room for the ledger
+    // and the space reserved ahead of it, not for the blob.
+    artana::testing::ChildProcess child({ARTANA_LEDGER_CHILD, ledger, mode});
+    child.send("smalldisk 6m");
+    const std::string mounted = child.read_line();
+    INFO(mounted);
+    REQUIRE(mounted == "ok");
+    child.send("blob HUGE " + std::to_string(8 << 20));
+    const std::string refused = child.read_line();
+    CHECK_THAT(refused, Catch::StartsWith("err disk_full"));
+    CHECK_THAT(refused, Catch::Contains(ledger + "/data.mdb"));
+    child.send("blob small 19");
+    std::istringstream stored(child.read_line());
+    std::string word, hash;
+    REQUIRE((stored >> word >> hash));
+    REQUIRE(word == "ok");
+    child.send("getblob " + hash);
+    CHECK(child.read_line() == "ok 19");
+    child.send("quit");
+    CHECK(child.wait() == 0);
   }
 }
 
