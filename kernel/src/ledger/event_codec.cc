@@ -89,7 +89,7 @@ std::optional<Result<Event>> parse_event_layout(std::string_view canonical, cons
       seq == 0) {
     return std::nullopt;
   }
-  Result<Sha256> prev_hash = Sha256::from_hex(prev);
+  Result<Sha256> prev_hash = envelope ? Sha256::from_hex(prev) : Result<Sha256>(Sha256());
   if (!prev_hash.ok()) return std::nullopt;
   Result<Json> payload = parse_json(canonical.substr(payload_start, suffix - payload_start), where);
   if (!payload.ok() || !payload->is_object()) return std::nullopt;

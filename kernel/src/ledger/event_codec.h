@@ -42,8 +42,8 @@ struct StoredEvent {
 Result<StoredEvent> split_event_value(std::string_view value, std::string_view where);
 
 // Parses canonical text into an Event (the payload as stored: references not expanded).
-// With `envelope` false, event_id, tenant_id and timestamp are left empty (what a replay needs
-// is the type, seq and payload; the run id is kept for the index check).
+// With `envelope` false, event_id, tenant_id, timestamp and prev_hash are left empty (what a
+// replay needs is the type, seq and payload; the run id is kept for the index check).
 Result<Event> parse_event(std::string_view canonical, const Sha256& hash, std::string_view where,
                           bool envelope = true);
 

@@ -41,7 +41,10 @@ class LedgerReader : public BlobSource {
   // to its parent for the shared prefix.
   Result<std::string_view> event_value(const RunRecord& run, uint64_t seq);
   // `envelope` false: see parse_event (what a replay reads).
-  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true, bool envelope = true);
+  // `stored_bytes`, when given, gets about what the payload holds in memory: the stored
+  // text's size, or the expanded payload's json_bytes when it had references.
+  Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true, bool envelope = true,
+                      size_t* stored_bytes = nullptr);
   // The stored value at a log position (run_id and seq name it in errors).
   Result<std::string_view> log_value(uint64_t position, std::string_view run_id, uint64_t seq);
   // Calls `visit` for seq in [from, head], in order; stops early when it returns false.

@@ -164,9 +164,12 @@ class LmdbEventStore final : public EventStore {
         return Status::not_found("run '{}' has no seq {} (its head is seq {})", run.str(), seq,
                                  record.head_seq);
       }
-      ARTANA_ASSIGN_OR_RETURN(events.emplace_back(),
-                              reader.event(record, seq, /*expand=*/true, /*envelope=*/false));
-      bytes += json_bytes(events.back().payload);
+      // The reader sizes each payload as it reads it (a walk of every payload to count its
+      // bytes cost as much as parsing it).
+      size_t stored = 0;
+      ARTANA_ASSIGN_OR_RETURN(events.emplace_back(), reader.event(record, seq, /*expand=*/true,
+                                                                  /*envelope=*/false, &stored));
+      bytes += stored;
       if (bytes > max_bytes) break;
     }
     return events;

@@ -25,6 +25,8 @@ namespace artana::kernel::ledger {
 inline constexpr size_t kChunkItems = 16;
 inline constexpr std::string_view kBlobKey = "$artana.blob";
 inline constexpr std::string_view kConcatKey = "$artana.concat";
+// How every reference key begins in canonical text (quote included).
+inline constexpr std::string_view kReservedKeyQuoted = "\"$artana.";
 
 class BlobSink {
  public:
