@@ -3,6 +3,10 @@
 // steps: kernel_steps_test.cc).
 #include <catch2/catch.hpp>
 
+#include <limits>
+
+#include "artana/kernel/canonical_json.h"
+#include "kernel/model_identity.h"
 #include "support/kernel_fixture.h"
 
 using namespace artana;
@@ -326,4 +330,48 @@ TEST_CASE("tools the tenant lacks are not offered to the model", "[kernel][capab
   auto record = host.kernel->run_record(TenantId("acme"), RunId("r1"));
   REQUIRE(record.ok());
   CHECK(record->tenant.has_capability("payments"));
+}
+
+// The model identity's hash is written straight from the request's parts; it must be the
+// hash of the recorded request's canonical JSON (ledgers already hold such hashes), and a
+// value that has no canonical form fails the same way.
+TEST_CASE("a model request's hash is the SHA-256 of its recorded JSON's canonical text",
+          "[kernel][replay][identity]") {
+  ModelRequest prompt;
+  prompt.step_key = "a";
+  prompt.model = "m-ü";
+  prompt.prompt = "Summarise \"this\"\n\ttab é 😀";
+  prompt.options = Json::object({{"temperature", 0.2}, {"max_tokens", 10}, {"b", Json()}});
+  ModelRequest chat = prompt;
+  chat.prompt.reset();
+  chat.messages = Json::array({Json::object({{"role", "user"}, {"content", "hi"}}),
+                               Json::object({{"role", "assistant"}, {"content", Json()}})});
+  chat.output_schema = Json::object({{"type", "object"}, {"required", Json::array({"x"})}});
+  const Json offered =
+      Json::array({Json::object({{"name", "search"}, {"signature", std::string(64, 'a')}})});
+  struct Case {
+    const ModelRequest* request;
+    Json text;
+    Json tools;
+  };
+  for (const Case& c :
+       {Case{&prompt, Json(*prompt.prompt), Json::array()},
+        Case{&prompt, Json(*prompt.prompt), offered}, Case{&chat, *chat.messages, offered}}) {
+    auto identity = model_request_identity(*c.request, c.text, c.tools);
+    REQUIRE(identity.ok());
+    const Json recorded = model_request_json(*c.request, c.text, c.tools);
+    auto canonical = canonical_json(recorded, "request");
+    REQUIRE(canonical.ok());
+    CHECK(identity->digest == Sha256::of(*canonical));
+    CHECK(identity->hash == Sha256::of(*canonical).hex());
+    CHECK(identity->request() == recorded);
+  }
+  ModelRequest bad = prompt;
+  bad.options = Json::object({{"t", std::numeric_limits<double>::infinity()}});
+  auto refused = model_request_identity(bad, Json(*bad.prompt), Json::array());
+  REQUIRE_FALSE(refused.ok());
+  auto expected =
+      canonical_json(model_request_json(bad, Json(*bad.prompt), Json::array()), "request");
+  REQUIRE_FALSE(expected.ok());
+  CHECK(refused.status().message() == expected.status().message());
 }

@@ -29,13 +29,13 @@ Json strings_json(const std::vector<std::string>& items) {
 
 Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::string& key,
                                                     ReplayPolicy policy, const StepRecord& recorded,
-                                                    const RequestIdentity& identity, int depth) {
+                                                    RequestIdentity& identity, int depth) {
   DriftDecision decision;
   // The recorded request is read only now, to name what changed.
   ARTANA_ASSIGN_OR_RETURN(Event opened, store_.read_event(state.run_id, recorded.open_seq));
   const Json* recorded_request = opened.payload.find("request");
   decision.fields = drift_fields(recorded_request != nullptr ? *recorded_request : opened.payload,
-                                 identity.request);
+                                 identity.request());
   Json detail =
       Json::object({{"drift_fields", strings_json(decision.fields)},
                     {"request_hash", identity.hash},

@@ -137,6 +137,7 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   LiveEntry entry;
   entry.step_key = key;
   entry.kind = StepKind::kModel;
+  decision.identity.request();  // built now: it refers to this call's request
   entry.identity = std::move(decision.identity);
   entry.model = call.model;
   entry.output_schema = std::move(output_schema);
@@ -160,7 +161,7 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
   }
   Json requested = Json::object_of(Json::Member("step_key", key),
                                    Json::Member("request_hash", pending->identity.hash),
-                                   Json::Member("request", std::move(pending->identity.request)));
+                                   Json::Member("request", pending->identity.take_request()));
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
   std::string terminal_type;

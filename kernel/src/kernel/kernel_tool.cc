@@ -127,7 +127,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
                                  {"idempotency_key", idem},
                                  {"side_effect", tool->spec.side_effect},
                                  {"request_hash", decision.identity.hash},
-                                 {"request", decision.identity.request}});
+                                 {"request", decision.identity.request()}});
   record_placeholders(requested, std::move(arguments_pii));
   ARTANA_RETURN_IF_ERROR(
       append(state, event_drafts(EventDraft{std::string(ev::kToolRequested), std::move(requested)}),

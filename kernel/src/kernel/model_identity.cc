@@ -11,7 +11,19 @@ namespace artana::kernel {
 Result<RequestIdentity> request_identity(Json request, std::string_view what) {
   ARTANA_ASSIGN_OR_RETURN(std::string canonical, canonical_json(request, what));
   const Sha256 digest = Sha256::of(canonical);
-  return RequestIdentity{std::move(request), digest.hex(), digest};
+  RequestIdentity identity;
+  identity.hash = digest.hex();
+  identity.digest = digest;
+  identity.set_request(std::move(request));
+  return identity;
+}
+
+Json model_request_json(const ModelRequest& request, const Json& text, Json offered) {
+  Json json = Json::object({{"model", request.model}, {"options", request.options}});
+  json.set(request.prompt ? "prompt" : "messages", text);
+  if (request.output_schema) json.set("output_schema", *request.output_schema);
+  json.set("tools", std::move(offered));
+  return json;
 }
 
 Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
@@ -28,11 +40,40 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   if (request.model.empty()) {
     return Status::invalid_argument("step '{}': model must not be empty", request.step_key);
   }
-  Json json = Json::object({{"model", request.model}, {"options", request.options}});
-  json.set(request.prompt ? "prompt" : "messages", text);
-  if (request.output_schema) json.set("output_schema", *request.output_schema);
-  json.set("tools", std::move(offered));
-  return request_identity(std::move(json), "request");
+  // model_request_json's canonical text, member by member in JCS order (messages, model,
+  // options, output_schema, prompt, tools: every key ASCII, so byte order).
+  std::string canonical;
+  canonical.reserve(256);
+  canonical += '{';
+  if (request.messages) {
+    canonical += "\"messages\":";
+    ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, text, "request.messages"));
+    canonical += ',';
+  }
+  canonical += "\"model\":";
+  ARTANA_RETURN_IF_ERROR(append_canonical_string(canonical, request.model, "request.model"));
+  canonical += ",\"options\":";
+  ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, request.options, "request.options"));
+  if (request.output_schema) {
+    canonical += ",\"output_schema\":";
+    ARTANA_RETURN_IF_ERROR(
+        append_canonical_json(canonical, *request.output_schema, "request.output_schema"));
+  }
+  if (request.prompt) {
+    canonical += ",\"prompt\":";
+    ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, text, "request.prompt"));
+  }
+  canonical += ",\"tools\":";
+  ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, offered, "request.tools"));
+  canonical += '}';
+  const Sha256 digest = Sha256::of(canonical);
+  RequestIdentity identity;
+  identity.hash = digest.hex();
+  identity.digest = digest;
+  identity.build = [&request, &text, offered = std::move(offered)]() mutable {
+    return model_request_json(request, text, std::move(offered));
+  };
+  return identity;
 }
 
 std::vector<std::string> drift_fields(const Json& recorded, const Json& now) {

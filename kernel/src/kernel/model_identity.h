@@ -5,7 +5,9 @@
 // schema is drift too. Its hash is SHA-256 over the canonical JSON.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "artana/kernel/json.h"
@@ -16,15 +18,41 @@
 namespace artana::kernel {
 
 struct RequestIdentity {
-  Json request;
   std::string hash;  // 64 hex digits; empty for kinds without an identity
   Sha256 digest;     // the same hash, as bytes (what the step index keeps)
+
+  // The request itself: what a live step records and a drift compares. A model step's is
+  // built only then (a replayed step needs only the hash), by `build`, which refers to the
+  // caller's request: call this before the identity outlives the call that prepared it.
+  const Json& request() {
+    if (build) {
+      request_ = build();
+      build = nullptr;
+    }
+    return request_;
+  }
+  Json take_request() {
+    request();
+    return std::move(request_);
+  }
+  void set_request(Json request) {
+    request_ = std::move(request);
+    build = nullptr;
+  }
+  std::function<Json()> build;
+
+ private:
+  Json request_;
 };
 
 // `text` is the request's prompt (a JSON string) or messages as recorded (rewritten);
-// `offered` = [{"name", "signature"}] of the tools offered, in the order given.
+// `offered` = [{"name", "signature"}] of the tools offered, in the order given. The hash is
+// written straight from the parts (a long history is encoded, not copied); `request` and
+// `text` must outlive the identity's request() call (see RequestIdentity).
 Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
                                                Json offered);
+// The same request as JSON: what model_request_identity hashes, canonically encoded.
+Json model_request_json(const ModelRequest& request, const Json& text, Json offered);
 
 // Identity of any request JSON (tool calls use it with their own shape).
 Result<RequestIdentity> request_identity(Json request, std::string_view what);

@@ -282,7 +282,7 @@ class Kernel {
   // fork to continue in (fork_on_drift).
   Result<DriftDecision> resolve_drift(RunState& state, const std::string& step_key,
                                       ReplayPolicy policy, const StepRecord& recorded,
-                                      const RequestIdentity& identity, int depth);
+                                      RequestIdentity& identity, int depth);
   Status settle_unknown_outcomes(RunState& state);
   Result<std::shared_ptr<RunState>> fork_for(RunState& parent, const StepRecord& recorded,
                                              const std::string& request_hash);
