@@ -180,7 +180,7 @@ void bench_live(const Settings& s) {
     must(b.host->unload(RunId(run)), "unloading a run");
     if (r >= 0) per_step.push_back(elapsed / static_cast<double>(steps));
   }
-  report(summarize("lua_live_step_us", "us", per_step), Target{40}, s.json);
+  report(summarize("lua_live_step_us", "us", per_step), Target{13}, s.json);
 }
 
 // replay_10k_steps_s: a completed run of 10 000 model steps executed again by a new Host and
@@ -209,7 +209,7 @@ void bench_replay(const Settings& s) {
       must(Status::internal("a recorded step went live: {}", text(again.output)), "replay");
   }
   info(summarize(s.quick ? "live_2k_steps_s" : "live_10k_steps_s", "s", {live_s}), s.json);
-  report(summarize(name, "s", times), Target{s.quick ? 0.1 : 0.5}, s.json);
+  report(summarize(name, "s", times), Target{s.quick ? 0.006 : 0.03}, s.json);
 
   // The same re-execution in two parts: the kernel loading the run from the ledger (read,
   // parse, index: what the first syscall pays), then the script with the run loaded.
