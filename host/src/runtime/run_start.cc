@@ -87,7 +87,12 @@ Status ScriptRun::start_or_resume() {
     }
   }
   if (!record) {
+    // The source first, then the run with its script_loaded in one commit (the event names
+    // the source by hash, so the source is durable before it).
+    if (!script_.is_pinned())
+      ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
     kernel::StartRunRequest request;
+    request.script_identity = script_identity();
     request.run_id = options_.run_id ? *options_.run_id : kernel::Kernel::new_run_id();
     request.tenant = options_.tenant;
     request.script_hash = script_.combined_hash();
@@ -103,7 +108,7 @@ Status ScriptRun::start_or_resume() {
       ARTANA_RETURN_IF_ERROR(kernel_.resume(caller, run_id_, Json::object()));
     }
   }
-  if (!script_.is_pinned())
+  if (record && !script_.is_pinned())
     ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));

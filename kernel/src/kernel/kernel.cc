@@ -104,9 +104,13 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
                                {"metadata", request.metadata}});
   if (request.parent_run_id) payload.set("parent_run_id", request.parent_run_id->str());
   record_placeholders(payload, std::move(rewrite.placeholders.allocated));
-  ARTANA_RETURN_IF_ERROR(
-      append(*state, event_drafts(EventDraft{std::string(ev::kRunStarted), std::move(payload)}))
-          .status());
+  std::vector<EventDraft> drafts =
+      event_drafts(EventDraft{std::string(ev::kRunStarted), std::move(payload)});
+  if (!request.script_identity.is_null()) {
+    ARTANA_RETURN_IF_ERROR(check_script_identity(header.run_id, request.script_identity).status());
+    drafts.push_back(EventDraft{std::string(ev::kScriptLoaded), request.script_identity});
+  }
+  ARTANA_RETURN_IF_ERROR(append(*state, std::move(drafts)).status());
   return header.run_id;
 }
 

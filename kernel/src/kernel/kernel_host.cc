@@ -60,12 +60,16 @@ Status Kernel::set_run_tools(const TenantId& caller, const RunId& run,
   return Status();
 }
 
-Status Kernel::record_script(const TenantId& caller, const RunId& run, const Json& identity) {
+Result<std::string> Kernel::check_script_identity(const RunId& run, const Json& identity) {
   if (!identity.is_object()) {
     return Status::invalid_argument("run '{}': a script identity must be an object, got {}",
                                     run.str(), json_type_name(identity.type()));
   }
-  ARTANA_ASSIGN_OR_RETURN(std::string canonical, canonical_json(identity, "identity"));
+  return canonical_json(identity, "identity");
+}
+
+Status Kernel::record_script(const TenantId& caller, const RunId& run, const Json& identity) {
+  ARTANA_ASSIGN_OR_RETURN(std::string canonical, check_script_identity(run, identity));
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
   RunState& state = *active_run.state;
   // An ended run runs no script again: looking at it must leave no trace.

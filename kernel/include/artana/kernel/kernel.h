@@ -280,6 +280,8 @@ class Kernel {
   // Applies the replay policy to a step recorded with another request: an error (strict:
   // the run halts), the recorded result with the drift noted once (allow_prompt_drift), or a
   // fork to continue in (fork_on_drift).
+  // A script identity's canonical text, or invalid_argument when it is not an object.
+  Result<std::string> check_script_identity(const RunId& run, const Json& identity);
   Result<DriftDecision> resolve_drift(RunState& state, const std::string& step_key,
                                       ReplayPolicy policy, const StepRecord& recorded,
                                       RequestIdentity& identity, int depth);

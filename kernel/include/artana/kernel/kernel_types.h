@@ -46,6 +46,9 @@ struct StartRunRequest {
   ReplayPolicy replay = ReplayPolicy::kStrict;  // the run's default; a step may override
   std::optional<RunId> parent_run_id;
   Json metadata = Json::object();  // recorded in run_started as is
+  // When an object: the script's identity, recorded as script_loaded in run_started's commit
+  // (Kernel::record_script then finds it recorded: a new run costs one commit less).
+  Json script_identity;
 };
 
 struct ModelRequest {
