@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "script_run.h"
 
 namespace artana::host {
@@ -108,13 +110,17 @@ Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
   const std::string path = script_path.empty() ? it->second->script_path() : script_path;
   std::unique_ptr<ScriptRun> old = std::move(it->second);
   runs_.erase(it);
-  if (old->started()) {
-    // Loaded afresh for the new execution, keeping the lease and the calls in flight.
-    (void)kernel_.reload(options.tenant.tenant_id, run);
+  // Loaded afresh for the new execution, keeping the lease and the calls in flight.
+  const Status carried = old->started() ? kernel_.reload(options.tenant.tenant_id, run) : Status();
+  if (!carried.ok()) {
+    // The kernel could not hand the calls over: they are abandoned with the old execution,
+    // as when a process stops (a side effect among them is then an unknown outcome).
+    spdlog::warn("run={} reload could not keep its calls in flight: {}", run.str(),
+                 carried.message());
   }
   // The old execution stops; its calls in flight go on until adopted or dropped.
-  if (old->drain()) draining_.push_back(std::move(old));
-  old.reset();  // nothing in flight: its lua_State and tasks go now
+  if (carried.ok() && old->drain()) draining_.push_back(std::move(old));
+  old.reset();  // nothing kept in flight: its lua_State, tasks and calls go now
   return start(path, options).status();
 }
 
