@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "ecmascript_number.h"
+#include "jcs_order.h"
 #include "jcs_string.h"
 #include "json_path.h"
 #include "output_buffer.h"
@@ -139,57 +139,16 @@ class Encoder {
   }
 
   bool object(const Json::Object& members, const PathNode* at) {
-    // Objects built by our own code often arrive sorted, or have one member: checking costs
-    // n-1 comparisons and skips the sort. Strictly increasing also rules out duplicates.
-    for (size_t i = 1; i < members.size(); ++i) {
-      if (!utf16_less(members[i - 1].first, members[i].first)) return sorted_object(members, at);
+    const JcsOrder order(members);
+    if (order.duplicate() != nullptr) {
+      return fail(
+          Status::invalid_argument("{}: duplicate key {}; keys in one object must be unique",
+                                   path(at), quote_json_key(*order.duplicate())));
     }
     out_.put('{');
-    for (size_t i = 0; i < members.size(); ++i) {
+    for (size_t i = 0; i < order.size(); ++i) {
       if (i != 0) out_.put(',');
-      if (!member(members[i], at)) return false;
-    }
-    out_.put('}');
-    return true;
-  }
-
-  // Sorts pointers, not members: no key is copied. Small objects sort on the stack.
-  bool sorted_object(const Json::Object& members, const PathNode* at) {
-    constexpr size_t kInline = 16;
-    std::array<const Json::Member*, kInline> inline_order;
-    std::vector<const Json::Member*> heap_order;
-    const Json::Member** order = inline_order.data();
-    if (members.size() > kInline) {
-      heap_order.resize(members.size());
-      order = heap_order.data();
-    }
-    const auto less = [](const Json::Member* a, const Json::Member* b) {
-      return utf16_less(a->first, b->first);
-    };
-    if (members.size() <= kInline) {
-      // Insertion sort: for a handful of members it is what std::sort ends in anyway,
-      // without the dispatch around it.
-      for (size_t i = 0; i < members.size(); ++i) {
-        const Json::Member* m = &members[i];
-        size_t j = i;
-        for (; j > 0 && less(m, order[j - 1]); --j) order[j] = order[j - 1];
-        order[j] = m;
-      }
-    } else {
-      for (size_t i = 0; i < members.size(); ++i) order[i] = &members[i];
-      std::sort(order, order + members.size(), less);
-    }
-    for (size_t i = 1; i < members.size(); ++i) {
-      if (order[i - 1]->first == order[i]->first) {
-        return fail(
-            Status::invalid_argument("{}: duplicate key {}; keys in one object must be unique",
-                                     path(at), quote_json_key(order[i]->first)));
-      }
-    }
-    out_.put('{');
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i != 0) out_.put(',');
-      if (!member(*order[i], at)) return false;
+      if (!member(order[i], at)) return false;
     }
     out_.put('}');
     return true;
@@ -225,8 +184,8 @@ Status append_canonical_string(std::string& out, std::string_view utf8, std::str
 
 Status append_canonical_double(std::string& out, double value, std::string_view path) {
   if (!std::isfinite(value)) return non_finite_error(path, value);
-  OutputBuffer buffer(out);
-  buffer.commit(write_ecmascript_number(buffer.reserve(kMaxEcmascriptNumberChars), value));
+  char digits[kMaxEcmascriptNumberChars];
+  out.append(digits, write_ecmascript_number(digits, value));
   return Status();
 }
 

@@ -5,6 +5,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
+#include "jcs_order.h"
 #include "json_path.h"
 
 namespace artana::kernel::ledger {
@@ -88,19 +89,15 @@ class Encoder {
 
   Status object(const Json::Object& members, const PathNode* path, bool is_root) {
     size_t start = out_.size();
-    std::vector<const Json::Member*> sorted;
-    sorted.reserve(members.size());
-    for (const Json::Member& m : members) sorted.push_back(&m);
-    std::sort(sorted.begin(), sorted.end(), [](const Json::Member* a, const Json::Member* b) {
-      return jcs_key_less(a->first, b->first);
-    });
+    const JcsOrder sorted(members);
+    if (sorted.duplicate() != nullptr) {
+      return Status::invalid_argument("{}: duplicate key \"{}\"", path_string(path),
+                                      *sorted.duplicate());
+    }
     out_ += '{';
     for (size_t i = 0; i < sorted.size(); ++i) {
-      const std::string& key = sorted[i]->first;
+      const std::string& key = sorted[i].first;
       PathNode child{path, key, std::string_view::npos};
-      if (i > 0 && key == sorted[i - 1]->first) {
-        return Status::invalid_argument("{}: duplicate key \"{}\"", path_string(path), key);
-      }
       if (key.rfind("$artana.", 0) == 0) {
         return Status::invalid_argument(
             "{}: keys beginning \"$artana.\" are reserved by the ledger", path_string(&child));
@@ -108,7 +105,7 @@ class Encoder {
       if (i > 0) out_ += ',';
       ARTANA_RETURN_IF_ERROR(append_canonical_string(out_, key, path_string_if(key, path)));
       out_ += ':';
-      ARTANA_RETURN_IF_ERROR(value(sorted[i]->second, &child, false));
+      ARTANA_RETURN_IF_ERROR(value(sorted[i].second, &child, false));
     }
     out_ += '}';
     if (!is_root && out_.size() - start > threshold_) return externalize(start);
