@@ -307,3 +307,71 @@ TEST_CASE("an append decided from a stale view of the run is refused, never appe
   CHECK(visible_kind(stale.status()) == ErrorKind::kLeaseHeld);
   CHECK(events_of(*host.store, "r1").size() == before);
 }
+
+// Looking at an ended run leaves no trace: a side effect cut off by a cancel stays as it was
+// recorded (requested, never completed) instead of gaining an unknown_outcome after the run's
+// end each time a process loads the run.
+TEST_CASE("a cancelled run's cut-off side effect gets no unknown_outcome after the cancel",
+          "[kernel][steps][tool][cancel]") {
+  Host host;
+  REQUIRE(host.kernel->tools().add(charge_spec(true)).ok());
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  {
+    auto step = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
+    REQUIRE(step.ok());
+    REQUIRE(step->call);
+    // Cancelled while the call runs; its handle is then dropped with the execution.
+    auto cancelled = host.kernel->cancel(kAcme, RunId("r1"), "stop");
+    REQUIRE(cancelled.ok());
+  }
+  const size_t recorded = events_of(*host.store, "r1").size();
+  for (int i = 0; i < 3; ++i) {
+    host.reopen();  // a new process looks at the run
+    auto status = host.kernel->status(kAcme, RunId("r1"));
+    REQUIRE(status.ok());
+    CHECK(*status == RunStatus::kCancelled);
+  }
+  auto events = events_of(*host.store, "r1");
+  CHECK(events.size() == recorded);
+  CHECK(events.back().type == "run_cancelled");
+  CHECK(count_type(events, "tool_completed") == 0);
+}
+
+TEST_CASE("a call finishing after its run was cancelled records nothing after the end",
+          "[kernel][steps][tool][cancel]") {
+  Host host;
+  REQUIRE(host.kernel->tools().add(charge_spec(true)).ok());
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  auto step = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
+  REQUIRE(step.ok());
+  REQUIRE(step->call);
+  REQUIRE(host.kernel->cancel(kAcme, RunId("r1"), "stop").ok());
+  const size_t recorded = events_of(*host.store, "r1").size();
+  auto finished =
+      host.kernel->finish_tool(std::move(step->pending), {ToolOutcomeKind::kSuccess, Json(1), ""});
+  CHECK_FALSE(finished.ok());
+  CHECK(finished.status().kind() == "cancelled");
+  auto events = events_of(*host.store, "r1");
+  CHECK(events.size() == recorded);
+  CHECK(events.back().type == "run_cancelled");
+  CHECK(host.kernel->stats().pending_steps == 0);
+}
+
+TEST_CASE("a model call answering after its run was cancelled records nothing after the end",
+          "[kernel][steps][model][cancel]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  auto step = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("ask", "hello"));
+  REQUIRE(step.ok());
+  REQUIRE(step->call);
+  REQUIRE(host.kernel->cancel(kAcme, RunId("r1"), "stop").ok());
+  const size_t recorded = events_of(*host.store, "r1").size();
+  ModelOutcome answer;
+  answer.output = Json::object({{"text", "late"}});
+  auto finished = host.kernel->finish_model(std::move(step->pending), std::move(answer));
+  CHECK(finished.status().kind() == "cancelled");
+  auto events = events_of(*host.store, "r1");
+  CHECK(events.size() == recorded);
+  CHECK(events.back().type == "run_cancelled");
+  CHECK(count_type(events, "model_requested") == 0);
+}

@@ -152,6 +152,7 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
   std::lock_guard<std::mutex> lock(state.mu);
   const std::string& key = pending->step_key;
   state.steps[key].in_flight = false;
+  ARTANA_RETURN_IF_ERROR(ended_during_call(state, key));
   if (outcome.ok && (!outcome.usage.is_object() || !outcome.tool_calls.is_array())) {
     return Status::invalid_argument("step '{}': usage must be an object and tool_calls an array",
                                     key);

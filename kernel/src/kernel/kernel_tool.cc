@@ -149,6 +149,7 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, ToolOutcome outcome) {
   const std::string& key = pending->step_key;
   StepRecord& step_record = state.steps[key];
   step_record.in_flight = false;
+  ARTANA_RETURN_IF_ERROR(ended_during_call(state, key));
   // A side effect that failed without saying its effect did not happen (it raised, or what
   // it returned cannot be recorded) may have happened: unknown, as after a crash.
   ToolOutcomeKind kind = outcome.kind;
@@ -184,6 +185,9 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, ToolOutcome outcome) {
 }
 
 Status Kernel::settle_unknown_outcomes(RunState& state) {
+  // An ended run (a cancel can cut a call off) is only looked at: nothing is appended after
+  // its end. Its open step stays as recorded, requested and never completed.
+  if (run_ended(state.status)) return Status();
   std::vector<EventDraft> drafts;
   for (const auto& [key, step] : state.steps) {
     // A tool declared without side effects that never completed may simply run again:

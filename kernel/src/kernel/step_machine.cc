@@ -223,6 +223,17 @@ Status Kernel::never_live(RunState& state, const std::string& step_key, const St
   return error;
 }
 
+Status Kernel::ended_during_call(const RunState& state, const std::string& step_key) {
+  if (!run_ended(state.status)) return Status();
+  if (state.halt) return *state.halt;
+  return Status::failed_precondition(
+             "run '{}' ended ({}) while step '{}' was in flight; its result is not recorded",
+             state.run_id.str(), run_status_name(state.status), step_key)
+      .with_kind(
+          state.status == RunStatus::kCancelled ? ErrorKind::kCancelled : ErrorKind::kInvalidState,
+          step_key);
+}
+
 PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) {
   StepRecord& step = state->steps[entry.step_key];
   step.kind = entry.kind;

@@ -280,6 +280,9 @@ class Kernel {
   // Applies the replay policy to a step recorded with another request: an error (strict:
   // the run halts), the recorded result with the drift noted once (allow_prompt_drift), or a
   // fork to continue in (fork_on_drift).
+  // A live call returning after its run ended (a cancel cuts calls off) records nothing: the
+  // run's end stays its last event. The error says why the run ended (step_machine.cc).
+  Status ended_during_call(const RunState& state, const std::string& step_key);
   // A script identity's canonical text, or invalid_argument when it is not an object.
   Result<std::string> check_script_identity(const RunId& run, const Json& identity);
   Result<DriftDecision> resolve_drift(RunState& state, const std::string& step_key,
