@@ -375,3 +375,39 @@ TEST_CASE("a model call answering after its run was cancelled records nothing af
   CHECK(events.back().type == "run_cancelled");
   CHECK(count_type(events, "model_requested") == 0);
 }
+
+// A reload gives the new execution a fresh view of the whole fork chain: the fork's held
+// state is loaded again (replaying from its first step), and a call in flight in the fork is
+// adopted there.
+TEST_CASE("a reload refreshes every run of the fork chain and hands over the fork's calls",
+          "[kernel][steps][reload][fork]") {
+  Host host;
+  const RunId fork = fork_run(host);  // r1: step a drifted into `fork`
+  ScriptedModel port;
+  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("b", "two"), port).ok());
+  auto live = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("c", "three"));
+  REQUIRE(live.ok());
+  REQUIRE(live->call);
+  REQUIRE(live->call->run_id == fork);
+  CHECK_FALSE(*host.kernel->replaying(kAcme, fork));  // the fork went live
+
+  REQUIRE(host.kernel->reload(kAcme, RunId("r1")).ok());
+  CHECK(*host.kernel->replaying(kAcme, RunId("r1")));
+  CHECK(*host.kernel->replaying(kAcme, fork));  // fresh: its recorded steps lie ahead
+  const int calls = port.calls;
+  auto a = run_model(*host.kernel, "acme", "r1", prompt_request("a", "changed"), port);
+  REQUIRE(a.ok());
+  CHECK(a->replayed);
+  CHECK(a->run_id == fork);
+  auto b = run_model(*host.kernel, "acme", "r1", prompt_request("b", "two"), port);
+  REQUIRE(b.ok());
+  CHECK(b->replayed);
+  CHECK(port.calls == calls);
+  auto adopted = host.kernel->begin_model(kAcme, RunId("r1"), prompt_request("c", "three"));
+  REQUIRE(adopted.ok());
+  CHECK_FALSE(adopted->call);
+  CHECK(adopted->adopted == live->pending.ticket());
+  REQUIRE(host.kernel->finish_model(std::move(live->pending), port(*live->call)).ok());
+  CHECK(host.kernel->stats().pending_steps == 0);
+  CHECK(count_type(events_of(*host.store, fork.str()), "model_requested") >= 2);
+}

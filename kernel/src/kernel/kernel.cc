@@ -322,26 +322,35 @@ Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {
 }
 
 Status Kernel::reload(const TenantId& caller, const RunId& run) {
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> old, checked(caller, run));
-  uint64_t lease_epoch = 0;
-  {
-    std::lock_guard<std::mutex> lock(old->mu);
-    lease_epoch = old->lease_epoch;
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> first, checked(caller, run));
+  // The whole chain: after fork_on_drift the execution went on in forks, whose held states
+  // carry the old execution's view (reached steps, placeholders) too.
+  std::vector<std::shared_ptr<RunState>> chain;
+  std::vector<uint64_t> epochs;
+  for (std::shared_ptr<RunState> state = first; state;) {
+    std::lock_guard<std::mutex> lock(state->mu);
+    chain.push_back(state);
+    epochs.push_back(state->lease_epoch);
+    state = state->forked_to;
   }
   {
     std::lock_guard<std::mutex> lock(held_->mu);
-    held_->runs.erase(run.str());
+    for (const auto& state : chain) held_->runs.erase(state->run_id.str());
   }
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fresh, load(run));
-  std::lock_guard<std::mutex> lock(fresh->mu);
-  if (fresh->lease_epoch == 0) fresh->lease_epoch = lease_epoch;  // still ours
-  // The calls in flight (load marked their steps in flight) finish into the fresh state —
-  // their appends are the run's next — waiting there to be adopted by the new execution.
-  std::lock_guard<std::mutex> held_lock(held_->mu);
-  for (auto& [ticket, entry] : held_->live) {
-    if (entry->state != old) continue;
-    entry->state = fresh;
-    entry->inherited = true;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const std::shared_ptr<RunState>& old = chain[i];
+    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fresh, load(old->run_id));
+    std::lock_guard<std::mutex> lock(fresh->mu);
+    if (fresh->lease_epoch == 0) fresh->lease_epoch = epochs[i];  // still ours
+    if (!fresh->tools) fresh->tools = old->tools;
+    // The calls in flight (load marked their steps in flight) finish into the fresh state —
+    // their appends are the run's next — waiting there to be adopted by the new execution.
+    std::lock_guard<std::mutex> held_lock(held_->mu);
+    for (auto& [ticket, entry] : held_->live) {
+      if (entry->state != old) continue;
+      entry->state = fresh;
+      entry->inherited = true;
+    }
   }
   return Status();
 }
