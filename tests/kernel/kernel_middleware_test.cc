@@ -322,3 +322,45 @@ TEST_CASE("capabilities given are enforced in permissive mode too; with none giv
     }
   }
 }
+
+// Placeholders are numbered by what the run recorded: a call adopted after a reload records
+// the placeholders it was sent with, and the next step numbers on from them, as a run that
+// never reloaded would.
+TEST_CASE("placeholders number on after a reload adopts a model call",
+          "[kernel][middleware][pii][reload]") {
+  Host host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  const ModelRequest first = prompt_request("a", "write to ana@example.com");
+  auto live = host.kernel->begin_model(TenantId("acme"), RunId("r1"), first);
+  REQUIRE(live.ok());
+  REQUIRE(live->call);
+  REQUIRE(host.kernel->reload(TenantId("acme"), RunId("r1")).ok());
+  auto adopted = host.kernel->begin_model(TenantId("acme"), RunId("r1"), first);
+  REQUIRE(adopted.ok());
+  REQUIRE(adopted->adopted);
+  ScriptedModel port;
+  REQUIRE(host.kernel->finish_model(std::move(live->pending), port(*live->call)).ok());
+  auto second =
+      run_model(*host.kernel, "acme", "r1", prompt_request("b", "and to bo@example.com"), port);
+  REQUIRE(second.ok());
+
+  // The same script on a run that never reloaded.
+  REQUIRE(host.kernel->start_run(start_request("r2")).ok());
+  REQUIRE(run_model(*host.kernel, "acme", "r2", first, port).ok());
+  REQUIRE(run_model(*host.kernel, "acme", "r2", prompt_request("b", "and to bo@example.com"), port)
+              .ok());
+  auto requests = [&](const std::string& run) {
+    std::vector<Json> out;
+    for (const Event& e : events_of(*host.store, run)) {
+      if (e.type == "model_requested") out.push_back(*e.payload.find("request"));
+    }
+    return out;
+  };
+  const std::vector<Json> reloaded = requests("r1");
+  const std::vector<Json> plain = requests("r2");
+  REQUIRE(reloaded.size() == 2);
+  REQUIRE(plain.size() == 2);
+  CHECK(reloaded[0] == plain[0]);
+  CHECK(reloaded[1] == plain[1]);
+  CHECK(reloaded[1].find("prompt")->as_string().find("example.com") == std::string::npos);
+}
