@@ -1,10 +1,10 @@
 #include "artana/kernel/step_index.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "artana/kernel/canonical_json.h"
-#include "artana/kernel/json_parse.h"
 
 namespace artana::kernel {
 namespace {
@@ -234,17 +234,19 @@ InlineValue InlineValue::of(const Json* value) {
       out.bits = static_cast<uint64_t>(value->as_integer());
       break;
     case Json::Type::kDouble: {
-      // What a read of the event would give, exactly: the canonical text read back. (2.0 and
-      // -0.0 are written "2" and "0" and read as integers; a number the reader refuses is
-      // not inlined, so a replay meets the same refusal.)
-      std::string text;
-      if (!append_canonical_double(text, value->as_double(), "$").ok()) break;
-      Result<Json> read = parse_json(text);
-      if (!read.ok()) break;
-      if (read->is_integer()) return of(&*read);
-      if (!read->is_double()) break;
+      // What a read of the event gives back, without writing and reading it on every append:
+      // RFC 8785 writes an integral double below 1e21 without fraction or exponent ("2",
+      // "0" for -0.0), which the reader takes as an integer, and refuses beyond ±2^53 (not
+      // inlined: a replay meets that refusal). Any other finite double reads back the same.
+      const double d = value->as_double();
+      if (!std::isfinite(d)) break;
+      if (d == std::trunc(d) && std::fabs(d) < 1e21) {
+        if (std::fabs(d) > static_cast<double>(kMaxSafeInteger)) break;
+        out.type = Type::kInteger;
+        out.bits = static_cast<uint64_t>(static_cast<int64_t>(d));
+        break;
+      }
       out.type = Type::kDouble;
-      const double d = read->as_double();
       std::memcpy(&out.bits, &d, sizeof d);
       break;
     }

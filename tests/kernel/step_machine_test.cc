@@ -27,6 +27,16 @@ ToolRequest charge(const std::string& key) {
   return request;
 }
 
+// Starts `r1` with the side-effecting charge tool and begins its call "pay": live.
+ToolStep begin_charging(Host& host) {
+  REQUIRE(host.kernel->tools().add(charge_spec(true)).ok());
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  auto step = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
+  REQUIRE(step.ok());
+  REQUIRE(step->call);
+  return std::move(step).value();
+}
+
 // Runs `r1` to a fork: step "a" recorded, then drifted under fork_on_drift.
 RunId fork_run(Host& host) {
   StartRunRequest start = start_request("r1");
@@ -219,13 +229,7 @@ TEST_CASE("after a reload, the same request adopts the call in flight; another a
 TEST_CASE("a dropped side-effecting tool call halts for reconciliation, not a second call",
           "[kernel][steps][tool]") {
   Host host;
-  REQUIRE(host.kernel->tools().add(charge_spec(true)).ok());
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
-  {
-    auto step = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
-    REQUIRE(step.ok());
-    REQUIRE(step->call);
-  }
+  { ToolStep dropped = begin_charging(host); }
   auto again = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
   CHECK(again.status().kind() == "reconciliation_required");
   CHECK(count_type(events_of(*host.store, "r1"), "tool_requested") == 1);
@@ -314,12 +318,8 @@ TEST_CASE("an append decided from a stale view of the run is refused, never appe
 TEST_CASE("a cancelled run's cut-off side effect gets no unknown_outcome after the cancel",
           "[kernel][steps][tool][cancel]") {
   Host host;
-  REQUIRE(host.kernel->tools().add(charge_spec(true)).ok());
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   {
-    auto step = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
-    REQUIRE(step.ok());
-    REQUIRE(step->call);
+    ToolStep step = begin_charging(host);
     // Cancelled while the call runs; its handle is then dropped with the execution.
     auto cancelled = host.kernel->cancel(kAcme, RunId("r1"), "stop");
     REQUIRE(cancelled.ok());
@@ -340,15 +340,11 @@ TEST_CASE("a cancelled run's cut-off side effect gets no unknown_outcome after t
 TEST_CASE("a call finishing after its run was cancelled records nothing after the end",
           "[kernel][steps][tool][cancel]") {
   Host host;
-  REQUIRE(host.kernel->tools().add(charge_spec(true)).ok());
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
-  auto step = host.kernel->begin_tool(kAcme, RunId("r1"), charge("pay"));
-  REQUIRE(step.ok());
-  REQUIRE(step->call);
+  ToolStep step = begin_charging(host);
   REQUIRE(host.kernel->cancel(kAcme, RunId("r1"), "stop").ok());
   const size_t recorded = events_of(*host.store, "r1").size();
   auto finished =
-      host.kernel->finish_tool(std::move(step->pending), {ToolOutcomeKind::kSuccess, Json(1), ""});
+      host.kernel->finish_tool(std::move(step.pending), {ToolOutcomeKind::kSuccess, Json(1), ""});
   CHECK_FALSE(finished.ok());
   CHECK(finished.status().kind() == "cancelled");
   auto events = events_of(*host.store, "r1");
