@@ -68,6 +68,21 @@ class EnvelopeReader {
   size_t pos_ = 0;
 };
 
+// Where the last `suffix_start` at or after `from` begins, found from the end by its comma: the
+// envelope after the payload holds five commas, so this tries about six candidates where
+// rfind would compare at every byte of the envelope.
+size_t last_suffix_start(std::string_view text, std::string_view suffix_start, size_t from) {
+  size_t end = text.size();
+  while (end > from) {
+    const void* comma = memrchr(text.data() + from, suffix_start.front(), end - from);
+    if (comma == nullptr) return std::string_view::npos;
+    const size_t at = static_cast<size_t>(static_cast<const char*>(comma) - text.data());
+    if (text.substr(at, suffix_start.size()) == suffix_start) return at;
+    end = at;
+  }
+  return std::string_view::npos;
+}
+
 std::optional<Result<Event>> parse_event_layout(std::string_view canonical, const Sha256& hash,
                                                 std::string_view where, bool envelope) {
   constexpr std::string_view kSuffixStart = ",\"prev_hash\":\"";
@@ -78,8 +93,8 @@ std::optional<Result<Event>> parse_event_layout(std::string_view canonical, cons
     return std::nullopt;
   }
   const size_t payload_start = in.pos();
-  const size_t suffix = canonical.rfind(kSuffixStart);
-  if (suffix == std::string_view::npos || suffix < payload_start) return std::nullopt;
+  const size_t suffix = last_suffix_start(canonical, kSuffixStart, payload_start);
+  if (suffix == std::string_view::npos) return std::nullopt;
   in.seek(suffix);
   if (!in.literal(kSuffixStart) || !in.quoted_rest(prev) || !in.literal(",\"run_id\":\"") ||
       !in.quoted_rest(run) || !in.literal(",\"seq\":") || !in.digits(seq) ||

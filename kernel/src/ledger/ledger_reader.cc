@@ -154,12 +154,21 @@ Result<std::string_view> LedgerReader::log_value(uint64_t position, std::string_
     rc = Cursor::open(txn_, env_.dbi().log, log_cursor_);
     if (rc != 0) return lmdb_status(rc, "reading an event", env_.data_path());
   }
-  // Reads in log order (a replay's results, verify) step the cursor instead of searching the
-  // tree from its root again.
-  if (cursor_position_ != 0 && position == cursor_position_ + 1) {
-    rc = mdb_cursor_get(log_cursor_.get(), &key, &val, MDB_NEXT);
-    if (rc == 0 && from_val(key) != k) rc = MDB_NOTFOUND;
-  } else {
+  // Reads in log order (a replay's results, verify) step the cursor a few entries forward
+  // instead of searching the tree from its root again: a replay reads every other event (a
+  // model step's terminal after its request), and the search touches more pages than the
+  // steps do.
+  constexpr uint64_t kMaxCursorSteps = 4;
+  bool found = false;
+  if (cursor_position_ != 0 && position > cursor_position_ &&
+      position - cursor_position_ <= kMaxCursorSteps) {
+    for (uint64_t at = cursor_position_; at < position && rc == 0; ++at) {
+      rc = mdb_cursor_get(log_cursor_.get(), &key, &val, MDB_NEXT);
+    }
+    found = rc == 0 && from_val(key) == k;
+  }
+  if (!found) {  // not stepped to (positions are dense, so only a damaged log lands elsewhere)
+    key = to_val(k);
     rc = mdb_cursor_get(log_cursor_.get(), &key, &val, MDB_SET_KEY);
   }
   cursor_position_ = rc == 0 ? position : 0;
@@ -190,7 +199,7 @@ Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expan
   }
   // Only a payload holding a reserved "$artana." key has references to expand: the text
   // says so faster than a walk of the tree.
-  if (expand && stored->canonical.find(kReservedKeyQuoted) != std::string_view::npos) {
+  if (expand && has_reserved_key(stored->canonical)) {
     Status expanded = expand_payload(e.payload, *this, run.run_id);
     if (!expanded.ok()) return expand_payload(e.payload, *this, where());
     if (stored_bytes != nullptr) *stored_bytes = json_bytes(e.payload);

@@ -12,6 +12,8 @@
 // Decoding replaces references with their values again.
 #pragma once
 
+#include <string.h>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -27,6 +29,13 @@ inline constexpr std::string_view kBlobKey = "$artana.blob";
 inline constexpr std::string_view kConcatKey = "$artana.concat";
 // How every reference key begins in canonical text (quote included).
 inline constexpr std::string_view kReservedKeyQuoted = "\"$artana.";
+
+// Whether canonical text may hold a reference to expand. memmem, not string_view::find:
+// find stops at every '"' of the text (memchr on the first byte), and JSON is full of them.
+inline bool has_reserved_key(std::string_view canonical) {
+  return memmem(canonical.data(), canonical.size(), kReservedKeyQuoted.data(),
+                kReservedKeyQuoted.size()) != nullptr;
+}
 
 class BlobSink {
  public:
