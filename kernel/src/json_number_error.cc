@@ -9,6 +9,8 @@
 #include <string>
 #include <system_error>
 
+#include "artana/kernel/canonical_json.h"
+
 namespace artana::kernel {
 namespace {
 
@@ -100,7 +102,50 @@ std::string shown_literal(std::string_view literal) {
   return fmt::format("{}… ({} bytes)", literal.substr(0, n), literal.size());
 }
 
+// Whether `literal`, an integer beyond 64 bits, is how RFC 8785 writes a double (an
+// integral double in [2^64, 1e21) is written with all its digits).
+bool names_a_double(std::string_view literal) {
+  if (literal.find_first_of(".eE") != std::string_view::npos) return false;
+  double value = 0;
+  auto [end, ec] = std::from_chars(literal.data(), literal.data() + literal.size(), value);
+  if (ec != std::errc() || end != literal.data() + literal.size()) return false;
+  std::string written;
+  return append_canonical_double(written, value, "").ok() && written == literal;
+}
+
 }  // namespace
+
+bool mark_large_double_literals(std::string_view text, std::string& out) {
+  out.clear();
+  bool marked = false;
+  size_t copied = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"') {
+      size_t end = i + 1;
+      while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+      i = end + 1;
+      continue;
+    }
+    if (c == '-' || is_digit(c)) {
+      size_t end = i;
+      while (end < text.size() && !ends_token(text[end])) ++end;
+      std::string_view literal = text.substr(i, end - i);
+      if (check_literal(literal) == Verdict::kTooLarge && names_a_double(literal)) {
+        out.append(text.substr(copied, end - copied));
+        out += "e0";  // the same number, which simdjson now reads as a double
+        copied = end;
+        marked = true;
+      }
+      i = end;
+      continue;
+    }
+    ++i;
+  }
+  if (marked) out.append(text.substr(copied));
+  return marked;
+}
 
 Status explain_number_error(std::string_view text, std::string_view source,
                             std::vector<PathSegment>& path) {

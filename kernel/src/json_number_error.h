@@ -14,6 +14,12 @@
 
 namespace artana::kernel {
 
+// simdjson also refuses an integer literal beyond 64 bits that is how RFC 8785 writes an
+// integral double in [2^64, 1e21) ("100000000000000000000" for 1e20). Writes `text` with each
+// such literal followed by "e0" (the same number, read as a double) into `out`; false, and
+// `out` unspecified, when there is none.
+bool mark_large_double_literals(std::string_view text, std::string& out);
+
 // An invalid_argument naming `source`, the literal, its offset and path; `path` is scratch
 // (cleared first). Falls back to simdjson's message if no bad literal is found.
 Status explain_number_error(std::string_view text, std::string_view source,

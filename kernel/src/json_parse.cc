@@ -165,12 +165,12 @@ class Converter {
         // Up to 2^53 every integer is an exact double; beyond it JavaScript, jq and many
         // other JSON readers round silently (I-JSON, RFC 7493 §2.2), so we refuse what
         // others would read as a different number. The canonical encoder agrees.
-        if (value > kMaxSafeInteger || value < -kMaxSafeInteger) return inexact(value);
+        if (value > kMaxSafeInteger || value < -kMaxSafeInteger) return large_integer(value, out);
         out = Json(value);
         return {};
       }
       case element_type::UINT64:  // simdjson's type for integers above INT64_MAX
-        return inexact(element.get_uint64().value_unsafe());
+        return large_integer(element.get_uint64().value_unsafe(), out);
       case element_type::DOUBLE:  // any literal with a fraction or exponent: 1.0, 1e2
         out = Json(element.get_double().value_unsafe());
         return {};
@@ -225,6 +225,22 @@ class Converter {
     return Status::invalid_argument(
         "{}: duplicate key {} in the object at {}; a key may appear once per object", source_,
         quote_json_key(key), render_json_path(path_));
+  }
+
+  // An integer literal beyond ±2^53 is the number a double names when it is exactly how
+  // RFC 8785 writes that double (an integral double below 1e21 is written with all its digits:
+  // 2^60 as 1152921504606847000): the ledger must read back what the encoder writes, and any
+  // reader of that text gets that same double. Any other such literal would be read as a
+  // different number by some reader, so it is refused.
+  template <typename Int>
+  [[gnu::noinline, gnu::cold]] Status large_integer(Int value, Json& out) {
+    const double d = static_cast<double>(value);
+    std::string written;
+    if (append_canonical_double(written, d, "").ok() && written == std::to_string(value)) {
+      out = Json(d);
+      return {};
+    }
+    return inexact(value);
   }
 
   template <typename Int>
@@ -283,6 +299,11 @@ Result<Json> parse_with(ThreadState& state, std::string_view text, std::string_v
   simdjson::dom::element root;
   simdjson::error_code error =
       state.parser.parse(state.buffer.get(), text.size(), /*realloc_if_needed=*/false).get(root);
+  if (error == simdjson::NUMBER_ERROR) {
+    // Doubles in [2^64, 1e21) are written with all their digits, which simdjson refuses.
+    std::string marked;
+    if (mark_large_double_literals(text, marked)) return parse_with(state, marked, source);
+  }
   if (error != simdjson::SUCCESS) return parse_error(error, text, source, state);
   Json out;
   Converter converter(source, state);

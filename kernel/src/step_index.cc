@@ -236,12 +236,11 @@ InlineValue InlineValue::of(const Json* value) {
     case Json::Type::kDouble: {
       // What a read of the event gives back, without writing and reading it on every append:
       // RFC 8785 writes an integral double below 1e21 without fraction or exponent ("2",
-      // "0" for -0.0), which the reader takes as an integer, and refuses beyond ±2^53 (not
-      // inlined: a replay meets that refusal). Any other finite double reads back the same.
+      // "0" for -0.0), which the reader takes as an integer up to ±2^53 and as that double
+      // beyond (json_parse.h). Any other finite double reads back the same.
       const double d = value->as_double();
       if (!std::isfinite(d)) break;
-      if (d == std::trunc(d) && std::fabs(d) < 1e21) {
-        if (std::fabs(d) > static_cast<double>(kMaxSafeInteger)) break;
+      if (d == std::trunc(d) && std::fabs(d) <= static_cast<double>(kMaxSafeInteger)) {
         out.type = Type::kInteger;
         out.bits = static_cast<uint64_t>(static_cast<int64_t>(d));
         break;

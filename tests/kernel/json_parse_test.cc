@@ -11,9 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
 
 using artana::StatusCode;
+using artana::kernel::canonical_json;
 using artana::kernel::Json;
 using artana::kernel::parse_json;
 using Catch::Matchers::Contains;
@@ -106,6 +108,36 @@ TEST_CASE("integers up to 2^53 parse and one beyond is rejected naming its path"
   REQUIRE_THAT(error_of("[-9223372036854775808]"), Contains("at $[0]"));
   // Above INT64_MAX simdjson yields uint64; still an integer, still refused.
   REQUIRE_THAT(error_of(R"({"u": 18446744073709551615})"), Contains("18446744073709551615 at $.u"));
+}
+
+TEST_CASE("an integral double beyond 2^53 reads back from the text canonical JSON writes for it",
+          "[json]") {
+  // RFC 8785 writes an integral double below 1e21 with all its digits; the reader must read
+  // back what the writer writes (a recorded `run:now() * 1e9` once made its run unreadable).
+  const double doubles[] = {1152921504606846976.0,  // 2^60
+                            -1152921504606846976.0,
+                            9007199254740994.0,  // 2^53 + 2
+                            1796360726643481000.0,
+                            18446744073709551616.0,  // 2^64: beyond uint64
+                            1e20,
+                            -1e20,
+                            999999999999999868928.0};  // the largest double below 1e21
+  for (double d : doubles) {
+    auto text = canonical_json(Json::object({{"v", d}}));
+    REQUIRE(text.ok());
+    INFO(*text);
+    REQUIRE(text->find_first_of(".e") == std::string::npos);  // written with all its digits
+    Json back = parsed(*text);
+    REQUIRE(back.find("v")->type() == Json::Type::kDouble);
+    REQUIRE(back.find("v")->as_double() == d);
+    auto again = canonical_json(back);
+    REQUIRE(again.ok());
+    REQUIRE(*again == *text);
+  }
+  // Integers that are not how a double is written stay refused, whatever their size.
+  REQUIRE_THAT(error_of("[9007199254740993]"), Contains("9007199254740993 at $[0]"));
+  REQUIRE_THAT(error_of("1152921504606846976"), Contains("beyond"));
+  REQUIRE_THAT(error_of("[100000000000000000001]"), Contains("too large to be represented"));
 }
 
 TEST_CASE("a number too large to represent is rejected with its offset and path", "[json]") {

@@ -221,8 +221,9 @@ TEST_CASE("a value step's scalar replays from its step record, equal to a read o
           "[kernel][index][value]") {
   KernelHost host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
-  // Doubles are read back as the canonical text reads: 2.0 and -0.0 as integers, 1e21 as a
-  // double. Strings and tables are not inlined (their events are read).
+  // Doubles are read back as the canonical text reads: 2.0 and -0.0 as integers, 1e21 and the
+  // integral doubles beyond 2^53 (written with all their digits) as doubles. Strings and tables are
+  // not inlined (their events are read).
   const std::vector<Json> values = {Json(int64_t{1700000000123456}),
                                     Json(0.1),
                                     Json(2.0),
@@ -233,6 +234,12 @@ TEST_CASE("a value step's scalar replays from its step record, equal to a read o
                                     Json(-123456.0),
                                     Json(5e-324),
                                     Json(1.5e300),
+                                    Json(1152921504606846976.0),  // 2^60
+                                    Json(-1152921504606846976.0),
+                                    Json(9007199254740994.0),  // 2^53 + 2
+                                    Json(1e20),
+                                    Json(1796360726643481000.0),
+                                    Json(1.7976931348623157e308),
                                     Json(true),
                                     Json(false),
                                     Json(),

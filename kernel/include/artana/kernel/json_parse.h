@@ -4,7 +4,10 @@
 // keys and numbers that cannot be carried exactly (integers beyond ±2^53, numbers simdjson
 // refuses as too large) are errors naming their path (`$.messages[3].content`), never a
 // silently different value. Integers without fraction or exponent become kInteger ("-0" is
-// integer 0), everything else kDouble ("1.0" and "1e2" too). Copies the input into a padded
+// integer 0), everything else kDouble ("1.0" and "1e2" too). An integer literal beyond ±2^53
+// is read as a kDouble when it is exactly how RFC 8785 writes that double
+// ("1152921504606847000" is 2^60: what canonical_json writes is always readable), and refused
+// otherwise ("9007199254740993"). Copies the input into a padded
 // buffer, so `text` may point anywhere (an LMDB map included) and need not be padded.
 //
 // Errors: invalid_argument, naming `source`, for anything that is not one well-formed JSON
