@@ -95,6 +95,31 @@ bool is_valid_utf8(std::string_view s) {
   return !find_utf8_error(s, &ignored);
 }
 
+size_t utf8_char_length(std::string_view s, size_t i) {
+  if (static_cast<unsigned char>(s[i]) < 0x80) return 1;
+  std::string_view ignored;
+  return utf8_sequence_length(s, i, &ignored);
+}
+
+std::string_view next_readable_piece(std::string_view s, size_t* i) {
+  const size_t at = *i;
+  const size_t length = utf8_char_length(s, at);
+  if (length == 0) {
+    *i = at + 1;
+    return "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+  }
+  *i = at + length;
+  if (s[at] == '\0') return "\\0";
+  return s.substr(at, length);
+}
+
+std::string readable_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) out += next_readable_piece(s, &i);
+  return out;
+}
+
 bool jcs_key_less(std::string_view a, std::string_view b) { return utf16_less(a, b); }
 
 }  // namespace artana::kernel

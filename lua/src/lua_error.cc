@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "artana/kernel/canonical_json.h"
+
 namespace artana::lua {
 namespace {
 
@@ -16,20 +18,25 @@ const char kErrorMetatableKey = 0;
 
 constexpr std::string_view kEllipsis = "…";
 
-// Copies `src` into `dst` NUL-terminated; when it does not fit, cuts at a UTF-8 boundary
-// and ends with "…" so a reader can tell the text was shortened.
+// Copies `src` into `dst` NUL-terminated, made readable (kernel::readable_text: a message is
+// recorded as JSON, and `dst` is read as a C string). When it does not fit, cuts at a character and
+// ends with "…" so a reader can tell it was shortened.
 template <size_t N>
 void copy_clipped(char (&dst)[N], std::string_view src) {
-  size_t n = src.size();
-  size_t tail = 0;
-  if (n > N - 1) {
-    n = N - 1 - kEllipsis.size();
-    while (n > 0 && (static_cast<unsigned char>(src[n]) & 0xC0) == 0x80) --n;
-    tail = kEllipsis.size();
+  size_t n = 0;
+  for (size_t i = 0; i < src.size();) {
+    const std::string_view piece = kernel::next_readable_piece(src, &i);
+    // Room for this piece, and for "…" unless it is the last.
+    const size_t reserve = i < src.size() ? kEllipsis.size() : 0;
+    if (n + piece.size() + reserve > N - 1) {
+      std::memcpy(dst + n, kEllipsis.data(), kEllipsis.size());
+      n += kEllipsis.size();
+      break;
+    }
+    std::memcpy(dst + n, piece.data(), piece.size());
+    n += piece.size();
   }
-  if (n > 0) std::memcpy(dst, src.data(), n);  // an empty view may have a null data()
-  if (tail > 0) std::memcpy(dst + n, kEllipsis.data(), tail);
-  dst[n + tail] = '\0';
+  dst[n] = '\0';
 }
 
 // __tostring: "kind: message (step 'key')", reading the fields raw.   [-0, +1, m]

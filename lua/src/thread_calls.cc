@@ -2,6 +2,7 @@
 
 #include <lua.hpp>
 
+#include "artana/kernel/canonical_json.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
@@ -171,7 +172,8 @@ std::string traceback_of(lua_State* main, lua_State* thread) {
   }
   size_t size = 0;
   const char* text = lua_tolstring(main, -1, &size);
-  std::string result(text != nullptr ? text : "", size);
+  // A chunk name or function name may hold any bytes; the traceback is recorded as JSON.
+  std::string result = kernel::readable_text(std::string_view(text != nullptr ? text : "", size));
   lua_pop(main, 1);
   return result;
 }

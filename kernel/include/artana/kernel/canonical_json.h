@@ -35,4 +35,16 @@ bool jcs_key_less(std::string_view a, std::string_view b);
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 
+// Length (1..4) of the well-formed UTF-8 character starting at s[i], or 0 when the byte there
+// does not start one. REQUIRES: i < s.size().
+size_t utf8_char_length(std::string_view s, size_t i);
+
+// Text made readable by everyone it reaches (a message recorded as JSON, which refuses
+// invalid UTF-8; a C string, which ends at a NUL): a byte not part of well-formed UTF-8
+// becomes U+FFFD and NUL becomes the two characters "\0". The next piece of `s` from `*i`
+// (a character, or its replacement), advancing `*i`. REQUIRES: *i < s.size().
+std::string_view next_readable_piece(std::string_view s, size_t* i);
+// All of `s`, piece by piece.
+std::string readable_text(std::string_view s);
+
 }  // namespace artana::kernel
