@@ -123,6 +123,19 @@ int co_resume_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
   return finish_co_resume(L, resume(L, co, lua_gettop(L) - 1, co_resume_k));
 }
 
+// xpcall's message handler, around the script's (upvalue 1). A kill is raised from the
+// count hook, and Lua calls the message handler at the point of the error, before it unwinds
+// to the pcall that restores hooks: the script's handler would run with no hook to stop it.
+// So a kill's error passes through untouched, and the script's handler sees only errors that
+// leave hooks on (and is stopped by the next one if it runs too long).
+int guarded_message_handler(lua_State* L) {
+  if (is_killed(L)) return 1;  // the kill's error, unchanged
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
 int kill_checked_call(lua_State* L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
@@ -151,6 +164,9 @@ int guarded_xpcall(lua_State* L) {
   const int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   raise_if_killed(L);
+  lua_pushvalue(L, 2);
+  lua_pushcclosure(L, guarded_message_handler, 1);
+  lua_replace(L, 2);
   lua_pushboolean(L, 1);
   lua_pushvalue(L, 1);
   lua_rotate(L, 3, 2);  // true and the function go below the function's arguments

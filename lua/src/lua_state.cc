@@ -18,6 +18,7 @@ namespace {
 
 constexpr const char kInstructionLimit[] = "instruction limit";
 constexpr const char kMemoryLimit[] = "memory limit";
+constexpr const char kInterrupted[] = "interrupted";
 constexpr const char kKilled[] = "killed";
 
 using detail::is_host_thread;
@@ -172,12 +173,18 @@ bool LuaState::charge(uint64_t n) {
   return !killed();
 }
 
+bool LuaState::interrupted() const { return kill_reason_ == kInterrupted; }
+
 void LuaState::hook(lua_State* L, lua_Debug* ar) {
   if (ar->event != LUA_HOOKCOUNT) return;
   LuaState* self = from(L);
   if (self == nullptr) return;
   self->charge(static_cast<uint64_t>(lua_gethookcount(L)));
   if (self->kill_requested_.load(std::memory_order_relaxed)) self->mark_killed(kKilled);
+  if (self->limits_.interrupt != nullptr &&
+      self->limits_.interrupt->load(std::memory_order_relaxed)) {
+    self->mark_killed(kInterrupted);
+  }
   if (self->out_of_memory_) self->mark_killed(kMemoryLimit);
   if (self->killed()) {
     if (is_host_thread(L, self) && lua_isyieldable(L)) {
@@ -193,7 +200,10 @@ void LuaState::hook(lua_State* L, lua_Debug* ar) {
   }
   // A slice yield from a script coroutine reaches the host only when every resume between
   // here and the host thread can pass it up (thread_tags.h); elsewhere the slice is skipped.
-  if (reaches_host(L, self)) {
+  // So is one where Lua cannot yield (a message handler, a __close handler, a metamethod
+  // called from C): lua_yield would raise there, and an error raised from a hook leaves
+  // hooks off for the message handler it reaches (ldo.c restores them only at the pcall).
+  if (lua_isyieldable(L) && reaches_host(L, self)) {
     self->yielded_for_slice_ = true;
     lua_yield(L, 0);
   }

@@ -52,6 +52,42 @@ TEST_CASE("a kill where yielding is impossible is not caught by pcall", "[sandbo
   REQUIRE_THAT(s.message(), Catch::Contains("instruction limit"));
 }
 
+TEST_CASE("an xpcall message handler that never returns is stopped by the instruction limit",
+          "[sandbox][lua]") {
+  // Lua calls a message handler where the error was raised. Raised from the count hook (a
+  // kill), hooks stay off until the pcall unwinds: a looping handler once spun forever.
+  const char* const chunks[] = {
+      "xpcall(function() error('x') end, function(e) while true do end end) return 1",
+      "xpcall(function() while true do end end, function(e) while true do end end) return 1",
+      "local co = coroutine.wrap(function()\n"
+      "  return xpcall(function() error('x') end, function(e) while true do end end)\n"
+      "end)\n"
+      "co() return 1",
+      "pcall(function()\n"
+      "  local guard <close> = setmetatable({}, { __close = function() while true do end end })\n"
+      "  error('x')\n"
+      "end) return 1",
+  };
+  for (const char* chunk : chunks) {
+    INFO(chunk);
+    auto state = make_state(small_limits());
+    artana::Status s = state->run_chunk(chunk, "handler");
+    REQUIRE(s.kind() == "limit_exceeded");
+    REQUIRE_THAT(s.message(), Catch::Contains("instruction limit"));
+  }
+}
+
+TEST_CASE("an xpcall message handler still handles the script's own errors", "[sandbox][lua]") {
+  auto state = make_state(small_limits());
+  REQUIRE(state
+              ->run_chunk("local ok, e = xpcall(function() error('x', 0) end,\n"
+                          "  function(m) local n = 0 for i = 1, 5000 do n = n + 1 end\n"
+                          "  return m .. n end)\n"
+                          "assert(not ok and e == 'x5000')",
+                          "handled")
+              .ok());
+}
+
 TEST_CASE("a kill inside a script coroutine is not caught by coroutine.resume", "[sandbox][lua]") {
   auto state = make_state(small_limits());
   artana::Status s = state->run_chunk(

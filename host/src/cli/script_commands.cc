@@ -1,6 +1,7 @@
 // `artana run`, `artana resume`, `artana worker`: executing scripts as durable runs.
 #include "script_commands.h"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +22,25 @@ using kernel::Json;
 using kernel::RunId;
 using kernel::RunStatus;
 
+// The signal that asked this process to stop (SIGINT, SIGTERM), or 0; and the flag every Lua
+// state's hook reads, so a script stops even where it never yields (lua_limits.h).
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+std::atomic<bool> g_interrupt{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+void on_signal(int signal) {
+  g_stop = signal;
+  g_interrupt.store(true, std::memory_order_relaxed);
+}
+
+// A run stopped by a signal: it is left running, its events whole (the host stops between
+// slices and syscalls), and the process exits 128 + the signal, as a shell reports it.
+int stopped_by_signal(const RunId& run) {
+  std::fprintf(stderr,
+               "artana: stopped by %s; run %s stays running: run it again with --run-id %s, "
+               "or let `artana worker` take it on\n",
+               g_stop == SIGINT ? "SIGINT" : "SIGTERM", run.str().c_str(), run.str().c_str());
+  return 128 + g_stop;
+}
 
 int usage(const std::string& message) {
   std::fprintf(stderr, "artana: %s (see artana --help)\n", message.c_str());
@@ -130,6 +148,7 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags)
   HostOptions host_options;
   host_options.limits.max_memory_bytes = flags.max_memory_mb << 20;
   host_options.limits.max_instructions = flags.max_instructions;
+  host_options.limits.interrupt = &g_interrupt;
   host_options.stdlib_dir = stdlib_directory();
   session.host = std::make_unique<Host>(*session.kernel, std::move(host_options));
   return session;
@@ -154,12 +173,13 @@ int execute(const GlobalOptions& global, const RunFlags& flags, Session& session
       RunOutcome outcome = drive(*session.host, run, watch ? &*watch : nullptr);
       report(global, outcome);
       (void)session.host->unload(run);
+      if (g_stop) return stopped_by_signal(run);
       if (!watch) return exit_for(outcome);
     }
     // --watch: wait for the script (or a module next to it) to change, then run again:
     // the run replays under the new code and the replay policy decides what drift means.
     std::fprintf(stderr, "artana: watching %s for changes (Ctrl-C to stop)\n", script.c_str());
-    if (!watch->wait_for_change(g_stop)) return exit_code::kOk;
+    if (!watch->wait_for_change(g_stop)) return g_stop ? 128 + g_stop : exit_code::kOk;
   }
 }
 

@@ -75,6 +75,10 @@ void ScriptRun::killed() {
     ended_ = RunOutcome{};
     return;
   }
+  if (lua_->interrupted()) {
+    // The process is stopping: the run stays as its events left it, for a new execution.
+    return end_with(RunStatus::kRunning, Json(), Json());
+  }
   const char* reason = lua_->kill_reason();
   Json error =
       Json::object({{"kind", error_kind_name(ErrorKind::kLimitExceeded)},

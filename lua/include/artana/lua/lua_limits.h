@@ -2,6 +2,7 @@
 // configuring a Host (host.h) do not include Lua's headers.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -11,6 +12,10 @@ struct LuaLimits {
   size_t max_memory_bytes = 256 << 20;
   uint64_t max_instructions = 1'000'000'000;
   uint32_t slice_instructions = 10'000;  // the hook fires (and may yield) this often
+  // When set and true, every state stops at its next hook (kill reason "interrupted"), even
+  // where it cannot yield (a message handler, a metamethod called from C): how a process
+  // asked to stop (SIGTERM) leaves its runs. Read from the hook; a signal handler may set it.
+  const std::atomic<bool>* interrupt = nullptr;
 };
 
 }  // namespace artana::lua

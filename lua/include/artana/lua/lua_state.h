@@ -77,6 +77,9 @@ class LuaState {
 
   bool killed() const { return kill_reason_ != nullptr; }
   const char* kill_reason() const { return kill_reason_; }  // nullptr unless killed
+  // Killed because LuaLimits::interrupt was set: the process is stopping, the run did
+  // nothing wrong.
+  bool interrupted() const;
   // True after a resume that ended in a time-slice yield (resume later), as opposed to a
   // kill (never resume) or a script's own yield. Reset by the next resume.
   bool yielded_for_slice() const { return yielded_for_slice_; }
