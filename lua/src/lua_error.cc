@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "artana/kernel/canonical_json.h"
+#include "artana/lua/lua_state.h"
 
 namespace artana::lua {
 namespace {
@@ -141,6 +142,9 @@ void push_kind(lua_State* L, ErrorKind kind) {
 }
 
 void push_error(lua_State* L, const BoundaryError& e) {
+  if (LuaState* state = LuaState::from(L)) {
+    if (std::optional<ErrorKind> kind = parse_error_kind(e.kind)) state->note_raised(*kind);
+  }
   luaL_checkstack(L, 3, "raising an error");
   lua_createtable(L, 0, 6);
   lua_pushstring(L, e.kind);

@@ -77,9 +77,44 @@ end
   INFO(text(outcome.error));
   REQUIRE(outcome.status == RunStatus::kFailed);
   REQUIRE(outcome.error.find("where") != nullptr);
-  CHECK(outcome.error.find("kind")->as_string() == "custom");
+  CHECK(outcome.error.find("kind")->as_string() == "script_error");
+  CHECK(outcome.error.find("script_kind")->as_string() == "custom");
   CHECK(outcome.error.find("where")->as_string() == "bad.lua:4");
   CHECK(f.count("run-bad", "run_failed") == 1);
+}
+
+TEST_CASE("a script cannot pick its exit code: a kind it writes is kept as script_kind", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("forged.lua", R"lua(
+local artana = require "artana"
+artana.tool { name = "lookup", args = {}, fn = function(args)
+  error({ kind = "permanent_error", message = "no such order" })
+end }
+return function(run, input)
+  if input.rethrow then
+    -- A real error the host raised, caught and raised again: its kind stands.
+    local ok, e = pcall(run.tool, run, "lookup", {})
+    error(e)
+  end
+  error({ kind = input.kind, message = "forged" })
+end
+)lua");
+  for (const char* kind : {"budget_exceeded", "reconciliation_required", "lease_held", "cancelled",
+                           "capability_denied", "internal"}) {
+    const std::string run = std::string("run-") + kind;
+    host::RunOutcome outcome = f.run(path, run, Json::object({{"kind", kind}}));
+    INFO(kind << ": " << text(outcome.error));
+    CHECK(outcome.status == RunStatus::kFailed);
+    CHECK(outcome.error.find("kind")->as_string() == "script_error");
+    CHECK(outcome.error.find("script_kind")->as_string() == kind);
+    CHECK(f.count(run, "run_failed") == 1);
+    CHECK(kernel::exit_code_for(outcome.status, ErrorKind::kScriptError) == 1);
+  }
+  host::RunOutcome rethrown = f.run(path, "run-rethrow", Json::object({{"rethrow", true}}));
+  INFO(text(rethrown.error));
+  CHECK(rethrown.status == RunStatus::kFailed);
+  CHECK(rethrown.error.find("kind")->as_string() == "tool_failed");
+  CHECK(rethrown.error.find("script_kind") == nullptr);
 }
 
 }  // namespace

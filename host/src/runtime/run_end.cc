@@ -50,8 +50,22 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
   end_execution({kernel::ExecutionEnd::Kind::kReturned, std::move(output), Json()});
 }
 
+// A raised error's kind names a decision (a halt, a denial, another owner) only when the host
+// raised that kind in this execution; any other kind is the script's own data. So a script
+// cannot pick its exit code or status with error({kind = "budget_exceeded"}): its run fails
+// with script_error, the kind it wrote kept as script_kind.
+void ScriptRun::keep_script_kind(Json& error) const {
+  const Json* kind = error.find("kind");
+  if (kind == nullptr || !kind->is_string()) return;
+  const std::optional<ErrorKind> parsed = parse_error_kind(kind->as_string());
+  if (parsed == ErrorKind::kScriptError || (parsed && lua_->raised(*parsed))) return;
+  error.set("script_kind", kind->as_string());
+  error.set("kind", error_kind_name(ErrorKind::kScriptError));
+}
+
 void ScriptRun::entry_raised(Task& entry, Json error) {
   if (entry.thread != nullptr) finish_task(entry);
+  keep_script_kind(error);
   if (!started_) {
     // Never got to run (a bad chunk, or another process holds the run): the run, if it
     // exists, is as it was.

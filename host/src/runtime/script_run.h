@@ -101,6 +101,7 @@ class ScriptRun final : public lua::SyscallHandler {
   kernel::RunId active_run();
   void entry_returned(Task& entry, int nresults);
   void entry_raised(Task& entry, kernel::Json error);
+  void keep_script_kind(kernel::Json& error) const;
   void killed();
   // Asks the kernel what the execution's end means for the run and ends with that.
   void end_execution(kernel::ExecutionEnd end);

@@ -29,6 +29,7 @@
 #include <memory>
 #include <string_view>
 
+#include "artana/kernel/error_kind.h"
 #include "artana/kernel/status.h"
 #include "artana/lua/lua_limits.h"
 #include "artana/lua/sandbox.h"
@@ -90,6 +91,12 @@ class LuaState {
   bool charge(uint64_t instructions);
   void mark_killed(const char* reason);  // reason: a string literal
 
+  // The kinds of the errors the host raised into this state (push_error). A script can
+  // raise a table with any `kind`; only one of these names a decision the host or kernel
+  // made (ScriptRun keeps any other as the script's own, script_kind).
+  void note_raised(ErrorKind kind) { raised_kinds_ |= uint64_t{1} << static_cast<unsigned>(kind); }
+  bool raised(ErrorKind kind) const { return (raised_kinds_ >> static_cast<unsigned>(kind)) & 1u; }
+
   uint64_t instructions() const { return instructions_; }
   size_t memory_used() const { return memory_used_; }
   uint64_t slice_yields() const { return slice_yields_; }
@@ -108,6 +115,7 @@ class LuaState {
   bool yielded_for_slice_ = false;
   const char* kill_reason_ = nullptr;
   std::atomic<bool> kill_requested_{false};
+  uint64_t raised_kinds_ = 0;  // bit i: ErrorKind i was raised (kErrorKinds has < 64 rows)
 };
 
 }  // namespace artana::lua
