@@ -7,6 +7,7 @@
 #include <string>
 
 #include "artana/lua/lua_error.h"
+#include "chunk_load.h"
 #include "lua_log.h"
 #include "sandbox_raise.h"
 #include "thread_tags.h"
@@ -66,9 +67,7 @@ struct Chunk {
 int load_chunk(lua_State* L) {
   auto* chunk = static_cast<Chunk*>(lua_touserdata(L, 1));
   lua_State* co = lua_tothread(L, 2);
-  if (chunk->size >= 4 && std::memcmp(chunk->source, LUA_SIGNATURE, 4) == 0)
-    return detail::raise_violation(L, "binary chunks are refused; pass Lua source text");
-  if (luaL_loadbufferx(L, chunk->source, chunk->size, chunk->name, "t") != LUA_OK)
+  if (detail::load_text_chunk(L, {chunk->source, chunk->size}, chunk->name) != LUA_OK)
     return lua_error(L);  // the syntax error message
   push_sandbox_env(L);
   lua_setupvalue(L, -2, 1);  // a main chunk's only upvalue is _ENV

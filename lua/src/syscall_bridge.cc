@@ -8,6 +8,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
+#include "chunk_load.h"
 #include "lua_log.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
@@ -32,8 +33,7 @@ int syscall_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
 // Arg 1: the SyscallReply (light userdata). Loads its source as text into the sandbox.
 int load_reply_chunk(lua_State* L) {
   auto* reply = static_cast<SyscallReply*>(lua_touserdata(L, 1));
-  if (luaL_loadbufferx(L, reply->source.data(), reply->source.size(), reply->chunkname.c_str(),
-                       "t") != LUA_OK)
+  if (detail::load_text_chunk(L, reply->source, reply->chunkname.c_str()) != LUA_OK)
     return lua_error(L);  // the syntax error, "file:line: message"
   push_sandbox_env(L);
   lua_setupvalue(L, -2, 1);  // a main chunk's only upvalue is _ENV

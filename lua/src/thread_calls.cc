@@ -6,6 +6,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
+#include "chunk_load.h"
 
 namespace artana::lua {
 namespace {
@@ -67,8 +68,7 @@ struct PrepareChunk {
 int build_chunk(lua_State* L) {
   auto* p = static_cast<PrepareChunk*>(lua_touserdata(L, 1));
   lua_rawgeti(L, LUA_REGISTRYINDEX, p->body_ref);
-  if (luaL_loadbufferx(L, p->chunk.data(), p->chunk.size(), p->chunkname.c_str(), "t") != LUA_OK)
-    return lua_error(L);
+  if (detail::load_text_chunk(L, p->chunk, p->chunkname.c_str()) != LUA_OK) return lua_error(L);
   push_sandbox_env(L);
   lua_setupvalue(L, -2, 1);  // a main chunk's only upvalue is _ENV
   if (!lua_checkstack(p->thread, 2)) return luaL_error(L, "stack overflow");

@@ -35,7 +35,7 @@ int verify(const GlobalOptions& global, std::optional<RunId> run) {
   auto report = (*store)->verify(run);
   if (!report.ok()) {
     print_error("verify could not run: " + report.status().to_string());
-    return report.status().code() == StatusCode::kNotFound ? exit_code::kUsage
+    return report.status().code() == StatusCode::kNotFound ? exit_code::kNotFound
                                                            : exit_code::kLedgerUnavailable;
   }
   if (global.json) {
@@ -80,7 +80,7 @@ int export_events(const GlobalOptions& global, std::optional<RunId> run, bool in
       options);
   if (!written.ok()) {
     print_error("export failed: " + written.to_string());
-    return written.code() == StatusCode::kNotFound ? exit_code::kUsage
+    return written.code() == StatusCode::kNotFound ? exit_code::kNotFound
                                                    : exit_code::kLedgerUnavailable;
   }
   return std::fflush(stdout) == 0 ? exit_code::kOk : exit_code::kLedgerUnavailable;
@@ -101,6 +101,9 @@ int run_ledger_command(const GlobalOptions& global, const std::vector<std::strin
       inline_values = true;
     } else if (!args[i].empty() && args[i][0] == '-') {
       print_error("ledger " + verb + ": unknown option '" + args[i] + "'");
+      return exit_code::kUsage;
+    } else if (args[i].empty()) {
+      print_error("ledger " + verb + ": RUN_ID is empty");
       return exit_code::kUsage;
     } else if (run) {
       print_error("ledger " + verb + ": expected at most one RUN_ID, got '" + args[i] + "' too");

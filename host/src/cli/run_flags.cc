@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "artana/kernel/event.h"
 #include "artana/kernel/json_parse.h"
 
 namespace artana::host {
@@ -88,8 +89,10 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
     if (i + 1 >= args.size()) return Status::invalid_argument("{} needs a value", arg);
     const std::string& value = args[++i];
     if (arg == "--run-id") {
+      ARTANA_RETURN_IF_ERROR(kernel::check_identifier("--run-id", value));
       flags.run_id = value;
     } else if (arg == "--tenant") {
+      ARTANA_RETURN_IF_ERROR(kernel::check_identifier("--tenant", value));
       flags.tenant = value;
     } else if (arg == "--caps") {
       flags.caps = split_list(value);
@@ -137,6 +140,8 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
     return Status::invalid_argument("run needs a SCRIPT");
   if (flags.verb == "resume" && flags.target.empty())
     return Status::invalid_argument("resume needs a RUN_ID");
+  if (flags.verb == "resume")
+    ARTANA_RETURN_IF_ERROR(kernel::check_identifier("RUN_ID", flags.target));
   return flags;
 }
 

@@ -62,6 +62,24 @@ int exit_for_status(const Status& status) {
   return kernel::exit_code_for(status);
 }
 
+// A command that fails before its run executes (a script that does not load, an unusable
+// ledger, a run another process holds): with --json the object goes to stdout as well,
+// naming the run it was for, so a scheduler reading stdout always gets one.
+int exit_for_failure(const GlobalOptions& global, const std::string& run_id, const Status& status) {
+  if (global.json) {
+    Json out =
+        Json::object({{"run_id", run_id},
+                      {"status", Json()},
+                      {"output", Json()},
+                      {"error", Json::object({{"kind", error_kind_name(visible_kind(status))},
+                                              {"message", status.message()}})}});
+    auto text = kernel::canonical_json(out);
+    std::printf("%s\n", text.ok() ? text->c_str() : "{}");
+    std::fflush(stdout);
+  }
+  return exit_for_status(status);
+}
+
 void report(const GlobalOptions& global, const RunOutcome& outcome) {
   if (global.json) {
     Json out = Json::object({{"run_id", outcome.run_id.str()},
@@ -167,7 +185,7 @@ int execute(const GlobalOptions& global, const RunFlags& flags, Session& session
   for (;;) {
     auto started = session.host->start(script, options);
     if (!started.ok()) {
-      if (!watch) return exit_for_status(started.status());
+      if (!watch) return exit_for_failure(global, run.str(), started.status());
       std::fprintf(stderr, "artana: %s\n", started.status().to_string().c_str());
     } else {
       RunOutcome outcome = drive(*session.host, run, watch ? &*watch : nullptr);
@@ -193,8 +211,10 @@ int run_script_command(const GlobalOptions& global, const std::vector<std::strin
   std::signal(SIGTERM, on_signal);
   auto flags = parse_run_flags(args);
   if (!flags.ok()) return usage(flags.status().message());
+  // The run this command is for, as given (a new `run` without --run-id gets its id below).
+  const std::string given_run = verb == "run" ? flags->run_id.value_or("") : flags->target;
   auto session = open_session(global, *flags);
-  if (!session.ok()) return exit_for_status(session.status());
+  if (!session.ok()) return exit_for_failure(global, given_run, session.status());
   if (verb == "worker")
     return run_worker(global, *flags, *session->kernel, *session->store, *session->host, g_stop);
 
@@ -208,7 +228,7 @@ int run_script_command(const GlobalOptions& global, const std::vector<std::strin
   }
   auto prepared =
       prepare_run(*flags, *session->kernel, *session->store, verb == "resume", options, script);
-  if (!prepared.ok()) return exit_for_status(prepared);
+  if (!prepared.ok()) return exit_for_failure(global, options.run_id->str(), prepared);
   return execute(global, *flags, *session, script, std::move(options));
 }
 

@@ -45,6 +45,8 @@ Result<Totals> decode_totals(std::string_view bytes, std::string_view where) {
 }
 
 Result<std::optional<uint64_t>> LedgerReader::find_run_number(std::string_view run_id) {
+  // The store records valid ids only: any other (empty, longer than an LMDB key) is no run.
+  if (!check_identifier("run id", run_id).ok()) return std::optional<uint64_t>();
   MDB_val key = to_val(run_id), val;
   int rc = mdb_get(txn_, env_.dbi().run_ids, &key, &val);
   if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();

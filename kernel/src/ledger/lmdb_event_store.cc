@@ -50,8 +50,8 @@ class LmdbEventStore final : public EventStore {
         commits_(*env_, options.durability) {}
 
   Result<RunInfo> create_run(const RunHeader& header) override {
-    ARTANA_RETURN_IF_ERROR(ledger::validate_identifier("run id", header.run_id.str()));
-    ARTANA_RETURN_IF_ERROR(ledger::validate_identifier("tenant id", header.tenant_id.str()));
+    ARTANA_RETURN_IF_ERROR(check_identifier("run id", header.run_id.str()));
+    ARTANA_RETURN_IF_ERROR(check_identifier("tenant id", header.tenant_id.str()));
     if (!header.script_hash.empty() && !Sha256::from_hex(header.script_hash).ok()) {
       return Status::invalid_argument("script_hash '{}' is not 64 hex digits", header.script_hash);
     }

@@ -11,7 +11,6 @@
 namespace artana::kernel::ledger {
 namespace {
 
-constexpr size_t kMaxIdentifierBytes = 200;
 constexpr size_t kMaxEventTypeBytes = 64;
 
 // Collects an append's large values (each once) to be written inside the transaction.
@@ -163,21 +162,6 @@ Result<std::string> aux_index_key(std::string_view space, std::string_view key) 
   k += '\0';
   k.append(key);
   return k;
-}
-
-Status validate_identifier(std::string_view what, std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdentifierBytes) {
-    return Status::invalid_argument("{} must be 1..{} bytes, got {}", what, kMaxIdentifierBytes,
-                                    id.size());
-  }
-  for (char c : id) {
-    // Printable ASCII without quote or backslash: its JSON form is itself in quotes.
-    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      return Status::invalid_argument(
-          "{} '{}' may only hold printable ASCII without spaces, quotes or backslashes", what, id);
-    }
-  }
-  return Status();
 }
 
 Status validate_event_type(std::string_view type) {

@@ -21,7 +21,6 @@ struct StoreConfig {
   std::function<int64_t()> clock_us;
 };
 
-Status validate_identifier(std::string_view what, std::string_view id);
 // The `aux` database's key of `key` in `space` (AppendTxn::put_index, EventStore::read_index).
 Result<std::string> aux_index_key(std::string_view space, std::string_view key);
 Status validate_event_type(std::string_view type);

@@ -7,16 +7,22 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "artana/kernel/json.h"
 #include "artana/kernel/sha256.h"
+#include "artana/kernel/status.h"
 
 namespace artana::kernel {
 
-// Identifiers are strings chosen by callers (validated by the store: 1..200 bytes of
-// printable ASCII). Distinct types so a tenant is never passed where a run is expected.
+// Identifiers are strings chosen by callers (validated by the store with check_identifier).
+// Distinct types so a tenant is never passed where a run is expected.
+// A run or tenant id: 1..200 bytes of printable ASCII without spaces, quotes or
+// backslashes (its JSON form is itself in quotes). invalid_argument naming `what` otherwise.
+Status check_identifier(std::string_view what, std::string_view id);
+
 class RunId {
  public:
   RunId() = default;

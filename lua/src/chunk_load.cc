@@ -1,0 +1,53 @@
+#include "chunk_load.h"
+
+#include <lua.hpp>
+
+#include <cstring>
+
+namespace artana::lua::detail {
+namespace {
+
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+// Hands lua_load the text in up to two pieces: "\n" for a skipped first line (so every
+// later line keeps its number), then the rest.
+struct Pieces {
+  std::string_view parts[2];
+  int next = 0;
+};
+
+const char* read_piece(lua_State*, void* data, size_t* size) {
+  auto* pieces = static_cast<Pieces*>(data);
+  while (pieces->next < 2) {
+    std::string_view part = pieces->parts[pieces->next++];
+    if (part.empty()) continue;
+    *size = part.size();
+    return part.data();
+  }
+  *size = 0;
+  return nullptr;
+}
+
+}  // namespace
+
+int load_text_chunk(lua_State* L, std::string_view source, const char* chunkname) {
+  if (source.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+    source.remove_prefix(kByteOrderMark.size());
+  }
+  if (source.size() >= 4 && std::memcmp(source.data(), LUA_SIGNATURE, 4) == 0) {
+    const char* name = chunkname[0] == '@' || chunkname[0] == '=' ? chunkname + 1 : chunkname;
+    lua_pushfstring(L, "%s: a precompiled (binary) chunk is refused; pass Lua source text", name);
+    return LUA_ERRSYNTAX;
+  }
+  Pieces pieces;
+  if (!source.empty() && source[0] == '#') {
+    const size_t end = source.find('\n');
+    pieces.parts[0] = "\n";
+    pieces.parts[1] = end == std::string_view::npos ? std::string_view() : source.substr(end + 1);
+  } else {
+    pieces.parts[0] = source;
+  }
+  return lua_load(L, read_piece, &pieces, chunkname, "t");
+}
+
+}  // namespace artana::lua::detail

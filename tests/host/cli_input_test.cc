@@ -1,0 +1,82 @@
+// What the CLI accepts and how it refuses: ids checked up front (usage, exit 2; an empty id
+// once reached LMDB and exited 8), a missing run is exit 9 everywhere, scripts read as `lua`
+// reads them (a byte order mark, a #! line), and with --json a script that does not load
+// still prints the one result object naming the run.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "support/run_cli.h"
+#include "support/temp_dir.h"
+
+namespace artana::testing {
+namespace {
+
+TEST_CASE("malformed run and tenant ids are usage errors; a missing run is not_found",
+          "[cli][input]") {
+  TempDir dir;
+  const std::string data = (dir / "ledger").string();
+  const std::string script = (dir / "ok.lua").string();
+  std::ofstream(script) << "return function(run) return 1 end\n";
+  const std::string run = "--data " + data + " run " + script;
+  CHECK(run_cli(run + " --run-id ''").exit_code == 2);
+  CHECK(run_cli(run + " --run-id 'a b'").exit_code == 2);
+  CHECK(run_cli(run + " --run-id " + std::string(201, 'x')).exit_code == 2);
+  CHECK(run_cli(run + " --tenant ''").exit_code == 2);
+  CHECK(run_cli(run + " --tenant 'a\"b'").exit_code == 2);
+  CHECK(run_cli("--data " + data + " resume 'a b'").exit_code == 2);
+  CHECK(run_cli("--data " + data + " ledger verify ''").exit_code == 2);
+  REQUIRE(run_cli(run + " --run-id r1").exit_code == 0);
+  CHECK(run_cli("--data " + data + " status ''").exit_code == 9);
+  CHECK(run_cli("--data " + data + " cancel ''").exit_code == 9);
+  CHECK(run_cli("--data " + data + " ledger verify nope").exit_code == 9);
+  CHECK(run_cli("--data " + data + " ledger export nope").exit_code == 9);
+  CHECK(run_cli("--data " + data + " ledger verify").exit_code == 0);
+}
+
+TEST_CASE("a script with a byte order mark or a #! line runs, its line numbers unchanged",
+          "[cli][input]") {
+  TempDir dir;
+  const std::string data = (dir / "ledger").string();
+  const std::string bom = (dir / "bom.lua").string();
+  std::ofstream(bom) << "\xEF\xBB\xBFreturn function(run) return 'bom' end\n";
+  const std::string shebang = (dir / "shebang.lua").string();
+  std::ofstream(shebang) << "#!/usr/bin/env artana run\n"
+                            "return function(run)\n"
+                            "  error('on line 3')\n"
+                            "end\n";
+  CliResult ran = run_cli("--data " + data + " run " + bom + " --run-id b1");
+  INFO(ran.out);
+  CHECK(ran.exit_code == 0);
+  CHECK(ran.out.find("\"bom\"") != std::string::npos);
+  CliRun failed = run_cli_env({}, "--data " + data + " --json run " + shebang + " --run-id s1");
+  INFO(failed.out << failed.err);
+  CHECK(failed.exit_code == 1);
+  CHECK(failed.out.find("shebang.lua:3: on line 3") != std::string::npos);
+}
+
+TEST_CASE("with --json a script that does not load prints the result object naming the run",
+          "[cli][input]") {
+  TempDir dir;
+  const std::string data = (dir / "ledger").string();
+  const std::string syntax = (dir / "syntax.lua").string();
+  std::ofstream(syntax) << "return function(run)\n  local x = = 1\nend\n";
+  CliRun out = run_cli_env({}, "--data " + data + " --json run " + syntax + " --run-id bad1");
+  INFO(out.out << out.err);
+  CHECK(out.exit_code == 1);
+  CHECK(out.out.find("\"run_id\":\"bad1\"") != std::string::npos);
+  CHECK(out.out.find("syntax.lua:2:") != std::string::npos);
+  CHECK(out.out.find("\"kind\":\"script_error\"") != std::string::npos);
+
+  const std::string binary = (dir / "chunk.luac").string();
+  std::ofstream(binary) << "\x1bLua\x54" << std::string(20, '\0');
+  CliRun refused = run_cli_env({}, "--data " + data + " --json run " + binary + " --run-id bin1");
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.find("chunk.luac: a precompiled (binary) chunk is refused") !=
+        std::string::npos);
+  CHECK(refused.out.find("\"run_id\":\"bin1\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace artana::testing
