@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <set>
 
+#include "ledger/data_file_check.h"
+
 namespace artana::kernel::ledger {
 namespace {
 
@@ -98,6 +100,7 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
     }
   }
 
+  ARTANA_RETURN_IF_ERROR(check_data_file(self->data_path_));
   int rc = mdb_env_create(&self->env_);
   if (rc != 0) return lmdb_status(rc, "creating the LMDB environment", canonical);
   mdb_env_set_maxdbs(self->env_, 16);
