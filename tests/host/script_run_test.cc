@@ -119,3 +119,25 @@ end
 
 }  // namespace
 }  // namespace artana::testing
+
+namespace artana::testing {
+namespace {
+
+TEST_CASE("a completed run re-executed by code that now raises is drift, not success", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("was_fine.lua", "return function(run) return 1 end\n");
+  REQUIRE(f.run(path, "run-fine").status == RunStatus::kCompleted);
+  const size_t events = f.events("run-fine").size();
+  f.script("was_fine.lua", "return function(run) error('now broken') end\n");
+  f.restart();
+  host::RunOutcome again = f.run(path, "run-fine");
+  INFO(text(again.error));
+  CHECK(again.status == RunStatus::kCompleted);  // what the ledger says, unchanged
+  CHECK(again.error.find("kind")->as_string() == "replay_drift");
+  CHECK(again.error.find("message")->as_string().find("now broken") != std::string::npos);
+  CHECK(kernel::exit_code_for(again.status, ErrorKind::kReplayDrift) == 4);
+  CHECK(f.events("run-fine").size() == events);
+}
+
+}  // namespace
+}  // namespace artana::testing

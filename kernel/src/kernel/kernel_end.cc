@@ -79,6 +79,19 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
         out.error = end.error;
         return out;
       }
+      if (!state.halt && state.status == RunStatus::kCompleted) {
+        // The recorded run returned; this code raises where it did: the code no longer
+        // reproduces its run (the run stays completed, and the caller is told).
+        const std::string* message = string_field(end.error, "message");
+        out.error = halt_json(
+            Status::failed_precondition(
+                "run '{}' completed, but this execution of its code raised: {}; the code no "
+                "longer reproduces the recorded run",
+                state.run_id.str(), message != nullptr ? *message : "an error")
+                .with_kind(ErrorKind::kReplayDrift));
+        if (const Json* where = end.error.find("where")) out.error.set("where", *where);
+        return out;
+      }
       if (state.halt || !open_status(state.status)) return out;
       // New code that breaks on old history is the code's fault, not the run's: it waits
       // for a fix in needs_attention instead of failing for good.
