@@ -4,8 +4,12 @@
 // still prints the one result object naming the run.
 #include <catch2/catch.hpp>
 
-#include <fstream>
+#include <sys/wait.h>
 
+#include <fstream>
+#include <vector>
+
+#include "support/child_process.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
 
@@ -76,6 +80,40 @@ TEST_CASE("with --json a script that does not load prints the result object nami
   CHECK(refused.out.find("chunk.luac: a precompiled (binary) chunk is refused") !=
         std::string::npos);
   CHECK(refused.out.find("\"run_id\":\"bin1\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace artana::testing
+
+namespace artana::testing {
+namespace {
+
+TEST_CASE("two starts of one new run id at once: one runs it, the other is lease_held (exit 8)",
+          "[cli][input]") {
+  TempDir dir;
+  const std::string data = (dir / "ledger").string();
+  const std::string script = (dir / "count.lua").string();
+  std::ofstream(script) << "return function(run) local n = 0 for i = 1, 2e6 do n = n + i end "
+                           "return n end\n";
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const std::string id = "same" + std::to_string(attempt);
+    const std::vector<std::string> argv = {ARTANA_CLI, "--data", data,       "--json",
+                                           "run",      script,   "--run-id", id};
+    ChildProcess first(argv);
+    ChildProcess second(argv);
+    const std::string out[2] = {first.read_line(), second.read_line()};
+    const int status[2] = {first.wait(), second.wait()};
+    for (int i = 0; i < 2; ++i) {
+      INFO(id << " " << i << ": " << out[i]);
+      REQUIRE(WIFEXITED(status[i]));
+      const int code = WEXITSTATUS(status[i]);
+      CHECK((code == 0 || code == 8));
+      CHECK(out[i].find("\"run_id\":\"" + id + "\"") != std::string::npos);
+      if (code == 8) CHECK(out[i].find("\"kind\":\"lease_held\"") != std::string::npos);
+    }
+    CHECK(run_cli("--data " + data + " status " + id).out.find("completed") != std::string::npos);
+  }
+  CHECK(run_cli("--data " + data + " ledger verify").exit_code == 0);
 }
 
 }  // namespace

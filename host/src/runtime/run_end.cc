@@ -154,7 +154,8 @@ void ScriptRun::crashed(std::string_view what) {
 
 void ScriptRun::end_with(RunStatus status, Json output, Json error) {
   RunOutcome outcome;
-  outcome.run_id = run_id_;
+  // Before the run started here (another process holds it) the id is the one asked for.
+  outcome.run_id = run_id_.empty() && options_.run_id ? *options_.run_id : run_id_;
   outcome.status = status;
   outcome.output = std::move(output);
   outcome.error = std::move(error);

@@ -100,8 +100,20 @@ Status ScriptRun::start_or_resume() {
     request.replay = options_.replay.value_or(kernel::ReplayPolicy::kStrict);
     const int64_t seed = options_.seed ? *options_.seed : seed_from_run_id(*request.run_id);
     request.metadata = Json::object({{"seed", seed}});
-    ARTANA_ASSIGN_OR_RETURN(run_id_, kernel_.start_run(request));
-  } else {
+    auto started = kernel_.start_run(request);
+    if (started.status().code() == StatusCode::kAlreadyExists && options_.run_id) {
+      // Another process started this id since we looked: the run is theirs now, so this is
+      // an execution of an existing run (it waits for the lease, or replays the run).
+      auto found = kernel_.run_record(caller, *options_.run_id);
+      if (!found.ok()) return found.status();
+      record = std::move(*found);
+    } else if (!started.ok()) {
+      return started.status();
+    } else {
+      run_id_ = *started;
+    }
+  }
+  if (record) {
     run_id_ = record->run_id;
     if (record->status == kernel::RunStatus::kNeedsAttention) {
       // Running it again is the operator's answer to what halted it (new code, a fix).
