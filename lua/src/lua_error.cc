@@ -142,7 +142,7 @@ void push_kind(lua_State* L, ErrorKind kind) {
 }
 
 void push_error(lua_State* L, const BoundaryError& e) {
-  if (LuaState* state = LuaState::from(L)) {
+  if (LuaState* state = LuaState::from(L); state != nullptr && !e.relayed) {
     if (std::optional<ErrorKind> kind = parse_error_kind(e.kind)) state->note_raised(*kind);
   }
   luaL_checkstack(L, 3, "raising an error");

@@ -199,7 +199,9 @@ void ScriptRun::finish_group(ParallelGroup& group) {
       if (branch != nullptr && branch->thread != nullptr) finish_task(*branch);
     lua::release_ref(lua_->state(), group.fns_ref);
     lua::release_ref(lua_->state(), group.run_ref);
-    return resume_with_error(parent, boundary_from_json(error));
+    lua::BoundaryError relayed = boundary_from_json(error);
+    relayed.relayed = true;  // the branch's own error, raised again in the parent
+    return resume_with_error(parent, relayed);
   }
   std::vector<lua_State*> results;
   for (Task* branch : group.branches) results.push_back(branch->thread);

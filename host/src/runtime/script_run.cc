@@ -166,12 +166,8 @@ void ScriptRun::task_raised(Task& task) {
   switch (task.kind) {
     case TaskKind::kEntry:
       return entry_raised(task, error_json(task.thread, -1));
-    case TaskKind::kBranch: {
-      // Checked here, before run:parallel raises it again in the parent (as the host).
-      Json error = error_json(task.thread, -1);
-      keep_script_kind(error);
-      return branch_ended(task, std::move(error));
-    }
+    case TaskKind::kBranch:
+      return branch_ended(task, error_json(task.thread, -1));
     case TaskKind::kPort:
       return port_raised(task);
     case TaskKind::kTool:

@@ -31,6 +31,9 @@ struct BoundaryError {
   char message[1024] = {};  // names the thing: path, step, tool
   char step_key[416] = {};  // up to kMaxStepKeyBytes (400); empty when none
   char where[256] = {};     // "file:line"; empty means "the nearest Lua caller" on raise
+  // The host passes on an error script code raised (a run:parallel branch's) rather than
+  // one it decided: its kind is the script's, not noted as raised (LuaState::raised).
+  bool relayed = false;
 
   // kind = status.kind() when set (a decision a script can act on), else the code's name
   // ("invalid_argument", "not_found", …). REQUIRES: !status.ok().
