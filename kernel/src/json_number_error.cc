@@ -50,6 +50,20 @@ int64_t leading_exponent(std::string_view s) {
   return lead + (negative ? -exponent : exponent);
 }
 
+// The offset of the '"' closing the string whose opening quote is at `i` (text.size() when
+// the text ends first).
+size_t string_end(std::string_view text, size_t i) {
+  size_t end = i + 1;
+  while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
+  return std::min(end, text.size());
+}
+
+// The offset just past the number-like token starting at `i`.
+size_t token_end(std::string_view text, size_t i) {
+  while (i < text.size() && !ends_token(text[i])) ++i;
+  return i;
+}
+
 // RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
 // REQUIRES: !s.empty().
 Verdict check_literal(std::string_view s) {
@@ -123,14 +137,11 @@ bool mark_large_double_literals(std::string_view text, std::string& out) {
   while (i < text.size()) {
     const char c = text[i];
     if (c == '"') {
-      size_t end = i + 1;
-      while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
-      i = end + 1;
+      i = string_end(text, i) + 1;
       continue;
     }
     if (c == '-' || is_digit(c)) {
-      size_t end = i;
-      while (end < text.size() && !ends_token(text[end])) ++end;
+      const size_t end = token_end(text, i);
       std::string_view literal = text.substr(i, end - i);
       if (check_literal(literal) == Verdict::kTooLarge && names_a_double(literal)) {
         out.append(text.substr(copied, end - copied));
@@ -155,17 +166,14 @@ Status explain_number_error(std::string_view text, std::string_view source,
   while (i < text.size()) {
     char c = text[i];
     if (c == '"') {
-      size_t end = i + 1;
-      while (end < text.size() && text[end] != '"') end += text[end] == '\\' ? 2 : 1;
-      end = std::min(end, text.size());
+      const size_t end = string_end(text, i);
       if (expect_key && !path.empty()) path.back().key = text.substr(i + 1, end - i - 1);
       expect_key = false;
       i = end + 1;
       continue;
     }
     if (c == '-' || is_digit(c)) {
-      size_t end = i;
-      while (end < text.size() && !ends_token(text[end])) ++end;
+      const size_t end = token_end(text, i);
       std::string_view literal = text.substr(i, end - i);
       Verdict verdict = check_literal(literal);
       if (verdict == Verdict::kTooLarge) {
