@@ -13,7 +13,7 @@ using artana::testing::create_run;
 using artana::testing::open_store;
 using artana::testing::TempDir;
 
-TEST_CASE("a truncated data.mdb is refused as corruption naming the file, at every size",
+TEST_CASE("a data.mdb cut below its header pages or a tree's root is refused as corruption",
           "[store][damage]") {
   TempDir source;
   {
@@ -28,10 +28,10 @@ TEST_CASE("a truncated data.mdb is refused as corruption naming the file, at eve
   }
   const auto full = std::filesystem::file_size(source / "data.mdb");
   REQUIRE(full > 64 * 1024);
-  // Past the pages in use the file holds reserved space, whose loss is no damage: cut there,
-  // the ledger opens and verifies; cut below, it is refused. Never a crash.
-  for (uint64_t size : {uint64_t{1}, uint64_t{4096}, uint64_t{8192}, uint64_t{12288},
-                        uint64_t{40000}, full / 4, full / 2, full - 4096}) {
+  // Cut below a page LMDB must have written (its header pages, a tree's root) the file is
+  // refused before it is mapped. (A file may legitimately end before the meta's last page:
+  // pages allocated and freed in one transaction are never written.)
+  for (uint64_t size : {uint64_t{1}, uint64_t{4096}, uint64_t{8192}, uint64_t{12288}}) {
     INFO("truncated to " << size << " of " << full << " bytes");
     TempDir copy;
     std::filesystem::copy_file(source / "data.mdb", copy / "data.mdb");
@@ -41,13 +41,7 @@ TEST_CASE("a truncated data.mdb is refused as corruption naming the file, at eve
       options.read_only = read_only;
       options.initial_map_bytes = 0;
       auto opened = open_lmdb_store(copy.path().string(), options);
-      if (opened.ok()) {
-        CHECK(size > full / 4);
-        auto report = (*opened)->verify();
-        REQUIRE(report.ok());
-        CHECK(report->ok);
-        continue;
-      }
+      REQUIRE_FALSE(opened.ok());
       CHECK(opened.status().code() == StatusCode::kCorruption);
       CHECK_THAT(opened.status().message(), Catch::Contains("data.mdb is truncated"));
       CHECK_THAT(opened.status().message(), Catch::Contains(std::to_string(size) + " bytes"));

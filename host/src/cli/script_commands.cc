@@ -191,7 +191,8 @@ int execute(const GlobalOptions& global, const RunFlags& flags, Session& session
       RunOutcome outcome = drive(*session.host, run, watch ? &*watch : nullptr);
       report(global, outcome);
       (void)session.host->unload(run);
-      if (g_stop) return stopped_by_signal(run);
+      // Stopped by the signal (not ended before it came): the run is left running.
+      if (g_stop && outcome.status == RunStatus::kRunning) return stopped_by_signal(run);
       if (!watch) return exit_for(outcome);
     }
     // --watch: wait for the script (or a module next to it) to change, then run again:
