@@ -62,20 +62,24 @@ int exit_for_status(const Status& status) {
   return kernel::exit_code_for(status);
 }
 
+// The one --json result object: {run_id, status, output, error (, forked_from)}.
+void print_result(Json out) {
+  auto text = kernel::canonical_json(out);
+  std::printf("%s\n", text.ok() ? text->c_str() : "{}");
+  std::fflush(stdout);  // --watch keeps running: a reader waits for this line now
+}
+
 // A command that fails before its run executes (a script that does not load, an unusable
 // ledger, a run another process holds): with --json the object goes to stdout as well,
-// naming the run it was for, so a scheduler reading stdout always gets one.
+// naming the run it was for (status null), so a scheduler reading stdout always gets one.
 int exit_for_failure(const GlobalOptions& global, const std::string& run_id, const Status& status) {
   if (global.json) {
-    Json out =
+    print_result(
         Json::object({{"run_id", run_id},
                       {"status", Json()},
                       {"output", Json()},
                       {"error", Json::object({{"kind", error_kind_name(visible_kind(status))},
-                                              {"message", status.message()}})}});
-    auto text = kernel::canonical_json(out);
-    std::printf("%s\n", text.ok() ? text->c_str() : "{}");
-    std::fflush(stdout);
+                                              {"message", status.message()}})}}));
   }
   return exit_for_status(status);
 }
@@ -87,9 +91,7 @@ void report(const GlobalOptions& global, const RunOutcome& outcome) {
                              {"output", outcome.output},
                              {"error", outcome.error}});
     if (outcome.forked_from) out.set("forked_from", outcome.forked_from->str());
-    auto text = kernel::canonical_json(out);
-    std::printf("%s\n", text.ok() ? text->c_str() : "{}");
-    std::fflush(stdout);  // --watch keeps running: a reader waits for this line now
+    print_result(std::move(out));
     return;
   }
   std::printf("run %s: %s\n", outcome.run_id.str().c_str(),
