@@ -74,7 +74,7 @@ TEST_CASE("a ledger with a flipped byte in a stored event fails verify naming th
   REQUIRE(report.ok());
   CHECK_FALSE(report->ok);
   CHECK(report->bad_run_id == "alpha");
-  CHECK(report->bad_seq == 4);
+  CHECK(report->bad_seq == 3);
   CHECK_THAT(report->problem, Catch::Contains("hash"));
   auto beta = store->verify(RunId("beta"));
   REQUIRE(beta.ok());
@@ -210,4 +210,44 @@ TEST_CASE("a damaged event index is caught by verify and never misreads another 
   CHECK_FALSE(report->ok);
   CHECK(report->bad_run_id == "beta");
   CHECK(report->bad_seq == 2);
+}
+
+TEST_CASE(
+    "verify reports a step that starts again after it succeeded, or a side effect called "
+    "again with no operator's retry",
+    "[store][verify]") {
+  TempDir dir;
+  auto store = open_store(dir.str());
+  const std::string hash(64, 'a');
+  auto request = [&](const std::string& type, const std::string& key) {
+    Json payload = Json::object({{"step_key", key}, {"request_hash", hash}});
+    if (type == "tool_requested") payload.set("side_effect", true);
+    append_one(*store, "stale", type, std::move(payload));
+  };
+  create_run(*store, "stale");
+  request("model_requested", "plan");
+  append_one(*store, "stale", "model_completed",
+             Json::object({{"step_key", "plan"}, {"output", "ok"}}));
+  auto fine = store->verify();
+  REQUIRE(fine.ok());
+  CHECK(fine->ok);
+
+  SECTION("a model step requested after it completed") {
+    request("model_requested", "plan");
+    auto report = store->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK(report->bad_seq == 3);
+    CHECK_THAT(report->problem, Catch::Contains("step 'plan' starts again (model_requested) after "
+                                                "it succeeded"));
+  }
+  SECTION("two requests of one side effect in a row") {
+    request("tool_requested", "charge");
+    request("tool_requested", "charge");
+    auto report = store->verify();
+    REQUIRE(report.ok());
+    CHECK_FALSE(report->ok);
+    CHECK(report->bad_seq == 4);
+    CHECK_THAT(report->problem, Catch::Contains("outcome is unknown"));
+  }
 }

@@ -35,6 +35,22 @@ struct Expected {
   Totals totals;       // the run's own events only
 };
 
+// Why the opener `entries` may not start its step again, or "" when it may. A step that
+// succeeded is never opened again: its result replays. A side effect whose call is open
+// (its outcome unknown) is called again only after an operator's retry. Either opener means a
+// process appended from a state it read before the step's later events were recorded.
+std::string reopen_problem(const RunIndexes& indexes, const IndexEntries& entries) {
+  if (!entries.step || entries.step->role != StepDelta::Role::kOpened) return "";
+  auto it = indexes.steps.find(entries.step->step_key);
+  if (it == indexes.steps.end()) return "";
+  const StepIndexRecord& step = it->second;
+  if (step.end == StepEnd::kSucceeded) return "after it succeeded";
+  if (step.end == StepEnd::kOpen && step.open_seq != 0 && step.side_effect && !step.retry_armed) {
+    return "while its side effect's outcome is unknown, with no operator's retry";
+  }
+  return "";
+}
+
 class Verifier {
  public:
   Verifier(LedgerEnv& env, MDB_txn* txn, VerifyProgress* progress)
@@ -156,6 +172,11 @@ class Verifier {
     if (!expanded.ok()) return bad(record.run_id, seq, expanded.message());
     auto entries = index_event(e.type, e.payload);
     if (!entries.ok()) return bad(record.run_id, seq, entries.status().message());
+    if (std::string why = reopen_problem(expected.indexes, *entries); !why.empty()) {
+      return bad(record.run_id, seq,
+                 "step '" + entries->step->step_key + "' starts again (" + e.type + ") " + why +
+                     ": a process appended from a state older than the step's events");
+    }
     expected.indexes.fold(*entries, seq);
     expected.totals.spend_micro_usd += entries->spend_micro_usd;
     expected.totals.events += 1;
