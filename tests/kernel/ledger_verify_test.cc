@@ -17,10 +17,12 @@ using namespace artana;
 using namespace artana::kernel;
 using artana::testing::append_one;
 using artana::testing::CliResult;
+using artana::testing::CliRun;
 using artana::testing::create_run;
 using artana::testing::open_store;
 using artana::testing::read_file;
 using artana::testing::run_cli;
+using artana::testing::run_cli_env;
 using artana::testing::TempDir;
 using artana::testing::write_file;
 
@@ -74,11 +76,34 @@ TEST_CASE("a ledger with a flipped byte in a stored event fails verify naming th
   REQUIRE(report.ok());
   CHECK_FALSE(report->ok);
   CHECK(report->bad_run_id == "alpha");
-  CHECK(report->bad_seq == 3);
+  CHECK(report->bad_seq == 4);
   CHECK_THAT(report->problem, Catch::Contains("hash"));
   auto beta = store->verify(RunId("beta"));
   REQUIRE(beta.ok());
   CHECK(beta->ok);
+}
+
+TEST_CASE(
+    "export stops at the first event that does not hash, exit 10 naming it, after the "
+    "lines before it",
+    "[store][cli][export]") {
+  TempDir dir;
+  write_ledger(dir.str());
+  flip_byte_of((dir / "data.mdb").string(), "MARKER-alpha-4");
+  for (const std::string run : {"alpha", ""}) {
+    for (const std::string inline_flag : {"", " --inline"}) {
+      CliRun exported =
+          run_cli_env({}, "--data " + dir.str() + " ledger export " + run + inline_flag);
+      INFO(run << inline_flag << ": " << exported.err);
+      CHECK(exported.exit_code == 10);
+      CHECK_THAT(exported.err, Catch::Contains("run 'alpha' seq 4") && Catch::Contains("hash"));
+      CHECK(std::count(exported.out.begin(), exported.out.end(), '\n') == 3);
+      CHECK_THAT(exported.out, Catch::Contains("MARKER-alpha-3"));
+      CHECK_THAT(exported.out, !Catch::Contains("MARKER-alpha-5"));
+    }
+  }
+  CliRun beta = run_cli_env({}, "--data " + dir.str() + " ledger export beta");
+  CHECK(beta.exit_code == 0);
 }
 
 TEST_CASE("a damaged page is reported as corruption and the verifying process lives",

@@ -80,8 +80,10 @@ int export_events(const GlobalOptions& global, std::optional<RunId> run, bool in
       options);
   if (!written.ok()) {
     print_error("export failed: " + written.to_string());
-    return written.code() == StatusCode::kNotFound ? exit_code::kNotFound
-                                                   : exit_code::kLedgerUnavailable;
+    if (written.code() == StatusCode::kNotFound) return exit_code::kNotFound;
+    // The lines before the damaged event were printed: they are what the ledger holds.
+    if (written.code() == StatusCode::kCorruption) return exit_code::kLedgerInvalid;
+    return exit_code::kLedgerUnavailable;
   }
   return std::fflush(stdout) == 0 ? exit_code::kOk : exit_code::kLedgerUnavailable;
 }

@@ -33,9 +33,20 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
   DriftDecision decision;
   // The recorded request is read only now, to name what changed.
   ARTANA_ASSIGN_OR_RETURN(Event opened, store_.read_event(state.run_id, recorded.open_seq));
-  const Json* recorded_request = opened.payload.find("request");
-  decision.fields = drift_fields(recorded_request != nullptr ? *recorded_request : opened.payload,
-                                 identity.request());
+  const Json* request_member = opened.payload.find("request");
+  const Json& recorded_request = request_member != nullptr ? *request_member : opened.payload;
+  decision.fields = drift_fields(recorded_request, identity.request());
+  if (decision.fields.empty()) {
+    // Equal requests with different hashes: the record was altered, not the script.
+    if (recorded_request == identity.request()) {
+      return Status::corruption(
+          "step '{}' of run '{}': the recorded request equals this one but its recorded hash "
+          "differs: the ledger's record of the step was altered after writing; run `artana "
+          "ledger verify`",
+          key, state.run_id.str());
+    }
+    decision.fields.push_back("request");
+  }
   Json detail =
       Json::object({{"drift_fields", strings_json(decision.fields)},
                     {"request_hash", identity.hash},

@@ -73,9 +73,12 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
 
     case Kind::kRaised: {
       out.error = state.halt ? halt_json(*state.halt) : end.error;
-      // Another process owns the run: this execution stops; the run is not ours to end.
+      // Another process owns the run, or the ledger failed under it (a full disk, damage):
+      // this execution stops and the run stays as it is, to go on once the ledger is fixed.
+      // Neither is the script's doing (a kind a script wrote is script_error by now).
       const std::string* kind = string_field(end.error, "kind");
-      if (kind_named(kind, ErrorKind::kNone) == ErrorKind::kLeaseHeld) {
+      const ErrorKind raised = kind_named(kind, ErrorKind::kNone);
+      if (raised == ErrorKind::kLeaseHeld || raised == ErrorKind::kStorageError) {
         out.error = end.error;
         return out;
       }

@@ -190,6 +190,15 @@ Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expan
   auto where = [&] { return "run '" + run.run_id + "' seq " + std::to_string(seq); };
   Result<StoredEvent> stored = split_event_value(value, run.run_id);
   if (!stored.ok()) return split_event_value(value, where()).status();
+  // What is handed out (a replayed result, a recorded request) is what was written: an edited
+  // event is corruption here, not a result returned as if recorded. (Only a whole verify
+  // checks the links between events.)
+  if (Sha256::of(stored->canonical) != stored->hash) {
+    return Status::corruption(
+        "{}: the stored bytes do not hash to the stored hash (altered "
+        "after writing); run `artana ledger verify`",
+        where());
+  }
   Result<Event> parsed = parse_event(stored->canonical, stored->hash, run.run_id, envelope);
   if (!parsed.ok()) return parse_event(stored->canonical, stored->hash, where()).status();
   Event& e = *parsed;
