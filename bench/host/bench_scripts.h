@@ -38,7 +38,7 @@ end
 // Prints its Lua heap, then waits at a pause: one of 10 000 runs held by the host.
 const char kPausedScript[] = R"lua(
 return function(run)
-  print(collectgarbage("count"))  -- the Lua heap in KiB, garbage not yet collected included
+  print(run:memory())  -- the Lua heap in bytes, garbage not yet collected included
   local answer = run:pause("approve?")
   return answer
 end

@@ -322,10 +322,10 @@ void bench_paused(const Settings& s) {
   const int batches = 10;
   const int per_batch = s.quick ? 100 : 1000;
   const std::string script = write_script(s, "paused.lua", kPausedScript);
-  std::vector<double> lua_kib;
+  std::vector<double> lua_bytes;
   host::HostOptions options;
-  options.print_sink = [&lua_kib](const RunId&, std::string_view line) {
-    lua_kib.push_back(std::strtod(std::string(line).c_str(), nullptr));
+  options.print_sink = [&lua_bytes](const RunId&, std::string_view line) {
+    lua_bytes.push_back(std::strtod(std::string(line).c_str(), nullptr));
   };
   Bench b(s.dir + "/paused", options);
   int next = 0;
@@ -334,7 +334,7 @@ void bench_paused(const Settings& s) {
     b.drive();
   };
   start_batch(per_batch / 10);  // warm-up: first-use allocations, held but not counted
-  lua_kib.clear();
+  lua_bytes.clear();
   // Free heap kept from earlier groups would absorb the first batch without growing RSS.
   ::malloc_trim(0);
   std::vector<double> anon, total;
@@ -354,8 +354,6 @@ void bench_paused(const Settings& s) {
                 (before.resident - base.resident) / (1 << 20));
   report(summarize("paused_run_bytes", "bytes", anon), Target{64 * 1024}, s.json);
   info(summarize("paused_run_resident_bytes", "bytes", total), s.json);
-  std::vector<double> lua_bytes;
-  for (double kib : lua_kib) lua_bytes.push_back(kib * 1024);
   info(summarize("paused_run_lua_heap_bytes", "bytes", lua_bytes), s.json);
 
   // What every run's lua_State holds before its script loads, garbage collected: the

@@ -98,7 +98,7 @@ end
 local Run = {
   model = host.model, tool = host.tool, pause = host.pause, now = host.now,
   random = host.random, sleep = host.sleep, summary = host.summary,
-  artifact = host.artifact, version = host.version,
+  artifact = host.artifact, version = host.version, memory = host.memory,
 }
 
 function Run:step(name, fn)

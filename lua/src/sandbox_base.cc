@@ -1,7 +1,7 @@
 // The base functions the sandbox replaces: print (to the host's log sink), tostring (no
-// addresses), load (text only, sandbox env by default), collectgarbage ("count" only) and
-// setmetatable/getmetatable/rawset (no __gc or __mode: GC timing differs between a live run
-// and its replay).
+// addresses), load (text only, sandbox env by default), collectgarbage (refused, naming run:memory)
+// and setmetatable/getmetatable/rawset (no __gc or __mode: GC timing differs between a live run and
+// its replay).
 #include <cstring>
 
 #include <lua.hpp>
@@ -92,17 +92,17 @@ int sandbox_load(lua_State* L) {
   return 1;
 }
 
+// Every option is refused: the host owns the collector, and the heap's size differs between
+// a live execution and its replay, so a script reading it could not replay. run:memory()
+// reads it as a recorded step instead.
 int sandbox_collectgarbage(lua_State* L) {
   const char* opt = luaL_optstring(L, 1, "collect");
-  if (std::strcmp(opt, "count") != 0)
+  if (std::strcmp(opt, "count") == 0) {
     return raise_violation(L,
-                           "collectgarbage(\"%s\") is refused: only \"count\" is allowed "
-                           "(the host owns the collector)",
-                           opt);
-  const int kb = lua_gc(L, LUA_GCCOUNT, 0);
-  const int bytes = lua_gc(L, LUA_GCCOUNTB, 0);
-  lua_pushnumber(L, static_cast<lua_Number>(kb) + static_cast<lua_Number>(bytes) / 1024.0);
-  return 1;
+                           "collectgarbage(\"count\") is refused: the heap differs between a "
+                           "live execution and its replay; run:memory() returns it recorded");
+  }
+  return raise_violation(L, "collectgarbage(\"%s\") is refused: the host owns the collector", opt);
 }
 
 bool is_gc_key(lua_State* L, int index) {

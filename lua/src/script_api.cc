@@ -38,6 +38,7 @@ constexpr Primitive kPrimitives[] = {
     {"scope_enter", SyscallOp::kScopeEnter},
     {"scope_exit", SyscallOp::kScopeExit},
     {"parallel", SyscallOp::kParallel},
+    {"memory", SyscallOp::kMemory},
     {"ready", SyscallOp::kReady},
     {"require", SyscallOp::kLoadModule},
     {"fail", SyscallOp::kFail},

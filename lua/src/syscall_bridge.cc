@@ -18,9 +18,9 @@ namespace artana::lua {
 namespace {
 
 constexpr std::string_view kNames[] = {
-    "model",    "tool",      "pause",   "now",  "random",      "sleep", "summary", "artifact",
-    "version",  "replaying", "id",      "step", "step",        "step",  "scope",   "scope",
-    "parallel", "ready",     "require", "fail", "param_count", "array",
+    "model",    "tool",      "pause", "now",     "random", "sleep",       "summary", "artifact",
+    "version",  "replaying", "id",    "step",    "step",   "step",        "scope",   "scope",
+    "parallel", "memory",    "ready", "require", "fail",   "param_count", "array",
 };
 static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kMarkArray) + 1);
 

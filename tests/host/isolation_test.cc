@@ -213,7 +213,12 @@ end)
 return function(run)
   local limit = 8 * 1024 * 1024
   local t = {}
-  while collectgarbage("count") * 1024 < limit - 200 do t = { t } end
+  -- Closer each round: a table is at least 56 bytes, and reading the heap is one step.
+  local left = limit - 200 - run:memory()
+  while left > 0 do
+    for _ = 1, left // 64 + 1 do t = { t } end
+    left = limit - 200 - run:memory()
+  end
   )lua" + then +
          R"lua(
   return t ~= nil

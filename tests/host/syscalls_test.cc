@@ -195,6 +195,40 @@ end
   CHECK(text(again.output) == text(first.output));
 }
 
+TEST_CASE("the heap a script reads is recorded: a tool given it replays without drift",
+          "[host][determinism]") {
+  HostFixture f;
+  const std::string path = f.script("heap.lua", R"lua(
+local artana = require "artana"
+artana.tool { name = "note", side_effect = true, args = { bytes = "integer" },
+              fn = function(args, ctx) return { seen = args.bytes } end }
+return function(run)
+  local garbage = {}
+  for i = 1, 1000 do garbage[i] = { i } end  -- live only: a replay's heap is another size
+  local bytes = run:memory()
+  run:tool("note", { bytes = bytes })
+  return bytes
+end
+)lua");
+  host::RunOutcome first = f.run(path, "run-heap");
+  INFO(text(first.error));
+  REQUIRE(first.status == RunStatus::kCompleted);
+  CHECK(first.output.as_integer() > 50'000);  // the prelude and the tables above
+  CHECK(step_keys(f, "run-heap").front() == "memory_read memory:1");
+  f.restart();
+  host::RunOutcome again = f.run(path, "run-heap");
+  INFO(text(again.error));
+  REQUIRE(again.status == RunStatus::kCompleted);
+  CHECK(text(again.output) == text(first.output));
+
+  const std::string counted = f.script("count.lua", R"lua(
+return function(run) return collectgarbage("count") end
+)lua");
+  host::RunOutcome refused = f.run(counted, "run-count");
+  CHECK(refused.status == RunStatus::kFailed);
+  CHECK(text(refused.error).find("run:memory()") != std::string::npos);
+}
+
 TEST_CASE("run:random is a function of the seed and the step key", "[host]") {
   HostFixture f;
   const std::string path = f.script("seeded.lua", R"lua(

@@ -49,6 +49,7 @@ TEST_CASE("every known escape raises sandbox_violation and the state stays usabl
       "return loadfile('/etc/passwd')",
       "collectgarbage('stop')",
       "collectgarbage()",
+      "collectgarbage('count')",  // differs live and replayed: run:memory() records it
       "setmetatable({}, {__gc = function() end})",
       "setmetatable({}, {__mode = 'k'})",
       "local mt = {} setmetatable({}, mt) mt.__mode = 'k'",
@@ -129,8 +130,7 @@ TEST_CASE("tostring and string.format show no addresses", "[sandbox][lua]") {
 
 TEST_CASE("allowed builtins work as in stock Lua", "[sandbox][lua]") {
   Fixture f;
-  REQUIRE(f.run("assert(type(collectgarbage('count')) == 'number')\n"
-                "assert(select('#', table.unpack({1, 2, 3})) == 3)\n"
+  REQUIRE(f.run("assert(select('#', table.unpack({1, 2, 3})) == 3)\n"
                 "assert(math.floor(2.5) == 2 and utf8.char(72) == 'H')\n"
                 "local mt = {__index = function(_, k) return k .. '!' end}\n"
                 "local o = setmetatable({}, mt) assert(o.hi == 'hi!')\n"

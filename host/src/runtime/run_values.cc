@@ -1,4 +1,4 @@
-// Syscalls that record a value and never wait: run:now, run:random, run:summary,
+// Syscalls that record a value and never wait: run:now, run:random, run:memory, run:summary,
 // run:artifact, run:version, run.replaying, run:step.
 #include <cmath>
 #include <cstring>
@@ -55,6 +55,19 @@ SyscallReply& ScriptRun::sys_random(lua_State* L, Task& task) {
     const uint64_t span = static_cast<uint64_t>(*high - *low) + 1;
     return Json(*low + static_cast<int64_t>(bits % span));
   });
+  if (!step.ok()) return reply_error(step.status(), *key);
+  return reply_value(step->value);
+}
+
+// The heap differs between a live execution and its replay (a replay runs no port or tool,
+// and garbage is collected at other times), so the script sees it recorded, like the time:
+// this is what replaces collectgarbage("count"), which the sandbox refuses.
+SyscallReply& ScriptRun::sys_memory(lua_State* L, Task& task) {
+  auto key = claim_key(L, task, "memory", std::nullopt);
+  if (!key.ok()) return reply_error(key.status());
+  auto step = kernel_.value_step(
+      tenant_, run_id_, *key, ValueKind::kMemory,
+      [this]() -> Result<Json> { return Json(static_cast<int64_t>(lua_->memory_used())); });
   if (!step.ok()) return reply_error(step.status(), *key);
   return reply_value(step->value);
 }

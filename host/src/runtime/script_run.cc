@@ -211,6 +211,8 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
       return sys_now(L, *task);
     case SyscallOp::kRandom:
       return sys_random(L, *task);
+    case SyscallOp::kMemory:
+      return sys_memory(L, *task);
     case SyscallOp::kSummary:
       return sys_summary(L, *task);
     case SyscallOp::kArtifact:

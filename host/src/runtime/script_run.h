@@ -129,6 +129,7 @@ class ScriptRun final : public lua::SyscallHandler {
   lua::SyscallReply& sys_sleep(lua_State* L, Task& task);
   lua::SyscallReply& sys_now(lua_State* L, Task& task);
   lua::SyscallReply& sys_random(lua_State* L, Task& task);
+  lua::SyscallReply& sys_memory(lua_State* L, Task& task);
   lua::SyscallReply& sys_summary(lua_State* L, Task& task);
   lua::SyscallReply& sys_artifact(lua_State* L, Task& task);
   lua::SyscallReply& sys_version(lua_State* L, Task& task);

@@ -180,6 +180,7 @@ enum class ValueKind : uint8_t {
   kStep = static_cast<uint8_t>(StepKind::kStep),
   kVersion = static_cast<uint8_t>(StepKind::kVersion),
   kArtifactRead = static_cast<uint8_t>(StepKind::kArtifactRead),
+  kMemory = static_cast<uint8_t>(StepKind::kMemory),
 };
 constexpr StepKind step_kind(ValueKind kind) { return static_cast<StepKind>(kind); }
 // "time", "random", "step", …

@@ -30,6 +30,7 @@ enum class StepKind : uint8_t {
   kHttp,
   kExec,
   kChild,
+  kMemory,  // a value step: the script's heap as it was live (run:memory)
 };
 
 struct StepKindRow {
@@ -45,7 +46,7 @@ struct StepKindRow {
   bool live_call;
 };
 
-inline constexpr std::array<StepKindRow, 13> kStepKinds = {{
+inline constexpr std::array<StepKindRow, 14> kStepKinds = {{
     {StepKind::kModel, "model", "model_requested", {"model_completed", "model_failed"}, true, true},
     {StepKind::kTool, "tool", "tool_requested", {"tool_completed", ""}, true, true},
     {StepKind::kTime, "time", "", {"time_read", ""}, false, false},
@@ -59,6 +60,7 @@ inline constexpr std::array<StepKindRow, 13> kStepKinds = {{
     {StepKind::kHttp, "http", "http_requested", {"http_completed", ""}, true, true},
     {StepKind::kExec, "exec", "exec_requested", {"exec_completed", ""}, true, true},
     {StepKind::kChild, "child", "child_started", {"child_completed", ""}, true, false},
+    {StepKind::kMemory, "memory", "", {"memory_read", ""}, false, false},
 }};
 
 constexpr const StepKindRow& step_kind_row(StepKind kind) {
@@ -76,7 +78,7 @@ constexpr std::optional<StepKind> parse_step_kind(std::string_view name) {
 // The kinds Kernel::value_step records: one terminal, payload {step_key, value}.
 constexpr bool is_value_kind(StepKind kind) {
   return kind == StepKind::kTime || kind == StepKind::kRandom || kind == StepKind::kStep ||
-         kind == StepKind::kVersion || kind == StepKind::kArtifactRead;
+         kind == StepKind::kVersion || kind == StepKind::kArtifactRead || kind == StepKind::kMemory;
 }
 
 // Which kind an event belongs to, and whether it ends the step (else it opens it).

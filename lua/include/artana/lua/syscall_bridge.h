@@ -47,6 +47,7 @@ enum class SyscallOp : uint8_t {
   kScopeEnter,
   kScopeExit,
   kParallel,
+  kMemory,  // run:memory(): the heap in bytes, recorded like run:now()
   // host primitives of the `artana` module
   kReady,       // the entry chunk ran: register tools and ports, start or resume the run
   kLoadModule,  // require: the module's source, loaded as a sandboxed text chunk
