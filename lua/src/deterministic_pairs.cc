@@ -3,6 +3,7 @@
 // and its replay (docs/lua_binding.md). Order: numbers ascending by value (integers and
 // floats mixed), then strings bytewise, then false, true. Other key types are refused.
 #include <algorithm>
+#include <bit>
 
 #include <lua.hpp>
 
@@ -69,6 +70,9 @@ lua_Integer push_snapshot(lua_State* L, int t) {
     }
     ++n;
   }
+  // Sorting is C work the hook does not see: charged, or a loop of pairs() over a big table
+  // would run for hours under a small instruction limit.
+  charge_work(L, static_cast<uint64_t>(n) * (std::bit_width(static_cast<uint64_t>(n)) + 1));
   auto* refs = static_cast<KeyRef*>(lua_newuserdatauv(L, sizeof(KeyRef) * n, 0));
   lua_createtable(L, static_cast<int>(n), 0);  // keys in traversal order
   const int unsorted = lua_gettop(L);

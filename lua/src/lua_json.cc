@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "artana/kernel/canonical_json.h"
+#include "artana/lua/lua_state.h"
 #include "lua_path.h"
 
 namespace artana::lua {
@@ -69,15 +70,39 @@ std::string render_path(std::string_view root, const PathNode* leaf) {
 
 // ---- Lua -> JSON ---------------------------------------------------------------------------
 
+// What a conversion may build: the Json it makes is the run's memory too. A table reached
+// along many paths is copied each time (`t = {t, t}` twenty times over is a million
+// leaves), so the bound is on what is built, not on the Lua heap it came from.
+struct Budget {
+  uint64_t bytes_left = UINT64_MAX;
+  uint64_t bytes = 0;  // estimated bytes built so far
+  uint64_t nodes = 0;  // values visited: the C work, charged as instructions
+};
+
+// Roughly what one value costs built (the Json node, a member's key, a string's bytes).
+constexpr uint64_t kNodeBytes = sizeof(Json) + 16;
+
 class Reader {
  public:
-  Reader(lua_State* L, std::string_view root) : L_(L), root_(root) {}
+  Reader(lua_State* L, std::string_view root, Budget& budget)
+      : L_(L), root_(root), budget_(budget) {}
 
   Status take_error() { return std::move(error_); }
 
   // Reads the value at absolute `index`; may leave extra values on the stack on failure
   // (to_json restores the top).
   bool value(int index, const PathNode* at, int depth, Json& out) {
+    ++budget_.nodes;
+    budget_.bytes += kNodeBytes;
+    if (lua_type(L_, index) == LUA_TSTRING) budget_.bytes += lua_rawlen(L_, index);
+    if (budget_.bytes > budget_.bytes_left) {
+      error_ = Status::failed_precondition(
+                   "{}: as JSON it would take more than the {} bytes of memory the run has "
+                   "left (a table reached along several paths is copied each time)",
+                   path(at), budget_.bytes_left)
+                   .with_kind(ErrorKind::kLimitExceeded);
+      return false;
+    }
     switch (lua_type(L_, index)) {
       case LUA_TNIL:
         out = nullptr;
@@ -228,6 +253,7 @@ class Reader {
           return fail("{}: key {} is not valid UTF-8", path(at), quote_key({s, n}));
         }
         PathNode node{at, {s, n}, 0, false};
+        budget_.bytes += n;
         members.emplace_back(std::string(s, n), Json());
         if (!value(lua_gettop(L_), &node, depth, members.back().second)) return false;
         lua_pop(L_, 1);  // drop the value, keep the key for lua_next
@@ -247,6 +273,7 @@ class Reader {
 
   lua_State* L_;
   std::string_view root_;
+  Budget& budget_;
   std::unordered_set<const void*> open_;  // tables on the current path
   Status error_;
 };
@@ -259,9 +286,15 @@ Result<Json> to_json(lua_State* L, int index, std::string_view root) {
   bool ok = false;
   Json out;
   Status error;
+  LuaState* state = LuaState::from(L);
+  Budget budget;
+  if (state != nullptr) {
+    const size_t limit = state->limits().max_memory_bytes, used = state->memory_used();
+    budget.bytes_left = limit > used ? limit - used : 0;
+  }
   // Building Json allocates; bad_alloc must become a Status, never unwind through Lua.
   try {
-    Reader reader(L, root);
+    Reader reader(L, root, budget);
     ok = reader.value(abs, nullptr, 0, out);
     if (!ok) error = reader.take_error();
   } catch (const std::bad_alloc&) {
@@ -270,6 +303,17 @@ Result<Json> to_json(lua_State* L, int index, std::string_view root) {
                                 root.empty() ? "value" : root);
   }
   lua_settop(L, top);  // drops only slots we pushed; see the file comment
+  if (state != nullptr) {
+    // The walk is C work the hook does not see, and what it built is the run's memory: both
+    // end the run like its own instructions and allocations would (uncatchable kills).
+    if (!ok && error.error_kind() == ErrorKind::kLimitExceeded) state->kill_for_memory();
+    if (!state->charge(budget.nodes + budget.bytes / LuaState::kBytesPerInstruction) && ok) {
+      ok = false;
+      error = Status::failed_precondition("{}: {} exceeded converting it to JSON",
+                                          root.empty() ? "value" : root, state->kill_reason())
+                  .with_kind(ErrorKind::kLimitExceeded);
+    }
+  }
   if (!ok) return error;
   return out;
 }

@@ -145,8 +145,8 @@ void* LuaState::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     self->memory_used_ -= old;
     return nullptr;
   }
-  if (nsize > old &&
-      (self->out_of_memory_ || self->memory_used_ - old + nsize > self->limits_.max_memory_bytes)) {
+  if (nsize > old && self->killed()) return nullptr;  // a killed state grows no more
+  if (nsize > old && self->memory_used_ - old + nsize > self->limits_.max_memory_bytes) {
     self->out_of_memory_ = true;  // Lua raises LUA_ERRMEM; the kill makes pcall rethrow it
     self->mark_killed(kMemoryLimit);
     return nullptr;
@@ -159,7 +159,16 @@ void* LuaState::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     return nullptr;
   }
   self->memory_used_ = self->memory_used_ - old + nsize;
+  // Bytes handed out are C work the hook does not count (`..` of long strings, string.rep):
+  // charged, so a loop of cheap instructions that each copy megabytes ends at the limit.
+  // Once killed, every growth above fails, so the C function doing it stops at once.
+  if (nsize > old) self->charge((nsize - old) / kBytesPerInstruction);
   return p;
+}
+
+void LuaState::kill_for_memory() {
+  out_of_memory_ = true;
+  mark_killed(kMemoryLimit);
 }
 
 void LuaState::mark_killed(const char* reason) {

@@ -191,6 +191,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
     lua_getfield(L, real, name);
     lua_setfield(L, allowed, name);
   }
+  detail::charge_base_function(L, allowed, "tonumber");
   lua_pushcfunction(L, detail::guarded_pcall);
   lua_setfield(L, allowed, "pcall");
   lua_pushcfunction(L, detail::guarded_xpcall);
@@ -210,6 +211,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   static const char* const kNoRandom[] = {"random", "randomseed", nullptr};
   copy_library(L, real, LUA_STRLIBNAME, kNoDump);
   detail::guard_string_table(L, -1);
+  detail::charge_string_table(L, -1);
   push_library(L, -1, LUA_STRLIBNAME, false);
   lua_pushvalue(L, -1);
   lua_setfield(L, allowed, LUA_STRLIBNAME);
@@ -227,12 +229,14 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   lua_settop(L, env);
 
   copy_library(L, real, LUA_TABLIBNAME, kNone);
+  detail::charge_table_table(L, -1);
   lua_getfield(L, -1, "unpack");
   lua_setfield(L, allowed, "unpack");
   finish_library(L, allowed, LUA_TABLIBNAME);
   copy_library(L, real, LUA_MATHLIBNAME, kNoRandom);
   finish_library(L, allowed, LUA_MATHLIBNAME);
   copy_library(L, real, LUA_UTF8LIBNAME, kNone);
+  detail::charge_utf8_table(L, -1);
   finish_library(L, allowed, LUA_UTF8LIBNAME);
   copy_library(L, real, LUA_COLIBNAME, kNone);
   lua_pushcfunction(L, detail::guarded_co_resume);

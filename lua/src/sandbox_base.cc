@@ -11,6 +11,7 @@
 #include <new>
 #include <string_view>
 
+#include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
@@ -72,6 +73,7 @@ int sandbox_load(lua_State* L) {
   const char* mode = luaL_optstring(L, 3, "t");
   if (std::strchr(mode, 't') == nullptr)
     return raise_violation(L, "load: mode '%s' is refused; only text chunks load", mode);
+  charge_work(L, len / LuaState::kBytesPerInstruction);  // parsing is C work the hook misses
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);

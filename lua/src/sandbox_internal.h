@@ -31,6 +31,17 @@ void push_deterministic_next(lua_State* L);
 // iterator, table, nil. Used by proxies' __pairs.   [-0, +3, v]
 int push_sorted_iteration(lua_State* L, int index);
 
+// charged_builtins.cc: wraps the functions of the string, table or utf8 table at `index`
+// whose C work grows with their input, charging it to the instruction budget.
+void charge_string_table(lua_State* L, int index);
+void charge_table_table(lua_State* L, int index);
+void charge_utf8_table(lua_State* L, int index);
+// Wraps table[name] (a plain C function) to charge the bytes of its string arguments.
+void charge_base_function(lua_State* L, int table, const char* name);
+// Charges `units` instructions of C work; raises the run's kill when the budget is spent.
+// REQUIRES: no C++ object with a destructor alive in the caller.
+uint64_t charge_work(lua_State* L, uint64_t units);
+
 // pattern_guard.cc: replaces find/match/gmatch/gsub/format in the table at `index`.
 void guard_string_table(lua_State* L, int index);
 

@@ -319,3 +319,50 @@ TEST_CASE("over-deep schemas and values are refused, not recursed into", "[schem
   value = Json::array({std::move(value)});
   CHECK_THAT(validation_error(tree, value), Contains("nested more than 1024 levels"));
 }
+
+// Definitions d0..d{levels-1}, each referring twice to the next (through allOf): d0 applies
+// 2^levels subschemas to one value.
+Json doubling_definitions(int levels) {
+  Json definitions = Json::object();
+  for (int i = 0; i < levels; ++i) {
+    const std::string next = fmt::format("#/definitions/d{}", i + 1);
+    definitions.set(fmt::format("d{}", i),
+                    Json::object({{"allOf", Json::array({Json::object({{"$ref", next}}),
+                                                         Json::object({{"$ref", next}})})}}));
+  }
+  definitions.set(fmt::format("d{}", levels), Json::object({{"type", "integer"}}));
+  return Json::object({{"definitions", std::move(definitions)}, {"$ref", "#/definitions/d0"}});
+}
+
+TEST_CASE("a schema whose definitions double per level is refused at compile time", "[schema]") {
+  CHECK(JsonSchema::compile(doubling_definitions(10)).ok());  // 4 093 per value: fine
+  const std::string error = compile_error_of(doubling_definitions(27));
+  CHECK_THAT(error, Contains("more than 10000 subschemas to one value"));
+  CHECK_THAT(error, StartsWith("schema.definitions.d"));
+  // A chain 200 long is refused before valijson would recurse through it.
+  Json definitions = Json::object();
+  for (int i = 0; i < 200; ++i) {
+    definitions.set(fmt::format("c{}", i),
+                    Json::object({{"$ref", fmt::format("#/definitions/c{}", i + 1)}}));
+  }
+  definitions.set("c200", Json::object({{"type", "string"}}));
+  CHECK_THAT(compile_error_of(Json::object({{"definitions", std::move(definitions)}})),
+             Contains("more than 128 subschemas deep"));
+}
+
+TEST_CASE("a schema applying itself twice per level of the value is refused at validation",
+          "[schema]") {
+  JsonSchema twice = compiled(
+      R"({"allOf": [{"items": {"$ref": "#"}}, {"items": {"$ref": "#"}}], "type": "array"})");
+  Json value = Json::array();
+  for (int i = 0; i < 10; ++i) value = Json::array({std::move(value)});
+  CHECK(twice.validate(value).ok());  // 2^11 applications
+  for (int i = 0; i < 30; ++i) value = Json::array({std::move(value)});
+  CHECK_THAT(validation_error(twice, value),
+             StartsWith("args: validating it would apply subschemas more than"));
+  // A big value under a plain schema is fine: the bound grows with the value.
+  JsonSchema ints = compiled(R"({"items": {"type": "integer"}})");
+  Json many = Json::array();
+  for (int i = 0; i < 2'000'000; ++i) many.push_back(Json(i));
+  CHECK(ints.validate(many).ok());
+}

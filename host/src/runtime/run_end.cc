@@ -37,6 +37,7 @@ void ScriptRun::entry_returned(Task& entry, int nresults) {
   Json output;
   if (nresults > 0) {
     auto converted = lua::to_json(entry.thread, -nresults, "output");
+    if (!converted.ok() && lua_->killed()) return killed();  // too big to build: a limit
     if (!converted.ok()) {
       Json error = status_error_json(converted.status().with_kind(ErrorKind::kScriptError));
       error.set("message",

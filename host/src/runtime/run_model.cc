@@ -185,6 +185,7 @@ void ScriptRun::port_returned(Task& port, int nresults) {
   std::string problem;
   if (nresults > 0) {
     auto converted = lua::to_json(port.thread, -nresults, "result");
+    if (!converted.ok() && lua_->killed()) return killed();  // too big to build: a limit
     if (converted.ok()) {
       result = std::move(*converted);
     } else {

@@ -95,6 +95,7 @@ void ScriptRun::tool_returned(Task& tool, int nresults) {
   kernel::ToolOutcome outcome;
   if (nresults > 0) {
     auto result = lua::to_json(tool.thread, -nresults, "result");
+    if (!result.ok() && lua_->killed()) return killed();  // too big to build: a limit
     if (result.ok()) {
       outcome.result = std::move(*result);
     } else {

@@ -20,6 +20,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "json_path.h"
+#include "json_schema/schema_cost.h"
 #include "json_schema/schema_errors.h"
 #include "json_schema/schema_prepare.h"
 
@@ -43,11 +44,17 @@ constexpr size_t kMaxPatternKeyBytes = 1024;  // see json_schema.h
 // (~16 KB under ASan), so depth is capped before it starts: values as parse_json does.
 constexpr size_t kMaxValueDepth = 1024;
 constexpr size_t kMaxSchemaDepth = 256;
+// What validating one value may cost (schema_cost.h): this many subschema applications, plus
+// kApplicationsPerNode for each of its values, so any value is fine under a schema that applies
+// a few subschemas to each of its parts, and no schema can make a small value cost seconds.
+constexpr uint64_t kBaseApplications = 1'000'000;
+constexpr uint64_t kApplicationsPerNode = 16;
 
 // Refuses what JSON text cannot carry: valijson's multipleOf casts a NaN to int64, and its
 // maxLength reads past a table on malformed UTF-8. Long keys: see json_schema.h.
 Status check_instance(const Json& value, Path& path, std::string_view root, size_t max_key,
-                      size_t max_depth) {
+                      size_t max_depth, uint64_t& nodes) {
+  ++nodes;
   if (path.size() >= max_depth && (value.is_array() || value.is_object())) {
     return Status::invalid_argument("{}: nested more than {} levels deep",
                                     render_json_path(path, root), max_depth);
@@ -61,7 +68,8 @@ Status check_instance(const Json& value, Path& path, std::string_view root, size
   }
   for (size_t i = 0; value.is_array() && i < value.size(); ++i) {
     path.push_back({.index = i});
-    ARTANA_RETURN_IF_ERROR(check_instance(value.as_array()[i], path, root, max_key, max_depth));
+    ARTANA_RETURN_IF_ERROR(
+        check_instance(value.as_array()[i], path, root, max_key, max_depth, nodes));
     path.pop_back();
   }
   for (size_t i = 0; value.is_object() && i < value.size(); ++i) {
@@ -77,7 +85,7 @@ Status check_instance(const Json& value, Path& path, std::string_view root, size
           "\"patternProperties\"",
           render_json_path(path, root), m.first.size(), max_key);
     }
-    ARTANA_RETURN_IF_ERROR(check_instance(m.second, path, root, max_key, max_depth));
+    ARTANA_RETURN_IF_ERROR(check_instance(m.second, path, root, max_key, max_depth, nodes));
     path.pop_back();
   }
   return {};
@@ -86,9 +94,20 @@ Status check_instance(const Json& value, Path& path, std::string_view root, size
 Status run(const Compiled& compiled, const Json& value, std::string_view root, const Json& schema,
            bool meta) {
   Path path;
+  uint64_t nodes = 0;
   ARTANA_RETURN_IF_ERROR(check_instance(
       value, path, root, compiled.has_pattern_properties ? kMaxPatternKeyBytes : SIZE_MAX,
-      meta ? kMaxSchemaDepth : kMaxValueDepth));
+      meta ? kMaxSchemaDepth : kMaxValueDepth, nodes));
+  if (!meta) {  // the meta-schema is known to apply a few subschemas per node
+    const uint64_t limit = kBaseApplications + kApplicationsPerNode * nodes;
+    if (schema::count_applications(schema, meta_schema().source, value, limit) > limit) {
+      return Status::invalid_argument(
+          "{}: validating it would apply subschemas more than {} times (the schema applies "
+          "its \"$ref\", \"allOf\", \"anyOf\" or \"oneOf\" subschemas again at every level of "
+          "the value)",
+          root, limit);
+    }
+  }
   // valijson's Validator holds its regex cache and so is not thread-safe; a visitor with a
   // copy of ours is (the visitor may add to the cache).
   RegexCache regexes = compiled.regexes;

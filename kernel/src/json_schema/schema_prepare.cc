@@ -3,8 +3,8 @@
 // This file stands between valijson and schemas that would crash it or make it wrong
 // (json_schema.h lists them): a schema is validated against the draft-07 meta-schema (the
 // check itself runs in json_schema.cc), then walked once to refuse remote or dangling
-// "$ref"s and endless recursion, to precompile its regexes for a matcher with bounded
-// stack, and to drop "format".
+// "$ref"s, endless recursion and exponential expansion (schema_cost.h), to precompile its regexes
+// for a matcher with bounded stack, and to drop "format".
 #include "json_schema/schema_prepare.h"
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 
 #include "artana/kernel/json_parse.h"
 #include "json_path.h"
+#include "json_schema/schema_cost.h"
 #include "json_schema/schema_errors.h"
 
 namespace artana::kernel::schema {
@@ -224,44 +225,6 @@ Status walk(Json& node, Path& path, const Fn& fn) {
   return fn(node, path);
 }
 
-// Subschemas valijson applies to the same value as `node`: the edges of endless recursion.
-void in_place_subschemas(const Json& node, const Json& root, std::vector<const Json*>& out) {
-  if (!node.is_object()) return;
-  if (const Json* ref = node.find("$ref"); ref != nullptr && ref->is_string()) {
-    if (const Json* target = resolve_pointer(root, ref->as_string())) out.push_back(target);
-    return;  // draft 7: keywords beside "$ref" are ignored
-  }
-  for (std::string_view key : {"allOf", "anyOf", "oneOf"}) {
-    const Json* list = node.find(key);
-    for (size_t i = 0; list != nullptr && list->is_array() && i < list->size(); ++i) {
-      out.push_back(&list->as_array()[i]);
-    }
-  }
-  for (std::string_view key : {"not", "if", "then", "else"}) {
-    if (const Json* schema = node.find(key)) out.push_back(schema);
-  }
-  if (const Json* deps = node.find("dependencies"); deps != nullptr && deps->is_object()) {
-    for (const Json::Member& m : deps->as_object()) {
-      if (!m.second.is_array()) out.push_back(&m.second);
-    }
-  }
-}
-
-// Depth-first search; `state` is 1 for schemas on the current path, 2 for those cleared.
-bool loops_in_place(const Json* node, const Json& root,
-                    std::unordered_map<const Json*, int>& state) {
-  int& mark = state[node];
-  if (mark != 0) return mark == 1;
-  mark = 1;
-  std::vector<const Json*> next;
-  in_place_subschemas(*node, root, next);
-  for (const Json* schema : next) {
-    if (loops_in_place(schema, root, state)) return true;
-  }
-  state[node] = 2;
-  return false;
-}
-
 }  // namespace
 
 Status prepare_schema(Json& schema, const Json& meta, Compiled& out) {
@@ -269,15 +232,8 @@ Status prepare_schema(Json& schema, const Json& meta, Compiled& out) {
   ARTANA_RETURN_IF_ERROR(walk(schema, path, [&](Json& node, const Path& at) {
     return prepare_node(node, at, schema, meta, out);
   }));
-  std::unordered_map<const Json*, int> state;
-  return walk(schema, path, [&](Json& node, const Path& at) {
-    if (!loops_in_place(&node, schema, state)) return Status();
-    return Status::invalid_argument(
-        "{}: its \"$ref\", \"allOf\", \"anyOf\", \"oneOf\", \"not\", \"if\", \"then\", "
-        "\"else\" or \"dependencies\" lead into a loop that never descends into the value, so "
-        "validation would never end",
-        render_json_path(at, "schema"));
-  });
+  ExpansionCheck expansion(schema);
+  return walk(schema, path, [&](Json& node, const Path& at) { return expansion.check(node, at); });
 }
 
 Status MetaSchema::init() {

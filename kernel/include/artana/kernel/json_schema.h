@@ -9,7 +9,10 @@
 //   Like draft 7, keywords beside "$ref" are ignored.
 // - A schema whose "$ref"/"allOf"/"anyOf"/"oneOf"/"not"/"if"/"then"/"else"/"dependencies"
 //   lead back to itself without descending into the value is refused: validating with it
-//   would never end.
+//   would never end. So is one whose in-place keywords apply more than 10 000 subschemas to
+//   one value or chain more than 128 deep, and validate() refuses a value whose validation
+//   would apply subschemas more than 1 000 000 + 16 per value in it times
+//   (json_schema/schema_cost.h): valijson re-applies a subschema on every path to it.
 // - "format" is an annotation only, as draft 7 §7.2 allows: valijson 1.0 checks just date,
 //   time and date-time, and fails or throws on non-string values under any format, so
 //   formats are dropped before it sees the schema.

@@ -89,6 +89,14 @@ class LuaState {
   // Adds `instructions` to the budget (for C work the hook cannot see). Returns false and
   // marks the state killed when the budget is spent.
   bool charge(uint64_t instructions);
+  // C work is charged as one instruction per this many bytes it copies or scans (a VM
+  // instruction costs about what copying 16 bytes does). Every byte the allocator hands
+  // out is charged so (a string built by `..`, string.rep, a table's growth), and the
+  // wrapped builtins charge what they scan (charged_builtins.cc).
+  static constexpr uint64_t kBytesPerInstruction = 16;
+  // Kills the state for its memory limit: C++ work on its behalf (a conversion to JSON)
+  // would take more than the run has left.
+  void kill_for_memory();
   void mark_killed(const char* reason);  // reason: a string literal
 
   // The kinds of the errors the host raised into this state (push_error). A script can
@@ -98,6 +106,7 @@ class LuaState {
   bool raised(ErrorKind kind) const { return (raised_kinds_ >> static_cast<unsigned>(kind)) & 1u; }
 
   uint64_t instructions() const { return instructions_; }
+  const LuaLimits& limits() const { return limits_; }
   size_t memory_used() const { return memory_used_; }
   uint64_t slice_yields() const { return slice_yields_; }
 
