@@ -120,6 +120,36 @@ std::string readable_text(std::string_view s) {
   return out;
 }
 
+std::string one_line_text(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const std::string_view piece = next_readable_piece(s, &i);
+    const auto byte = static_cast<unsigned char>(piece[0]);
+    const bool c1 =
+        piece.size() == 2 && byte == 0xc2 && static_cast<unsigned char>(piece[1]) < 0xa0;
+    if (c1) {  // U+0080..U+009F: some terminals take U+009B as an escape sequence's start
+      out += "\\u00";
+      out += kHex[static_cast<unsigned char>(piece[1]) >> 4];
+      out += kHex[piece[1] & 0xf];
+    } else if (piece.size() != 1 || (byte >= 0x20 && byte != 0x7f)) {
+      out += piece;
+    } else if (byte == '\n') {
+      out += "\\n";
+    } else if (byte == '\r') {
+      out += "\\r";
+    } else if (byte == '\t') {
+      out += "\\t";
+    } else {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
 bool jcs_key_less(std::string_view a, std::string_view b) { return utf16_less(a, b); }
 
 }  // namespace artana::kernel

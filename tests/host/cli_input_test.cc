@@ -82,6 +82,47 @@ TEST_CASE("with --json a script that does not load prints the result object nami
   CHECK(refused.out.find("\"run_id\":\"bin1\"") != std::string::npos);
 }
 
+TEST_CASE("an --input nested past 1024 levels is a usage error naming the flag", "[cli][input]") {
+  TempDir dir;
+  const std::string script = (dir / "ok.lua").string();
+  std::ofstream(script) << "return function(run, input) return 1 end\n";
+  const std::string deep = std::string(1100, '[') + std::string(1100, ']');
+  CliRun out = run_cli_env({}, "--data " + (dir / "ledger").string() + " run " + script +
+                                   " --input '" + deep + "'");
+  INFO(out.err);
+  CHECK(out.exit_code == 2);
+  CHECK(out.err.find("--input") != std::string::npos);
+  CHECK(out.err.find("1024") != std::string::npos);
+}
+
+TEST_CASE("a script's print and error text cannot forge log lines or send terminal escapes",
+          "[cli][input]") {
+  TempDir dir;
+  const std::string script = (dir / "forge.lua").string();
+  std::ofstream(script) << "return function(run)\n"
+                           "  print('hello\\n[2026-01-01 00:00:00.000] [artana] [error] forged\\27[31m')\n"
+                           "  error('boom\\r\\n[2026-01-01 00:00:00.000] [artana] [error] forged too')\n"
+                           "end\n";
+  CliRun out = run_cli_env({}, "--data " + (dir / "ledger").string() + " run " + script);
+  INFO(out.err);
+  CHECK(out.exit_code == 1);
+  CHECK(out.err.find("hello\\n[2026-01-01 00:00:00.000] [artana] [error] forged\\x1b[31m") !=
+        std::string::npos);
+  CHECK(out.err.find("boom\\r\\n[2026") != std::string::npos);
+  CHECK(out.err.find('\x1b') == std::string::npos);
+  // Every line on stderr is one the host wrote: a log line, or the run's outcome.
+  size_t start = 0;
+  while (start < out.err.size()) {
+    const size_t end = out.err.find('\n', start);
+    const std::string line = out.err.substr(start, end - start);
+    INFO(line);
+    CHECK((line.rfind("[20", 0) == 0 || line.rfind("error: ", 0) == 0 || line.empty()));
+    CHECK(line.find("forged") == line.rfind("forged"));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 }  // namespace artana::testing
 

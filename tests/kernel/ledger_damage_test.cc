@@ -57,3 +57,27 @@ TEST_CASE("a data.mdb cut below its header pages or a tree's root is refused as 
   REQUIRE(report.ok());
   CHECK(report->ok);
 }
+
+TEST_CASE("a lock.mdb LMDB cannot use is named, not blamed on data.mdb", "[store][damage]") {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path().string());
+    create_run(*store, "r");
+  }
+  std::filesystem::remove(dir / "lock.mdb");
+  std::filesystem::create_directory(dir / "lock.mdb");
+  for (bool read_only : {true, false}) {
+    LmdbStoreOptions options;
+    options.read_only = read_only;
+    options.initial_map_bytes = 0;
+    auto opened = open_lmdb_store(dir.path().string(), options);
+    REQUIRE_FALSE(opened.ok());
+    CHECK(opened.status().code() == StatusCode::kIoError);
+    CHECK_THAT(opened.status().message(),
+               Catch::Contains("lock.mdb") && !Catch::Contains("data.mdb"));
+  }
+  // Moved away, the ledger opens again: the lock file holds no data.
+  std::filesystem::remove(dir / "lock.mdb");
+  auto store = open_store(dir.path().string());
+  CHECK(store->run_info(RunId("r")).ok());
+}

@@ -25,7 +25,7 @@ int usage(const std::string& message) {
 }
 
 int failure(const Status& status) {
-  std::fprintf(stderr, "artana: %s\n", status.to_string().c_str());
+  std::fprintf(stderr, "artana: %s\n", kernel::one_line_text(status.to_string()).c_str());
   return kernel::exit_code_for(status);
 }
 

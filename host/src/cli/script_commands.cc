@@ -58,7 +58,7 @@ int exit_for(const RunOutcome& outcome) {
 }
 
 int exit_for_status(const Status& status) {
-  std::fprintf(stderr, "artana: %s\n", status.to_string().c_str());
+  std::fprintf(stderr, "artana: %s\n", kernel::one_line_text(status.to_string()).c_str());
   return kernel::exit_code_for(status);
 }
 
@@ -104,11 +104,14 @@ void report(const GlobalOptions& global, const RunOutcome& outcome) {
     const Json* kind = outcome.error.find("kind");
     const Json* message = outcome.error.find("message");
     const Json* where = outcome.error.find("where");
-    std::fprintf(stderr, "error: %s: %s%s%s\n",
-                 kind != nullptr && kind->is_string() ? kind->as_string().c_str() : "error",
-                 message != nullptr && message->is_string() ? message->as_string().c_str() : "",
-                 where != nullptr && where->is_string() ? " at " : "",
-                 where != nullptr && where->is_string() ? where->as_string().c_str() : "");
+    // A script wrote the message: escaped, so it cannot forge lines or move the cursor.
+    auto text_of = [](const Json* value) {
+      return value != nullptr && value->is_string() ? kernel::one_line_text(value->as_string())
+                                                    : std::string();
+    };
+    const std::string kind_text = kind != nullptr && kind->is_string() ? text_of(kind) : "error";
+    std::fprintf(stderr, "error: %s: %s%s%s\n", kind_text.c_str(), text_of(message).c_str(),
+                 where != nullptr && where->is_string() ? " at " : "", text_of(where).c_str());
   }
   std::fflush(stdout);
 }

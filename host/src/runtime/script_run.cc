@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "artana/kernel/canonical_json.h"
 #include "artana/kernel/fault_points.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/thread_calls.h"
@@ -34,7 +35,8 @@ Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource sc
     if (sink) {
       sink(self->run_id_, line);
     } else {
-      spdlog::info("[{}] {}", self->run_id_.str(), line);
+      // Escaped: a script's print cannot forge a log line or send terminal escapes.
+      spdlog::info("[{}] {}", self->run_id_.str(), kernel::one_line_text(line));
     }
   };
   ARTANA_ASSIGN_OR_RETURN(run->lua_, lua::LuaState::create(host.options().limits, sandbox));

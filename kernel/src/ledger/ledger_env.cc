@@ -1,5 +1,6 @@
 #include "ledger/ledger_env.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -52,6 +53,23 @@ Status make_dir(const std::string& dir) {
   if (std::filesystem::is_directory(dir, ec)) return Status();
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Status();
   return lmdb_status(errno, "creating the data directory", dir);
+}
+
+// Why mdb_env_open failed, naming the file at fault: LMDB opens lock.mdb before data.mdb and
+// reports either one's errno alike, so a lock file that is a directory or not writable
+// would otherwise be blamed on data.mdb.
+Status open_failure(int rc, const std::string& dir, const std::string& data_path, bool read_only) {
+  const std::string lock_path = dir + "/lock.mdb";
+  struct stat st;
+  if (::stat(lock_path.c_str(), &st) != 0) return lmdb_status(rc, "opening the ledger", data_path);
+  if (!S_ISREG(st.st_mode)) {
+    return lmdb_status(S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
+                       "opening the lock file (move it away: it holds no data)", lock_path);
+  }
+  const int fd = ::open(lock_path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0) return lmdb_status(errno, "opening the lock file", lock_path);
+  ::close(fd);
+  return lmdb_status(rc, "opening the ledger", data_path);
 }
 
 }  // namespace
@@ -129,7 +147,7 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   if (options.read_only) flags &= ~MDB_WRITEMAP;
   if (options.read_only) flags |= MDB_RDONLY;
   rc = mdb_env_open(self->env_, canonical.c_str(), flags, 0600);
-  if (rc != 0) return lmdb_status(rc, "opening the ledger", self->data_path_);
+  if (rc != 0) return open_failure(rc, canonical, self->data_path_, options.read_only);
   // The lock file is created with the umask; make sure both files stay private.
   if (!options.read_only) {
     ::chmod(self->data_path_.c_str(), 0600);

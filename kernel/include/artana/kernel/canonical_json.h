@@ -46,5 +46,9 @@ size_t utf8_char_length(std::string_view s, size_t i);
 std::string_view next_readable_piece(std::string_view s, size_t* i);
 // All of `s`, piece by piece.
 std::string readable_text(std::string_view s);
+// readable_text on one line of a log or a terminal: control characters are escaped too
+// ("\n", "\r", "\t", "\x1b"...), so text a script wrote cannot start a forged log line or
+// send terminal escape sequences.
+std::string one_line_text(std::string_view s);
 
 }  // namespace artana::kernel
