@@ -3,9 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "artana/kernel/lmdb_event_store.h"
@@ -281,4 +283,69 @@ TEST_CASE("a ledger in a directory this user cannot write is refused naming the 
   REQUIRE(events.ok());
   REQUIRE(events->size() == 1);
   CHECK(events->at(0).payload.find("kept")->as_bool());
+}
+
+// The child's data file as the parent sees it (its small disk is the child's own mount).
+std::string seen_from_parent(const ChildProcess& child, const std::string& path) {
+  return "/proc/" + std::to_string(child.pid()) + "/root" + path;
+}
+
+uint64_t free_bytes(const std::string& dir) {
+  struct statvfs fs;
+  REQUIRE(::statvfs(dir.c_str(), &fs) == 0);
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+TEST_CASE(
+    "a none-mode ledger with a 1 GiB map works on a 3 MiB disk, and a refused create "
+    "leaves room and no ledger",
+    "[store][crash]") {
+  TempDir dir;
+  const std::string ledger = (dir / "ledger").string();
+  {
+    ChildProcess child = start_child(ledger, "none");
+    child.send("smalldisk 3m");
+    const std::string mounted = child.read_line();
+    INFO(mounted);
+    REQUIRE(mounted == "ok");
+    child.send("mapbytes 1073741824");  // what the CLI and the Host open with
+    REQUIRE(child.read_line() == "ok");
+    child.send("create run-1 acme");
+    REQUIRE(child.read_line() == "ok");  // once refused: 4 MiB were reserved ahead
+    child.send("append run-1 0 20 900");
+    for (int i = 0; i < 20; ++i) CHECK_THAT(child.read_line(), Catch::StartsWith("ok "));
+    // The file is no bigger than the disk (it was a 1 GiB sparse file).
+    CHECK(std::filesystem::file_size(seen_from_parent(child, ledger + "/data.mdb")) <= 3u << 20);
+    child.send("quit");
+    CHECK(child.wait() == 0);
+  }
+  ChildProcess child = start_child(ledger, "none");
+  child.send("smalldisk 3m");
+  REQUIRE(child.read_line() == "ok");
+  child.send("mapbytes 1073741824");
+  REQUIRE(child.read_line() == "ok");
+  // Leave about 100 KiB free: too little for a new ledger's first commit.
+  const std::string disk = seen_from_parent(child, ledger);
+  const std::string filler = disk + "/filler";
+  {
+    std::ofstream out(filler, std::ios::binary);
+    const std::string block(4096, 'f');
+    while (free_bytes(disk) > 100 * 1024) out.write(block.data(), block.size()), out.flush();
+  }
+  const uint64_t before = free_bytes(disk);
+  child.send("open");
+  const std::string refused = child.read_line();
+  INFO(refused);
+  CHECK_THAT(refused, Catch::StartsWith("err disk_full"));
+  CHECK_THAT(refused, Catch::Contains("nothing was written"));
+  // What the refused create allocated was given back: the disk is not left full.
+  CHECK(free_bytes(disk) + 64 * 1024 >= before);
+  // Space freed, the same directory becomes a ledger.
+  std::filesystem::remove(filler);
+  child.send("create run-1 acme");
+  CHECK(child.read_line() == "ok");
+  child.send("check run-1");
+  CHECK(child.read_line() == "verified");
+  child.send("quit");
+  CHECK(child.wait() == 0);
 }

@@ -20,6 +20,7 @@
 //                                  "event SEQ HASH" line per event of RUN, then "verified", or
 //                                  "bad PROBLEM" / "err …"
 //   open                        -> opens the store; "ok" or "err CODE MESSAGE"
+//   mapbytes N                  -> the map size the store opens with (default 1 MiB): "ok"
 //   wait                        -> "ok" (a rendezvous: the test knows we got here)
 //   quit                        -> exits 0
 // The store opens lazily (at the first command needing it) so `rlimit` can come first.
@@ -206,6 +207,9 @@ int main(int argc, char** argv) {
       say(report->ok ? "verified" : "bad " + report->problem);
     } else if (cmd == "open") {
       if (ensure_open()) say("ok");
+    } else if (cmd == "mapbytes") {
+      in >> options.initial_map_bytes;
+      say("ok");
     } else if (cmd == "create") {
       std::string run, tenant;
       in >> run >> tenant;

@@ -17,8 +17,11 @@ constexpr uint64_t kFirstStepBytes = 128 * 1024;
 
 // A commit touches more pages than its bytes: copies of the tree pages on each key's path,
 // splits, the free list. In the mapped mode, where running short means SIGBUS, twice the
-// bytes plus this much covers any batch GroupCommit forms.
-constexpr uint64_t kMappedSlackBytes = 4 * kMiB;
+// bytes plus a slack covers any batch GroupCommit forms. The slack grows with the file (its
+// free list and trees do) between these bounds: a fixed 4 MiB made a new ledger impossible
+// on a small filesystem.
+constexpr uint64_t kMappedSlackMinBytes = 256 * 1024;
+constexpr uint64_t kMappedSlackMaxBytes = 4 * kMiB;
 // A required reservation in pwrite mode covers one known write (a blob): its bytes, plus the
 // tree and free-list pages its commit copies — a few per database on the path, 32 pages is
 // several times what any one-blob commit copies. (1 MiB here made a new ledger's first
@@ -35,7 +38,9 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
     return Status::internal("{}: reading the environment info: {}", path, mdb_strerror(rc));
   const uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * page_bytes;
   const bool mapped = mode_ == Mode::kMapped;
-  const uint64_t ahead = mapped     ? 2 * batch_bytes + kMappedSlackBytes
+  const uint64_t slack =
+      std::clamp<uint64_t>(used / 16, kMappedSlackMinBytes, kMappedSlackMaxBytes);
+  const uint64_t ahead = mapped     ? 2 * batch_bytes + slack
                          : required ? batch_bytes + kRequiredSlackBytes
                                     : 2 * batch_bytes;
   const uint64_t needed = std::min<uint64_t>(used + ahead, info.me_mapsize);
@@ -59,6 +64,13 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
   if (err != 0 && mapped && target > needed) err = allocate(fd, end, needed);
   if (sync_growth_) ::fdatasync(fd);
   if (ready_end_ >= needed || (mode_ == Mode::kZeroFill && !required)) return Status();
+  // Refused: give back what a failed fallocate or zero fill allocated past the filled end
+  // (LMDB has nothing past its last page), so a refused commit never leaves the disk full.
+  if (mapped) {
+    ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(end),
+                static_cast<off_t>(target - end));
+    ready_end_ = end;
+  }
   // Mapped: the batch could touch a hole on a full disk. Required: LMDB's own write would
   // fail halfway and say only EIO (a short write). Refuse it before it writes.
   return Status::disk_full(

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -53,6 +54,17 @@ Status make_dir(const std::string& dir) {
   if (std::filesystem::is_directory(dir, ec)) return Status();
   if (::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST) return Status();
   return lmdb_status(errno, "creating the data directory", dir);
+}
+
+// The most a writer's map should start at: the file plus the filesystem's free space. In
+// `none` LMDB sizes the file to the map (sparse), and a 1 GiB file on a 3 MiB disk is one
+// that can never be; the map doubles when it fills (LedgerEnv::grow_map).
+uint64_t room_for_map(const std::string& dir, const std::string& data_path) {
+  struct statvfs fs;
+  if (::statvfs(dir.c_str(), &fs) != 0) return UINT64_MAX;
+  struct stat st;
+  const uint64_t file = ::stat(data_path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return file + static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
 // Why mdb_env_open failed, naming the file at fault: LMDB opens lock.mdb before data.mdb and
@@ -125,7 +137,8 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   mdb_env_set_maxreaders(self->env_, 512);
   long page = sysconf(_SC_PAGESIZE);
   if (options.initial_map_bytes > 0) {  // 0: whatever size the ledger was last given
-    uint64_t map = std::max<uint64_t>(options.initial_map_bytes, 64 * 1024);
+    uint64_t map = std::max<uint64_t>(
+        std::min(options.initial_map_bytes, room_for_map(canonical, self->data_path_)), 64 * 1024);
     map = (map + page - 1) / page * page;
     mdb_env_set_mapsize(self->env_, map);
   }
@@ -195,6 +208,13 @@ Status LedgerEnv::open_databases() {
   auto open_db = [&](const Spec& spec) -> Status {
     int rc = mdb_dbi_open(txn.get(), spec.name, spec.flags | create, spec.dbi);
     if (rc == MDB_NOTFOUND) {
+      MDB_envinfo info;
+      if (mdb_env_info(env_, &info) == 0 && info.me_last_txnid == 0) {
+        return Status::not_found(
+            "{} holds no ledger yet: nothing was ever committed to it (a create refused for "
+            "lack of space leaves it so); the next command that writes initialises it",
+            data_path_);
+      }
       return Status::not_found("{} is not an Artana ledger (no '{}' database)", data_path_,
                                spec.name);
     }
