@@ -57,6 +57,12 @@ Status Status::with_kind(ErrorKind kind, std::string_view step_key) const {
   return out;
 }
 
+std::string visible_message(const Status& status) {
+  if (status.error_kind() != ErrorKind::kNone || visible_kind(status) != ErrorKind::kStorageError)
+    return status.message();
+  return std::string(status_code_name(status.code())) + ": " + status.message();
+}
+
 ErrorKind visible_kind(const Status& status) {
   if (status.error_kind() != ErrorKind::kNone) return status.error_kind();
   switch (status.code()) {

@@ -122,9 +122,10 @@ bool is_error_shaped(lua_State* L, int index) {
 
 }  // namespace
 
-BoundaryError BoundaryError::from(const Status& status) {
+BoundaryError BoundaryError::from(const Status& status, std::string_view step_key) {
   // Never a raw internal code: visible_kind maps disk_full, fenced, … to the table's kinds.
-  return make(error_kind_name(visible_kind(status)), status.message(), status.step_key());
+  return make(error_kind_name(visible_kind(status)), visible_message(status),
+              status.step_key().empty() ? step_key : status.step_key());
 }
 
 BoundaryError BoundaryError::make(std::string_view kind, std::string_view message,

@@ -79,7 +79,7 @@ int exit_for_failure(const GlobalOptions& global, const std::string& run_id, con
                       {"status", Json()},
                       {"output", Json()},
                       {"error", Json::object({{"kind", error_kind_name(visible_kind(status))},
-                                              {"message", status.message()}})}}));
+                                              {"message", visible_message(status)}})}}));
   }
   return exit_for_status(status);
 }
@@ -128,8 +128,8 @@ RunOutcome drive(Host& host, const RunId& run, ScriptWatch* watch) {
         RunOutcome failed;
         failed.run_id = run;
         failed.status = RunStatus::kRunning;
-        failed.error = Json::object(
-            {{"kind", error_kind_name(visible_kind(reloaded))}, {"message", reloaded.message()}});
+        failed.error = Json::object({{"kind", error_kind_name(visible_kind(reloaded))},
+                                     {"message", visible_message(reloaded)}});
         return failed;
       }
     }

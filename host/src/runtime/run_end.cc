@@ -20,8 +20,11 @@ kernel::RunId ScriptRun::active_run() {
 void ScriptRun::end_execution(kernel::ExecutionEnd end) {
   auto decided = kernel_.end_execution(tenant_, run_id_, end);
   if (!decided.ok()) {
+    // Its end could not be recorded (a full disk, another owner): the run is as its events
+    // left it — running, for a new execution once the cause is gone — never reported failed.
     Json error = status_error_json(decided.status());
-    return end_with(RunStatus::kFailed, Json(), std::move(error));
+    auto status = kernel_.status(tenant_, run_id_);
+    return end_with(status.ok() ? *status : RunStatus::kRunning, Json(), std::move(error));
   }
   end_with(decided->status, std::move(decided->output), std::move(decided->error));
   name_fork(*ended_, decided->run_id);

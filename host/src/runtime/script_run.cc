@@ -85,10 +85,7 @@ void ScriptRun::resume_with_error(Task& task, const lua::BoundaryError& error) {
 }
 
 void ScriptRun::resume_with_status(Task& task, const Status& status, const std::string& step_key) {
-  lua::BoundaryError error = lua::BoundaryError::from(status);
-  if (error.step_key[0] == '\0' && !step_key.empty())
-    error = lua::BoundaryError::make(error.kind, status.message(), step_key);
-  resume_with_error(task, error);
+  resume_with_error(task, lua::BoundaryError::from(status, step_key));
 }
 
 void ScriptRun::run_one() {
@@ -283,9 +280,7 @@ SyscallReply& ScriptRun::reply_value(Json value) {
 
 SyscallReply& ScriptRun::reply_error(const Status& status, const std::string& step_key) {
   reply_.kind = SyscallReply::Kind::kError;
-  reply_.error = lua::BoundaryError::from(status);
-  if (reply_.error.step_key[0] == '\0' && !step_key.empty())
-    reply_.error = lua::BoundaryError::make(reply_.error.kind, status.message(), step_key);
+  reply_.error = lua::BoundaryError::from(status, step_key);
   return reply_;
 }
 

@@ -21,8 +21,8 @@ ErrorKind kind_named(const std::string* name, ErrorKind fallback) {
 }
 
 Json halt_json(const Status& halt) {
-  Json error =
-      Json::object({{"kind", error_kind_name(visible_kind(halt))}, {"message", halt.message()}});
+  Json error = Json::object(
+      {{"kind", error_kind_name(visible_kind(halt))}, {"message", visible_message(halt)}});
   if (!halt.step_key().empty()) error.set("step_key", halt.step_key());
   return error;
 }

@@ -63,14 +63,23 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
   // Nearly full: what this commit needs may still fit (zero_fill stops where the disk did).
   if (err != 0 && mapped && target > needed) err = allocate(fd, end, needed);
   if (sync_growth_) ::fdatasync(fd);
-  if (ready_end_ >= needed || (mode_ == Mode::kZeroFill && !required)) return Status();
+  if (ready_end_ >= needed) return Status();
+  // pwrite mode: what could not be filled may still be written if the batch is smaller than
+  // the 2x estimate; refuse only when even the batch itself cannot fit (LMDB's own write
+  // would then fail halfway and say only EIO, a short write).
+  if (mode_ == Mode::kZeroFill && !required && ready_end_ >= used + batch_bytes) return Status();
   // Refused: give back what a failed fallocate or zero fill allocated past the filled end
   // (LMDB has nothing past its last page), so a refused commit never leaves the disk full.
   if (mapped) {
     ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(end),
                 static_cast<off_t>(target - end));
-    ready_end_ = end;
+  } else if (ready_end_ > end && ::ftruncate(fd, static_cast<off_t>(end)) != 0) {
+    return Status::disk_full(
+        "{}: no room for the next commit, and the zeros written ahead "
+        "could not be cut back: {}",
+        path, std::strerror(errno));
   }
+  ready_end_ = end;
   // Mapped: the batch could touch a hole on a full disk. Required: LMDB's own write would
   // fail halfway and say only EIO (a short write). Refuse it before it writes.
   return Status::disk_full(

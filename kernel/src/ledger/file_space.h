@@ -4,14 +4,15 @@
 //  - Synced modes (full, effects) write pages with pwrite. If each commit grew the file, its
 //    fdatasync would flush the data *and* a journal commit for the new size; zero-filling
 //    the file ahead of the last page makes commits overwrite allocated blocks, so each sync
-//    flushes data alone. This is best effort: when the disk is full LMDB's own write fails
-//    with ENOSPC and the commit reports it.
+//    flushes data alone. When the disk cannot hold even the batch itself, it is refused with
+//    kDiskFull and the zeros are cut back: LMDB's own write would fail halfway, and a short
+//    write reads only as EIO.
 //  - `none` maps the file writable (MDB_WRITEMAP: a commit is a few memory writes, no
 //    syscalls). LMDB then sizes the file to the whole map, sparse, and a store into a hole on
 //    a full disk would raise SIGBUS. So before a batch, the blocks it can reach (past the last
 //    page, twice its bytes plus slack) are allocated (fallocate; zeros where the filesystem
-//    lacks it); if that fails the batch is refused with kDiskFull naming the file, and nothing
-//    is written.
+//    lacks it); if that fails the batch is refused with kDiskFull naming the file, nothing
+//    is written, and what the failed allocation took is given back.
 // Not thread-safe: only the writer (inside an LMDB write transaction, so no other process
 // writes past the end meanwhile) calls reserve().
 #pragma once

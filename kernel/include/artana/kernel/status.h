@@ -41,6 +41,10 @@ class Status;
 // (disk full, corruption and I/O errors are storage_error; a stale or held lease is
 // lease_held; a state that forbids the call is invalid_state). kNone only for ok.
 ErrorKind visible_kind(const Status& status);
+// The message shown with visible_kind(status): a storage error's leads with what failed
+// ("disk_full: …", "corruption: …", "permission_denied: …"), the same in every durability
+// mode, for the operator who must free space, restore a backup or fix permissions.
+std::string visible_message(const Status& status);
 
 class [[nodiscard]] Status {
  public:

@@ -35,9 +35,9 @@ struct BoundaryError {
   // one it decided: its kind is the script's, not noted as raised (LuaState::raised).
   bool relayed = false;
 
-  // kind = status.kind() when set (a decision a script can act on), else the code's name
-  // ("invalid_argument", "not_found", …). REQUIRES: !status.ok().
-  static BoundaryError from(const Status& status);
+  // kind = visible_kind(status), message = visible_message(status) (kernel/status.h); the
+  // step key is the status's own, else `step_key`. REQUIRES: !status.ok().
+  static BoundaryError from(const Status& status, std::string_view step_key = {});
   static BoundaryError make(std::string_view kind, std::string_view message,
                             std::string_view step_key = {});
 };
