@@ -9,9 +9,10 @@
 
 namespace artana::kernel::ledger {
 
-// OK when `path` does not exist, is empty (LMDB makes a new ledger), or is at least as long
-// as the pages its newest meta page says are in use; corruption naming the file and both
-// sizes otherwise. Files LMDB itself would refuse (no LMDB magic) are left to LMDB.
+// OK when `path` does not exist, is empty (LMDB makes a new ledger), or holds every page its
+// newest meta page's trees reach (checked by walking them only when the file ends before the
+// meta's last page); corruption naming the file, its size and the missing page otherwise.
+// Files LMDB itself would refuse (no LMDB magic) are left to LMDB.
 Status check_data_file(const std::string& path);
 
 }  // namespace artana::kernel::ledger

@@ -35,8 +35,8 @@ struct BoundaryError {
   // one it decided: its kind is the script's, not noted as raised (LuaState::raised).
   bool relayed = false;
 
-  // kind = visible_kind(status), message = visible_message(status) (kernel/status.h); the
-  // step key is the status's own, else `step_key`. REQUIRES: !status.ok().
+  // kind = visible_kind(status), message = visible_message(status) (artana/kernel/status.h);
+  // the step key is the status's own, else `step_key`. REQUIRES: !status.ok().
   static BoundaryError from(const Status& status, std::string_view step_key = {});
   static BoundaryError make(std::string_view kind, std::string_view message,
                             std::string_view step_key = {});
