@@ -28,6 +28,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
+#include "support/run_cli.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -123,14 +124,6 @@ Json result_of(const Attempt& attempt) {
   auto parsed = kernel::parse_json(attempt.out);
   REQUIRE(parsed.ok());
   return *parsed;
-}
-
-size_t occurrences(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + needle.size()))
-    ++n;
-  return n;
 }
 
 struct Case {

@@ -61,14 +61,6 @@ std::string text(const Json& value) {
   return canonical.ok() ? *canonical : "?";
 }
 
-size_t occurrences(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + needle.size()))
-    ++n;
-  return n;
-}
-
 // `artana ledger export RUN`: one parsed event per line.
 std::vector<Json> events(Cli& cli, const std::string& run) {
   CliRun exported = cli("ledger export " + run);

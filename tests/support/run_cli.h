@@ -24,4 +24,13 @@ struct CliRun {
 // Like run_cli, with `env` added to the process's environment (e.g. ARTANA_CRASH_AT).
 CliRun run_cli_env(const std::map<std::string, std::string>& env, const std::string& args);
 
+// How many times `needle` occurs in `haystack` (say, "CHARGED " lines in a CLI's stderr).
+inline size_t occurrences(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + needle.size()))
+    ++n;
+  return n;
+}
+
 }  // namespace artana::testing
