@@ -30,7 +30,7 @@ enum class Cost : lua_Integer {
   kMove,         // table.move: the items copied
   kConcat,       // table.concat: the items joined (their bytes are allocated, so charged)
   kUtf8Range,    // utf8.len(s, i, j): the bytes from i to j
-  kUtf8Offset,   // utf8.offset(s, n, i): the |n| characters it steps over
+  kUtf8Offset,   // utf8.offset(s, n, i): the bytes of the |n| characters it steps over
   kResults,      // only what it pushes (table.unpack, string.byte, string.unpack)
 };
 
@@ -93,9 +93,11 @@ uint64_t up_front(lua_State* L, Cost cost) {
       return static_cast<uint64_t>(length_of_first(L));
     case Cost::kUtf8Range:
       return range_bytes(L) / kPerByte;
-    case Cost::kUtf8Offset: {
+    case Cost::kUtf8Offset: {  // it stops at the string's ends: at most its length
       const lua_Integer n = integer_arg(L, 2, 0);
-      return n == LUA_MININTEGER ? 0 : static_cast<uint64_t>(n < 0 ? -n : n);
+      const uint64_t steps = n == LUA_MININTEGER ? 0 : static_cast<uint64_t>(n < 0 ? -n : n);
+      const uint64_t len = lua_type(L, 1) == LUA_TSTRING ? lua_rawlen(L, 1) : 0;
+      return std::min(steps, len) / kPerByte;
     }
     case Cost::kResults:
       return 0;

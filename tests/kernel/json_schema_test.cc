@@ -348,6 +348,20 @@ TEST_CASE("a schema whose definitions double per level is refused at compile tim
   definitions.set("c200", Json::object({{"type", "string"}}));
   CHECK_THAT(compile_error_of(Json::object({{"definitions", std::move(definitions)}})),
              Contains("more than 128 subschemas deep"));
+  // A chain of 100 (a0..a99, measured first) entered from a chain of 50 (z0..z49): 150 long,
+  // though no recursion goes deeper than 51 once a0 is remembered.
+  Json joined = Json::object();
+  for (int i = 0; i < 100; ++i) {
+    joined.set(fmt::format("a{}", i),
+               Json::object({{"$ref", fmt::format("#/definitions/a{}", i + 1)}}));
+  }
+  joined.set("a100", Json::object({{"type", "string"}}));
+  for (int i = 0; i < 50; ++i) {
+    const std::string next = i == 49 ? "#/definitions/a0" : fmt::format("#/definitions/z{}", i + 1);
+    joined.set(fmt::format("z{}", i), Json::object({{"$ref", next}}));
+  }
+  CHECK_THAT(compile_error_of(Json::object({{"definitions", std::move(joined)}})),
+             Contains("more than 128 subschemas deep"));
 }
 
 TEST_CASE("a schema applying itself twice per level of the value is refused at validation",

@@ -73,7 +73,7 @@ ExpansionCheck::Problem ExpansionCheck::measure(const Json* node, uint64_t depth
     return Problem::kNone;
   }
   if (on_path_.contains(node)) return Problem::kLoop;
-  if (depth > kMaxInPlaceDepth) return Problem::kTooDeep;
+  if (depth > kMaxInPlaceDepth) return Problem::kTooDeep;  // bounds this recursion
   on_path_.insert(node);
   std::vector<Located> next;
   in_place_subschemas(*node, schema_, nullptr, next);  // the meta-schema is known to be fine
@@ -85,6 +85,9 @@ ExpansionCheck::Problem ExpansionCheck::measure(const Json* node, uint64_t depth
     total.schemas += size.schemas;
     total.depth = std::max(total.depth, size.depth + 1);
     if (total.schemas > kMaxInPlaceSchemas) return Problem::kTooMany;
+    // A chain through a subschema measured before (from a shallower start) is as long as
+    // its measure says, not as deep as this recursion went.
+    if (total.depth > kMaxInPlaceDepth) return Problem::kTooDeep;
   }
   on_path_.erase(node);
   measured_.emplace(node, total);
