@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -81,6 +82,36 @@ struct Budget {
 
 // Roughly what one value costs built (the Json node, a member's key, a string's bytes).
 constexpr uint64_t kNodeBytes = sizeof(Json) + 16;
+
+// The tables on the current path, to find a cycle. Most values nest a few levels: those are
+// kept in place and scanned (a set allocated a node per table of every syscall's argument);
+// deeper levels go to a set, so a path 1000 tables deep is not scanned at every table.
+class OpenTables {
+ public:
+  bool enter(const void* table) {
+    for (size_t i = 0; i < shallow_count_; ++i) {
+      if (shallow_[i] == table) return false;
+    }
+    if (shallow_count_ < shallow_.size()) {
+      shallow_[shallow_count_++] = table;
+      return true;
+    }
+    return deep_.insert(table).second;
+  }
+  // Leaving is in reverse order of entering: the deep levels empty first.
+  void leave(const void* table) {
+    if (!deep_.empty()) {
+      deep_.erase(table);
+    } else if (shallow_count_ > 0) {
+      --shallow_count_;
+    }
+  }
+
+ private:
+  std::array<const void*, 16> shallow_{};
+  size_t shallow_count_ = 0;
+  std::unordered_set<const void*> deep_;
+};
 
 class Reader {
  public:
@@ -186,7 +217,7 @@ class Reader {
       return fail("{}: tables nest deeper than {} levels", path(at), kMaxLuaJsonDepth);
     }
     const void* self = lua_topointer(L_, index);
-    if (!open_.insert(self).second) {
+    if (!open_.enter(self)) {
       return fail("a table contains itself at {} (JSON cannot carry a cycle)", path(at));
     }
     // 2 slots for lua_next's key and value (or the marker check), 1 for rawgeti.
@@ -267,14 +298,14 @@ class Reader {
       out = marked ? Json(Json::Array()) : Json(Json::Object());
     }
     // Leaving the table: a table reached twice along different paths is not a cycle.
-    open_.erase(self);
+    open_.leave(self);
     return true;
   }
 
   lua_State* L_;
   std::string_view root_;
   Budget& budget_;
-  std::unordered_set<const void*> open_;  // tables on the current path
+  OpenTables open_;
   Status error_;
 };
 

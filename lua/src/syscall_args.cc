@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "artana/kernel/canonical_json.h"
 #include "artana/kernel/error_kind.h"
 #include "artana/lua/lua_json.h"
 
@@ -32,13 +33,66 @@ std::optional<int64_t> integer_arg(lua_State* L, int index) {
   return value;
 }
 
+// Where a field's conversion errors point: "request.messages[2].content: ...".
+constexpr std::string_view kModelRoots[] = {
+    "request.model",    "request.prompt", "request.messages",     "request.schema", "request.tools",
+    "request.step_key", "request.replay", "request.retry_failed", "request.options"};
+static_assert(std::size(kModelRoots) == std::size(kModelFields));
+
 }  // namespace
 
 Result<ModelArgs> decode_model(lua_State* L) {
   if (lua_type(L, 2) != LUA_TTABLE)
     return bad("run:model expects a table: run:model { model = ..., prompt = ... }");
-  ARTANA_ASSIGN_OR_RETURN(Json request, to_json(L, 2, "request"));
-  return ModelArgs{std::move(request)};
+  if (!lua_checkstack(L, 2)) return bad("run:model: out of Lua stack space");
+  // One raw pass over the table. lua_next's order depends on the hash seed, so the error
+  // reported is chosen after it, in a fixed order: the first unknown field (in key order),
+  // then the fields in kModelFields order.
+  ModelArgs args;
+  Status field_errors[static_cast<size_t>(ModelField::kCount)];
+  std::optional<std::string> unknown;
+  bool positional = false;
+  lua_pushnil(L);
+  while (lua_next(L, 2) != 0) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      positional = true;
+      lua_pop(L, 1);  // drop the value, keep the key for lua_next
+      continue;
+    }
+    size_t n = 0;
+    const char* s = lua_tolstring(L, -2, &n);  // a string key: no conversion
+    const std::string_view name(s, n);
+    size_t field = 0;
+    while (field < std::size(kModelFields) && kModelFields[field] != name) ++field;
+    if (field == std::size(kModelFields)) {
+      if (!unknown || kernel::jcs_key_less(name, *unknown)) unknown = std::string(name);
+    } else {
+      Result<Json> value = to_json(L, -1, kModelRoots[field]);
+      if (value.ok()) {
+        args.fields[field] = std::move(*value);
+      } else if (value.status().error_kind() == ErrorKind::kLimitExceeded) {
+        lua_pop(L, 2);
+        return value.status();  // the run is being killed: nothing else matters
+      } else {
+        field_errors[field] = value.status();
+      }
+    }
+    lua_pop(L, 1);
+  }
+  if (positional) {
+    return bad(
+        "run:model: the request has positional items; it takes named fields: run:model { "
+        "model = ..., prompt = ... }");
+  }
+  if (unknown) {
+    return bad("run:model: unknown field '" + *unknown +
+               "' (fields: model, prompt, messages, schema, tools, step_key, replay, "
+               "retry_failed, options)");
+  }
+  for (const Status& error : field_errors) {
+    if (!error.ok()) return error;
+  }
+  return args;
 }
 
 Result<ToolArgs> decode_tool(lua_State* L) {

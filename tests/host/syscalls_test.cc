@@ -113,6 +113,16 @@ artana.tool { name = "t", args = {}, fn = function() return {} end }
 return function(run)
   local calls = {
     function() run:model("not a table") end,
+    function() run:model { model = "echo", prompt = "a", colour = "red", bogus = 1 } end,
+    function() run:model { "echo", "a" } end,
+    function() run:model { prompt = "a" } end,
+    function() run:model { model = "echo" } end,
+    function() run:model { model = "echo", prompt = "a", messages = {} } end,
+    function() run:model { model = "echo", prompt = 7 } end,
+    function() run:model { model = "echo", messages = { { role = "user", content = print } } } end,
+    function() run:model { model = "echo", prompt = "a", tools = { 1 } } end,
+    function() run:model { model = "echo", prompt = "a", retry_failed = "yes" } end,
+    function() run:model { model = "echo", prompt = "a", replay = "sometimes" } end,
     function() run:tool(7) end,
     function() run:tool("t", "x") end,
     function() run:tool("t", {}, { 1, 2 }) end,
@@ -142,6 +152,16 @@ end
   REQUIRE(outcome.status == RunStatus::kCompleted);
   const std::vector<std::string> expected = {
       "run:model expects a table",
+      "run:model: unknown field 'bogus'",
+      "run:model: the request has positional items",
+      "run:model: `model` must name a model port",
+      "run:model: give exactly one of `prompt` (a string) and `messages`",
+      "run:model: give exactly one of `prompt` (a string) and `messages`",
+      "run:model: `prompt` must be a string",
+      "request.messages[1].content: a function cannot cross as JSON",
+      "run:model: `tools` must be an array of tool names",
+      "run:model: `retry_failed` must be a boolean",
+      "sometimes",
       "run:tool(name, args, options): name must be a string",
       "run:tool: args must be a table",
       "run:tool: options must be a table of named options",

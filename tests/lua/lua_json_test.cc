@@ -206,6 +206,20 @@ TEST_CASE("a table that contains itself is an error naming where", "[lua]") {
   Result<Json> shared = convert(s.L, "local x = {1}; return {a = x, b = x}");
   REQUIRE(shared.ok());
   CHECK(canonical(*shared) == R"({"a":[1],"b":[1]})");
+  // Past the levels kept in place (16), the path is kept in a set: cycles are still found
+  // there, and a table shared by two deep branches is still not one.
+  CHECK(error_of(s.L,
+                 "local root = {} local t = root for i = 1, 40 do t.n = {} t = t.n end "
+                 "t.back = root.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n return root")
+            .find("a table contains itself at args.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n.n") ==
+        0);
+  Result<Json> deep_shared = convert(s.L,
+                                     "local root = {} local t = root for i = 1, 40 do t.n = {} "
+                                     "t = t.n end local x = {1} t.a = x t.b = x "
+                                     "local u = root for i = 1, 20 do u = u.n end u.c = x "
+                                     "return root");
+  REQUIRE(deep_shared.ok());
+  CHECK(canonical(*deep_shared).find(R"("a":[1],"b":[1])") != std::string::npos);
 }
 
 TEST_CASE("tables nest up to 1024 levels and one more is an error", "[lua]") {

@@ -17,66 +17,56 @@ using lua::SyscallReply;
 
 namespace {
 
-constexpr std::string_view kModelFields[] = {"model",  "prompt",       "messages",
-                                             "schema", "tools",        "step_key",
-                                             "replay", "retry_failed", "options"};
-
 Status bad(std::string_view message) {
   return Status::invalid_argument("run:model: {}", message).with_kind(ErrorKind::kInvalidArgument);
 }
 
-// The script's request table (as JSON) as a kernel ModelRequest, minus the step key. The
-// table is consumed: its prompt, messages and options are moved, not copied.
-Result<kernel::ModelRequest> model_request(Json&& table, std::optional<std::string>* explicit_key) {
-  for (const auto& [name, value] : table.as_object()) {
-    bool known = false;
-    for (std::string_view field : kModelFields) known = known || name == field;
-    if (!known)
-      return bad("unknown field '" + name +
-                 "' (fields: model, prompt, messages, schema, tools, step_key, replay, "
-                 "retry_failed, options)");
-  }
+// The script's request fields as a kernel ModelRequest, minus the step key. The fields are
+// consumed: the prompt, messages and options are moved, not copied.
+Result<kernel::ModelRequest> model_request(lua::ModelArgs&& args,
+                                           std::optional<std::string>* explicit_key) {
+  using F = lua::ModelField;
   kernel::ModelRequest request;
-  const Json* model = table.find("model");
-  if (model == nullptr || !model->is_string() || model->as_string().empty())
+  const std::optional<Json>& model = args[F::kModel];
+  if (!model || !model->is_string() || model->as_string().empty())
     return bad("`model` must name a model port (a non-empty string)");
   request.model = model->as_string();
-  Json* prompt = table.find("prompt");
-  Json* messages = table.find("messages");
-  if ((prompt == nullptr) == (messages == nullptr))
+  std::optional<Json>& prompt = args[F::kPrompt];
+  std::optional<Json>& messages = args[F::kMessages];
+  if (prompt.has_value() == messages.has_value())
     return bad("give exactly one of `prompt` (a string) and `messages` (an array)");
-  if (prompt != nullptr) {
+  if (prompt) {
     if (!prompt->is_string()) return bad("`prompt` must be a string");
     request.prompt = std::move(prompt->as_string());
   } else {
     if (!messages->is_array()) return bad("`messages` must be an array of message tables");
     request.messages = std::move(*messages);
   }
-  if (const Json* schema = table.find("schema")) {
+  if (const std::optional<Json>& schema = args[F::kSchema]) {
     ARTANA_ASSIGN_OR_RETURN(Json compiled, lua::schema_from_shorthand(*schema, "schema"));
     request.output_schema = std::move(compiled);
   }
-  if (const Json* tools = table.find("tools")) {
+  if (const std::optional<Json>& tools = args[F::kTools]) {
     if (!tools->is_array()) return bad("`tools` must be an array of tool names");
     for (const Json& name : tools->as_array()) {
       if (!name.is_string()) return bad("`tools` must be an array of tool names");
       request.tools.push_back(name.as_string());
     }
   }
-  if (Json* options = table.find("options")) {
+  if (std::optional<Json>& options = args[F::kOptions]) {
     if (!options->is_object()) return bad("`options` must be a table");
     request.options = std::move(*options);
   }
-  if (const Json* replay = table.find("replay")) {
+  if (const std::optional<Json>& replay = args[F::kReplay]) {
     if (!replay->is_string())
       return bad("`replay` must be strict, allow_prompt_drift or fork_on_drift");
     ARTANA_ASSIGN_OR_RETURN(request.replay, kernel::parse_replay_policy(replay->as_string()));
   }
-  if (const Json* retry = table.find("retry_failed")) {
+  if (const std::optional<Json>& retry = args[F::kRetryFailed]) {
     if (!retry->is_bool()) return bad("`retry_failed` must be a boolean");
     request.retry_failed = retry->as_bool();
   }
-  if (const Json* key = table.find("step_key")) {
+  if (const std::optional<Json>& key = args[F::kStepKey]) {
     if (!key->is_string()) return bad("`step_key` must be a string");
     *explicit_key = key->as_string();
   }
@@ -127,7 +117,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto args = lua::decode_model(L);
   if (!args.ok()) return reply_error(args.status());
   std::optional<std::string> explicit_key;
-  auto request = model_request(std::move(args->request), &explicit_key);
+  auto request = model_request(std::move(*args), &explicit_key);
   if (!request.ok()) return reply_error(request.status());
   auto key = claim_key(L, task, "model", explicit_key);
   if (!key.ok()) return reply_error(key.status());

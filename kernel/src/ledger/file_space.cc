@@ -44,6 +44,7 @@ Status FileSpace::reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_byte
                          : required ? batch_bytes + kRequiredSlackBytes
                                     : 2 * batch_bytes;
   const uint64_t needed = std::min<uint64_t>(used + ahead, info.me_mapsize);
+  writer_floor_ = needed;
   if (ready_end_ >= needed) return Status();
   int fd = -1;
   rc = mdb_env_get_fd(env, &fd);

@@ -35,6 +35,10 @@ class FileSpace {
   // `required`: refuse with kDiskFull in kZeroFill mode too (see LedgerEnv::require_space).
   Status reserve(MDB_env* env, uint64_t page_bytes, uint64_t batch_bytes, const std::string& path,
                  bool required = false);
+  // After a successful reserve(): the batch writes below writer_floor(); the blocks up to
+  // ready_end() are allocated (PageWarmer touches the pages between).
+  uint64_t writer_floor() const { return writer_floor_; }
+  uint64_t ready_end() const { return ready_end_; }
 
  private:
   uint64_t filled_end(int fd, uint64_t used) const;
@@ -46,6 +50,7 @@ class FileSpace {
   Mode mode_;
   bool sync_growth_;
   uint64_t ready_end_ = 0;  // blocks below this offset are known to be allocated
+  uint64_t writer_floor_ = 0;
 };
 
 }  // namespace artana::kernel::ledger

@@ -171,12 +171,17 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
                                   options.durability != Durability::kNone);
   MDB_stat stat;
   if (mdb_env_stat(self->env_, &stat) == 0) self->page_bytes_ = stat.ms_psize;
+  if (writemap) {
+    self->warmer_ =
+        std::make_unique<PageWarmer>(self->env_, self->page_bytes_, self->resize_guard_);
+  }
   self->check_stale_readers();
   ARTANA_RETURN_IF_ERROR(self->open_databases());
   return self;
 }
 
 LedgerEnv::~LedgerEnv() {
+  warmer_.reset();  // its thread stores into the map
   if (env_ != nullptr) mdb_env_close(env_);
   if (!registered_) return;
   std::lock_guard<std::mutex> lock(registry_mutex());
@@ -185,7 +190,9 @@ LedgerEnv::~LedgerEnv() {
 
 Status LedgerEnv::open_databases() {
   ARTANA_ASSIGN_OR_RETURN(GuardedTxn txn, read_only_ ? begin_read() : begin_write());
-  if (!read_only_) ARTANA_RETURN_IF_ERROR(reserve_space(64 * 1024));
+  // Not reserve_space: nothing is warmed before a migration has rewritten what it needs.
+  if (!read_only_)
+    ARTANA_RETURN_IF_ERROR(space_->reserve(env_, page_bytes_, 64 * 1024, data_path_));
   unsigned create = read_only_ ? 0 : MDB_CREATE;
   struct Spec {
     const char* name;
@@ -276,6 +283,7 @@ Result<GuardedTxn> LedgerEnv::begin(unsigned flags) {
     // Another process grew the map: adopt its size (needs no transaction active here).
     scoped.guard.unlock();
     std::unique_lock<std::shared_mutex> exclusive(resize_guard_);
+    if (warmer_) warmer_->map_moved();
     rc = mdb_env_set_mapsize(env_, 0);
     if (rc != 0) return lmdb_status(rc, "adopting the grown map size", data_path_);
   }
@@ -293,6 +301,7 @@ Status LedgerEnv::grow_map() {
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   size_t next = info.me_mapsize * 2;
+  if (warmer_) warmer_->map_moved();
   int rc = mdb_env_set_mapsize(env_, next);
   return lmdb_status(rc, "growing the map to " + std::to_string(next) + " bytes", data_path_);
 }
@@ -303,11 +312,24 @@ Status LedgerEnv::sync() {
 }
 
 Status LedgerEnv::reserve_space(uint64_t batch_bytes) {
-  return space_->reserve(env_, page_bytes_, batch_bytes, data_path_);
+  ARTANA_RETURN_IF_ERROR(space_->reserve(env_, page_bytes_, batch_bytes, data_path_));
+  warm_ahead();
+  return Status();
 }
 
 Status LedgerEnv::require_space(uint64_t bytes) {
-  return space_->reserve(env_, page_bytes_, bytes, data_path_, /*required=*/true);
+  ARTANA_RETURN_IF_ERROR(space_->reserve(env_, page_bytes_, bytes, data_path_, /*required=*/true));
+  warm_ahead();
+  return Status();
+}
+
+void LedgerEnv::warm_ahead() {
+  if (!warmer_) return;
+  // Far enough ahead for about a thousand model steps, near enough that the pages touched
+  // and not yet used stay a small part of the ledger.
+  constexpr uint64_t kWarmAheadBytes = 2 * 1024 * 1024;
+  const uint64_t floor = space_->writer_floor();
+  warmer_->advance(floor, std::min(space_->ready_end(), floor + kWarmAheadBytes));
 }
 
 Result<StorageStats> LedgerEnv::storage_stats() {

@@ -35,6 +35,7 @@
 #include "artana/kernel/status.h"
 #include "ledger/file_space.h"
 #include "ledger/lmdb_handles.h"
+#include "ledger/page_warmer.h"
 
 namespace artana::kernel::ledger {
 
@@ -80,6 +81,8 @@ class LedgerEnv {
   // REQUIRES: the caller holds a write transaction.
   Status require_space(uint64_t bytes);
   Result<StorageStats> storage_stats();
+  // Pages the mapped mode's warmer has touched ahead of the commits (page_warmer.h).
+  uint64_t pages_warmed() const { return warmer_ ? warmer_->pages_warmed() : 0; }
   // Clears reader slots left by dead processes; returns how many.
   int check_stale_readers();
 
@@ -98,6 +101,8 @@ class LedgerEnv {
   // Brings an older schema to kSchemaVersion inside `txn` (ledger_migrate.cc).
   Status migrate(MDB_txn* txn, uint64_t from_version);
   Result<GuardedTxn> begin(unsigned flags);
+  // Hands the pages between the writer's floor and the reservation's end to the warmer.
+  void warm_ahead();
 
   MDB_env* env_ = nullptr;
   Dbis dbi_{};
@@ -108,6 +113,7 @@ class LedgerEnv {
   uint64_t page_bytes_ = 4096;
   std::unique_ptr<FileSpace> space_;
   std::shared_mutex resize_guard_;
+  std::unique_ptr<PageWarmer> warmer_;  // the mapped mode only; destroyed before the map
 };
 
 }  // namespace artana::kernel::ledger

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "artana/kernel/json.h"
@@ -20,9 +21,28 @@ struct lua_State;
 
 namespace artana::lua {
 
-// run:model { ... }: the request table, as JSON (the host checks its fields).
+// run:model { ... }: the request table's fields, each converted on its own (no JSON of the
+// whole table is built, and nothing looks fields up by name afterwards). A field not in
+// kModelFields is refused here; what each value must be is the host's to check.
+enum class ModelField {
+  kModel,
+  kPrompt,
+  kMessages,
+  kSchema,
+  kTools,
+  kStepKey,
+  kReplay,
+  kRetryFailed,
+  kOptions,
+  kCount
+};
+inline constexpr std::string_view kModelFields[] = {"model",  "prompt",       "messages",
+                                                    "schema", "tools",        "step_key",
+                                                    "replay", "retry_failed", "options"};
 struct ModelArgs {
-  kernel::Json request;
+  std::optional<kernel::Json> fields[static_cast<size_t>(ModelField::kCount)];
+
+  std::optional<kernel::Json>& operator[](ModelField f) { return fields[static_cast<size_t>(f)]; }
 };
 Result<ModelArgs> decode_model(lua_State* L);
 
