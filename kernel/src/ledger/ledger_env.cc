@@ -325,11 +325,14 @@ Status LedgerEnv::require_space(uint64_t bytes) {
 
 void LedgerEnv::warm_ahead() {
   if (!warmer_) return;
-  // Far enough ahead for about a thousand model steps, near enough that the pages touched
-  // and not yet used stay a small part of the ledger.
+  // As far ahead as this process has written since it opened the ledger, up to about a
+  // thousand model steps: a process that appends a little (a replay, an operator command)
+  // warms a little, instead of faulting in megabytes while its own reads fault in the log.
   constexpr uint64_t kWarmAheadBytes = 2 * 1024 * 1024;
   const uint64_t floor = space_->writer_floor();
-  warmer_->advance(floor, std::min(space_->ready_end(), floor + kWarmAheadBytes));
+  if (first_floor_ == 0) first_floor_ = floor;
+  const uint64_t ahead = std::min(kWarmAheadBytes, floor - std::min(floor, first_floor_));
+  warmer_->advance(floor, std::min(space_->ready_end(), floor + ahead));
 }
 
 Result<StorageStats> LedgerEnv::storage_stats() {

@@ -114,6 +114,7 @@ class LedgerEnv {
   std::unique_ptr<FileSpace> space_;
   std::shared_mutex resize_guard_;
   std::unique_ptr<PageWarmer> warmer_;  // the mapped mode only; destroyed before the map
+  uint64_t first_floor_ = 0;            // the writer's floor when this process first wrote
 };
 
 }  // namespace artana::kernel::ledger
