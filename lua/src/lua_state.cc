@@ -10,6 +10,7 @@
 #include "chunk_load.h"
 #include "lua_log.h"
 #include "sandbox_raise.h"
+#include "small_blocks.h"
 #include "thread_tags.h"
 
 static_assert(artana::lua::kNoRef == LUA_NOREF);
@@ -127,6 +128,9 @@ Result<std::unique_ptr<LuaState>> LuaState::create(const LuaLimits& limits,
   return self;
 }
 
+LuaState::LuaState(const LuaLimits& limits)
+    : limits_(limits), blocks_(std::make_unique<detail::SmallBlocks>()) {}
+
 LuaState::~LuaState() {
   if (L_ != nullptr) lua_close(L_);
 }
@@ -141,7 +145,7 @@ void* LuaState::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   auto* self = static_cast<LuaState*>(ud);
   const size_t old = ptr != nullptr ? osize : 0;  // with ptr == NULL, osize is a type tag
   if (nsize == 0) {
-    std::free(ptr);
+    self->blocks_->resize(ptr, old, 0);
     self->memory_used_ -= old;
     return nullptr;
   }
@@ -151,7 +155,7 @@ void* LuaState::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
     self->mark_killed(kMemoryLimit);
     return nullptr;
   }
-  void* p = std::realloc(ptr, nsize);
+  void* p = self->blocks_->resize(ptr, old, nsize);
   if (p == nullptr) {
     if (nsize <= old) return ptr;  // shrinking must never fail: keep the bigger block
     self->out_of_memory_ = true;

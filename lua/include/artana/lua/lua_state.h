@@ -35,6 +35,9 @@
 #include "artana/lua/sandbox.h"
 
 namespace artana::lua {
+namespace detail {
+class SmallBlocks;
+}
 
 // What the state's panic handler throws: a Lua error raised outside any protected call,
 // which can only be a bug in the host's own Lua stack work (every push the host makes runs
@@ -111,11 +114,12 @@ class LuaState {
   uint64_t slice_yields() const { return slice_yields_; }
 
  private:
-  explicit LuaState(const LuaLimits& limits) : limits_(limits) {}
+  explicit LuaState(const LuaLimits& limits);
   static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize);
   static void hook(lua_State* L, lua_Debug* ar);
 
   LuaLimits limits_;
+  std::unique_ptr<detail::SmallBlocks> blocks_;  // outlives L_: lua_close frees into it
   lua_State* L_ = nullptr;
   size_t memory_used_ = 0;
   bool out_of_memory_ = false;  // sticky: once set, every growth fails
