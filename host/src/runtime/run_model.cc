@@ -143,13 +143,17 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
 void ScriptRun::start_model_port(Task& waiter) {
   // The call's values are moved into the port's request: only its model name is used later.
   kernel::ModelCall& call = waiter.model_call;
-  Json request = Json::object_of(
-      Json::Member("model", call.model), Json::Member("step_key", call.step_key),
-      Json::Member("run_id", call.run_id.str()), Json::Member("tools", std::move(call.tools)),
-      Json::Member("options", std::move(call.options)));
-  if (call.prompt) request.set("prompt", std::move(*call.prompt));
-  if (call.messages) request.set("messages", std::move(*call.messages));
-  if (call.output_schema) request.set("schema", std::move(*call.output_schema));
+  Json::Object members;
+  members.reserve(8);
+  members.emplace_back("model", call.model);
+  members.emplace_back("step_key", call.step_key);
+  members.emplace_back("run_id", call.run_id.str());
+  members.emplace_back("tools", std::move(call.tools));
+  members.emplace_back("options", std::move(call.options));
+  if (call.prompt) members.emplace_back("prompt", std::move(*call.prompt));
+  if (call.messages) members.emplace_back("messages", std::move(*call.messages));
+  if (call.output_schema) members.emplace_back("schema", std::move(*call.output_schema));
+  const Json request(std::move(members));
   lua_State* thread = lua_->new_thread();
   if (thread == nullptr) return killed();
   const std::string port = port_names_.count(call.model) ? call.model : "*";

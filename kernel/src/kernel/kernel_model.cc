@@ -164,7 +164,12 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
                                    Json::Member("request_hash", pending->identity.hash),
                                    Json::Member("request", pending->identity.take_request()));
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
-  Json terminal = Json::object({{"step_key", key}, {"request_hash", pending->identity.hash}});
+  // Room for every member up front: each set() below would otherwise regrow the object.
+  Json::Object members;
+  members.reserve(8);
+  members.emplace_back("step_key", key);
+  members.emplace_back("request_hash", pending->identity.hash);
+  Json terminal(std::move(members));
   std::string terminal_type;
   StepResult rewrite;
   rewrite.model = pending->model;

@@ -21,6 +21,25 @@ Status WriteContext::put(MDB_dbi dbi, std::string_view key, std::string_view val
   return check(mdb_put(txn_, dbi, &k, &v, flags), "writing");
 }
 
+Status WriteContext::update(
+    MDB_dbi dbi, std::string_view key,
+    const std::function<Result<std::string>(std::optional<std::string_view>)>& change) {
+  Cursor cursor;  // closed on return, before the transaction ends
+  int rc = Cursor::open(txn_, dbi, cursor);
+  if (rc != 0) return check(rc, "opening a cursor");
+  MDB_val k = to_val(key), v;
+  rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_SET_KEY);
+  if (rc != 0 && rc != MDB_NOTFOUND) return check(rc, "reading");
+  const bool found = rc == 0;
+  ARTANA_ASSIGN_OR_RETURN(
+      std::string value,
+      change(found ? std::optional<std::string_view>(from_val(v)) : std::nullopt));
+  k = to_val(key);
+  v = to_val(value);
+  ++writes_;
+  return check(mdb_cursor_put(cursor.get(), &k, &v, found ? MDB_CURRENT : 0), "writing");
+}
+
 Status WriteContext::put_once(MDB_dbi dbi, std::string_view key, std::string_view value) {
   MDB_val k = to_val(key), v = to_val(value);
   ++writes_;

@@ -22,6 +22,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -44,6 +47,11 @@ class WriteContext {
   // Like put with MDB_NOOVERWRITE, but an existing key is success (content-addressed data).
   Status put_once(MDB_dbi dbi, std::string_view key, std::string_view value);
   Status del(MDB_dbi dbi, std::string_view key, const std::string_view* value = nullptr);
+  // Reads `key` of `dbi` and writes what `change` makes of it (its argument: the stored
+  // value, or nullopt when the key is absent) with one descent of the tree: the cursor that
+  // found the entry rewrites it in place.
+  Status update(MDB_dbi dbi, std::string_view key,
+                const std::function<Result<std::string>(std::optional<std::string_view>)>& change);
   // The last key of `dbi`, or empty when it has none.
   Result<std::string> last_key(MDB_dbi dbi);
   // Reserves the next log position for this transaction.

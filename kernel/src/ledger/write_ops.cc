@@ -142,12 +142,18 @@ void clear_owner(Lease& lease) {
   lease.expires_at_us = 0;
 }
 
-Status add_totals(WriteContext& ctx, LedgerReader& reader, const std::string& key, int64_t spend,
-                  uint64_t events) {
-  ARTANA_ASSIGN_OR_RETURN(Totals totals, reader.totals(key));
-  totals.spend_micro_usd += spend;
-  totals.events += events;
-  return ctx.put(ctx.env().dbi().totals, key, encode_totals(totals));
+Status add_totals(WriteContext& ctx, const std::string& key, int64_t spend, uint64_t events) {
+  return ctx.update(ctx.env().dbi().totals, key,
+                    [&](std::optional<std::string_view> stored) -> Result<std::string> {
+                      Totals totals;
+                      if (stored) {
+                        ARTANA_ASSIGN_OR_RETURN(
+                            totals, decode_totals(*stored, std::string_view(key).substr(1)));
+                      }
+                      totals.spend_micro_usd += spend;
+                      totals.events += events;
+                      return encode_totals(totals);
+                    });
 }
 
 }  // namespace
@@ -315,9 +321,8 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   }
   ARTANA_RETURN_IF_ERROR(indexes.flush());
   const uint64_t count = prepared.events.size();
-  ARTANA_RETURN_IF_ERROR(add_totals(ctx, reader, run_totals_key(record.run_number), spend, count));
-  ARTANA_RETURN_IF_ERROR(
-      add_totals(ctx, reader, tenant_totals_key(record.tenant_id), spend, count));
+  ARTANA_RETURN_IF_ERROR(add_totals(ctx, run_totals_key(record.run_number), spend, count));
+  ARTANA_RETURN_IF_ERROR(add_totals(ctx, tenant_totals_key(record.tenant_id), spend, count));
   if (request.new_status) record.status = *request.new_status;
   if (request.release_lease && !request.outside_owner) clear_owner(record.lease);
   std::string number;
