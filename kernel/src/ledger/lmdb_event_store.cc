@@ -9,6 +9,7 @@
 #include "ledger/ledger_export.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/ledger_verify.h"
+#include "ledger/log_read_ahead.h"
 #include "ledger/run_indexes.h"
 #include "ledger/write_ops.h"
 
@@ -171,6 +172,12 @@ class LmdbEventStore final : public EventStore {
                                                                   /*envelope=*/false, &stored));
       bytes += stored;
       if (bytes > max_bytes) break;
+    }
+    // A replay reads its results a batch at a time, in log order: the entries after this
+    // batch are walked now, by another thread, so the next batch finds their pages mapped.
+    constexpr size_t kReplayBatch = 16;
+    if (seqs.size() >= kReplayBatch && reader.last_log_position() != 0) {
+      read_ahead_.request(reader.last_log_position() + 1, 4 * seqs.size());
     }
     return events;
   }
@@ -349,6 +356,7 @@ class LmdbEventStore final : public EventStore {
   Durability durability_;
   ledger::StoreConfig config_;
   GroupCommit commits_;
+  ledger::LogReadAhead read_ahead_{*env_};  // declared after env_: stops before it closes
 };
 
 }  // namespace
