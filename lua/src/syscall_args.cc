@@ -85,9 +85,12 @@ Result<ModelArgs> decode_model(lua_State* L) {
         "model = ..., prompt = ... }");
   }
   if (unknown) {
-    return bad("run:model: unknown field '" + *unknown +
-               "' (fields: model, prompt, messages, schema, tools, step_key, replay, "
-               "retry_failed, options)");
+    std::string known;
+    for (std::string_view field : kModelFields) {
+      known += known.empty() ? "" : ", ";
+      known += field;
+    }
+    return bad("run:model: unknown field '" + *unknown + "' (fields: " + known + ")");
   }
   for (const Status& error : field_errors) {
     if (!error.ok()) return error;

@@ -152,7 +152,8 @@ end
   REQUIRE(outcome.status == RunStatus::kCompleted);
   const std::vector<std::string> expected = {
       "run:model expects a table",
-      "run:model: unknown field 'bogus'",
+      "run:model: unknown field 'bogus' (fields: model, prompt, messages, schema, tools, "
+      "step_key, replay, retry_failed, options)",
       "run:model: the request has positional items",
       "run:model: `model` must name a model port",
       "run:model: give exactly one of `prompt` (a string) and `messages`",

@@ -10,19 +10,12 @@
 #include <optional>
 #include <vector>
 
+#include "ledger/lmdb_layout.h"
+
 namespace artana::kernel::ledger {
 namespace {
 
-// LMDB's on-disk meta page (lmdb/mdb.c: a 16-byte page header, then MDB_meta).
-constexpr uint32_t kMagic = 0xBEEFC0DE;
-constexpr size_t kMagicAt = 16;
-constexpr size_t kPageSizeAt = 40;   // mm_dbs[FREE_DBI].md_pad holds the page size
-constexpr size_t kFreeRootAt = 80;   // mm_dbs[FREE_DBI].md_root
-constexpr size_t kMainRootAt = 128;  // mm_dbs[MAIN_DBI].md_root
-constexpr size_t kLastPageAt = 136;  // mm_last_pg
-constexpr size_t kTxnIdAt = 144;
-constexpr size_t kMetaBytes = kTxnIdAt + 8;
-constexpr uint64_t kNoPage = ~uint64_t{0};  // P_INVALID: an empty tree
+using namespace lmdb_layout;  // LMDB's page and meta layout
 
 struct Meta {
   uint64_t page_bytes;
@@ -30,13 +23,6 @@ struct Meta {
   uint64_t last_page;
   uint64_t txn_id;
 };
-
-template <typename T>
-T read_at(const unsigned char* bytes, size_t at) {
-  T value;
-  std::memcpy(&value, bytes + at, sizeof value);
-  return value;
-}
 
 std::optional<Meta> read_meta(int fd, off_t offset) {
   unsigned char bytes[kMetaBytes];
@@ -51,15 +37,6 @@ std::optional<Meta> read_meta(int fd, off_t offset) {
 }
 
 bool plausible_page_size(uint64_t bytes) { return bytes >= 512 && bytes <= 65536; }
-
-// LMDB's page and node layout (lmdb/mdb.c): a 16-byte header (pgno, pad, flags, then lower
-// and upper, or an overflow run's page count), an array of 16-bit node offsets, and nodes of
-// {lo, hi, flags, ksize} before their key and data.
-constexpr size_t kFlagsAt = 10, kLowerAt = 12, kOverflowPagesAt = 12, kHeaderBytes = 16;
-constexpr uint16_t kBranch = 0x01, kLeaf = 0x02, kOverflow = 0x04, kLeaf2 = 0x20;
-constexpr uint16_t kBigData = 0x01, kSubData = 0x02;  // node flags
-constexpr size_t kNodeBytes = 8;
-constexpr size_t kDbRootAt = 40;  // MDB_db.md_root
 
 // The first page the trees reach (from `roots`, through branches, named and duplicate
 // sub-databases, and overflow runs) that ends past `file_bytes`, or kNoPage. Reads with

@@ -1,17 +1,11 @@
 #include "ledger/log_read_ahead.h"
 
 #include "ledger/ledger_env.h"
+#include "ledger/worker_stop.h"
 
 namespace artana::kernel::ledger {
 
-LogReadAhead::~LogReadAhead() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
-}
+LogReadAhead::~LogReadAhead() { stop_worker(mu_, wake_, stopping_, thread_); }
 
 void LogReadAhead::request(uint64_t position, uint64_t count) {
   {

@@ -44,7 +44,7 @@ class LogReadAhead {
   LedgerEnv& env_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  uint64_t position_ = 0, count_ = 0;  // the pending request (count 0: none)
+  uint64_t position_ = 0, count_ = 0;         // the pending request (count 0: none)
   uint64_t walked_from_ = 0, walked_to_ = 0;  // walked already: not walked again
   uint64_t entries_read_ = 0;
   bool walking_ = false;

@@ -5,37 +5,23 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ledger/lmdb_layout.h"
+#include "ledger/worker_stop.h"
+
 namespace artana::kernel::ledger {
 namespace {
 
-// LMDB's page layout (lmdb/mdb.c, as in data_file_check.cc): a page starts with its page
-// number; page 0 is a meta page, with P_META in its flags and the magic after the header.
-constexpr size_t kFlagsAt = 10, kMagicAt = 16;
-constexpr uint16_t kMetaFlag = 0x08;
-constexpr uint32_t kMagic = 0xBEEFC0DE;
+using lmdb_layout::read_at;
+
 // Pages touched per hold of the resize guard: short, so a resize never waits long.
 constexpr int kPagesPerHold = 16;
-
-template <typename T>
-T read_at(const char* at) {
-  T value;
-  std::memcpy(&value, at, sizeof value);
-  return value;
-}
 
 }  // namespace
 
 PageWarmer::PageWarmer(MDB_env* env, uint64_t page_bytes, std::shared_mutex& resize_guard)
     : env_(env), page_bytes_(page_bytes), resize_guard_(resize_guard) {}
 
-PageWarmer::~PageWarmer() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
-}
+PageWarmer::~PageWarmer() { stop_worker(mu_, wake_, stopping_, thread_); }
 
 void PageWarmer::advance(uint64_t floor, uint64_t goal) {
   floor = (floor + page_bytes_ - 1) / page_bytes_ * page_bytes_;
@@ -120,11 +106,12 @@ char* PageWarmer::find_map() {
     if (mdb_cursor_get(cursor, &key, &value, MDB_FIRST) == 0 && mdb_env_info(env_, &info) == 0) {
       const uintptr_t at = reinterpret_cast<uintptr_t>(value.mv_data);
       const uintptr_t page = at & ~static_cast<uintptr_t>(page_bytes_ - 1);
-      const auto pgno = read_at<uint64_t>(reinterpret_cast<const char*>(page));
+      const auto pgno = read_at<uint64_t>(reinterpret_cast<const void*>(page), 0);
       if (pgno <= info.me_last_pgno && page >= pgno * page_bytes_) {
         char* base = reinterpret_cast<char*>(page - pgno * page_bytes_);
-        if (read_at<uint32_t>(base + kMagicAt) == kMagic &&
-            (read_at<uint16_t>(base + kFlagsAt) & kMetaFlag) != 0) {
+        // Page 0 is a meta page: its flags and magic confirm the address.
+        if (read_at<uint32_t>(base, lmdb_layout::kMagicAt) == lmdb_layout::kMagic &&
+            (read_at<uint16_t>(base, lmdb_layout::kFlagsAt) & lmdb_layout::kMeta) != 0) {
           map = base;
         }
       }
