@@ -52,5 +52,35 @@ end
   CHECK(verified.exit_code == 10);
 }
 
+// Results past the first batch are read ahead on another thread (PayloadPrefetch): an edit
+// there is caught the same way, at its step, after the steps before it replayed.
+TEST_CASE("an edited output in a batch read ahead is corruption at its step", "[cli][tamper]") {
+  TempDir dir;
+  const std::string data = (dir / "ledger").string();
+  const std::string script = (dir / "many.lua").string();
+  std::ofstream(script) << R"lua(
+local artana = require "artana"
+artana.model_port("m", function(req) return { output = { said = "PAID-<" .. req.prompt .. ">" } } end)
+return function(run)
+  for i = 1, 300 do
+    local answer = run:model { model = "m", prompt = tostring(i) }
+    print("REPLAYED " .. answer.output.said)
+  end
+  return "done"
+end
+)lua";
+  const std::string run = "--data " + data + " --json run " + script + " --run-id t2";
+  REQUIRE(run_cli_env({}, run).exit_code == 0);
+  edit_every_copy(data + "/data.mdb", "PAID-<250>", '!');
+
+  CliRun again = run_cli_env({}, run);
+  CHECK(again.exit_code == 8);
+  const std::string printed = again.out + again.err;  // print() goes to the log
+  CHECK_THAT(printed, Catch::Contains("REPLAYED PAID-<249>"));
+  CHECK_THAT(printed, !Catch::Contains("REPLAYED PAID-<250"));
+  CHECK_THAT(again.out, Catch::Contains("altered after writing"));
+  CHECK_THAT(again.out, Catch::Contains("model:250"));
+}
+
 }  // namespace
 }  // namespace artana::testing

@@ -39,7 +39,8 @@ Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
       if (step.kind == StepKind::kSleep) sleeps_due.emplace(step.due_at_us, key);
       if (step.kind == StepKind::kPause) open_pause = key;
     }
-    steps.emplace(std::move(key), std::move(step));
+    step.order = static_cast<uint32_t>(recorded_order_.size());
+    recorded_order_.push_back(&*steps.emplace(std::move(key), std::move(step)).first);
   }
   for (const auto& [name, seq] : index.latest) {
     if (name.starts_with("run_summary:artifact::")) {
@@ -56,6 +57,7 @@ Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
 
 void RunState::start_replay() {
   unreached_ = 0;
+  next_in_order_ = 0;
   for (auto& [key, step] : steps) {
     step.reached = false;
     unreached_ += step.has_terminal() ? 1 : 0;
@@ -63,16 +65,37 @@ void RunState::start_replay() {
 }
 
 // A flag on the step, not a set of keys: reaching a step stays O(1) however long the run.
+StepRecord* RunState::find_step(const std::string& key) {
+  if (next_in_order_ < recorded_order_.size()) {
+    auto* expected = recorded_order_[next_in_order_];
+    if (expected->first == key) {
+      ++next_in_order_;
+      return &expected->second;
+    }
+  }
+  auto it = steps.find(key);
+  if (it == steps.end()) return nullptr;
+  // Out of order (parallel branches, a script that changed): guess from here on.
+  const uint32_t order = it->second.order;
+  if (order < recorded_order_.size() && recorded_order_[order] == &*it) next_in_order_ = order + 1;
+  return &it->second;
+}
+
 void RunState::reached(const std::string& key) {
   auto it = steps.find(key);
-  if (it == steps.end()) return;
-  add_counts(pii.counts, it->second.extras().pii_terminal);
-  if (it->second.reached) return;
-  it->second.reached = true;
+  if (it != steps.end()) reached(it->second);
+}
+
+void RunState::reached(StepRecord& step) {
+  add_counts(pii.counts, step.extras().pii_terminal);
+  if (step.reached) return;
+  step.reached = true;
   if (unreached_ > 0 && --unreached_ == 0) {
     // Live from here on: nothing more to read ahead.
     std::vector<uint64_t>().swap(terminal_seqs);
     std::vector<RecordedTerminal>().swap(read_ahead);
+    std::vector<std::pair<const std::string, StepRecord>*>().swap(recorded_order_);
+    next_in_order_ = 0;
   }
 }
 
@@ -101,6 +124,7 @@ size_t RunState::bytes_held() const {
     }
   }
   bytes += terminal_seqs.capacity() * sizeof(uint64_t);
+  bytes += recorded_order_.capacity() * sizeof(void*);
   bytes += read_ahead.capacity() * sizeof(RecordedTerminal);
   for (const RecordedTerminal& terminal : read_ahead) bytes += json_bytes(terminal.payload);
   return bytes;

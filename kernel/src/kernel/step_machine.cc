@@ -48,8 +48,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
       ARTANA_RETURN_IF_ERROR(apply_cancel(state, *state.cancel_requested));
       return *state.halt;
     }
-    auto found = state.steps.find(key);
-    StepRecord* step = found != state.steps.end() ? &found->second : nullptr;
+    StepRecord* step = state.find_step(key);
     const bool recorded = step != nullptr && step->recorded();
     if (prepared_in != &state) {
       ARTANA_ASSIGN_OR_RETURN(decision.identity, query.prepare(state, recorded));
@@ -108,7 +107,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         return decision;  // live again
       }
       case StepEnd::kUnknown:
-        state.reached(key);
+        state.reached(*step);
         return reconciliation_halt(state, key, query.kind);
       case StepEnd::kOpen:
         // Requested and never completed, and not in flight here: its process stopped during
@@ -131,7 +130,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
     }
     // The result is read now, by seq: the run holds no step's result in memory.
     ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, key, *step));
-    state.reached(key);
+    state.reached(*step);
     decision.verdict = StepDecision::Verdict::kReplay;
     return decision;
   }

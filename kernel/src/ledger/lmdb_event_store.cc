@@ -168,8 +168,14 @@ class LmdbEventStore final : public EventStore {
       // The reader sizes each payload as it reads it (a walk of every payload to count its
       // bytes cost as much as parsing it).
       size_t stored = 0;
-      ARTANA_ASSIGN_OR_RETURN(events.emplace_back(), reader.event(record, seq, /*expand=*/true,
-                                                                  /*envelope=*/false, &stored));
+      Result<Event> event = reader.event(record, seq, /*expand=*/true, /*envelope=*/false, &stored);
+      if (!event.ok()) {
+        // A bad event after the first ends the batch before it: its error is reported when
+        // its own step asks for it, not at the first step of its batch.
+        if (!events.empty()) break;
+        return event.status();
+      }
+      events.push_back(std::move(event).value());
       bytes += stored;
       if (bytes > max_bytes) break;
     }

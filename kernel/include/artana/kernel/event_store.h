@@ -195,7 +195,8 @@ class EventStore {
   virtual Result<Event> read_event(const RunId& run, uint64_t seq) = 0;
   // The type, seq and payload of the events at `seqs`, in that order, from one snapshot (the
   // other envelope fields are left empty); stops early, after the first, once the payloads
-  // read exceed `max_bytes`. What a replay reads ahead.
+  // read exceed `max_bytes` or before an event that cannot be read (its error is returned
+  // when it is asked for first). What a replay reads ahead.
   virtual Result<std::vector<Event>> read_payloads(const RunId& run,
                                                    const std::vector<uint64_t>& seqs,
                                                    size_t max_bytes = SIZE_MAX) = 0;
