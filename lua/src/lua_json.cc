@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -309,9 +310,50 @@ class Reader {
   Status error_;
 };
 
+// The walk's charge for what it read and built (to_json below): the C work the hook does
+// not see, and the run's memory. An uncatchable kill once over a limit.
+Status charge_walk(LuaState* state, const Budget& budget, std::string_view root) {
+  if (state == nullptr ||
+      state->charge(budget.nodes + budget.bytes / LuaState::kBytesPerInstruction)) {
+    return Status();
+  }
+  return Status::failed_precondition("{}: {} exceeded converting it to JSON",
+                                     root.empty() ? "value" : root, state->kill_reason())
+      .with_kind(ErrorKind::kLimitExceeded);
+}
+
+// A string, the commonest argument (a prompt, a model name): converted without setting up a
+// walk, charged as the walk would. nullopt when it needs the walk's error (not UTF-8, more
+// than the memory left).
+std::optional<Result<Json>> string_to_json(lua_State* L, int index, std::string_view root) {
+  size_t n = 0;
+  const char* s = lua_tolstring(L, index, &n);  // a string already: no conversion, no error
+  LuaState* state = LuaState::from(L);
+  Budget budget;
+  budget.nodes = 1;
+  budget.bytes = kNodeBytes + n;
+  if (state != nullptr) {
+    const size_t limit = state->limits().max_memory_bytes, used = state->memory_used();
+    if (used >= limit || budget.bytes > limit - used) return std::nullopt;
+  }
+  if (!kernel::is_valid_utf8({s, n})) return std::nullopt;
+  Json out;
+  try {
+    out = std::string(s, n);
+  } catch (const std::bad_alloc&) {
+    return std::nullopt;  // the walk reports it
+  }
+  Status charged = charge_walk(state, budget, root);
+  if (!charged.ok()) return Result<Json>(std::move(charged));
+  return Result<Json>(std::move(out));
+}
+
 }  // namespace
 
 Result<Json> to_json(lua_State* L, int index, std::string_view root) {
+  if (lua_type(L, index) == LUA_TSTRING) {
+    if (std::optional<Result<Json>> fast = string_to_json(L, index, root)) return std::move(*fast);
+  }
   const int top = lua_gettop(L);
   const int abs = lua_absindex(L, index);
   bool ok = false;
@@ -338,11 +380,10 @@ Result<Json> to_json(lua_State* L, int index, std::string_view root) {
     // The walk is C work the hook does not see, and what it built is the run's memory: both
     // end the run like its own instructions and allocations would (uncatchable kills).
     if (!ok && error.error_kind() == ErrorKind::kLimitExceeded) state->kill_for_memory();
-    if (!state->charge(budget.nodes + budget.bytes / LuaState::kBytesPerInstruction) && ok) {
+    Status charged = charge_walk(state, budget, root);
+    if (!charged.ok() && ok) {
       ok = false;
-      error = Status::failed_precondition("{}: {} exceeded converting it to JSON",
-                                          root.empty() ? "value" : root, state->kill_reason())
-                  .with_kind(ErrorKind::kLimitExceeded);
+      error = std::move(charged);
     }
   }
   if (!ok) return error;

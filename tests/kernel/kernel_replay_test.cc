@@ -363,7 +363,7 @@ TEST_CASE("a model request's hash is the SHA-256 of its recorded JSON's canonica
     auto canonical = canonical_json(recorded, "request");
     REQUIRE(canonical.ok());
     CHECK(identity->digest == Sha256::of(*canonical));
-    CHECK(identity->hash == Sha256::of(*canonical).hex());
+    CHECK(identity->hex() == Sha256::of(*canonical).hex());
     CHECK(identity->request() == recorded);
   }
   ModelRequest bad = prompt;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "artana/kernel/sha256.h"
+#include "ledger/payload_codec.h"
 #include "support/child_process.h"
 #include "support/kernel_fixture.h"
 #include "support/store_fixture.h"
@@ -292,4 +293,19 @@ TEST_CASE("the kernel stores a script source and loads it back by hash after a r
   auto malformed = host.kernel->load_source("not-a-hash");
   REQUIRE_FALSE(malformed.ok());
   CHECK(malformed.status().code() == StatusCode::kInvalidArgument);
+}
+
+// Every replayed result's text is checked for a reference key before its payload is walked to
+// expand it: a '$' anywhere else (a schema's "$ref", a price in a string) is no reference.
+TEST_CASE("only a quoted \"$artana. marks a payload that may hold references", "[blob]") {
+  using artana::kernel::ledger::has_reserved_key;
+  CHECK(has_reserved_key(R"({"$artana.blob":"ab"})"));
+  CHECK(has_reserved_key(R"({"a":[1,{"$artana.concat":[]}]})"));
+  CHECK_FALSE(has_reserved_key(""));
+  CHECK_FALSE(has_reserved_key("$"));
+  CHECK_FALSE(has_reserved_key(R"({"$ref":"#/x","price":"$12"})"));
+  CHECK(has_reserved_key(R"({"k":"$artana.blob"})"));  // may: the expansion walk decides
+  CHECK_FALSE(has_reserved_key(R"({"$artana"})"));     // cut short
+  CHECK(has_reserved_key(R"("$artana.)"));             // at the very start and end
+  CHECK_FALSE(has_reserved_key(R"("$artana)"));
 }

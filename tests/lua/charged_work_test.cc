@@ -127,3 +127,31 @@ TEST_CASE("converting a value to JSON charges the values it visits", "[lua]") {
   CHECK(state->instructions() - before >= 200000);
   CHECK_FALSE(state->killed());
 }
+
+// A string on its own takes a shorter path to JSON (a prompt, a model name): the same charge
+// and the same bound by the memory left.
+TEST_CASE("a string converted to JSON is charged by its size and bounded by the memory left",
+          "[lua]") {
+  auto state = make_state(1'000'000'000);
+  lua_State* L = state->state();
+  REQUIRE(luaL_dostring(L, "return string.rep('x', 4000000)") == LUA_OK);
+  const uint64_t before = state->instructions();
+  artana::Result<artana::kernel::Json> json = artana::lua::to_json(L, -1, "prompt");
+  REQUIRE(json.ok());
+  CHECK(json->as_string().size() == 4000000);
+  CHECK(state->instructions() - before >= 4000000 / LuaState::kBytesPerInstruction);
+  lua_pop(L, 1);
+
+  LuaLimits limits;
+  limits.max_memory_bytes = 8 << 20;
+  auto small = LuaState::create(limits);
+  REQUIRE(small.ok());
+  lua_State* S = (*small)->state();
+  const std::string big(5'000'000, 'x');  // fits in the heap once, not twice
+  lua_pushlstring(S, big.data(), big.size());
+  json = artana::lua::to_json(S, -1, "prompt");
+  REQUIRE_FALSE(json.ok());
+  CHECK(json.status().kind() == "limit_exceeded");
+  CHECK_THAT(json.status().message(), Catch::StartsWith("prompt: as JSON it would take more than"));
+  CHECK((*small)->killed());
+}

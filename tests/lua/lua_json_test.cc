@@ -167,6 +167,11 @@ TEST_CASE("strings and keys that are not UTF-8 are errors naming the path", "[lu
   CHECK(error_of(s.L, "{s = 'ok', t = {'\\xff'}}") ==
         "args.t[1]: string is not valid UTF-8 (pass bytes as base64 or hex)");
   CHECK(error_of(s.L, "{['\\xc3'] = 1}") == "args: key \"\\xC3\" is not valid UTF-8");
+  // A string on its own (a prompt, a model name) is converted without a walk: the same rule.
+  CHECK(error_of(s.L, "'caf\\xc3'") ==
+        "args: string is not valid UTF-8 (pass bytes as base64 or hex)");
+  REQUIRE(convert(s.L, "'caf\\xc3\\xa9'").ok());
+  CHECK(convert(s.L, "'caf\\xc3\\xa9'")->as_string() == "caf\xc3\xa9");
 }
 
 TEST_CASE("functions, userdata and threads are errors naming the type and path", "[lua]") {

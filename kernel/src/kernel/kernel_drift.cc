@@ -49,7 +49,7 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
   }
   Json detail =
       Json::object({{"drift_fields", strings_json(decision.fields)},
-                    {"request_hash", identity.hash},
+                    {"request_hash", identity.hex()},
                     {"recorded_request_hash",
                      recorded.request_hash ? Json(recorded.request_hash->hex()) : Json()}});
   if (policy == ReplayPolicy::kStrict) {
@@ -68,7 +68,7 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
                                          depth)
           .with_kind(ErrorKind::kReplayDrift, key);
     }
-    ARTANA_ASSIGN_OR_RETURN(decision.fork, fork_for(state, recorded, identity.hash));
+    ARTANA_ASSIGN_OR_RETURN(decision.fork, fork_for(state, recorded, identity.hex()));
     {
       // The fork goes on from where the script is: same placeholders, same numbering.
       std::lock_guard<std::mutex> fork_lock(decision.fork->mu);

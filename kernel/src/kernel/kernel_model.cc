@@ -161,14 +161,14 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
     return Status::invalid_argument("step '{}': cost cannot be negative", key);
   }
   Json requested = Json::object_of(Json::Member("step_key", key),
-                                   Json::Member("request_hash", pending->identity.hash),
+                                   Json::Member("request_hash", pending->identity.hex()),
                                    Json::Member("request", pending->identity.take_request()));
   if (pending->request_pii.size() > 0) requested.set("pii_allocated", pending->request_pii);
   // Room for every member up front: each set() below would otherwise regrow the object.
   Json::Object members;
   members.reserve(8);
   members.emplace_back("step_key", key);
-  members.emplace_back("request_hash", pending->identity.hash);
+  members.emplace_back("request_hash", pending->identity.hex());
   Json terminal(std::move(members));
   std::string terminal_type;
   StepResult rewrite;

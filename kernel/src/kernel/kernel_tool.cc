@@ -126,7 +126,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
                                  {"arguments", recorded_arguments.take()},
                                  {"idempotency_key", idem},
                                  {"side_effect", tool->spec.side_effect},
-                                 {"request_hash", decision.identity.hash},
+                                 {"request_hash", decision.identity.hex()},
                                  {"request", decision.identity.request()}});
   record_placeholders(requested, std::move(arguments_pii));
   ARTANA_RETURN_IF_ERROR(
@@ -157,7 +157,7 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, ToolOutcome outcome) {
     kind = ToolOutcomeKind::kUnknownOutcome;
   }
   Json completed = Json::object({{"step_key", key},
-                                 {"request_hash", pending->identity.hash},
+                                 {"request_hash", pending->identity.hex()},
                                  {"outcome", tool_outcome_name(kind)}});
   StepResult rewrite;
   if (outcome.kind == ToolOutcomeKind::kSuccess) {

@@ -10,10 +10,9 @@ namespace artana::kernel {
 
 Result<RequestIdentity> request_identity(Json request, std::string_view what) {
   ARTANA_ASSIGN_OR_RETURN(std::string canonical, canonical_json(request, what));
-  const Sha256 digest = Sha256::of(canonical);
   RequestIdentity identity;
-  identity.hash = digest.hex();
-  identity.digest = digest;
+  identity.present = true;
+  identity.digest = Sha256::of(canonical);
   identity.set_request(std::move(request));
   return identity;
 }
@@ -66,13 +65,12 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   canonical += ",\"tools\":";
   ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, offered, "request.tools"));
   canonical += '}';
-  const Sha256 digest = Sha256::of(canonical);
   RequestIdentity identity;
-  identity.hash = digest.hex();
-  identity.digest = digest;
-  identity.build = [&request, &text, offered = std::move(offered)]() mutable {
-    return model_request_json(request, text, std::move(offered));
-  };
+  identity.present = true;
+  identity.digest = Sha256::of(canonical);
+  identity.model_request_ = &request;
+  identity.model_text_ = &text;
+  identity.offered_ = std::move(offered);
   return identity;
 }
 

@@ -5,7 +5,6 @@
 // schema is drift too. Its hash is SHA-256 over the canonical JSON.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,17 +16,25 @@
 
 namespace artana::kernel {
 
+// The same request as JSON: what model_request_identity hashes, canonically encoded.
+Json model_request_json(const ModelRequest& request, const Json& text, Json offered);
+
 struct RequestIdentity {
-  std::string hash;  // 64 hex digits; empty for kinds without an identity
-  Sha256 digest;     // the same hash, as bytes (what the step index keeps)
+  bool present = false;  // false for kinds without an identity
+  Sha256 digest;         // SHA-256 of the canonical request (what the step index keeps)
+
+  std::string hex() const { return digest.hex(); }  // what events record
+  bool same_as(const RequestIdentity& other) const {
+    return present == other.present && digest == other.digest;
+  }
 
   // The request itself: what a live step records and a drift compares. A model step's is
-  // built only then (a replayed step needs only the hash), by `build`, which refers to the
-  // caller's request: call this before the identity outlives the call that prepared it.
+  // built only then (a replayed step needs only the hash) from the caller's request: call
+  // this before the identity outlives the call that prepared it (model_request_identity).
   const Json& request() {
-    if (build) {
-      request_ = build();
-      build = nullptr;
+    if (model_request_ != nullptr) {
+      request_ = model_request_json(*model_request_, *model_text_, std::move(offered_));
+      model_request_ = nullptr;
     }
     return request_;
   }
@@ -37,12 +44,17 @@ struct RequestIdentity {
   }
   void set_request(Json request) {
     request_ = std::move(request);
-    build = nullptr;
+    model_request_ = nullptr;
   }
-  std::function<Json()> build;
 
  private:
+  friend Result<RequestIdentity> model_request_identity(const ModelRequest&, const Json&, Json);
   Json request_;
+  // A model step's parts, until request() builds it (a pointer and a move: no allocation on
+  // a replayed step, which never asks).
+  const ModelRequest* model_request_ = nullptr;
+  const Json* model_text_ = nullptr;
+  Json offered_;
 };
 
 // `text` is the request's prompt (a JSON string) or messages as recorded (rewritten);
@@ -51,8 +63,6 @@ struct RequestIdentity {
 // `text` must outlive the identity's request() call (see RequestIdentity).
 Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
                                                Json offered);
-// The same request as JSON: what model_request_identity hashes, canonically encoded.
-Json model_request_json(const ModelRequest& request, const Json& text, Json offered);
 
 // Identity of any request JSON (tool calls use it with their own shape).
 Result<RequestIdentity> request_identity(Json request, std::string_view what);

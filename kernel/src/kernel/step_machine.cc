@@ -80,7 +80,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
       return halt(state, kind_mismatch(key, step->kind, query.kind), RunStatus::kNeedsAttention,
                   Json::object());
     }
-    if (row.has_identity && step->request_hash && !decision.identity.hash.empty() &&
+    if (row.has_identity && step->request_hash && decision.identity.present &&
         *step->request_hash != decision.identity.digest) {
       ARTANA_ASSIGN_OR_RETURN(DriftDecision drift, resolve_drift(state, key, query.policy, *step,
                                                                  decision.identity, depth));
@@ -286,7 +286,7 @@ std::optional<uint64_t> Kernel::adopt_live(RunState& state, const std::string& k
   for (auto it = held_->live.begin(); it != held_->live.end(); ++it) {
     LiveEntry& entry = *it->second;
     if (!entry.inherited || entry.state.get() != &state || entry.step_key != key) continue;
-    if (entry.kind == kind && entry.identity.hash == identity.hash) {
+    if (entry.kind == kind && entry.identity.same_as(identity)) {
       entry.inherited = false;
       kernel_log().info("live call adopted run={} step_key={}", state.run_id.str(), key);
       return it->first;

@@ -30,11 +30,23 @@ inline constexpr std::string_view kConcatKey = "$artana.concat";
 // How every reference key begins in canonical text (quote included).
 inline constexpr std::string_view kReservedKeyQuoted = "\"$artana.";
 
-// Whether canonical text may hold a reference to expand. memmem, not string_view::find:
-// find stops at every '"' of the text (memchr on the first byte), and JSON is full of them.
+// Whether canonical text may hold a reference to expand. Searched by its rare '$' (memchr,
+// vectorised) rather than its leading '"': JSON is full of quotes, and memmem or find would
+// stop at every one of them (every replayed result is checked here).
 inline bool has_reserved_key(std::string_view canonical) {
-  return memmem(canonical.data(), canonical.size(), kReservedKeyQuoted.data(),
-                kReservedKeyQuoted.size()) != nullptr;
+  const char* at = canonical.data();
+  const char* const end = at + canonical.size();
+  while (at < end) {
+    const void* dollar = memchr(at, '$', static_cast<size_t>(end - at));
+    if (dollar == nullptr) return false;
+    const char* hit = static_cast<const char*>(dollar) - 1;  // where the quote must be
+    if (hit >= canonical.data() && static_cast<size_t>(end - hit) >= kReservedKeyQuoted.size() &&
+        memcmp(hit, kReservedKeyQuoted.data(), kReservedKeyQuoted.size()) == 0) {
+      return true;
+    }
+    at = static_cast<const char*>(dollar) + 1;
+  }
+  return false;
 }
 
 class BlobSink {
