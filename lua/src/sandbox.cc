@@ -152,7 +152,20 @@ void copy_library(lua_State* L, int real, const char* name, const char* const* s
   lua_remove(L, -2);
 }
 
+// An error in a C function names it by finding it in the loaded-modules table
+// (luaL_argerror: "bad argument #1 to 'string.upper'"). The scripts' copies of the
+// libraries, with their charged wrappers, replace the originals there, or the wrappers are
+// named '?'. No script can reach that table (no package, no debug, no registry).
+void register_loaded(lua_State* L, int table, const char* name) {
+  table = lua_absindex(L, table);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_pushvalue(L, table);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+}
+
 void finish_library(lua_State* L, int allowed, const char* name) {
+  register_loaded(L, -1, name);
   push_library(L, -1, name, false);
   lua_setfield(L, allowed, name);
   lua_pop(L, 1);  // the inner copy
@@ -212,6 +225,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   copy_library(L, real, LUA_STRLIBNAME, kNoDump);
   detail::guard_string_table(L, -1);
   detail::charge_string_table(L, -1);
+  register_loaded(L, -1, LUA_STRLIBNAME);
   push_library(L, -1, LUA_STRLIBNAME, false);
   lua_pushvalue(L, -1);
   lua_setfield(L, allowed, LUA_STRLIBNAME);
@@ -256,6 +270,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   }
   lua_pushvalue(L, env);
   lua_setfield(L, allowed, "_G");
+  register_loaded(L, allowed, LUA_GNAME);  // the base functions as scripts see them
 
   lua_createtable(L, 0, 1);  // the allow list's metatable: misses name the global
   lua_pushcfunction(L, global_index);

@@ -186,3 +186,23 @@ TEST_CASE("pairs over a table with a table key raises sandbox_violation", "[sand
                 "assert(next(t) == nil)")
               .ok());
 }
+
+// The scripts' libraries are copies, some functions wrapped to charge their work: an error
+// in one still names it as the stock library would.
+TEST_CASE("argument errors name the library function, wrapped or not", "[sandbox][lua]") {
+  Fixture f;
+  auto named = f.run(
+      "local function said(fn, ...) local ok, e = pcall(fn, ...) assert(not ok) return e end\n"
+      "local cases = {\n"
+      "  {string.upper, \"'string.upper'\"}, {string.rep, \"'string.rep'\"},\n"
+      "  {math.floor, \"'math.floor'\"}, {utf8.char, \"'utf8.char'\"},\n"
+      "  {coroutine.resume, \"'coroutine.resume'\"}, {select, \"'select'\"},\n"
+      "  {table.move, \"'table.move'\"}, {string.byte, \"'string.byte'\"},\n"
+      "}\n"
+      "for _, c in ipairs(cases) do\n"
+      "  local e = said(c[1], {})\n"
+      "  assert(tostring(e):find(c[2], 1, true), tostring(e))\n"
+      "end");
+  INFO(named.to_string());
+  REQUIRE(named.ok());
+}
