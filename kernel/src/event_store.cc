@@ -55,4 +55,16 @@ Result<RunStatus> parse_run_status(std::string_view name) {
       name);
 }
 
+Result<std::vector<PayloadText>> EventStore::read_payload_texts(const RunId& run,
+                                                                const std::vector<uint64_t>& seqs,
+                                                                size_t max_bytes) {
+  ARTANA_ASSIGN_OR_RETURN(std::vector<Event> events, read_payloads(run, seqs, max_bytes));
+  std::vector<PayloadText> out;
+  out.reserve(events.size());
+  for (Event& event : events) {
+    out.push_back(PayloadText{std::move(event.type), event.seq, {}, std::move(event.payload)});
+  }
+  return out;
+}
+
 }  // namespace artana::kernel

@@ -3,6 +3,7 @@
 #include <lua.hpp>
 
 #include <cstdio>
+#include <cstring>
 #include <new>
 
 #include "artana/lua/lua_json.h"
@@ -141,6 +142,22 @@ int call_syscall(lua_State* L) {
       lua_pushlightuserdata(L, &reply);
       lua_call(L, 1, 1);
       return 1;
+    case SyscallReply::Kind::kRecordedValue: {
+      const char* problem = "";  // static text: nothing to free before the raise below
+      const int status = push_object_members(L, reply.source, reply.members, reply.value, &problem);
+      if (status == LUA_OK) return 1;
+      if (status != LUA_ERRSYNTAX) return lua_error(L);
+      // Bytes that hash right and are not JSON: the ledger was edited and hashed again.
+      BoundaryError* e = scratch_error(L);
+      copy_text(e->kind, sizeof e->kind, error_kind_name(ErrorKind::kStorageError).data(), "");
+      std::snprintf(e->message, sizeof e->message,
+                    "corruption: the recorded result of step '%s' is not a JSON object (%s); "
+                    "run `artana ledger verify`",
+                    reply.chunkname.c_str(), problem);
+      copy_text(e->step_key, sizeof e->step_key, reply.chunkname.c_str(), "");
+      write_where(L, 0, e->where, sizeof e->where);
+      return raise_error(L, *e);
+    }
     case SyscallReply::Kind::kError:
       if (reply.error.where[0] == '\0')
         write_where(L, 0, reply.error.where, sizeof reply.error.where);

@@ -222,3 +222,36 @@ TEST_CASE("payloads of every shape read back exactly when large values are split
   REQUIRE(report.ok());
   CHECK(report->ok);
 }
+
+// What a replay reads: each payload's canonical text, unparsed, or (holding a reference to a
+// large value) the expanded payload; the same hash check and the same early end as
+// read_payloads.
+TEST_CASE("payload texts read back as written, large values expanded", "[store][large]") {
+  TempDir dir;
+  auto store = open_store(dir.str());
+  create_run(*store, "t");
+  const std::string big(5000, 'z');
+  const uint64_t first = artana::testing::append_one(*store, "t", "note",
+                                                     Json::object({{"b", 1}, {"a", "caf\xc3\xa9"}}))
+                             .seq;
+  artana::testing::append_one(*store, "t", "note", Json::object({{"doc", big}}));
+  artana::testing::append_one(*store, "t", "note", Json::object({{"n", Json::array()}}));
+  auto texts = store->read_payload_texts(RunId("t"), {first, first + 1, first + 2});
+  REQUIRE(texts.ok());
+  REQUIRE(texts->size() == 3);
+  CHECK(texts->at(0).seq == first);
+  CHECK(texts->at(0).type == "note");
+  CHECK(texts->at(0).text == "{\"a\":\"caf\xc3\xa9\",\"b\":1}");  // canonical: keys sorted
+  CHECK(texts->at(0).payload.is_null());
+  CHECK(texts->at(1).text.empty());  // a reference: expanded instead
+  CHECK(texts->at(1).payload.find("doc")->as_string() == big);
+  CHECK(texts->at(2).text == "{\"n\":[]}");
+  // The same values read_payloads parses.
+  auto events = store->read_payloads(RunId("t"), {first, first + 2});
+  REQUIRE(events.ok());
+  CHECK(*artana::kernel::parse_json(texts->at(0).text, "p") == events->at(0).payload);
+  CHECK(*artana::kernel::parse_json(texts->at(2).text, "p") == events->at(1).payload);
+  auto missing = store->read_payload_texts(RunId("t"), {first + 9});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == StatusCode::kNotFound);
+}

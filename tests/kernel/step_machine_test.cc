@@ -2,6 +2,7 @@
 // never live again, refusals that leave nothing to drift on, live steps held by handles.
 #include <catch2/catch.hpp>
 
+#include "kernel/run_state.h"
 #include "support/kernel_fixture.h"
 
 using namespace artana;
@@ -406,4 +407,23 @@ TEST_CASE("a reload refreshes every run of the fork chain and hands over the for
   REQUIRE(host.kernel->finish_model(std::move(live->pending), port(*live->call)).ok());
   CHECK(host.kernel->stats().pending_steps == 0);
   CHECK(count_type(events_of(*host.store, fork.str()), "model_requested") >= 2);
+}
+
+// A replay reads a terminal's payload as text and parses it when a kind needs it: bytes that
+// hash right and are not a JSON object (edited, then hashed again) are corruption.
+TEST_CASE("a recorded terminal parses its text once; text that is not an object is corruption",
+          "[kernel][replay]") {
+  artana::kernel::RecordedTerminal good{"model_completed", 7, Json(), R"({"output":{"t":1}})"};
+  REQUIRE(good.parse(RunId("r")).ok());
+  CHECK(good.text.empty());
+  CHECK(good.payload.find("output")->find("t")->as_integer() == 1);
+  REQUIRE(good.parse(RunId("r")).ok());  // parsed already: nothing to do
+  for (const char* bad : {R"({"output":)", "[1]", "null"}) {
+    INFO(bad);
+    artana::kernel::RecordedTerminal edited{"model_completed", 7, Json(), bad};
+    const Status status = edited.parse(RunId("r"));
+    CHECK(status.code() == StatusCode::kCorruption);
+    CHECK_THAT(status.message(),
+               Catch::Contains("run 'r' seq 7") && Catch::Contains("artana ledger verify"));
+  }
 }

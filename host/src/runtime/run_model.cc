@@ -123,6 +123,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   if (!key.ok()) return reply_error(key.status());
   request->step_key = *key;
   if (!request->replay) request->replay = options_.replay;
+  request->result_as_text = true;  // a replayed result goes from its text to Lua tables
   if (!port_names_.count(request->model) && !port_names_.count("*"))
     return reply_error(ErrorKind::kModelFailed,
                        "no model port for model '" + request->model +
@@ -131,7 +132,11 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
                        *key);
   auto step = kernel_.begin_model(tenant_, run_id_, *request);
   if (!step.ok()) return reply_error(step.status(), *key);
-  if (step->replayed) return reply_value(model_result_json(std::move(*step->replayed)));
+  if (step->replayed) {
+    if (!step->replayed->recorded_payload.empty())
+      return reply_recorded_model(std::move(*step->replayed), *key);
+    return reply_value(model_result_json(std::move(*step->replayed)));
+  }
   if (step->adopted) return wait_adopted(task, *step->adopted, *key, L);
   task.start = StartKind::kModelPort;
   task.model_call = std::move(*step->call);
@@ -215,6 +220,22 @@ void ScriptRun::port_raised(Task& port) {
   const uint64_t ticket = waiter.pending.ticket();
   auto finished = kernel_.finish_model(std::move(waiter.pending), std::move(outcome));
   call_finished(waiter, ticket, finished.status());
+}
+
+// The members of a recorded model_completed payload that are the script's result; the
+// rest of it (cost, request hash, step key) is the ledger's.
+constexpr std::string_view kModelResultMembers[] = {"output", "usage", "tool_calls"};
+
+SyscallReply& ScriptRun::reply_recorded_model(kernel::ModelResult&& result,
+                                              const std::string& step_key) {
+  reply_.kind = SyscallReply::Kind::kRecordedValue;
+  reply_.source = std::move(result.recorded_payload);
+  reply_.members = kModelResultMembers;
+  reply_.value = Json::object_of(Json::Member("replayed", true),
+                                 Json::Member("seq", static_cast<int64_t>(result.seq)),
+                                 Json::Member("run_id", result.run_id.str()));
+  reply_.chunkname = step_key;  // named if the text is not JSON (the bridge: storage_error)
+  return reply_;
 }
 
 Json ScriptRun::model_result_json(kernel::ModelResult&& result) {

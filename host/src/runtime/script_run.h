@@ -159,6 +159,9 @@ class ScriptRun final : public lua::SyscallHandler {
                                   lua_State* L);
   void finish_group(ParallelGroup& group);
   kernel::Json model_result_json(kernel::ModelResult&& result);
+  // A replayed result handed on as its recorded text (ModelResult::recorded_payload).
+  lua::SyscallReply& reply_recorded_model(kernel::ModelResult&& result,
+                                          const std::string& step_key);
 
   // Builds the run's tool registry from what the script registered (artana.tool).
   Result<std::shared_ptr<kernel::ToolRegistry>> script_tools();

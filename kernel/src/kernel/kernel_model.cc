@@ -90,8 +90,12 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
     return model_request_identity(original, rewritten_text ? *rewritten_text : original_text,
                                   std::move(offered_json));
   };
-  const StepQuery query{key, StepKind::kModel, original.replay.value_or(active_run.state->policy),
-                        original.retry_failed, prepare};
+  const StepQuery query{key,
+                        StepKind::kModel,
+                        original.replay.value_or(active_run.state->policy),
+                        original.retry_failed,
+                        prepare,
+                        original.result_as_text};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
   if (decision.verdict == StepDecision::Verdict::kAdopted) {
@@ -101,8 +105,19 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   }
   if (decision.verdict != StepDecision::Verdict::kLive) {
     RecordedTerminal& terminal = decision.terminal;
-    if (terminal.type == ev::kModelFailed) return recorded_failure(key, terminal);
-    ModelResult result = recorded_result(state, std::move(terminal));
+    if (terminal.type == ev::kModelFailed) {
+      ARTANA_RETURN_IF_ERROR(terminal.parse(state.run_id));
+      return recorded_failure(key, terminal);
+    }
+    ModelResult result;
+    if (!terminal.text.empty()) {  // result_as_text: handed on unparsed
+      result.run_id = state.run_id;
+      result.replayed = true;
+      result.seq = terminal.seq;
+      result.recorded_payload = std::move(terminal.text);
+    } else {
+      result = recorded_result(state, std::move(terminal));
+    }
     result.drift_fields = std::move(decision.drift_fields);
     return ModelStep{std::move(result), std::nullopt, PendingStep()};
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "artana/kernel/event_index.h"
+#include "artana/kernel/json_parse.h"
 #include "kernel/event_types.h"
 
 namespace artana::kernel {
@@ -110,6 +111,20 @@ void RunState::inherit_reached(const RunState& parent) {
   }
 }
 
+Status RecordedTerminal::parse(const RunId& run) {
+  if (text.empty()) return Status();
+  Result<Json> parsed = parse_json(text, "payload");
+  if (!parsed.ok() || !parsed->is_object()) {
+    return Status::corruption(
+        "run '{}' seq {}: the recorded payload is not a JSON object ({}); run `artana ledger "
+        "verify`",
+        run.str(), seq, parsed.ok() ? "another value" : parsed.status().message());
+  }
+  payload = std::move(parsed).value();
+  std::string().swap(text);
+  return Status();
+}
+
 size_t RunState::bytes_held() const {
   // The map's node (key, record, next pointer, cached hash) and its bucket slot.
   size_t bytes = sizeof(RunState) + steps.bucket_count() * sizeof(void*);
@@ -126,7 +141,9 @@ size_t RunState::bytes_held() const {
   bytes += terminal_seqs.capacity() * sizeof(uint64_t);
   bytes += recorded_order_.capacity() * sizeof(void*);
   bytes += read_ahead.capacity() * sizeof(RecordedTerminal);
-  for (const RecordedTerminal& terminal : read_ahead) bytes += json_bytes(terminal.payload);
+  for (const RecordedTerminal& terminal : read_ahead) {
+    bytes += json_bytes(terminal.payload) + terminal.text.capacity();
+  }
   return bytes;
 }
 

@@ -28,11 +28,18 @@
 
 namespace artana::kernel {
 
-// A step's terminal event, read from the ledger by seq when a replay returns it.
+// A step's terminal event, read from the ledger by seq when a replay returns it. A replay
+// reads its payload as text (EventStore::read_payload_texts) and parses it only when a kind
+// needs its values (Kernel::decide); a model step's result can go to the script as the text.
 struct RecordedTerminal {
   std::string type;
   uint64_t seq = 0;
-  Json payload;
+  Json payload;      // the parsed payload: null until parse() while `text` is held
+  std::string text;  // the payload's canonical text, until parsed
+
+  // Parses `text` into `payload` (nothing to do once parsed). Text that is not a JSON object
+  // (edited and hashed again) is corruption, as an edit the hash catches is.
+  Status parse(const RunId& run);
 };
 
 // A step as the kernel holds it: its ledger record (step_index.h; no request, no result) and
@@ -47,7 +54,11 @@ struct StepRecord : StepIndexRecord {
 
 // A terminal just appended, as a replay would read it.
 inline RecordedTerminal recorded_terminal(Event&& event) {
-  return RecordedTerminal{std::move(event.type), event.seq, std::move(event.payload)};
+  return RecordedTerminal{std::move(event.type), event.seq, std::move(event.payload), {}};
+}
+inline RecordedTerminal recorded_terminal(PayloadText&& read) {
+  return RecordedTerminal{std::move(read.type), read.seq, std::move(read.payload),
+                          std::move(read.text)};
 }
 
 // `payload` with the step's recorded request hash, when it has one.

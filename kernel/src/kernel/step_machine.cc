@@ -130,6 +130,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
     }
     // The result is read now, by seq: the run holds no step's result in memory.
     ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, key, *step));
+    if (!query.keep_text) ARTANA_RETURN_IF_ERROR(decision.terminal.parse(state.run_id));
     state.reached(*step);
     decision.verdict = StepDecision::Verdict::kReplay;
     return decision;
@@ -182,8 +183,8 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
     const size_t count = std::min<size_t>(kReadAheadSteps, state.terminal_seqs.end() - from);
     batch.assign(from, from + count);
   }
-  ARTANA_ASSIGN_OR_RETURN(std::vector<Event> events,
-                          store_.read_payloads(state.run_id, batch, kReadAheadBytes));
+  ARTANA_ASSIGN_OR_RETURN(std::vector<PayloadText> events,
+                          store_.read_payload_texts(state.run_id, batch, kReadAheadBytes));
   state.read_ahead.clear();
   for (size_t i = 1; i < events.size(); ++i) {
     state.read_ahead.push_back(recorded_terminal(std::move(events[i])));

@@ -61,6 +61,9 @@ struct Kernel::StepQuery {
   // its PII (`recorded`: renumbering as the recorded step did, else allocating) and returns
   // its identity (an empty hash for kinds without one). Called once per run of the chain.
   FunctionRef<Result<RequestIdentity>(RunState& state, bool recorded)> prepare;
+  // A replayed terminal may be returned as its payload's text (RecordedTerminal::text); the
+  // kind parses it when it needs its values. Otherwise it is returned parsed.
+  bool keep_text = false;
 };
 
 struct Kernel::StepDecision {

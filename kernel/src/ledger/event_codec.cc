@@ -83,40 +83,50 @@ size_t last_suffix_start(std::string_view text, std::string_view suffix_start, s
   return std::string_view::npos;
 }
 
-std::optional<Result<Event>> parse_event_layout(std::string_view canonical, const Sha256& hash,
-                                                std::string_view where, bool envelope) {
+// The envelope's fields and the payload's text, in the exact layout encode_event_value writes;
+// nullopt otherwise (parse_event then reads the text as JSON and names what is wrong).
+std::optional<EventLayout> read_layout(std::string_view canonical) {
   constexpr std::string_view kSuffixStart = ",\"prev_hash\":\"";
   EnvelopeReader in(canonical);
-  std::string_view id, prev, run, tenant, timestamp, type;
-  uint64_t seq = 0;
-  if (!in.literal("{\"event_id\":\"") || !in.quoted_rest(id) || !in.literal(",\"payload\":")) {
+  EventLayout out;
+  if (!in.literal("{\"event_id\":\"") || !in.quoted_rest(out.event_id) ||
+      !in.literal(",\"payload\":")) {
     return std::nullopt;
   }
   const size_t payload_start = in.pos();
   const size_t suffix = last_suffix_start(canonical, kSuffixStart, payload_start);
   if (suffix == std::string_view::npos) return std::nullopt;
   in.seek(suffix);
-  if (!in.literal(kSuffixStart) || !in.quoted_rest(prev) || !in.literal(",\"run_id\":\"") ||
-      !in.quoted_rest(run) || !in.literal(",\"seq\":") || !in.digits(seq) ||
-      !in.literal(",\"tenant_id\":\"") || !in.quoted_rest(tenant) ||
-      !in.literal(",\"timestamp\":\"") || !in.quoted_rest(timestamp) ||
-      !in.literal(",\"type\":\"") || !in.quoted_rest(type) || !in.literal("}") || !in.at_end() ||
-      seq == 0) {
+  if (!in.literal(kSuffixStart) || !in.quoted_rest(out.prev_hash) ||
+      !in.literal(",\"run_id\":\"") || !in.quoted_rest(out.run_id) || !in.literal(",\"seq\":") ||
+      !in.digits(out.seq) || !in.literal(",\"tenant_id\":\"") || !in.quoted_rest(out.tenant_id) ||
+      !in.literal(",\"timestamp\":\"") || !in.quoted_rest(out.timestamp) ||
+      !in.literal(",\"type\":\"") || !in.quoted_rest(out.type) || !in.literal("}") ||
+      !in.at_end() || out.seq == 0) {
     return std::nullopt;
   }
-  Result<Sha256> prev_hash = envelope ? Sha256::from_hex(prev) : Result<Sha256>(Sha256());
+  out.payload = canonical.substr(payload_start, suffix - payload_start);
+  return out;
+}
+
+std::optional<Result<Event>> parse_event_layout(std::string_view canonical, const Sha256& hash,
+                                                std::string_view where, bool envelope) {
+  std::optional<EventLayout> layout = read_layout(canonical);
+  if (!layout) return std::nullopt;
+  Result<Sha256> prev_hash =
+      envelope ? Sha256::from_hex(layout->prev_hash) : Result<Sha256>(Sha256());
   if (!prev_hash.ok()) return std::nullopt;
-  Result<Json> payload = parse_json(canonical.substr(payload_start, suffix - payload_start), where);
+  Result<Json> payload = parse_json(layout->payload, where);
   if (!payload.ok() || !payload->is_object()) return std::nullopt;
   Event event;
   if (envelope) {
-    event.event_id = id;
-    event.tenant_id = TenantId(std::string(tenant));
-    event.timestamp = timestamp;
+    event.event_id = layout->event_id;
+    event.tenant_id = TenantId(std::string(layout->tenant_id));
+    event.timestamp = layout->timestamp;
   }
-  event.run_id = RunId(std::string(run));
-  event.type = type;
-  event.seq = seq;
+  event.run_id = RunId(std::string(layout->run_id));
+  event.type = layout->type;
+  event.seq = layout->seq;
   event.prev_hash = *prev_hash;
   event.hash = hash;
   event.payload = std::move(payload).value();
@@ -124,6 +134,10 @@ std::optional<Result<Event>> parse_event_layout(std::string_view canonical, cons
 }
 
 }  // namespace
+
+std::optional<EventLayout> event_layout(std::string_view canonical) {
+  return read_layout(canonical);
+}
 
 Result<Sha256> encode_event_value(const Envelope& e, std::string_view payload_text,
                                   std::string& value) {

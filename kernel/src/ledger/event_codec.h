@@ -7,6 +7,7 @@
 // Verification hashes these stored bytes; nothing is re-serialised to check a hash.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,15 @@ struct StoredEvent {
   std::string_view canonical;
 };
 Result<StoredEvent> split_event_value(std::string_view value, std::string_view where);
+
+// An event's canonical text split into its envelope's fields and its payload's text, in the
+// layout encode_event_value writes (nullopt for any other: parse_event reads that as JSON).
+// Views into the text; nothing is validated beyond the layout.
+struct EventLayout {
+  std::string_view event_id, prev_hash, run_id, tenant_id, timestamp, type, payload;
+  uint64_t seq = 0;
+};
+std::optional<EventLayout> event_layout(std::string_view canonical);
 
 // Parses canonical text into an Event (the payload as stored: references not expanded).
 // With `envelope` false, event_id, tenant_id, timestamp and prev_hash are left empty (what a

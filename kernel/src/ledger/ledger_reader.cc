@@ -182,32 +182,47 @@ Result<std::string_view> LedgerReader::log_value(uint64_t position, std::string_
   return from_val(val);
 }
 
+namespace {
+
+// Where an event is, for messages: formatted only when something is wrong (every replayed
+// result is read through here).
+std::string event_where(const RunRecord& run, uint64_t seq) {
+  return "run '" + run.run_id + "' seq " + std::to_string(seq);
+}
+
+// What is handed out (a replayed result, a recorded request) is what was written: an edited
+// event is corruption here, not a result returned as if recorded. (Only a whole verify
+// checks the links between events.)
+Status check_hash(const StoredEvent& stored, const RunRecord& run, uint64_t seq) {
+  if (Sha256::of(stored.canonical) == stored.hash) return Status();
+  return Status::corruption(
+      "{}: the stored bytes do not hash to the stored hash (altered after writing); run "
+      "`artana ledger verify`",
+      event_where(run, seq));
+}
+
+// A damaged index could point at another run's event: never hand that out as this one.
+// (A fork's shared prefix is its parent's events, so the run id may differ; seq may not.)
+Status check_place(const RunRecord& run, uint64_t seq, std::string_view found_run,
+                   uint64_t found_seq) {
+  if (found_seq == seq && (seq < run.first_seq || found_run == run.run_id)) return Status();
+  return Status::corruption("{}: the event index points at run '{}' seq {}", event_where(run, seq),
+                            found_run, found_seq);
+}
+
+}  // namespace
+
 Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expand, bool envelope,
                                   size_t* stored_bytes) {
   ARTANA_ASSIGN_OR_RETURN(std::string_view value, event_value(run, seq));
-  // Where the event is, for messages: formatted only when something is wrong (every replayed
-  // result is read here).
-  auto where = [&] { return "run '" + run.run_id + "' seq " + std::to_string(seq); };
+  auto where = [&] { return event_where(run, seq); };
   Result<StoredEvent> stored = split_event_value(value, run.run_id);
   if (!stored.ok()) return split_event_value(value, where()).status();
-  // What is handed out (a replayed result, a recorded request) is what was written: an edited
-  // event is corruption here, not a result returned as if recorded. (Only a whole verify
-  // checks the links between events.)
-  if (Sha256::of(stored->canonical) != stored->hash) {
-    return Status::corruption(
-        "{}: the stored bytes do not hash to the stored hash (altered "
-        "after writing); run `artana ledger verify`",
-        where());
-  }
+  ARTANA_RETURN_IF_ERROR(check_hash(*stored, run, seq));
   Result<Event> parsed = parse_event(stored->canonical, stored->hash, run.run_id, envelope);
   if (!parsed.ok()) return parse_event(stored->canonical, stored->hash, where()).status();
   Event& e = *parsed;
-  // A damaged index could point at another run's event: never hand that out as this one.
-  // (A fork's shared prefix is its parent's events, so the run id may differ; seq may not.)
-  if (e.seq != seq || (seq >= run.first_seq && e.run_id.str() != run.run_id)) {
-    return Status::corruption("{}: the event index points at run '{}' seq {}", where(),
-                              e.run_id.str(), e.seq);
-  }
+  ARTANA_RETURN_IF_ERROR(check_place(run, seq, e.run_id.str(), e.seq));
   // Only a payload holding a reserved "$artana." key has references to expand: the text
   // says so faster than a walk of the tree.
   if (expand && has_reserved_key(stored->canonical)) {
@@ -218,6 +233,24 @@ Result<Event> LedgerReader::event(const RunRecord& run, uint64_t seq, bool expan
     *stored_bytes = stored->canonical.size();
   }
   return parsed;
+}
+
+Result<PayloadText> LedgerReader::payload_text(const RunRecord& run, uint64_t seq,
+                                               size_t* stored_bytes) {
+  ARTANA_ASSIGN_OR_RETURN(std::string_view value, event_value(run, seq));
+  Result<StoredEvent> stored = split_event_value(value, run.run_id);
+  std::optional<EventLayout> layout;
+  if (stored.ok() && !has_reserved_key(stored->canonical)) layout = event_layout(stored->canonical);
+  if (!layout) {
+    // References to expand, or not the layout we write: event() parses it and names problems.
+    ARTANA_ASSIGN_OR_RETURN(Event e,
+                            event(run, seq, /*expand=*/true, /*envelope=*/false, stored_bytes));
+    return PayloadText{std::move(e.type), e.seq, {}, std::move(e.payload)};
+  }
+  ARTANA_RETURN_IF_ERROR(check_hash(*stored, run, seq));
+  ARTANA_RETURN_IF_ERROR(check_place(run, seq, layout->run_id, layout->seq));
+  if (stored_bytes != nullptr) *stored_bytes = stored->canonical.size();
+  return PayloadText{std::string(layout->type), seq, std::string(layout->payload), Json()};
 }
 
 Status LedgerReader::for_each_event(const RunRecord& run, uint64_t from_seq,

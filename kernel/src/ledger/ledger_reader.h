@@ -45,6 +45,9 @@ class LedgerReader : public BlobSource {
   // text's size, or the expanded payload's json_bytes when it had references.
   Result<Event> event(const RunRecord& run, uint64_t seq, bool expand = true, bool envelope = true,
                       size_t* stored_bytes = nullptr);
+  // The event at `seq` as read_payload_texts returns it: checked like event() (its hash, its
+  // place), the payload's text unparsed unless it holds references to expand.
+  Result<PayloadText> payload_text(const RunRecord& run, uint64_t seq, size_t* stored_bytes);
   // The stored value at a log position (run_id and seq name it in errors).
   Result<std::string_view> log_value(uint64_t position, std::string_view run_id, uint64_t seq);
   // The log position of the event read last (0: none yet).

@@ -154,11 +154,34 @@ class LmdbEventStore final : public EventStore {
 
   Result<std::vector<Event>> read_payloads(const RunId& run, const std::vector<uint64_t>& seqs,
                                            size_t max_bytes) override {
+    return read_batch<Event>(
+        run, seqs, max_bytes,
+        [](LedgerReader& reader, const RunRecord& record, uint64_t seq, size_t* stored) {
+          return reader.event(record, seq, /*expand=*/true,
+                              /*envelope=*/false, stored);
+        });
+  }
+
+  Result<std::vector<PayloadText>> read_payload_texts(const RunId& run,
+                                                      const std::vector<uint64_t>& seqs,
+                                                      size_t max_bytes) override {
+    return read_batch<PayloadText>(
+        run, seqs, max_bytes,
+        [](LedgerReader& reader, const RunRecord& record, uint64_t seq, size_t* stored) {
+          return reader.payload_text(record, seq, stored);
+        });
+  }
+
+  // The events at `seqs` from one snapshot, each read by `read_one`, until their stored bytes
+  // exceed `max_bytes` or one cannot be read (read_payloads says why).
+  template <typename T, typename ReadOne>
+  Result<std::vector<T>> read_batch(const RunId& run, const std::vector<uint64_t>& seqs,
+                                    size_t max_bytes, ReadOne read_one) {
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    std::vector<Event> events;
-    events.reserve(seqs.size());
+    std::vector<T> out;
+    out.reserve(seqs.size());
     size_t bytes = 0;
     for (uint64_t seq : seqs) {
       if (seq == 0 || seq > record.head_seq) {
@@ -168,14 +191,14 @@ class LmdbEventStore final : public EventStore {
       // The reader sizes each payload as it reads it (a walk of every payload to count its
       // bytes cost as much as parsing it).
       size_t stored = 0;
-      Result<Event> event = reader.event(record, seq, /*expand=*/true, /*envelope=*/false, &stored);
-      if (!event.ok()) {
+      Result<T> one = read_one(reader, record, seq, &stored);
+      if (!one.ok()) {
         // A bad event after the first ends the batch before it: its error is reported when
         // its own step asks for it, not at the first step of its batch.
-        if (!events.empty()) break;
-        return event.status();
+        if (!out.empty()) break;
+        return one.status();
       }
-      events.push_back(std::move(event).value());
+      out.push_back(std::move(one).value());
       bytes += stored;
       if (bytes > max_bytes) break;
     }
@@ -185,7 +208,7 @@ class LmdbEventStore final : public EventStore {
     if (seqs.size() >= kReplayBatch && reader.last_log_position() != 0) {
       read_ahead_.request(reader.last_log_position() + 1, 4 * seqs.size());
     }
-    return events;
+    return out;
   }
 
   Result<RunIndex> run_index(const RunId& run) override {

@@ -175,6 +175,14 @@ struct ExportOptions {
   bool inline_large_values = false;
 };
 
+// A recorded payload as read_payload_texts returns it.
+struct PayloadText {
+  std::string type;
+  uint64_t seq = 0;
+  std::string text;  // its canonical JSON text; empty when `payload` holds it
+  Json payload;      // set instead of `text` (an expanded payload, or a store without texts)
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -200,6 +208,13 @@ class EventStore {
   virtual Result<std::vector<Event>> read_payloads(const RunId& run,
                                                    const std::vector<uint64_t>& seqs,
                                                    size_t max_bytes = SIZE_MAX) = 0;
+  // The same read, each payload as its canonical text, unparsed (a replayed result handed to
+  // a script goes from that text to the script's values without a tree in between). A payload
+  // holding blob references is expanded instead: `payload` set, `text` empty. The base class
+  // parses (read_payloads); the text is the store's to give.
+  virtual Result<std::vector<PayloadText>> read_payload_texts(const RunId& run,
+                                                              const std::vector<uint64_t>& seqs,
+                                                              size_t max_bytes = SIZE_MAX);
   virtual Result<RunInfo> head(const RunId& run) = 0;
   // The run's step records and latest-event entries, in one consistent read.
   virtual Result<RunIndex> run_index(const RunId& run) = 0;

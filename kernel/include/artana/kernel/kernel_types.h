@@ -64,6 +64,9 @@ struct ModelRequest {
   std::vector<std::string> tools;      // names of the tools offered
   std::optional<ReplayPolicy> replay;  // overrides the run's policy for this step
   bool retry_failed = false;           // a recorded failure is retried live, not replayed
+  // A replayed result may come back as its recorded text (ModelResult::recorded_payload):
+  // for a caller that converts it anyway (the Lua host), not parsing it saves the tree.
+  bool result_as_text = false;
 };
 
 // What a model port reports. The kernel records it as the step's terminal event.
@@ -86,6 +89,11 @@ struct ModelResult {
   bool replayed = false;
   uint64_t seq = 0;                       // of the terminal event
   std::vector<std::string> drift_fields;  // allow_prompt_drift: what differed
+  // Replayed with ModelRequest::result_as_text: the terminal's payload, canonical JSON text of
+  // an object whose members "output", "usage" and "tool_calls" are the result (the three
+  // fields above and the cost are then left empty). Not validated: an edited payload hashed
+  // again may not be JSON, which the reader of this text reports as corruption.
+  std::string recorded_payload;
 };
 
 // What to send to the model port for a live step: the request after middleware (PII

@@ -25,6 +25,8 @@
 
 #include "artana/lua/lua_fwd.h"
 
+#include <span>
+#include <string>
 #include <string_view>
 
 #include "artana/kernel/json.h"
@@ -48,6 +50,15 @@ Result<kernel::Json> to_json(lua_State* L, int index, std::string_view root);
 // the error object on top (the caller pops it). Nesting deeper than kMaxLuaJsonDepth is
 // LUA_ERRRUN.   [-0, +1, -]
 int push_json(lua_State* L, const kernel::Json& value);
+
+// Pushes a table made from `text`, the JSON text of an object: its members named in `keep`
+// (converted as push_json would; absent ones stay absent), then the members of `extra` (an
+// object). What a replayed result becomes without a kernel::Json tree in between. Returns
+// LUA_OK with the table on top; LUA_ERRSYNTAX with nothing pushed and `problem` set to a
+// static description when the text is not a JSON object; or another Lua status with the
+// error object on top (the caller pops it).   [-0, +1, -]
+int push_object_members(lua_State* L, std::string_view text, std::span<const std::string_view> keep,
+                        const kernel::Json& extra, const char** problem);
 
 // Pushes the shared array-marker metatable (a registry entry, created on first use).
 // `artana.array()` uses it to make an empty table that crosses as [].   [-0, +1, m]

@@ -20,6 +20,7 @@
 #include "artana/lua/lua_fwd.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -69,6 +70,10 @@ struct SyscallReply {
     kWait,       // the thread waits; the host resumes it later
     kError,      // raise `error`
     kChunk,      // load `source` as a text chunk named `chunkname` and return the function
+    // `source` is the JSON text of an object (a recorded result): return a table of its
+    // members named in `members` plus `value`'s members (push_object_members). Text that is
+    // not a JSON object raises storage_error naming the step key in `chunkname`.
+    kRecordedValue,
   };
   Kind kind = Kind::kNothing;
   bool flag = false;
@@ -76,7 +81,8 @@ struct SyscallReply {
   kernel::Json value;
   std::string source;
   std::string chunkname;
-  BoundaryError error;  // kError; an empty `where` becomes the script's line
+  std::span<const std::string_view> members;  // kRecordedValue
+  BoundaryError error;                        // kError; an empty `where` becomes the script's line
 };
 
 class SyscallHandler {
