@@ -58,11 +58,12 @@ BoundaryError* scratch_error(lua_State* L) {
 // `internal` error raised in the calling script, for that run only.
 SyscallReply& dispatch(SyscallHandler* handler, lua_State* L, SyscallOp op) noexcept {
   static thread_local SyscallReply failed;
-  const char* what = "an unknown exception";
+  // Copied while the exception lives: its what() dies with it at the end of the handler.
+  char what[512] = "an unknown exception";
   try {
     return handler->handle(L, op);
   } catch (const std::exception& e) {
-    what = e.what();
+    std::snprintf(what, sizeof what, "%s", e.what());
   } catch (...) {
   }
   try {

@@ -16,7 +16,7 @@
 namespace artana::testing {
 namespace {
 
-TEST_CASE("malformed run and tenant ids are usage errors; a missing run is not_found",
+TEST_CASE("malformed run and tenant ids are usage errors, a missing run is not_found",
           "[cli][input]") {
   TempDir dir;
   const std::string data = (dir / "ledger").string();

@@ -35,7 +35,7 @@ host::RunOutcome run_beside_good_run(HostFixture& f, const std::string& bad,
   return f.drive("run-bad");
 }
 
-TEST_CASE("an endless loop ends its own run with limit_exceeded; pcall cannot catch it", "[host]") {
+TEST_CASE("an endless loop ends its own run with limit_exceeded, pcall cannot catch it", "[host]") {
   host::HostOptions options;
   options.limits.max_instructions = 5'000'000;
   HostFixture f(options);

@@ -20,7 +20,7 @@ artana.model_port("m", function(req)
 end)
 )lua";
 
-TEST_CASE("a pause suspends the run; resume hands the input back to run:pause", "[host]") {
+TEST_CASE("a pause suspends the run, resume hands the input back to run:pause", "[host]") {
   HostFixture f;
   const std::string path = f.script("pause.lua", R"lua(
 return function(run, input)
@@ -66,7 +66,7 @@ end
   CHECK(f.count("run-sleep", "sleep_completed") == 1);
 }
 
-TEST_CASE("a strict drift halts in needs_attention; pcall cannot turn it into success", "[host]") {
+TEST_CASE("a strict drift halts in needs_attention, pcall cannot turn it into success", "[host]") {
   HostFixture f;
   const std::string v1 = f.script("drift1.lua", std::string(kPort) + R"lua(
 return function(run) local r = run:model { model = "m", prompt = "hello" }; run:pause("wait"); return r.output end
@@ -370,7 +370,7 @@ namespace artana::testing {
 namespace {
 
 TEST_CASE(
-    "a side-effecting Lua tool that raises its own error halts for reconciliation; "
+    "a side-effecting Lua tool that raises its own error halts for reconciliation, "
     "declared failures do not",
     "[host][tool]") {
   HostFixture f;

@@ -30,7 +30,7 @@ size_t count(KernelHost& host, const std::string& type) {
 
 }  // namespace
 
-TEST_CASE("an execution that returns completes the run; one that raises fails it",
+TEST_CASE("an execution that returns completes the run, one that raises fails it",
           "[kernel][end]") {
   KernelHost host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
@@ -85,7 +85,7 @@ TEST_CASE("a halt the script caught keeps the run halted when its entry returns"
   CHECK(count(host, "run_completed") == 0);
 }
 
-TEST_CASE("a killed execution fails the run; a host failure holds it", "[kernel][end]") {
+TEST_CASE("a killed execution fails the run, a host failure holds it", "[kernel][end]") {
   KernelHost host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
   auto end = host.kernel->end_execution(kAcme, RunId("r1"), killed("limit_exceeded"));
@@ -101,7 +101,7 @@ TEST_CASE("a killed execution fails the run; a host failure holds it", "[kernel]
 
 TEST_CASE(
     "a model output that misses the step's schema is recorded as its failure, live and "
-    "on replay; retry_failed asks again",
+    "on replay, retry_failed asks again",
     "[kernel][end][model]") {
   KernelHost host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());

@@ -293,7 +293,7 @@ TEST_CASE("PII never reaches the ledger's bytes while the tool sees the real val
   CHECK(bytes.find("[EMAIL_1]") != std::string::npos);
 }
 
-TEST_CASE("capabilities given are enforced in permissive mode too; with none given all is open",
+TEST_CASE("capabilities given are enforced in permissive mode too, with none given all is open",
           "[kernel][middleware]") {
   for (bool listed : {true, false}) {
     KernelHost host;  // permissive, no middleware given

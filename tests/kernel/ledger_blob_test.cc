@@ -176,7 +176,7 @@ TEST_CASE("a hash with no blob reads as nothing, and a malformed hash is refused
   }
 }
 
-TEST_CASE("a blob over 16 MiB is refused naming its size and the cap; 16 MiB itself is kept",
+TEST_CASE("a blob over 16 MiB is refused naming its size and the cap, 16 MiB itself is kept",
           "[store][blob]") {
   TempDir dir;
   auto store = open_store(dir.str());

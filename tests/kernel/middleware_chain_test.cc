@@ -49,7 +49,7 @@ class Tagger : public Middleware {
 
 }  // namespace
 
-TEST_CASE("every hook runs in the fixed order for models and tools; a replay only rewrites",
+TEST_CASE("every hook runs in the fixed order for models and tools, a replay only rewrites",
           "[kernel][middleware]") {
   std::vector<std::string> log;
   TempDir dir;

@@ -172,7 +172,7 @@ TEST_CASE("a dropped live step is abandoned: nothing held, a model step asked ag
   CHECK(host.kernel->stats().pending_steps == 0);
 }
 
-TEST_CASE("after a reload, the same request adopts the call in flight; another abandons it",
+TEST_CASE("after a reload, the same request adopts the call in flight, another abandons it",
           "[kernel][steps][reload]") {
   Host host;
   REQUIRE(host.kernel->tools().add(charge_spec(true, "")).ok());
@@ -411,7 +411,7 @@ TEST_CASE("a reload refreshes every run of the fork chain and hands over the for
 
 // A replay reads a terminal's payload as text and parses it when a kind needs it: bytes that
 // hash right and are not a JSON object (edited, then hashed again) are corruption.
-TEST_CASE("a recorded terminal parses its text once; text that is not an object is corruption",
+TEST_CASE("a recorded terminal parses its text once, text that is not an object is corruption",
           "[kernel][replay]") {
   artana::kernel::RecordedTerminal good{"model_completed", 7, Json(), R"({"output":{"t":1}})"};
   REQUIRE(good.parse(RunId("r")).ok());

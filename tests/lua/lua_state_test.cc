@@ -204,7 +204,7 @@ struct ThrowingHandler final : artana::lua::SyscallHandler {
 
 }  // namespace
 
-TEST_CASE("a syscall handler that throws raises kind internal in Lua; the state goes on",
+TEST_CASE("a syscall handler that throws raises kind internal in Lua, the state goes on",
           "[lua][boundary]") {
   auto state = make_state(small_limits());
   lua_State* L = state->state();

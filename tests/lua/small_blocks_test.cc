@@ -51,7 +51,7 @@ TEST_CASE("small blocks keep their bytes through growth, shrinking and moves bet
   }
 }
 
-TEST_CASE("a freed small block is handed out again for its class; shrinking keeps the block",
+TEST_CASE("a freed small block is handed out again for its class, shrinking keeps the block",
           "[lua]") {
   SmallBlocks blocks;
   void* a = blocks.resize(nullptr, 0, 40);
