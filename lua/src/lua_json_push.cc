@@ -8,6 +8,7 @@
 #include <lua.hpp>
 
 #include "artana/lua/lua_json.h"
+#include "json_push_value.h"
 
 namespace artana::lua {
 namespace {
@@ -17,12 +18,14 @@ using kernel::Json;
 // Registry key of the array marker: the address is unique to this library.
 const char kArrayMarkerKey = 0;
 
+}  // namespace
+
 // ---- JSON -> Lua ---------------------------------------------------------------------------
 
 // Runs inside lua_pcall: every call may raise, and only references and trivially
 // destructible locals are alive across them. Index loops, not iterators, keep it so in
 // checked-iterator builds too.
-void push_value(lua_State* L, const Json& value, int depth) {
+void detail::push_json_value(lua_State* L, const Json& value, int depth) {
   switch (value.type()) {
     case Json::Type::kNull:
       lua_pushnil(L);
@@ -51,7 +54,7 @@ void push_value(lua_State* L, const Json& value, int depth) {
     const Json::Array& items = value.as_array();
     lua_createtable(L, hint, 0);
     for (size_t i = 0; i < n; ++i) {
-      push_value(L, items[i], depth + 1);
+      push_json_value(L, items[i], depth + 1);
       lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
     }
     if (n == 0) mark_array(L, -1);  // so [] comes back as [] rather than {}
@@ -60,15 +63,17 @@ void push_value(lua_State* L, const Json& value, int depth) {
     lua_createtable(L, 0, hint);
     for (size_t i = 0; i < n; ++i) {
       lua_pushlstring(L, members[i].first.data(), members[i].first.size());
-      push_value(L, members[i].second, depth + 1);
+      push_json_value(L, members[i].second, depth + 1);
       lua_rawset(L, -3);
     }
   }
 }
 
+namespace {
+
 // lua_CFunction run by push_json: argument 1 is a light userdata pointing at the Json.
 int l_push_json(lua_State* L) {
-  push_value(L, *static_cast<const Json*>(lua_touserdata(L, 1)), 1);
+  detail::push_json_value(L, *static_cast<const Json*>(lua_touserdata(L, 1)), 1);
   return 1;
 }
 

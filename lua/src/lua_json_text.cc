@@ -12,6 +12,7 @@
 
 #include "artana/kernel/json_parse.h"
 #include "artana/lua/lua_json.h"
+#include "json_push_value.h"
 
 namespace artana::lua {
 namespace {
@@ -90,20 +91,7 @@ int l_push_members(lua_State* L) {
   const kernel::Json::Object& added = call->extra->as_object();
   for (size_t i = 0; i < added.size(); ++i) {
     lua_pushlstring(L, added[i].first.data(), added[i].first.size());
-    const kernel::Json& value = added[i].second;
-    switch (value.type()) {  // scalars directly: push_json would open a protected call each
-      case kernel::Json::Type::kBool:
-        lua_pushboolean(L, value.as_bool() ? 1 : 0);
-        break;
-      case kernel::Json::Type::kInteger:
-        lua_pushinteger(L, static_cast<lua_Integer>(value.as_integer()));
-        break;
-      case kernel::Json::Type::kString:
-        lua_pushlstring(L, value.as_string().data(), value.as_string().size());
-        break;
-      default:
-        if (push_json(L, value) != LUA_OK) return lua_error(L);
-    }
+    detail::push_json_value(L, added[i].second, 2);
     lua_rawset(L, -3);
   }
   return 1;

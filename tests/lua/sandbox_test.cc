@@ -27,6 +27,12 @@ struct Fixture {
     state = std::move(created).value();
   }
   artana::Status run(const std::string& source) { return state->run_chunk(source, "t"); }
+  // Runs `source`, which asserts what it checks; a failed assert is reported with its text.
+  void require_ok(const std::string& source) {
+    artana::Status status = run(source);
+    INFO(status.to_string());
+    REQUIRE(status.ok());
+  }
 };
 
 }  // namespace
@@ -93,13 +99,11 @@ TEST_CASE("violations can be caught by pcall as error tables", "[sandbox][lua]")
               .ok());
   // The one error shape of lua_error.h: `where` names the line, and the table is read-only
   // to its metatable.
-  auto shape = f.run(
+  f.require_ok(
       "local ok, e = pcall(function() return os.time() end)\n"
       "assert(type(e.where) == 'string' and e.where:find(':1$'), tostring(e.where))\n"
       "assert(e.message:find('run:now', 1, true), e.message)\n"
       "assert(getmetatable(e) ~= nil and not pcall(setmetatable, e, nil))");
-  INFO(shape.to_string());
-  REQUIRE(shape.ok());
 }
 
 TEST_CASE("load runs text in the sandbox environment only", "[sandbox][lua]") {
@@ -191,7 +195,7 @@ TEST_CASE("pairs over a table with a table key raises sandbox_violation", "[sand
 // in one still names it as the stock library would.
 TEST_CASE("argument errors name the library function, wrapped or not", "[sandbox][lua]") {
   Fixture f;
-  auto named = f.run(
+  f.require_ok(
       "local function said(fn, ...) local ok, e = pcall(fn, ...) assert(not ok) return e end\n"
       "local cases = {\n"
       "  {string.upper, \"'string.upper'\"}, {string.rep, \"'string.rep'\"},\n"
@@ -203,6 +207,4 @@ TEST_CASE("argument errors name the library function, wrapped or not", "[sandbox
       "  local e = said(c[1], {})\n"
       "  assert(tostring(e):find(c[2], 1, true), tostring(e))\n"
       "end");
-  INFO(named.to_string());
-  REQUIRE(named.ok());
 }

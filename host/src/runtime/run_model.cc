@@ -222,29 +222,41 @@ void ScriptRun::port_raised(Task& port) {
   call_finished(waiter, ticket, finished.status());
 }
 
+namespace {
+
 // The members of a recorded model_completed payload that are the script's result; the
 // rest of it (cost, request hash, step key) is the ledger's.
 constexpr std::string_view kModelResultMembers[] = {"output", "usage", "tool_calls"};
+
+// What the script's result holds beside the model's answer, with room for `more` members.
+Json::Object result_facts(const kernel::ModelResult& result, size_t more) {
+  Json::Object facts;
+  facts.reserve(3 + more);
+  facts.emplace_back("replayed", result.replayed);
+  facts.emplace_back("seq", static_cast<int64_t>(result.seq));
+  facts.emplace_back("run_id", result.run_id.str());
+  return facts;
+}
+
+}  // namespace
 
 SyscallReply& ScriptRun::reply_recorded_model(kernel::ModelResult&& result,
                                               const std::string& step_key) {
   reply_.kind = SyscallReply::Kind::kRecordedValue;
   reply_.source = std::move(result.recorded_payload);
   reply_.members = kModelResultMembers;
-  reply_.value = Json::object_of(Json::Member("replayed", true),
-                                 Json::Member("seq", static_cast<int64_t>(result.seq)),
-                                 Json::Member("run_id", result.run_id.str()));
+  reply_.value = Json(result_facts(result, 0));
   reply_.chunkname = step_key;  // named if the text is not JSON (the bridge: storage_error)
   return reply_;
 }
 
 Json ScriptRun::model_result_json(kernel::ModelResult&& result) {
-  return Json::object_of(Json::Member("output", std::move(result.output)),
-                         Json::Member("usage", std::move(result.usage)),
-                         Json::Member("tool_calls", std::move(result.tool_calls)),
-                         Json::Member("replayed", result.replayed),
-                         Json::Member("seq", static_cast<int64_t>(result.seq)),
-                         Json::Member("run_id", result.run_id.str()));
+  Json::Object members = result_facts(result, std::size(kModelResultMembers));
+  Json* answer[] = {&result.output, &result.usage, &result.tool_calls};  // kModelResultMembers
+  for (size_t i = 0; i < std::size(kModelResultMembers); ++i) {
+    members.emplace_back(std::string(kModelResultMembers[i]), std::move(*answer[i]));
+  }
+  return Json(std::move(members));
 }
 
 }  // namespace artana::host

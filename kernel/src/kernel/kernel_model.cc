@@ -11,19 +11,24 @@ namespace {
 
 namespace ev = events;
 
-// The terminal is consumed: its values are moved into the result.
+// The terminal is consumed: its values are moved into the result, or its text when it was
+// kept unparsed (ModelRequest::result_as_text).
 ModelResult recorded_result(const RunState& state, RecordedTerminal&& terminal) {
-  Json& p = terminal.payload;
   ModelResult result;
   result.run_id = state.run_id;
+  result.replayed = true;
+  result.seq = terminal.seq;
+  if (!terminal.text.empty()) {
+    result.recorded_payload = std::move(terminal.text);
+    return result;
+  }
+  Json& p = terminal.payload;
   if (Json* v = p.find("output")) result.output = std::move(*v);
   if (Json* v = p.find("usage")) result.usage = std::move(*v);
   if (Json* v = p.find("tool_calls")) result.tool_calls = std::move(*v);
   if (const Json* v = p.find("cost_micro_usd"); v != nullptr && v->is_integer()) {
     result.cost_micro_usd = v->as_integer();
   }
-  result.replayed = true;
-  result.seq = terminal.seq;
   return result;
 }
 
@@ -109,15 +114,7 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
       ARTANA_RETURN_IF_ERROR(terminal.parse(state.run_id));
       return recorded_failure(key, terminal);
     }
-    ModelResult result;
-    if (!terminal.text.empty()) {  // result_as_text: handed on unparsed
-      result.run_id = state.run_id;
-      result.replayed = true;
-      result.seq = terminal.seq;
-      result.recorded_payload = std::move(terminal.text);
-    } else {
-      result = recorded_result(state, std::move(terminal));
-    }
+    ModelResult result = recorded_result(state, std::move(terminal));
     result.drift_fields = std::move(decision.drift_fields);
     return ModelStep{std::move(result), std::nullopt, PendingStep()};
   }

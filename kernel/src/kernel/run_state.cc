@@ -65,7 +65,6 @@ void RunState::start_replay() {
   }
 }
 
-// A flag on the step, not a set of keys: reaching a step stays O(1) however long the run.
 StepRecord* RunState::find_step(const std::string& key) {
   if (next_in_order_ < recorded_order_.size()) {
     auto* expected = recorded_order_[next_in_order_];
@@ -82,11 +81,7 @@ StepRecord* RunState::find_step(const std::string& key) {
   return &it->second;
 }
 
-void RunState::reached(const std::string& key) {
-  auto it = steps.find(key);
-  if (it != steps.end()) reached(it->second);
-}
-
+// A flag on the step, not a set of keys: reaching a step stays O(1) however long the run.
 void RunState::reached(StepRecord& step) {
   add_counts(pii.counts, step.extras().pii_terminal);
   if (step.reached) return;

@@ -88,9 +88,8 @@ class RunState {
   // lookup is two cache misses (its bucket, then the node before it), the guess one string
   // compare on memory the previous step's neighbour already brought in.
   StepRecord* find_step(const std::string& key);
-  // The script reached recorded step `key` again: its terminal's placeholders advance the
+  // The script reached recorded `step` again: its terminal's placeholders advance the
   // numbering, and once every recorded step was reached the run is live.
-  void reached(const std::string& key);
   void reached(StepRecord& step);
   bool replaying() const { return unreached_ > 0; }
   // A terminal was recorded for `key` by someone other than the script (an operator's

@@ -83,9 +83,9 @@ size_t last_suffix_start(std::string_view text, std::string_view suffix_start, s
   return std::string_view::npos;
 }
 
-// The envelope's fields and the payload's text, in the exact layout encode_event_value writes;
-// nullopt otherwise (parse_event then reads the text as JSON and names what is wrong).
-std::optional<EventLayout> read_layout(std::string_view canonical) {
+}  // namespace
+
+std::optional<EventLayout> event_layout(std::string_view canonical) {
   constexpr std::string_view kSuffixStart = ",\"prev_hash\":\"";
   EnvelopeReader in(canonical);
   EventLayout out;
@@ -109,9 +109,11 @@ std::optional<EventLayout> read_layout(std::string_view canonical) {
   return out;
 }
 
+namespace {
+
 std::optional<Result<Event>> parse_event_layout(std::string_view canonical, const Sha256& hash,
                                                 std::string_view where, bool envelope) {
-  std::optional<EventLayout> layout = read_layout(canonical);
+  std::optional<EventLayout> layout = event_layout(canonical);
   if (!layout) return std::nullopt;
   Result<Sha256> prev_hash =
       envelope ? Sha256::from_hex(layout->prev_hash) : Result<Sha256>(Sha256());
@@ -134,10 +136,6 @@ std::optional<Result<Event>> parse_event_layout(std::string_view canonical, cons
 }
 
 }  // namespace
-
-std::optional<EventLayout> event_layout(std::string_view canonical) {
-  return read_layout(canonical);
-}
 
 Result<Sha256> encode_event_value(const Envelope& e, std::string_view payload_text,
                                   std::string& value) {
