@@ -87,11 +87,9 @@ Status ScriptRun::start_or_resume() {
     }
   }
   if (!record) {
-    // The source first, then the run with its script_loaded in one commit (the event names
-    // the source by hash, so the source is durable before it).
-    if (!script_.is_pinned())
-      ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
+    // The run, its script_loaded and the source that event names by hash: one commit.
     kernel::StartRunRequest request;
+    if (!script_.is_pinned()) request.sources.push_back(script_.entry().text);
     request.script_identity = script_identity();
     request.run_id = options_.run_id ? *options_.run_id : kernel::Kernel::new_run_id();
     request.tenant = options_.tenant;

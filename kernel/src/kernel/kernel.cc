@@ -73,30 +73,49 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   header.script_hash = request.script_hash;
   header.parent_run_id = request.parent_run_id;
   header.metadata = request.metadata;
-  Status created = store_.create_run(header).status();
-  if (created.code() == StatusCode::kAlreadyExists) {
-    // A start interrupted between creating the run and recording run_started (the process
-    // died) is finished now; any other existing run keeps its id.
-    auto info = store_.run_info(header.run_id);
-    if (!info.ok() || info->head_seq != 0 || info->header.tenant_id != header.tenant_id)
-      return created;
-  } else if (!created.ok()) {
-    return created;
+  if (!request.script_identity.is_null()) {
+    ARTANA_RETURN_IF_ERROR(check_script_identity(header.run_id, request.script_identity).status());
   }
+  // A new run is created, started and its sources stored in one commit: it exists whole or
+  // not at all. Its state is what loading a just-created run gives, held once it exists.
+  RunIndex fresh;
+  fresh.info.header = header;
+  auto state = std::make_shared<RunState>();
+  state->run_id = header.run_id;
+  ARTANA_RETURN_IF_ERROR(state->load(std::move(fresh), {}));
+  Status started = record_start(*state, request, &header);
+  if (started.ok()) {
+    std::lock_guard<std::mutex> lock(held_->mu);
+    held_->runs.emplace(header.run_id.str(), state);  // kept if another thread loaded it since
+    return header.run_id;
+  }
+  if (started.code() != StatusCode::kAlreadyExists) return started;
+  // A start interrupted between creating the run and recording run_started (the process
+  // died; ledgers written before the two shared a commit) is finished now; any other
+  // existing run keeps its id.
+  auto info = store_.run_info(header.run_id);
+  if (!info.ok() || info->head_seq != 0 || info->header.tenant_id != header.tenant_id) {
+    return started;
+  }
+  ARTANA_ASSIGN_OR_RETURN(state, load(header.run_id));
+  ARTANA_RETURN_IF_ERROR(record_start(*state, request, nullptr));
+  return header.run_id;
+}
 
+Status Kernel::record_start(RunState& state, const StartRunRequest& request,
+                            const RunHeader* create) {
   TenantContext tenant = request.tenant;
   std::sort(tenant.capabilities.begin(), tenant.capabilities.end());
   tenant.capabilities.erase(std::unique(tenant.capabilities.begin(), tenant.capabilities.end()),
                             tenant.capabilities.end());
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, load(header.run_id));
-  std::lock_guard<std::mutex> lock(state->mu);
-  state->tenant = tenant;  // the run has no event yet: its tenant is the one starting it
+  std::lock_guard<std::mutex> lock(state.mu);
+  state.tenant = tenant;  // the run has no event yet: its tenant is the one starting it
   // The input is a run's first recorded value: numbered from a fresh run's placeholders.
   PiiState fresh;
   StepValue input(request.input);
   StepRequest rewrite{std::span<StepValue>(&input, 1)};
   rewrite.placeholders.numbering = &fresh;
-  ARTANA_RETURN_IF_ERROR(rewrite_request(*state, "", std::nullopt, rewrite));
+  ARTANA_RETURN_IF_ERROR(rewrite_request(state, "", std::nullopt, rewrite));
   Json payload = Json::object({{"tenant", tenant.to_json()},
                                {"script_hash", request.script_hash},
                                {"input", input.take()},
@@ -104,14 +123,21 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
                                {"metadata", request.metadata}});
   if (request.parent_run_id) payload.set("parent_run_id", request.parent_run_id->str());
   record_placeholders(payload, std::move(rewrite.placeholders.allocated));
-  std::vector<EventDraft> drafts =
-      event_drafts(EventDraft{std::string(ev::kRunStarted), std::move(payload)});
+  AppendRequest append_request = request_for(
+      state, event_drafts(EventDraft{std::string(ev::kRunStarted), std::move(payload)}));
   if (!request.script_identity.is_null()) {
-    ARTANA_RETURN_IF_ERROR(check_script_identity(header.run_id, request.script_identity).status());
-    drafts.push_back(EventDraft{std::string(ev::kScriptLoaded), request.script_identity});
+    append_request.drafts.push_back(
+        EventDraft{std::string(ev::kScriptLoaded), request.script_identity});
   }
-  ARTANA_RETURN_IF_ERROR(append(*state, std::move(drafts)).status());
-  return header.run_id;
+  if (create) {
+    append_request.create = *create;
+    append_request.blobs = request.sources;
+  } else {
+    for (const std::string& source : request.sources) {
+      ARTANA_RETURN_IF_ERROR(store_.put_blob(source).status());
+    }
+  }
+  return commit(state, std::move(append_request)).status();
 }
 
 Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
@@ -212,16 +238,26 @@ Result<std::shared_ptr<RunState>> Kernel::next_in_chain(RunState& state) {
 Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> drafts,
                                     std::optional<RunStatus> new_status, bool barrier,
                                     std::function<Status(AppendTxn&)> in_txn) {
-  AppendRequest request;
-  request.run_id = state.run_id;
-  request.lease_epoch = state.lease_epoch;
-  request.expected_head_seq = state.head_seq;
-  request.drafts = std::move(drafts);
+  AppendRequest request = request_for(state, std::move(drafts));
   request.new_status = new_status;
   request.barrier = barrier;
   request.in_txn = std::move(in_txn);
   // An ended run appends nothing more: its lease goes in the same commit.
   request.release_lease = new_status && run_ended(*new_status);
+  return commit(state, std::move(request));
+}
+
+AppendRequest Kernel::request_for(const RunState& state, std::vector<EventDraft> drafts) {
+  AppendRequest request;
+  request.run_id = state.run_id;
+  request.lease_epoch = state.lease_epoch;
+  request.expected_head_seq = state.head_seq;
+  request.drafts = std::move(drafts);
+  return request;
+}
+
+Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
+  const std::optional<RunStatus> new_status = request.new_status;
   fault_point("append.before");
   Result<AppendResult> appended = store_.append(std::move(request));
   if (!appended.ok() && appended.status().code() == StatusCode::kFenced) {

@@ -37,14 +37,23 @@ Result<bool> blob_intact(LedgerReader& reader, const PreparedBlob& blob) {
   return stored->has_value() && **stored == blob.content();
 }
 
-Status apply_put_blob(WriteContext& ctx, const PreparedBlob& blob) {
+Result<bool> check_put_blob(WriteContext& ctx, const PreparedBlob& blob) {
   LedgerReader reader(ctx.env(), ctx.txn());
   ARTANA_ASSIGN_OR_RETURN(bool intact, blob_intact(reader, blob));
-  if (intact) return Status();  // content-addressed: already there, nothing to rewrite
+  if (intact) return false;  // content-addressed: already there, nothing to rewrite
   // Up to 16 MiB in one value: on a full disk, refuse it here (kDiskFull, nothing written)
   // rather than have LMDB's page write fail halfway.
   ARTANA_RETURN_IF_ERROR(ctx.env().require_space(blob.value.size()));
+  return true;
+}
+
+Status write_blob(WriteContext& ctx, const PreparedBlob& blob) {
   return ctx.put(ctx.env().dbi().blobs, blob.key.raw(), blob.value);
+}
+
+Status apply_put_blob(WriteContext& ctx, const PreparedBlob& blob) {
+  ARTANA_ASSIGN_OR_RETURN(bool needed, check_put_blob(ctx, blob));
+  return needed ? write_blob(ctx, blob) : Status();
 }
 
 Result<std::optional<std::string>> read_blob(LedgerReader& reader, const Sha256& key) {

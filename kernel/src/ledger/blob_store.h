@@ -37,6 +37,10 @@ Result<Sha256> parse_blob_hash(std::string_view hex);
 // stored value that differs (damaged) is overwritten with the right content. Repeatable, and
 // checks before it writes (GroupCommit's rule).
 Status apply_put_blob(WriteContext& ctx, const PreparedBlob& blob);
+// Its two halves, for an op that checks all it writes before its first write (a new run's
+// append): whether the blob must be written (kDiskFull when it would not fit), and the write.
+Result<bool> check_put_blob(WriteContext& ctx, const PreparedBlob& blob);
+Status write_blob(WriteContext& ctx, const PreparedBlob& blob);
 
 // Whether the blob is stored intact (so put_blob need not write).
 Result<bool> blob_intact(LedgerReader& reader, const PreparedBlob& blob);

@@ -4,9 +4,11 @@
 //  - Synced modes (full, effects) write pages with pwrite. If each commit grew the file, its
 //    fdatasync would flush the data *and* a journal commit for the new size; zero-filling
 //    the file ahead of the last page makes commits overwrite allocated blocks, so each sync
-//    flushes data alone. When the disk cannot hold even the batch itself, it is refused with
-//    kDiskFull and the zeros are cut back: LMDB's own write would fail halfway, and a short
-//    write reads only as EIO.
+//    flushes data alone. The zeros are not synced on their own: the next commit's sync
+//    flushes them with its pages, one journal commit for the new size either way, and a new
+//    ledger's first commit waits for one sync instead of two. When the disk cannot hold even the
+//    batch itself, it is refused with kDiskFull and the zeros are cut back: LMDB's own write would
+//    fail halfway, and a short write reads only as EIO.
 //  - `none` maps the file writable (MDB_WRITEMAP: a commit is a few memory writes, no
 //    syscalls). LMDB then sizes the file to the whole map, sparse, and a store into a hole on
 //    a full disk would raise SIGBUS. So before a batch, the blocks it can reach (past the last
@@ -29,7 +31,7 @@ namespace artana::kernel::ledger {
 class FileSpace {
  public:
   enum class Mode { kZeroFill, kMapped };
-  FileSpace(Mode mode, bool sync_growth) : mode_(mode), sync_growth_(sync_growth) {}
+  explicit FileSpace(Mode mode) : mode_(mode) {}
 
   // Makes sure the blocks a batch writing about `batch_bytes` may touch are allocated.
   // `required`: refuse with kDiskFull in kZeroFill mode too (see LedgerEnv::require_space).
@@ -48,7 +50,6 @@ class FileSpace {
   int allocate(int fd, uint64_t from, uint64_t to);
 
   Mode mode_;
-  bool sync_growth_;
   uint64_t ready_end_ = 0;  // blocks below this offset are known to be allocated
   uint64_t writer_floor_ = 0;
 };

@@ -167,8 +167,7 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
     ::chmod((canonical + "/lock.mdb").c_str(), 0600);
   }
   self->space_ =
-      std::make_unique<FileSpace>(writemap ? FileSpace::Mode::kMapped : FileSpace::Mode::kZeroFill,
-                                  options.durability != Durability::kNone);
+      std::make_unique<FileSpace>(writemap ? FileSpace::Mode::kMapped : FileSpace::Mode::kZeroFill);
   MDB_stat stat;
   if (mdb_env_stat(self->env_, &stat) == 0) self->page_bytes_ = stat.ms_psize;
   if (writemap) {

@@ -51,11 +51,7 @@ class LmdbEventStore final : public EventStore {
         commits_(*env_, options.durability) {}
 
   Result<RunInfo> create_run(const RunHeader& header) override {
-    ARTANA_RETURN_IF_ERROR(check_identifier("run id", header.run_id.str()));
-    ARTANA_RETURN_IF_ERROR(check_identifier("tenant id", header.tenant_id.str()));
-    if (!header.script_hash.empty() && !Sha256::from_hex(header.script_hash).ok()) {
-      return Status::invalid_argument("script_hash '{}' is not 64 hex digits", header.script_hash);
-    }
+    ARTANA_RETURN_IF_ERROR(check_header(header));
     RunInfo created;
     WriteOp op;
     op.bytes_hint = 1024;
@@ -70,9 +66,7 @@ class LmdbEventStore final : public EventStore {
   Result<RunInfo> run_info(const RunId& run) override { return head(run); }
 
   Result<AppendResult> append(AppendRequest request) override {
-    if (request.drafts.empty()) {
-      return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
-    }
+    ARTANA_RETURN_IF_ERROR(check_request(request));
     ARTANA_ASSIGN_OR_RETURN(ledger::PreparedAppend prepared,
                             ledger::prepare_append(config_, request));
     AppendResult result;
@@ -94,10 +88,7 @@ class LmdbEventStore final : public EventStore {
       on_done(append(std::move(request)));
       return;
     }
-    if (request.drafts.empty()) {
-      on_done(Status::invalid_argument("append to '{}' has no events", request.run_id.str()));
-      return;
-    }
+    if (Status checked = check_request(request); !checked.ok()) return on_done(checked);
     auto prepared = ledger::prepare_append(config_, request);
     if (!prepared.ok()) return on_done(prepared.status());
     struct State {
@@ -381,6 +372,33 @@ class LmdbEventStore final : public EventStore {
   }
 
  private:
+  static Status check_header(const RunHeader& header) {
+    ARTANA_RETURN_IF_ERROR(check_identifier("run id", header.run_id.str()));
+    ARTANA_RETURN_IF_ERROR(check_identifier("tenant id", header.tenant_id.str()));
+    if (!header.script_hash.empty() && !Sha256::from_hex(header.script_hash).ok()) {
+      return Status::invalid_argument("script_hash '{}' is not 64 hex digits", header.script_hash);
+    }
+    return Status();
+  }
+
+  static Status check_request(const AppendRequest& request) {
+    if (request.drafts.empty()) {
+      return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
+    }
+    if (!request.create) return Status();
+    ARTANA_RETURN_IF_ERROR(check_header(*request.create));
+    // apply_append creates the run before these would be checked (GroupCommit's rule: no
+    // refusal after a write), so a creating append may not ask for them.
+    if (request.create->run_id != request.run_id || request.in_txn || request.outside_owner ||
+        request.expected_head_seq.value_or(0) != 0) {
+      return Status::invalid_argument(
+          "an append creating run '{}' must be its owner's first, to that run, with no "
+          "transaction callback",
+          request.run_id.str());
+    }
+    return Status();
+  }
+
   std::unique_ptr<LedgerEnv> env_;
   Durability durability_;
   ledger::StoreConfig config_;

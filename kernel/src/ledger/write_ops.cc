@@ -237,6 +237,8 @@ uint64_t PreparedAppend::bytes() const {
   uint64_t total = 0;
   for (const PreparedEvent& e : events) total += e.payload_text.size() + kEnvelopeBytes;
   for (const auto& [key, content] : blobs) total += content.size() + 64;
+  for (const PreparedBlob& source : sources) total += source.value.size() + 64;
+  if (creates_run) total += 1024;
   return total;
 }
 
@@ -252,12 +254,30 @@ Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendReq
         encode_payload(draft.payload, config.large_value_bytes, blobs, event.payload_text));
     event.event_id = new_event_id();
   }
+  for (const std::string& bytes : request.blobs) {
+    ARTANA_ASSIGN_OR_RETURN(PreparedBlob source, prepare_blob(bytes));
+    prepared.sources.push_back(std::move(source));
+  }
+  prepared.creates_run = request.create.has_value();
   return prepared;
 }
 
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
                     const PreparedAppend& prepared, AppendResult& result) {
   const Dbis& dbi = ctx.env().dbi();
+  // A new run's sources and the run itself (AppendRequest::blobs, ::create) come first. The
+  // sources are checked before anything is written; once the run is created nothing below
+  // can refuse (LmdbEventStore::append allows no in_txn, outside owner or expected head
+  // other than 0 with a creation), so a refused op still leaves the transaction as it was.
+  std::vector<const PreparedBlob*> sources_to_write;
+  for (const PreparedBlob& source : prepared.sources) {
+    ARTANA_ASSIGN_OR_RETURN(bool needed, check_put_blob(ctx, source));
+    if (needed) sources_to_write.push_back(&source);
+  }
+  if (request.create) {
+    RunInfo created;
+    ARTANA_RETURN_IF_ERROR(apply_create_run(ctx, config, *request.create, created));
+  }
   LedgerReader reader(ctx.env(), ctx.txn());
   ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(request.run_id.str()));
   if (request.expected_head_seq && *request.expected_head_seq != record.head_seq) {
@@ -275,6 +295,8 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
 
   // Every check passed: from here on only LMDB itself can fail.
   if (view) ARTANA_RETURN_IF_ERROR(view->flush());
+  for (const PreparedBlob* source : sources_to_write)
+    ARTANA_RETURN_IF_ERROR(write_blob(ctx, *source));
   for (const auto& [key, content] : prepared.blobs) {
     std::string value(1, '\0');  // format 0: the content as is
     value.append(content);

@@ -11,6 +11,7 @@
 
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/lmdb_event_store.h"
+#include "ledger/blob_store.h"
 #include "ledger/group_commit.h"
 
 namespace artana::kernel::ledger {
@@ -35,6 +36,8 @@ struct PreparedEvent {
 struct PreparedAppend {
   std::vector<PreparedEvent> events;
   std::vector<std::pair<Sha256, std::string>> blobs;  // large values to store once
+  std::vector<PreparedBlob> sources;                  // AppendRequest::blobs
+  bool creates_run = false;                           // AppendRequest::create
   uint64_t bytes() const;                             // about how many bytes applying it writes
 };
 Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request);

@@ -124,6 +124,13 @@ struct AppendRequest {
   // owner sees the event when it next looks at the run's head.
   bool outside_owner = false;
   std::vector<EventDraft> drafts;  // appended in order, all or nothing
+  // Creates the run in the same transaction, before its events (kAlreadyExists when the id
+  // is taken): a new run exists whole — created, started, its code stored — or not at all,
+  // for one commit instead of three.
+  std::optional<RunHeader> create;
+  // Stored content-addressed in the same transaction, before the events (a new run's script
+  // source, which its script_loaded event names by hash), as put_blob stores them.
+  std::vector<std::string> blobs;
   // The run's head the caller decided from (its last seq). Refused with kConflict when the
   // run has moved on since — another process appended — so nobody appends from stale state
   // (a worker settling a call another process completed meanwhile). Part of the store

@@ -277,6 +277,13 @@ class Kernel {
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
                               std::optional<RunStatus> new_status = {}, bool barrier = false,
                               std::function<Status(AppendTxn&)> in_txn = {});
+  // An append from the run's owner as it stands (lease, head); `commit` sends it and applies
+  // what was appended to the state.
+  static AppendRequest request_for(const RunState& state, std::vector<EventDraft> drafts);
+  Result<AppendResult> commit(RunState& state, AppendRequest request);
+  // run_started (and script_loaded) for `request`; with `create`, in the commit that creates
+  // the run and stores its sources.
+  Status record_start(RunState& state, const StartRunRequest& request, const RunHeader* create);
   // Applies the replay policy to a step recorded with another request: an error (strict:
   // the run halts), the recorded result with the drift noted once (allow_prompt_drift), or a
   // fork to continue in (fork_on_drift).

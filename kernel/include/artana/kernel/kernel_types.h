@@ -49,6 +49,9 @@ struct StartRunRequest {
   // When an object: the script's identity, recorded as script_loaded in run_started's commit
   // (Kernel::record_script then finds it recorded: a new run costs one commit less).
   Json script_identity;
+  // Script sources to keep content-addressed (Kernel::store_source), stored in the commit
+  // that creates the run: script_loaded names them, so they are durable with it.
+  std::vector<std::string> sources;
 };
 
 struct ModelRequest {
