@@ -8,7 +8,12 @@
 # too. Otherwise, or with -DARTANA_STATIC_CXX=OFF, the shared libraries are linked as before.
 # All three or none: a shared spdlog would bring a shared fmt beside the compiled one.
 option(ARTANA_STATIC_CXX "Compile fmt, spdlog and simdjson into the binaries (with the C++ runtime)" ON)
-set(ARTANA_DEPS_DIR "${PROJECT_SOURCE_DIR}/.deps" CACHE PATH
+if(DEFINED ENV{ARTANA_DEPS_DIR})
+  set(artana_default_deps_dir "$ENV{ARTANA_DEPS_DIR}")
+else()
+  set(artana_default_deps_dir "${PROJECT_SOURCE_DIR}/.deps")
+endif()
+set(ARTANA_DEPS_DIR "${artana_default_deps_dir}" CACHE PATH
   "Where .ci/fetch-sources put the Debian source packages")
 
 # The fetched source of `package` in the version `version` (the installed one), or empty.
