@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "artana/kernel/fault_points.h"
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
@@ -107,15 +108,23 @@ Result<std::shared_ptr<RunState>> Kernel::fork_for(RunState& parent, const StepR
   header.parent_run_id = parent_info.header.parent_run_id;
   header.forked_from = ForkPoint{parent.run_id, fork_seq};
   header.metadata = parent_info.header.metadata;
-  ARTANA_RETURN_IF_ERROR(store_.create_run(header).status());
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fork, load(fork_id));
-  std::lock_guard<std::mutex> lock(fork->mu);
   Json payload = Json::object({{"forked_from_run_id", parent.run_id.str()},
                                {"fork_seq", static_cast<int64_t>(fork_seq)},
                                {"request_hash", request_hash}});
-  ARTANA_RETURN_IF_ERROR(
-      append(*fork, event_drafts(EventDraft{std::string(ev::kRunForked), std::move(payload)}))
-          .status());
+  // Created with its run_forked in one commit (like a new run: it exists whole or not at
+  // all), then loaded: its shared prefix's steps come from the indexes the creation wrote.
+  AppendRequest request;
+  request.run_id = fork_id;
+  request.create = header;
+  request.drafts = event_drafts(EventDraft{std::string(ev::kRunForked), std::move(payload)});
+  fault_point("append.before");
+  ARTANA_ASSIGN_OR_RETURN(AppendResult created, store_.append(std::move(request)));
+  fault_point("append.after");
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fork, load(fork_id));
+  {
+    std::lock_guard<std::mutex> lock(fork->mu);
+    fork->lease_epoch = created.lease_epoch;  // the lease its creation took
+  }
   kernel_log().info("run forked run={} fork={} fork_seq={}", parent.run_id.str(), fork_id.str(),
                     fork_seq);
   return fork;
