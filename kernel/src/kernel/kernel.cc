@@ -85,8 +85,17 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   ARTANA_RETURN_IF_ERROR(state->load(std::move(fresh), {}));
   Status started = record_start(*state, request, &header);
   if (started.ok()) {
-    std::lock_guard<std::mutex> lock(held_->mu);
-    held_->runs.emplace(header.run_id.str(), state);  // kept if another thread loaded it since
+    std::shared_ptr<RunState> held;
+    {
+      std::lock_guard<std::mutex> lock(held_->mu);
+      held = held_->runs.emplace(header.run_id.str(), state).first->second;
+    }
+    if (held != state) {
+      // Another thread loaded the run from the ledger since its commit: that state is the
+      // one kept, and the lease this start took is this process's.
+      std::lock_guard<std::mutex> lock(held->mu);
+      held->lease_epoch = state->lease_epoch;
+    }
     return header.run_id;
   }
   if (started.code() != StatusCode::kAlreadyExists) return started;
