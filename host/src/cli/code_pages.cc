@@ -1,7 +1,8 @@
 // The CLI's code pages, mapped in one call at start-up.
 //
-// A short `artana` command runs a little of a lot of code: about 90 distinct 64 KiB windows
-// of the binary's text, each mapped by its own page fault on first use. On a virtual machine
+// A short `artana` command runs a little of a lot of code, and each part of the binary's text
+// is mapped by a page fault on first use (a one-step run: 87 faults on the binary, 35 with
+// this call, which leaves those on its data). On a virtual machine
 // a fault costs several microseconds; asking the kernel to map the whole text at once
 // (MADV_POPULATE_READ, Linux 5.14; the pages are in the page cache) costs less than the
 // faults it saves (docs/benchmarks.md, cli_first_step_ms). Where the kernel lacks it the call

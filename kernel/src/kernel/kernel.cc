@@ -256,6 +256,17 @@ Result<AppendResult> Kernel::append(RunState& state, std::vector<EventDraft> dra
   return commit(state, std::move(request));
 }
 
+Result<AppendResult> Kernel::send(const RunId& run, AppendRequest request) {
+  fault_point("append.before");
+  Result<AppendResult> appended = store_.append(std::move(request));
+  if (!appended.ok() && appended.status().code() == StatusCode::kFenced) {
+    kernel_log().warn("append fenced run={}: {}; this process stops writing the run", run.str(),
+                      appended.status().message());
+  }
+  if (appended.ok()) fault_point("append.after");
+  return appended;
+}
+
 AppendRequest Kernel::request_for(const RunState& state, std::vector<EventDraft> drafts) {
   AppendRequest request;
   request.run_id = state.run_id;
@@ -267,14 +278,7 @@ AppendRequest Kernel::request_for(const RunState& state, std::vector<EventDraft>
 
 Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
   const std::optional<RunStatus> new_status = request.new_status;
-  fault_point("append.before");
-  Result<AppendResult> appended = store_.append(std::move(request));
-  if (!appended.ok() && appended.status().code() == StatusCode::kFenced) {
-    kernel_log().warn("append fenced run={}: {}; this process stops writing the run",
-                      state.run_id.str(), appended.status().message());
-  }
-  ARTANA_ASSIGN_OR_RETURN(AppendResult result, std::move(appended));
-  fault_point("append.after");
+  ARTANA_ASSIGN_OR_RETURN(AppendResult result, send(state.run_id, std::move(request)));
   state.lease_epoch = new_status && run_ended(*new_status) ? 0 : result.lease_epoch;
   for (size_t i = 0; i < result.events.size(); ++i) {
     const IndexEntries* indexed = i < result.indexes.size() ? &result.indexes[i] : nullptr;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "artana/kernel/fault_points.h"
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"
 #include "kernel/model_identity.h"
@@ -117,9 +116,7 @@ Result<std::shared_ptr<RunState>> Kernel::fork_for(RunState& parent, const StepR
   request.run_id = fork_id;
   request.create = header;
   request.drafts = event_drafts(EventDraft{std::string(ev::kRunForked), std::move(payload)});
-  fault_point("append.before");
-  ARTANA_ASSIGN_OR_RETURN(AppendResult created, store_.append(std::move(request)));
-  fault_point("append.after");
+  ARTANA_ASSIGN_OR_RETURN(AppendResult created, send(fork_id, std::move(request)));
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fork, load(fork_id));
   {
     std::lock_guard<std::mutex> lock(fork->mu);

@@ -5,12 +5,16 @@
 namespace artana::kernel::ledger {
 
 Result<PreparedBlob> prepare_blob(std::string_view bytes) {
+  return prepare_blob(bytes, Sha256::of(bytes));
+}
+
+Result<PreparedBlob> prepare_blob(std::string_view bytes, const Sha256& key) {
   if (bytes.size() > EventStore::kMaxBlobBytes) {
     return Status::invalid_argument("a blob of {} bytes is over the cap of {} bytes (16 MiB)",
                                     bytes.size(), EventStore::kMaxBlobBytes);
   }
   PreparedBlob blob;
-  blob.key = Sha256::of(bytes);
+  blob.key = key;
   blob.value.reserve(bytes.size() + 1);
   blob.value.push_back('\0');  // format 0: the content as is
   blob.value.append(bytes);

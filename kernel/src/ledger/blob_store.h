@@ -29,6 +29,8 @@ struct PreparedBlob {
 
 // kInvalidArgument naming the size and the cap when `bytes` is too large.
 Result<PreparedBlob> prepare_blob(std::string_view bytes);
+// The same with its SHA-256 already computed by the caller (a large value's reference).
+Result<PreparedBlob> prepare_blob(std::string_view bytes, const Sha256& key);
 
 // kInvalidArgument naming `hex` unless it is 64 hex digits.
 Result<Sha256> parse_blob_hash(std::string_view hex);

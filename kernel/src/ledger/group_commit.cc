@@ -40,14 +40,6 @@ Status WriteContext::update(
   return check(mdb_cursor_put(cursor.get(), &k, &v, found ? MDB_CURRENT : 0), "writing");
 }
 
-Status WriteContext::put_once(MDB_dbi dbi, std::string_view key, std::string_view value) {
-  MDB_val k = to_val(key), v = to_val(value);
-  ++writes_;
-  int rc = mdb_put(txn_, dbi, &k, &v, MDB_NOOVERWRITE);
-  if (rc == MDB_KEYEXIST) return Status();
-  return check(rc, "writing a large value");
-}
-
 Status WriteContext::del(MDB_dbi dbi, std::string_view key, const std::string_view* value) {
   MDB_val k = to_val(key), v;
   if (value != nullptr) v = to_val(*value);

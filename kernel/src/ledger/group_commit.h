@@ -44,8 +44,6 @@ class WriteContext {
   // Every write counts itself, so GroupCommit can tell an op refused before writing from one
   // that failed halfway.
   Status put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
-  // Like put with MDB_NOOVERWRITE, but an existing key is success (content-addressed data).
-  Status put_once(MDB_dbi dbi, std::string_view key, std::string_view value);
   Status del(MDB_dbi dbi, std::string_view key, const std::string_view* value = nullptr);
   // Reads `key` of `dbi` and writes what `change` makes of it (its argument: the stored
   // value, or nullopt when the key is absent) with one descent of the tree: the cursor that

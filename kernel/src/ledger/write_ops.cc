@@ -13,20 +13,22 @@ namespace {
 
 constexpr size_t kMaxEventTypeBytes = 64;
 
-// Collects an append's large values (each once) to be written inside the transaction.
+// Collects an append's large values (each once) to be written inside the transaction, in
+// the form put_blob stores (blob_store.h): the same content-addressed blobs as sources.
 class CollectingBlobSink : public BlobSink {
  public:
-  explicit CollectingBlobSink(std::vector<std::pair<Sha256, std::string>>& blobs) : blobs_(blobs) {}
+  explicit CollectingBlobSink(std::vector<PreparedBlob>& blobs) : blobs_(blobs) {}
   Status put_blob(const Sha256& key, std::string_view content) override {
-    for (const auto& [known, text] : blobs_) {
-      if (known == key) return Status();
+    for (const PreparedBlob& known : blobs_) {
+      if (known.key == key) return Status();
     }
-    blobs_.emplace_back(key, std::string(content));
+    ARTANA_ASSIGN_OR_RETURN(PreparedBlob blob, prepare_blob(content, key));
+    blobs_.push_back(std::move(blob));
     return Status();
   }
 
  private:
-  std::vector<std::pair<Sha256, std::string>>& blobs_;
+  std::vector<PreparedBlob>& blobs_;
 };
 
 // What `in_txn` callbacks see.
@@ -236,8 +238,7 @@ uint64_t PreparedAppend::bytes() const {
   constexpr uint64_t kEnvelopeBytes = 512;  // ids, hashes, index entries
   uint64_t total = 0;
   for (const PreparedEvent& e : events) total += e.payload_text.size() + kEnvelopeBytes;
-  for (const auto& [key, content] : blobs) total += content.size() + 64;
-  for (const PreparedBlob& source : sources) total += source.value.size() + 64;
+  for (const PreparedBlob& blob : blobs) total += blob.value.size() + 64;
   if (creates_run) total += 1024;
   return total;
 }
@@ -255,8 +256,7 @@ Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendReq
     event.event_id = new_event_id();
   }
   for (const std::string& bytes : request.blobs) {
-    ARTANA_ASSIGN_OR_RETURN(PreparedBlob source, prepare_blob(bytes));
-    prepared.sources.push_back(std::move(source));
+    ARTANA_RETURN_IF_ERROR(blobs.put_blob(Sha256::of(bytes), bytes));
   }
   prepared.creates_run = request.create.has_value();
   return prepared;
@@ -265,14 +265,14 @@ Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendReq
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
                     const PreparedAppend& prepared, AppendResult& result) {
   const Dbis& dbi = ctx.env().dbi();
-  // A new run's sources and the run itself (AppendRequest::blobs, ::create) come first. The
-  // sources are checked before anything is written; once the run is created nothing below
-  // can refuse (LmdbEventStore::append allows no in_txn, outside owner or expected head
-  // other than 0 with a creation), so a refused op still leaves the transaction as it was.
-  std::vector<const PreparedBlob*> sources_to_write;
-  for (const PreparedBlob& source : prepared.sources) {
-    ARTANA_ASSIGN_OR_RETURN(bool needed, check_put_blob(ctx, source));
-    if (needed) sources_to_write.push_back(&source);
+  // The blobs (large values, AppendRequest::blobs) are checked before anything is written,
+  // then a new run is created (AppendRequest::create); once it is, nothing below can refuse
+  // (LmdbEventStore::append allows no in_txn, outside owner or expected head other than 0
+  // with a creation), so a refused op still leaves the transaction as it was.
+  std::vector<const PreparedBlob*> blobs_to_write;
+  for (const PreparedBlob& blob : prepared.blobs) {
+    ARTANA_ASSIGN_OR_RETURN(bool needed, check_put_blob(ctx, blob));
+    if (needed) blobs_to_write.push_back(&blob);
   }
   if (request.create) {
     RunInfo created;
@@ -295,13 +295,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
 
   // Every check passed: from here on only LMDB itself can fail.
   if (view) ARTANA_RETURN_IF_ERROR(view->flush());
-  for (const PreparedBlob* source : sources_to_write)
-    ARTANA_RETURN_IF_ERROR(write_blob(ctx, *source));
-  for (const auto& [key, content] : prepared.blobs) {
-    std::string value(1, '\0');  // format 0: the content as is
-    value.append(content);
-    ARTANA_RETURN_IF_ERROR(ctx.put_once(dbi.blobs, key.raw(), value));
-  }
+  for (const PreparedBlob* blob : blobs_to_write) ARTANA_RETURN_IF_ERROR(write_blob(ctx, *blob));
   result.events.clear();
   result.events.reserve(prepared.events.size());
   int64_t spend = 0;

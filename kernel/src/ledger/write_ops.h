@@ -35,10 +35,9 @@ struct PreparedEvent {
 };
 struct PreparedAppend {
   std::vector<PreparedEvent> events;
-  std::vector<std::pair<Sha256, std::string>> blobs;  // large values to store once
-  std::vector<PreparedBlob> sources;                  // AppendRequest::blobs
-  bool creates_run = false;                           // AppendRequest::create
-  uint64_t bytes() const;                             // about how many bytes applying it writes
+  std::vector<PreparedBlob> blobs;  // large values and AppendRequest::blobs, each once
+  bool creates_run = false;         // AppendRequest::create
+  uint64_t bytes() const;           // about how many bytes applying it writes
 };
 Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request);
 

@@ -281,6 +281,9 @@ class Kernel {
   // what was appended to the state.
   static AppendRequest request_for(const RunState& state, std::vector<EventDraft> drafts);
   Result<AppendResult> commit(RunState& state, AppendRequest request);
+  // The store's append of `request` (to `run`) between the crash tests' fault points; a
+  // fenced append is logged.
+  Result<AppendResult> send(const RunId& run, AppendRequest request);
   // run_started (and script_loaded) for `request`; with `create`, in the commit that creates
   // the run and stores its sources.
   Status record_start(RunState& state, const StartRunRequest& request, const RunHeader* create);
