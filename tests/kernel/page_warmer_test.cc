@@ -11,7 +11,6 @@
 
 #include "ledger/group_commit.h"
 #include "ledger/ledger_env.h"
-#include "ledger/log_read_ahead.h"
 #include "support/temp_dir.h"
 
 using namespace artana;
@@ -116,40 +115,4 @@ TEST_CASE("the synced modes write with pwrite and warm nothing", "[store][warmer
   write_values(commits, 0, 50);
   check_values(*env, 50);
   CHECK(env->pages_warmed() == 0);
-}
-
-TEST_CASE("the log is read ahead from where a replay's batch ended, each entry once",
-          "[store][warmer]") {
-  TempDir dir;
-  auto env = open_env(dir, Durability::kNone);
-  GroupCommit commits(*env, Durability::kNone);
-  WriteOp op;
-  op.bytes_hint = 100 * 3100;
-  op.apply = [](WriteContext& ctx) -> Status {
-    for (int i = 1; i <= 100; ++i) {
-      std::string key;
-      put_u64be(key, static_cast<uint64_t>(i));
-      ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().log, key, value_of(i), MDB_APPEND));
-    }
-    return Status();
-  };
-  commits.submit({&op});
-  REQUIRE(op.status.ok());
-
-  LogReadAhead ahead(*env);
-  ahead.request(11, 40);  // entries 11..50
-  ahead.drain();
-  CHECK(ahead.entries_read() == 40);
-  ahead.request(31, 40);  // 31..50 were walked: only 51..70
-  ahead.drain();
-  CHECK(ahead.entries_read() == 60);
-  ahead.request(95, 40);  // the log ends at 100
-  ahead.drain();
-  CHECK(ahead.entries_read() == 66);
-  ahead.request(96, 3);  // inside what was walked last: nothing
-  ahead.drain();
-  CHECK(ahead.entries_read() == 66);
-  ahead.request(1, 5);  // before it (another run's replay): walked
-  ahead.drain();
-  CHECK(ahead.entries_read() == 71);
 }

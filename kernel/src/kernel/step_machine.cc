@@ -176,15 +176,25 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
     std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
   }
   std::vector<uint64_t> batch;
-  auto from = std::lower_bound(state.terminal_seqs.begin(), state.terminal_seqs.end(), seq);
-  if (from == state.terminal_seqs.end() || *from != seq) {
+  const auto end = state.terminal_seqs.end();
+  auto from = std::lower_bound(state.terminal_seqs.begin(), end, seq);
+  const bool in_order = from != end && *from == seq;
+  if (!in_order) {
     batch.push_back(seq);
   } else {
-    const size_t count = std::min<size_t>(kReadAheadSteps, state.terminal_seqs.end() - from);
-    batch.assign(from, from + count);
+    batch.assign(from, from + std::min<size_t>(kReadAheadSteps, end - from));
   }
   ARTANA_ASSIGN_OR_RETURN(std::vector<PayloadText> events,
                           store_.read_payload_texts(state.run_id, batch, kReadAheadBytes));
+  if (in_order && static_cast<size_t>(end - from) > events.size()) {
+    // The batch after this one: the store may read it on another thread while the script
+    // consumes this one (a replay reads in order; one that does not just reads it later).
+    auto next = from + static_cast<std::ptrdiff_t>(events.size());
+    store_.prefetch_payload_texts(
+        state.run_id,
+        std::vector<uint64_t>(next, next + std::min<size_t>(kReadAheadSteps, end - next)),
+        kReadAheadBytes);
+  }
   state.read_ahead.clear();
   for (size_t i = 1; i < events.size(); ++i) {
     state.read_ahead.push_back(recorded_terminal(std::move(events[i])));

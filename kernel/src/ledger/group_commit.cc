@@ -1,4 +1,5 @@
 #include "ledger/group_commit.h"
+#include "ledger/worker_stop.h"
 
 namespace artana::kernel::ledger {
 
@@ -194,7 +195,11 @@ void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(W
     async_queue_.push_back(AsyncItem{std::move(op), std::move(on_done)});
     // Started on first use: a store nobody appends to asynchronously (the CLI, most hosts)
     // never pays for a thread.
-    if (!committer_.joinable()) committer_ = std::thread([this] { committer_loop(); });
+    if (!committer_.joinable())
+      committer_ = std::thread([this] {
+        name_this_thread("artana-commit");
+        committer_loop();
+      });
   }
   async_cv_.notify_one();
 }

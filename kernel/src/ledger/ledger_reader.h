@@ -50,8 +50,6 @@ class LedgerReader : public BlobSource {
   Result<PayloadText> payload_text(const RunRecord& run, uint64_t seq, size_t* stored_bytes);
   // The stored value at a log position (run_id and seq name it in errors).
   Result<std::string_view> log_value(uint64_t position, std::string_view run_id, uint64_t seq);
-  // The log position of the event read last (0: none yet).
-  uint64_t last_log_position() const { return cursor_position_; }
   // Calls `visit` for seq in [from, head], in order; stops early when it returns false.
   Status for_each_event(const RunRecord& run, uint64_t from_seq,
                         const std::function<Result<bool>(Event&&)>& visit, bool expand = true);

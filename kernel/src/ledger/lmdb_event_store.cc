@@ -9,7 +9,7 @@
 #include "ledger/ledger_export.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/ledger_verify.h"
-#include "ledger/log_read_ahead.h"
+#include "ledger/payload_prefetch.h"
 #include "ledger/run_indexes.h"
 #include "ledger/write_ops.h"
 
@@ -156,6 +156,18 @@ class LmdbEventStore final : public EventStore {
   Result<std::vector<PayloadText>> read_payload_texts(const RunId& run,
                                                       const std::vector<uint64_t>& seqs,
                                                       size_t max_bytes) override {
+    if (auto prefetched = prefetch_.take(run, seqs, max_bytes)) return std::move(*prefetched);
+    return read_texts_here(run, seqs, max_bytes);
+  }
+
+  void prefetch_payload_texts(const RunId& run, std::vector<uint64_t> seqs,
+                              size_t max_bytes) override {
+    prefetch_.start(run, std::move(seqs), max_bytes);
+  }
+
+  Result<std::vector<PayloadText>> read_texts_here(const RunId& run,
+                                                   const std::vector<uint64_t>& seqs,
+                                                   size_t max_bytes) {
     return read_batch<PayloadText>(
         run, seqs, max_bytes,
         [](LedgerReader& reader, const RunRecord& record, uint64_t seq, size_t* stored) {
@@ -192,12 +204,6 @@ class LmdbEventStore final : public EventStore {
       out.push_back(std::move(one).value());
       bytes += stored;
       if (bytes > max_bytes) break;
-    }
-    // A replay reads its results a batch at a time, in log order: the entries after this
-    // batch are walked now, by another thread, so the next batch finds their pages mapped.
-    constexpr size_t kReplayBatch = 16;
-    if (seqs.size() >= kReplayBatch && reader.last_log_position() != 0) {
-      read_ahead_.request(reader.last_log_position() + 1, 4 * seqs.size());
     }
     return out;
   }
@@ -403,7 +409,11 @@ class LmdbEventStore final : public EventStore {
   Durability durability_;
   ledger::StoreConfig config_;
   GroupCommit commits_;
-  ledger::LogReadAhead read_ahead_{*env_};  // declared after env_: stops before it closes
+  // Declared after env_: its thread stops before the environment closes.
+  ledger::PayloadPrefetch prefetch_{
+      [this](const RunId& run, const std::vector<uint64_t>& seqs, size_t max_bytes) {
+        return read_texts_here(run, seqs, max_bytes);
+      }};
 };
 
 }  // namespace

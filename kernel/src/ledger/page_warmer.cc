@@ -35,7 +35,11 @@ void PageWarmer::advance(uint64_t floor, uint64_t goal) {
     if (goal <= goal_ || stopping_) return;
     goal_ = goal;
     // Started on first use: a ledger never written in the mapped mode has no thread.
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable())
+      thread_ = std::thread([this] {
+        name_this_thread("artana-warmer");
+        run();
+      });
   }
   wake_.notify_one();
 }

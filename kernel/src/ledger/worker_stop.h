@@ -1,12 +1,19 @@
-// The end of a ledger worker thread (PageWarmer, LogReadAhead): each is started on first
-// use and waits on `wake` under `mu` until it has work or `stopping` is set.
+// The start and end of a ledger worker thread (PageWarmer, PayloadPrefetch, GroupCommit's
+// committer): each is started on first use, named, and waits on `wake` under `mu` until it
+// has work or `stopping` is set.
 #pragma once
+
+#include <pthread.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 namespace artana::kernel::ledger {
+
+// Names the calling thread (at most 15 characters), so `top -H`, `perf` and debuggers tell
+// the ledger's threads from the embedding application's.
+inline void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
 // Sets `stopping`, wakes the worker and joins it (if it was ever started).
 inline void stop_worker(std::mutex& mu, std::condition_variable& wake, bool& stopping,

@@ -222,6 +222,13 @@ class EventStore {
   virtual Result<std::vector<PayloadText>> read_payload_texts(const RunId& run,
                                                               const std::vector<uint64_t>& seqs,
                                                               size_t max_bytes = SIZE_MAX);
+  // A hint: `seqs` of `run` will be asked of read_payload_texts next, with `max_bytes` (a
+  // replay's next batch of results). A store may read them meanwhile on another thread and
+  // hand them to that call. The default does nothing.
+  virtual void prefetch_payload_texts(const RunId& run, std::vector<uint64_t> seqs,
+                                      size_t max_bytes) {
+    (void)run, (void)seqs, (void)max_bytes;
+  }
   virtual Result<RunInfo> head(const RunId& run) = 0;
   // The run's step records and latest-event entries, in one consistent read.
   virtual Result<RunIndex> run_index(const RunId& run) = 0;
