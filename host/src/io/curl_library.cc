@@ -51,6 +51,7 @@ Result<std::unique_ptr<CurlLibrary>> load() {
   ok = bind(handle, "curl_easy_init", lib->easy_init, missing) && ok;
   ok = bind(handle, "curl_easy_setopt", lib->easy_setopt, missing) && ok;
   ok = bind(handle, "curl_easy_getinfo", lib->easy_getinfo, missing) && ok;
+  ok = bind(handle, "curl_easy_perform", lib->easy_perform, missing) && ok;
   ok = bind(handle, "curl_easy_cleanup", lib->easy_cleanup, missing) && ok;
   ok = bind(handle, "curl_easy_strerror", lib->easy_strerror, missing) && ok;
   ok = bind(handle, "curl_multi_init", lib->multi_init, missing) && ok;

@@ -22,6 +22,7 @@ struct CurlLibrary {
   CURL* (*easy_init)();
   CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
   CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  CURLcode (*easy_perform)(CURL*);  // blocking: tests and tools, never the I/O thread
   void (*easy_cleanup)(CURL*);
   const char* (*easy_strerror)(CURLcode);
   CURLM* (*multi_init)();
