@@ -1,4 +1,6 @@
-// CurlLibrary: libcurl is loaded on first use, not linked, and works once loaded.
+// CurlLibrary: libcurl is loaded on first use, not linked, and works once loaded; and
+// HttpTestServer (tests/support/), the server the outside-world tests talk to, checked
+// through it: logged requests, keep-alive, streamed and cut-off answers.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -18,6 +20,32 @@ namespace {
 size_t collect(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
+}
+
+struct Fetched {
+  CURLcode result = CURLE_OK;
+  long status = 0;
+  std::string body, headers;
+};
+
+// One request on `easy` (reused: the connection is kept alive between calls).
+Fetched fetch(const CurlLibrary& curl, CURL* easy, const std::string& url,
+              const std::string& post_body = {}) {
+  Fetched out;
+  curl.easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect);
+  curl.easy_setopt(easy, CURLOPT_WRITEDATA, &out.body);
+  curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, collect);
+  curl.easy_setopt(easy, CURLOPT_HEADERDATA, &out.headers);
+  if (!post_body.empty()) {
+    curl.easy_setopt(easy, CURLOPT_POSTFIELDS, post_body.c_str());
+    curl.easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(post_body.size()));
+  } else {
+    curl.easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+  }
+  out.result = curl.easy_perform(easy);
+  curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &out.status);
+  return out;
 }
 
 }  // namespace
@@ -77,4 +105,56 @@ TEST_CASE("the artana binary does not link libcurl (a start does not pay for it)
   INFO(needed);
   CHECK_THAT(needed, Catch::Contains("libc.so"));
   CHECK_THAT(needed, !Catch::Contains("libcurl"));
+}
+
+TEST_CASE("the test server logs each request and answers as its handler says",
+          "[io][test_server]") {
+  auto lib = CurlLibrary::get();
+  REQUIRE(lib.ok());
+  const CurlLibrary& curl = **lib;
+  HttpTestServer server([](const HttpRequest& request) {
+    if (request.target == "/busy") return HttpReply{429, {{"Retry-After", "2"}}, "slow down"};
+    if (request.target == "/sse") {
+      HttpReply reply;
+      reply.headers = {{"Content-Type", "text/event-stream"}};
+      reply.stream = {{0, "data: one\n\n"}, {5, "data: t"}, {5, "wo\n\n"}};
+      return reply;
+    }
+    if (request.target == "/cut") {
+      HttpReply reply{200, {}, std::string(1000, 'x')};
+      reply.cut_after_bytes = 100;
+      return reply;
+    }
+    return HttpReply{200, {}, "echo:" + request.body};
+  });
+  CURL* easy = curl.easy_init();
+  REQUIRE(easy != nullptr);
+  curl_slist* headers = curl.slist_append(nullptr, "Authorization: Bearer test-key");
+  curl.easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+
+  Fetched posted = fetch(curl, easy, server.url("/v1/chat/completions"), "{\"a\":1}");
+  CHECK(posted.result == CURLE_OK);
+  CHECK(posted.status == 200);
+  CHECK(posted.body == "echo:{\"a\":1}");
+  Fetched busy = fetch(curl, easy, server.url("/busy"));
+  CHECK(busy.status == 429);
+  CHECK_THAT(busy.headers, Catch::Contains("Retry-After: 2"));
+  Fetched streamed = fetch(curl, easy, server.url("/sse"));
+  CHECK(streamed.result == CURLE_OK);
+  CHECK(streamed.body == "data: one\n\ndata: two\n\n");
+  Fetched cut = fetch(curl, easy, server.url("/cut"));
+  CHECK(cut.result != CURLE_OK);  // the body ended short of its Content-Length
+  CHECK(cut.body.size() == 100);
+
+  const auto requests = server.requests();
+  REQUIRE(requests.size() == 4);
+  CHECK(requests[0].method == "POST");
+  CHECK(requests[0].target == "/v1/chat/completions");
+  CHECK(requests[0].body == "{\"a\":1}");
+  CHECK(requests[0].header("authorization") == "Bearer test-key");
+  CHECK(requests[1].method == "GET");
+  CHECK(server.wait_for_requests(4, 0));
+  CHECK_FALSE(server.wait_for_requests(5, 10));
+  curl.slist_free_all(headers);
+  curl.easy_cleanup(easy);
 }

@@ -138,20 +138,21 @@ void HttpTestServer::accept_loop() {
 
 void HttpTestServer::serve(int fd) {
   std::string buffer;
-  char chunk[16384];
-  bool open = true;
-  while (open && !stopping_) {
-    // The head.
-    size_t head_end;
-    while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+  // Reads until `enough` holds of the buffer; false when the peer closed first.
+  auto read_until = [&](auto enough) {
+    char chunk[16384];
+    while (!enough()) {
       const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) {
-        open = false;
-        break;
-      }
+      if (n <= 0) return false;
       buffer.append(chunk, static_cast<size_t>(n));
     }
-    if (!open) break;
+    return true;
+  };
+  bool open = true;
+  while (open && !stopping_) {
+    size_t head_end = std::string::npos;
+    if (!read_until([&] { return (head_end = buffer.find("\r\n\r\n")) != std::string::npos; }))
+      break;
     HttpRequest request;
     const std::string head = buffer.substr(0, head_end);
     buffer.erase(0, head_end + 4);
@@ -174,15 +175,7 @@ void HttpTestServer::serve(int fd) {
     // The body (Content-Length only: libcurl sends no chunked request bodies here).
     const size_t length =
         request.header("content-length").empty() ? 0 : std::stoul(request.header("content-length"));
-    while (buffer.size() < length) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n <= 0) {
-        open = false;
-        break;
-      }
-      buffer.append(chunk, static_cast<size_t>(n));
-    }
-    if (!open) break;
+    if (!read_until([&] { return buffer.size() >= length; })) break;
     request.body = buffer.substr(0, length);
     buffer.erase(0, length);
     {
