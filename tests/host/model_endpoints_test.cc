@@ -31,7 +31,7 @@ void check_refused(const ModelEndpoints& endpoints, const std::string& entry,
 
 }  // namespace
 
-TEST_CASE("a model reaches its exact entry, else its longest prefix; '*' is the default",
+TEST_CASE("a model reaches its exact entry, else its longest prefix, and '*' is the default",
           "[endpoints]") {
   ModelEndpoints endpoints;
   endpoints.entries["gpt-4o"] = at("https://exact/v1");
