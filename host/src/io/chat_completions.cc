@@ -1,32 +1,13 @@
 #include "chat_completions.h"
 
 #include "artana/kernel/canonical_json.h"
-#include "artana/kernel/json_parse.h"
+#include "json_access.h"
+#include "model_request_parts.h"
 
 namespace artana::io {
 namespace {
 
 using kernel::Json;
-
-// The request members this form sets; an option may not replace them.
-constexpr std::string_view kSetHere[] = {"model",  "messages",       "tools",
-                                         "stream", "stream_options", "response_format"};
-
-const Json* member(const Json& object, std::string_view key) {
-  return object.is_object() ? object.find(key) : nullptr;
-}
-
-const std::string* string_member(const Json& object, std::string_view key) {
-  const Json* found = member(object, key);
-  return found != nullptr && found->is_string() ? &found->as_string() : nullptr;
-}
-
-// An integer member, or nullopt (absent or not an integer).
-std::optional<int64_t> integer_member(const Json* object, std::string_view key) {
-  const Json* found = object == nullptr ? nullptr : member(*object, key);
-  if (found == nullptr || !found->is_integer()) return std::nullopt;
-  return found->as_integer();
-}
 
 // One message of the call's shape, in Chat's.
 Result<Json> chat_message(const Json& message, size_t index) {
@@ -45,20 +26,12 @@ Result<Json> chat_message(const Json& message, size_t index) {
     }
     Json calls = Json::array();
     for (size_t i = 0; i < value.size(); ++i) {
-      const Json& call = value.as_array()[i];
-      const std::string* id = string_member(call, "id");
-      const std::string* name = string_member(call, "name");
-      if (id == nullptr || name == nullptr) {
-        return Status::invalid_argument(
-            "messages[{}].tool_calls[{}] needs a string `id` and `name`", index + 1, i + 1);
-      }
-      const Json* arguments = member(call, "arguments");
-      ARTANA_ASSIGN_OR_RETURN(std::string text,
-                              kernel::canonical_json(arguments ? *arguments : Json::object()));
-      calls.push_back(Json::object(
-          {{"id", *id},
-           {"type", "function"},
-           {"function", Json::object({{"name", *name}, {"arguments", std::move(text)}})}}));
+      ARTANA_ASSIGN_OR_RETURN(ToolCallParts parts, tool_call_parts(value.as_array()[i], index, i));
+      calls.push_back(
+          Json::object({{"id", std::move(parts.id)},
+                        {"type", "function"},
+                        {"function", Json::object({{"name", std::move(parts.name)},
+                                                   {"arguments", std::move(parts.arguments)}})}}));
     }
     out.set("tool_calls", std::move(calls));
   }
@@ -69,17 +42,9 @@ Result<Json> chat_message(const Json& message, size_t index) {
 
 Result<std::string> chat_request_body(const kernel::ModelCall& call, bool stream) {
   Json body = Json::object();
-  if (call.options.is_object()) {
-    for (const auto& [key, value] : call.options.as_object()) {
-      for (std::string_view reserved : kSetHere) {
-        if (key == reserved) {
-          return Status::invalid_argument(
-              "options.{} cannot be set: the request's `{}` comes from the call itself", key, key);
-        }
-      }
-      body.set(key, value);
-    }
-  }
+  ARTANA_RETURN_IF_ERROR(copy_options(
+      call.options, {"model", "messages", "tools", "stream", "stream_options", "response_format"},
+      body));
   body.set("model", call.model);
   Json messages = Json::array();
   if (call.messages) {
@@ -95,15 +60,7 @@ Result<std::string> chat_request_body(const kernel::ModelCall& call, bool stream
     Json tools = Json::array();
     for (const Json& tool : call.tools.as_array()) {
       Json function = Json::object();
-      if (const std::string* name = string_member(tool, "name")) function.set("name", *name);
-      if (const std::string* what = string_member(tool, "description")) {
-        function.set("description", *what);
-      }
-      const Json* schema = member(tool, "arguments");
-      function.set("parameters",
-                   schema != nullptr
-                       ? *schema
-                       : Json::object({{"type", "object"}, {"properties", Json::object()}}));
+      put_function_fields(tool, function);
       tools.push_back(Json::object({{"type", "function"}, {"function", std::move(function)}}));
     }
     body.set("tools", std::move(tools));
@@ -123,12 +80,7 @@ Result<std::string> chat_request_body(const kernel::ModelCall& call, bool stream
 }
 
 Result<ModelAnswer> parse_chat_response(std::string_view text) {
-  Result<Json> parsed = kernel::parse_json(text, "the response");
-  if (!parsed.ok() || !parsed->is_object()) {
-    return Status::invalid_argument("the response is not a JSON object: {}",
-                                    parsed.ok() ? "another JSON value" : parsed.status().message());
-  }
-  const Json& body = *parsed;
+  ARTANA_ASSIGN_OR_RETURN(const Json body, parse_answer_object(text));
   ModelAnswer answer;
   if (const std::string* id = string_member(body, "id")) answer.response_id = *id;
   const Json* choices = member(body, "choices");
@@ -154,33 +106,13 @@ Result<ModelAnswer> parse_chat_response(std::string_view text) {
       if (name == nullptr) {
         return Status::invalid_argument("tool_calls[{}] has no `function.name`", i + 1);
       }
-      const std::string* arguments = string_member(*function, "arguments");
-      Json decoded = Json::object();
-      if (arguments != nullptr && !arguments->empty()) {
-        Result<Json> args = kernel::parse_json(*arguments, "arguments");
-        if (!args.ok()) {
-          return Status::invalid_argument("tool call '{}' has arguments that are not JSON: {}",
-                                          *name, args.status().message());
-        }
-        decoded = std::move(*args);
-      }
-      const std::string* id = string_member(call, "id");
-      answer.tool_calls.push_back(Json::object({{"id", id ? *id : "call_" + std::to_string(i + 1)},
-                                                {"name", *name},
-                                                {"arguments", std::move(decoded)}}));
+      ARTANA_RETURN_IF_ERROR(add_tool_call(answer, string_member(call, "id"), *name,
+                                           string_member(*function, "arguments"), i));
     }
   }
-  if (const Json* usage = member(body, "usage"); usage != nullptr && usage->is_object()) {
-    for (std::string_view key : {"prompt_tokens", "completion_tokens", "total_tokens"}) {
-      if (auto n = integer_member(usage, key)) answer.usage.set(std::string(key), *n);
-    }
-    if (auto n = integer_member(member(*usage, "prompt_tokens_details"), "cached_tokens")) {
-      answer.usage.set("cached_tokens", *n);
-    }
-    if (auto n = integer_member(member(*usage, "completion_tokens_details"), "reasoning_tokens")) {
-      answer.usage.set("reasoning_tokens", *n);
-    }
-  }
+  answer.usage = usage_in_chat_names(member(body, "usage"),
+                                     {"prompt_tokens", "completion_tokens", "total_tokens",
+                                      "prompt_tokens_details", "completion_tokens_details"});
   return answer;
 }
 

@@ -10,26 +10,15 @@
 // itself. The answer comes back in the same one shape (ModelAnswer).
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/kernel/status.h"
+#include "model_answer.h"
 
 namespace artana::io {
-
-// A model's answer, whatever API gave it.
-struct ModelAnswer {
-  std::string text;  // the message's text; "" when it only calls tools
-  kernel::Json tool_calls = kernel::Json::array();  // [{id, name, arguments (decoded)}]
-  // prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens: those
-  // the server reported (none: an empty object, and the cost is unknown).
-  kernel::Json usage = kernel::Json::object();
-  std::optional<std::string> refusal;  // the model declined (OpenAI's `refusal`)
-  std::string response_id, finish_reason;
-};
 
 // The request body. kInvalidArgument naming the field for what cannot be sent (an option
 // that would replace a member set here, a message of an unknown shape).

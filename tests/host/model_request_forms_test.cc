@@ -1,23 +1,54 @@
-// The Chat Completions form of a model call and of its answer.
+// The Chat Completions and Responses forms of a model call and of its answer.
 #include <catch2/catch.hpp>
 
 #include "artana/kernel/json_parse.h"
 #include "chat_completions.h"
+#include "responses_api.h"
 
 using artana::StatusCode;
 using artana::io::chat_request_body;
 using artana::io::parse_chat_response;
+using artana::io::parse_responses_response;
+using artana::io::responses_request_body;
 using artana::kernel::Json;
 using artana::kernel::ModelCall;
 
 namespace {
 
-Json body_of(const ModelCall& call, bool stream = false) {
-  auto text = chat_request_body(call, stream);
+// A conversation in the call's one shape: a system and a user message, the assistant's tool
+// call, the tool's result.
+Json order_conversation() {
+  return Json::array(
+      {Json::object({{"role", "system"}, {"content", "Be brief."}}),
+       Json::object({{"role", "user"}, {"content", "Where is order 7?"}}),
+       Json::object({{"role", "assistant"},
+                     {"content", ""},
+                     {"tool_calls",
+                      Json::array({Json::object({{"id", "c1"},
+                                                 {"name", "lookup"},
+                                                 {"arguments", Json::object({{"id", "7"}})}})})}}),
+       Json::object({{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "shipped"}})});
+}
+
+// A request body that must have been built, parsed back.
+Json parsed(const artana::Result<std::string>& text) {
   REQUIRE(text.ok());
   auto json = artana::kernel::parse_json(*text);
   REQUIRE(json.ok());
   return *json;
+}
+
+// An answer body refused with kInvalidArgument, saying `said`.
+void check_refused(const artana::Result<artana::io::ModelAnswer>& parsed, std::string_view body,
+                   const std::string& said) {
+  INFO(body);
+  REQUIRE_FALSE(parsed.ok());
+  CHECK(parsed.status().code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(parsed.status().message(), Catch::Contains(said));
+}
+
+Json body_of(const ModelCall& call, bool stream = false) {
+  return parsed(chat_request_body(call, stream));
 }
 
 }  // namespace
@@ -60,16 +91,7 @@ TEST_CASE("a prompt, options, tools and a schema become a Chat Completions reque
 TEST_CASE("a conversation's tool calls and results take Chat's shape", "[io][chat]") {
   ModelCall call;
   call.model = "m";
-  call.messages = Json::array(
-      {Json::object({{"role", "system"}, {"content", "Be brief."}}),
-       Json::object({{"role", "user"}, {"content", "Where is order 7?"}}),
-       Json::object({{"role", "assistant"},
-                     {"content", ""},
-                     {"tool_calls",
-                      Json::array({Json::object({{"id", "c1"},
-                                                 {"name", "lookup"},
-                                                 {"arguments", Json::object({{"id", "7"}})}})})}}),
-       Json::object({{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "shipped"}})});
+  call.messages = order_conversation();
   call.prompt = "And when does it arrive?";
   const Json body = body_of(call);
   const auto& messages = body.find("messages")->as_array();
@@ -144,11 +166,7 @@ TEST_CASE("a Chat Completions answer parses into text, tool calls and usage", "[
 
 TEST_CASE("a body that is not a Chat Completions answer is refused saying why", "[io][chat]") {
   auto check = [](std::string_view body, const std::string& said) {
-    auto parsed = parse_chat_response(body);
-    INFO(body);
-    REQUIRE_FALSE(parsed.ok());
-    CHECK(parsed.status().code() == StatusCode::kInvalidArgument);
-    CHECK_THAT(parsed.status().message(), Catch::Contains(said));
+    check_refused(parse_chat_response(body), body, said);
   };
   check("{\"choices\": [", "not a JSON object");
   check("[1]", "not a JSON object");
@@ -158,5 +176,90 @@ TEST_CASE("a body that is not a Chat Completions answer is refused saying why", 
         "tool_calls[1]");
   check(
       R"({"choices": [{"message": {"tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}}]})",
+      "tool call 'f' has arguments that are not JSON");
+}
+
+TEST_CASE("a call becomes a Responses request: input items, flat tools, text.format, store false",
+          "[io][responses]") {
+  ModelCall call;
+  call.model = "gpt-4.1";
+  call.options = Json::object({{"max_tokens", 200}, {"temperature", 0}});
+  call.messages = order_conversation();
+  call.prompt = "When does it arrive?";
+  call.tools = Json::array({Json::object({{"name", "lookup"}, {"description", "Find an order"}})});
+  call.output_schema = Json::object({{"type", "object"}});
+  const Json body = parsed(responses_request_body(call, true));
+  CHECK(body.find("model")->as_string() == "gpt-4.1");
+  CHECK_FALSE(body.find("store")->as_bool());
+  CHECK(body.find("stream")->as_bool());
+  CHECK(body.find("max_output_tokens")->as_integer() == 200);  // Responses' name for it
+  CHECK(body.find("max_tokens") == nullptr);
+  const auto& input = body.find("input")->as_array();
+  REQUIRE(input.size() == 5);  // the empty assistant text is not an item of its own
+  CHECK(input[0] == Json::object({{"content", "Be brief."}, {"role", "system"}}));
+  CHECK(input[1].find("role")->as_string() == "user");
+  CHECK(input[2] == Json::object({{"arguments", "{\"id\":\"7\"}"},
+                                  {"call_id", "c1"},
+                                  {"name", "lookup"},
+                                  {"type", "function_call"}}));
+  CHECK(input[3] ==
+        Json::object({{"call_id", "c1"}, {"output", "shipped"}, {"type", "function_call_output"}}));
+  CHECK(input[4].find("content")->as_string() == "When does it arrive?");
+  const Json& tool = body.find("tools")->as_array()[0];
+  CHECK(tool.find("type")->as_string() == "function");
+  CHECK(tool.find("name")->as_string() == "lookup");
+  CHECK(tool.find("parameters")->find("type")->as_string() == "object");
+  CHECK(body.find("text")->find("format")->find("type")->as_string() == "json_schema");
+
+  call.options = Json::object({{"store", true}});
+  auto refused = responses_request_body(call, false);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains("options.store"));
+  call.options = Json::object();
+  call.messages = Json::array({Json::object({{"role", "tool"}, {"content", "x"}})});
+  auto orphan = responses_request_body(call, false);
+  REQUIRE_FALSE(orphan.ok());
+  CHECK_THAT(orphan.status().message(), Catch::Contains("tool_call_id"));
+}
+
+TEST_CASE("a Responses answer parses into the one shape, usage in Chat's names",
+          "[io][responses]") {
+  auto answer = parse_responses_response(R"({
+    "id": "resp_1", "object": "response", "status": "completed",
+    "output": [
+      {"type": "reasoning", "summary": []},
+      {"type": "message", "role": "assistant", "content": [
+        {"type": "output_text", "text": "It ships ", "annotations": []},
+        {"type": "output_text", "text": "Monday.", "annotations": []}]},
+      {"type": "function_call", "call_id": "call_9", "name": "lookup", "arguments": "{\"id\":\"7\"}"}],
+    "usage": {"input_tokens": 40, "output_tokens": 9, "total_tokens": 49,
+              "input_tokens_details": {"cached_tokens": 8},
+              "output_tokens_details": {"reasoning_tokens": 3}}})");
+  REQUIRE(answer.ok());
+  CHECK(answer->response_id == "resp_1");
+  CHECK(answer->finish_reason == "completed");
+  CHECK(answer->text == "It ships Monday.");
+  REQUIRE(answer->tool_calls.size() == 1);
+  CHECK(answer->tool_calls.as_array()[0] ==
+        Json::object(
+            {{"id", "call_9"}, {"name", "lookup"}, {"arguments", Json::object({{"id", "7"}})}}));
+  CHECK(answer->usage == Json::object({{"prompt_tokens", 40},
+                                       {"completion_tokens", 9},
+                                       {"total_tokens", 49},
+                                       {"cached_tokens", 8},
+                                       {"reasoning_tokens", 3}}));
+  auto refused = parse_responses_response(
+      R"({"output": [{"type": "message", "content": [{"type": "refusal", "refusal": "No."}]}]})");
+  REQUIRE(refused.ok());
+  CHECK(refused->refusal == "No.");
+  CHECK(refused->usage.size() == 0);
+
+  auto bad = [](std::string_view body, const std::string& said) {
+    check_refused(parse_responses_response(body), body, said);
+  };
+  bad("not json", "not a JSON object");
+  bad("{\"choices\": []}", "no `output` array");
+  bad(R"({"output": [{"type": "function_call", "arguments": "{}"}]})", "output[1]");
+  bad(R"({"output": [{"type": "function_call", "name": "f", "arguments": "[1,"}]})",
       "tool call 'f' has arguments that are not JSON");
 }
