@@ -80,7 +80,9 @@ TEST_CASE("a prompt, options, tools and a schema become a Chat Completions reque
   const Json* format = body.find("response_format");
   REQUIRE(format != nullptr);
   CHECK(format->find("type")->as_string() == "json_schema");
+  // A free-form object cannot be closed: sent as it is, not strict (strict_schema_test.cc).
   CHECK(*format->find("json_schema")->find("schema") == Json::object({{"type", "object"}}));
+  CHECK_FALSE(format->find("json_schema")->find("strict")->as_bool());
   CHECK(body.find("stream") == nullptr);
 
   const Json streamed = body_of(call, true);
@@ -210,6 +212,7 @@ TEST_CASE("a call becomes a Responses request: input items, flat tools, text.for
   CHECK(tool.find("name")->as_string() == "lookup");
   CHECK(tool.find("parameters")->find("type")->as_string() == "object");
   CHECK(body.find("text")->find("format")->find("type")->as_string() == "json_schema");
+  CHECK(body.find("text")->find("format")->find("strict")->is_bool());
 
   call.options = Json::object({{"store", true}});
   auto refused = responses_request_body(call, false);

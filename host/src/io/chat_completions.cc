@@ -3,6 +3,7 @@
 #include "artana/kernel/canonical_json.h"
 #include "json_access.h"
 #include "model_request_parts.h"
+#include "strict_schema.h"
 
 namespace artana::io {
 namespace {
@@ -66,10 +67,13 @@ Result<std::string> chat_request_body(const kernel::ModelCall& call, bool stream
     body.set("tools", std::move(tools));
   }
   if (call.output_schema) {
+    // The port unwraps the answer and drops the nulls strict mode added (strict_schema.h).
+    StrictSchema sent = strict_schema(*call.output_schema);
     body.set("response_format",
              Json::object({{"type", "json_schema"},
-                           {"json_schema",
-                            Json::object({{"name", "output"}, {"schema", *call.output_schema}})}}));
+                           {"json_schema", Json::object({{"name", "output"},
+                                                         {"schema", std::move(sent.schema)},
+                                                         {"strict", sent.strict}})}}));
   }
   if (stream) {
     body.set("stream", true);

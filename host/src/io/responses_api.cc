@@ -3,6 +3,7 @@
 #include "artana/kernel/canonical_json.h"
 #include "json_access.h"
 #include "model_request_parts.h"
+#include "strict_schema.h"
 
 namespace artana::io {
 namespace {
@@ -86,9 +87,11 @@ Result<std::string> responses_request_body(const kernel::ModelCall& call, bool s
     body.set("tools", std::move(tools));
   }
   if (call.output_schema) {
+    StrictSchema sent = strict_schema(*call.output_schema);  // as in chat_completions.cc
     body.set("text", Json::object({{"format", Json::object({{"type", "json_schema"},
                                                             {"name", "output"},
-                                                            {"schema", *call.output_schema}})}}));
+                                                            {"schema", std::move(sent.schema)},
+                                                            {"strict", sent.strict}})}}));
   }
   if (stream) body.set("stream", true);
   return kernel::canonical_json(body, "request");
