@@ -75,6 +75,8 @@ TEST_CASE("a bad entry is refused naming the entry and the field", "[endpoints]"
   };
   check_refused(one("m", at("ftp://host/v1")), "m", "base_url");
   check_refused(one("m", at("https://")), "m", "base_url");
+  check_refused(one("m", at("http:///")), "m", "base_url");
+  CHECK(one("m", at("http://a")).check().ok());  // a one-letter host is a host
   check_refused(one("m", at("https://api.openai.com/v1/chat/completions")), "m", "base_url");
   check_refused(one("m", at("https://api.openai.com/v1/responses/")), "m", "base_url");
   check_refused(one("a*b", at("https://h/v1")), "a*b", "prefix ending in '*'");

@@ -25,9 +25,10 @@ Status check_entry(std::string_view key, const ModelEndpoint& e) {
     return Status::invalid_argument("models entry '{}': {} {}", key, field, why);
   };
   const std::string_view base = without_trailing_slashes(e.base_url);
-  if (!(base.starts_with("http://") || base.starts_with("https://")) ||
-      base.size() <= std::string_view("https://").size() ||
-      base.find_first_of(" \t\r\n") != std::string_view::npos) {
+  const size_t scheme_end = base.find("://");
+  const std::string_view scheme = base.substr(0, scheme_end);
+  if (scheme_end == std::string_view::npos || (scheme != "http" && scheme != "https") ||
+      base.size() == scheme_end + 3 || base.find_first_of(" \t\r\n") != std::string_view::npos) {
     return bad("base_url", "must be an http:// or https:// URL such as https://api.openai.com/v1");
   }
   if (base.ends_with("/responses") || base.ends_with("/chat/completions")) {
