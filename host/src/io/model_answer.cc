@@ -44,4 +44,52 @@ Json usage_in_chat_names(const Json* usage, const UsageNames& names) {
   return out;
 }
 
+namespace {
+
+// The object holding message/type/code: `body.error`, else the body.
+const Json& error_object(const Json& body) {
+  const Json* inner = member(body, "error");
+  return inner != nullptr && inner->is_object() ? *inner : body;
+}
+
+// A member that is a string, or a number spelled as one (some servers send numeric codes).
+std::string text_member(const Json& object, std::string_view key) {
+  const Json* found = member(object, key);
+  if (found == nullptr) return {};
+  if (found->is_string()) return found->as_string();
+  if (found->is_integer()) return std::to_string(found->as_integer());
+  return {};
+}
+
+}  // namespace
+
+std::string provider_error_message(const Json& body) {
+  if (body.is_string()) return body.as_string();
+  if (const Json* inner = member(body, "error"); inner != nullptr && inner->is_string()) {
+    return inner->as_string();
+  }
+  const Json& error = error_object(body);
+  std::string message = text_member(error, "message");
+  std::string detail;
+  for (const char* key : {"type", "code"}) {
+    std::string value = text_member(error, key);
+    if (value.empty() || value == "error") continue;  // a stream event's own type
+    detail += detail.empty() ? value : ", " + value;
+  }
+  if (!detail.empty()) message += message.empty() ? detail : " (" + detail + ")";
+  return message;
+}
+
+bool provider_error_is_transient(const Json& body) {
+  const Json& error = error_object(body);
+  for (const char* key : {"type", "code"}) {
+    const std::string value = text_member(error, key);
+    for (const char* word : {"server_error", "rate_limit", "overloaded", "timeout", "unavailable",
+                             "500", "502", "503", "504", "429"}) {
+      if (value.find(word) != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace artana::io

@@ -35,4 +35,12 @@ struct UsageNames {
 };
 kernel::Json usage_in_chat_names(const kernel::Json* usage, const UsageNames& names);
 
+// What a provider's error object says ({error: {message, type, code}}, or the error object
+// itself, or a bare string): "message (type, code)"; empty when `body` says nothing. The
+// caller masks secrets in it.
+std::string provider_error_message(const kernel::Json& body);
+// Whether an error object's type or code names a failure worth trying again (a server error,
+// a rate limit, an overload): what a stream's error event is judged by, having no status.
+bool provider_error_is_transient(const kernel::Json& body);
+
 }  // namespace artana::io

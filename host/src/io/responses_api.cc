@@ -99,6 +99,10 @@ Result<std::string> responses_request_body(const kernel::ModelCall& call, bool s
 
 Result<ModelAnswer> parse_responses_response(std::string_view text) {
   ARTANA_ASSIGN_OR_RETURN(const Json body, parse_answer_object(text));
+  return responses_answer(body);
+}
+
+Result<ModelAnswer> responses_answer(const Json& body) {
   ModelAnswer answer;
   if (const std::string* id = string_member(body, "id")) answer.response_id = *id;
   if (const std::string* status = string_member(body, "status")) answer.finish_reason = *status;

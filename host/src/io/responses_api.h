@@ -24,5 +24,7 @@ Result<std::string> responses_request_body(const kernel::ModelCall& call, bool s
 // A whole response body with a 2xx status; kInvalidArgument saying what is wrong when it is
 // not a Responses answer.
 Result<ModelAnswer> parse_responses_response(std::string_view body);
+// The same from the response object (a stream's `response.completed` carries one).
+Result<ModelAnswer> responses_answer(const kernel::Json& response);
 
 }  // namespace artana::io
