@@ -56,6 +56,22 @@ Result<ReplayPolicy> parse_replay_policy(std::string_view name) {
       "replay policy '{}' is not one of strict, allow_prompt_drift, fork_on_drift", name);
 }
 
+std::string_view failure_category_name(FailureCategory category) {
+  switch (category) {
+    case FailureCategory::kTimeout:
+      return "timeout";
+    case FailureCategory::kTransient:
+      return "transient";
+    case FailureCategory::kPermanent:
+      return "permanent";
+    case FailureCategory::kInvalidOutput:
+      return "invalid_output";
+    case FailureCategory::kRefused:
+      return "refused";
+  }
+  return "transient";
+}
+
 std::string_view tool_outcome_name(ToolOutcomeKind kind) {
   switch (kind) {
     case ToolOutcomeKind::kSuccess:

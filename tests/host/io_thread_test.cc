@@ -96,7 +96,7 @@ TEST_CASE("the I/O thread makes a request and hands back status, headers and bod
   CHECK(one(io, call).body == "got DELETE /v1/chat/completions");
 }
 
-TEST_CASE("requests to one host run at most max_host_connections at once; all complete") {
+TEST_CASE("requests to one host run at most max_host_connections at once, and all complete") {
   std::atomic<int> now{0}, most{0};
   HttpTestServer server([&](const HttpRequest&) {
     const int at_once = ++now;
@@ -151,7 +151,7 @@ TEST_CASE("a request waits its start_after_ms before it is sent") {
   CHECK(::poll(&fd, 1, 0) == 0);
 }
 
-TEST_CASE("cancelling an owner aborts its requests; nothing of it completes") {
+TEST_CASE("cancelling an owner aborts its requests, and nothing of it completes") {
   HttpTestServer server([](const HttpRequest&) {
     HttpReply reply;
     reply.delay_ms = 2000;

@@ -32,22 +32,6 @@ bool transient_status(int status) {
 
 }  // namespace
 
-std::string_view failure_category_name(FailureCategory category) {
-  switch (category) {
-    case FailureCategory::kTimeout:
-      return "timeout";
-    case FailureCategory::kTransient:
-      return "transient";
-    case FailureCategory::kPermanent:
-      return "permanent";
-    case FailureCategory::kInvalidOutput:
-      return "invalid_output";
-    case FailureCategory::kRefused:
-      return "refused";
-  }
-  return "transient";
-}
-
 std::optional<int64_t> parse_retry_after_ms(std::string_view value, int64_t now_unix_s) {
   value = trim(value);
   if (std::optional<double> seconds = parse_number(value)) {

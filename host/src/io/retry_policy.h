@@ -19,11 +19,12 @@
 #include <string>
 #include <string_view>
 
+#include "artana/kernel/kernel_types.h"
+
 namespace artana::io {
 
 // What a failed attempt's step records as its failure's category (ModelOutcome::category).
-enum class FailureCategory { kTimeout, kTransient, kPermanent, kInvalidOutput, kRefused };
-std::string_view failure_category_name(FailureCategory category);
+using kernel::FailureCategory;
 
 // How an attempt ended, as the transport saw it.
 struct AttemptEnd {

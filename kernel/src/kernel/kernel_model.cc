@@ -32,21 +32,43 @@ ModelResult recorded_result(const RunState& state, RecordedTerminal&& terminal) 
   return result;
 }
 
-// A model_failed's `category` for an output that did not match the step's schema.
-constexpr std::string_view kInvalidOutput = "invalid_output";
+// The kind a script sees for a recorded model_failed, by its `category`.
+ErrorKind failure_kind(const Json* category) {
+  if (category == nullptr || !category->is_string()) return ErrorKind::kModelFailed;
+  const std::string& name = category->as_string();
+  if (name == failure_category_name(FailureCategory::kInvalidOutput)) {
+    return ErrorKind::kModelOutputInvalid;
+  }
+  if (name == failure_category_name(FailureCategory::kRefused)) return ErrorKind::kModelRefused;
+  return ErrorKind::kModelFailed;
+}
 
 Status recorded_failure(const std::string& step_key, const RecordedTerminal& terminal) {
   const Json* error = terminal.payload.find("error");
   const Json* message = error != nullptr ? error->find("message") : nullptr;
   const Json* category = error != nullptr ? error->find("category") : nullptr;
-  const bool invalid =
-      category != nullptr && category->is_string() && category->as_string() == kInvalidOutput;
   return Status::unavailable(
              "model step '{}' failed (recorded at seq {}): {}; call it with "
              "retry_failed to try again",
              step_key, terminal.seq,
              message != nullptr && message->is_string() ? message->as_string() : "no message")
-      .with_kind(invalid ? ErrorKind::kModelOutputInvalid : ErrorKind::kModelFailed, step_key);
+      .with_kind(failure_kind(category), step_key);
+}
+
+// What a failed call still recorded: the tokens billed and their cost (counted in the
+// run's totals), and how the call went. A call that answered (`ok`, the output refused by
+// its schema) was billed even when its cost is unknown.
+void record_billed(Json& terminal, Json& error, ModelOutcome& outcome) {
+  if (outcome.usage.is_object() && outcome.usage.size() > 0) {
+    terminal.set("usage", std::move(outcome.usage));
+  }
+  if (outcome.ok || outcome.cost_micro_usd) {
+    terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
+  }
+  if (!outcome.call.is_null()) {
+    terminal.set("cost_known", outcome.cost_micro_usd.has_value());
+    error.set("call", std::move(outcome.call));
+  }
 }
 
 }  // namespace
@@ -158,6 +180,16 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   return ModelStep{std::nullopt, std::move(call), std::move(pending)};
 }
 
+Status Kernel::check_model_output(const PendingStep& step, const Json& output) const {
+  std::lock_guard<std::mutex> lock(held_->mu);
+  auto it = held_->live.find(step.ticket());
+  if (it == held_->live.end() || it->second->kind != StepKind::kModel) {
+    return Status::invalid_argument("that model step is not pending here (finished already?)");
+  }
+  const std::optional<JsonSchema>& schema = it->second->output_schema;
+  return schema ? schema->validate(output, "output") : Status();
+}
+
 Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome) {
   ARTANA_ASSIGN_OR_RETURN(std::unique_ptr<LiveEntry> pending, take_live(step, StepKind::kModel));
   RunState& state = *pending->state;
@@ -203,20 +235,23 @@ Result<ModelResult> Kernel::finish_model(PendingStep step, ModelOutcome outcome)
     terminal.set("tool_calls", std::move(outcome.tool_calls));
     terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
     terminal.set("cost_known", outcome.cost_micro_usd.has_value());
-  } else if (outcome.ok) {
-    terminal_type = ev::kModelFailed;
-    terminal.set("error", Json::object({{"message",
-                                         "the model's output does not match the "
-                                         "step's schema: " +
-                                             output_valid.message()},
-                                        {"transient", false},
-                                        {"category", kInvalidOutput}}));
-    // The call was made: what it cost counts.
-    terminal.set("cost_micro_usd", outcome.cost_micro_usd.value_or(0));
+    if (!outcome.call.is_null()) terminal.set("call", std::move(outcome.call));
   } else {
     terminal_type = ev::kModelFailed;
-    terminal.set("error", Json::object_of(Json::Member("message", std::move(outcome.error)),
-                                          Json::Member("transient", outcome.transient)));
+    std::optional<FailureCategory> category = outcome.category;
+    std::string message = std::move(outcome.error);
+    if (outcome.ok) {
+      category = FailureCategory::kInvalidOutput;
+      message = "the model's output does not match the step's schema: " + output_valid.message();
+    }
+    const bool transient = category ? *category == FailureCategory::kTimeout ||
+                                          *category == FailureCategory::kTransient
+                                    : outcome.transient && !outcome.ok;
+    Json error = Json::object_of(Json::Member("message", std::move(message)),
+                                 Json::Member("transient", transient));
+    if (category) error.set("category", failure_category_name(*category));
+    record_billed(terminal, error, outcome);
+    terminal.set("error", std::move(error));
   }
   // A model call is safe to repeat after a crash, so its request is committed with its
   // terminal in one append.

@@ -56,6 +56,7 @@ enum class ErrorKind : uint8_t {
   kToolFailed,
   kModelFailed,
   kModelOutputInvalid,
+  kModelRefused,
   kTransientError,
   kPermanentError,
   kLeaseHeld,
@@ -72,7 +73,7 @@ struct ErrorKindRow {
   std::string_view meaning;
 };
 
-inline constexpr std::array<ErrorKindRow, 21> kErrorKinds = {{
+inline constexpr std::array<ErrorKindRow, 22> kErrorKinds = {{
     {ErrorKind::kNone, "", false, false, exit_code::kFailed, "no kind"},
     {ErrorKind::kScriptError, "script_error", false, false, exit_code::kFailed,
      "the script raised an error (its own kind, if any, is kept as script_kind)"},
@@ -105,6 +106,8 @@ inline constexpr std::array<ErrorKindRow, 21> kErrorKinds = {{
      "a model call failed (retry_failed asks again)"},
     {ErrorKind::kModelOutputInvalid, "model_output_invalid", false, true, exit_code::kFailed,
      "the model's output missed the step's schema (retry_failed asks again)"},
+    {ErrorKind::kModelRefused, "model_refused", false, true, exit_code::kFailed,
+     "the model declined to answer (retry_failed asks again)"},
     {ErrorKind::kTransientError, "transient_error", false, true, exit_code::kFailed,
      "raised by a tool or port: nothing happened, try again later"},
     {ErrorKind::kPermanentError, "permanent_error", false, false, exit_code::kFailed,

@@ -73,6 +73,10 @@ class Kernel {
   // is returned as a model_failed error and does not fail the run.
   // `outcome` is taken by value: what the port returned is moved into the ledger, not copied.
   Result<ModelResult> finish_model(PendingStep step, ModelOutcome outcome);
+  // What finish_model would say of `output` against the step's schema, without finishing
+  // it: a port that can ask its model again (a repair turn) checks first. OK when the step
+  // has no schema; kInvalidArgument naming what misses it.
+  Status check_model_output(const PendingStep& step, const Json& output) const;
 
   // Tools are two-phase: begin_tool validates the arguments against the tool's schema (bad
   // arguments append nothing), then commits tool_requested — synced in `effects` mode for a

@@ -72,15 +72,28 @@ struct ModelRequest {
   bool result_as_text = false;
 };
 
+// Why a model (or outside-world) call failed, as model_failed records it (`error.category`).
+// A script sees model_output_invalid for kInvalidOutput, model_refused for kRefused, else
+// model_failed; kTimeout and kTransient are worth retrying later.
+enum class FailureCategory { kTimeout, kTransient, kPermanent, kInvalidOutput, kRefused };
+std::string_view failure_category_name(FailureCategory category);
+
 // What a model port reports. The kernel records it as the step's terminal event.
 struct ModelOutcome {
   bool ok = true;
-  Json output;                            // when ok
-  Json usage = Json::object();            // prompt_tokens, completion_tokens, …
-  Json tool_calls = Json::array();        // [{name, arguments}]
+  Json output;                      // when ok
+  Json usage = Json::object();      // prompt_tokens, completion_tokens, … (billed, even failed)
+  Json tool_calls = Json::array();  // [{name, arguments}]
   std::optional<int64_t> cost_micro_usd;  // nullopt: the port does not know the cost
   bool transient = false;                 // when !ok: worth retrying later
   std::string error;                      // when !ok: what went wrong
+  // When !ok, why (a Lua port's failure has none: `transient` alone says it). Implies
+  // `transient` for kTimeout and kTransient.
+  std::optional<FailureCategory> category;
+  // How an HTTP port got the answer ({api_mode, endpoint, response_id, request_id,
+  // http_status, attempts, elapsed_ms}), recorded in model_completed and in model_failed's
+  // error; null for a Lua port.
+  Json call;
 };
 
 struct ModelResult {
