@@ -35,8 +35,9 @@ std::optional<int64_t> integer_arg(lua_State* L, int index) {
 
 // Where a field's conversion errors point: "request.messages[2].content: ...".
 constexpr std::string_view kModelRoots[] = {
-    "request.model",    "request.prompt", "request.messages",     "request.schema", "request.tools",
-    "request.step_key", "request.replay", "request.retry_failed", "request.options"};
+    "request.model",   "request.prompt",   "request.messages", "request.schema",
+    "request.tools",   "request.step_key", "request.replay",   "request.retry_failed",
+    "request.options", "request.stream"};
 static_assert(std::size(kModelRoots) == std::size(kModelFields));
 
 }  // namespace

@@ -26,7 +26,8 @@ struct Ran {
 // The CLI under a file size limit of `limit_kib` (0: none), stdout captured.
 Ran run_limited(int limit_kib, const std::string& args) {
   std::string command = "trap '' XFSZ; ";
-  if (limit_kib > 0) command += "ulimit -f " + std::to_string(limit_kib * 2) + "; ";  // 512 B blocks
+  if (limit_kib > 0)
+    command += "ulimit -f " + std::to_string(limit_kib * 2) + "; ";  // 512 B blocks
   command += "exec " + std::string(ARTANA_CLI) + " " + args + " 2>/dev/null";
   FILE* pipe = ::popen(("sh -c \"" + command + "\"").c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -39,9 +40,10 @@ Ran run_limited(int limit_kib, const std::string& args) {
   return ran;
 }
 
-TEST_CASE("a full disk mid-run exits 8 naming disk_full in every synced mode, and the run "
-          "finishes once there is room",
-          "[cli][disk]") {
+TEST_CASE(
+    "a full disk mid-run exits 8 naming disk_full in every synced mode, and the run "
+    "finishes once there is room",
+    "[cli][disk]") {
   for (const char* mode : {"effects", "full"}) {
     INFO(mode);
     TempDir dir;

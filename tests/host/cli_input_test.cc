@@ -87,8 +87,8 @@ TEST_CASE("an --input nested past 1024 levels is a usage error naming the flag",
   const std::string script = (dir / "ok.lua").string();
   std::ofstream(script) << "return function(run, input) return 1 end\n";
   const std::string deep = std::string(1100, '[') + std::string(1100, ']');
-  CliRun out = run_cli_env({}, "--data " + (dir / "ledger").string() + " run " + script +
-                                   " --input '" + deep + "'");
+  CliRun out = run_cli_env(
+      {}, "--data " + (dir / "ledger").string() + " run " + script + " --input '" + deep + "'");
   INFO(out.err);
   CHECK(out.exit_code == 2);
   CHECK(out.err.find("--input") != std::string::npos);
@@ -99,10 +99,11 @@ TEST_CASE("a script's print and error text cannot forge log lines or send termin
           "[cli][input]") {
   TempDir dir;
   const std::string script = (dir / "forge.lua").string();
-  std::ofstream(script) << "return function(run)\n"
-                           "  print('hello\\n[2026-01-01 00:00:00.000] [artana] [error] forged\\27[31m')\n"
-                           "  error('boom\\r\\n[2026-01-01 00:00:00.000] [artana] [error] forged too')\n"
-                           "end\n";
+  std::ofstream(script)
+      << "return function(run)\n"
+         "  print('hello\\n[2026-01-01 00:00:00.000] [artana] [error] forged\\27[31m')\n"
+         "  error('boom\\r\\n[2026-01-01 00:00:00.000] [artana] [error] forged too')\n"
+         "end\n";
   CliRun out = run_cli_env({}, "--data " + (dir / "ledger").string() + " run " + script);
   INFO(out.err);
   CHECK(out.exit_code == 1);

@@ -34,7 +34,15 @@ host::RunOutcome HostFixture::run(const std::string& path, const std::string& ru
 }
 
 host::RunOutcome HostFixture::drive(const std::string& run_id) {
-  for (int i = 0; i < 100000 && !host->idle(); ++i) host->tick(std::chrono::milliseconds(50));
+  // Until nothing is ready and no request is in flight; a completion is waited for, not
+  // polled (at most a minute in all).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < give_up) {
+    host->tick(std::chrono::milliseconds(50));
+    if (!host->idle()) continue;
+    if (host->in_flight() == 0) break;
+    host->wait_for_work(std::chrono::milliseconds(200));
+  }
   auto outcome = host->outcome(kernel::RunId(run_id));
   REQUIRE(outcome.has_value());
   return *outcome;

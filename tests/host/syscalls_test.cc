@@ -153,7 +153,7 @@ end
   const std::vector<std::string> expected = {
       "run:model expects a table",
       "run:model: unknown field 'bogus' (fields: model, prompt, messages, schema, tools, "
-      "step_key, replay, retry_failed, options)",
+      "step_key, replay, retry_failed, options, stream)",
       "run:model: the request has positional items",
       "run:model: `model` must name a model port",
       "run:model: give exactly one of `prompt` (a string) and `messages`",

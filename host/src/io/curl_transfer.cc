@@ -134,7 +134,9 @@ Status CurlTransfer::configure() {
   set(CURLOPT_PROXY, "");
   set(CURLOPT_FOLLOWLOCATION, 0L);
   set(CURLOPT_ACCEPT_ENCODING, "");
-  set(CURLOPT_PIPEWAIT, 1L);
+  // Over TLS a new request waits for a connection being set up, to multiplex on it if it
+  // speaks HTTP/2. Plain http is HTTP/1.1 here: waiting would only serialize the requests.
+  if (host_key_.rfind("https://", 0) == 0) set(CURLOPT_PIPEWAIT, 1L);
   set(CURLOPT_TCP_KEEPALIVE, 1L);
   set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(call_.connect_timeout_ms));
   set(CURLOPT_TIMEOUT_MS, static_cast<long>(call_.deadline_ms));

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "io_thread.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -40,7 +41,7 @@ void guarded(ScriptRun& run, Work&& work) noexcept {
 }  // namespace
 
 Host::Host(kernel::Kernel& kernel, HostOptions options)
-    : kernel_(kernel), options_(std::move(options)) {
+    : kernel_(kernel), options_(std::move(options)), io_(std::make_unique<io::IoThread>()) {
   if (!options_.clock) options_.clock = system_clock_us;
 }
 
@@ -193,6 +194,7 @@ void Host::park_idle_runs() {
 TickResult Host::tick(std::chrono::microseconds budget) {
   const auto deadline = std::chrono::steady_clock::now() + budget;
   TickResult result;
+  deliver_completions();  // first: results waiting are work for this tick
   const int64_t now = now_us();
   for (auto& [id, run] : runs_) {
     std::optional<int64_t> next;
@@ -238,6 +240,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   drop_drained();
   park_idle_runs();
   result.more_ready = !idle();
+  result.in_flight = in_flight();
   return result;
 }
 

@@ -116,6 +116,11 @@ kernel::ModelOutcome port_outcome(const std::string& port, Json&& result) {
 SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto args = lua::decode_model(L);
   if (!args.ok()) return reply_error(args.status());
+  bool stream = false;  // how an HTTP endpoint answers: not part of the request
+  if (const std::optional<Json>& asked = (*args)[lua::ModelField::kStream]) {
+    if (!asked->is_bool()) return reply_error(bad("`stream` must be a boolean"));
+    stream = asked->as_bool();
+  }
   std::optional<std::string> explicit_key;
   auto request = model_request(std::move(*args), &explicit_key);
   if (!request.ok()) return reply_error(request.status());
@@ -124,12 +129,6 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   request->step_key = *key;
   if (!request->replay) request->replay = options_.replay;
   request->result_as_text = true;  // a replayed result goes from its text to Lua tables
-  if (!port_names_.count(request->model) && !port_names_.count("*"))
-    return reply_error(ErrorKind::kModelFailed,
-                       "no model port for model '" + request->model +
-                           "': register one with artana.model_port(\"" + request->model +
-                           "\", function(request) ... end)",
-                       *key);
   auto step = kernel_.begin_model(tenant_, run_id_, *request);
   if (!step.ok()) return reply_error(step.status(), *key);
   if (step->replayed) {
@@ -138,10 +137,30 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
     return reply_value(model_result_json(std::move(*step->replayed)));
   }
   if (step->adopted) return wait_adopted(task, *step->adopted, *key, L);
-  task.start = StartKind::kModelPort;
+  // Live: routed only now, so a recorded step replays with no port or endpoint configured.
+  const std::optional<ModelRoute> route = route_model(request->model);
+  if (!route) {
+    step->pending.abandon();  // nothing was appended
+    return reply_error(ErrorKind::kModelFailed,
+                       "no model port or endpoint for model '" + request->model +
+                           "': register one with artana.model_port(\"" + request->model +
+                           "\", function(request) ... end), or give the host an endpoint "
+                           "(--model-endpoint URL, or --models FILE)",
+                       *key);
+  }
   task.model_call = std::move(*step->call);
   task.pending = std::move(step->pending);
   task.wait_step_key = *key;
+  if (route->endpoint != nullptr) {
+    Status prepared = prepare_http_model(task, *route, stream);
+    if (!prepared.ok()) {
+      task.pending.abandon();
+      return reply_error(prepared, *key);
+    }
+    task.start = StartKind::kHttpModel;
+    return reply_wait(task, WaitKind::kHttpModel, L);
+  }
+  task.start = StartKind::kModelPort;
   return reply_wait(task, WaitKind::kModelPort, L);
 }
 
@@ -161,7 +180,7 @@ void ScriptRun::start_model_port(Task& waiter) {
   const Json request(std::move(members));
   lua_State* thread = lua_->new_thread();
   if (thread == nullptr) return killed();
-  const std::string port = port_names_.count(call.model) ? call.model : "*";
+  const std::string port = port_names_.count(call.model) ? call.model : "*";  // route_model
   auto args = lua::prepare_call(lua_->state(), thread, api_.call, api_.ports, port, {}, 0,
                                 {lua::CallArg{lua::kNoRef, &request}});
   if (!args.ok()) {

@@ -23,7 +23,10 @@ ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
       script_(std::move(script)),
       options_(std::move(options)) {}
 
-ScriptRun::~ScriptRun() { host_.forget_adoptions(*this); }  // the LuaState frees every thread
+ScriptRun::~ScriptRun() {  // the LuaState frees every thread
+  host_.forget_adoptions(*this);
+  host_.forget_http(*this);  // its requests in flight are cancelled
+}
 
 Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
                                                      RunOptions options) {
@@ -133,6 +136,8 @@ void ScriptRun::after_yield(Task& task) {
       return start_entry(task);
     case StartKind::kModelPort:
       return start_model_port(task);
+    case StartKind::kHttpModel:
+      return start_http_model(task);
     case StartKind::kTool:
       return start_tool(task);
     case StartKind::kParallel:

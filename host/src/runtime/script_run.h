@@ -82,6 +82,8 @@ class ScriptRun final : public lua::SyscallHandler {
   std::vector<uint64_t> call_tickets() const;
   // The old execution's call this task adopted ended: `result` is the step's value or error.
   void adopted_call_ended(uint64_t task_id, Result<kernel::Json> result);
+  // A request task `task_id` sent (Host::send_http) completed.
+  void http_result(uint64_t task_id, io::HttpResult result);
 
  private:
   ScriptRun(Host& host, ScriptSource script, RunOptions options);
@@ -142,6 +144,17 @@ class ScriptRun final : public lua::SyscallHandler {
   // ---- live work started after a yield ----
   void start_entry(Task& entry);
   void start_model_port(Task& waiter);
+  // ---- model steps answered over HTTP (run_http_model.cc) ----
+  // Where a live model step goes (a Lua port's name, or an endpoint), or an error reply.
+  struct ModelRoute {
+    std::string port;                         // a Lua port: its name ("*" included)
+    const ModelEndpoint* endpoint = nullptr;  // else an endpoint
+    std::string endpoint_name;
+  };
+  std::optional<ModelRoute> route_model(const std::string& model) const;
+  Status prepare_http_model(Task& task, const ModelRoute& route, bool stream);
+  void start_http_model(Task& task);
+  void http_next(Task& task, HttpModelCall::Next next);
   void start_tool(Task& waiter);
   void start_parallel(Task& parent);
   void start_branches(ParallelGroup& group);

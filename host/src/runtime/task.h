@@ -15,6 +15,7 @@
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/lua/lua_fwd.h"
+#include "http_model_call.h"
 #include "step_keys.h"
 
 namespace artana::host {
@@ -33,11 +34,12 @@ enum class WaitKind {
   kSleep,      // the clock reaching `due_us`
   kParallel,   // its branches
   kAdopted,    // a call an old execution made (a reload), adopted at this step
+  kHttpModel,  // an HTTP endpoint answering `pending` (http_model)
 };
 
 // Work the scheduler does right after the task yielded (outside any Lua call): starting
 // threads and pushing values is only safe there.
-enum class StartKind { kNone, kReady, kModelPort, kTool, kParallel };
+enum class StartKind { kNone, kReady, kModelPort, kHttpModel, kTool, kParallel };
 
 struct Task {
   uint64_t id = 0;
@@ -66,8 +68,9 @@ struct Task {
   // kModelPort, kTool: the live step until it is finished. Dropping the task (a kill, an
   // unload, a reload) abandons it in the kernel.
   kernel::PendingStep pending;
-  std::vector<std::string> branch_names;  // kParallel
-  size_t max_concurrency = 0;             // 0: all at once
+  std::unique_ptr<HttpModelCall> http_model;  // kHttpModel: the requests it takes
+  std::vector<std::string> branch_names;      // kParallel
+  size_t max_concurrency = 0;                 // 0: all at once
 
   // ---- port and tool tasks: whom they answer ----
   Task* waiter = nullptr;

@@ -18,12 +18,20 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "artana/host/model_endpoints.h"
 #include "artana/kernel/kernel.h"
 #include "artana/lua/lua_limits.h"
+
+namespace artana::io {
+class IoThread;
+struct HttpCall;
+}  // namespace artana::io
 
 namespace artana::host {
 
@@ -39,6 +47,8 @@ struct HostOptions {
   // execute it again: a paused run then costs a few hundred bytes here, and resuming it
   // rebuilds its state by replay.
   bool park_idle_runs = true;
+  // OpenAI-compatible endpoints for live model steps no Lua port takes (model_endpoints.h).
+  ModelEndpoints models;
 };
 
 struct RunOptions {
@@ -71,6 +81,9 @@ struct TickResult {
   bool more_ready = false;  // work is ready now: tick again soon
   // The earliest durable timer of a sleeping task, µs since the epoch.
   std::optional<int64_t> next_timer_us;
+  // Requests of the outside world in flight (a model's HTTP call): their completions make
+  // work later. wait_for_work() waits for them without spinning.
+  size_t in_flight = 0;
 };
 
 class ScriptRun;
@@ -102,8 +115,19 @@ class Host {
   // Runs ready tasks of every run for about `budget`, wakes due timers, and returns.
   TickResult tick(std::chrono::microseconds budget);
 
-  // True when no run has work to do now (all ended, paused, sleeping).
+  // True when no run has work to do now (all ended, paused, sleeping, or waiting for a
+  // request in flight).
   bool idle() const;
+
+  // Requests in flight (HTTP model calls): a run waiting for one is not done.
+  size_t in_flight() const;
+  // Waits until a request in flight completes or `max` passes (an app's loop gives its next
+  // timer or frame); true when a completion is waiting for tick(). Returns at once when
+  // nothing is in flight and `max` is zero.
+  bool wait_for_work(std::chrono::microseconds max);
+  // A file descriptor readable while completions wait for tick(): for an app that polls its
+  // own descriptors. Valid for the Host's life.
+  int wakeup_fd() const;
 
   // A run's outcome once it has nothing left to do here; nullopt while it still works (or
   // is unknown to this host).
@@ -148,12 +172,28 @@ class Host {
     uint64_t task_id = 0;
   };
 
+  // ---- requests of the outside world (host_io.cc) ----
+  // Sends `call` for `run`'s task `task_id`; its result comes back to that task in tick().
+  Result<uint64_t> send_http(io::HttpCall call, ScriptRun& run, uint64_t task_id);
+  // `run` is going away: its requests are cancelled and their late results dropped.
+  void forget_http(const ScriptRun& run);
+  // Hands each completed request to the task that waits for it.
+  void deliver_completions();
+  // Auto API mode: base URLs whose servers said they have no Responses API.
+  bool chat_only(const std::string& base_url) const { return chat_only_bases_.count(base_url) > 0; }
+  void learned_chat_only(const std::string& base_url) { chat_only_bases_.insert(base_url); }
+  double jitter01() { return std::uniform_real_distribution<double>(0, 1)(jitter_); }
+
   kernel::Kernel& kernel_;
   HostOptions options_;
   std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
   std::map<std::string, Parked> parked_;
-  std::vector<std::unique_ptr<ScriptRun>> draining_;  // old executions with calls in flight
-  std::unordered_map<uint64_t, Adoption> adoptions_;  // by call ticket
+  std::vector<std::unique_ptr<ScriptRun>> draining_;     // old executions with calls in flight
+  std::unordered_map<uint64_t, Adoption> adoptions_;     // by call ticket
+  std::unique_ptr<io::IoThread> io_;                     // its thread starts with the first request
+  std::unordered_map<uint64_t, Adoption> http_waiters_;  // by request id
+  std::set<std::string> chat_only_bases_;
+  std::mt19937_64 jitter_{std::random_device{}()};  // retries' waits: never replayed
 };
 
 }  // namespace artana::host

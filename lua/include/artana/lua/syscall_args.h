@@ -34,11 +34,12 @@ enum class ModelField {
   kReplay,
   kRetryFailed,
   kOptions,
+  kStream,  // an HTTP endpoint streams its answer (not part of the request: not hashed)
   kCount
 };
-inline constexpr std::string_view kModelFields[] = {"model",  "prompt",       "messages",
-                                                    "schema", "tools",        "step_key",
-                                                    "replay", "retry_failed", "options"};
+inline constexpr std::string_view kModelFields[] = {
+    "model",    "prompt", "messages",     "schema",  "tools",
+    "step_key", "replay", "retry_failed", "options", "stream"};
 struct ModelArgs {
   std::optional<kernel::Json> fields[static_cast<size_t>(ModelField::kCount)];
 

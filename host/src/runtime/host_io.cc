@@ -1,0 +1,53 @@
+// Host: the requests its runs make of the outside world, through its one I/O thread.
+#include <algorithm>
+#include <thread>
+
+#include "artana/host/host.h"
+#include "io_thread.h"
+#include "script_run.h"
+
+namespace artana::host {
+
+namespace {
+
+uint64_t owner_tag(const ScriptRun& run) { return reinterpret_cast<uintptr_t>(&run); }
+
+}  // namespace
+
+Result<uint64_t> Host::send_http(io::HttpCall call, ScriptRun& run, uint64_t task_id) {
+  ARTANA_ASSIGN_OR_RETURN(const uint64_t id, io_->submit(std::move(call), owner_tag(run)));
+  http_waiters_.emplace(id, Adoption{&run, task_id});
+  return id;
+}
+
+void Host::forget_http(const ScriptRun& run) {
+  const size_t before = http_waiters_.size();
+  std::erase_if(http_waiters_, [&run](const auto& entry) { return entry.second.run == &run; });
+  if (http_waiters_.size() != before) io_->cancel_owner(owner_tag(run));
+}
+
+void Host::deliver_completions() {
+  if (http_waiters_.empty()) return;
+  for (io::IoThread::Completion& done : io_->take_completions()) {
+    auto it = http_waiters_.find(done.id);
+    if (it == http_waiters_.end()) continue;  // its run went away: dropped
+    const Adoption waiter = it->second;
+    http_waiters_.erase(it);
+    waiter.run->http_result(waiter.task_id, std::move(done.result));
+  }
+}
+
+size_t Host::in_flight() const { return http_waiters_.size(); }
+
+bool Host::wait_for_work(std::chrono::microseconds max) {
+  if (http_waiters_.empty()) {
+    // Nothing can complete: only time passes (a timer an app gave as `max`).
+    if (max.count() > 0) std::this_thread::sleep_for(max);
+    return false;
+  }
+  return io_->wait(max);
+}
+
+int Host::wakeup_fd() const { return io_->wakeup_fd(); }
+
+}  // namespace artana::host
