@@ -7,6 +7,7 @@
 #include <string>
 
 #include "artana/lua/lua_error.h"
+#include "artana/lua/lua_json.h"
 #include "chunk_load.h"
 #include "lua_log.h"
 #include "sandbox_raise.h"
@@ -257,7 +258,8 @@ lua_State* LuaState::new_thread() {
   return co;
 }
 
-Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) {
+Status LuaState::run_chunk(std::string_view source, std::string_view chunkname,
+                           kernel::Json* result) {
   if (killed()) return status_for(ErrorKind::kLimitExceeded, kill_reason_);
   lua_State* co = new_thread();
   if (co == nullptr) return status_for(ErrorKind::kLimitExceeded, kMemoryLimit);
@@ -269,6 +271,7 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) 
   lua_pushthread(co);
   lua_xmove(co, L_, 1);
   int status = lua_pcall(L_, 2, 0, 0);
+  Status conversion = Status::ok_status();  // of the chunk's result, when asked for
   if (status == LUA_OK) {
     for (;;) {
       yielded_for_slice_ = false;
@@ -277,6 +280,14 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) 
       if (status == LUA_YIELD && !killed() && yielded_for_slice_) {
         ++slice_yields_;
         continue;
+      }
+      if (status == LUA_OK && result != nullptr && nres > 0) {
+        Result<kernel::Json> value = to_json(co, -nres, std::string(chunkname));
+        if (value.ok()) {
+          *result = std::move(*value);
+        } else {
+          conversion = value.status().with_kind(ErrorKind::kScriptError);
+        }
       }
       if (status == LUA_OK || status == LUA_YIELD) lua_pop(co, nres);
       break;
@@ -290,7 +301,7 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname) 
     return status_for(ErrorKind::kLimitExceeded,
                       std::string(kill_reason_) + " exceeded in " + std::string(chunkname));
   }
-  if (status == LUA_OK) return Status::ok_status();
+  if (status == LUA_OK) return conversion;
   lua_pushcfunction(L_, describe_error);
   lua_insert(L_, -2);
   if (lua_pcall(L_, 1, 2, 0) != LUA_OK) {

@@ -46,14 +46,27 @@ Result<int64_t> parse_usd(const std::string& text) {
 // Which flags each verb takes.
 const std::set<std::string>& allowed(const std::string& verb) {
   static const std::set<std::string> run = {
-      "--run-id",           "--tenant", "--caps",  "--budget", "--policy",
-      "--durability",       "--replay", "--input", "--seed",   "--max-memory",
-      "--max-instructions", "--watch",  "--pinned"};
-  static const std::set<std::string> resume = {
-      "--input",      "--budget",           "--grant", "--policy", "--durability",
-      "--max-memory", "--max-instructions", "--pinned"};
-  static const std::set<std::string> worker = {
-      "--once", "--poll-ms", "--policy", "--durability", "--max-memory", "--max-instructions"};
+      "--run-id",           "--tenant", "--caps",   "--budget",         "--policy",
+      "--durability",       "--replay", "--input",  "--seed",           "--max-memory",
+      "--max-instructions", "--watch",  "--pinned", "--model-endpoint", "--api-key-env",
+      "--models",           "--stream"};
+  static const std::set<std::string> resume = {"--input",
+                                               "--budget",
+                                               "--grant",
+                                               "--policy",
+                                               "--durability",
+                                               "--max-memory",
+                                               "--max-instructions",
+                                               "--pinned",
+                                               "--model-endpoint",
+                                               "--api-key-env",
+                                               "--models",
+                                               "--stream"};
+  static const std::set<std::string> worker = {"--once",           "--poll-ms",
+                                               "--policy",         "--durability",
+                                               "--max-memory",     "--max-instructions",
+                                               "--model-endpoint", "--api-key-env",
+                                               "--models",         "--stream"};
   if (verb == "run") return run;
   if (verb == "resume") return resume;
   return worker;
@@ -84,6 +97,10 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
     }
     if (arg == "--once") {
       flags.once = true;
+      continue;
+    }
+    if (arg == "--stream") {
+      flags.stream = true;
       continue;
     }
     if (i + 1 >= args.size()) return Status::invalid_argument("{} needs a value", arg);
@@ -132,6 +149,12 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
     } else if (arg == "--max-instructions") {
       ARTANA_ASSIGN_OR_RETURN(int64_t n, parse_integer(arg, value, 1000));
       flags.max_instructions = static_cast<uint64_t>(n);
+    } else if (arg == "--model-endpoint") {
+      flags.model_endpoint = value;
+    } else if (arg == "--api-key-env") {
+      flags.api_key_env = value;
+    } else if (arg == "--models") {
+      flags.models_file = value;
     } else if (arg == "--poll-ms") {
       ARTANA_ASSIGN_OR_RETURN(flags.poll_ms, parse_integer(arg, value, 1));
     }

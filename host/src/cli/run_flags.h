@@ -34,6 +34,9 @@ struct RunFlags {
   bool pinned = false;
   bool once = false;       // worker: one pass, then exit
   int64_t poll_ms = 1000;  // worker: how often to look for due timers
+  // Model endpoints (model_flags.h).
+  std::optional<std::string> model_endpoint, api_key_env, models_file;
+  bool stream = false;
 };
 
 // Errors name the flag and what is wrong (kInvalidArgument).

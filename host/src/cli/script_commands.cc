@@ -12,6 +12,7 @@
 #include "artana/kernel/error_kind.h"
 #include "artana/kernel/json_parse.h"
 #include "artana/kernel/lmdb_event_store.h"
+#include "model_flags.h"
 #include "run_flags.h"
 #include "script_watch.h"
 
@@ -136,6 +137,9 @@ RunOutcome drive(Host& host, const RunId& run, ScriptWatch* watch) {
     host.tick(std::chrono::milliseconds(20));
     if (!host.idle()) continue;
     if (auto outcome = host.outcome(run)) return *outcome;
+    // Waiting for a model's answer (or a call an old execution made): sleep until it comes;
+    // a quarter second at most, to see a signal or a change to the code.
+    host.wait_for_work(std::chrono::milliseconds(250));
   }
   RunOutcome interrupted;
   interrupted.run_id = run;
@@ -149,7 +153,8 @@ struct Session {
   std::unique_ptr<Host> host;
 };
 
-Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags) {
+Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags,
+                             ModelEndpoints models) {
   Session session;
   kernel::LmdbStoreOptions store_options;
   store_options.durability = flags.durability;
@@ -173,6 +178,7 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags)
   host_options.limits.max_instructions = flags.max_instructions;
   host_options.limits.interrupt = &g_interrupt;
   host_options.stdlib_dir = stdlib_directory();
+  host_options.models = std::move(models);
   session.host = std::make_unique<Host>(*session.kernel, std::move(host_options));
   return session;
 }
@@ -217,9 +223,11 @@ int run_script_command(const GlobalOptions& global, const std::vector<std::strin
   std::signal(SIGTERM, on_signal);
   auto flags = parse_run_flags(args);
   if (!flags.ok()) return usage(flags.status().message());
+  auto models = endpoints_from_flags(*flags);
+  if (!models.ok()) return usage(models.status().message());
   // The run this command is for, as given (a new `run` without --run-id gets its id below).
   const std::string given_run = verb == "run" ? flags->run_id.value_or("") : flags->target;
-  auto session = open_session(global, *flags);
+  auto session = open_session(global, *flags, std::move(*models));
   if (!session.ok()) return exit_for_failure(global, given_run, session.status());
   if (verb == "worker")
     return run_worker(global, *flags, *session->kernel, *session->store, *session->host, g_stop);

@@ -70,7 +70,13 @@ int run_worker(const GlobalOptions& global, const RunFlags& flags, kernel::Kerne
       }
       started.push_back(info.header.run_id);
     }
-    while (!host.idle() && !stop) host.tick(std::chrono::milliseconds(20));
+    // Until every run it took is done here: ready work is run, answers in flight waited for.
+    while (!stop) {
+      host.tick(std::chrono::milliseconds(20));
+      if (!host.idle()) continue;
+      if (host.in_flight() == 0) break;
+      host.wait_for_work(std::chrono::milliseconds(250));
+    }
     for (const kernel::RunId& run : started) {
       if (auto outcome = host.outcome(run)) {
         const kernel::Json* kind = outcome->error.find("kind");

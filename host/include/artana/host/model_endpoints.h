@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
 
 namespace artana::host {
@@ -63,5 +64,11 @@ struct ModelEndpoints {
   // otherwise ("models entry 'gpt-4o*': idle_timeout_s must be a positive number of seconds").
   Status check() const;
 };
+
+// Endpoints from a table (what a `--models` file returns): keyed by model name or prefix,
+// each entry's fields named as ModelEndpoint's (`prices = {input, cached_input, output}`,
+// `api_mode = "auto" | "responses" | "chat"`). kInvalidArgument naming `source`, the entry
+// and the field: an unknown field, a value of the wrong type, or what check() refuses.
+Result<ModelEndpoints> parse_model_endpoints(const kernel::Json& table, std::string_view source);
 
 }  // namespace artana::host

@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "artana/kernel/error_kind.h"
+#include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
 #include "artana/lua/lua_limits.h"
 #include "artana/lua/sandbox.h"
@@ -73,8 +74,11 @@ class LuaState {
   // Loads `source` as text into the sandbox environment and runs it in a new thread,
   // resuming after each time-slice yield until it returns, fails or is killed.
   // Errors carry kind() "limit_exceeded", "sandbox_violation" or "script_error" (or the
-  // kind of an error table the script raised).
-  Status run_chunk(std::string_view source, std::string_view chunkname);
+  // kind of an error table the script raised). With `result`, the chunk's first return
+  // value is converted to it (null when it returns nothing; a value JSON cannot hold is a
+  // script_error naming it).
+  Status run_chunk(std::string_view source, std::string_view chunkname,
+                   kernel::Json* result = nullptr);
 
   // Asks the run to stop: the next hook firing kills it. Thread-safe.
   void kill() { kill_requested_.store(true, std::memory_order_relaxed); }
