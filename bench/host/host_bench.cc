@@ -30,6 +30,7 @@
 #include "artana/kernel/lmdb_event_store.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/script_api.h"
+#include "host/bench_host.h"
 #include "host/bench_scripts.h"
 #include "support/bench_report.h"
 
@@ -50,124 +51,12 @@ struct Settings {
   }
 };
 
-// A figure's goal: `limit` at most (or, with scale_only, none: the figure gives the scale).
-struct Target {
-  double limit = 0;
-  bool scale_only = false;
-};
-
-// "name: median X, min Y, max Z (unit), n N; target ≤ T unit: met" — or one JSON object
-// per line with the same fields.
-void report(const Figure& f, Target target, bool json) {
-  const bool met = target.scale_only || f.median <= target.limit;
-  if (json) {
-    std::printf(
-        "{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"n\":%llu",
-        f.name.c_str(), f.unit.c_str(), f.median, f.min, f.max,
-        static_cast<unsigned long long>(f.n));
-    if (!target.scale_only)
-      std::printf(",\"target_max\":%.3f,\"met\":%s", target.limit, met ? "true" : "false");
-    std::printf("}\n");
-  } else {
-    std::printf("%s: median %.3f, min %.3f, max %.3f (%s), n %llu", f.name.c_str(), f.median, f.min,
-                f.max, f.unit.c_str(), static_cast<unsigned long long>(f.n));
-    if (target.scale_only) {
-      std::printf("; target: scale\n");
-    } else {
-      std::printf("; target <= %g %s: %s\n", target.limit, f.unit.c_str(), met ? "met" : "MISSED");
-    }
-  }
-  std::fflush(stdout);
-}
-
-void info(const Figure& f, bool json) { report(f, Target{0, true}, json); }
-
-template <typename T>
-T must(Result<T> r, const char* what) {
-  if (!r.ok()) {
-    std::fprintf(stderr, "host_bench: %s: %s\n", what, r.status().to_string().c_str());
-    std::exit(1);
-  }
-  return std::move(r).value();
-}
-
-void must(const Status& s, const char* what) {
-  if (!s.ok()) {
-    std::fprintf(stderr, "host_bench: %s: %s\n", what, s.to_string().c_str());
-    std::exit(1);
-  }
-}
-
-std::string text(const Json& value) {
-  auto encoded = canonical_json(value);
-  return encoded.ok() ? *encoded : "<unencodable>";
-}
-
-// A ledger with a Kernel and a Host on it. reopen() drops all three and opens them again:
-// what a second process sees (the page cache stays warm).
-struct Bench {
-  std::string dir;
-  std::unique_ptr<EventStore> store;
-  std::unique_ptr<Kernel> kernel;
-  std::unique_ptr<host::Host> host;
-
-  Bench(std::string ledger_dir, host::HostOptions options) : dir(std::move(ledger_dir)) {
-    std::filesystem::remove_all(dir);
-    reopen(std::move(options));
-  }
-
-  void reopen(host::HostOptions options) {
-    host.reset();
-    kernel.reset();
-    store.reset();
-    LmdbStoreOptions store_options;
-    store_options.durability = Durability::kNone;
-    store = must(open_lmdb_store(dir, store_options), "opening the ledger");
-    kernel = must(Kernel::open(*store), "opening the kernel");
-    if (!options.print_sink) options.print_sink = [](const RunId&, std::string_view) {};
-    host = std::make_unique<host::Host>(*kernel, std::move(options));
-  }
-
-  void start(const std::string& script, const std::string& run, Json input = Json::object()) {
-    host::RunOptions options;
-    options.run_id = RunId(run);
-    options.tenant.tenant_id = TenantId("bench");
-    options.input = std::move(input);
-    must(host->start(script, std::move(options)), "starting a run");
-  }
-
-  // Ticks until no run has work ready; returns the number of ticks.
-  int drive(std::chrono::microseconds budget = std::chrono::milliseconds(50)) {
-    int ticks = 0;
-    for (; !host->idle(); ++ticks) host->tick(budget);
-    return ticks;
-  }
-
-  host::RunOutcome outcome(const std::string& run, RunStatus want) {
-    std::optional<host::RunOutcome> got = host->outcome(RunId(run));
-    if (!got || got->status != want) {
-      std::fprintf(stderr, "host_bench: run %s ended %s, expected %s: %s\n", run.c_str(),
-                   got ? std::string(run_status_name(got->status)).c_str() : "unknown",
-                   std::string(run_status_name(want)).c_str(), got ? text(got->error).c_str() : "");
-      std::exit(1);
-    }
-    return *got;
-  }
-};
-
-std::string write_script(const Settings& s, const std::string& name, const std::string& source) {
-  const std::string path = s.dir + "/scripts/" + name;
-  std::filesystem::create_directories(s.dir + "/scripts");
-  std::ofstream(path) << source;
-  return path;
-}
-
 // lua_live_step_us: whole runs of live model steps; each sample is one run's tick time
 // divided by its steps (the port's coroutine, both syscalls' JSON, the kernel, the append).
 void bench_live(const Settings& s) {
   const int runs = s.quick ? 3 : 11;
   const int64_t steps = s.quick ? 200 : 2000;
-  const std::string script = write_script(s, "live.lua", kModelScript);
+  const std::string script = write_script(s.dir, "live.lua", kModelScript);
   Bench b(s.dir + "/live", {});
   std::vector<double> per_step;
   for (int r = -1; r < runs; ++r) {  // run -1 warms the caches and is not counted
@@ -189,7 +78,7 @@ void bench_replay(const Settings& s) {
   const int64_t steps = s.quick ? 2000 : 10000;
   const int repeats = s.quick ? 2 : 5;
   const std::string name = s.quick ? "replay_2k_steps_s" : "replay_10k_steps_s";
-  const std::string script = write_script(s, "replay.lua", kModelScript);
+  const std::string script = write_script(s.dir, "replay.lua", kModelScript);
   Bench b(s.dir + "/replay", {});
   b.start(script, "long", Json::object({{"steps", steps}}));
   const double live_t0 = now_us();
@@ -253,7 +142,7 @@ struct StampPrints {
 void bench_noio_kind(const Settings& s, const std::string& kind, const std::string& name,
                      Target target, int64_t blocks) {
   const int64_t block = 1000;
-  const std::string script = write_script(s, "noio.lua", kNoioScript);
+  const std::string script = write_script(s.dir, "noio.lua", kNoioScript);
   StampPrints markers;
   Bench b(s.dir + "/" + name, markers.options());
   const Json input = Json::object({{"kind", kind}, {"block", block}, {"blocks", blocks}});
@@ -321,7 +210,7 @@ Rss read_rss() {
 void bench_paused(const Settings& s) {
   const int batches = 10;
   const int per_batch = s.quick ? 100 : 1000;
-  const std::string script = write_script(s, "paused.lua", kPausedScript);
+  const std::string script = write_script(s.dir, "paused.lua", kPausedScript);
   std::vector<double> lua_bytes;
   host::HostOptions options;
   options.print_sink = [&lua_bytes](const RunId&, std::string_view line) {
@@ -375,7 +264,7 @@ void bench_paused(const Settings& s) {
 // (run:now) and exits: process start, opening (creating) the ledger, the step, the end.
 void bench_cli(const Settings& s) {
   const std::string script =
-      write_script(s, "one_step.lua", "return function(run) return run:now() end\n");
+      write_script(s.dir, "one_step.lua", "return function(run) return run:now() end\n");
   std::vector<double> times;
   const int n = s.quick ? 5 : 21;
   for (int i = 0; i < n; ++i) {

@@ -92,4 +92,28 @@ Figure measure_fsync_scattered_us(const std::string& dir, int pages, int samples
   return summarize(name, "us", times);
 }
 
+void report(const Figure& f, Target target, bool json) {
+  const bool met = target.scale_only || f.median <= target.limit;
+  if (json) {
+    std::printf(
+        "{\"name\":\"%s\",\"unit\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"n\":%llu",
+        f.name.c_str(), f.unit.c_str(), f.median, f.min, f.max,
+        static_cast<unsigned long long>(f.n));
+    if (!target.scale_only)
+      std::printf(",\"target_max\":%.3f,\"met\":%s", target.limit, met ? "true" : "false");
+    std::printf("}\n");
+  } else {
+    std::printf("%s: median %.3f, min %.3f, max %.3f (%s), n %llu", f.name.c_str(), f.median, f.min,
+                f.max, f.unit.c_str(), static_cast<unsigned long long>(f.n));
+    if (target.scale_only) {
+      std::printf("; target: scale\n");
+    } else {
+      std::printf("; target <= %g %s: %s\n", target.limit, f.unit.c_str(), met ? "met" : "MISSED");
+    }
+  }
+  std::fflush(stdout);
+}
+
+void info(const Figure& f, bool json) { report(f, Target{0, true}, json); }
+
 }  // namespace artana::bench

@@ -27,4 +27,15 @@ Figure measure_fsync_scattered_us(const std::string& dir, int pages, int samples
 
 double now_us();
 
+// A figure's goal: `limit` at most (or, with scale_only, none: the figure gives the scale).
+struct Target {
+  double limit = 0;
+  bool scale_only = false;
+};
+// "name: median X, min Y, max Z (unit), n N; target <= T unit: met" — or one JSON object per
+// line with the same fields.
+void report(const Figure& figure, Target target, bool json);
+// A figure without a target (the scale: fsync latency, a live run's time).
+void info(const Figure& figure, bool json);
+
 }  // namespace artana::bench

@@ -176,6 +176,7 @@ void HttpTestServer::serve(int fd) {
     const size_t length =
         request.header("content-length").empty() ? 0 : std::stoul(request.header("content-length"));
     if (!read_until([&] { return buffer.size() >= length; })) break;
+    const auto whole = std::chrono::steady_clock::now();
     request.body = buffer.substr(0, length);
     buffer.erase(0, length);
     {
@@ -184,6 +185,9 @@ void HttpTestServer::serve(int fd) {
     }
     arrived_.notify_all();
     open = write_reply(fd, handler_(request)) && lowercase(request.header("connection")) != "close";
+    served_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - whole)
+                      .count();
   }
   std::lock_guard<std::mutex> lock(mu_);
   open_fds_.erase(std::remove(open_fds_.begin(), open_fds_.end(), fd), open_fds_.end());

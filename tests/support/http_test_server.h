@@ -53,6 +53,9 @@ class HttpTestServer {
   std::string url(const std::string& path = "") const;  // "http://127.0.0.1:<port><path>"
   std::vector<HttpRequest> requests() const;            // every request so far, in order
   size_t request_count() const;
+  // The server's own time so far, summed over requests: from a request read whole to its
+  // reply written (a benchmark subtracts it; delays asked for are included).
+  int64_t served_ns() const { return served_ns_.load(); }
   // Waits (up to `timeout_ms`) until at least `n` requests have arrived; false on timeout.
   bool wait_for_requests(size_t n, int timeout_ms = 10000) const;
 
@@ -65,6 +68,7 @@ class HttpTestServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> served_ns_{0};
   std::thread acceptor_;
   mutable std::mutex mu_;
   mutable std::condition_variable arrived_;
