@@ -44,6 +44,10 @@ function artana.tool(spec)
   end
   check_name("artana.tool", spec.name)
   local name = spec.name
+  if name:sub(1, 7) == "artana." then
+    fail("invalid_argument", "tool '" .. name .. "': names starting with 'artana.' are the " ..
+      "host's built-ins (run:http)")
+  end
   if type(spec.fn) ~= "function" then
     fail("invalid_argument", "tool '" .. name .. "': fn must be a function(args, ctx)")
   end
@@ -100,6 +104,23 @@ local Run = {
   random = host.random, sleep = host.sleep, summary = host.summary,
   artifact = host.artifact, version = host.version, memory = host.memory,
 }
+
+-- run:http{method, url, headers, body, timeout_s, step_key}: a built-in tool step (GET and
+-- HEAD are reads, other methods side effects); returns {status, headers, body | body_base64,
+-- truncated}.
+function Run:http(request)
+  if type(request) ~= "table" then
+    fail("invalid_argument", "run:http expects a table: run:http { url = ..., method = ... }")
+  end
+  local args, options = {}, nil
+  for key, value in pairs(request) do
+    if key == "step_key" then options = { step_key = value } else args[key] = value end
+  end
+  local method = args.method
+  if method == nil then method = "GET"; args.method = method end
+  local tool = (method == "GET" or method == "HEAD") and "artana.http_read" or "artana.http"
+  return host.tool(self, tool, args, options).result
+end
 
 function Run:step(name, fn)
   if type(fn) ~= "function" then fail("invalid_argument", "run:step(name, fn): fn must be a function") end

@@ -1,5 +1,7 @@
 #include "run_flags.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -46,27 +48,18 @@ Result<int64_t> parse_usd(const std::string& text) {
 // Which flags each verb takes.
 const std::set<std::string>& allowed(const std::string& verb) {
   static const std::set<std::string> run = {
-      "--run-id",           "--tenant", "--caps",   "--budget",         "--policy",
-      "--durability",       "--replay", "--input",  "--seed",           "--max-memory",
-      "--max-instructions", "--watch",  "--pinned", "--model-endpoint", "--api-key-env",
-      "--models",           "--stream"};
-  static const std::set<std::string> resume = {"--input",
-                                               "--budget",
-                                               "--grant",
-                                               "--policy",
-                                               "--durability",
-                                               "--max-memory",
-                                               "--max-instructions",
-                                               "--pinned",
-                                               "--model-endpoint",
-                                               "--api-key-env",
-                                               "--models",
-                                               "--stream"};
-  static const std::set<std::string> worker = {"--once",           "--poll-ms",
-                                               "--policy",         "--durability",
-                                               "--max-memory",     "--max-instructions",
-                                               "--model-endpoint", "--api-key-env",
-                                               "--models",         "--stream"};
+      "--run-id",           "--tenant", "--caps",       "--budget",         "--policy",
+      "--durability",       "--replay", "--input",      "--seed",           "--max-memory",
+      "--max-instructions", "--watch",  "--pinned",     "--model-endpoint", "--api-key-env",
+      "--models",           "--stream", "--http-allow", "--secret-env"};
+  static const std::set<std::string> resume = {
+      "--input",      "--budget",           "--grant",      "--policy",         "--durability",
+      "--max-memory", "--max-instructions", "--pinned",     "--model-endpoint", "--api-key-env",
+      "--models",     "--stream",           "--http-allow", "--secret-env"};
+  static const std::set<std::string> worker = {
+      "--once",       "--poll-ms",          "--policy",         "--durability",
+      "--max-memory", "--max-instructions", "--model-endpoint", "--api-key-env",
+      "--models",     "--stream",           "--http-allow",     "--secret-env"};
   if (verb == "run") return run;
   if (verb == "resume") return resume;
   return worker;
@@ -155,6 +148,18 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
       flags.api_key_env = value;
     } else if (arg == "--models") {
       flags.models_file = value;
+    } else if (arg == "--http-allow") {
+      const std::vector<std::string> hosts = split_list(value);
+      flags.http_allow.insert(flags.http_allow.end(), hosts.begin(), hosts.end());
+    } else if (arg == "--secret-env") {
+      for (const std::string& name : split_list(value)) {
+        const bool named = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                        std::all_of(name.begin(), name.end(), [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                        });
+        if (!named) return Status::invalid_argument("--secret-env: '{}' is not a variable name", name);
+        flags.secret_env.push_back(name);
+      }
     } else if (arg == "--poll-ms") {
       ARTANA_ASSIGN_OR_RETURN(flags.poll_ms, parse_integer(arg, value, 1));
     }

@@ -37,6 +37,8 @@ struct RunFlags {
   // Model endpoints (model_flags.h).
   std::optional<std::string> model_endpoint, api_key_env, models_file;
   bool stream = false;
+  // run:http: --http-allow host[:port],… and --secret-env NAME,…
+  std::vector<std::string> http_allow, secret_env;
 };
 
 // Errors name the flag and what is wrong (kInvalidArgument).

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http_allow.h"
 #include "io_thread.h"
 #include "script_run.h"
 
@@ -43,6 +44,12 @@ void guarded(ScriptRun& run, Work&& work) noexcept {
 Host::Host(kernel::Kernel& kernel, HostOptions options)
     : kernel_(kernel), options_(std::move(options)), io_(std::make_unique<io::IoThread>()) {
   if (!options_.clock) options_.clock = system_clock_us;
+  // Entries the CLI checked; an embedder's bad entry allows nothing (it is logged).
+  auto allow = io::HttpAllowList::parse(options_.http_allow);
+  if (!allow.ok()) spdlog::error("HostOptions::http_allow: {}", allow.status().message());
+  http_allow_ = std::make_unique<io::HttpAllowList>(allow.ok() ? std::move(*allow)
+                                                               : *io::HttpAllowList::parse({}));
+  secret_env_.insert(options_.secret_env.begin(), options_.secret_env.end());
 }
 
 Host::~Host() {

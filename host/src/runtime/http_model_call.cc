@@ -60,6 +60,14 @@ std::string error_body_text(const std::string& body) {
   return text.empty() ? "no body" : text;
 }
 
+// A 2xx body as the API's answer: whole, or a stream read to its end.
+Result<io::ModelAnswer> read_answer(const std::string& body, bool chat, bool stream) {
+  if (!stream) return chat ? io::parse_chat_response(body) : io::parse_responses_response(body);
+  io::ModelStreamReader reader(chat ? io::WireFormat::kChat : io::WireFormat::kResponses);
+  if (Status fed = reader.feed(body); !fed.ok()) return fed;
+  return reader.finish();
+}
+
 }  // namespace
 
 std::optional<int64_t> usage_cost_micro_usd(const Json& usage, const ModelPrices& prices) {
@@ -143,15 +151,7 @@ HttpModelCall::Next HttpModelCall::on_result(io::HttpResult result, const Output
     if (result.truncated) {
       return failed(FailureCategory::kPermanent, "the answer is larger than the host reads");
     }
-    Result<io::ModelAnswer> answer = Status();
-    if (setup_.stream) {
-      io::ModelStreamReader reader(chat ? io::WireFormat::kChat : io::WireFormat::kResponses);
-      Status fed = reader.feed(result.body);
-      answer = fed.ok() ? reader.finish() : Result<io::ModelAnswer>(fed);
-    } else {
-      answer =
-          chat ? io::parse_chat_response(result.body) : io::parse_responses_response(result.body);
-    }
+    Result<io::ModelAnswer> answer = read_answer(result.body, chat, setup_.stream);
     if (answer.ok()) return answered(std::move(*answer), check);
     const Status& why = answer.status();
     if (why.code() == StatusCode::kFailedPrecondition) {

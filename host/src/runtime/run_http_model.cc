@@ -52,7 +52,11 @@ void ScriptRun::start_http_model(Task& task) {
 void ScriptRun::http_result(uint64_t task_id, io::HttpResult result) {
   for (const auto& owned : tasks_) {
     Task& task = *owned;
-    if (task.id != task_id || task.wait != WaitKind::kHttpModel || !task.http_model) continue;
+    if (task.id != task_id) continue;
+    if (task.wait == WaitKind::kTool && task.http_tool) {
+      return http_tool_next(task, task.http_tool->on_result(result));
+    }
+    if (task.wait != WaitKind::kHttpModel || !task.http_model) continue;
     const HttpModelCall::OutputCheck check = [this, &task](const kernel::Json& output) {
       return kernel_.check_model_output(task.pending, output);
     };

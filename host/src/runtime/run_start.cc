@@ -8,6 +8,7 @@
 #include "artana/kernel/sha256.h"
 #include "artana/lua/schema_shorthand.h"
 #include "artana/lua/syscall_args.h"
+#include "http_tool.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -150,6 +151,11 @@ Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
     tool.arguments = std::move(*schema);
     Status added = registry->add(std::move(tool));
     if (!added.ok()) return added.with_kind(ErrorKind::kInvalidArgument);
+  }
+  // The host's built-ins (run:http), under names artana.tool refuses.
+  static const std::vector<kernel::ToolSpec> builtins = builtin_tool_specs();
+  for (const kernel::ToolSpec& spec : builtins) {
+    ARTANA_RETURN_IF_ERROR(registry->add(spec));
   }
   return registry;
 }

@@ -11,9 +11,7 @@ namespace artana::host {
 using kernel::Json;
 using lua::SyscallReply;
 
-namespace {
-
-Json tool_result_json(kernel::ToolResult&& result) {
+Json ScriptRun::tool_result_json(kernel::ToolResult&& result) {
   return Json::object_of(
       Json::Member("result", std::move(result.result)),
       Json::Member("outcome", std::string(kernel::tool_outcome_name(result.outcome))),
@@ -21,8 +19,6 @@ Json tool_result_json(kernel::ToolResult&& result) {
       Json::Member("seq", static_cast<int64_t>(result.seq)),
       Json::Member("run_id", result.run_id.str()));
 }
-
-}  // namespace
 
 SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   auto args = lua::decode_tool(L);
@@ -48,7 +44,13 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
       }
     }
   }
-  auto key = claim_key(L, task, "tool", explicit_key);
+  // A built-in is judged against what the operator allows once its step goes live, before
+  // anything is recorded (a recorded step replays without it).
+  const bool http = request.tool == kHttpReadTool || request.tool == kHttpSendTool;
+  if (is_builtin_tool(request.tool)) {
+    request.live_check = [this](const kernel::ToolCall& call) { return check_builtin(call); };
+  }
+  auto key = claim_key(L, task, http ? "http" : "tool", explicit_key);
   if (!key.ok()) return reply_error(key.status());
   request.step_key = *key;
   if (!request.replay) request.replay = options_.replay;
@@ -65,6 +67,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
 
 void ScriptRun::start_tool(Task& waiter) {
   const kernel::ToolCall& call = waiter.tool_call;
+  if (is_builtin_tool(call.tool)) return start_builtin(waiter);
   Json context = Json::object({{"idempotency_key", call.idempotency_key},
                                {"run_id", call.run_id.str()},
                                {"tenant", call.tenant_id.str()},

@@ -155,6 +155,12 @@ class ScriptRun final : public lua::SyscallHandler {
   Status prepare_http_model(Task& task, const ModelRoute& route, bool stream);
   void start_http_model(Task& task);
   void http_next(Task& task, HttpModelCall::Next next);
+  // ---- built-in tools (run_builtins.cc) ----
+  // Checks a built-in's request against what the operator allows, before its step begins.
+  Status check_builtin(const kernel::ToolCall& call);
+  void start_builtin(Task& waiter);
+  void http_tool_next(Task& waiter, std::optional<kernel::ToolOutcome> done);
+  void finish_builtin(Task& waiter, kernel::ToolOutcome outcome);
   void start_tool(Task& waiter);
   void start_parallel(Task& parent);
   void start_branches(ParallelGroup& group);
@@ -172,6 +178,7 @@ class ScriptRun final : public lua::SyscallHandler {
                                   lua_State* L);
   void finish_group(ParallelGroup& group);
   kernel::Json model_result_json(kernel::ModelResult&& result);
+  static kernel::Json tool_result_json(kernel::ToolResult&& result);
   // A replayed result handed on as its recorded text (ModelResult::recorded_payload).
   lua::SyscallReply& reply_recorded_model(kernel::ModelResult&& result,
                                           const std::string& step_key);

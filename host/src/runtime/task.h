@@ -16,6 +16,7 @@
 #include "artana/kernel/kernel_types.h"
 #include "artana/lua/lua_fwd.h"
 #include "http_model_call.h"
+#include "http_tool.h"
 #include "step_keys.h"
 
 namespace artana::host {
@@ -69,6 +70,7 @@ struct Task {
   // unload, a reload) abandons it in the kernel.
   kernel::PendingStep pending;
   std::unique_ptr<HttpModelCall> http_model;  // kHttpModel: the requests it takes
+  std::unique_ptr<HttpToolCall> http_tool;    // kTool, run:http: its requests
   std::vector<std::string> branch_names;      // kParallel
   size_t max_concurrency = 0;                 // 0: all at once
 

@@ -115,10 +115,16 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
   call.idempotency_key = idem;
   call.side_effect = tool->spec.side_effect;
   call.capability = tool->spec.capability;
+  call.capability_required = tool->spec.capability_required;
   StepValue recorded_arguments(rewritten_arguments ? *rewritten_arguments : request.arguments);
   StepRequest judged{std::span<StepValue>(&recorded_arguments, 1)};
   judged.tool = &call;
   ARTANA_RETURN_IF_ERROR(judge(state, key, StepKind::kTool, judged));
+  if (request.live_check) {
+    if (Status allowed = request.live_check(call); !allowed.ok()) {
+      return allowed.with_kind(allowed.error_kind(), key);
+    }
+  }
   Json requested = Json::object({{"step_key", key},
                                  {"tool", request.tool},
                                  {"version", tool->spec.version},

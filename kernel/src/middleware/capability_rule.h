@@ -18,8 +18,10 @@ struct CapabilityOptions {
 
 std::shared_ptr<Middleware> make_capability_guard(CapabilityOptions options);
 
-// Whether `tenant` may not use what needs `capability` (empty: nothing needed).
+// Whether `tenant` may not use what needs `capability` (empty: nothing needed). `required`
+// (ToolSpec::capability_required) refuses a tenant without the capability even when it has
+// no list.
 bool capability_refused(const TenantContext& tenant, std::string_view capability,
-                        CapabilityOptions options);
+                        CapabilityOptions options, bool required = false);
 
 }  // namespace artana::kernel

@@ -85,14 +85,17 @@ class CapabilityGuard final : public Middleware {
   Status rewrite_request(const StepContext& ctx, StepRequest& request) override {
     if (request.offered == nullptr) return Status();
     std::erase_if(*request.offered, [&](const RegisteredTool* tool) {
-      return capability_refused(ctx.tenant, tool->spec.capability, options_);
+      return capability_refused(ctx.tenant, tool->spec.capability, options_,
+                                tool->spec.capability_required);
     });
     return Status();
   }
   Status judge(const StepContext& ctx, const StepRequest& request) override {
     if (request.tool == nullptr) return Status();
     const ToolCall& call = *request.tool;
-    if (!capability_refused(ctx.tenant, call.capability, options_)) return Status();
+    if (!capability_refused(ctx.tenant, call.capability, options_, call.capability_required)) {
+      return Status();
+    }
     return Status::permission_denied("tool '{}' needs capability '{}', which tenant '{}' lacks",
                                      call.tool, call.capability, ctx.tenant.tenant_id.str())
         .with_kind(ErrorKind::kCapabilityDenied, ctx.step_key);
@@ -148,9 +151,9 @@ std::shared_ptr<Middleware> make_capability_guard(CapabilityOptions options) {
 }
 
 bool capability_refused(const TenantContext& tenant, std::string_view capability,
-                        CapabilityOptions options) {
+                        CapabilityOptions options, bool required) {
   if (capability.empty() || tenant.has_capability(capability)) return false;
-  return !options.only_listed || !tenant.capabilities.empty();
+  return required || !options.only_listed || !tenant.capabilities.empty();
 }
 
 }  // namespace artana::kernel

@@ -30,6 +30,7 @@
 
 namespace artana::io {
 class IoThread;
+class HttpAllowList;
 struct HttpCall;
 }  // namespace artana::io
 
@@ -49,6 +50,10 @@ struct HostOptions {
   bool park_idle_runs = true;
   // OpenAI-compatible endpoints for live model steps no Lua port takes (model_endpoints.h).
   ModelEndpoints models;
+  // run:http: the hosts it may reach ("host[:port]"; none: no host), and the environment
+  // variables a request header may read with {secret = "NAME"}.
+  std::vector<std::string> http_allow;
+  std::vector<std::string> secret_env;
 };
 
 struct RunOptions {
@@ -183,6 +188,9 @@ class Host {
   bool chat_only(const std::string& base_url) const { return chat_only_bases_.count(base_url) > 0; }
   void learned_chat_only(const std::string& base_url) { chat_only_bases_.insert(base_url); }
   double jitter01() { return std::uniform_real_distribution<double>(0, 1)(jitter_); }
+  // run:http's allowed hosts (HostOptions::http_allow, parsed once) and secret variables.
+  const io::HttpAllowList& http_allow() const { return *http_allow_; }
+  const std::set<std::string>& secret_env() const { return secret_env_; }
 
   kernel::Kernel& kernel_;
   HostOptions options_;
@@ -194,6 +202,8 @@ class Host {
   std::unordered_map<uint64_t, Adoption> http_waiters_;  // by request id
   std::set<std::string> chat_only_bases_;
   std::mt19937_64 jitter_{std::random_device{}()};  // retries' waits: never replayed
+  std::unique_ptr<io::HttpAllowList> http_allow_;
+  std::set<std::string> secret_env_;
 };
 
 }  // namespace artana::host

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -144,6 +145,10 @@ struct ToolRequest {
   // A recorded transient failure is retried live; so is any failure of a tool declared
   // without side effects.
   bool retry_failed = false;
+  // Asked once the step goes live, after the kernel's own judges and before anything is
+  // recorded: an error fails the call with nothing appended. What a host's operator allows
+  // (run:http's hosts and secrets) is checked here, so a recorded step replays without it.
+  std::function<Status(const struct ToolCall&)> live_check;
 };
 
 enum class ToolOutcomeKind { kSuccess, kTransientError, kPermanentError, kUnknownOutcome };
@@ -171,7 +176,8 @@ struct ToolCall {
   Json arguments;
   std::string idempotency_key;  // SHA-256 hex of canonical [run_id, tool, step_key]
   bool side_effect = false;
-  std::string capability;  // what the tool requires of the tenant; empty: nothing
+  std::string capability;            // what the tool requires of the tenant; empty: nothing
+  bool capability_required = false;  // ToolSpec::capability_required
 };
 
 struct ToolResult {

@@ -29,6 +29,10 @@ struct ToolSpec {
   std::string version = "1";
   std::string capability;    // the tenant needs it to see or call the tool; empty: none
   bool side_effect = false;  // two-phase with a synced request, never re-run by itself
+  // The capability is needed in every policy mode, even by a tenant given no capability
+  // list (which may otherwise use every tool): the host's built-ins (network, processes,
+  // files) are never open by default.
+  bool capability_required = false;
 };
 
 struct RegisteredTool {

@@ -1,0 +1,62 @@
+// The host's built-in tools (run:http): tool steps like any other — two-phase, journaled,
+// capability-gated by the kernel — whose work is done by the host's I/O thread, not by a
+// Lua function.
+#include "script_run.h"
+
+namespace artana::host {
+
+using kernel::Json;
+
+Status ScriptRun::check_builtin(const kernel::ToolCall& call) {
+  if (call.tool != kHttpReadTool && call.tool != kHttpSendTool) return Status();
+  ARTANA_ASSIGN_OR_RETURN(HttpToolRequest http, parse_http_tool_args(call.arguments));
+  const bool reads = http.method == "GET" || http.method == "HEAD";
+  if (reads != (call.tool == kHttpReadTool)) {
+    return Status::invalid_argument("run:http: method {} goes through {}", http.method,
+                                    reads ? kHttpReadTool : kHttpSendTool)
+        .with_kind(ErrorKind::kInvalidArgument);
+  }
+  return check_http_policy(http, host_.http_allow(), host_.secret_env());
+}
+
+void ScriptRun::start_builtin(Task& waiter) {
+  const kernel::ToolCall& call = waiter.tool_call;
+  auto http = parse_http_tool_args(call.arguments);
+  if (!http.ok()) {
+    kernel::ToolOutcome outcome;
+    outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
+    outcome.error = http.status().message();
+    return finish_builtin(waiter, std::move(outcome));
+  }
+  waiter.http_tool =
+      std::make_unique<HttpToolCall>(std::move(*http), call.side_effect, &host_.http_allow());
+  ++live_work_;  // the run keeps its lease while the request is in flight
+  http_tool_next(waiter, std::nullopt);
+}
+
+void ScriptRun::http_tool_next(Task& waiter, std::optional<kernel::ToolOutcome> done) {
+  if (!done) {
+    auto request = waiter.http_tool->next_request();
+    if (request.ok()) {
+      auto sent = host_.send_http(std::move(*request), *this, waiter.id);
+      if (sent.ok()) return;
+      request = sent.status();
+    }
+    kernel::ToolOutcome outcome;  // nothing was sent: nothing happened
+    outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
+    outcome.error = request.status().message();
+    done = std::move(outcome);
+  }
+  --live_work_;
+  waiter.http_tool.reset();
+  finish_builtin(waiter, std::move(*done));
+}
+
+void ScriptRun::finish_builtin(Task& waiter, kernel::ToolOutcome outcome) {
+  const uint64_t ticket = waiter.pending.ticket();
+  auto finished = kernel_.finish_tool(std::move(waiter.pending), std::move(outcome));
+  if (!finished.ok()) return call_finished(waiter, ticket, finished.status());
+  call_finished(waiter, ticket, tool_result_json(std::move(*finished)));
+}
+
+}  // namespace artana::host
