@@ -46,7 +46,7 @@ function artana.tool(spec)
   local name = spec.name
   if name:sub(1, 7) == "artana." then
     fail("invalid_argument", "tool '" .. name .. "': names starting with 'artana.' are the " ..
-      "host's built-ins (run:http)")
+      "host's built-ins (run:http, run:exec)")
   end
   if type(spec.fn) ~= "function" then
     fail("invalid_argument", "tool '" .. name .. "': fn must be a function(args, ctx)")
@@ -120,6 +120,20 @@ function Run:http(request)
   if method == nil then method = "GET"; args.method = method end
   local tool = (method == "GET" or method == "HEAD") and "artana.http_read" or "artana.http"
   return host.tool(self, tool, args, options).result
+end
+
+-- run:exec{argv, cwd, env, timeout_s, step_key}: a built-in tool step (a side effect) that
+-- runs a program in the workspace; returns {exit_code, signal?, stdout, stderr, truncated,
+-- timed_out}.
+function Run:exec(request)
+  if type(request) ~= "table" then
+    fail("invalid_argument", "run:exec expects a table: run:exec { argv = { \"ls\", \"-l\" } }")
+  end
+  local args, options = {}, nil
+  for key, value in pairs(request) do
+    if key == "step_key" then options = { step_key = value } else args[key] = value end
+  end
+  return host.tool(self, "artana.exec", args, options).result
 end
 
 function Run:step(name, fn)

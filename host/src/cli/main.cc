@@ -23,15 +23,18 @@ commands:
       [--policy permissive|enforced] [--durability full|effects|none]
       [--replay strict|allow_prompt_drift|fork_on_drift] [--input JSON] [--seed N]
       [--max-memory MB] [--max-instructions N] [--watch] [--pinned]
+      [--model-endpoint URL [--api-key-env NAME]] [--models FILE] [--stream]
+      [--http-allow host[:port],...] [--secret-env NAME,...] [--workspace DIR]
                                    execute a Lua script as a durable run; with the id of an
                                    existing run, execute that run again (replaying what it
                                    recorded). Exit 0 completed, 1 failed, 3 paused or
                                    sleeping, 4 needs attention, 5 budget exceeded, 6 denied,
                                    7 cancelled. --json prints {run_id, status, output, error}
-  resume RUN_ID [--input JSON] [--budget USD] [--grant a,b]
+  resume RUN_ID [--input JSON] [--budget USD] [--grant a,b] [the model and http flags]
                                    give a paused run its input (or a halted one a larger
                                    budget or capabilities: recorded) and execute it again
-  worker [--once] [--poll-ms N]    wake sleeping runs whose timers are due and take over
+  worker [--once] [--poll-ms N] [the model and http flags]
+                                   wake sleeping runs whose timers are due and take over
                                    running runs nobody holds, until SIGTERM
   status RUN_ID                    the run's status, tenant, events and spend; exit 0 running
                                    or completed, 1 failed, 3 paused, 4 needs attention,

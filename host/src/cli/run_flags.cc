@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 #include "artana/kernel/event.h"
@@ -51,11 +52,11 @@ const std::set<std::string>& allowed(const std::string& verb) {
       "--run-id",           "--tenant", "--caps",       "--budget",         "--policy",
       "--durability",       "--replay", "--input",      "--seed",           "--max-memory",
       "--max-instructions", "--watch",  "--pinned",     "--model-endpoint", "--api-key-env",
-      "--models",           "--stream", "--http-allow", "--secret-env"};
+      "--models",           "--stream", "--http-allow", "--secret-env",     "--workspace"};
   static const std::set<std::string> resume = {
       "--input",      "--budget",           "--grant",      "--policy",         "--durability",
       "--max-memory", "--max-instructions", "--pinned",     "--model-endpoint", "--api-key-env",
-      "--models",     "--stream",           "--http-allow", "--secret-env"};
+      "--models",     "--stream",           "--http-allow", "--secret-env",     "--workspace"};
   static const std::set<std::string> worker = {
       "--once",       "--poll-ms",          "--policy",         "--durability",
       "--max-memory", "--max-instructions", "--model-endpoint", "--api-key-env",
@@ -148,16 +149,23 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
       flags.api_key_env = value;
     } else if (arg == "--models") {
       flags.models_file = value;
+    } else if (arg == "--workspace") {
+      std::error_code ec;
+      if (!std::filesystem::is_directory(value, ec)) {
+        return Status::invalid_argument("--workspace: '{}' is not a directory", value);
+      }
+      flags.workspace = std::filesystem::absolute(value, ec).lexically_normal().string();
     } else if (arg == "--http-allow") {
       const std::vector<std::string> hosts = split_list(value);
       flags.http_allow.insert(flags.http_allow.end(), hosts.begin(), hosts.end());
     } else if (arg == "--secret-env") {
       for (const std::string& name : split_list(value)) {
         const bool named = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
-                        std::all_of(name.begin(), name.end(), [](char c) {
-                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                        });
-        if (!named) return Status::invalid_argument("--secret-env: '{}' is not a variable name", name);
+                           std::all_of(name.begin(), name.end(), [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                           });
+        if (!named)
+          return Status::invalid_argument("--secret-env: '{}' is not a variable name", name);
         flags.secret_env.push_back(name);
       }
     } else if (arg == "--poll-ms") {

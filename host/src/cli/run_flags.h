@@ -39,6 +39,7 @@ struct RunFlags {
   bool stream = false;
   // run:http: --http-allow host[:port],… and --secret-env NAME,…
   std::vector<std::string> http_allow, secret_env;
+  std::string workspace;  // run:exec: --workspace DIR (an existing directory)
 };
 
 // Errors name the flag and what is wrong (kInvalidArgument).

@@ -182,6 +182,7 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags,
   host_options.models = std::move(models);
   host_options.http_allow = flags.http_allow;
   host_options.secret_env = flags.secret_env;
+  host_options.workspace = flags.workspace;
   session.host = std::make_unique<Host>(*session.kernel, std::move(host_options));
   return session;
 }

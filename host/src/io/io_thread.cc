@@ -25,6 +25,11 @@ struct IoThread::Shared {
   uint64_t next_id = 1;
   size_t in_flight = 0;
   std::vector<std::unique_ptr<CurlTransfer>> submitted;
+  struct SubmittedProcess {
+    uint64_t id, owner;
+    ProcessCall call;
+  };
+  std::vector<SubmittedProcess> submitted_processes;
   std::vector<uint64_t> cancelled_owners;
   std::vector<Completion> done;
 };
@@ -175,6 +180,20 @@ Result<uint64_t> IoThread::submit(HttpCall call, uint64_t owner) {
   return id;
 }
 
+Result<uint64_t> IoThread::submit_process(ProcessCall call, uint64_t owner) {
+  ARTANA_ASSIGN_OR_RETURN(const CurlLibrary* curl, CurlLibrary::get());  // the loop polls with it
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  const uint64_t id = shared_->next_id++;
+  ++shared_->in_flight;
+  shared_->submitted_processes.push_back({id, owner, std::move(call)});
+  if (shared_->multi == nullptr) {
+    shared_->curl = curl;
+    start_locked();
+  }
+  curl->multi_wakeup(shared_->multi);
+  return id;
+}
+
 void IoThread::start_locked() {
   shared_->multi = shared_->curl->multi_init();
   thread_ = std::thread([this] { loop(); });
@@ -188,6 +207,9 @@ void IoThread::cancel_owner(uint64_t owner) {
   const size_t submitted = shared_->submitted.size();
   std::erase_if(shared_->submitted, [&](const auto& t) { return t->owner() == owner; });
   shared_->in_flight -= submitted - shared_->submitted.size();
+  const size_t processes = shared_->submitted_processes.size();
+  std::erase_if(shared_->submitted_processes, [&](const auto& p) { return p.owner == owner; });
+  shared_->in_flight -= processes - shared_->submitted_processes.size();
   if (shared_->multi == nullptr) return;
   shared_->cancelled_owners.push_back(owner);
   shared_->curl->multi_wakeup(shared_->multi);
@@ -223,20 +245,34 @@ void IoThread::loop() {
   const CurlLibrary& curl = *shared_->curl;
   CURLM* multi = shared_->multi;
   Transfers transfers(curl, multi);
+  struct Running {
+    uint64_t id, owner;
+    std::unique_ptr<ChildProcess> child;
+  };
+  std::vector<Running> processes;
+  std::vector<curl_waitfd> waits;
   std::vector<Completion> finished;
   for (;;) {
     std::vector<std::unique_ptr<CurlTransfer>> submitted;
+    std::vector<Shared::SubmittedProcess> spawns;
     std::vector<uint64_t> cancelled;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
-      if (shared_->stopping) return;
+      if (shared_->stopping) return;  // ~Running kills what is still running
       submitted.swap(shared_->submitted);
+      spawns.swap(shared_->submitted_processes);
       cancelled.swap(shared_->cancelled_owners);
     }
     for (auto& transfer : submitted) transfers.add(std::move(transfer));
+    for (auto& spawn : spawns) {
+      processes.push_back({spawn.id, spawn.owner, ChildProcess::spawn(spawn.call)});
+    }
     size_t dropped = 0;
-    for (uint64_t owner : cancelled) dropped += transfers.cancel(owner);
-    const Clock::time_point now = Clock::now();
+    for (uint64_t owner : cancelled) {
+      dropped += transfers.cancel(owner);
+      dropped += std::erase_if(processes, [&](const Running& p) { return p.owner == owner; });
+    }
+    Clock::time_point now = Clock::now();
     transfers.start_due(now, finished);
     int running = 0;
     curl.multi_perform(multi, &running);
@@ -247,6 +283,15 @@ void IoThread::loop() {
           transfers.finished(message->easy_handle, message->data.result, finished);
       finished.push_back(std::move(completion));
     }
+    now = Clock::now();
+    for (auto it = processes.begin(); it != processes.end();) {
+      if (!it->child->advance(now)) {
+        ++it;
+        continue;
+      }
+      finished.push_back({it->id, it->owner, HttpResult(), it->child->take_result()});
+      it = processes.erase(it);
+    }
     if (!finished.empty() || dropped > 0) {
       std::lock_guard<std::mutex> lock(shared_->mu);
       shared_->in_flight -= dropped;
@@ -255,8 +300,18 @@ void IoThread::loop() {
       const uint64_t one = 1;
       (void)!::write(event_fd_, &one, sizeof(one));
     }
+    // Wait for a socket, a pipe, a program's end, a timer, or a wakeup (a new request).
+    now = Clock::now();
+    int timeout = transfers.timeout_ms(now, 1000);
+    waits.clear();
+    for (const Running& process : processes) {
+      const auto due =
+          std::chrono::ceil<std::chrono::milliseconds>(process.child->next_deadline() - now);
+      timeout = std::min<int>(timeout, static_cast<int>(std::max<int64_t>(0, due.count())));
+      for (int fd : process.child->poll_fds()) waits.push_back({fd, CURL_WAIT_POLLIN, 0});
+    }
     int ready = 0;
-    curl.multi_poll(multi, nullptr, 0, transfers.timeout_ms(Clock::now(), 1000), &ready);
+    curl.multi_poll(multi, waits.data(), static_cast<unsigned>(waits.size()), timeout, &ready);
   }
 }
 

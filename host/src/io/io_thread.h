@@ -1,7 +1,9 @@
 // IoThread: the host's one thread for the outside world. It makes HTTP requests through one
 // libcurl multi handle — connections kept and reused, HTTP/2 multiplexed, a cap per host,
-// retries' waits as timers — and hands each result back through a completion queue that
-// the host's thread drains (Host::tick). Nothing on this thread calls Lua or the kernel.
+// retries' waits as timers — and runs programs (run:exec: spawned here, their pipes read
+// and their ends seen in the same poll), and hands each result back through a completion
+// queue that the host's thread drains (Host::tick). Nothing on this thread calls Lua or the
+// kernel.
 //
 // The thread starts with the first request (a host that makes none never has it, nor
 // loads libcurl). A completion is a value; the owner tag lets the host cancel every
@@ -16,10 +18,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "artana/kernel/status.h"
+#include "child_process.h"
 #include "http_transfer.h"
 
 namespace artana::io {
@@ -34,13 +38,17 @@ class IoThread {
   // Queues `call` (its wait first, if any) and returns its id (never 0, never reused).
   // kFailedPrecondition when libcurl cannot be loaded.
   Result<uint64_t> submit(HttpCall call, uint64_t owner);
-  // Aborts every request of `owner` not yet completed; their completions never come.
+  // Runs `call` (spawned on the I/O thread) and returns its id.
+  Result<uint64_t> submit_process(ProcessCall call, uint64_t owner);
+  // Aborts every request of `owner` not yet completed (a program: its group killed); their
+  // completions never come.
   void cancel_owner(uint64_t owner);
 
   struct Completion {
     uint64_t id = 0;
     uint64_t owner = 0;
-    HttpResult result;
+    HttpResult result;                     // a request's
+    std::optional<ProcessResult> process;  // a program's (then `result` is empty)
   };
   // What has completed since the last call, in completion order (without waiting).
   std::vector<Completion> take_completions();

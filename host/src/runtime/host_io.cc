@@ -20,6 +20,12 @@ Result<uint64_t> Host::send_http(io::HttpCall call, ScriptRun& run, uint64_t tas
   return id;
 }
 
+Result<uint64_t> Host::send_process(io::ProcessCall call, ScriptRun& run, uint64_t task_id) {
+  ARTANA_ASSIGN_OR_RETURN(const uint64_t id, io_->submit_process(std::move(call), owner_tag(run)));
+  http_waiters_.emplace(id, Adoption{&run, task_id});
+  return id;
+}
+
 void Host::forget_http(const ScriptRun& run) {
   const size_t before = http_waiters_.size();
   std::erase_if(http_waiters_, [&run](const auto& entry) { return entry.second.run == &run; });
@@ -33,7 +39,11 @@ void Host::deliver_completions() {
     if (it == http_waiters_.end()) continue;  // its run went away: dropped
     const Adoption waiter = it->second;
     http_waiters_.erase(it);
-    waiter.run->http_result(waiter.task_id, std::move(done.result));
+    if (done.process) {
+      waiter.run->process_result(waiter.task_id, std::move(*done.process));
+    } else {
+      waiter.run->http_result(waiter.task_id, std::move(done.result));
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "artana/kernel/canonical_json.h"
+#include "base64.h"
 
 namespace artana::host {
 
@@ -31,28 +32,6 @@ bool token_char(char c) {
 std::string lowercase(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string base64(std::string_view bytes) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t n = (uint32_t(uint8_t(bytes[i])) << 16) |
-                       (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t n = uint32_t(uint8_t(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) n |= uint32_t(uint8_t(bytes[i + 1])) << 8;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
   return out;
 }
 
@@ -88,7 +67,7 @@ Json http_arguments_schema(bool reads) {
 
 }  // namespace
 
-std::vector<kernel::ToolSpec> builtin_tool_specs() {
+std::vector<kernel::ToolSpec> http_tool_specs() {
   std::vector<kernel::ToolSpec> specs;
   for (bool reads : {true, false}) {
     kernel::ToolSpec spec;
@@ -102,8 +81,6 @@ std::vector<kernel::ToolSpec> builtin_tool_specs() {
   }
   return specs;
 }
-
-bool is_builtin_tool(std::string_view name) { return name.rfind("artana.", 0) == 0; }
 
 Result<HttpToolRequest> parse_http_tool_args(const Json& args) {
   auto bad = [](std::string_view message) {
@@ -271,7 +248,7 @@ Json HttpToolCall::result_json(const io::HttpResult& result) const {
   if (kernel::is_valid_utf8(result.body)) {
     out.set("body", masked(result.body));
   } else {
-    out.set("body_base64", base64(result.body));
+    out.set("body_base64", io::base64(result.body));
   }
   if (redirects_ > 0) out.set("url", url_);
   return out;

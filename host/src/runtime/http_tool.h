@@ -23,9 +23,8 @@ inline constexpr std::string_view kHttpSendTool = "artana.http";
 inline constexpr std::string_view kHttpCapability = "net:http";
 inline constexpr size_t kHttpBodyLimit = size_t{1} << 20;  // kept of a response body
 
-// The ToolSpecs of the built-ins (argument schemas, capabilities, side effects).
-std::vector<kernel::ToolSpec> builtin_tool_specs();
-bool is_builtin_tool(std::string_view name);
+// The two run:http tools (argument schemas, capability, side effect).
+std::vector<kernel::ToolSpec> http_tool_specs();
 
 struct HttpToolRequest {
   std::string method = "GET", url, body;

@@ -1,13 +1,32 @@
 // The host's built-in tools (run:http): tool steps like any other — two-phase, journaled,
 // capability-gated by the kernel — whose work is done by the host's I/O thread, not by a
 // Lua function.
+#include "builtin_tools.h"
+#include "exec_tool.h"
 #include "script_run.h"
 
 namespace artana::host {
 
 using kernel::Json;
 
+std::vector<kernel::ToolSpec> builtin_tool_specs() {
+  std::vector<kernel::ToolSpec> specs = http_tool_specs();
+  specs.push_back(exec_tool_spec());
+  return specs;
+}
+
+bool is_builtin_tool(std::string_view name) { return name.rfind("artana.", 0) == 0; }
+
+std::string_view tool_key_kind(std::string_view tool) {
+  if (tool == kHttpReadTool || tool == kHttpSendTool) return "http";
+  if (tool == kExecTool) return "exec";
+  return "tool";
+}
+
 Status ScriptRun::check_builtin(const kernel::ToolCall& call) {
+  if (call.tool == kExecTool) {
+    return exec_process_call(call.arguments, host_.options().workspace).status();
+  }
   if (call.tool != kHttpReadTool && call.tool != kHttpSendTool) return Status();
   ARTANA_ASSIGN_OR_RETURN(HttpToolRequest http, parse_http_tool_args(call.arguments));
   const bool reads = http.method == "GET" || http.method == "HEAD";
@@ -21,6 +40,7 @@ Status ScriptRun::check_builtin(const kernel::ToolCall& call) {
 
 void ScriptRun::start_builtin(Task& waiter) {
   const kernel::ToolCall& call = waiter.tool_call;
+  if (call.tool == kExecTool) return start_exec(waiter);
   auto http = parse_http_tool_args(call.arguments);
   if (!http.ok()) {
     kernel::ToolOutcome outcome;
@@ -50,6 +70,30 @@ void ScriptRun::http_tool_next(Task& waiter, std::optional<kernel::ToolOutcome> 
   --live_work_;
   waiter.http_tool.reset();
   finish_builtin(waiter, std::move(*done));
+}
+
+void ScriptRun::start_exec(Task& waiter) {
+  auto process = exec_process_call(waiter.tool_call.arguments, host_.options().workspace);
+  Result<uint64_t> sent = process.ok() ? host_.send_process(std::move(*process), *this, waiter.id)
+                                       : Result<uint64_t>(process.status());
+  if (!sent.ok()) {
+    kernel::ToolOutcome outcome;  // nothing was started: nothing happened
+    outcome.kind = kernel::ToolOutcomeKind::kPermanentError;
+    outcome.error = sent.status().message();
+    return finish_builtin(waiter, std::move(outcome));
+  }
+  waiter.process_running = true;
+  ++live_work_;  // the run keeps its lease while the program runs
+}
+
+void ScriptRun::process_result(uint64_t task_id, io::ProcessResult result) {
+  for (const auto& owned : tasks_) {
+    Task& task = *owned;
+    if (task.id != task_id || task.wait != WaitKind::kTool || !task.process_running) continue;
+    task.process_running = false;
+    --live_work_;
+    return finish_builtin(task, exec_outcome(std::move(result)));
+  }
 }
 
 void ScriptRun::finish_builtin(Task& waiter, kernel::ToolOutcome outcome) {

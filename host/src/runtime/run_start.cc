@@ -8,7 +8,7 @@
 #include "artana/kernel/sha256.h"
 #include "artana/lua/schema_shorthand.h"
 #include "artana/lua/syscall_args.h"
-#include "http_tool.h"
+#include "builtin_tools.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -152,7 +152,7 @@ Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
     Status added = registry->add(std::move(tool));
     if (!added.ok()) return added.with_kind(ErrorKind::kInvalidArgument);
   }
-  // The host's built-ins (run:http), under names artana.tool refuses.
+  // The host's built-ins (run:http, run:exec), under names artana.tool refuses.
   static const std::vector<kernel::ToolSpec> builtins = builtin_tool_specs();
   for (const kernel::ToolSpec& spec : builtins) {
     ARTANA_RETURN_IF_ERROR(registry->add(spec));

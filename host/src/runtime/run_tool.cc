@@ -4,6 +4,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/syscall_args.h"
 #include "artana/lua/thread_calls.h"
+#include "builtin_tools.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -46,11 +47,10 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   }
   // A built-in is judged against what the operator allows once its step goes live, before
   // anything is recorded (a recorded step replays without it).
-  const bool http = request.tool == kHttpReadTool || request.tool == kHttpSendTool;
   if (is_builtin_tool(request.tool)) {
     request.live_check = [this](const kernel::ToolCall& call) { return check_builtin(call); };
   }
-  auto key = claim_key(L, task, http ? "http" : "tool", explicit_key);
+  auto key = claim_key(L, task, tool_key_kind(request.tool), explicit_key);
   if (!key.ok()) return reply_error(key.status());
   request.step_key = *key;
   if (!request.replay) request.replay = options_.replay;

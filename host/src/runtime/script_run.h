@@ -84,6 +84,8 @@ class ScriptRun final : public lua::SyscallHandler {
   void adopted_call_ended(uint64_t task_id, Result<kernel::Json> result);
   // A request task `task_id` sent (Host::send_http) completed.
   void http_result(uint64_t task_id, io::HttpResult result);
+  // A program task `task_id` ran (Host::send_process) ended.
+  void process_result(uint64_t task_id, io::ProcessResult result);
 
  private:
   ScriptRun(Host& host, ScriptSource script, RunOptions options);
@@ -159,6 +161,7 @@ class ScriptRun final : public lua::SyscallHandler {
   // Checks a built-in's request against what the operator allows, before its step begins.
   Status check_builtin(const kernel::ToolCall& call);
   void start_builtin(Task& waiter);
+  void start_exec(Task& waiter);
   void http_tool_next(Task& waiter, std::optional<kernel::ToolOutcome> done);
   void finish_builtin(Task& waiter, kernel::ToolOutcome outcome);
   void start_tool(Task& waiter);

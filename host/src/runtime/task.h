@@ -16,6 +16,7 @@
 #include "artana/kernel/kernel_types.h"
 #include "artana/lua/lua_fwd.h"
 #include "http_model_call.h"
+#include "child_process.h"
 #include "http_tool.h"
 #include "step_keys.h"
 
@@ -71,6 +72,7 @@ struct Task {
   kernel::PendingStep pending;
   std::unique_ptr<HttpModelCall> http_model;  // kHttpModel: the requests it takes
   std::unique_ptr<HttpToolCall> http_tool;    // kTool, run:http: its requests
+  bool process_running = false;               // kTool, run:exec: its program runs
   std::vector<std::string> branch_names;      // kParallel
   size_t max_concurrency = 0;                 // 0: all at once
 

@@ -32,6 +32,7 @@ namespace artana::io {
 class IoThread;
 class HttpAllowList;
 struct HttpCall;
+struct ProcessCall;
 }  // namespace artana::io
 
 namespace artana::host {
@@ -54,6 +55,9 @@ struct HostOptions {
   // variables a request header may read with {secret = "NAME"}.
   std::vector<std::string> http_allow;
   std::vector<std::string> secret_env;
+  // run:exec: the directory programs run in (their cwd must be inside it); empty: run:exec
+  // is refused.
+  std::string workspace;
 };
 
 struct RunOptions {
@@ -180,6 +184,8 @@ class Host {
   // ---- requests of the outside world (host_io.cc) ----
   // Sends `call` for `run`'s task `task_id`; its result comes back to that task in tick().
   Result<uint64_t> send_http(io::HttpCall call, ScriptRun& run, uint64_t task_id);
+  // Runs `call` for `run`'s task `task_id`; its end comes back to that task in tick().
+  Result<uint64_t> send_process(io::ProcessCall call, ScriptRun& run, uint64_t task_id);
   // `run` is going away: its requests are cancelled and their late results dropped.
   void forget_http(const ScriptRun& run);
   // Hands each completed request to the task that waits for it.
