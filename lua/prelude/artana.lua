@@ -46,7 +46,7 @@ function artana.tool(spec)
   local name = spec.name
   if name:sub(1, 7) == "artana." then
     fail("invalid_argument", "tool '" .. name .. "': names starting with 'artana.' are the " ..
-      "host's built-ins (run:http, run:exec)")
+      "host's built-ins (run:http, run:exec, run:read_file, run:write_file)")
   end
   if type(spec.fn) ~= "function" then
     fail("invalid_argument", "tool '" .. name .. "': fn must be a function(args, ctx)")
@@ -134,6 +134,29 @@ function Run:exec(request)
     if key == "step_key" then options = { step_key = value } else args[key] = value end
   end
   return host.tool(self, "artana.exec", args, options).result
+end
+
+-- run:read_file(path [, {root = "workspace" | "script", step_key}]) → {exists, text |
+-- text_base64, sha256}; run:write_file(path, text [, {step_key}]) → {bytes, sha256}: built-in
+-- tool steps, paths inside their root.
+local function key_option(options, what)
+  if options == nil then return nil end
+  if type(options) ~= "table" then fail("invalid_argument", what .. ": options must be a table") end
+  return options.step_key ~= nil and { step_key = options.step_key } or nil
+end
+
+function Run:read_file(path, options)
+  local root = options ~= nil and type(options) == "table" and options.root or "workspace"
+  if root ~= "workspace" and root ~= "script" then
+    fail("invalid_argument", "run:read_file: root is \"workspace\" or \"script\"")
+  end
+  local tool = root == "script" and "artana.read_script_file" or "artana.read_file"
+  return host.tool(self, tool, { path = path }, key_option(options, "run:read_file")).result
+end
+
+function Run:write_file(path, text, options)
+  return host.tool(self, "artana.write_file", { path = path, text = text },
+    key_option(options, "run:write_file")).result
 end
 
 function Run:step(name, fn)

@@ -1,8 +1,11 @@
 // The host's built-in tools (run:http): tool steps like any other — two-phase, journaled,
 // capability-gated by the kernel — whose work is done by the host's I/O thread, not by a
 // Lua function.
+#include <filesystem>
+
 #include "builtin_tools.h"
 #include "exec_tool.h"
+#include "file_tools.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -12,6 +15,7 @@ using kernel::Json;
 std::vector<kernel::ToolSpec> builtin_tool_specs() {
   std::vector<kernel::ToolSpec> specs = http_tool_specs();
   specs.push_back(exec_tool_spec());
+  for (kernel::ToolSpec& spec : file_tool_specs()) specs.push_back(std::move(spec));
   return specs;
 }
 
@@ -20,10 +24,21 @@ bool is_builtin_tool(std::string_view name) { return name.rfind("artana.", 0) ==
 std::string_view tool_key_kind(std::string_view tool) {
   if (tool == kHttpReadTool || tool == kHttpSendTool) return "http";
   if (tool == kExecTool) return "exec";
+  if (tool == kWriteFileTool) return "write_file";
+  if (tool == kReadFileTool || tool == kReadScriptFileTool) return "read_file";
   return "tool";
 }
 
+std::string ScriptRun::file_root(std::string_view tool) const {
+  if (tool == kReadScriptFileTool) {
+    return std::filesystem::path(script_path()).parent_path().string();
+  }
+  return host_.options().workspace;
+}
+
 Status ScriptRun::check_builtin(const kernel::ToolCall& call) {
+  if (is_file_tool(call.tool))
+    return file_tool_path(call.arguments, file_root(call.tool), call.tool).status();
   if (call.tool == kExecTool) {
     return exec_process_call(call.arguments, host_.options().workspace).status();
   }
@@ -41,6 +56,17 @@ Status ScriptRun::check_builtin(const kernel::ToolCall& call) {
 void ScriptRun::start_builtin(Task& waiter) {
   const kernel::ToolCall& call = waiter.tool_call;
   if (call.tool == kExecTool) return start_exec(waiter);
+  if (is_file_tool(call.tool)) {
+    // Small files, read or written here: at most 16 MiB, bounded by the disk, not a network.
+    auto path = file_tool_path(call.arguments, file_root(call.tool), call.tool);
+    if (!path.ok()) {
+      kernel::ToolOutcome refused;
+      refused.kind = kernel::ToolOutcomeKind::kPermanentError;
+      refused.error = path.status().message();
+      return finish_builtin(waiter, std::move(refused));
+    }
+    return finish_builtin(waiter, run_file_tool(call.tool, *path, call.arguments));
+  }
   auto http = parse_http_tool_args(call.arguments);
   if (!http.ok()) {
     kernel::ToolOutcome outcome;

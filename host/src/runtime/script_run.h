@@ -162,6 +162,8 @@ class ScriptRun final : public lua::SyscallHandler {
   Status check_builtin(const kernel::ToolCall& call);
   void start_builtin(Task& waiter);
   void start_exec(Task& waiter);
+  // Where a file tool's paths are resolved: the workspace, or the script's folder.
+  std::string file_root(std::string_view tool) const;
   void http_tool_next(Task& waiter, std::optional<kernel::ToolOutcome> done);
   void finish_builtin(Task& waiter, kernel::ToolOutcome outcome);
   void start_tool(Task& waiter);

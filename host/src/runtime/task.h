@@ -15,8 +15,8 @@
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/lua/lua_fwd.h"
-#include "http_model_call.h"
 #include "child_process.h"
+#include "http_model_call.h"
 #include "http_tool.h"
 #include "step_keys.h"
 

@@ -26,12 +26,12 @@ fs::path real_path(const fs::path& path) {
   fs::path existing = path;
   fs::path rest;
   while (!existing.empty() && !fs::exists(fs::symlink_status(existing, ec))) {
-    rest = existing.filename() / rest;
+    rest = rest.empty() ? existing.filename() : existing.filename() / rest;
     existing = existing.parent_path();
   }
   fs::path real = fs::weakly_canonical(existing, ec);
   if (ec) real = existing;
-  return (real / rest).lexically_normal();
+  return rest.empty() ? real.lexically_normal() : (real / rest).lexically_normal();
 }
 
 }  // namespace
