@@ -21,6 +21,11 @@ bool valid_tool_name(std::string_view name) {
 }  // namespace
 
 Status ToolRegistry::add(ToolSpec spec) {
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<const RegisteredTool> tool, compile(std::move(spec)));
+  return add_shared(std::move(tool));
+}
+
+Result<std::shared_ptr<const RegisteredTool>> ToolRegistry::compile(ToolSpec spec) {
   if (!valid_tool_name(spec.name)) {
     return Status::invalid_argument("tool name '{}' must be 1..64 of A-Z a-z 0-9 _ . -", spec.name);
   }
@@ -36,10 +41,15 @@ Status ToolRegistry::add(ToolSpec spec) {
                           canonical_json(identity, "tool '" + spec.name + "'"));
   auto schema = JsonSchema::compile(spec.arguments);
   if (!schema.ok()) return schema.status().with_context("tool '" + spec.name + "' arguments");
-  auto tool = std::make_unique<RegisteredTool>();
+  auto tool = std::make_shared<RegisteredTool>();
   tool->schema = std::move(schema).value();
   tool->signature = Sha256::of(canonical).hex();
   tool->spec = std::move(spec);
+  return std::shared_ptr<const RegisteredTool>(std::move(tool));
+}
+
+Status ToolRegistry::add_shared(std::shared_ptr<const RegisteredTool> tool) {
+  if (tool == nullptr) return Status::invalid_argument("a registered tool is null");
   std::unique_lock<std::shared_mutex> lock(mu_);
   const std::string name = tool->spec.name;
   if (!tools_.emplace(name, std::move(tool)).second) {

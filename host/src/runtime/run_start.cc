@@ -153,9 +153,17 @@ Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
     if (!added.ok()) return added.with_kind(ErrorKind::kInvalidArgument);
   }
   // The host's built-ins (run:http, run:exec), under names artana.tool refuses.
-  static const std::vector<kernel::ToolSpec> builtins = builtin_tool_specs();
-  for (const kernel::ToolSpec& spec : builtins) {
-    ARTANA_RETURN_IF_ERROR(registry->add(spec));
+  // Compiled once per process and shared: a run's start does not compile their schemas.
+  static const std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> builtins = [] {
+    std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> compiled;
+    for (kernel::ToolSpec& spec : builtin_tool_specs()) {
+      compiled.push_back(kernel::ToolRegistry::compile(std::move(spec)));
+    }
+    return compiled;
+  }();
+  for (const auto& tool : builtins) {
+    if (!tool.ok()) return tool.status().with_kind(ErrorKind::kInternal);
+    ARTANA_RETURN_IF_ERROR(registry->add_shared(*tool));
   }
   return registry;
 }

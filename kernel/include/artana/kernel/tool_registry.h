@@ -46,13 +46,17 @@ struct RegisteredTool {
 class ToolRegistry {
  public:
   Status add(ToolSpec spec);
+  // A tool compiled once (its schema and signature), for registries that share it: a host's
+  // built-ins are in every run's registry without being compiled per run.
+  static Result<std::shared_ptr<const RegisteredTool>> compile(ToolSpec spec);
+  Status add_shared(std::shared_ptr<const RegisteredTool> tool);
   // nullptr when there is no such tool. The pointer stays valid for the registry's life.
   const RegisteredTool* find(std::string_view name) const;
   std::vector<std::string> names() const;
 
  private:
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::unique_ptr<RegisteredTool>, std::less<>> tools_;
+  std::map<std::string, std::shared_ptr<const RegisteredTool>, std::less<>> tools_;
 };
 
 }  // namespace artana::kernel
