@@ -154,6 +154,58 @@ TEST_CASE("auto mode asks Responses first and remembers a server without it", "[
   CHECK(sent->find("store")->as_bool() == false);
 }
 
+TEST_CASE("a 400 saying the Responses endpoint is unsupported switches to Chat", "[http]") {
+  HttpTestServer server([](const HttpRequest& request) {
+    if (request.target == "/v1/responses") {
+      return json_reply(
+          R"({"error":{"message":"Unsupported endpoint: /v1/responses","type":"invalid_request_error"}})",
+          400);
+    }
+    return json_reply(chat_answer("\"switched\""));
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kAuto));
+  host::RunOutcome done = f.run(f.script("ask.lua", kAsk), "run-unsupported");
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("text")->as_string() == "switched");
+  CHECK(server.request_count() == 2);
+}
+
+TEST_CASE("tool calls come back decoded, ready for run:tool; a malformed body is retried",
+          "[http]") {
+  std::atomic<int> calls{0};
+  HttpTestServer server([&](const HttpRequest&) {
+    if (++calls == 1) return json_reply("{\"choices\": [");  // cut JSON in a 200
+    // No usage: the cost is unknown, never zero.
+    return json_reply(
+        R"({"id":"c1","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,)"
+        R"("tool_calls":[{"id":"call_9","type":"function","function":{"name":"add","arguments":"{\"a\":2,\"b\":3}"}}]}}]})");
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kChat));
+  const std::string path = f.script("tools.lua", R"lua(
+local artana = require "artana"
+artana.tool { name = "add", args = { a = "number", b = "number" },
+              fn = function(args) return { sum = args.a + args.b } end }
+return function(run)
+  local r = run:model { model = "m", prompt = "add 2 and 3", tools = { "add" } }
+  local call = r.tool_calls[1]
+  local t = run:tool(call.name, call.arguments)
+  return { id = call.id, sum = t.result.sum, text = r.output.text }
+end
+)lua");
+  host::RunOutcome done = f.run(path, "run-tools");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(text(done.output) == R"({"id":"call_9","sum":5,"text":""})");
+  CHECK(calls == 2);
+  auto sent = kernel::parse_json(server.requests()[0].body, "body");
+  REQUIRE(sent.ok());
+  CHECK(text(*sent->find("tools")).find("\"name\":\"add\"") != std::string::npos);
+  const Json* completed = terminal_payload(f, "run-tools", "model_completed");
+  CHECK(completed->find("cost_known")->as_bool() == false);
+  CHECK(completed->find("cost_micro_usd")->as_integer() == 0);
+  CHECK(completed->find("call")->find("attempts")->as_integer() == 2);
+}
+
 TEST_CASE("a Responses endpoint answers, and an ordinary 400 is not a reason to switch", "[http]") {
   std::atomic<int> calls{0};
   HttpTestServer server([&](const HttpRequest& request) {

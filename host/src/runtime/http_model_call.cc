@@ -15,8 +15,26 @@ using kernel::Json;
 
 namespace {
 
-// The statuses by which a server says it has no Responses API.
-bool says_unsupported(int status) { return status == 404 || status == 405 || status == 501; }
+// Whether a server's answer to a Responses request says it has no Responses API: 404, 405
+// or 501, or a 400 whose error says so in as many words (an unknown or unsupported endpoint,
+// naming /responses) — never an ordinary 400 about the request.
+bool says_unsupported(const io::HttpResult& result) {
+  const int status = result.status;
+  if (status == 404 || status == 405 || status == 501) return true;
+  if (status != 400) return false;
+  Result<Json> body = kernel::parse_json(result.body, "body");
+  if (!body.ok()) return false;
+  std::string said = io::provider_error_message(*body);
+  for (char& c : said) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool endpoint = said.find("responses") != std::string::npos ||
+                        said.find("endpoint") != std::string::npos ||
+                        said.find("route") != std::string::npos;
+  const bool unsupported = said.find("unsupported") != std::string::npos ||
+                           said.find("not supported") != std::string::npos ||
+                           said.find("unknown") != std::string::npos ||
+                           said.find("not found") != std::string::npos;
+  return endpoint && unsupported;
+}
 
 bool is_success(int status) { return status >= 200 && status < 300; }
 
@@ -143,7 +161,7 @@ HttpModelCall::Next HttpModelCall::on_result(io::HttpResult result, const Output
   using T = io::HttpResult::Transport;
   const bool chat = use_chat();
   if (result.transport == T::kOk && !chat && setup_.endpoint.api_mode == ApiMode::kAuto &&
-      says_unsupported(result.status)) {
+      says_unsupported(result)) {
     learned_chat_only_ = true;  // not a failure: the same request, in the other form
     return request(0);
   }
