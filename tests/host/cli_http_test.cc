@@ -30,16 +30,6 @@ HttpReply responses_reply() {
   return reply;
 }
 
-bool found_under(const std::filesystem::path& dir, const std::string& needle) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("samples/real_model runs against an OpenAI-compatible endpoint and replays without it",
@@ -67,7 +57,7 @@ TEST_CASE("samples/real_model runs against an OpenAI-compatible endpoint and rep
   // The key is in no output and no file of the ledger.
   CHECK(first.out.find(kKey) == std::string::npos);
   CHECK(first.err.find(kKey) == std::string::npos);
-  CHECK_FALSE(found_under(dir.path(), kKey));
+  CHECK_FALSE(any_file_contains(dir.path(), kKey));
 
   // The same run id, no endpoint, no key: replayed from the ledger.
   CliRun again =

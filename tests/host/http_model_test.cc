@@ -15,6 +15,7 @@
 #include "artana/kernel/json_parse.h"
 #include "host/host_fixture.h"
 #include "support/http_test_server.h"
+#include "support/temp_dir.h"
 
 namespace artana::testing {
 namespace {
@@ -72,17 +73,6 @@ const Json* terminal_payload(HostFixture& f, const std::string& run, const std::
   return nullptr;
 }
 
-// Every byte of every file under `dir` contains `needle` nowhere.
-bool found_in_files(const std::filesystem::path& dir, const std::string& needle) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("a live model step goes to a Chat Completions endpoint: reply, usage, cost, call",
@@ -121,7 +111,7 @@ TEST_CASE("a live model step goes to a Chat Completions endpoint: reply, usage, 
   CHECK(call->find("request_id")->as_string() == "req_42");
 
   // The key is nowhere on disk.
-  CHECK_FALSE(found_in_files(f.kernel_host.dir.path(), "sk-test-9f8e7d6c5b4a"));
+  CHECK_FALSE(any_file_contains(f.kernel_host.dir.path(), "sk-test-9f8e7d6c5b4a"));
 
   // A new process with no endpoint and no key replays the step.
   ::unsetenv("ARTANA_TEST_KEY");
@@ -421,7 +411,7 @@ TEST_CASE("an unset key variable fails the step naming it, and a quoted key is m
   CHECK(message.find("sk-leaky-0123456789") == std::string::npos);
   CHECK(message.find("[api key]") != std::string::npos);
   CHECK(server.request_count() == 1);  // 401 is permanent
-  CHECK_FALSE(found_in_files(f.kernel_host.dir.path(), "sk-leaky-0123456789"));
+  CHECK_FALSE(any_file_contains(f.kernel_host.dir.path(), "sk-leaky-0123456789"));
 }
 
 TEST_CASE("100 runs have their 100 requests in flight at once", "[http]") {

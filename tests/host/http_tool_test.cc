@@ -10,6 +10,7 @@
 
 #include "host/host_fixture.h"
 #include "support/http_test_server.h"
+#include "support/temp_dir.h"
 
 namespace artana::testing {
 namespace {
@@ -44,16 +45,6 @@ Json request_for(const HttpTestServer& server, const std::string& path,
   return Json::object({{"request", Json::object({{"url", server.url(path)}, {"method", method}})}});
 }
 
-bool found_under(const std::filesystem::path& dir, const std::string& needle) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("run:http reaches an allowed host, secrets stay out of the ledger, replay needs nothing",
@@ -83,7 +74,7 @@ end
   REQUIRE(server.request_count() == 1);
   CHECK(server.requests()[0].header("x-token") == "s3cr3t-value-42");
   CHECK(f.count("run-get", "tool_requested") == 1);
-  CHECK_FALSE(found_under(f.kernel_host.dir.path(), "s3cr3t-value-42"));
+  CHECK_FALSE(any_file_contains(f.kernel_host.dir.path(), "s3cr3t-value-42"));
   // The reference is what is recorded.
   bool reference = false;
   for (const kernel::Event& event : f.events("run-get")) {

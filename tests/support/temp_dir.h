@@ -21,4 +21,8 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Whether any file under `dir` (recursively) holds `needle`: a secret must be in none of a
+// ledger's files.
+bool any_file_contains(const std::filesystem::path& dir, const std::string& needle);
+
 }  // namespace artana::testing
