@@ -144,7 +144,7 @@ TEST_CASE("run:exec's timeout ends a program ignoring SIGTERM, its whole group",
   ExecFixture x;
   const auto start = std::chrono::steady_clock::now();
   host::RunOutcome done =
-      x.run("run-stubborn", shell("trap '' TERM; echo waiting; sleep 30; echo never", 0.3));
+      x.run("run-ignores-term", shell("trap '' TERM; echo waiting; sleep 30; echo never", 0.3));
   CHECK(done.output.find("timed_out")->as_bool());
   CHECK(done.output.find("signal")->as_integer() == 9);
   CHECK(done.output.find("stdout")->as_string() == "waiting\n");
