@@ -160,7 +160,7 @@ TEST_CASE("a 400 saying the Responses endpoint is unsupported switches to Chat",
   CHECK(server.request_count() == 2);
 }
 
-TEST_CASE("tool calls come back decoded, ready for run:tool; a malformed body is retried",
+TEST_CASE("tool calls come back decoded, ready for run:tool, and a malformed body is retried",
           "[http]") {
   std::atomic<int> calls{0};
   HttpTestServer server([&](const HttpRequest&) {
