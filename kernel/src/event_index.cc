@@ -28,6 +28,17 @@ Result<IndexEntries> index_event(std::string_view type, const Json& payload) {
           "payload.kind: a run_summary needs a string kind of 1..{} bytes", kMaxStepKeyBytes);
     }
     entries.latest = summary_index_name(kind->as_string());
+    const Json* key = payload.find("key");
+    if (key == nullptr) key = payload.find("step_key");
+    if (key != nullptr) {
+      if (!key->is_string() || key->as_string().empty() ||
+          key->as_string().size() > kMaxStepKeyBytes) {
+        return Status::invalid_argument(
+            "payload.key: a run_summary's key (else its step_key) is a string of 1..{} bytes",
+            kMaxStepKeyBytes);
+      }
+      entries.summary = SummaryKey{kind->as_string(), key->as_string()};
+    }
   } else if (type == "run_started" || type == "script_loaded" || type == "budget_raised" ||
              type == "cancel_requested") {
     entries.latest = std::string(type);

@@ -99,11 +99,44 @@ end
 
 -- ---- the run object ----
 
+-- Pure helpers: RFC 8785 canonical JSON text of a value, and the hex SHA-256 of a string.
+artana.canonical_json = host.canonical_json
+artana.sha256 = host.sha256
+
 local Run = {
   model = host.model, tool = host.tool, pause = host.pause, now = host.now,
-  random = host.random, sleep = host.sleep, summary = host.summary,
+  random = host.random, sleep = host.sleep,
   artifact = host.artifact, version = host.version, memory = host.memory,
 }
+
+-- Refuses a field of an options table `t` not in `known` ({name = true}), naming `what`.
+local function check_fields(t, known, what)
+  if type(t) ~= "table" then fail("invalid_argument", what .. " must be a table") end
+  for key in pairs(t) do
+    if not known[key] then
+      fail("invalid_argument", what .. ": unknown field '" .. tostring(key) .. "'")
+    end
+  end
+end
+
+local SUMMARY_OPTIONS = { key = true, step_key = true }
+
+-- run:summary(kind, value [, {key, step_key}]): a run_summary step; run:lookup finds the
+-- latest summary of each key (default: the step key).
+function Run:summary(kind, value, options)
+  if options == nil then return host.summary(self, kind, value) end
+  check_fields(options, SUMMARY_OPTIONS, "run:summary options")
+  return host.summary(self, kind, value, options.key, options.step_key)
+end
+
+local LOOKUP_FIELDS = { kind = true, scope = true, limit = true }
+
+-- run:lookup{kind, scope = "run" | "tenant", limit = 20} -> newest first {run_id, seq, key,
+-- value}: a recorded step, so a replay sees what the live run saw.
+function Run:lookup(query)
+  check_fields(query, LOOKUP_FIELDS, "run:lookup{kind, scope, limit}")
+  return host.lookup(self, query.kind, query.scope, query.limit)
+end
 
 -- run:http{method, url, headers, body, timeout_s, step_key}: a built-in tool step (GET and
 -- HEAD are reads, other methods side effects); returns {status, headers, body | body_base64,

@@ -42,11 +42,14 @@ constexpr Primitive kPrimitives[] = {
     {"scope_exit", SyscallOp::kScopeExit},
     {"parallel", SyscallOp::kParallel},
     {"memory", SyscallOp::kMemory},
+    {"lookup", SyscallOp::kLookup},
     {"ready", SyscallOp::kReady},
     {"require", SyscallOp::kLoadModule},
     {"fail", SyscallOp::kFail},
     {"param_count", SyscallOp::kParamCount},
     {"array", SyscallOp::kMarkArray},
+    {"canonical_json", SyscallOp::kCanonicalJson},
+    {"sha256", SyscallOp::kSha256},
 };
 
 struct Install {

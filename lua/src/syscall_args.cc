@@ -6,6 +6,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/error_kind.h"
+#include "artana/kernel/event_index.h"
 #include "artana/lua/lua_json.h"
 
 namespace artana::lua {
@@ -163,7 +164,41 @@ Result<SummaryArgs> decode_summary(lua_State* L) {
   if (!kind || kind->empty())
     return bad("run:summary(kind, value): kind must be a non-empty string");
   ARTANA_ASSIGN_OR_RETURN(Json value, to_json(L, 3, "value"));
-  return SummaryArgs{std::move(*kind), std::move(value)};
+  SummaryArgs args{std::move(*kind), std::move(value), {}, {}};
+  if (!lua_isnoneornil(L, 4)) {
+    std::optional<std::string> key = string_arg(L, 4);
+    if (!key || key->empty() || key->size() > kernel::kMaxStepKeyBytes)
+      return bad("run:summary: options.key must be a string of 1..400 bytes");
+    args.key = std::move(*key);
+  }
+  if (!lua_isnoneornil(L, 5)) {
+    args.step_key = string_arg(L, 5);
+    if (!args.step_key || args.step_key->empty())
+      return bad("run:summary: options.step_key must be a non-empty string");
+  }
+  return args;
+}
+
+Result<kernel::LookupRequest> decode_lookup(lua_State* L) {
+  kernel::LookupRequest request;
+  std::optional<std::string> kind = string_arg(L, 2);
+  if (!kind || kind->empty()) return bad("run:lookup: kind must be a non-empty string");
+  request.kind = std::move(*kind);
+  if (!lua_isnoneornil(L, 3)) {
+    std::optional<std::string> scope = string_arg(L, 3);
+    if (scope == std::optional<std::string>("tenant")) {
+      request.scope = kernel::SummaryScope::kTenant;
+    } else if (scope != std::optional<std::string>("run")) {
+      return bad("run:lookup: scope must be \"run\" or \"tenant\"");
+    }
+  }
+  if (!lua_isnoneornil(L, 4)) {
+    const std::optional<int64_t> limit = integer_arg(L, 4);
+    if (!limit || *limit < 1 || *limit > kernel::kMaxLookupLimit)
+      return bad("run:lookup: limit must be an integer from 1 to 1000");
+    request.limit = *limit;
+  }
+  return request;
 }
 
 Result<ArtifactArgs> decode_artifact(lua_State* L) {

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include "artana/kernel/canonical_json.h"
+#include "artana/kernel/sha256.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
@@ -19,11 +21,12 @@ namespace artana::lua {
 namespace {
 
 constexpr std::string_view kNames[] = {
-    "model",    "tool",      "pause", "now",     "random", "sleep",       "summary", "artifact",
-    "version",  "replaying", "id",    "step",    "step",   "step",        "scope",   "scope",
-    "parallel", "memory",    "ready", "require", "fail",   "param_count", "array",
+    "model",          "tool",      "pause",  "now",   "random",  "sleep", "summary",     "artifact",
+    "version",        "replaying", "id",     "step",  "step",    "step",  "scope",       "scope",
+    "parallel",       "memory",    "lookup", "ready", "require", "fail",  "param_count", "array",
+    "canonical_json", "sha256",
 };
-static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kMarkArray) + 1);
+static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kSha256) + 1);
 
 // Continuation of a syscall that waited: the host resumed with (ok, value-or-error).
 int syscall_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
@@ -78,6 +81,46 @@ SyscallReply& dispatch(SyscallHandler* handler, lua_State* L, SyscallOp op) noex
   return failed;
 }
 
+// The pure helpers artana.canonical_json and artana.sha256: their text in a thread-local
+// buffer (call_syscall's frame may longjmp and holds no destructor), or an error.
+struct HelperText {
+  std::string text;
+  BoundaryError error;
+  bool ok = false;
+};
+
+HelperText& helper_text(lua_State* L, SyscallOp op) noexcept {
+  static thread_local HelperText out;
+  out.ok = false;
+  try {
+    if (op == SyscallOp::kSha256) {
+      if (lua_type(L, 1) != LUA_TSTRING) {
+        out.error = BoundaryError::make(error_kind_name(ErrorKind::kInvalidArgument),
+                                        "artana.sha256(s): s must be a string");
+        return out;
+      }
+      size_t size = 0;
+      const char* bytes = lua_tolstring(L, 1, &size);
+      out.text = kernel::Sha256::of(std::string_view(bytes, size)).hex();
+      out.ok = true;
+      return out;
+    }
+    Result<kernel::Json> value = to_json(L, 1, "value");
+    Result<std::string> text =
+        value.ok() ? kernel::canonical_json(*value, "value") : Result<std::string>(value.status());
+    if (!text.ok()) {
+      out.error = BoundaryError::make(error_kind_name(ErrorKind::kInvalidArgument),
+                                      "artana.canonical_json: " + text.status().message());
+      return out;
+    }
+    out.text = std::move(*text);
+    out.ok = true;
+  } catch (const std::exception& e) {
+    out.error = BoundaryError::make(error_kind_name(ErrorKind::kInternal), e.what());
+  }
+  return out;
+}
+
 // Upvalues: 1 the op (integer), 2 the handler (light userdata).
 // No C++ object with a destructor lives in this frame: every exit may be a longjmp.
 int call_syscall(lua_State* L) {
@@ -114,6 +157,16 @@ int call_syscall(lua_State* L) {
       luaL_checktype(L, 1, LUA_TTABLE);
       mark_array(L, 1);
       return 0;
+    case SyscallOp::kCanonicalJson:
+    case SyscallOp::kSha256: {
+      HelperText& out = helper_text(L, op);
+      if (!out.ok) {
+        write_where(L, 0, out.error.where, sizeof out.error.where);
+        return raise_error(L, out.error);
+      }
+      lua_pushlstring(L, out.text.data(), out.text.size());
+      return 1;
+    }
     default:
       break;
   }

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "artana/kernel/event_index.h"
+#include "kernel/raw_ledger.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_reader.h"
 #include "support/kernel_fixture.h"
@@ -36,23 +37,6 @@ void run_chat(KernelHost& host, const std::string& run, int turns, ScriptedModel
     auto result = run_model(*host.kernel, "acme", run, chat_turn(turn, history), port);
     REQUIRE(result.ok());
   }
-}
-
-// Closes the host's store, lets `edit` change the ledger's databases in one write transaction
-// (what a damaged or older ledger would hold), and reopens it, as a new process would.
-void edit_raw_ledger(KernelHost& host,
-                     const std::function<void(ledger::LedgerEnv&, MDB_txn*)>& edit) {
-  host.kernel.reset();
-  host.store.reset();
-  {
-    auto env = ledger::LedgerEnv::open(host.dir.str(), LmdbStoreOptions{});
-    REQUIRE(env.ok());
-    auto txn = (*env)->begin_write();
-    REQUIRE(txn.ok());
-    edit(**env, txn->get());
-    REQUIRE(txn->txn.commit() == 0);
-  }
-  host.reopen();
 }
 
 }  // namespace

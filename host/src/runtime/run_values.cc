@@ -1,5 +1,5 @@
 // Syscalls that record a value and never wait: run:now, run:random, run:memory, run:summary,
-// run:artifact, run:version, run.replaying, run:step.
+// run:lookup, run:artifact, run:version, run.replaying, run:step.
 #include <cmath>
 #include <cstring>
 
@@ -75,11 +75,21 @@ SyscallReply& ScriptRun::sys_memory(lua_State* L, Task& task) {
 SyscallReply& ScriptRun::sys_summary(lua_State* L, Task& task) {
   auto args = lua::decode_summary(L);
   if (!args.ok()) return reply_error(args.status());
-  auto key = claim_key(L, task, "summary", std::nullopt);
+  auto key = claim_key(L, task, "summary", args->step_key);
   if (!key.ok()) return reply_error(key.status());
-  Status recorded = kernel_.summary(tenant_, run_id_, args->kind, args->value, *key);
+  Status recorded = kernel_.summary(tenant_, run_id_, args->kind, args->value, *key, args->key);
   if (!recorded.ok()) return reply_error(recorded, *key);
   return reply_;
+}
+
+SyscallReply& ScriptRun::sys_lookup(lua_State* L, Task& task) {
+  auto request = lua::decode_lookup(L);
+  if (!request.ok()) return reply_error(request.status());
+  auto key = claim_key(L, task, "lookup", std::nullopt);
+  if (!key.ok()) return reply_error(key.status());
+  auto step = kernel_.lookup(tenant_, run_id_, *key, *request);
+  if (!step.ok()) return reply_error(step.status(), *key);
+  return reply_value(std::move(step->value));
 }
 
 SyscallReply& ScriptRun::sys_artifact(lua_State* L, Task& task) {

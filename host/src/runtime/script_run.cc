@@ -219,6 +219,8 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
       return sys_memory(L, *task);
     case SyscallOp::kSummary:
       return sys_summary(L, *task);
+    case SyscallOp::kLookup:
+      return sys_lookup(L, *task);
     case SyscallOp::kArtifact:
       return sys_artifact(L, *task);
     case SyscallOp::kVersion:

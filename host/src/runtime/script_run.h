@@ -135,6 +135,7 @@ class ScriptRun final : public lua::SyscallHandler {
   lua::SyscallReply& sys_random(lua_State* L, Task& task);
   lua::SyscallReply& sys_memory(lua_State* L, Task& task);
   lua::SyscallReply& sys_summary(lua_State* L, Task& task);
+  lua::SyscallReply& sys_lookup(lua_State* L, Task& task);
   lua::SyscallReply& sys_artifact(lua_State* L, Task& task);
   lua::SyscallReply& sys_version(lua_State* L, Task& task);
   lua::SyscallReply& sys_replaying(lua_State* L, Task& task);

@@ -36,6 +36,7 @@ inline constexpr std::string_view kStepCompleted = "step_completed";
 inline constexpr std::string_view kVersionMarker = "version_marker";
 inline constexpr std::string_view kArtifactRead = "artifact_read";
 inline constexpr std::string_view kMemoryRead = "memory_read";
+inline constexpr std::string_view kLookupRead = "lookup_read";
 // Artifacts are run summaries of kind "artifact::<key>", the latest one winning (the
 // encoding Python Artana used).
 inline constexpr std::string_view kArtifactKindPrefix = "artifact::";

@@ -1,5 +1,6 @@
-// Kernel: summaries — what a run reports about itself (run_summary) — and artifacts, named
-// values a run publishes (a report, a plan) and reads back.
+// Kernel: summaries — what a run reports about itself (run_summary) and looks up again by
+// key (run:lookup) — and artifacts, named values a run publishes (a report, a plan) and
+// reads back.
 //
 // Stored as Python Artana stored them: a run_summary of kind "artifact::<key>" with payload
 // {value}, the latest of a kind winning. A write is a summary step (once per step key); a
@@ -35,12 +36,17 @@ bool reserved_summary_kind(std::string_view kind) {
 }  // namespace
 
 Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                       const Json& value, const std::string& step_key) {
+                       const Json& value, const std::string& step_key, const std::string& key) {
   if (reserved_summary_kind(kind)) {
     return Status::permission_denied(
                "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
                kind)
         .with_kind(ErrorKind::kPolicyViolation);
+  }
+  if (key.size() > kMaxStepKeyBytes) {
+    return Status::invalid_argument("summary key of {} bytes: at most {}", key.size(),
+                                    kMaxStepKeyBytes)
+        .with_kind(ErrorKind::kInvalidArgument);
   }
   if (step_key.empty()) {
     // Not a step (a host's or an operator's note): recorded each time, where the run is now.
@@ -56,16 +62,17 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
         .status();
   }
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  return summary_step(active_run, kind, value, step_key);
+  return summary_step(active_run, kind, value, step_key, key);
 }
 
 Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json& value,
-                            const std::string& step_key) {
+                            const std::string& step_key, const std::string& key) {
   RecordedValue prepare{*this, step_key, StepKind::kSummary, value};
   const StepQuery query{step_key, StepKind::kSummary, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(run, query));
   if (decision.verdict != StepDecision::Verdict::kLive) return Status();  // recorded already
   Json payload = Json::object({{"kind", kind}, {"value", prepare.take()}, {"step_key", step_key}});
+  if (!key.empty() && key != step_key) payload.set("key", key);
   record_placeholders(payload, std::move(prepare.allocated));
   return append(*run.state,
                 event_drafts(EventDraft{std::string(ev::kRunSummary), std::move(payload)}))
@@ -99,6 +106,39 @@ Result<ValueStep> Kernel::read_artifact(const TenantId& caller, const RunId& run
     return value != nullptr ? *value : Json();
   };
   return value_step_locked(active_run, step_key, ValueKind::kArtifactRead, latest);
+}
+
+Result<ValueStep> Kernel::lookup(const TenantId& caller, const RunId& run,
+                                 const std::string& step_key, const LookupRequest& request) {
+  if (request.kind.empty() || request.kind.size() > kMaxStepKeyBytes) {
+    return Status::invalid_argument("run:lookup: kind must be a string of 1..{} bytes",
+                                    kMaxStepKeyBytes)
+        .with_kind(ErrorKind::kInvalidArgument);
+  }
+  if (request.limit < 1 || request.limit > kMaxLookupLimit) {
+    return Status::invalid_argument("run:lookup: limit must be 1..{}, not {}", kMaxLookupLimit,
+                                    request.limit)
+        .with_kind(ErrorKind::kInvalidArgument);
+  }
+  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
+  // Runs with the run locked: the store's index, never a locking Kernel method. The run's
+  // scope is where its steps go now (a fork sees its prefix), the tenant's is the run's own.
+  auto found = [this, &active_run, &request]() -> Result<Json> {
+    ARTANA_ASSIGN_OR_RETURN(
+        std::vector<KeyedSummary> summaries,
+        store_.latest_keyed_summaries(active_run.state->run_id, request.scope, request.kind,
+                                      static_cast<size_t>(request.limit)));
+    Json::Array out;
+    out.reserve(summaries.size());
+    for (KeyedSummary& summary : summaries) {
+      out.push_back(Json::object({{"run_id", summary.run_id.str()},
+                                  {"seq", static_cast<int64_t>(summary.seq)},
+                                  {"key", std::move(summary.key)},
+                                  {"value", std::move(summary.value)}}));
+    }
+    return Json(std::move(out));
+  };
+  return value_step_locked(active_run, step_key, ValueKind::kLookup, found);
 }
 
 }  // namespace artana::kernel

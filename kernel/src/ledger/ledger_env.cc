@@ -210,6 +210,8 @@ Status LedgerEnv::open_databases() {
       {"totals", &dbi_.totals, 0},
       {"blobs", &dbi_.blobs, 0},
       {"aux", &dbi_.aux, 0},
+      {"summary_keys", &dbi_.summary_keys, 0},
+      {"summary_order", &dbi_.summary_order, 0},
   };
   auto open_db = [&](const Spec& spec) -> Status {
     int rc = mdb_dbi_open(txn.get(), spec.name, spec.flags | create, spec.dbi);

@@ -40,10 +40,11 @@
 namespace artana::kernel::ledger {
 
 // 3: `steps` holds step records and `latest` replaced `summaries` (2 migrates on open).
-inline constexpr uint32_t kSchemaVersion = 4;
+inline constexpr uint32_t kSchemaVersion = 5;
 
 struct Dbis {
-  MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, latest, totals, blobs, aux;
+  MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, latest, totals, blobs, aux,
+      summary_keys, summary_order;
 };
 
 // A transaction together with the shared resize guard it needs.

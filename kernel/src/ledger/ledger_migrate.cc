@@ -5,15 +5,17 @@
 //           and the `latest` index (run_indexes.h); `summaries` is dropped.
 //   3 -> 4: step records gained the inline value (record format 2, step_index.h): `steps`
 //           is rebuilt from the events.
+//   4 -> 5: the keyed-summary index (summary_index.h) is built from the events.
 #include "kernel_log.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/run_indexes.h"
+#include "ledger/summary_index.h"
 
 namespace artana::kernel::ledger {
 
 Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
-  if (from_version != 2 && from_version != 3) {
+  if (from_version < 2 || from_version > 4) {
     return Status::failed_precondition("{}: no migration from ledger schema version {}", data_path_,
                                        from_version);
   }
@@ -40,6 +42,7 @@ Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
     return true;
   });
   if (!rebuilt.ok()) return rebuilt;
+  ARTANA_RETURN_IF_ERROR(rebuild_summary_index(reader, ctx));
   std::string version;
   put_u64be(version, kSchemaVersion);
   ARTANA_RETURN_IF_ERROR(ctx.put(dbi_.meta, "schema_version", version));

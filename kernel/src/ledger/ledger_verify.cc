@@ -7,6 +7,7 @@
 #include "ledger/ledger_reader.h"
 #include "ledger/payload_codec.h"
 #include "ledger/run_indexes.h"
+#include "ledger/summary_index.h"
 
 namespace artana::kernel::ledger {
 namespace {
@@ -132,6 +133,13 @@ class Verifier {
                    "the running totals of tenant '" + tenant + "' do not match its runs' events");
       }
     }
+    // Every scope: the runs' (checked one by one above) and the tenants'.
+    for (const auto& [tenant_summary, place] : tenant_summaries_) {
+      all_summaries_.add(summary_entries(tenant_summary_scope(tenant_summary.first),
+                                         tenant_summary.second, place));
+    }
+    ARTANA_ASSIGN_OR_RETURN(bool summaries_ok, same_summaries("", all_summaries_));
+    if (!summaries_ok) return bad("", 0, "the summary index does not match the events");
     MDB_stat stat;
     int rc = mdb_stat(reader_.txn(), env_.dbi().log, &stat);
     if (rc != 0) return lmdb_status(rc, "counting events", env_.data_path());
@@ -176,6 +184,13 @@ class Verifier {
       return bad(record.run_id, seq,
                  "step '" + entries->step->step_key + "' starts again (" + e.type + ") " + why +
                      ": a process appended from a state older than the step's events");
+    }
+    if (entries->summary) {
+      // The tenant's scope keeps the summary last in commit order (the log's).
+      auto [it, added] =
+          tenant_summaries_.try_emplace(std::make_pair(record.tenant_id, *entries->summary),
+                                        SummaryPlace{position, record.run_number, seq});
+      if (!added && it->second.order < position) it->second = {position, record.run_number, seq};
     }
     expected.indexes.fold(*entries, seq);
     expected.totals.spend_micro_usd += entries->spend_micro_usd;
@@ -223,6 +238,15 @@ class Verifier {
                             same_index(env_.dbi().latest, record.run_number, latest));
     if (!latest_ok)
       return bad(record.run_id, 0, "the latest-event index does not match the events");
+    const std::string scope = run_summary_scope(record.run_number);
+    SummaryIndex run_summaries;
+    for (const auto& [summary, seq] : expected.indexes.summaries) {
+      run_summaries.add(summary_entries(scope, summary, {seq, record.run_number, seq}));
+    }
+    ARTANA_ASSIGN_OR_RETURN(bool summaries_ok, same_summaries(scope, run_summaries));
+    if (!summaries_ok) {
+      return bad(record.run_id, 0, "the run's summary index does not match its events");
+    }
     ARTANA_ASSIGN_OR_RETURN(Totals stored, reader_.totals(run_totals_key(record.run_number)));
     if (stored.spend_micro_usd != expected.totals.spend_micro_usd ||
         stored.events != expected.totals.events) {
@@ -247,6 +271,37 @@ class Verifier {
       return bad(record.run_id, 0, "the run id index does not point at this run");
     }
     return true;
+  }
+
+  // What the two summary databases must hold (summary_index.h), by database and key.
+  struct SummaryIndex {
+    std::map<std::string, std::string> keys, order;
+    void add(SummaryEntries&& e) {
+      keys.emplace(std::move(e.keys_key), std::move(e.keys_value));
+      order.emplace(std::move(e.order_key), std::move(e.order_value));
+    }
+  };
+
+  // Whether the stored entries under `prefix` are exactly `expected`'s; the run scopes'
+  // entries, once checked, are kept for the ledger-wide check.
+  Result<bool> same_summaries(std::string_view prefix, SummaryIndex& expected) {
+    size_t seen = 0;
+    bool same = true;
+    ARTANA_RETURN_IF_ERROR(for_each_summary_entry(
+        reader_, prefix,
+        [&](std::string_view db, std::string_view key, std::string_view value) -> Status {
+          const auto& want = db == "summary_keys" ? expected.keys : expected.order;
+          auto it = want.find(std::string(key));
+          if (it == want.end() || it->second != value) same = false;
+          ++seen;
+          return Status();
+        }));
+    same = same && seen == expected.keys.size() + expected.order.size();
+    if (same && !prefix.empty()) {
+      all_summaries_.keys.merge(expected.keys);
+      all_summaries_.order.merge(expected.order);
+    }
+    return same;
   }
 
   Result<bool> same_index(MDB_dbi dbi, uint64_t run_number,
@@ -294,6 +349,9 @@ class Verifier {
   VerifyProgress* progress_;
   VerifyReport report_;
   std::map<std::string, Totals> tenant_totals_;
+  // (tenant, summary) -> the latest in log order, and every run scope's entries checked.
+  std::map<std::pair<std::string, SummaryKey>, SummaryPlace> tenant_summaries_;
+  SummaryIndex all_summaries_;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "ledger/ledger_verify.h"
 #include "ledger/payload_prefetch.h"
 #include "ledger/run_indexes.h"
+#include "ledger/summary_index.h"
 #include "ledger/write_ops.h"
 
 namespace artana::kernel {
@@ -248,6 +249,15 @@ class LmdbEventStore final : public EventStore {
     if (!seq) return std::optional<Event>();
     ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, *seq));
     return std::optional<Event>(std::move(e));
+  }
+
+  Result<std::vector<KeyedSummary>> latest_keyed_summaries(const RunId& run, SummaryScope scope,
+                                                           std::string_view kind,
+                                                           size_t limit) override {
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    return ledger::read_keyed_summaries(reader, record, scope, kind, limit);
   }
 
   Result<std::optional<std::string>> read_index(std::string_view space,

@@ -1,5 +1,7 @@
 #include "ledger/run_indexes.h"
 
+#include "ledger/summary_index.h"
+
 namespace artana::kernel::ledger {
 namespace {
 
@@ -27,6 +29,7 @@ Status for_each_of_run(LedgerReader& reader, MDB_dbi dbi, uint64_t run_number,
 void RunIndexes::fold(const IndexEntries& entries, uint64_t seq) {
   if (entries.step) apply_step_delta(steps[entries.step->step_key], *entries.step, seq);
   if (entries.latest) latest[*entries.latest] = seq;
+  if (entries.summary) summaries[*entries.summary] = seq;
   spend_micro_usd += entries.spend_micro_usd;
   events += 1;
 }
@@ -101,7 +104,7 @@ Status for_each_latest(LedgerReader& reader, uint64_t run_number,
                          });
 }
 
-Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq) {
+Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq, uint64_t position) {
   if (entries.step) {
     const std::string& step_key = entries.step->step_key;
     Changed* changed = nullptr;
@@ -121,6 +124,12 @@ Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq) {
     ARTANA_RETURN_IF_ERROR(ctx_.put(ctx_.env().dbi().latest,
                                     run_hash_key(run_number_, *entries.latest),
                                     encode_latest(seq, *entries.latest)));
+  }
+  if (entries.summary) {
+    ARTANA_RETURN_IF_ERROR(put_summary(ctx_, run_summary_scope(run_number_), *entries.summary,
+                                       {seq, run_number_, seq}));
+    ARTANA_RETURN_IF_ERROR(put_summary(ctx_, tenant_summary_scope(tenant_id_), *entries.summary,
+                                       {position, run_number_, seq}));
   }
   return Status();
 }
@@ -142,6 +151,10 @@ Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes&
   for (const auto& [name, seq] : indexes.latest) {
     ARTANA_RETURN_IF_ERROR(
         ctx.put(ctx.env().dbi().latest, run_hash_key(run_number, name), encode_latest(seq, name)));
+  }
+  const std::string scope = run_summary_scope(run_number);
+  for (const auto& [summary, seq] : indexes.summaries) {
+    ARTANA_RETURN_IF_ERROR(put_summary(ctx, scope, summary, {seq, run_number, seq}));
   }
   return Status();
 }

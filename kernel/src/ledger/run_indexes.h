@@ -19,6 +19,7 @@ namespace artana::kernel::ledger {
 struct RunIndexes {
   std::map<std::string, StepIndexRecord> steps;  // by step key
   std::map<std::string, uint64_t> latest;        // name -> seq
+  std::map<SummaryKey, uint64_t> summaries;      // the run's summary scope: (kind, key) -> seq
   int64_t spend_micro_usd = 0;
   uint64_t events = 0;
 
@@ -46,12 +47,15 @@ Status for_each_latest(LedgerReader& reader, uint64_t run_number,
 
 // Folds one append's events into the stored indexes of `run_number`: a step's record is read
 // once and written once however many of its events the append holds (a model step's request
-// and terminal share one commit).
+// and terminal share one commit). A keyed summary goes to the run's and its tenant's summary
+// scopes (summary_index.h).
 class EventIndexWriter {
  public:
-  EventIndexWriter(WriteContext& ctx, LedgerReader& reader, uint64_t run_number)
-      : ctx_(ctx), reader_(reader), run_number_(run_number) {}
-  Status add(const IndexEntries& entries, uint64_t seq);
+  EventIndexWriter(WriteContext& ctx, LedgerReader& reader, uint64_t run_number,
+                   std::string_view tenant_id)
+      : ctx_(ctx), reader_(reader), run_number_(run_number), tenant_id_(tenant_id) {}
+  // `position`: the event's place in the log (the tenant scope's commit order).
+  Status add(const IndexEntries& entries, uint64_t seq, uint64_t position);
   // Writes the step records changed. Call once, after the last add.
   Status flush();
 
@@ -64,6 +68,7 @@ class EventIndexWriter {
   WriteContext& ctx_;
   LedgerReader& reader_;
   uint64_t run_number_;
+  std::string_view tenant_id_;
   std::vector<Changed> changed_;  // an append changes one or two steps: a scan is enough
 };
 // Writes folded indexes for `run_number` (a new fork, a rebuilt run).

@@ -301,7 +301,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   int64_t spend = 0;
   std::string value, position_key;
   const std::string timestamp = format_timestamp(config.clock_us());
-  EventIndexWriter indexes(ctx, reader, record.run_number);
+  EventIndexWriter indexes(ctx, reader, record.run_number, record.tenant_id);
   for (size_t i = 0; i < prepared.events.size(); ++i) {
     const PreparedEvent& prep = prepared.events[i];
     Event& event = result.events.emplace_back();
@@ -330,7 +330,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
       record.extent_position = position;
     }
 
-    ARTANA_RETURN_IF_ERROR(indexes.add(prep.entries, event.seq));
+    ARTANA_RETURN_IF_ERROR(indexes.add(prep.entries, event.seq, position));
     spend += prep.entries.spend_micro_usd;
     record.head_seq = event.seq;
     record.head_hash = event.hash;

@@ -10,10 +10,13 @@
 //     "cancel_requested",
 //     "capability_granted:<capability>", "run_fork" (a replayed_with_drift naming a fork) and
 //     "run_summary:<kind>";
+//   - a keyed summary: a run_summary with a string `key` (else its `step_key`) is the latest
+//     of its (kind, key) in its run's and its tenant's summary index (run:lookup);
 //   - spend: an integer `cost_micro_usd` >= 0 in any payload, added to the run's and the
 //     tenant's totals.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,9 +30,17 @@ namespace artana::kernel {
 
 inline constexpr size_t kMaxStepKeyBytes = 400;
 
+// A run_summary's place in the summary index: its kind and key.
+struct SummaryKey {
+  std::string kind;
+  std::string key;
+  auto operator<=>(const SummaryKey&) const = default;
+};
+
 struct IndexEntries {
   std::optional<StepDelta> step;
   std::optional<std::string> latest;  // the `latest` index name
+  std::optional<SummaryKey> summary;
   int64_t spend_micro_usd = 0;
 };
 

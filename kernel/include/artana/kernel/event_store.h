@@ -190,6 +190,17 @@ struct PayloadText {
   Json payload;      // set instead of `text` (an expanded payload, or a store without texts)
 };
 
+// Where run:lookup looks: the run (its fork prefix included) or every run of its tenant.
+enum class SummaryScope { kRun, kTenant };
+
+// A keyed summary (latest_keyed_summaries): where it was recorded, its key and its value.
+struct KeyedSummary {
+  RunId run_id;
+  uint64_t seq = 0;
+  std::string key;
+  Json value;
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -236,6 +247,13 @@ class EventStore {
   virtual Result<std::optional<Event>> find_terminal(const RunId& run,
                                                      std::string_view step_key) = 0;
   virtual Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) = 0;
+  // The latest run_summary of each key (its `key`, else its `step_key`) of `kind` in `run`'s
+  // scope — its fork prefix included — or its tenant's, newest first in commit order, at most
+  // `limit`; O(limit) however many summaries there are.
+  virtual Result<std::vector<KeyedSummary>> latest_keyed_summaries(const RunId& run,
+                                                                   SummaryScope scope,
+                                                                   std::string_view kind,
+                                                                   size_t limit) = 0;
   // An entry callers wrote with AppendTxn::put_index, or nullopt.
   virtual Result<std::optional<std::string>> read_index(std::string_view space,
                                                         std::string_view key) = 0;

@@ -146,9 +146,15 @@ class Kernel {
   Status hold_for_attention(const TenantId& caller, const RunId& run, const Json& error);
   // Summary kinds starting "policy", "approval" or "intent" are the kernel's: refused here.
   // With a step_key (what a script passes) the summary is a step: recorded once, and a
-  // replay that reaches it again appends nothing.
+  // replay that reaches it again appends nothing. `key` (1..400 bytes; default the step key)
+  // is what run:lookup keeps the latest summary of.
   Status summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                 const Json& value, const std::string& step_key = {});
+                 const Json& value, const std::string& step_key = {}, const std::string& key = {});
+  // A value step (lookup_read): the latest summary of each key of `request.kind` in the run's
+  // scope (its fork prefix included) or its tenant's, newest first — an array of {run_id,
+  // seq, key, value}. A replay returns what the step found then, whatever was written since.
+  Result<ValueStep> lookup(const TenantId& caller, const RunId& run, const std::string& step_key,
+                           const LookupRequest& request);
   Result<RunStatus> status(const TenantId& caller, const RunId& run);
 
   // ---- for hosts (kernel_host.cc, kernel_sleep.cc, kernel_artifact.cc) ----
@@ -276,7 +282,7 @@ class Kernel {
                                       const std::function<Result<Json>()>& compute);
   // A summary step (run:summary, artifact writes) on a run locked by `active`.
   Status summary_step(ActiveRun& run, const std::string& kind, const Json& value,
-                      const std::string& step_key);
+                      const std::string& step_key, const std::string& key = {});
   // `in_txn`: index writes that commit with the events (AppendRequest::in_txn).
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
                               std::optional<RunStatus> new_status = {}, bool barrier = false,

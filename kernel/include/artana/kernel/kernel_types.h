@@ -211,12 +211,21 @@ enum class ValueKind : uint8_t {
   kVersion = static_cast<uint8_t>(StepKind::kVersion),
   kArtifactRead = static_cast<uint8_t>(StepKind::kArtifactRead),
   kMemory = static_cast<uint8_t>(StepKind::kMemory),
+  kLookup = static_cast<uint8_t>(StepKind::kLookup),
 };
 constexpr StepKind step_kind(ValueKind kind) { return static_cast<StepKind>(kind); }
 // "time", "random", "step", …
 constexpr std::string_view value_kind_name(ValueKind kind) {
   return step_kind_name(step_kind(kind));
 }
+
+// run:lookup's question (Kernel::lookup).
+struct LookupRequest {
+  std::string kind;
+  SummaryScope scope = SummaryScope::kRun;
+  int64_t limit = 20;  // 1..kMaxLookupLimit
+};
+inline constexpr int64_t kMaxLookupLimit = 1000;
 
 struct ValueStep {
   RunId run_id;

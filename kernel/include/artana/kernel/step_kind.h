@@ -31,6 +31,7 @@ enum class StepKind : uint8_t {
   kExec,
   kChild,
   kMemory,  // a value step: the script's heap as it was live (run:memory)
+  kLookup,  // a value step: the keyed summaries a run:lookup found
 };
 
 struct StepKindRow {
@@ -46,7 +47,7 @@ struct StepKindRow {
   bool live_call;
 };
 
-inline constexpr std::array<StepKindRow, 14> kStepKinds = {{
+inline constexpr std::array<StepKindRow, 15> kStepKinds = {{
     {StepKind::kModel, "model", "model_requested", {"model_completed", "model_failed"}, true, true},
     {StepKind::kTool, "tool", "tool_requested", {"tool_completed", ""}, true, true},
     {StepKind::kTime, "time", "", {"time_read", ""}, false, false},
@@ -61,6 +62,7 @@ inline constexpr std::array<StepKindRow, 14> kStepKinds = {{
     {StepKind::kExec, "exec", "exec_requested", {"exec_completed", ""}, true, true},
     {StepKind::kChild, "child", "child_started", {"child_completed", ""}, true, false},
     {StepKind::kMemory, "memory", "", {"memory_read", ""}, false, false},
+    {StepKind::kLookup, "lookup", "", {"lookup_read", ""}, false, false},
 }};
 
 constexpr const StepKindRow& step_kind_row(StepKind kind) {
@@ -78,7 +80,8 @@ constexpr std::optional<StepKind> parse_step_kind(std::string_view name) {
 // The kinds Kernel::value_step records: one terminal, payload {step_key, value}.
 constexpr bool is_value_kind(StepKind kind) {
   return kind == StepKind::kTime || kind == StepKind::kRandom || kind == StepKind::kStep ||
-         kind == StepKind::kVersion || kind == StepKind::kArtifactRead || kind == StepKind::kMemory;
+         kind == StepKind::kVersion || kind == StepKind::kArtifactRead ||
+         kind == StepKind::kMemory || kind == StepKind::kLookup;
 }
 
 // Which kind an event belongs to, and whether it ends the step (else it opens it).

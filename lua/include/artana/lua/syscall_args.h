@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "artana/kernel/json.h"
+#include "artana/kernel/kernel_types.h"
 #include "artana/kernel/status.h"
 
 struct lua_State;
@@ -75,12 +76,19 @@ struct RandomArgs {
 };
 Result<RandomArgs> decode_random(lua_State* L);
 
-// run:summary(kind, value).
+// run:summary(kind, value [, {key, step_key}]): the prelude passes the options' fields as
+// arguments 4 (key) and 5 (step_key), each a string or nil.
 struct SummaryArgs {
   std::string kind;
   kernel::Json value;
+  std::string key;  // "" when none: the step key
+  std::optional<std::string> step_key;
 };
 Result<SummaryArgs> decode_summary(lua_State* L);
+
+// run:lookup{kind, scope, limit}: the prelude passes kind (2), scope (3: "run" or "tenant",
+// nil for "run") and limit (4: nil for 20).
+Result<kernel::LookupRequest> decode_lookup(lua_State* L);
 
 // run:artifact(key [, value]): a read without a value argument, a write with one.
 struct ArtifactArgs {

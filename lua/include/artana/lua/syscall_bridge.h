@@ -49,12 +49,15 @@ enum class SyscallOp : uint8_t {
   kScopeExit,
   kParallel,
   kMemory,  // run:memory(): the heap in bytes, recorded like run:now()
+  kLookup,  // run:lookup{kind, scope, limit}: the latest keyed summaries, recorded
   // host primitives of the `artana` module
-  kReady,       // the entry chunk ran: register tools and ports, start or resume the run
-  kLoadModule,  // require: the module's source, loaded as a sandboxed text chunk
-  kFail,        // raise an error table naming the script's line (module argument checks)
-  kParamCount,  // (nparams, is_vararg) of a Lua function
-  kMarkArray,   // gives a table the array marker (it crosses as [] when empty)
+  kReady,          // the entry chunk ran: register tools and ports, start or resume the run
+  kLoadModule,     // require: the module's source, loaded as a sandboxed text chunk
+  kFail,           // raise an error table naming the script's line (module argument checks)
+  kParamCount,     // (nparams, is_vararg) of a Lua function
+  kMarkArray,      // gives a table the array marker (it crosses as [] when empty)
+  kCanonicalJson,  // artana.canonical_json(v): RFC 8785 text of a JSON-able value
+  kSha256,         // artana.sha256(s): lowercase hex SHA-256 of a string's bytes
 };
 
 // The name used in messages ("model" for run:model).
