@@ -99,6 +99,21 @@ end
 
 -- ---- the run object ----
 
+-- artana.fail(kind, message): raises an error of one of the kinds a library may raise (the
+-- stdlib's own, and invalid_argument for its constructors); a script cannot pass itself off
+-- as the kernel (budget_exceeded, replay_drift, …).
+local LIBRARY_KINDS = { invalid_argument = true, harness_state = true, task_invalid = true,
+  child_failed = true, agent_exhausted = true, graph_invalid = true, script_error = true }
+
+function artana.fail(kind, message)
+  if not LIBRARY_KINDS[kind] then
+    fail("invalid_argument", "artana.fail: kind '" .. tostring(kind) .. "' is not one a " ..
+      "library raises (invalid_argument, harness_state, task_invalid, child_failed, " ..
+      "agent_exhausted, graph_invalid, script_error)")
+  end
+  fail(kind, tostring(message))
+end
+
 -- Pure helpers: RFC 8785 canonical JSON text of a value, and the hex SHA-256 of a string.
 artana.canonical_json = host.canonical_json
 artana.sha256 = host.sha256

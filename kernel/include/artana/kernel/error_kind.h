@@ -62,6 +62,12 @@ enum class ErrorKind : uint8_t {
   kLeaseHeld,
   kStorageError,
   kInternal,
+  // Raised by the stdlib (stdlib/*.lua, through artana.fail).
+  kHarnessState,
+  kTaskInvalid,
+  kChildFailed,
+  kAgentExhausted,
+  kGraphInvalid,
 };
 
 struct ErrorKindRow {
@@ -73,7 +79,7 @@ struct ErrorKindRow {
   std::string_view meaning;
 };
 
-inline constexpr std::array<ErrorKindRow, 22> kErrorKinds = {{
+inline constexpr std::array<ErrorKindRow, 27> kErrorKinds = {{
     {ErrorKind::kNone, "", false, false, exit_code::kFailed, "no kind"},
     {ErrorKind::kScriptError, "script_error", false, false, exit_code::kFailed,
      "the script raised an error (its own kind, if any, is kept as script_kind)"},
@@ -118,6 +124,16 @@ inline constexpr std::array<ErrorKindRow, 22> kErrorKinds = {{
      "the ledger cannot be written or read (disk full, permissions, damage)"},
     {ErrorKind::kInternal, "internal", false, false, exit_code::kInternal,
      "a bug in the host: please report it"},
+    {ErrorKind::kHarnessState, "harness_state", false, false, exit_code::kFailed,
+     "a harness's units broke its rules (two done in one wake, one in progress at sleep)"},
+    {ErrorKind::kTaskInvalid, "task_invalid", false, false, exit_code::kFailed,
+     "define_tasks gave no units, a duplicate or empty id, or a unit without a description"},
+    {ErrorKind::kChildFailed, "child_failed", false, false, exit_code::kFailed,
+     "a child run failed or was cancelled"},
+    {ErrorKind::kAgentExhausted, "agent_exhausted", false, false, exit_code::kFailed,
+     "an agent reached max_iterations without an accepted answer"},
+    {ErrorKind::kGraphInvalid, "graph_invalid", false, false, exit_code::kFailed,
+     "an orchestration graph names an unknown node or has a cycle"},
 }};
 
 static_assert(
