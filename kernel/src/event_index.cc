@@ -40,7 +40,7 @@ Result<IndexEntries> index_event(std::string_view type, const Json& payload) {
       entries.summary = SummaryKey{kind->as_string(), key->as_string()};
     }
   } else if (type == "run_started" || type == "script_loaded" || type == "budget_raised" ||
-             type == "cancel_requested") {
+             type == "cancel_requested" || type == "child_waiting") {
     entries.latest = std::string(type);
   } else if (type == "capability_granted") {
     const Json* capability = payload.find("capability");

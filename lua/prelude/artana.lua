@@ -144,6 +144,17 @@ function Run:summary(kind, value, options)
   return host.summary(self, kind, value, options.key, options.step_key)
 end
 
+local CHILD_FIELDS = { run_id = true, caps = true, budget_usd = true, input = true,
+  step_key = true }
+
+-- run:child(script [, {run_id, caps, budget_usd, input, step_key}]) -> {output, status,
+-- run_id, replayed}: a step that runs `script` (in this script's folder) as a child run;
+-- a child that fails or is cancelled raises child_failed.
+function Run:child(script, options)
+  if options ~= nil then check_fields(options, CHILD_FIELDS, "run:child options") end
+  return host.child(self, script, options)
+end
+
 local LOOKUP_FIELDS = { kind = true, scope = true, limit = true }
 
 -- run:lookup{kind, scope = "run" | "tenant", limit = 20} -> newest first {run_id, seq, key,

@@ -43,6 +43,7 @@ constexpr Primitive kPrimitives[] = {
     {"parallel", SyscallOp::kParallel},
     {"memory", SyscallOp::kMemory},
     {"lookup", SyscallOp::kLookup},
+    {"child", SyscallOp::kChild},
     {"ready", SyscallOp::kReady},
     {"require", SyscallOp::kLoadModule},
     {"fail", SyscallOp::kFail},

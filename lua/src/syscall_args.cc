@@ -179,6 +179,22 @@ Result<SummaryArgs> decode_summary(lua_State* L) {
   return args;
 }
 
+Result<ChildArgs> decode_child(lua_State* L) {
+  ChildArgs args;
+  std::optional<std::string> script = string_arg(L, 2);
+  if (!script || script->empty())
+    return bad("run:child(script [, options]): script must be a path in the script's folder");
+  args.script = std::move(*script);
+  if (!lua_isnoneornil(L, 3)) {
+    if (lua_type(L, 3) != LUA_TTABLE) return bad("run:child: options must be a table");
+    ARTANA_ASSIGN_OR_RETURN(args.options, to_json(L, 3, "options"));
+    if (args.options.is_array() && args.options.size() == 0) args.options = Json::object();
+    if (!args.options.is_object())
+      return bad("run:child: options must be a table of named options");
+  }
+  return args;
+}
+
 Result<kernel::LookupRequest> decode_lookup(lua_State* L) {
   kernel::LookupRequest request;
   std::optional<std::string> kind = string_arg(L, 2);

@@ -21,10 +21,10 @@ namespace artana::lua {
 namespace {
 
 constexpr std::string_view kNames[] = {
-    "model",          "tool",      "pause",  "now",   "random",  "sleep", "summary",     "artifact",
-    "version",        "replaying", "id",     "step",  "step",    "step",  "scope",       "scope",
-    "parallel",       "memory",    "lookup", "ready", "require", "fail",  "param_count", "array",
-    "canonical_json", "sha256",
+    "model",    "tool",    "pause",       "now",    "random",         "sleep",  "summary",
+    "artifact", "version", "replaying",   "id",     "step",           "step",   "step",
+    "scope",    "scope",   "parallel",    "memory", "lookup",         "child",  "ready",
+    "require",  "fail",    "param_count", "array",  "canonical_json", "sha256",
 };
 static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kSha256) + 1);
 

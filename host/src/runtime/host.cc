@@ -54,6 +54,7 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
 
 Host::~Host() {
   // Executions first: each forgets what it waited for while the host's maps still exist.
+  closing_ = true;
   draining_.clear();
   runs_.clear();
 }
@@ -92,6 +93,7 @@ Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions opt
 }
 
 Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
+  if (held_by_.count(run.str())) return resume_held(run, input);
   if (auto parked = parked_.find(run.str()); parked != parked_.end()) {
     ARTANA_RETURN_IF_ERROR(kernel_.resume(parked->second.options.tenant.tenant_id, run, input));
     return restart(run.str());
@@ -202,6 +204,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   const auto deadline = std::chrono::steady_clock::now() + budget;
   TickResult result;
   deliver_completions();  // first: results waiting are work for this tick
+  spawn_children();
   const int64_t now = now_us();
   for (auto& [id, run] : runs_) {
     std::optional<int64_t> next;
@@ -245,6 +248,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     });
   }
   drop_drained();
+  settle_children();
   park_idle_runs();
   result.more_ready = !idle();
   result.in_flight = in_flight();
@@ -252,6 +256,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 }
 
 bool Host::idle() const {
+  for (const auto& [id, link] : children_)
+    if (!link.spawned) return false;
   for (const auto& [id, run] : runs_)
     if (run->has_ready()) return false;
   for (const auto& old : draining_)

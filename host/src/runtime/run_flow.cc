@@ -57,8 +57,9 @@ SyscallReply& ScriptRun::sys_sleep(lua_State* L, Task& task) {
 std::optional<int64_t> ScriptRun::next_timer() const {
   std::optional<int64_t> next;
   for (const auto& task : tasks_) {
-    if (task->state == TaskState::kWaiting && task->wait == WaitKind::kSleep &&
-        (!next || task->due_us < *next))
+    const bool timer = task->wait == WaitKind::kSleep ||
+                       (task->wait == WaitKind::kChild && task->due_us > 0);  // a sleeping child
+    if (task->state == TaskState::kWaiting && timer && (!next || task->due_us < *next))
       next = task->due_us;
   }
   return next;
@@ -67,6 +68,14 @@ std::optional<int64_t> ScriptRun::next_timer() const {
 std::optional<int64_t> ScriptRun::wake_timers(int64_t now_us) {
   std::optional<int64_t> next;
   for (const auto& task : tasks_) {
+    if (task->state == TaskState::kWaiting && task->wait == WaitKind::kChild && task->due_us > 0) {
+      if (task->due_us <= now_us) {
+        respawn_children();  // its timer is due: the child wakes as it executes again
+      } else if (!next || task->due_us < *next) {
+        next = task->due_us;
+      }
+      continue;
+    }
     if (task->state != TaskState::kWaiting || task->wait != WaitKind::kSleep) continue;
     if (task->due_us > now_us) {
       if (!next || task->due_us < *next) next = task->due_us;

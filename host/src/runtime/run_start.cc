@@ -97,6 +97,7 @@ Status ScriptRun::start_or_resume() {
     request.script_hash = script_.combined_hash();
     request.input = options_.input;
     request.replay = options_.replay.value_or(kernel::ReplayPolicy::kStrict);
+    request.parent_run_id = options_.parent_run_id;
     const int64_t seed = options_.seed ? *options_.seed : seed_from_run_id(*request.run_id);
     request.metadata = Json::object({{"seed", seed}});
     auto started = kernel_.start_run(request);

@@ -26,6 +26,7 @@ ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
 ScriptRun::~ScriptRun() {  // the LuaState frees every thread
   host_.forget_adoptions(*this);
   host_.forget_http(*this);  // its requests in flight are cancelled
+  host_.forget_children(*this);
 }
 
 Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
@@ -217,6 +218,8 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
       return sys_random(L, *task);
     case SyscallOp::kMemory:
       return sys_memory(L, *task);
+    case SyscallOp::kChild:
+      return sys_child(L, *task);
     case SyscallOp::kSummary:
       return sys_summary(L, *task);
     case SyscallOp::kLookup:

@@ -82,6 +82,14 @@ class ScriptRun final : public lua::SyscallHandler {
   std::vector<uint64_t> call_tickets() const;
   // The old execution's call this task adopted ended: `result` is the step's value or error.
   void adopted_call_ended(uint64_t task_id, Result<kernel::Json> result);
+  // The child run task `task_id` waits for stopped (Host::settle_children): its end is
+  // recorded and returned to the task, or its stop holds this run.
+  void child_stopped(uint64_t task_id, const RunOutcome& outcome);
+  // The child could not be started at all (its script is missing or does not load): the
+  // task gets the error, nothing is recorded (the step stays open for a fixed script).
+  void child_not_started(uint64_t task_id, const Status& status);
+  // Executes again the children this run waits for that stopped (one was resumed).
+  void respawn_children();
   // A request task `task_id` sent (Host::send_http) completed.
   void http_result(uint64_t task_id, io::HttpResult result);
   // A program task `task_id` ran (Host::send_process) ended.
@@ -136,6 +144,12 @@ class ScriptRun final : public lua::SyscallHandler {
   lua::SyscallReply& sys_memory(lua_State* L, Task& task);
   lua::SyscallReply& sys_summary(lua_State* L, Task& task);
   lua::SyscallReply& sys_lookup(lua_State* L, Task& task);
+  lua::SyscallReply& sys_child(lua_State* L, Task& task);
+  // run:child's value for a child's completion ({status, output | error}), or child_failed.
+  static Result<kernel::Json> child_result(const kernel::Json& completion,
+                                           const kernel::RunId& child, bool replayed,
+                                           const std::string& step_key);
+  Task* child_waiter(uint64_t task_id);
   lua::SyscallReply& sys_artifact(lua_State* L, Task& task);
   lua::SyscallReply& sys_version(lua_State* L, Task& task);
   lua::SyscallReply& sys_replaying(lua_State* L, Task& task);

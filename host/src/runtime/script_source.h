@@ -37,6 +37,7 @@ class ScriptSource {
 
   const SourceFile& entry() const { return entry_; }
   const std::string& entry_path() const { return entry_path_; }  // absolute
+  const std::string& folder() const { return folder_; }          // the entry's folder
 
   // Reads module `name` (see above) and remembers its hash. kNotFound names the paths tried;
   // kInvalidArgument a malformed name.

@@ -23,6 +23,7 @@
 namespace artana::host {
 
 struct ParallelGroup;
+struct RunOptions;
 
 enum class TaskKind { kEntry, kBranch, kPort, kTool };
 enum class TaskState { kReady, kWaiting, kDone };
@@ -37,6 +38,7 @@ enum class WaitKind {
   kParallel,   // its branches
   kAdopted,    // a call an old execution made (a reload), adopted at this step
   kHttpModel,  // an HTTP endpoint answering `pending` (http_model)
+  kChild,      // a child run (run:child) stopping; `due_us` when it sleeps
 };
 
 // Work the scheduler does right after the task yielded (outside any Lua call): starting
@@ -74,7 +76,9 @@ struct Task {
   std::unique_ptr<HttpToolCall> http_tool;    // kTool, run:http: its requests
   bool process_running = false;               // kTool, run:exec: its program runs
   std::vector<std::string> branch_names;      // kParallel
-  size_t max_concurrency = 0;                 // 0: all at once
+  std::string child_path;                     // kChild: the child's script and start
+  std::shared_ptr<RunOptions> child_options;
+  size_t max_concurrency = 0;  // 0: all at once
 
   // ---- port and tool tasks: whom they answer ----
   Task* waiter = nullptr;

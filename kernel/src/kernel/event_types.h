@@ -46,5 +46,10 @@ inline constexpr std::string_view kScriptLoaded = "script_loaded";
 // sleep_completed {step_key, due_at_us, woke_at_us} is its terminal.
 inline constexpr std::string_view kSleepStarted = "sleep_started";
 inline constexpr std::string_view kSleepCompleted = "sleep_completed";  // terminal
+// A child run (run:child): child_started opens the step, child_completed ends it; a child
+// that stopped (paused, sleeping, halted) holds its parent: child_waiting (a run fact).
+inline constexpr std::string_view kChildStarted = "child_started";
+inline constexpr std::string_view kChildCompleted = "child_completed";  // terminal
+inline constexpr std::string_view kChildWaiting = "child_waiting";
 
 }  // namespace artana::kernel::events

@@ -45,7 +45,11 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
   using Kind = ExecutionEnd::Kind;
   switch (end.kind) {
     case Kind::kIdle:
-      if (state.halt) out.error = halt_json(*state.halt);
+      if (state.halt) {
+        out.error = halt_json(*state.halt);
+      } else if (state.child_wait && !state.child_wait->error.is_null()) {
+        out.error = state.child_wait->error;  // held by a child: its error is the run's
+      }
       return out;
 
     case Kind::kReturned:

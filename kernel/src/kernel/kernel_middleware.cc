@@ -21,14 +21,46 @@ Status Kernel::rewrite_request(RunState& state, const std::string& step_key,
 Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind,
                      const StepRequest& request) {
   LedgerTenantFacts facts(store_, state.tenant.tenant_id);
-  const StepContext ctx{state.run_id, state.tenant, step_key, kind, state.spend_micro_usd, &facts};
+  int64_t spend = state.spend_micro_usd;
+  std::vector<AncestorBudget> ancestors;
+  if (state.has_children || state.parent_run_id) {
+    // A run of a tree: its children's spend is its own, and its ancestors' budgets bind it.
+    ARTANA_ASSIGN_OR_RETURN(Totals totals, store_.totals(state.run_id));
+    spend = std::max(spend, totals.tree_spend_micro_usd);
+    ARTANA_ASSIGN_OR_RETURN(ancestors, ancestor_budgets(state));
+  }
+  StepContext ctx{state.run_id, state.tenant, step_key, kind, spend, &facts};
+  ctx.ancestors = ancestors;
   for (const auto& m : middleware_) {
     Status verdict = m->judge(ctx, request);
     if (verdict.ok()) continue;
+    ARTANA_RETURN_IF_ERROR(refuse(state, step_key, kind, request, verdict, m->name()));
+  }
+  return Status();
+}
+
+Result<std::vector<AncestorBudget>> Kernel::ancestor_budgets(const RunState& state) {
+  std::vector<AncestorBudget> out;
+  std::optional<RunId> parent = state.parent_run_id;
+  for (int depth = 0; parent && depth <= 2 * kMaxChildDepth; ++depth) {
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, run_record(state.tenant.tenant_id, *parent));
+    if (record.tenant.budget_micro_usd) {
+      ARTANA_ASSIGN_OR_RETURN(Totals totals, store_.totals(*parent));
+      out.push_back(
+          AncestorBudget{*parent, *record.tenant.budget_micro_usd, totals.tree_spend_micro_usd});
+    }
+    parent = record.parent_run_id;
+  }
+  return out;
+}
+
+Status Kernel::refuse(RunState& state, const std::string& step_key, StepKind kind,
+                      const StepRequest& request, Status verdict, std::string_view middleware) {
+  {
     if (verdict.error_kind() == ErrorKind::kBudgetExceeded) {
       // Sticky until the operator raises the budget and resumes.
       return halt(state, verdict, RunStatus::kNeedsAttention,
-                  Json::object({{"middleware", m->name()}}));
+                  Json::object({{"middleware", middleware}}));
     }
     // Audited once per step and kind of refusal: an execution that reaches the step again
     // and is refused again appends nothing. The step stays open for a retry after the
@@ -41,7 +73,7 @@ Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind
     Json payload = Json::object({{"step_key", step_key},
                                  {"step_kind", step_kind_name(kind)},
                                  {"kind", verdict.kind()},
-                                 {"middleware", m->name()},
+                                 {"middleware", middleware},
                                  {"message", verdict.message()}});
     if (request.tool != nullptr) {
       payload.set("tool", request.tool->tool);
@@ -52,7 +84,6 @@ Status Kernel::judge(RunState& state, const std::string& step_key, StepKind kind
             .status());
     return verdict;
   }
-  return Status();
 }
 
 void Kernel::rewrite_result(RunState& state, const std::string& step_key, StepKind kind,

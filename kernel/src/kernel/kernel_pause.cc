@@ -54,6 +54,27 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
   // The run goes on where its steps go: the end of its fork chain.
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
   const std::shared_ptr<RunState> state = active_run.state;
+  if (state->child_wait) {
+    // Held by a child that stopped: the child is what to resume. Once it goes on (resumed,
+    // woken), its parent may be executed again to take it further.
+    const RunState::ChildWait& wait = *state->child_wait;
+    ARTANA_ASSIGN_OR_RETURN(RunInfo child, store_.run_info(wait.child_run_id));
+    if (child.status == wait.status && child.status != RunStatus::kRunning) {
+      return Status::failed_precondition(
+                 "run '{}' waits for its child run '{}', which is {}: resume the child "
+                 "(artana resume {})",
+                 run.str(), wait.child_run_id.str(), run_status_name(child.status),
+                 wait.child_run_id.str())
+          .with_kind(ErrorKind::kInvalidState);
+    }
+    if (state->status != RunStatus::kRunning && !run_ended(state->status)) {
+      return append(*state,
+                    event_drafts(
+                        EventDraft{std::string(ev::kRunResumed), Json::object({{"input", input}})}),
+                    RunStatus::kRunning)
+          .status();
+    }
+  }
   if (state->status == RunStatus::kPaused && state->open_pause) {
     // Numbered after everything recorded; a replay passes the pause and advances by it.
     PiiState operator_side;

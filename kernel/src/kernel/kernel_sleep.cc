@@ -99,8 +99,15 @@ Result<std::optional<int64_t>> Kernel::wake_time(const TenantId& caller, const R
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
   const RunState& state = *active_run.state;
   // An ended run has nothing to wake for, even with a sleep it never finished.
-  if (run_ended(state.status) || state.sleeps_due.empty()) return std::optional<int64_t>();
-  return std::optional<int64_t>(state.sleeps_due.begin()->first);
+  if (run_ended(state.status)) return std::optional<int64_t>();
+  std::optional<int64_t> due;
+  if (!state.sleeps_due.empty()) due = state.sleeps_due.begin()->first;
+  // Held by a sleeping child: the run wakes when the child does.
+  if (state.child_wait && state.child_wait->due_at_us &&
+      (!due || *state.child_wait->due_at_us < *due)) {
+    due = state.child_wait->due_at_us;
+  }
+  return due;
 }
 
 }  // namespace artana::kernel

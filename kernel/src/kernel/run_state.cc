@@ -45,6 +45,7 @@ Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
       if (step.kind == StepKind::kSleep) sleeps_due.emplace(step.due_at_us, key);
       if (step.kind == StepKind::kPause) open_pause = key;
     }
+    if (step.kind == StepKind::kChild) has_children = true;
     step.order = static_cast<uint32_t>(recorded_order_.size());
     recorded_order_.push_back(&*steps.emplace(std::move(key), std::move(step)).first);
   }
@@ -201,6 +202,26 @@ Status RunState::apply_fact(const Event& event) {
     cancel_requested = reason != nullptr ? *reason : "cancelled by the operator";
   } else if (event.type == ev::kReplayedWithDrift) {
     if (const std::string* fork = string_field(p, "fork_run_id")) fork_run_id = RunId(*fork);
+  } else if (event.type == ev::kChildWaiting) {
+    const std::string* key = string_field(p, "step_key");
+    const std::string* child = string_field(p, "child_run_id");
+    const std::string* stood = string_field(p, "status");
+    if (key == nullptr || child == nullptr || stood == nullptr) {
+      return Status::corruption(
+          "run '{}' seq {}: child_waiting without step_key, child_run_id "
+          "or status",
+          run_id.str(), event.seq);
+    }
+    // Loaded after the steps: a child that completed since no longer holds the run.
+    auto step = steps.find(*key);
+    if (step != steps.end() && step->second.terminal_seq > event.seq) return Status();
+    ChildWait wait{*key, RunId(*child), RunStatus::kPaused, Json(), std::nullopt, event.seq};
+    ARTANA_ASSIGN_OR_RETURN(wait.status, parse_run_status(*stood));
+    if (const Json* error = p.find("error")) wait.error = *error;
+    if (const Json* due = p.find("due_at_us"); due != nullptr && due->is_integer()) {
+      wait.due_at_us = due->as_integer();
+    }
+    child_wait = std::move(wait);
   }
   return Status();
 }
@@ -222,6 +243,11 @@ void RunState::apply_step(const StepDelta& delta, uint64_t seq) {
       open_pause = delta.step_key;
     } else if (open_pause == delta.step_key) {
       open_pause.reset();
+    }
+  } else if (step.kind == StepKind::kChild) {
+    has_children = true;
+    if (step.has_terminal() && child_wait && child_wait->step_key == delta.step_key) {
+      child_wait.reset();  // the child ended: it holds the run no more
     }
   }
 }

@@ -67,12 +67,6 @@ inline Json with_request_hash(Json payload, const StepIndexRecord& step) {
   return payload;
 }
 
-// Completed, failed or cancelled: the run will not run a script again.
-inline bool run_ended(RunStatus status) {
-  return status == RunStatus::kCompleted || status == RunStatus::kFailed ||
-         status == RunStatus::kCancelled;
-}
-
 class RunState {
  public:
   // Builds the state of a run from its index; `facts` are the events its `latest` entries
@@ -128,7 +122,18 @@ class RunState {
   Json input;
   Json metadata = Json::object();
   std::optional<RunId> parent_run_id;
-  Json script_identity;  // the last script_loaded payload; null when none
+  // The child run that holds this one (its last child_waiting, until its child_completed).
+  struct ChildWait {
+    std::string step_key;
+    RunId child_run_id;
+    RunStatus status = RunStatus::kPaused;
+    Json error;
+    std::optional<int64_t> due_at_us;
+    uint64_t seq = 0;
+  };
+  std::optional<ChildWait> child_wait;
+  bool has_children = false;  // a child step was recorded: its spend is in the tree's totals
+  Json script_identity;       // the last script_loaded payload; null when none
   // Sleeps started and not completed, by due time: wake_time is the first.
   std::set<std::pair<int64_t, std::string>> sleeps_due;
   // Artifact key -> seq of its latest run_summary `artifact::<key>`. Read back from the store

@@ -36,12 +36,18 @@ std::string encode_totals(const Totals& totals) {
   std::string v;
   put_u64be(v, static_cast<uint64_t>(totals.spend_micro_usd));
   put_u64be(v, totals.events);
+  put_u64be(v, static_cast<uint64_t>(totals.tree_spend_micro_usd));
   return v;
 }
 
 Result<Totals> decode_totals(std::string_view bytes, std::string_view where) {
-  if (bytes.size() != 16) return Status::corruption("totals of {} are damaged", where);
-  return Totals{static_cast<int64_t>(get_u64be(bytes, 0)), get_u64be(bytes, 8)};
+  // 16 bytes: written before tree spend was kept (no run had children): the tree is the run.
+  if (bytes.size() != 16 && bytes.size() != 24) {
+    return Status::corruption("totals of {} are damaged", where);
+  }
+  const auto spend = static_cast<int64_t>(get_u64be(bytes, 0));
+  const int64_t tree = bytes.size() == 24 ? static_cast<int64_t>(get_u64be(bytes, 16)) : spend;
+  return Totals{spend, get_u64be(bytes, 8), tree};
 }
 
 Result<std::optional<uint64_t>> LedgerReader::find_run_number(std::string_view run_id) {

@@ -3,10 +3,12 @@
 #include <map>
 #include <set>
 
+#include "artana/kernel/kernel_types.h"
 #include "ledger/event_codec.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/payload_codec.h"
 #include "ledger/run_indexes.h"
+#include "ledger/run_record.h"
 #include "ledger/summary_index.h"
 
 namespace artana::kernel::ledger {
@@ -133,6 +135,24 @@ class Verifier {
                    "the running totals of tenant '" + tenant + "' do not match its runs' events");
       }
     }
+    // A run's tree spend: its own and every descendant's.
+    std::map<std::string, int64_t> tree_spend;
+    for (const auto& [run_id, node] : tree_) {
+      tree_spend[run_id] += node.spend;
+      std::string parent = node.parent;
+      for (int depth = 0; !parent.empty() && depth <= 2 * kMaxChildDepth; ++depth) {
+        auto up = tree_.find(parent);
+        if (up == tree_.end()) return bad(run_id, 0, "its parent run '" + parent + "' is missing");
+        tree_spend[parent] += node.spend;
+        parent = up->second.parent;
+      }
+    }
+    for (const auto& [run_id, node] : tree_) {
+      ARTANA_ASSIGN_OR_RETURN(Totals stored, reader_.totals(run_totals_key(node.run_number)));
+      if (stored.tree_spend_micro_usd != tree_spend[run_id]) {
+        return bad(run_id, 0, "the run's tree spend does not match its and its children's events");
+      }
+    }
     // Every scope: the runs' (checked one by one above) and the tenants'.
     for (const auto& [tenant_summary, place] : tenant_summaries_) {
       all_summaries_.add(summary_entries(tenant_summary_scope(tenant_summary.first),
@@ -252,6 +272,10 @@ class Verifier {
         stored.events != expected.totals.events) {
       return bad(record.run_id, 0, "the run's running totals do not match its events");
     }
+    auto info = to_run_info(record);
+    if (!info.ok()) return bad(record.run_id, 0, info.status().message());
+    tree_[record.run_id] = {record.run_number, expected.totals.spend_micro_usd,
+                            info->header.parent_run_id ? info->header.parent_run_id->str() : ""};
     Totals& tenant = tenant_totals_[record.tenant_id];
     tenant.spend_micro_usd += expected.totals.spend_micro_usd;
     tenant.events += expected.totals.events;
@@ -349,6 +373,13 @@ class Verifier {
   VerifyProgress* progress_;
   VerifyReport report_;
   std::map<std::string, Totals> tenant_totals_;
+  // Every run's own spend and parent, for the tree spends.
+  struct TreeNode {
+    uint64_t run_number = 0;
+    int64_t spend = 0;
+    std::string parent;  // "" for a run without one
+  };
+  std::map<std::string, TreeNode> tree_;
   // (tenant, summary) -> the latest in log order, and every run scope's entries checked.
   std::map<std::pair<std::string, SummaryKey>, SummaryPlace> tenant_summaries_;
   SummaryIndex all_summaries_;

@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "artana/kernel/kernel_types.h"
 #include "ledger/event_codec.h"
 #include "ledger/ledger_reader.h"
 #include "ledger/process_identity.h"
@@ -144,7 +145,8 @@ void clear_owner(Lease& lease) {
   lease.expires_at_us = 0;
 }
 
-Status add_totals(WriteContext& ctx, const std::string& key, int64_t spend, uint64_t events) {
+Status add_totals(WriteContext& ctx, const std::string& key, int64_t spend, uint64_t events,
+                  int64_t tree_spend) {
   return ctx.update(ctx.env().dbi().totals, key,
                     [&](std::optional<std::string_view> stored) -> Result<std::string> {
                       Totals totals;
@@ -154,8 +156,24 @@ Status add_totals(WriteContext& ctx, const std::string& key, int64_t spend, uint
                       }
                       totals.spend_micro_usd += spend;
                       totals.events += events;
+                      totals.tree_spend_micro_usd += tree_spend;
                       return encode_totals(totals);
                     });
+}
+
+// A child run's spend counts in every ancestor's tree spend (run:child), in the append's
+// transaction: a quota reading an ancestor's totals sees it at once.
+Status add_tree_spend(WriteContext& ctx, LedgerReader& reader, const RunRecord& record,
+                      int64_t spend) {
+  ARTANA_ASSIGN_OR_RETURN(RunInfo info, to_run_info(record));
+  std::optional<RunId> parent = info.header.parent_run_id;
+  for (int depth = 0; parent && depth <= 2 * kMaxChildDepth; ++depth) {
+    ARTANA_ASSIGN_OR_RETURN(RunRecord ancestor, reader.run_by_id(parent->str()));
+    ARTANA_RETURN_IF_ERROR(add_totals(ctx, run_totals_key(ancestor.run_number), 0, 0, spend));
+    ARTANA_ASSIGN_OR_RETURN(RunInfo ancestor_info, to_run_info(ancestor));
+    parent = ancestor_info.header.parent_run_id;
+  }
+  return Status();
 }
 
 }  // namespace
@@ -337,8 +355,9 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   }
   ARTANA_RETURN_IF_ERROR(indexes.flush());
   const uint64_t count = prepared.events.size();
-  ARTANA_RETURN_IF_ERROR(add_totals(ctx, run_totals_key(record.run_number), spend, count));
-  ARTANA_RETURN_IF_ERROR(add_totals(ctx, tenant_totals_key(record.tenant_id), spend, count));
+  ARTANA_RETURN_IF_ERROR(add_totals(ctx, run_totals_key(record.run_number), spend, count, spend));
+  ARTANA_RETURN_IF_ERROR(add_totals(ctx, tenant_totals_key(record.tenant_id), spend, count, spend));
+  if (spend != 0) ARTANA_RETURN_IF_ERROR(add_tree_spend(ctx, reader, record, spend));
   if (request.new_status) record.status = *request.new_status;
   if (request.release_lease && !request.outside_owner) clear_owner(record.lease);
   std::string number;

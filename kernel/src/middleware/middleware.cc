@@ -50,6 +50,15 @@ class QuotaGuard final : public Middleware {
                  ctx.run_id.str(), ctx.spend_micro_usd, *ctx.tenant.budget_micro_usd)
           .with_kind(ErrorKind::kBudgetExceeded, ctx.step_key);
     }
+    for (const AncestorBudget& above : ctx.ancestors) {
+      if (above.tree_spend_micro_usd < above.budget_micro_usd) continue;
+      return Status::failed_precondition(
+                 "run '{}' and the other runs under its ancestor '{}' spent {} of that run's {} "
+                 "micro-USD budget; the operator can raise it and resume",
+                 ctx.run_id.str(), above.run_id.str(), above.tree_spend_micro_usd,
+                 above.budget_micro_usd)
+          .with_kind(ErrorKind::kBudgetExceeded, ctx.step_key);
+    }
     if (!options_.allow_unknown_cost && ctx.facts != nullptr &&
         ctx.facts->known(unpriced_fact(call.model))) {
       return Status::failed_precondition(

@@ -71,6 +71,8 @@ struct RunOptions {
   // Execute an existing run under the exact sources it last recorded (kept in the ledger),
   // not the files at its path now; script_path is then ignored.
   bool pinned = false;
+  // A child run (run:child): the run that started it, recorded in run_started.
+  std::optional<kernel::RunId> parent_run_id;
 };
 
 // How a run stands when the host has nothing left to do for it.
@@ -181,6 +183,31 @@ class Host {
     uint64_t task_id = 0;
   };
 
+  // ---- child runs (host_children.cc) ----
+  // Starts (or executes again) the child run `options.run_id` of `parent`'s task `task_id` at
+  // the next tick; its stop (ended, or idle: paused, sleeping, halted) goes to that task.
+  void start_child(ScriptRun& parent, uint64_t task_id, std::string step_key,
+                   std::string script_path, RunOptions options);
+  void spawn_children();
+  // Hands each child that stopped to the task that waits for it, and unloads it here.
+  void settle_children();
+  // `parent` is going away: its children stop here too (their runs stay as the ledger has
+  // them, for the parent's next execution).
+  void forget_children(const ScriptRun& parent);
+  // Resumes a child run held by a run here (unloaded when it stopped), then executes the run
+  // that holds it again.
+  Status resume_held(const kernel::RunId& run, const kernel::Json& input);
+  // A loaded run executes its stopped children again (parked: the run restarts).
+  Status execute_again(const std::string& run_id);
+  struct ChildLink {
+    std::string parent;  // the parent's run id as this host holds it
+    uint64_t task_id = 0;
+    std::string step_key;
+    std::string script_path;
+    RunOptions options;
+    bool spawned = false;
+  };
+
   // ---- requests of the outside world (host_io.cc) ----
   // Sends `call` for `run`'s task `task_id`; its result comes back to that task in tick().
   Result<uint64_t> send_http(io::HttpCall call, ScriptRun& run, uint64_t task_id);
@@ -203,6 +230,10 @@ class Host {
   std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
   std::map<std::string, Parked> parked_;
   std::vector<std::unique_ptr<ScriptRun>> draining_;     // old executions with calls in flight
+  std::map<std::string, ChildLink> children_;            // child runs executing, by run id
+  std::map<std::string, std::string> held_by_;           // a stopped child -> its parent
+  std::vector<std::string> orphaned_children_;           // to unload at the next tick
+  bool closing_ = false;                                 // ~Host: nothing more is unloaded
   std::unordered_map<uint64_t, Adoption> adoptions_;     // by call ticket
   std::unique_ptr<io::IoThread> io_;                     // its thread starts with the first request
   std::unordered_map<uint64_t, Adoption> http_waiters_;  // by request id

@@ -7,7 +7,7 @@
 //     the `steps` index (step_index.h);
 //   - a run fact the kernel loads a run by, or a summary: the `latest` index keeps the seq of
 //     the latest event per name — "run_started", "script_loaded", "budget_raised",
-//     "cancel_requested",
+//     "cancel_requested", "child_waiting",
 //     "capability_granted:<capability>", "run_fork" (a replayed_with_drift naming a fork) and
 //     "run_summary:<kind>";
 //   - a keyed summary: a run_summary with a string `key` (else its `step_key`) is the latest

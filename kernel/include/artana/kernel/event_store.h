@@ -46,6 +46,11 @@ enum class RunStatus {
 };
 std::string_view run_status_name(RunStatus s);
 Result<RunStatus> parse_run_status(std::string_view name);
+// Completed, failed or cancelled: the run will not run a script again.
+inline bool run_ended(RunStatus status) {
+  return status == RunStatus::kCompleted || status == RunStatus::kFailed ||
+         status == RunStatus::kCancelled;
+}
 
 // A run's owner. Fencing: `epoch` grows on every takeover, every append carries the epoch
 // its owner was given, and an append with a stale epoch is refused.
@@ -96,6 +101,9 @@ struct RunIndex {
 struct Totals {
   int64_t spend_micro_usd = 0;
   uint64_t events = 0;
+  // A run's: its spend and every descendant's (run:child), kept in each append's
+  // transaction for every ancestor. A tenant's: its spend.
+  int64_t tree_spend_micro_usd = 0;
 };
 
 // Inside an append's write transaction: checks and extra index writes that must commit

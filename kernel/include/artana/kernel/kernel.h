@@ -117,6 +117,24 @@ class Kernel {
   Result<PauseResult> pause(const TenantId& caller, const RunId& run, const std::string& step_key,
                             const std::string& reason, const Json& context);
 
+  // ---- child runs (kernel_child.cc) ----
+  // run:child's step: the recorded completion, or the child to execute. Judged before
+  // anything is recorded: more than kMaxChildDepth generations is invalid_argument; a
+  // capability the caller lacks is capability_denied (step_denied; the step stays open for a
+  // grant); a budget over the caller's remainder (its budget minus its tree's spend) halts
+  // the caller with budget_exceeded. Then child_started {step_key, child_run_id, script,
+  // capabilities, budget_micro_usd, request_hash} is recorded (synced); a request other than
+  // the recorded one is drift.
+  Result<ChildStep> begin_child(const TenantId& caller, const RunId& run,
+                                const ChildRequest& request);
+  // The child ended (completed, failed or cancelled): records child_completed {step_key,
+  // child_run_id, status, output | error}; the caller runs again if the child held it. The
+  // child stopped (paused, sleeping, needs_attention): records child_waiting {step_key,
+  // child_run_id, status, error?, due_at_us?} once per stop and gives the caller that status
+  // (Kernel::resume refuses it while the child is stopped, naming the child).
+  Status end_child(const TenantId& caller, const RunId& run, const std::string& step_key,
+                   const RunId& child, const ChildEnd& end);
+
   // ---- lifecycle ----
   Status resume(const TenantId& caller, const RunId& run, const Json& input);
   // Cancels the run: run_cancelled at once when no other live process executes it (its later
@@ -261,6 +279,12 @@ class Kernel {
   // Live steps: the judgements; a refusal is audited once per step and returned.
   Status judge(RunState& state, const std::string& step_key, StepKind kind,
                const StepRequest& request);
+  // A live step refused (`verdict`, by `middleware`): a budget halts the run; any other
+  // refusal is audited once per step and kind (step_denied) and returned.
+  Status refuse(RunState& state, const std::string& step_key, StepKind kind,
+                const StepRequest& request, Status verdict, std::string_view middleware);
+  // The budgets of the run's ancestors that have one, with their trees' spend.
+  Result<std::vector<AncestorBudget>> ancestor_budgets(const RunState& state);
   // Live steps: what the call returned, before it is recorded.
   void rewrite_result(RunState& state, const std::string& step_key, StepKind kind,
                       StepResult& result);

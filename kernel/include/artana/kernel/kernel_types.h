@@ -219,6 +219,40 @@ constexpr std::string_view value_kind_name(ValueKind kind) {
   return step_kind_name(step_kind(kind));
 }
 
+// run:child's step (Kernel::begin_child): a child run of the caller's, started from the step.
+struct ChildRequest {
+  std::string step_key;
+  RunId child_run_id;
+  std::string script;  // as the caller names it (its folder's relative path)
+  std::optional<std::vector<std::string>> capabilities;  // none: the caller's
+  std::optional<int64_t> budget_micro_usd;               // none: the caller's remainder
+  Json input = Json::object();
+};
+inline constexpr int kMaxChildDepth = 8;  // a run and 8 generations below it at most
+
+struct ChildStep {
+  enum class State {
+    kEnded,    // the child ended (recorded): `completion` is child_completed's payload
+    kExecute,  // execute the child: started now (child_started recorded), or again after a stop
+  };
+  State state = State::kEnded;
+  RunId child_run_id;
+  bool replayed = false;  // kEnded: read back from the ledger
+  Json completion;        // {status, output} | {status, error}
+  // kExecute: the child's start (its tenant context as recorded in child_started, its input,
+  // replay policy, parent and seed); a child that exists is executed again as it is.
+  StartRunRequest start;
+};
+
+// How a child run stood when it stopped: ended (completed, failed, cancelled), or stopped
+// paused, sleeping or needing attention (it holds its parent).
+struct ChildEnd {
+  RunStatus status = RunStatus::kCompleted;
+  Json output;                       // completed
+  Json error;                        // failed, cancelled, needs_attention: {kind, message, …}
+  std::optional<int64_t> due_at_us;  // sleeping: when it wakes
+};
+
 // run:lookup's question (Kernel::lookup).
 struct LookupRequest {
   std::string kind;

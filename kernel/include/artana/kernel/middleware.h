@@ -51,13 +51,24 @@ struct PiiState;  // a run's placeholder numbering (kernel-internal, rebuilt fro
 struct RegisteredTool;
 
 // What every hook sees of the run.
+// A budget above a run's own: an ancestor's (run:child), with its tree's spend so far.
+struct AncestorBudget {
+  RunId run_id;
+  int64_t budget_micro_usd = 0;
+  int64_t tree_spend_micro_usd = 0;
+};
+
 struct StepContext {
   const RunId& run_id;
   const TenantContext& tenant;
-  const std::string& step_key;         // empty for a run's input
-  std::optional<StepKind> kind;        // none: a run's input (start_run, resume)
-  int64_t spend_micro_usd = 0;         // the run's spend so far (a fork's shared prefix included)
+  const std::string& step_key;   // empty for a run's input
+  std::optional<StepKind> kind;  // none: a run's input (start_run, resume)
+  // The run's spend so far (a fork's shared prefix included), and its children's.
+  int64_t spend_micro_usd = 0;
   const TenantFacts* facts = nullptr;  // the tenant's recorded facts (null: none known)
+  // Judge only: the budgets of the run's ancestors that have one (a child's spend counts
+  // against each).
+  std::span<const AncestorBudget> ancestors = {};
 };
 
 // A value a step records, as a rewrite sees it: read through get(), changed through edit().

@@ -86,6 +86,14 @@ struct SummaryArgs {
 };
 Result<SummaryArgs> decode_summary(lua_State* L);
 
+// run:child(script [, options]): the script's path and the options as JSON (an object; the
+// host checks its fields).
+struct ChildArgs {
+  std::string script;
+  kernel::Json options = kernel::Json::object();
+};
+Result<ChildArgs> decode_child(lua_State* L);
+
 // run:lookup{kind, scope, limit}: the prelude passes kind (2), scope (3: "run" or "tenant",
 // nil for "run") and limit (4: nil for 20).
 Result<kernel::LookupRequest> decode_lookup(lua_State* L);

@@ -50,6 +50,7 @@ enum class SyscallOp : uint8_t {
   kParallel,
   kMemory,  // run:memory(): the heap in bytes, recorded like run:now()
   kLookup,  // run:lookup{kind, scope, limit}: the latest keyed summaries, recorded
+  kChild,   // run:child(script, options): a child run, as a step
   // host primitives of the `artana` module
   kReady,          // the entry chunk ran: register tools and ports, start or resume the run
   kLoadModule,     // require: the module's source, loaded as a sandboxed text chunk
