@@ -221,10 +221,41 @@ Status prepare_run(const RunFlags& flags, kernel::Kernel& kernel, kernel::EventS
       (resume && record.status == kernel::RunStatus::kNeedsAttention)) {
     if (resume || flags.input) {
       Status resumed = kernel.resume(tenant, run, flags.input.value_or(Json()));
-      if (!resumed.ok() && record.status == kernel::RunStatus::kPaused) return resumed;
+      // A run held by its child is not the one to resume: the refusal names the child.
+      if (!resumed.ok() && (record.status == kernel::RunStatus::kPaused ||
+                            resumed.error_kind() == ErrorKind::kInvalidState))
+        return resumed;
     }
   }
+  if (resume && record.parent_run_id) {
+    // A child executes only through its top-most ancestor, which executes it again from
+    // where it stopped: that is the run to execute now.
+    ARTANA_ASSIGN_OR_RETURN(kernel::RunId top, top_ancestor(store, run));
+    ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord top_record, kernel.run_record(tenant, top));
+    const Json* entry = top_record.script.find("entry");
+    const Json* path = entry != nullptr ? entry->find("path") : nullptr;
+    if (path == nullptr || !path->is_string())
+      return Status::failed_precondition("run '{}' has no recorded script to execute", top.str());
+    script = path->as_string();
+    options.run_id = top;
+  }
   return Status();
+}
+
+Result<kernel::RunId> top_ancestor(kernel::EventStore& store, const kernel::RunId& run) {
+  kernel::RunId top = run;
+  for (int depth = 0; depth <= 2 * kernel::kMaxChildDepth; ++depth) {
+    ARTANA_ASSIGN_OR_RETURN(kernel::RunInfo info, store.run_info(top));
+    // A fork executes through the run it forked from; a child through its parent.
+    if (info.header.forked_from) {
+      top = info.header.forked_from->run_id;
+    } else if (info.header.parent_run_id) {
+      top = *info.header.parent_run_id;
+    } else {
+      return top;
+    }
+  }
+  return Status::failed_precondition("run '{}' has more ancestors than runs can have", run.str());
 }
 
 std::string stdlib_directory() {

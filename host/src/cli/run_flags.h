@@ -53,6 +53,9 @@ Status prepare_run(const RunFlags& flags, kernel::Kernel& kernel, kernel::EventS
 // Where `require "artana.x"` looks: $ARTANA_STDLIB, else the source tree's stdlib/.
 std::string stdlib_directory();
 
+// The run that executes `run`: the top of its chain of parents (run:child) and forks.
+Result<kernel::RunId> top_ancestor(kernel::EventStore& store, const kernel::RunId& run);
+
 // `artana worker`: wakes sleeping runs whose timers are due and takes over running runs
 // nobody holds; runs until stop is set (or one pass with --once).
 int run_worker(const GlobalOptions& global, const RunFlags& flags, kernel::Kernel& kernel,

@@ -2,6 +2,7 @@
 // due and takes over running runs whose owner is gone (a crash, a queued run).
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "run_flags.h"
@@ -34,15 +35,27 @@ std::vector<kernel::RunInfo> due_runs(kernel::Kernel& kernel, kernel::EventStore
     return due;
   }
   const int64_t now = now_us();
+  std::set<std::string> taken;
+  auto take = [&](kernel::RunInfo&& info) {
+    // A child (or a fork) executes through its top-most ancestor, which executes it again.
+    if (info.header.parent_run_id || info.header.forked_from) {
+      auto top = top_ancestor(store, info.header.run_id);
+      if (!top.ok()) return;
+      auto top_info = store.run_info(*top);
+      if (!top_info.ok()) return;
+      info = std::move(*top_info);
+    }
+    if (taken.insert(info.header.run_id.str()).second) due.push_back(std::move(info));
+  };
   for (kernel::RunInfo& info : *runs) {
     if (info.header.forked_from) continue;  // a fork executes through the run it forked from
     if (info.status == RunStatus::kSleeping) {
       auto wake = kernel.wake_time(info.header.tenant_id, info.header.run_id);
-      if (wake.ok() && (!*wake || **wake <= now)) due.push_back(std::move(info));
+      if (wake.ok() && (!*wake || **wake <= now)) take(std::move(info));
     } else if (info.status == RunStatus::kRunning) {
       // Possibly orphaned (its process died, or it was queued). If a live process still
       // holds it, starting it is refused (lease_held) and the worker moves on.
-      due.push_back(std::move(info));
+      take(std::move(info));
     }
   }
   return due;

@@ -43,7 +43,33 @@ Status Kernel::catch_up(RunState& state) {
 Result<CancelResult> Kernel::cancel(const TenantId& caller, const RunId& run,
                                     const std::string& reason) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
+  std::vector<RunId> children;
+  Result<CancelResult> cancelled = cancel_one(*state, reason, children);
+  if (!cancelled.ok()) return cancelled;
+  // A cancel cascades: the run's children that have not ended are cancelled too (each of
+  // theirs in turn), so no part of the tree goes on spending.
+  for (const RunId& child : children) {
+    Result<CancelResult> below =
+        cancel(caller, child, "its parent '" + run.str() + "' was cancelled");
+    if (!below.ok() && below.status().code() != StatusCode::kFailedPrecondition &&
+        below.status().code() != StatusCode::kNotFound) {
+      kernel_log().warn("cancel of child run={} failed: {}", child.str(), below.status().message());
+    }
+  }
+  return cancelled;
+}
+
+Result<CancelResult> Kernel::cancel_one(RunState& run_state, const std::string& reason,
+                                        std::vector<RunId>& children) {
+  RunState* state = &run_state;
+  const RunId run = state->run_id;
   std::lock_guard<std::mutex> lock(state->mu);
+  for (const auto& [key, step] : state->steps) {
+    if (step.kind != StepKind::kChild || step.open_seq == 0 || step.has_terminal()) continue;
+    ARTANA_ASSIGN_OR_RETURN(Event started, store_.read_event(run, step.open_seq));
+    const Json* child = started.payload.find("child_run_id");
+    if (child != nullptr && child->is_string()) children.emplace_back(child->as_string());
+  }
   for (int attempt = 0;; ++attempt) {
     if (run_ended(state->status)) {
       return Status::failed_precondition("run '{}' already ended ({})", run.str(),

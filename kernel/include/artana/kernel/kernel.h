@@ -137,7 +137,8 @@ class Kernel {
 
   // ---- lifecycle ----
   Status resume(const TenantId& caller, const RunId& run, const Json& input);
-  // Cancels the run: run_cancelled at once when no other live process executes it (its later
+  // Cancels the run — and its children that have not ended, and theirs: run_cancelled at
+  // once when no other live process executes it (its later
   // steps then fail with `cancelled`); else cancel_requested is recorded for the owner, whose
   // host stops the execution within one tick and appends run_cancelled (kRequested). A run
   // that already ended: failed_precondition.
@@ -343,6 +344,9 @@ class Kernel {
                                          const StepRecord& step);
   // The halt for a side effect whose outcome is unknown (live and on replay alike).
   Status reconciliation_halt(RunState& state, const std::string& step_key, StepKind kind);
+  // cancel() of one run, naming the children it started that have not ended.
+  Result<CancelResult> cancel_one(RunState& state, const std::string& reason,
+                                  std::vector<RunId>& children);
   // Appends run_cancelled (as the run's owner) and makes `cancelled` the run's sticky halt.
   Status apply_cancel(RunState& state, const std::string& reason);
   // Folds in what other processes appended since the state's head (an operator's request).

@@ -1,0 +1,125 @@
+// Child runs through the CLI: a child executes only through its top-most ancestor (resume
+// the child, the ancestor executes it), a held parent is refused naming its child, the
+// worker wakes a sleeping child through its parent, a child's spend stops its parent, and a
+// cancel cascades.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+
+#include "support/run_cli.h"
+#include "support/temp_dir.h"
+
+namespace artana::testing {
+namespace {
+
+struct Ledger {
+  TempDir dir;
+  CliRun operator()(const std::string& args, const std::map<std::string, std::string>& env = {}) {
+    return run_cli_env(env, "--data " + (dir / "ledger").string() + " " + args);
+  }
+  std::string script(const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  }
+};
+
+// The worker: pauses, sleeps or spends as its input says, then answers with a model step
+// (each call printed, so a test counts them).
+const char kWorker[] = R"lua(
+local artana = require "artana"
+artana.model_port("m", function(req)
+  print("MODEL " .. req.prompt)
+  return { output = { text = "ok " .. req.prompt }, usage = { cost_usd = 0.6 } }
+end)
+return function(run, input)
+  if input.pause then run:pause("approve", {}) end
+  if input.sleep then run:sleep(input.sleep) end
+  local r
+  for i = 1, input.calls or 1 do r = run:model { model = "m", prompt = "call " .. i } end
+  return r.output.text
+end
+)lua";
+
+const char kParent[] = R"lua(
+local artana = require "artana"
+artana.model_port("m", function(req)
+  print("PARENT " .. req.prompt)
+  return { output = { text = "parent" }, usage = { cost_usd = 0.01 } }
+end)
+return function(run, input)
+  local c = run:child("worker.lua", { run_id = "kid", input = input })
+  if input.then_model then run:model { model = "m", prompt = "after" } end
+  return { child = c.output }
+end
+)lua";
+
+TEST_CASE("resuming a paused child executes its top-most ancestor, which ends both",
+          "[cli][child]") {
+  Ledger ledger;
+  ledger.script("worker.lua", kWorker);
+  const std::string parent = ledger.script("parent.lua", kParent);
+  CliRun paused = ledger("--json run " + parent + " --run-id top --input '{\"pause\": true}'");
+  INFO(paused.err);
+  REQUIRE(paused.exit_code == 3);
+  CHECK(paused.out.find("\"paused\"") != std::string::npos);
+  CliRun refused = ledger("resume top --input '\"no\"'");
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("kid") != std::string::npos);
+  CliRun resumed = ledger("--json resume kid --input '\"yes\"'");
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.out.find("\"run_id\":\"top\"") != std::string::npos);
+  CHECK(resumed.out.find("ok call 1") != std::string::npos);
+  CHECK(occurrences(paused.err + resumed.err, "MODEL call 1") == 1);
+  CHECK(ledger("--json status kid").out.find("\"completed\"") != std::string::npos);
+}
+
+TEST_CASE("the worker wakes a sleeping child through its parent", "[cli][child][worker]") {
+  Ledger ledger;
+  ledger.script("worker.lua", kWorker);
+  const std::string parent = ledger.script("parent.lua", kParent);
+  CliRun sleeping = ledger("--json run " + parent + " --run-id top --input '{\"sleep\": 0.001}'");
+  INFO(sleeping.err);
+  REQUIRE(sleeping.exit_code == 3);
+  CHECK(sleeping.out.find("\"sleeping\"") != std::string::npos);
+  // Starting a process takes far longer than a millisecond: the child's timer is due.
+  CliRun worker = ledger("worker --once");
+  INFO(worker.err);
+  CHECK(worker.out == "run top: completed\n");
+  CHECK(ledger("--json status kid").out.find("\"completed\"") != std::string::npos);
+}
+
+TEST_CASE("a child's spend counts against its parent's budget", "[cli][child][budget]") {
+  Ledger ledger;
+  ledger.script("worker.lua", kWorker);
+  const std::string parent = ledger.script("parent.lua", kParent);
+  CliRun spent = ledger("--json run " + parent +
+                        " --run-id top --budget 1 --input '{\"calls\": 2, \"then_model\": true}'");
+  INFO(spent.err);
+  CHECK(spent.exit_code == 5);
+  CHECK(spent.out.find("budget_exceeded") != std::string::npos);
+  CHECK(occurrences(spent.err, "MODEL call") == 2);
+  CHECK(occurrences(spent.err, "PARENT after") == 0);  // stopped by its child's spend
+  CliRun raised = ledger("--json resume top --budget 5");
+  INFO(raised.err);
+  CHECK(raised.exit_code == 0);
+  CHECK(occurrences(raised.err, "MODEL call") == 0);
+  CHECK(occurrences(raised.err, "PARENT after") == 1);
+  CHECK(ledger("ledger verify").exit_code == 0);
+}
+
+TEST_CASE("cancelling a parent cancels its child", "[cli][child][cancel]") {
+  Ledger ledger;
+  ledger.script("worker.lua", kWorker);
+  const std::string parent = ledger.script("parent.lua", kParent);
+  REQUIRE(ledger("run " + parent + " --run-id top --input '{\"pause\": true}'").exit_code == 3);
+  CliRun cancelled = ledger("cancel top");
+  INFO(cancelled.err);
+  CHECK(cancelled.exit_code == 0);
+  CHECK(ledger("--json status top").out.find("\"cancelled\"") != std::string::npos);
+  CHECK(ledger("--json status kid").out.find("\"cancelled\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace artana::testing
