@@ -7,22 +7,14 @@
 #include <csignal>
 #include <fstream>
 
+#include "support/cli_ledger.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
 
 namespace artana::testing {
 namespace {
 
-struct Ledger {
-  TempDir dir;
-  CliRun operator()(const std::string& args, const std::map<std::string, std::string>& env = {}) {
-    return run_cli_env(env, "--data " + (dir / "ledger").string() + " " + args);
-  }
-  std::string script(const std::string& name, const std::string& text) {
-    std::ofstream(dir / name) << text;
-    return (dir / name).string();
-  }
-};
+using Ledger = CliLedger;
 
 // The worker: pauses, sleeps or spends as its input says, then answers with a model step
 // (each call printed, so a test counts them).

@@ -11,6 +11,7 @@
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
 #include "support/child_process.h"
+#include "support/cli_ledger.h"
 #include "support/run_cli.h"
 #include "support/slow_tool_script.h"
 #include "support/temp_dir.h"
@@ -20,16 +21,7 @@ namespace {
 
 using kernel::Json;
 
-struct Ledger {
-  TempDir dir;
-  CliRun operator()(const std::string& args, const std::map<std::string, std::string>& env = {}) {
-    return run_cli_env(env, "--data " + (dir / "ledger").string() + " " + args);
-  }
-  std::string script(const std::string& name, const std::string& text) {
-    std::ofstream(dir / name) << text;
-    return (dir / name).string();
-  }
-};
+using Ledger = CliLedger;
 
 const char kSteps[] = R"lua(
 local artana = require "artana"
