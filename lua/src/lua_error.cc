@@ -73,16 +73,31 @@ void push_error_metatable(lua_State* L) {
 
 // Pushes "file:line" of the first Lua function at `level` or above (C functions have no
 // line). Returns false, pushing nothing, when there is none.   [-0, +(0|1), m]
-bool push_where(lua_State* L, int level) {
+// The frame an error is placed at, from `level` up: the first line of the script's own code.
+// The host's prelude never counts; the stdlib's modules (chunks "=artana/…") count only when
+// no script line is on the stack (a harness's entry): a constructor refusing a field names
+// the script line that called it, not the stdlib's.
+bool script_frame(lua_State* L, int level, lua_Debug& out) {
   lua_Debug ar;
+  bool have_stdlib = false;
   for (; lua_getstack(L, level, &ar) != 0; ++level) {
     lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline > 0 && std::strcmp(ar.source, kHostChunkName) != 0) {
-      lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+    if (ar.currentline <= 0 || std::strcmp(ar.source, kHostChunkName) == 0) continue;
+    if (std::strncmp(ar.source, "=artana/", 8) != 0) {
+      out = ar;
       return true;
     }
+    if (!have_stdlib) out = ar;
+    have_stdlib = true;
   }
-  return false;
+  return have_stdlib;
+}
+
+bool push_where(lua_State* L, int level) {
+  lua_Debug ar;
+  if (!script_frame(L, level, ar)) return false;
+  lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+  return true;
 }
 
 // Sets t[field] = the top value, popping it, unless t already has a non-nil `field`.
@@ -166,14 +181,9 @@ void push_error(lua_State* L, const BoundaryError& e) {
 
 bool write_where(lua_State* L, int level, char* out, size_t size) {
   lua_Debug ar;
-  for (; lua_getstack(L, level, &ar) != 0; ++level) {
-    lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline > 0 && std::strcmp(ar.source, kHostChunkName) != 0) {
-      std::snprintf(out, size, "%s:%d", ar.short_src, ar.currentline);
-      return true;
-    }
-  }
-  return false;
+  if (!script_frame(L, level, ar)) return false;
+  std::snprintf(out, size, "%s:%d", ar.short_src, ar.currentline);
+  return true;
 }
 
 int raise_error(lua_State* L, const BoundaryError& e) {

@@ -34,5 +34,21 @@ end
   }
 }
 
+TEST_CASE("a stdlib refusal names the script line that called it", "[stdlib][errors]") {
+  HostFixture f(stdlib_options());
+  const std::string path = f.script("where.lua", R"lua(
+local harness = require "artana.harness"
+return function(run)
+  local ok, err = pcall(harness.base, { name = "h", step = function() end, bogus = 1 })
+  return { kind = err.kind, where = err.where, traceback = err.traceback }
+end
+)lua");
+  host::RunOutcome outcome = f.run(path, "run-where");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  CHECK(outcome.output.find("kind")->as_string() == "invalid_argument");
+  CHECK_THAT(outcome.output.find("where")->as_string(), Catch::EndsWith("where.lua:4"));
+}
+
 }  // namespace
 }  // namespace artana::testing
