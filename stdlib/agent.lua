@@ -32,6 +32,7 @@ local acceptance = require "artana.agent.acceptance"
 local M = {}
 local Agent = {}
 Agent.__index = Agent
+M.class = Agent -- what agent.new makes (artana.orchestrate tells an agent node by it)
 
 M.context = context.new
 M.compaction = compaction.new

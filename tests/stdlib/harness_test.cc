@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "artana/kernel/json_parse.h"
+#include "stdlib/sample_cli.h"
 #include "stdlib/stdlib_fixture.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
@@ -944,59 +945,7 @@ return h:entry()
 
 namespace samples {
 
-std::string sample(const std::string& path) {
-  return std::string(ARTANA_SOURCE_DIR) + "/samples/" + path;
-}
-
-// The CLI on one fresh ledger; everything its processes printed to stderr is kept.
-class Cli {
- public:
-  CliRun operator()(const std::string& args, const std::map<std::string, std::string>& env = {}) {
-    CliRun run = run_cli_env(env, "--data " + (dir_ / "ledger").string() + " " + args);
-    printed_ += run.err;
-    return run;
-  }
-  const TempDir& dir() const { return dir_; }
-  const std::string& printed() const { return printed_; }
-
- private:
-  TempDir dir_;
-  std::string printed_;
-};
-
-Json result_of(const CliRun& run) {
-  INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  auto parsed = kernel::parse_json(run.out);
-  REQUIRE(parsed.ok());
-  return *parsed;
-}
-
-// `artana ledger export RUN`, one parsed event per line.
-std::vector<Json> exported(Cli& cli, const std::string& run) {
-  CliRun out = cli("ledger export " + run);
-  INFO(out.err);
-  REQUIRE(out.exit_code == 0);
-  std::vector<Json> events;
-  std::istringstream lines(out.out);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty()) continue;
-    auto event = kernel::parse_json(line);
-    REQUIRE(event.ok());
-    events.push_back(std::move(*event));
-  }
-  return events;
-}
-
-// The values of the run_summary events of `kind`, in order.
-std::vector<std::string> summary_values(const std::vector<Json>& events, const std::string& kind) {
-  std::vector<std::string> out;
-  for (const Json& e : events) {
-    const Json& payload = *e.find("payload");
-    if (str(e.find("type")) == "run_summary" && str(payload.find("kind")) == kind)
-      out.push_back(text(*payload.find("value")));
-  }
-  return out;
-}
+using namespace sample_cli;
 
 const char kDeploy[] =
     "deploy_harness/deploy_harness.lua --run-id rel-1 "
