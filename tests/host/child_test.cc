@@ -176,6 +176,42 @@ end
   CHECK(printed_count(f, "MODEL") == 1);
 }
 
+TEST_CASE("children run in parallel: one that completes leaves its parent held by one paused",
+          "[host][child]") {
+  HostFixture f;
+  f.script("worker.lua", kWorker);
+  const std::string parent = f.script("parent.lua", R"lua(
+return function(run)
+  local r = run:parallel {
+    function() return run:child("worker.lua", { input = { pause = true, task = "a" }, run_id = "kid-a" }) end,
+    function() return run:child("worker.lua", { input = { task = "b" }, run_id = "kid-b" }) end,
+    function() return run:child("worker.lua", { input = { pause = true, task = "c" }, run_id = "kid-c" }) end,
+  }
+  return { r[1].output.text, r[2].output.text, r[3].output.text }
+end
+)lua");
+  host::RunOutcome outcome = f.run(parent, "p9");
+  INFO(text(outcome.error));
+  // kid-b completed, kid-a and kid-c paused: the parent is held still, not running.
+  REQUIRE(outcome.status == RunStatus::kPaused);
+  CHECK(f.kernel_host.store->run_info(RunId("p9"))->status == RunStatus::kPaused);
+  CHECK(f.kernel_host.store->run_info(RunId("kid-b"))->status == RunStatus::kCompleted);
+  REQUIRE(f.host->resume(RunId("kid-c"), Json("yes")).ok());
+  outcome = f.drive("p9");
+  // kid-c done, kid-a still paused: held by kid-a, which is what a resume of the parent names.
+  REQUIRE(outcome.status == RunStatus::kPaused);
+  Status refused = f.kernel_host.kernel->resume(kernel::TenantId("acme"), RunId("p9"), Json());
+  CHECK_THAT(refused.message(), Catch::Contains("kid-a"));
+  f.restart();  // the last child resumed in another process
+  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), RunId("kid-a"), Json("yes")).ok());
+  host::RunOutcome done = f.run(parent, "p9");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(text(done.output) == R"(["done: a","done: b","done: c"])");
+  for (const char* kid : {"kid-a", "kid-b", "kid-c"}) CHECK(f.count(kid, "run_started") == 1);
+  CHECK(printed_count(f, "MODEL") == 3);
+}
+
 TEST_CASE("a sleeping child holds its parent until its timer is due", "[host][child]") {
   HostFixture f;
   f.script("worker.lua", kWorker);

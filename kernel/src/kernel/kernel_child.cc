@@ -5,7 +5,9 @@
 // request_hash} opens the step (synced: the child may run at once); child_completed
 // {step_key, child_run_id, status, output | error} ends it. A child that stopped without
 // ending (paused, sleeping, halted) holds its parent: child_waiting gives the parent the
-// child's status until the child's completion sets it running again.
+// child's status until the child's completion sets it running again — or, when another
+// child (of run:parallel) still holds it, that child's status, recorded again as its
+// child_waiting (a run keeps the latest one).
 #include <algorithm>
 
 #include "artana/kernel/canonical_json.h"
@@ -58,6 +60,37 @@ const char* terminal_status_name(RunStatus status) {
     default:
       return "failed";
   }
+}
+
+// A child step of `state` other than `except` whose child stopped without ending (paused,
+// sleeping, halted): it holds the run still. The first in key order, so every process that
+// decides this picks the same one.
+struct Holder {
+  std::string step_key;
+  RunId child_run_id;
+  RunStatus status = RunStatus::kPaused;
+};
+
+Result<std::optional<Holder>> other_holder(EventStore& store, const RunState& state,
+                                           const std::string& except) {
+  std::vector<const std::string*> open;
+  for (const auto& [key, step] : state.steps) {
+    if (step.kind == StepKind::kChild && step.open_seq != 0 && !step.has_terminal() &&
+        key != except)
+      open.push_back(&key);
+  }
+  std::sort(open.begin(), open.end(), [](const auto* a, const auto* b) { return *a < *b; });
+  for (const std::string* key : open) {
+    ARTANA_ASSIGN_OR_RETURN(Event started,
+                            store.read_event(state.run_id, state.steps.at(*key).open_seq));
+    const Json* child = started.payload.find("child_run_id");
+    if (child == nullptr || !child->is_string()) continue;
+    auto info = store.run_info(RunId(child->as_string()));
+    if (!info.ok()) continue;  // not created yet: it holds nothing
+    if (info->status == RunStatus::kRunning || run_ended(info->status)) continue;
+    return std::optional<Holder>(Holder{*key, RunId(child->as_string()), info->status});
+  }
+  return std::optional<Holder>();
 }
 
 }  // namespace
@@ -200,13 +233,36 @@ Status Kernel::end_child(const TenantId& caller, const RunId& run, const std::st
   } else {
     payload.set("error", end.error);
   }
-  // The parent runs again if its child held it.
+  std::vector<EventDraft> drafts =
+      event_drafts(EventDraft{std::string(ev::kChildCompleted), std::move(payload)});
+  // The parent runs again if its child held it — unless something else holds it still:
+  // another child that stopped (run:parallel), or a pause or sleep of its own.
   std::optional<RunStatus> status;
-  if (state.status != RunStatus::kRunning && !run_ended(state.status)) status = RunStatus::kRunning;
-  return append(state,
-                event_drafts(EventDraft{std::string(ev::kChildCompleted), std::move(payload)}),
-                status)
-      .status();
+  if (state.status != RunStatus::kRunning && !run_ended(state.status)) {
+    status = RunStatus::kRunning;
+    if (state.child_wait && state.child_wait->step_key != step_key) {
+      status = state.child_wait->status;
+    } else {
+      ARTANA_ASSIGN_OR_RETURN(std::optional<Holder> holder, other_holder(store_, state, step_key));
+      if (holder) {
+        // Recorded again as the child that holds the run (a run keeps one, its latest).
+        Json waiting = Json::object({{"step_key", holder->step_key},
+                                     {"child_run_id", holder->child_run_id.str()},
+                                     {"status", run_status_name(holder->status)}});
+        if (holder->status == RunStatus::kSleeping) {
+          auto due = wake_time(state.tenant.tenant_id, holder->child_run_id);
+          if (due.ok() && *due) waiting.set("due_at_us", **due);
+        }
+        drafts.push_back(EventDraft{std::string(ev::kChildWaiting), std::move(waiting)});
+        status = holder->status;
+      } else if (state.open_pause) {
+        status = RunStatus::kPaused;
+      } else if (!state.sleeps_due.empty()) {
+        status = RunStatus::kSleeping;
+      }
+    }
+  }
+  return append(state, std::move(drafts), status).status();
 }
 
 }  // namespace artana::kernel

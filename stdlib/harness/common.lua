@@ -1,0 +1,39 @@
+--- What the harness's parts share: which errors pass through untouched, how an error
+-- becomes a summary value, and the run a method was given.
+-- @module artana.harness.common
+local artana = require "artana"
+
+local M = {}
+
+-- Kinds that are never a unit's or a wake's failure: the kernel's halts, and the host's own
+-- trouble. They pass through every pcall of the harness untouched.
+local PASSES_THROUGH = {
+  replay_drift = true, budget_exceeded = true, reconciliation_required = true,
+  cancelled = true, limit_exceeded = true, lease_held = true, storage_error = true,
+  internal = true,
+}
+
+--- Whether a caught error is a halt or the host's own trouble (it must propagate as it is).
+function M.passes_through(err)
+  return type(err) == "table" and PASSES_THROUGH[err.kind] == true
+end
+
+--- An error as a summary value: {kind, message}. A plain error("text") is a script_error.
+function M.describe(err)
+  if type(err) == "table" then
+    local message = err.message
+    if message == nil then message = "(no message)" end
+    return { kind = type(err.kind) == "string" and err.kind or "script_error",
+             message = tostring(message) }
+  end
+  return { kind = "script_error", message = tostring(err) }
+end
+
+--- The run a method was given: a hook's ctx (ctx.run) or the run object itself.
+function M.run_of(target, what)
+  if type(target) == "table" and rawget(target, "run") ~= nil then return target.run end
+  if type(target) == "table" and getmetatable(target) == false then return target end
+  artana.fail("invalid_argument", what .. ": the first argument is the hook's ctx (or the run)")
+end
+
+return M
