@@ -1,6 +1,6 @@
 // What the tests of artana.harness (tests/stdlib/harness_*_test.cc, supervisor_test.cc)
-// share: the script prelude, readers of a run's summaries and steps, and the CLI on a fresh
-// ledger for the samples.
+// share: the script prelude, readers of a run's summaries and steps, and (from sample_cli.h) the
+// CLI on a fresh ledger for the samples.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "artana/kernel/json_parse.h"
+#include "stdlib/sample_cli.h"
 #include "stdlib/stdlib_fixture.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
@@ -72,62 +73,12 @@ inline void resume(HostFixture& f, const std::string& run, Json input) {
 
 inline const Json& value_of(const kernel::Event& summary) { return *summary.payload.find("value"); }
 
-// ---- the samples, through the CLI ----
+// ---- the samples, through the CLI (sample_cli.h) ----
 
-inline std::string sample(const std::string& path) {
-  return std::string(ARTANA_SOURCE_DIR) + "/samples/" + path;
-}
-
-// The CLI on one fresh ledger; everything its processes printed to stderr is kept.
-class Cli {
- public:
-  CliRun operator()(const std::string& args, const std::map<std::string, std::string>& env = {}) {
-    CliRun run = run_cli_env(env, "--data " + (dir_ / "ledger").string() + " " + args);
-    printed_ += run.err;
-    return run;
-  }
-  const TempDir& dir() const { return dir_; }
-  const std::string& printed() const { return printed_; }
-
- private:
-  TempDir dir_;
-  std::string printed_;
-};
-
-// The --json result object a CLI process printed.
-inline Json result_of(const CliRun& run) {
-  INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  auto parsed = kernel::parse_json(run.out);
-  REQUIRE(parsed.ok());
-  return *parsed;
-}
-
-// `artana ledger export RUN`, one parsed event per line.
-inline std::vector<Json> exported(Cli& cli, const std::string& run) {
-  CliRun out = cli("ledger export " + run);
-  INFO(out.err);
-  REQUIRE(out.exit_code == 0);
-  std::vector<Json> events;
-  std::istringstream lines(out.out);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty()) continue;
-    auto event = kernel::parse_json(line);
-    REQUIRE(event.ok());
-    events.push_back(std::move(*event));
-  }
-  return events;
-}
-
-// The values of the run_summary events of `kind`, in order.
-inline std::vector<std::string> summary_values(const std::vector<Json>& events,
-                                               const std::string& kind) {
-  std::vector<std::string> out;
-  for (const Json& e : events) {
-    const Json& payload = *e.find("payload");
-    if (str(e.find("type")) == "run_summary" && str(payload.find("kind")) == kind)
-      out.push_back(text(*payload.find("value")));
-  }
-  return out;
-}
+using sample_cli::Cli;
+using sample_cli::exported;
+using sample_cli::result_of;
+using sample_cli::sample;
+using sample_cli::summary_values;
 
 }  // namespace artana::testing::harness_testing
