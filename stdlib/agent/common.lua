@@ -7,13 +7,9 @@ local M = {}
 
 -- Errors that end the run whatever the script does: a caught one raises again at the next
 -- syscall, so an agent that treated one as a failed tool would only be confused later.
-local HALTS = { replay_drift = true, budget_exceeded = true, reconciliation_required = true,
-  cancelled = true, limit_exceeded = true }
 
 --- Whether a caught error is a halt (it must propagate untouched).
-function M.is_halt(err)
-  return type(err) == "table" and HALTS[err.kind] == true
-end
+M.is_halt = artana.passes_through  -- the one list (the prelude)
 
 --- `{kind, message}` of a caught error that is not a halt (a string error is a script_error).
 function M.error_fields(err)

@@ -5,18 +5,9 @@ local artana = require "artana"
 
 local M = {}
 
--- Kinds that are never a unit's or a wake's failure: the kernel's halts, and the host's own
--- trouble. They pass through every pcall of the harness untouched.
-local PASSES_THROUGH = {
-  replay_drift = true, budget_exceeded = true, reconciliation_required = true,
-  cancelled = true, limit_exceeded = true, lease_held = true, storage_error = true,
-  internal = true,
-}
 
 --- Whether a caught error is a halt or the host's own trouble (it must propagate as it is).
-function M.passes_through(err)
-  return type(err) == "table" and PASSES_THROUGH[err.kind] == true
-end
+M.passes_through = artana.passes_through  -- the one list (the prelude)
 
 --- An error as a summary value: {kind, message}. A plain error("text") is a script_error.
 function M.describe(err)

@@ -20,19 +20,9 @@ local common = require "artana.agent.common"
 
 local M = {}
 
--- Kinds that are never a node's failure: the kernel's halts and the host's own trouble. A
--- caught one is raised again at the next syscall, so they pass through untouched and write
--- no summary.
-local PASSES_THROUGH = {
-  replay_drift = true, budget_exceeded = true, reconciliation_required = true,
-  cancelled = true, limit_exceeded = true, lease_held = true, storage_error = true,
-  internal = true,
-}
 
 --- Whether a caught error must propagate untouched (a halt, not a node's failure).
-function M.passes_through(err)
-  return type(err) == "table" and PASSES_THROUGH[err.kind] == true
-end
+M.passes_through = artana.passes_through  -- the one list (the prelude)
 
 local function bad(what, message)
   artana.fail("invalid_argument", what .. ": " .. message)
