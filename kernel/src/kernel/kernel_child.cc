@@ -249,10 +249,8 @@ Status Kernel::end_child(const TenantId& caller, const RunId& run, const std::st
         Json waiting = Json::object({{"step_key", holder->step_key},
                                      {"child_run_id", holder->child_run_id.str()},
                                      {"status", run_status_name(holder->status)}});
-        if (holder->status == RunStatus::kSleeping) {
-          auto due = wake_time(state.tenant.tenant_id, holder->child_run_id);
-          if (due.ok() && *due) waiting.set("due_at_us", **due);
-        }
+        // Without due_at_us: the child's lock is not taken under its parent's (wake_time
+        // asks the child).
         drafts.push_back(EventDraft{std::string(ev::kChildWaiting), std::move(waiting)});
         status = holder->status;
       } else if (state.open_pause) {

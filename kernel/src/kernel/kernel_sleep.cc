@@ -96,16 +96,32 @@ Result<SleepResult> Kernel::sleep(const TenantId& caller, const RunId& run,
 }
 
 Result<std::optional<int64_t>> Kernel::wake_time(const TenantId& caller, const RunId& run) {
-  ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
-  const RunState& state = *active_run.state;
-  // An ended run has nothing to wake for, even with a sleep it never finished.
-  if (run_ended(state.status)) return std::optional<int64_t>();
   std::optional<int64_t> due;
-  if (!state.sleeps_due.empty()) due = state.sleeps_due.begin()->first;
-  // Held by a sleeping child: the run wakes when the child does.
-  if (state.child_wait && state.child_wait->due_at_us &&
-      (!due || *state.child_wait->due_at_us < *due)) {
-    due = state.child_wait->due_at_us;
+  RunId at = run;
+  // Down the tree a run's sleeping child holds, one run locked at a time (a parent's lock is
+  // never held while a child's is taken: a child's step takes its ancestors').
+  for (int depth = 0; depth <= kMaxChildDepth; ++depth) {
+    std::optional<RunId> holder;
+    {
+      ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, at));
+      const RunState& state = *active_run.state;
+      // An ended run has nothing to wake for, even with a sleep it never finished.
+      if (run_ended(state.status)) return depth == 0 ? std::optional<int64_t>() : due;
+      if (!state.sleeps_due.empty() && (!due || state.sleeps_due.begin()->first < *due)) {
+        due = state.sleeps_due.begin()->first;
+      }
+      // Held by a sleeping child: the run wakes when the child does. A child_waiting
+      // recorded again for another child (end_child) has no due: that child knows it.
+      if (const auto& wait = state.child_wait; wait && wait->status == RunStatus::kSleeping) {
+        if (wait->due_at_us) {
+          if (!due || *wait->due_at_us < *due) due = wait->due_at_us;
+        } else {
+          holder = wait->child_run_id;
+        }
+      }
+    }
+    if (!holder) break;
+    at = *holder;
   }
   return due;
 }

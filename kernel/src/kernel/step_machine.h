@@ -25,6 +25,10 @@ struct Kernel::Held {
 };
 
 // A run's state locked for one step call (kernel.cc active()).
+//
+// Lock order, so no two threads wait on each other: a run's lock may be held while taking
+// its fork's (the chain only grows at its end) or an ancestor's (a child's step reads its
+// parents' budgets), never a child's; Held::mu is taken last and nothing is locked under it.
 struct Kernel::ActiveRun {
   std::shared_ptr<RunState> state;
   std::unique_lock<std::mutex> lock;
