@@ -117,10 +117,9 @@ end
 -- artana.passes_through(err): whether a caught error must propagate untouched — a halt of
 -- the kernel (replay_drift, budget_exceeded, reconciliation_required, cancelled,
 -- limit_exceeded) or the host's own trouble (lease_held, storage_error, internal): never a
--- library's unit, node, gate or tool failure. The one list the stdlib asks.
-local PASSES_THROUGH = { replay_drift = true, budget_exceeded = true,
-  reconciliation_required = true, cancelled = true, limit_exceeded = true, lease_held = true,
-  storage_error = true, internal = true }
+-- library's unit, node, gate or tool failure. The one list the stdlib asks, derived from
+-- the host's table of error kinds.
+local PASSES_THROUGH = host.passing_kinds
 
 function artana.passes_through(err)
   return type(err) == "table" and PASSES_THROUGH[err.kind] == true

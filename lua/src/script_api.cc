@@ -107,6 +107,15 @@ int install(lua_State* L) {
     push_syscall(L, p.op, in->handler);
     lua_setfield(L, -2, p.name);
   }
+  // {kind = true} of the kinds a library lets through (error_kind.h has the one rule).
+  lua_newtable(L);
+  for (const ErrorKindRow& row : kErrorKinds) {
+    if (!passes_through_libraries(row)) continue;
+    lua_pushlstring(L, row.name.data(), row.name.size());
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+  lua_setfield(L, -2, "passing_kinds");
   push_sandbox_env(L);
   lua_call(L, 2, 1);
   const int api = lua_gettop(L);

@@ -50,5 +50,40 @@ end
   CHECK_THAT(outcome.output.find("where")->as_string(), Catch::EndsWith("where.lua:4"));
 }
 
+// The stdlib's one list: every halt and the host's own trouble pass through a library,
+// nothing else does (a unit's, node's, gate's or tool's failure is the library's to count).
+TEST_CASE("artana.passes_through says which kinds a library lets through", "[stdlib][errors]") {
+  HostFixture f(stdlib_options());
+  const std::string path = f.script("through.lua", R"lua(
+local artana = require "artana"
+return function(run, input)
+  local out = {}
+  for _, kind in ipairs(input.kinds) do
+    out[kind] = artana.passes_through({ kind = kind, message = "m" })
+  end
+  out.not_a_table = artana.passes_through("replay_drift")
+  return out
+end
+)lua");
+  kernel::Json kinds = kernel::Json::array();
+  for (const ErrorKindRow& row : kErrorKinds) {
+    if (!row.name.empty()) kinds.push_back(kernel::Json(std::string(row.name)));
+  }
+  host::RunOutcome outcome = f.run(path, "run-through", kernel::Json::object({{"kinds", kinds}}));
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == RunStatus::kCompleted);
+  std::vector<std::string> through;
+  for (const ErrorKindRow& row : kErrorKinds) {
+    if (row.name.empty()) continue;
+    const kernel::Json* passes = outcome.output.find(std::string(row.name));
+    REQUIRE(passes != nullptr);
+    if (passes->as_bool()) through.emplace_back(row.name);
+  }
+  CHECK(through == std::vector<std::string>{
+                       "limit_exceeded", "replay_drift", "reconciliation_required",
+                       "budget_exceeded", "cancelled", "lease_held", "storage_error", "internal"});
+  CHECK_FALSE(outcome.output.find("not_a_table")->as_bool());
+}
+
 }  // namespace
 }  // namespace artana::testing

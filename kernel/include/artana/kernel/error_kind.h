@@ -150,6 +150,15 @@ constexpr const ErrorKindRow& error_kind_row(ErrorKind kind) {
 }
 constexpr std::string_view error_kind_name(ErrorKind kind) { return error_kind_row(kind).name; }
 
+// Whether a library (the stdlib's harness, agent, orchestrate) must let an error of this
+// kind propagate untouched rather than count it as a failed unit, node, gate or tool: a
+// halt, or the host's own trouble (the ledger unavailable, a bug). The prelude's
+// artana.passes_through reads this.
+constexpr bool passes_through_libraries(const ErrorKindRow& row) {
+  return row.halts || row.exit_code == exit_code::kLedgerUnavailable ||
+         row.kind == ErrorKind::kInternal;
+}
+
 // The kind named `name`, or nullopt for a name no row has (a script's own kind).
 constexpr std::optional<ErrorKind> parse_error_kind(std::string_view name) {
   if (name.empty()) return std::nullopt;
