@@ -62,6 +62,43 @@ TEST_CASE("run:lookup keeps the latest summary per key, newest first, in its run
   CHECK(report->ok);
 }
 
+// A fork goes on from its parent's prefix: the summaries recorded there are its own too
+// (folded into its scope when the fork is created), the parent's later ones are not.
+TEST_CASE("a fork's run scope holds its parent's prefix and its own, not the parent's later",
+          "[kernel][lookup][fork]") {
+  KernelHost host;
+  StartRunRequest start = start_request("r1");
+  start.replay = ReplayPolicy::kForkOnDrift;
+  REQUIRE(host.kernel->start_run(start).ok());
+  ScriptedModel port;
+  summarise(host, "r1", "s1", "a", 1);
+  summarise(host, "r1", "s2", "b", 2);
+  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("m1", "plan"), port).ok());
+  summarise(host, "r1", "s3", "c", 3);  // after the step that drifts: the parent's only
+  host.reopen();
+
+  // The same summaries replay; the model step asks otherwise and the run forks there.
+  summarise(host, "r1", "s1", "a", 1);
+  summarise(host, "r1", "s2", "b", 2);
+  auto drifted = run_model(*host.kernel, "acme", "r1", prompt_request("m1", "another"), port);
+  REQUIRE(drifted.ok());
+  const std::string fork = drifted->run_id.str();
+  REQUIRE(fork != "r1");
+  summarise(host, fork, "s4", "d", 4);
+  summarise(host, fork, "s5", "a", 5);  // the fork's own a replaces the prefix's
+  CHECK(keys_values(look(host, fork, "l1")) ==
+        std::vector<std::pair<std::string, int64_t>>{{"a", 5}, {"d", 4}, {"b", 2}});
+  // The parent's own scope, as the store keeps it (a lookup in r1 would run in its fork).
+  auto parent = host.store->latest_keyed_summaries(RunId("r1"), SummaryScope::kRun, "note", 20);
+  REQUIRE(parent.ok());
+  std::vector<std::pair<std::string, int64_t>> parent_keys;
+  for (const KeyedSummary& hit : *parent) parent_keys.emplace_back(hit.key, hit.value.as_integer());
+  CHECK(parent_keys == std::vector<std::pair<std::string, int64_t>>{{"c", 3}, {"b", 2}, {"a", 1}});
+  auto report = host.store->verify();
+  REQUIRE(report.ok());
+  CHECK(report->ok);
+}
+
 TEST_CASE("a lookup is a recorded step: a replay returns what it found then", "[kernel][lookup]") {
   KernelHost host;
   REQUIRE(host.kernel->start_run(start_request("r1")).ok());
