@@ -1,7 +1,7 @@
 // Child runs through the CLI: a child executes only through its top-most ancestor (resume
 // the child, the ancestor executes it), a held parent is refused naming its child, the
-// worker wakes a sleeping child through its parent, a child's spend stops its parent, and a
-// cancel cascades.
+// worker wakes a sleeping child through its parent, a child's spend stops its parent, a
+// refused capability is granted to the parent, and a cancel cascades.
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -98,6 +98,36 @@ TEST_CASE("a child's spend counts against its parent's budget", "[cli][child][bu
   CHECK(raised.exit_code == 0);
   CHECK(occurrences(raised.err, "MODEL call") == 0);
   CHECK(occurrences(raised.err, "PARENT after") == 1);
+  CHECK(ledger("ledger verify").exit_code == 0);
+}
+
+// A child asking for more than its parent holds is refused before it has a run; the parent
+// waits for the grant (needs_attention, exit 6) that `resume --grant` gives, then the child
+// runs with it.
+TEST_CASE("a child refused a capability runs once its parent is granted it",
+          "[cli][child][grant]") {
+  Ledger ledger;
+  ledger.script("worker.lua", kWorker);
+  const std::string parent = ledger.script("parent.lua", R"lua(
+return function(run)
+  local c = run:child("worker.lua", { run_id = "kid", caps = { "deploy" } })
+  return { child = c.output }
+end
+)lua");
+  CliRun refused = ledger("--json run " + parent + " --run-id top --caps notes");
+  INFO(refused.err);
+  REQUIRE(refused.exit_code == 6);
+  CHECK(refused.out.find("capability_denied") != std::string::npos);
+  CHECK(refused.out.find("\"needs_attention\"") != std::string::npos);
+  CHECK(ledger("--json status kid").exit_code == 9);  // no run for the refused child
+  CliRun granted = ledger("--json resume top --grant deploy");
+  INFO(granted.err);
+  REQUIRE(granted.exit_code == 0);
+  CHECK(granted.out.find("ok call 1") != std::string::npos);
+  CHECK(occurrences(refused.err + granted.err, "MODEL call 1") == 1);
+  CHECK(ledger("--json status kid").out.find("\"completed\"") != std::string::npos);
+  const std::string kid = ledger("ledger export kid").out;
+  CHECK(kid.find("\"capabilities\":[\"deploy\"]") != std::string::npos);
   CHECK(ledger("ledger verify").exit_code == 0);
 }
 

@@ -33,6 +33,19 @@ bool open_status(RunStatus status) {
          status == RunStatus::kSleeping;
 }
 
+// The error is a capability_denied refusal of a step the run has not recorded since.
+bool refused_for_a_grant(const RunState& state, const Json& error) {
+  const std::string* kind = string_field(error, "kind");
+  const std::string* step_key = string_field(error, "step_key");
+  if (kind == nullptr || step_key == nullptr ||
+      kind_named(kind, ErrorKind::kNone) != ErrorKind::kCapabilityDenied) {
+    return false;
+  }
+  auto step = state.steps.find(*step_key);
+  return step != state.steps.end() && step->second.denied_seq != 0 &&
+         step->second.denied_kind == ErrorKind::kCapabilityDenied && !step->second.recorded();
+}
+
 }  // namespace
 
 Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
@@ -108,6 +121,14 @@ Result<RunEnd> Kernel::end_execution(const TenantId& caller, const RunId& run,
         return out;
       }
       if (state.status != RunStatus::kRunning) return out;  // paused or sleeping stays so
+      // A step refused for want of a capability, still open: the operator can grant it
+      // (artana resume --grant), so the run waits for that in needs_attention rather than
+      // failing for good — the grant would come too late for a failed run.
+      if (refused_for_a_grant(state, end.error)) {
+        (void)hold(state, end.error);
+        out.status = state.status;
+        return out;
+      }
       ARTANA_RETURN_IF_ERROR(append(state,
                                     event_drafts(EventDraft{std::string(ev::kRunFailed),
                                                             Json::object({{"error", end.error}})}),

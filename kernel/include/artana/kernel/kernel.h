@@ -152,7 +152,8 @@ class Kernel {
   //   returned   -> completed (a run that was running, paused or sleeping); a halt the script
   //                 caught keeps the run halted; an ended run keeps its status;
   //   raised     -> failed (a running run); needs_attention when recorded steps were still
-  //                 ahead (new code breaking on old history is the code's fault); a halt
+  //                 ahead (new code breaking on old history is the code's fault) or when the
+  //                 error is a step's capability_denied a grant can lift (resume --grant); a halt
   //                 wins over the error the script raised; a paused or sleeping run stays so;
   //   killed     -> failed with the reason (limit_exceeded), or needs_attention for a host
   //                 failure (kind internal); an ended run keeps its status;
