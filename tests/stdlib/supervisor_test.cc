@@ -321,6 +321,32 @@ TEST_CASE("a paused child holds the supervisor, and resuming the child finishes 
   CHECK(str(value_of(sleeps[0]).find("status")) == "done");
 }
 
+// An operator cancels the paused child itself: the supervisor, executed again, finds it
+// ended and raises child_failed, summarised as cancelled (not failed).
+TEST_CASE("a child cancelled while it holds the supervisor is summarised as cancelled",
+          "[harness][supervisor][stdlib]") {
+  HostFixture f(stdlib_options());
+  const std::string path = boss(f);
+  const Json input = json(R"({"one": {"run_id": "kid-c", "input": {"pause": true}}})");
+  host::RunOutcome paused = f.run(path, "sup-11", input);
+  INFO(text(paused.error));
+  REQUIRE(paused.status == RunStatus::kPaused);
+  f.restart(stdlib_options());
+  auto cancelled = f.kernel_host.kernel->cancel(kernel::TenantId("acme"), RunId("kid-c"), "no");
+  REQUIRE(cancelled.ok());
+  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), RunId("sup-11"), Json()).ok());
+  host::RunOutcome failed = f.run(path, "sup-11", input);
+  INFO(text(failed.error));
+  REQUIRE(failed.status == RunStatus::kFailed);
+  CHECK(str(failed.error.find("kind")) == "child_failed");
+  CHECK_THAT(str(failed.error.find("message")), Catch::Contains("kid-c"));
+  CHECK(child_summaries(f, "sup-11") ==
+        std::vector<std::string>{child_summary("kid-c", "cancelled")});
+  CHECK(f.kernel_host.store->run_info(RunId("kid-c"))->status == RunStatus::kCancelled);
+  CHECK(f.count("kid-c", "run_started") == 1);
+  CHECK(lines(f, "MODEL nothing") == 0);
+}
+
 TEST_CASE("a completed supervisor run executed again replays its children without running them",
           "[harness][supervisor][stdlib]") {
   HostFixture f(stdlib_options());
