@@ -2,6 +2,9 @@
 // runs (capabilities, budget, depth), and holding its parent while it is paused or sleeping.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "host/host_fixture.h"
 
 namespace artana::testing {
@@ -253,6 +256,7 @@ return function(run)
   return {
     kind_of(function() run:child("../worker.lua") end),
     kind_of(function() run:child("/etc/worker.lua") end),
+    kind_of(function() run:child("leads_out.lua") end),
     kind_of(function() run:child("worker.lua", { cap = { "x" } }) end),
     kind_of(function() run:child("worker.lua", { caps = "x" }) end),
     kind_of(function() run:child("worker.lua", { budget_usd = -1 }) end),
@@ -261,12 +265,22 @@ return function(run)
   }
 end
 )lua");
+  // A symlink in the folder to a script outside it.
+  const std::filesystem::path folder = std::filesystem::path(parent).parent_path();
+  const std::filesystem::path outside =
+      folder.parent_path() / (folder.filename().string() + "-out");
+  std::filesystem::create_directories(outside);
+  std::ofstream(outside / "worker.lua") << kWorker;
+  std::filesystem::create_symlink(outside / "worker.lua", folder / "leads_out.lua");
   host::RunOutcome outcome = f.run(parent, "p8");
+  std::filesystem::remove_all(outside);
   INFO(text(outcome.error));
   REQUIRE(outcome.status == RunStatus::kCompleted);
-  CHECK(text(outcome.output) ==
-        R"(["sandbox_violation","sandbox_violation","invalid_argument","invalid_argument",)"
-        R"("invalid_argument","child_failed","bottom"])");
+  CHECK(f.count("p8", "child_started") == 2);  // the nests of depth 9 and 7: none refused
+  CHECK(
+      text(outcome.output) ==
+      R"(["sandbox_violation","sandbox_violation","sandbox_violation","invalid_argument","invalid_argument",)"
+      R"("invalid_argument","child_failed","bottom"])");
 }
 
 }  // namespace

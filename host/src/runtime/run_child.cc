@@ -6,6 +6,7 @@
 #include "artana/kernel/sha256.h"
 #include "artana/lua/syscall_args.h"
 #include "script_run.h"
+#include "workspace_path.h"
 
 namespace artana::host {
 
@@ -92,6 +93,9 @@ SyscallReply& ScriptRun::sys_child(lua_State* L, Task& task) {
   if (!key.ok()) return reply_error(key.status());
   Status inside = check_child_path(args->script);
   if (!inside.ok()) return reply_error(inside, *key);
+  // A symlink inside the folder may lead out of it: judged again on the real path.
+  if (auto real = resolve_inside(script_.folder(), args->script, "run:child script"); !real.ok())
+    return reply_error(real.status(), *key);
   auto executing = kernel_.executing_run(tenant_, run_id_);
   if (!executing.ok()) return reply_error(executing.status(), *key);
   kernel::ChildRequest request;
