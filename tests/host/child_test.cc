@@ -237,6 +237,32 @@ end
   CHECK(f.count("kid-s", "run_started") == 1);
 }
 
+// --pinned executes a run under the code it recorded: its children too, whatever their
+// files say now.
+TEST_CASE("a pinned parent executes its started child under the child's recorded code",
+          "[host][child]") {
+  HostFixture f;
+  const std::string worker = f.script("worker.lua", kWorker);
+  const std::string parent = f.script("parent.lua", R"lua(
+return function(run)
+  return run:child("worker.lua", { input = { pause = true, task = "t" }, run_id = "kid-pin" }).output
+end
+)lua");
+  host::RunOutcome paused = f.run(parent, "p11");
+  REQUIRE(paused.status == RunStatus::kPaused);
+  f.script("worker.lua", "return function(run) return { text = 'edited' } end\n");
+  f.script("parent.lua", "return function(run) return 'edited parent' end\n");
+  f.restart();
+  REQUIRE(f.kernel_host.kernel->resume(kernel::TenantId("acme"), RunId("kid-pin"), Json("y")).ok());
+  host::RunOptions pinned;
+  pinned.pinned = true;
+  host::RunOutcome done = f.run(parent, "p11", Json::object(), pinned);
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("text")->as_string() == "done: t");
+  CHECK(printed_count(f, "MODEL") == 1);
+}
+
 TEST_CASE("run:child refuses a script outside the folder, bad options and depth over 8",
           "[host][child]") {
   HostFixture f;

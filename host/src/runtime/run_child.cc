@@ -125,6 +125,12 @@ SyscallReply& ScriptRun::sys_child(lua_State* L, Task& task) {
   if (const Json* seed = step->start.metadata.find("seed"); seed && seed->is_integer())
     child->seed = seed->as_integer();
   child->parent_run_id = step->start.parent_run_id;
+  // Under pinned code a child that recorded its own goes on under that too (a new child has
+  // none yet: its file is read).
+  if (script_.is_pinned()) {
+    auto record = kernel_.run_record(tenant_, step->child_run_id);
+    child->pinned = record.ok() && !record->script.is_null();
+  }
   task.wait_step_key = *key;
   task.child_path = script_.folder() + "/" + args->script;
   task.child_options = std::move(child);
