@@ -82,6 +82,35 @@ TEST_CASE("the worker wakes a sleeping child through its parent", "[cli][child][
   CHECK(ledger("--json status kid").out.find("\"completed\"") != std::string::npos);
 }
 
+// A process killed at any syscall of the tree (the parent's or its child's) leaves both
+// runs to the worker, which executes the top-most ancestor: the tree ends completed, each
+// run started once.
+TEST_CASE("the worker finishes a tree whose process was killed in its child",
+          "[cli][child][worker]") {
+  for (int k = 1;; ++k) {
+    INFO("killed at syscall " << k);
+    REQUIRE(k < 50);
+    Ledger ledger;
+    ledger.script("worker.lua", kWorker);
+    const std::string parent = ledger.script("parent.lua", kParent);
+    CliRun first = ledger("--json run " + parent + " --run-id top --input '{\"calls\": 2}'",
+                          {{"ARTANA_CRASH_AT", "syscall:" + std::to_string(k)}});
+    if (first.exit_code == 0) {
+      CHECK(k > 3);  // the parent's child step and the child's two model steps were tried
+      break;
+    }
+    REQUIRE(first.exit_code == 128 + SIGKILL);
+    CliRun worker = ledger("worker --once");
+    INFO(worker.err);
+    CHECK(worker.out == "run top: completed\n");
+    CHECK(ledger("--json status kid").out.find("\"completed\"") != std::string::npos);
+    const std::string kid = ledger("ledger export kid").out;
+    CHECK(occurrences(kid, "\"type\":\"run_started\"") == 1);
+    CHECK(occurrences(ledger("ledger export top").out, "\"type\":\"child_completed\"") == 1);
+    CHECK(ledger("ledger verify").exit_code == 0);
+  }
+}
+
 TEST_CASE("a child's spend counts against its parent's budget", "[cli][child][budget]") {
   Ledger ledger;
   ledger.script("worker.lua", kWorker);
