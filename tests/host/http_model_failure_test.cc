@@ -1,0 +1,154 @@
+// run:model over HTTP when the answer is not simply right: transient failures retried within
+// the step, a schema's repair turn, a refusal, and a streamed answer arriving in pieces.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "artana/kernel/json_parse.h"
+#include "host/http_model_support.h"
+#include "support/temp_dir.h"
+
+namespace artana::testing {
+namespace {
+
+TEST_CASE("transient failures are retried within the step after the wait the server asks",
+          "[http]") {
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  HttpTestServer server([&](const HttpRequest&) {
+    std::lock_guard<std::mutex> lock(mu);
+    arrivals.push_back(std::chrono::steady_clock::now());
+    if (arrivals.size() == 1) {
+      HttpReply busy = json_reply(R"({"error":{"message":"slow down"}})", 429);
+      busy.headers.emplace_back("retry-after-ms", "700");
+      return busy;
+    }
+    if (arrivals.size() == 2) return json_reply("oops", 500);
+    if (arrivals.size() == 3) {
+      HttpReply cut = json_reply(chat_answer("\"partial answer that is cut\""));
+      cut.cut_after_bytes = 20;
+      return cut;
+    }
+    return json_reply(chat_answer("\"finally\""));
+  });
+  host::HostOptions options = with_endpoint(server, host::ApiMode::kChat);
+  options.models.entries["*"].max_retries = 3;
+  HostFixture f(std::move(options));
+  const std::string path = f.script("ask.lua", kAsk);
+  host::RunOutcome done = f.run(path, "run-retry");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("text")->as_string() == "finally");
+  REQUIRE(arrivals.size() == 4);
+  CHECK(arrivals[1] - arrivals[0] >= std::chrono::milliseconds(700));
+  const Json* completed = terminal_payload(f, "run-retry", "model_completed");
+  CHECK(completed->find("call")->find("attempts")->as_integer() == 4);
+  // One step in the ledger, whatever the attempts.
+  CHECK(f.count("run-retry", "model_requested") == 1);
+
+  SECTION("out of retries: model_failed, transient, recorded once") {
+    HttpTestServer down([](const HttpRequest&) { return json_reply("{}", 503); });
+    host::HostOptions one_retry = with_endpoint(down, host::ApiMode::kChat);
+    one_retry.models.entries["*"].max_retries = 1;
+    f.restart(std::move(one_retry));
+    host::RunOutcome failed = f.run(path, "run-down");
+    REQUIRE(failed.status == RunStatus::kFailed);
+    CHECK(failed.error.find("kind")->as_string() == "model_failed");
+    CHECK(down.request_count() == 2);
+    const Json* recorded = terminal_payload(f, "run-down", "model_failed");
+    CHECK(recorded->find("error")->find("category")->as_string() == "transient");
+    CHECK(recorded->find("error")->find("transient")->as_bool());
+  }
+}
+
+TEST_CASE("an answer its schema refuses gets a repair turn, then fails as invalid output",
+          "[http]") {
+  std::atomic<int> calls{0};
+  std::string repair_request;
+  HttpTestServer server([&](const HttpRequest& request) {
+    if (++calls == 1) return json_reply(chat_answer(R"("{\"name\":\"x\"}")"));
+    repair_request = request.body;
+    return json_reply(chat_answer(R"("{\"name\":\"x\",\"age\":3}")"));
+  });
+  const char kTyped[] = R"lua(
+return function(run)
+  local r = run:model{ model = "m", prompt = "who?", schema = { name = "string", age = "number" } }
+  return r.output
+end
+)lua";
+  HostFixture f(with_endpoint(server, host::ApiMode::kChat));
+  const std::string path = f.script("typed.lua", kTyped);
+  host::RunOutcome done = f.run(path, "run-repair");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(text(done.output) == R"({"age":3,"name":"x"})");
+  CHECK(calls == 2);
+  CHECK(repair_request.find("does not match the JSON schema") != std::string::npos);
+  CHECK(repair_request.find("age") != std::string::npos);
+  auto first = kernel::parse_json(server.requests()[0].body, "b");
+  REQUIRE(first.ok());
+  CHECK(first->find("response_format")->find("json_schema")->find("strict")->as_bool());
+  // Usage summed over both attempts.
+  const Json* completed = terminal_payload(f, "run-repair", "model_completed");
+  CHECK(completed->find("usage")->find("total_tokens")->as_integer() == 240);
+
+  SECTION("no repairs allowed: model_output_invalid, live and replayed, the cost kept") {
+    calls = 0;
+    host::HostOptions strict = with_endpoint(server, host::ApiMode::kChat);
+    strict.models.entries["*"].repair_attempts = 0;
+    f.restart(std::move(strict));
+    host::RunOutcome failed = f.run(path, "run-invalid");
+    REQUIRE(failed.status == RunStatus::kFailed);
+    CHECK(failed.error.find("kind")->as_string() == "model_output_invalid");
+    const Json* recorded = terminal_payload(f, "run-invalid", "model_failed");
+    CHECK(recorded->find("error")->find("category")->as_string() == "invalid_output");
+    CHECK(recorded->find("cost_micro_usd")->as_integer() == 320);
+    f.restart();
+    host::RunOutcome replayed = f.run(path, "run-invalid");
+    CHECK(replayed.error.find("kind")->as_string() == "model_output_invalid");
+  }
+}
+
+TEST_CASE("a refusal fails the step as model_refused", "[http]") {
+  HttpTestServer server([](const HttpRequest&) {
+    return json_reply(chat_answer("null", R"(,"refusal":"I can't help with that")"));
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kChat));
+  host::RunOutcome failed = f.run(f.script("ask.lua", kAsk), "run-refused");
+  REQUIRE(failed.status == RunStatus::kFailed);
+  CHECK(failed.error.find("kind")->as_string() == "model_refused");
+  CHECK(failed.error.find("message")->as_string().find("I can't help") != std::string::npos);
+}
+
+TEST_CASE("a streamed answer arrives in pieces and is the same answer", "[http]") {
+  HttpTestServer server([](const HttpRequest& request) {
+    HttpReply reply;
+    reply.headers = {{"Content-Type", "text/event-stream"}};
+    const bool asked = request.body.find("\"stream\":true") != std::string::npos;
+    if (!asked) return json_reply("{}", 400);
+    reply.stream = {
+        {0, "data: {\"choices\":[{\"delta\":{\"content\":\"str\"}}]}\n\n"},
+        {30,
+         "data: {\"choices\":[{\"delta\":{\"content\":\"eamed\"},\"finish_reason\":\"stop\"}]}\n"},
+        {30,
+         "\ndata: "
+         "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":"
+         "5}}\n\ndata: [DONE]\n\n"}};
+    return reply;
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kChat));
+  host::RunOutcome done =
+      f.run(f.script("ask.lua", kAsk), "run-stream", Json::object({{"stream", true}}));
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(text(done.output) == R"({"replayed":false,"text":"streamed","tokens":5})");
+}
+
+}  // namespace
+}  // namespace artana::testing
