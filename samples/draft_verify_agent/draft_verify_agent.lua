@@ -2,8 +2,9 @@
 -- drafter answers with a Lua expression in `a` and `b`; an acceptance gate runs it through
 -- the `run_tests` tool, which refuses the first draft (it subtracts) with the failing
 -- cases; the drafter reads them in the refusal and fixes its answer; the tests pass and
--- the verifier accepts. Both models are Lua ports that print a line per call, so running
--- the same run id again shows the whole loop replayed from the ledger with no call.
+-- the verifier accepts. Both models are Lua ports, and they and the tool print a line per
+-- call, so running the same run id again shows the whole loop replayed from the ledger with
+-- no call.
 --
 --   artana --data /tmp/dva run samples/draft_verify_agent/draft_verify_agent.lua --run-id dva-1
 --   artana --data /tmp/dva ledger export dva-1 | grep agent_
@@ -15,6 +16,7 @@ local CASES = { { a = 1, b = 2, want = 3 }, { a = 5, b = 5, want = 10 }, { a = -
 artana.tool { name = "run_tests", description = "runs the add(a, b) cases against an expression",
               args = { expression = "string" },
               fn = function(args)
+                print("run_tests call: " .. args.expression)
                 local chunk = load("local a, b = ...; return " .. args.expression)
                 local failures = {}
                 for _, case in ipairs(CASES) do

@@ -5,13 +5,11 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
 #include "artana/kernel/sha256.h"
 #include "stdlib/stdlib_fixture.h"
-#include "support/run_cli.h"
 #include "support/temp_dir.h"
 
 namespace artana::testing {
@@ -937,54 +935,6 @@ end
   CHECK_THAT(outcome.output.as_string(),
              Catch::StartsWith("invalid_argument: agent.skill registers the load_skill tool") &&
                  Catch::Contains("top level"));
-}
-
-// ---- the sample ----
-
-TEST_CASE("draft_verify_agent: the gate refuses the first draft and the verifier accepts the fix",
-          "[agent][stdlib][samples]") {
-  TempDir dir;
-  const std::string data = "--data " + (dir / "ledger").string();
-  const std::string run = data + " --json run " + std::string(ARTANA_SOURCE_DIR) +
-                          "/samples/draft_verify_agent/draft_verify_agent.lua --run-id dva-1";
-  CliRun first = run_cli_env({}, run);
-  INFO(first.out << first.err);
-  REQUIRE(first.exit_code == 0);
-  auto result = kernel::parse_json(first.out);
-  REQUIRE(result.ok());
-  CHECK(text(*result->find("output")) == R"({"expression":"a + b","turns":2})");
-  CHECK(occurrences(first.err, "drafter call: a - b\n") == 1);
-  CHECK(occurrences(first.err,
-                    "drafter call: a + b (after: Your answer was not accepted. Acceptance gate "
-                    "'run_tests' failed: {\"failures\":[\"add(1, 2) = -1, want 3\"") == 1);
-  CHECK(occurrences(first.err, "verifier call: true") == 1);
-  CHECK(occurrences(first.err, "verifier call:") == 1);
-
-  CliRun exported = run_cli_env({}, data + " ledger export dva-1");
-  REQUIRE(exported.exit_code == 0);
-  std::vector<std::string> gates, verdicts;
-  std::istringstream lines(exported.out);
-  for (std::string line; std::getline(lines, line);) {
-    auto event = kernel::parse_json(line);
-    REQUIRE(event.ok());
-    if (event->find("type")->as_string() != "run_summary") continue;
-    const Json& payload = *event->find("payload");
-    const std::string kind = payload.find("kind")->as_string();
-    if (kind == "agent_acceptance_gate") gates.push_back(text(*payload.find("value")));
-    if (kind == "agent_verify_step") verdicts.push_back(text(*payload.find("value")));
-  }
-  CHECK(gates ==
-        std::vector<std::string>{R"({"agent":"coder","passed":false,"tool":"run_tests","turn":1})",
-                                 R"({"agent":"coder","passed":true,"tool":"run_tests","turn":2})"});
-  REQUIRE(verdicts.size() == 1);
-  CHECK_THAT(verdicts[0], Catch::Contains(R"("accepted":true)"));
-
-  // The same run id again: the whole loop replays from the ledger, no port is called.
-  CliRun again = run_cli_env({}, run);
-  REQUIRE(again.exit_code == 0);
-  CHECK(text(*kernel::parse_json(again.out)->find("output")) == text(*result->find("output")));
-  CHECK(occurrences(again.err, "drafter call") == 0);
-  CHECK(occurrences(again.err, "verifier call") == 0);
 }
 
 }  // namespace

@@ -76,7 +76,12 @@ inline const Json& value_of(const kernel::Event& summary) { return *summary.payl
 // ---- the samples, through the CLI (sample_cli.h) ----
 
 using sample_cli::Cli;
+using sample_cli::cut_step;
+using sample_cli::CutStep;
+using sample_cli::Env;
 using sample_cli::exported;
+using sample_cli::kill_at_each_crossing;
+using sample_cli::kKilled;
 using sample_cli::result_of;
 using sample_cli::sample;
 using sample_cli::summary_values;

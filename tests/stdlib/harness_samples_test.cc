@@ -1,12 +1,10 @@
 // The harness samples through the CLI: deploy_harness (a wake per resume, killed at every
-// syscall and run to its end), tdd_fix (a test-driven fix) and supervisor (a supervisor
-// running itself and a narrower child at once, killed at every syscall too).
+// syscall and run to its end) and supervisor (a supervisor running itself and a narrower
+// child at once, killed at every syscall too). tdd_fix has its own file,
+// harness_tdd_fix_test.cc.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -51,71 +49,31 @@ TEST_CASE("deploy_harness: a wake per resume, each stage deployed once", "[stdli
 }
 
 // Each process of a release killed at each syscall it crosses in turn (the first process,
-// then the one that resumes it): run to its end, the release deploys each stage once.
+// then the one that resumes it): run to its end, the release deploys each stage once and
+// asks the planner once per stage.
 TEST_CASE("deploy_harness: killed at any syscall, the release still deploys each stage once",
           "[stdlib][harness]") {
   const std::string run = "--json run " + sample(kDeploy);
-  const std::map<std::string, std::string> none;
   for (const bool kill_resume : {false, true}) {
-    for (int k = 1;; ++k) {
-      INFO((kill_resume ? "resume" : "run") << " killed at syscall " << k);
-      REQUIRE(k < 500);
-      const std::map<std::string, std::string> crash = {
-          {"ARTANA_CRASH_AT", "syscall:" + std::to_string(k)}};
+    INFO((kill_resume ? "the resume" : "the run") << " killed");
+    const int kills = kill_at_each_crossing("syscall", [&](const Env& crash) {
       Cli cli;
-      CliRun first = cli(run, kill_resume ? none : crash);
-      const bool first_killed = first.exit_code == 137;
+      CliRun first = cli(run, kill_resume ? Env{} : crash);
+      const bool first_killed = first.exit_code == kKilled;
       if (first_killed) first = cli(run);
       REQUIRE(first.exit_code == 3);
-      CliRun second = cli("--json resume rel-1", kill_resume ? crash : none);
-      const bool second_killed = second.exit_code == 137;
+      CliRun second = cli("--json resume rel-1", kill_resume ? crash : Env{});
+      const bool second_killed = second.exit_code == kKilled;
       if (second_killed) second = cli(run);
       REQUIRE(second.exit_code == 0);
       CHECK(text(*result_of(second).find("output")) == kDeployed);
       CHECK(occurrences(cli.printed(), "DEPLOYED build ") == 1);
       CHECK(occurrences(cli.printed(), "DEPLOYED deploy ") == 1);
-      // A process that crossed fewer than k syscalls was not killed: every point was tried.
-      if (!(kill_resume ? second_killed : first_killed)) {
-        CHECK(k > 10);  // each process crosses more syscalls than that: kills did happen
-        break;
-      }
-    }
+      CHECK(occurrences(cli.printed(), "planner called for ") == 2);
+      return kill_resume ? second_killed : first_killed;
+    });
+    CHECK(kills > 10);  // each process crosses more syscalls than that: kills did happen
   }
-}
-
-TEST_CASE("tdd_fix: the first fix fails the check, the second passes and is done",
-          "[stdlib][harness]") {
-  Cli cli;
-  const std::filesystem::path workspace = cli.dir() / "workspace";
-  std::filesystem::copy(sample("tdd_fix/workspace"), workspace,
-                        std::filesystem::copy_options::recursive);
-  const std::string run = "--json run " + sample("tdd_fix/tdd_fix.lua") +
-                          " --run-id fix-1 --workspace " + workspace.string() +
-                          " --caps exec:run,workspace:read,workspace:write";
-  CliRun fixed = cli(run);
-  REQUIRE(fixed.exit_code == 0);
-  CHECK(text(*result_of(fixed).find("output")) ==
-        R"({"done":1,"failed":0,"units":[{"attempts":1,"description":)"
-        R"("src/add.sh must print the sum of its two arguments","id":"fix_add","state":"done"}]})");
-  CHECK(occurrences(cli.printed(), "fixer proposes: $1 * $2") == 1);
-  CHECK(occurrences(cli.printed(), "fixer proposes: $1 + $2") == 1);
-  std::ifstream in(workspace / "src/add.sh");
-  const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  CHECK_THAT(source, Catch::Contains("echo $(( $1 + $2 ))"));
-  const std::vector<Json> events = exported(cli, "fix-1");
-  CHECK(summary_values(events, "verification") ==
-        std::vector<std::string>{R"({"attempt":1,"exit_code":1,"passed":false,"unit":"fix_add"})",
-                                 R"({"attempt":2,"exit_code":0,"passed":true,"unit":"fix_add"})"});
-  CHECK(summary_values(events, "artifact::last_failure/fix_add") ==
-        std::vector<std::string>{R"("FAIL: add 2 3: expected 5, got 6\n")"});
-
-  // Run again: everything replays, nothing is asked or written again.
-  std::filesystem::remove(workspace / "src/add.sh");
-  CliRun again = cli(run);
-  REQUIRE(again.exit_code == 0);
-  CHECK(occurrences(again.err, "fixer proposes") == 0);
-  CHECK_FALSE(std::filesystem::exists(workspace / "src/add.sh"));
-  CHECK(exported(cli, "fix-1").size() == events.size());
 }
 
 // ---- supervisor ----
@@ -215,21 +173,12 @@ TEST_CASE("supervisor: the deployer and a narrower notes writer run at once, eac
 // otherwise the call is retried. Then the child is resumed and the supervisor run again.
 CliRun settle(Cli& cli, const CliRun& halted, const std::string& killed_err,
               const std::string& run) {
-  const Json error = *result_of(halted).find("error");
-  REQUIRE(str(error.find("kind")) == "reconciliation_required");
-  const std::string message = str(error.find("message"));
-  const std::string tool_mark = "tool step '", run_mark = "' of run '";
-  const size_t step_at = message.find(tool_mark) + tool_mark.size();
-  const size_t run_at = message.find(run_mark, step_at);
-  REQUIRE(run_at != std::string::npos);
-  const std::string step = message.substr(step_at, run_at - step_at);
-  const std::string child =
-      message.substr(run_at + run_mark.size(),
-                     message.find('\'', run_at + run_mark.size()) - run_at - run_mark.size());
+  const CutStep cut = cut_step(*result_of(halted).find("error"));
   std::string tool, key;
-  for (const Json& e : exported(cli, child)) {
+  for (const Json& e : exported(cli, cut.run)) {
     const Json& payload = *e.find("payload");
-    if (str(e.find("type")) != "tool_requested" || str(payload.find("step_key")) != step) continue;
+    if (str(e.find("type")) != "tool_requested" || str(payload.find("step_key")) != cut.step)
+      continue;
     tool = str(payload.find("request")->find("tool"));
     key = str(payload.find("idempotency_key"));
   }
@@ -239,8 +188,8 @@ CliRun settle(Cli& cli, const CliRun& halted, const std::string& killed_err,
   const std::string decision = occurrences(killed_err, key) > 0
                                    ? "--outcome success --result '" + result + "'"
                                    : std::string("--retry");
-  REQUIRE(cli("reconcile '" + child + "' --step " + step + " " + decision).exit_code == 0);
-  REQUIRE(cli("resume '" + child + "'").exit_code == 0);
+  REQUIRE(cli("reconcile '" + cut.run + "' --step " + cut.step + " " + decision).exit_code == 0);
+  REQUIRE(cli("resume '" + cut.run + "'").exit_code == 0);
   return cli(run);
 }
 
@@ -251,27 +200,61 @@ CliRun settle(Cli& cli, const CliRun& halted, const std::string& killed_err,
 TEST_CASE("supervisor: killed at any syscall, the release goes on with its children, each once",
           "[stdlib][harness][supervisor]") {
   const std::string run = "--json run " + sample(kSupervisor);
-  for (int k = 1;; ++k) {
-    INFO("killed at syscall " << k);
-    REQUIRE(k < 500);
+  const int kills = kill_at_each_crossing("syscall", [&](const Env& crash) {
     Cli cli;
-    const CliRun killed = cli(run, {{"ARTANA_CRASH_AT", "syscall:" + std::to_string(k)}});
+    const CliRun killed = cli(run, crash);
     CliRun done = killed;
-    if (killed.exit_code == 137) done = cli(run);
-    if (done.exit_code == 4) {
-      done = settle(cli, done, killed.err, run);
-    }
+    if (killed.exit_code == kKilled) done = cli(run);
+    if (done.exit_code == 4) done = settle(cli, done, killed.err, run);
     INFO(cli.printed());
     REQUIRE(done.exit_code == 0);
     CHECK(text(*result_of(done).find("output")) == kReleased);
     check_released_once(cli);
     CHECK(cli("ledger verify").exit_code == 0);
-    // A process that crossed fewer than k syscalls was not killed: every point was tried.
-    if (killed.exit_code != 137) {
-      CHECK(k > 10);  // the release crosses more syscalls than that: kills did happen
-      break;
-    }
-  }
+    return killed.exit_code == kKilled;
+  });
+  CHECK(kills > 10);  // the release crosses more syscalls than that: kills did happen
+}
+
+// Killed as the second child's tool starts (tool.start:2), the process leaves both children's
+// side effects requested and not run. The operator settles them one at a time: executed again,
+// the supervisor halts on one child's (exit 4); a retry and a resume of that child take the
+// supervisor on until it halts on the other's. Executed again instead of that child, the
+// supervisor names the child it waits for (invalid_state, exit 4), whose resume says what it
+// needs; settled the same way, its resume takes the supervisor to its end. Each effect runs
+// once, each model is called once.
+TEST_CASE("supervisor: both children's side effects cut by one kill are settled one at a time",
+          "[stdlib][harness][supervisor]") {
+  const std::string run = "--json run " + sample(kSupervisor);
+  Cli cli;
+  REQUIRE(cli(run, sample_cli::crash_at("tool.start", 2)).exit_code == kKilled);
+  CHECK(occurrences(cli.printed(), "SHIPPED ") + occurrences(cli.printed(), "PUBLISHED ") == 0);
+  auto error_of = [](const CliRun& halted) {
+    INFO(halted.out << halted.err);
+    REQUIRE(halted.exit_code == 4);
+    return *result_of(halted).find("error");
+  };
+  auto retry = [&](const CutStep& cut) {
+    REQUIRE(cli("reconcile '" + cut.run + "' --step " + cut.step + " --retry").exit_code == 0);
+    return cli("--json resume '" + cut.run + "'");
+  };
+  const CutStep first = cut_step(error_of(cli(run)));
+  const CutStep second = cut_step(error_of(retry(first)));
+  CHECK(second.run != first.run);
+  const std::string waited = sample_cli::child_needing_attention(error_of(cli(run)));
+  CHECK(waited == second.run);
+  const CutStep again = cut_step(error_of(cli("--json resume '" + waited + "'")));
+  CHECK((again.run == second.run && again.step == second.step));
+  const CliRun done = retry(second);
+  INFO(cli.printed());
+  REQUIRE(done.exit_code == 0);
+  CHECK(text(*result_of(done).find("output")) == kReleased);
+  std::vector<std::string> children = {first.run, second.run};
+  std::sort(children.begin(), children.end());
+  CHECK(children == std::vector<std::string>{"sup-1::child::release/wake:1/1/child:1",
+                                             "sup-1::child::release/wake:1/2/child:1"});
+  check_released_once(cli);
+  CHECK(cli("ledger verify").exit_code == 0);
 }
 
 }  // namespace

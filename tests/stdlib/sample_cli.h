@@ -1,9 +1,16 @@
 // The stdlib's samples run as a user runs them: the `artana` CLI on a fresh ledger in a temp
-// dir, its --json result, `ledger export` and the summaries in it.
+// dir, its --json result, `ledger export` and what it records (summaries, completed calls,
+// side effects left cut) — killed at each crossing of a fault point in turn
+// (kill_at_each_crossing), and what an operator reads off a halt (cut_step,
+// child_needing_attention).
 #pragma once
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -50,9 +57,10 @@ inline Json result_of(const CliRun& run) {
 }
 
 // `artana ledger export RUN`, one parsed event per line.
-inline std::vector<Json> exported(Cli& cli, const std::string& run) {
+inline std::vector<Json> exported(Cli& cli, const std::string& run, bool may_be_missing = false) {
   CliRun out = cli("ledger export " + run);
   INFO(out.err);
+  if (may_be_missing && out.exit_code == 9) return {};  // killed before its first event
   REQUIRE(out.exit_code == 0);
   std::vector<Json> events;
   std::istringstream lines(out.out);
@@ -80,6 +88,147 @@ inline std::vector<std::string> summary_values(const std::vector<Json>& events,
       out.push_back(kernel::canonical_json(*payload.find("value")).value());
   }
   return out;
+}
+
+// How many calls of `name` the events record as completed: the <kind>_completed events (any
+// outcome) of the steps whose <kind>_requested names it in request.<kind>.
+inline size_t completed_calls(const std::vector<Json>& events, const std::string& kind,
+                              const std::string& name) {
+  std::vector<std::string> steps;
+  size_t n = 0;
+  for (const Json& e : events) {
+    const Json& payload = *e.find("payload");
+    const std::string type = string_at(e, "type");
+    if (type == kind + "_requested" && string_at(*payload.find("request"), kind.c_str()) == name)
+      steps.push_back(string_at(payload, "step_key"));
+    if (type == kind + "_completed")
+      n += std::count(steps.begin(), steps.end(), string_at(payload, "step_key"));
+  }
+  return n;
+}
+
+// Of model (or port) `model`; of tool `tool`.
+inline size_t models_completed(const std::vector<Json>& events, const std::string& model) {
+  return completed_calls(events, "model", model);
+}
+inline size_t tools_completed(const std::vector<Json>& events, const std::string& tool) {
+  return completed_calls(events, "tool", tool);
+}
+
+// The tool a run's step `step` requested ("" when it requested none).
+inline std::string tool_of(const std::vector<Json>& events, const std::string& step) {
+  for (const Json& e : events) {
+    const Json& payload = *e.find("payload");
+    if (string_at(e, "type") == "tool_requested" && string_at(payload, "step_key") == step)
+      return string_at(*payload.find("request"), "tool");
+  }
+  return "";
+}
+
+// The steps of side-effecting tools the events show requested and not completed: what a kill
+// cut, which the run's next execution halts on (reconciliation_required).
+inline std::vector<std::string> cut_side_effects(const std::vector<Json>& events) {
+  std::vector<std::string> open;
+  for (const Json& e : events) {
+    const Json& payload = *e.find("payload");
+    const std::string type = string_at(e, "type"), step = string_at(payload, "step_key");
+    const Json* side_effect = payload.find("side_effect");
+    if (type == "tool_requested" && side_effect != nullptr && side_effect->is_bool() &&
+        side_effect->as_bool())
+      open.push_back(step);
+    if (type == "tool_completed")
+      open.erase(std::remove(open.begin(), open.end(), step), open.end());
+  }
+  return open;
+}
+
+// ---- killed at every crossing of a fault point ----
+
+// The exit code of a process that SIGKILLed itself (ARTANA_CRASH_AT), as a shell reports it.
+inline constexpr int kKilled = 128 + 9;
+
+using Env = std::map<std::string, std::string>;
+
+// The environment that makes a process SIGKILL itself the k-th time it crosses `point` (one
+// of kernel/include/artana/kernel/fault_points.h: syscall, append.before, ...).
+inline Env crash_at(const std::string& point, int k) {
+  return {{"ARTANA_CRASH_AT", point + ":" + std::to_string(k)}};
+}
+
+// Calls `trial(crash_at(point, k))` for k = 1, 2, ... until a trial returns false — the
+// process it gave the crash to was not killed: it crosses `point` fewer than k times, so
+// every crossing was tried. Each trial kills a process (on a fresh ledger of its own, say)
+// and goes on to the run's end. Returns how many trials killed their process.
+template <typename Trial>
+int kill_at_each_crossing(const std::string& point, Trial&& trial, int limit = 500) {
+  for (int k = 1;; ++k) {
+    INFO("killed at " << point << ":" << k);
+    REQUIRE(k <= limit);
+    if (!trial(crash_at(point, k))) return k - 1;
+  }
+}
+
+// ---- a side effect cut by a kill ----
+
+// The step a run halted on with reconciliation_required, and the run it is in (a child's,
+// when the halt reached its parent): read off the error's message, "tool step 'S' of run 'R'
+// may or may not have had its effect ...".
+struct CutStep {
+  std::string run, step;
+};
+
+inline CutStep cut_step(const Json& error) {
+  INFO(kernel::canonical_json(error).value());
+  const Json* kind = error.find("kind");
+  REQUIRE((kind != nullptr && kind->is_string() && kind->as_string() == "reconciliation_required"));
+  const std::string message = string_at(error, "message");
+  const std::string step_mark = "tool step '", run_mark = "' of run '";
+  const size_t step_at = message.find(step_mark);
+  REQUIRE(step_at != std::string::npos);
+  const size_t run_at = message.find(run_mark, step_at);
+  REQUIRE(run_at != std::string::npos);
+  const size_t run_end = message.find('\'', run_at + run_mark.size());
+  REQUIRE(run_end != std::string::npos);
+  return {message.substr(run_at + run_mark.size(), run_end - run_at - run_mark.size()),
+          message.substr(step_at + step_mark.size(), run_at - step_at - step_mark.size())};
+}
+
+// The child run a parent is held by when executing the parent again says it waits for a child
+// that needs attention (invalid_state: "waits for its child run 'C', which is
+// needs_attention"); "" for any other error. The child is what an operator resumes (and, when
+// its own error says so, reconciles).
+inline std::string child_needing_attention(const Json& error) {
+  const std::string message = string_at(error, "message"), mark = "waits for its child run '";
+  const size_t at = message.find(mark);
+  if (string_at(error, "kind") != "invalid_state" || at == std::string::npos) return "";
+  const size_t end = message.find('\'', at + mark.size());
+  return end == std::string::npos ? "" : message.substr(at + mark.size(), end - at - mark.size());
+}
+
+// ---- tdd_fix's workspace ----
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Copies samples/tdd_fix/workspace to `to`, its check.sh made to append a line to
+// check_runs.log each time it starts: how many times the check really ran (tdd_check_runs),
+// recorded or not. What the check prints, and so what the run records, is unchanged.
+inline void copy_tdd_fix_workspace(const std::filesystem::path& to) {
+  std::filesystem::copy(sample("tdd_fix/workspace"), to, std::filesystem::copy_options::recursive);
+  std::string check = read_text(to / "check.sh");
+  const size_t first_line = check.find('\n') + 1;
+  REQUIRE(first_line > 0);
+  check.insert(first_line, "echo CHECK RAN >> check_runs.log\n");
+  std::ofstream(to / "check.sh", std::ios::trunc) << check;
+}
+
+inline size_t tdd_check_runs(const std::filesystem::path& workspace) {
+  std::ifstream in(workspace / "check_runs.log");
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line == "CHECK RAN";
+  return n;
 }
 
 }  // namespace artana::testing::sample_cli

@@ -6,6 +6,8 @@
 //   append.after   an append committed, before the kernel looks at the result
 //   tool.start     a live tool's request is committed; its fn has not run yet
 //   tool.end       a live tool's fn returned; its completion is not recorded yet
+// The tool points are a script's own tools' (artana.tool, a Lua fn); the host's built-ins
+// (run:exec, run:http, the file tools) cross none: a kill cuts them at the append points.
 // Without the variable a crossing costs one relaxed load. Built in unless the CMake option
 // ARTANA_FAULT_INJECTION is OFF (then fault_point() compiles to nothing).
 // Thread-safe.
