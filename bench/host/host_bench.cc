@@ -40,17 +40,6 @@ using namespace artana::bench;
 
 namespace {
 
-struct Settings {
-  bool json = false;
-  bool quick = false;
-  std::string dir;
-  std::string only;  // a group (live, replay, noio, paused) or a figure's name
-
-  bool wants(const char* group, const char* figure) const {
-    return only.empty() || only == group || only == figure;
-  }
-};
-
 // lua_live_step_us: whole runs of live model steps; each sample is one run's tick time
 // divided by its steps (the port's coroutine, both syscalls' JSON, the kernel, the append).
 void bench_live(const Settings& s) {
@@ -124,20 +113,6 @@ void bench_replay(const Settings& s) {
 // sink stamps the time: one sample is one block, divided by its calls. Loading the run and
 // compiling the script fall outside the blocks; the whole re-execution per call is printed
 // beside it.
-
-// Stamps the steady clock at each print() of the script: the block markers.
-struct StampPrints {
-  std::vector<double> stamps;  // steady µs of each marker while recording
-  bool recording = false;
-
-  host::HostOptions options() {
-    host::HostOptions o;
-    o.print_sink = [this](const RunId&, std::string_view) {
-      if (recording) stamps.push_back(now_us());
-    };
-    return o;
-  }
-};
 
 void bench_noio_kind(const Settings& s, const std::string& kind, const std::string& name,
                      Target target, int64_t blocks) {
@@ -292,31 +267,7 @@ void bench_cli(const Settings& s) {
 }
 
 int main(int argc, char** argv) {
-  Settings s;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) {
-      s.json = true;
-    } else if (std::strcmp(argv[i], "--quick") == 0) {
-      s.quick = true;
-    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-      s.dir = argv[++i];
-    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-      s.only = argv[++i];
-    } else {
-      std::fprintf(stderr,
-                   "usage: host_bench [--json] [--quick] [--dir DIR] [--only "
-                   "cli|live|replay|noio|paused]\n");
-      return 2;
-    }
-  }
-  const bool temporary = s.dir.empty();
-  if (temporary) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "artana-hbench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) return 1;
-    s.dir = pattern;
-  }
-  std::filesystem::create_directories(s.dir);
+  const Settings s = parse_settings(argc, argv, "cli|live|replay|noio|paused", "artana-hbench");
   info(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
   if (s.wants("cli", "cli_first_step_ms")) bench_cli(s);
   if (s.wants("live", "lua_live_step_us")) bench_live(s);
@@ -324,6 +275,6 @@ int main(int argc, char** argv) {
   if (s.wants("noio", "replayed_noio_syscall_us")) bench_noio(s);
   // Last: it holds thousands of runs and grows the heap.
   if (s.wants("paused", "paused_run_bytes")) bench_paused(s);
-  if (temporary) std::filesystem::remove_all(s.dir);
+  if (s.temporary) std::filesystem::remove_all(s.dir);
   return 0;
 }

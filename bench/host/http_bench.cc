@@ -23,14 +23,6 @@ using artana::testing::HttpTestServer;
 
 namespace {
 
-struct Settings {
-  bool json = false;
-  bool quick = false;
-  std::string dir;
-  std::string only;
-  bool wants(const char* group) const { return only.empty() || only == group; }
-};
-
 // A Chat Completions answer of about 1 KiB.
 HttpReply answer(int delay_ms) {
   static const std::string body =
@@ -120,40 +112,18 @@ void bench_thousand(const Settings& s, const char* figure, int max_connections, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings s;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) {
-      s.json = true;
-    } else if (std::strcmp(argv[i], "--quick") == 0) {
-      s.quick = true;
-    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-      s.dir = argv[++i];
-    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-      s.only = argv[++i];
-    } else {
-      std::fprintf(stderr,
-                   "usage: http_bench [--json] [--quick] [--dir DIR] [--only step|wide|default]\n");
-      return 2;
-    }
-  }
+  const Settings s = parse_settings(argc, argv, "step|wide|default", "artana-http");
   // 1 000 connections at once are 2 000 descriptors in this process (client and server).
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 8192) {
     files.rlim_cur = std::min<rlim_t>(files.rlim_max, 8192);
     ::setrlimit(RLIMIT_NOFILE, &files);
   }
-  const bool temporary = s.dir.empty();
-  if (temporary) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "artana-http-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) return 1;
-    s.dir = pattern;
-  }
-  std::filesystem::create_directories(s.dir);
   info(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
   if (s.wants("step")) bench_step(s);
   // (1000 / 1000) × 50 ms + 0.5 s, and (1000 / 64) × 50 ms + 0.5 s.
   if (s.wants("wide")) bench_thousand(s, "http_1000_steps_wide_s", 1000, 0.6);
   if (s.wants("default")) bench_thousand(s, "http_1000_steps_default_s", 64, 1.28);
-  if (temporary) std::filesystem::remove_all(s.dir);
+  if (s.temporary) std::filesystem::remove_all(s.dir);
   return 0;
 }

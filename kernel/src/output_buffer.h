@@ -18,7 +18,7 @@ namespace artana::kernel {
 
 class OutputBuffer {
  public:
-  explicit OutputBuffer(std::string& out) : out_(out), written_(out.size()) {}
+  explicit OutputBuffer(std::string& out) : out_(out), start_(out.size()), written_(out.size()) {}
   ~OutputBuffer() { out_.resize(written_); }
   OutputBuffer(const OutputBuffer&) = delete;
   OutputBuffer& operator=(const OutputBuffer&) = delete;
@@ -41,13 +41,16 @@ class OutputBuffer {
   }
 
  private:
-  // Doubling keeps appends amortised O(1). Growing to the capacity first costs no
-  // allocation: a caller that clears and reuses one string allocates only while it grows.
+  // The slack doubles what this buffer has written, which keeps appends amortised O(1);
+  // std::string's own growth keeps reallocation geometric. Slack in proportion to the whole
+  // string instead zero-filled it all again for every short-lived buffer on a long string
+  // (append_canonical_string, once per string of a payload): quadratic in the payload.
   [[gnu::noinline]] void grow(size_t n) {  // kept out of put() so put() inlines
-    out_.resize(std::max({written_ + n, 2 * out_.size(), out_.capacity(), size_t{256}}));
+    out_.resize(written_ + std::max({n, written_ - start_, size_t{256}}));
   }
 
   std::string& out_;
+  size_t start_;    // where this buffer's output begins
   size_t written_;  // bytes of out_ that hold output; the rest is slack
 };
 

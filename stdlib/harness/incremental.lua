@@ -73,10 +73,16 @@ local function checked_units(units)
   return list
 end
 
+-- A wake's bookkeeping is O(1) in the number of units: counts are kept as units move, and
+-- the first pending unit is found from a cursor. (_check_sleep must still look at every
+-- unit a hook could have changed, and every 100th transition lists them all.)
 function Incremental:_reset()
   self.units = nil      -- what hooks see: {id, description, state, attempts, ...}
   self._order = {}      -- unit ids, in order
-  self._state = {}      -- id -> {state, attempts, index, description}: the harness's own
+  self._state = {}      -- id -> {state, attempts, index, description, unit = the table
+                        -- hooks were given}: the harness's own
+  self._counts = { pending = 0, in_progress = 0, done = 0, failed = 0 }
+  self._next = 1        -- every unit before _order[_next] is not pending
   self._transitions = 0 -- in this execution: replays count the same
   self._last = nil      -- {unit, state} the last wake settled
 end
@@ -92,18 +98,16 @@ function Incremental:_initialize(ctx)
     self.units[i] = unit
     self._order[i] = unit.id
     self._state[unit.id] = { state = "pending", attempts = 0, index = i,
-                             description = unit.description }
+                             description = unit.description, unit = unit }
   end
+  self._counts.pending = #units
 end
 
 --- h:counts(): how many units are in each state {pending, in_progress, done, failed}.
 function Incremental:counts()
-  local counts = { pending = 0, in_progress = 0, done = 0, failed = 0 }
-  for _, id in ipairs(self._order) do
-    local state = self._state[id].state
-    counts[state] = counts[state] + 1
-  end
-  return counts
+  local counts = self._counts
+  return { pending = counts.pending, in_progress = counts.in_progress, done = counts.done,
+           failed = counts.failed }
 end
 
 -- The units as the harness records them: {id, description, state, attempts}.
@@ -135,19 +139,15 @@ function Incremental:_reorientation(ctx, previous)
 end
 
 function Incremental:_wake_begin()
-  self._done_before = {}
-  for _, id in ipairs(self._order) do
-    if self._state[id].state == "done" then self._done_before[id] = true end
-  end
   self._done_in_wake = nil
   self._current = nil
 end
 
 function Incremental:_first_pending()
-  for _, id in ipairs(self._order) do
-    if self._state[id].state == "pending" then return id end
-  end
-  return nil
+  local order, state, i = self._order, self._state, self._next
+  while order[i] ~= nil and state[order[i]].state ~= "pending" do i = i + 1 end
+  self._next = i
+  return order[i]
 end
 
 function Incremental:_result()
@@ -168,6 +168,9 @@ function Incremental:_transition(run, id, to, attempt, err)
     self._done_in_wake = id
   end
   record.state = to
+  self._counts[from] = self._counts[from] - 1
+  self._counts[to] = self._counts[to] + 1
+  if to == "pending" and record.index < self._next then self._next = record.index end
   local unit = self.units[record.index]
   if type(unit) == "table" then unit.state, unit.attempts = to, record.attempts end
   self._transitions = self._transitions + 1
@@ -221,32 +224,49 @@ function Incremental:_settle(ctx, id, outcome)
 end
 
 -- The units at the end of a wake: none in progress, at most one newly done, and each as
--- the harness set it (hooks see h.units; changing them is not how a unit moves).
+-- the harness set it (hooks see h.units; changing them is not how a unit moves). The one
+-- part of a wake that grows with the number of units, so one pass, and a unit as the
+-- harness left it (its own table, state and attempts, not the unit of this wake) takes a
+-- short test; any other takes every rule, the errors in this order: a replaced or
+-- in-progress unit at once, then two units newly done, then a unit changed outside.
 function Incremental:_check_sleep(ctx)
-  if self.units == nil then return end
-  local newly_done = {}
-  for i, id in ipairs(self._order) do
-    local unit = self.units[i]
-    if type(unit) ~= "table" or unit.id ~= id then
-      fail("harness_state", "h.units[" .. i .. "] is no longer unit '" .. id .. "'")
+  local units = self.units
+  if units == nil then return end
+  local order, states, done_in_wake = self._order, self._state, self._done_in_wake
+  local newly_done, changed = {}, nil
+  for i = 1, #order do
+    local id, unit = order[i], units[i]
+    local record = states[id]
+    if unit ~= record.unit or unit.id ~= id or unit.state ~= record.state or
+       unit.attempts ~= record.attempts or record.state == "in_progress" or id == done_in_wake then
+      if type(unit) ~= "table" or unit.id ~= id then
+        fail("harness_state", "h.units[" .. i .. "] is no longer unit '" .. id .. "'")
+      end
+      local state = unit.state
+      if state == "in_progress" then
+        fail("harness_state", "unit '" .. id .. "' is still in_progress at the end of wake " ..
+          ctx.wake .. ": a unit is settled in the wake that starts it")
+      end
+      -- Done is final, so the units done before this wake are the harness's done ones but
+      -- the one it settled in this wake.
+      if state == "done" and (record.state ~= "done" or id == done_in_wake) then
+        newly_done[#newly_done + 1] = id
+      end
+      if changed == nil and (state ~= record.state or unit.attempts ~= record.attempts) then
+        changed = i
+      end
     end
-    if unit.state == "in_progress" then
-      fail("harness_state", "unit '" .. id .. "' is still in_progress at the end of wake " ..
-        ctx.wake .. ": a unit is settled in the wake that starts it")
-    end
-    if unit.state == "done" and not self._done_before[id] then newly_done[#newly_done + 1] = id end
   end
   if #newly_done > 1 then
     fail("harness_state", "units '" .. table.concat(newly_done, "', '") ..
       "' all reached done in wake " .. ctx.wake .. ": one unit per wake")
   end
-  for i, id in ipairs(self._order) do
-    local unit, record = self.units[i], self._state[id]
-    if unit.state ~= record.state or unit.attempts ~= record.attempts then
-      fail("harness_state", "unit '" .. id .. "' was changed outside the harness (state '" ..
-        tostring(unit.state) .. "', attempts " .. tostring(unit.attempts) .. "; the harness " ..
-        "recorded '" .. record.state .. "', " .. record.attempts .. ")")
-    end
+  if changed ~= nil then
+    local id, unit = order[changed], units[changed]
+    local record = states[id]
+    fail("harness_state", "unit '" .. id .. "' was changed outside the harness (state '" ..
+      tostring(unit.state) .. "', attempts " .. tostring(unit.attempts) .. "; the harness " ..
+      "recorded '" .. record.state .. "', " .. record.attempts .. ")")
   end
 end
 

@@ -223,6 +223,12 @@ local h = harness.incremental {
     if ctx.input.contrive == "two_done" then h.units[2].state = "done" end
     if ctx.input.contrive == "in_progress" then h.units[2].state = "in_progress" end
     if ctx.input.contrive == "attempts" then h.units[2].attempts = 5 end
+    if ctx.input.contrive == "replaced" then
+      h.units[2] = { id = "c", description = "second", state = "pending", attempts = 0 }
+    end
+    -- The unit this wake settled, and one an earlier wake did.
+    if ctx.input.contrive == "undone" then h.units[1].state = "pending" end
+    if ctx.input.contrive == "undone_later" and ctx.wake == 2 then h.units[1].state = "pending" end
   end,
 }
 return h:entry()
@@ -232,12 +238,21 @@ TEST_CASE("two units done in one wake, or one in progress at sleep, is harness_s
           "[stdlib][harness]") {
   HostFixture f(stdlib_options());
   const std::string path = f.script("rules.lua", lua(kRules));
-  const std::vector<std::pair<std::string, std::string>> cases = {
+  struct Case {
+    std::string contrive, message;
+    size_t wake = 1;  // the wake that fails
+  };
+  const std::vector<Case> cases = {
       {"two_done", "units 'a', 'b' all reached done in wake 1: one unit per wake"},
       {"in_progress", "unit 'b' is still in_progress at the end of wake 1"},
       {"attempts", "unit 'b' was changed outside the harness"},
+      {"replaced", "h.units[2] is no longer unit 'b'"},
+      {"undone",
+       "unit 'a' was changed outside the harness (state 'pending', attempts 0; the "
+       "harness recorded 'done', 0)"},
+      {"undone_later", "unit 'a' was changed outside the harness", 2},
   };
-  for (const auto& [contrive, message] : cases) {
+  for (const auto& [contrive, message, wake] : cases) {
     INFO(contrive);
     const std::string run = "run-rules-" + contrive;
     host::RunOutcome failed = f.run(path, run, Json::object({{"contrive", contrive}}));
@@ -245,8 +260,8 @@ TEST_CASE("two units done in one wake, or one in progress at sleep, is harness_s
     CHECK(str(failed.error.find("kind")) == "harness_state");
     CHECK_THAT(str(failed.error.find("message")), Catch::Contains(message));
     const auto sleeps = summaries_of(f, run, "harness_sleep");
-    REQUIRE(sleeps.size() == 1);
-    CHECK(str(value_of(sleeps[0]).find("status")) == "failed");
+    REQUIRE(sleeps.size() == wake);
+    CHECK(str(value_of(sleeps.back()).find("status")) == "failed");
     REQUIRE(summaries_of(f, run, "harness_failed").size() == 1);
   }
 }
