@@ -19,9 +19,9 @@
 --
 -- Determinism: a re-execution replays every recorded step from the top, so the harness's
 -- state (units, attempts, transitions) must follow from recorded values only. The units
--- are the recorded value of define_tasks' run:step; what a work_on did is recorded in a
--- run:step too (`unit_outcome`) before the harness acts on it; a verification passes on a
--- recorded exec result (and a recorded model answer). Nothing reads the clock or counts
+-- are the recorded value of define_tasks' run:step; what a work_on did is recorded by the
+-- transition it caused (task_progress, a step: an execution whose work_on ends otherwise is
+-- drift); a verification passes on a recorded exec result (and a recorded model answer). Nothing reads the clock or counts
 -- anything that differs between a live execution and its replay.
 local base = require "artana.harness.base"
 local incremental = require "artana.harness.incremental"

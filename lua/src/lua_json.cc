@@ -5,7 +5,8 @@
 //   lua_type, lua_typename, lua_isinteger, lua_toboolean, lua_tointegerx, lua_tonumberx,
 //   lua_topointer, lua_absindex, lua_gettop, lua_rawequal    -- pure reads, no allocation
 //   lua_tolstring    -- only on values already strings: converting a number would allocate
-//   lua_rawgeti, lua_rawgetp, lua_getmetatable, lua_pushnil  -- raw, into reserved slots
+//   lua_rawgeti, lua_rawgetp, lua_rawget, lua_getmetatable, lua_pushnil  -- raw, into
+//                    reserved slots (a view's field name is a registry string: no allocation)
 //   lua_next         -- raw traversal; it raises only for a key not in the table, and we
 //                       never change a table while walking it (pops keep the key intact)
 //   lua_checkstack   -- returns false instead of raising when the stack cannot grow
@@ -154,7 +155,7 @@ class Reader {
         return true;
       }
       case LUA_TTABLE:
-        return table(index, at, depth + 1, out);
+        return table_or_view(index, at, depth + 1, out);
       default:
         return fail(
             "{}: a {} cannot cross as JSON (pass data: nil, boolean, number, string, table)",
@@ -211,6 +212,15 @@ class Reader {
       default:
         return fmt::format("of type {}", lua_typename(L_, lua_type(L_, index)));
     }
+  }
+
+  // A view (lua_json.h, enable_json_views) crosses as its data table.
+  bool table_or_view(int index, const PathNode* at, int depth, Json& out) {
+    if (!lua_checkstack(L_, 2)) return fail("{}: out of Lua stack space", path(at));
+    if (!push_json_view_data(L_, index)) return table(index, at, depth, out);
+    const bool ok = table(lua_gettop(L_), at, depth, out);
+    lua_pop(L_, 1);  // drop the data
+    return ok;
   }
 
   bool table(int index, const PathNode* at, int depth, Json& out) {

@@ -17,6 +17,7 @@ using kernel::Json;
 
 // Registry key of the array marker: the address is unique to this library.
 const char kArrayMarkerKey = 0;
+const char kViewFieldKey = 0;  // registry: the string "__artana_json"
 
 }  // namespace
 
@@ -97,6 +98,23 @@ void push_array_marker(lua_State* L) {
   lua_setfield(L, -2, "__metatable");
   lua_pushvalue(L, -1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kArrayMarkerKey);
+}
+
+void enable_json_views(lua_State* L) {
+  lua_pushliteral(L, "__artana_json");
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kViewFieldKey);
+}
+
+bool push_json_view_data(lua_State* L, int index) {
+  const int abs = lua_absindex(L, index);
+  if (!lua_getmetatable(L, abs)) return false;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kViewFieldKey) == LUA_TSTRING &&
+      lua_rawget(L, -2) == LUA_TTABLE) {
+    lua_remove(L, -2);  // drop the metatable, keep the data
+    return true;
+  }
+  lua_pop(L, 2);  // drop the field (or nil) and the metatable
+  return false;
 }
 
 void mark_array(lua_State* L, int index) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "artana/lua/lua_error.h"
+#include "artana/lua/lua_json.h"
 #include "artana/lua/sandbox.h"
 
 namespace artana::lua {
@@ -99,6 +100,7 @@ void load_prelude(lua_State* L) {
 // Arg 1: Install*. Runs under lua_pcall.
 int install(lua_State* L) {
   auto* in = static_cast<Install*>(lua_touserdata(L, 1));
+  enable_json_views(L);  // the stdlib's read-only units cross as their data
   load_prelude(L);
   lua_newtable(L);  // the prelude's own, empty environment: it uses only its arguments
   lua_setupvalue(L, -2, 1);

@@ -9,7 +9,9 @@ local M = {}
 --- Whether a caught error is a halt or the host's own trouble (it must propagate as it is).
 M.passes_through = artana.passes_through  -- the one list (the prelude)
 
---- An error as a summary value: {kind, message}. A plain error("text") is a script_error.
+--- An error as a summary value: {kind, message}. A plain error("text") is a script_error,
+-- its message without the "file:line: " Lua put before it: a summary is a recorded step,
+-- and code that only moved (a hot reload) must not make it drift.
 function M.describe(err)
   if type(err) == "table" then
     local message = err.message
@@ -17,7 +19,9 @@ function M.describe(err)
     return { kind = type(err.kind) == "string" and err.kind or "script_error",
              message = tostring(message) }
   end
-  return { kind = "script_error", message = tostring(err) }
+  local message = tostring(err)
+  if type(err) == "string" then message = message:gsub("^[^\n]-:%d+: ", "", 1) end
+  return { kind = "script_error", message = message }
 end
 
 --- The run a method was given: a hook's ctx (ctx.run) or the run object itself.

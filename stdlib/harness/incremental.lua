@@ -11,14 +11,18 @@
 -- Every transition writes task_progress {unit, from, to, attempt, counts, error?} keyed
 -- task/<id>/<to>/<attempt> (`attempt` counts from 1; every 100th also carries `units`),
 -- and each wake ends by writing the artifact progress = {wake, counts, current} (`current`:
--- the unit that wake worked on). The harness keeps its own copy of each unit's state:
--- h.units is what hooks see, and a wake that leaves a unit in_progress, two units newly
--- done, or a state the harness did not set is harness_state.
+-- the unit that wake worked on). h.units is a read-only view of the harness's own records
+-- (ipairs, pairs, #, fields and JSON see them): writing a unit's id, description, state or
+-- attempts, or replacing a unit, is harness_state at the write (a unit moves only by its
+-- transitions); other fields of a unit are the script's to write.
 --
 -- Determinism: the units are the recorded value of define_tasks' run:step, and what a
--- work_on did is recorded in a run:step too (`unit_outcome`) before the harness acts on it,
--- so a re-execution settles every unit as the run did. Reorientation adds `counts`, and
--- `previous.unit`/`previous.unit_state` name the unit the previous wake worked on.
+-- work_on did is recorded by the transition it caused (task_progress, a step): a
+-- re-execution whose work_on ends otherwise (returns where it raised, or another error) is
+-- drift, decided by the replay policy. An error's message is recorded without Lua's
+-- "file:line:" prefix, so a hot reload that only moves code is not drift. Reorientation adds
+-- `counts`, and `previous.unit`/`previous.unit_state` name the unit the previous wake
+-- worked on. A wake's bookkeeping is O(1) in the number of units.
 -- @module artana.harness.incremental
 local artana = require "artana"
 local base = require "artana.harness.base"
@@ -73,14 +77,46 @@ local function checked_units(units)
   return list
 end
 
--- A wake's bookkeeping is O(1) in the number of units: counts are kept as units move, and
--- the first pending unit is found from a cursor. (_check_sleep must still look at every
--- unit a hook could have changed, and every 100th transition lists them all.)
+-- What a hook may not write in a unit: the harness's.
+local OWNED = { id = true, description = true, state = true, attempts = true }
+
+-- A read-only view of `record` (a unit as the harness keeps it).
+local function unit_view(record)
+  return setmetatable({}, {
+    __index = record,
+    __newindex = function(_, field, value)
+      if OWNED[field] then
+        fail("harness_state", "unit '" .. record.id .. "': " .. tostring(field) .. " is the " ..
+          "harness's to set (a unit moves by its transitions, not by writing h.units)")
+      end
+      record[field] = value
+    end,
+    __pairs = function() return pairs(record) end,
+    __artana_json = record,
+    __metatable = "artana.unit",
+  })
+end
+
+-- The read-only list of unit views; `records` is what it crosses as JSON.
+local function list_view(views, records)
+  return setmetatable({}, {
+    __index = views,
+    __newindex = function(_, key)
+      fail("harness_state", "h.units[" .. tostring(key) .. "]: the units are the harness's " ..
+        "(define_tasks gives them, once)")
+    end,
+    __len = function() return #views end,
+    __pairs = function() return ipairs(views) end,
+    __artana_json = records,
+    __metatable = "artana.units",
+  })
+end
+
 function Incremental:_reset()
-  self.units = nil      -- what hooks see: {id, description, state, attempts, ...}
+  self.units = nil      -- what hooks see: list_view of unit_view's
   self._order = {}      -- unit ids, in order
-  self._state = {}      -- id -> {state, attempts, index, description, unit = the table
-                        -- hooks were given}: the harness's own
+  self._state = {}      -- id -> {id, description, state, attempts, ...}: the harness's own
+  self._views = {}      -- the view of each unit, in order
   self._counts = { pending = 0, in_progress = 0, done = 0, failed = 0 }
   self._next = 1        -- every unit before _order[_next] is not pending
   self._transitions = 0 -- in this execution: replays count the same
@@ -92,14 +128,17 @@ function Incremental:_initialize(ctx)
   local units = ctx.run:step("define_tasks", function()
     return checked_units(define_tasks(self, ctx))
   end)
-  self.units = {}
+  local records = {}
   for i, unit in ipairs(units) do
     unit.state, unit.attempts = "pending", 0
-    self.units[i] = unit
+    records[i] = unit
     self._order[i] = unit.id
-    self._state[unit.id] = { state = "pending", attempts = 0, index = i,
-                             description = unit.description, unit = unit }
+    self._state[unit.id] = unit
+    self._views[i] = unit_view(unit)
   end
+  self.units = list_view(self._views, artana.array(records))
+  self._index = {}
+  for i, id in ipairs(self._order) do self._index[id] = i end
   self._counts.pending = #units
 end
 
@@ -170,9 +209,8 @@ function Incremental:_transition(run, id, to, attempt, err)
   record.state = to
   self._counts[from] = self._counts[from] - 1
   self._counts[to] = self._counts[to] + 1
-  if to == "pending" and record.index < self._next then self._next = record.index end
-  local unit = self.units[record.index]
-  if type(unit) == "table" then unit.state, unit.attempts = to, record.attempts end
+  local index = self._index[id]
+  if to == "pending" and index < self._next then self._next = index end
   self._transitions = self._transitions + 1
   local value = { unit = id, from = from, to = to, attempt = attempt, counts = self:counts(),
                   error = err }
@@ -194,79 +232,37 @@ function Incremental:_step(ctx)
   local record = self._state[id]
   self._current = id
   self:_transition(ctx.run, id, "in_progress", record.attempts + 1)
-  local ok, err = pcall(self.config.work_on, self, self.units[record.index], ctx)
+  local ok, err = pcall(self.config.work_on, self, self._views[self._index[id]], ctx)
   -- A halt is not the unit's failure, and a broken harness rule (harness_state, say a
   -- verification of another unit) is the wake's: neither is an attempt of this unit.
   if not ok and (common.passes_through(err) or
                  (type(err) == "table" and err.kind == "harness_state")) then
     error(err, 0)
   end
-  -- What work_on did is recorded before the harness acts on it: a replay (or reloaded code)
-  -- settles the unit as the run did, whatever the code would do now.
-  local outcome = ctx.run:step("unit_outcome", function()
-    if ok then return { ok = true } end
-    return { ok = false, error = common.describe(err) }
-  end)
-  self:_settle(ctx, id, outcome)
+  self:_settle(ctx, id, ok, err)
   self._last = { unit = id, state = record.state }
   ctx.run:artifact("progress", { wake = ctx.wake, counts = self:counts(), current = id })
   if self:_first_pending() == nil then return self:_result(), false end
   return { wake = ctx.wake, unit = id, state = record.state }, true
 end
 
--- Settles the unit work_on worked on from its recorded outcome.
-function Incremental:_settle(ctx, id, outcome)
-  if outcome.ok then
+-- Settles the unit work_on worked on: done when it returned, else a failed attempt.
+function Incremental:_settle(ctx, id, ok, err)
+  if ok then
     self:_transition(ctx.run, id, "done", self._state[id].attempts + 1)
   else
-    self:_fail_attempt(ctx.run, id, outcome.error)
+    self:_fail_attempt(ctx.run, id, common.describe(err))
   end
 end
 
--- The units at the end of a wake: none in progress, at most one newly done, and each as
--- the harness set it (hooks see h.units; changing them is not how a unit moves). The one
--- part of a wake that grows with the number of units, so one pass, and a unit as the
--- harness left it (its own table, state and attempts, not the unit of this wake) takes a
--- short test; any other takes every rule, the errors in this order: a replaced or
--- in-progress unit at once, then two units newly done, then a unit changed outside.
+-- The rules a wake leaves intact, on the harness's own records (h.units cannot change
+-- them): the unit of the wake is settled. Two units done in one wake are refused when the
+-- second moves (_transition).
 function Incremental:_check_sleep(ctx)
-  local units = self.units
-  if units == nil then return end
-  local order, states, done_in_wake = self._order, self._state, self._done_in_wake
-  local newly_done, changed = {}, nil
-  for i = 1, #order do
-    local id, unit = order[i], units[i]
-    local record = states[id]
-    if unit ~= record.unit or unit.id ~= id or unit.state ~= record.state or
-       unit.attempts ~= record.attempts or record.state == "in_progress" or id == done_in_wake then
-      if type(unit) ~= "table" or unit.id ~= id then
-        fail("harness_state", "h.units[" .. i .. "] is no longer unit '" .. id .. "'")
-      end
-      local state = unit.state
-      if state == "in_progress" then
-        fail("harness_state", "unit '" .. id .. "' is still in_progress at the end of wake " ..
-          ctx.wake .. ": a unit is settled in the wake that starts it")
-      end
-      -- Done is final, so the units done before this wake are the harness's done ones but
-      -- the one it settled in this wake.
-      if state == "done" and (record.state ~= "done" or id == done_in_wake) then
-        newly_done[#newly_done + 1] = id
-      end
-      if changed == nil and (state ~= record.state or unit.attempts ~= record.attempts) then
-        changed = i
-      end
-    end
-  end
-  if #newly_done > 1 then
-    fail("harness_state", "units '" .. table.concat(newly_done, "', '") ..
-      "' all reached done in wake " .. ctx.wake .. ": one unit per wake")
-  end
-  if changed ~= nil then
-    local id, unit = order[changed], units[changed]
-    local record = states[id]
-    fail("harness_state", "unit '" .. id .. "' was changed outside the harness (state '" ..
-      tostring(unit.state) .. "', attempts " .. tostring(unit.attempts) .. "; the harness " ..
-      "recorded '" .. record.state .. "', " .. record.attempts .. ")")
+  local current = self._current
+  if current ~= nil and self._state[current].state == "in_progress" then
+    fail("harness_state", "unit '" .. current .. "' is still in_progress at the end of wake " ..
+      ctx.wake .. ": a unit is settled in the wake that starts it")
   end
 end
 

@@ -76,9 +76,9 @@ function TestDriven:verify_and_commit(ctx, unit_id)
 end
 
 -- A unit still in progress when work_on ended had no passing verification.
-function TestDriven:_settle(ctx, id, outcome)
+function TestDriven:_settle(ctx, id, ok, err)
   if self._state[id].state ~= "in_progress" then return end
-  self:_fail_attempt(ctx.run, id, outcome.error or
+  self:_fail_attempt(ctx.run, id, not ok and common.describe(err) or
     { kind = "not_verified", message = "work_on returned without a passing h:verify_and_commit" })
 end
 

@@ -64,8 +64,18 @@ int push_object_members(lua_State* L, std::string_view text, std::span<const std
 // `artana.array()` uses it to make an empty table that crosses as [].   [-0, +1, m]
 void push_array_marker(lua_State* L);
 
+// Views: a table whose metatable has a table in `__artana_json` crosses as that table (the
+// stdlib's read-only units keep their data there). The field's name is kept in the registry
+// so the conversion, which must not raise, reads it without creating a string; until this
+// is called (the script API calls it when it installs) no table is a view.   [-0, +0, m]
+void enable_json_views(lua_State* L);
+
 // Gives the table at `index` the array-marker metatable.   [-0, +0, m]
 void mark_array(lua_State* L, int index);
+
+// When the table at `index` is a view (enable_json_views), pushes its data table and
+// returns true; else pushes nothing. Never raises. Needs 2 free stack slots.   [-0, +(0|1), -]
+bool push_json_view_data(lua_State* L, int index);
 
 // True when the value at `index` carries the array marker. Needs 2 free stack slots.
 // [-0, +0, -]
