@@ -16,18 +16,13 @@
 #include "artana/kernel/lmdb_event_store.h"
 #include "middleware/pii_scanner.h"
 #include "support/bench_report.h"
+#include "support/bench_settings.h"
 
 using namespace artana;
 using namespace artana::kernel;
 using namespace artana::bench;
 
 namespace {
-
-struct Settings {
-  bool json = false;
-  bool quick = false;
-  std::string dir;
-};
 
 template <typename T>
 T must(Result<T> r, const char* what) {
@@ -334,34 +329,15 @@ void bench_pii_scan(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings s;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) {
-      s.json = true;
-    } else if (std::strcmp(argv[i], "--quick") == 0) {
-      s.quick = true;
-    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-      s.dir = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: kernel_bench [--json] [--quick] [--dir DIR]\n");
-      return 2;
-    }
-  }
-  const bool temporary = s.dir.empty();
-  if (temporary) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "artana-kbench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) return 1;
-    s.dir = pattern;
-  }
-  std::filesystem::create_directories(s.dir);
+  const Settings s = parse_settings(
+      argc, argv, "load|model_steps|value_steps|tool_effects|middleware|pii_scan", "artana-kbench");
   print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
-  bench_load(s);
-  bench_model_steps(s);
-  bench_value_steps(s);
-  bench_tool_effects(s);
-  bench_middleware(s);
-  bench_pii_scan(s);
-  if (temporary) std::filesystem::remove_all(s.dir);
+  if (s.wants("load")) bench_load(s);
+  if (s.wants("model_steps")) bench_model_steps(s);
+  if (s.wants("value_steps")) bench_value_steps(s);
+  if (s.wants("tool_effects")) bench_tool_effects(s);
+  if (s.wants("middleware")) bench_middleware(s);
+  if (s.wants("pii_scan")) bench_pii_scan(s);
+  if (s.temporary) std::filesystem::remove_all(s.dir);
   return 0;
 }

@@ -17,21 +17,13 @@
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/lmdb_event_store.h"
 #include "support/bench_report.h"
+#include "support/bench_settings.h"
 
 using namespace artana;
 using namespace artana::kernel;
 using namespace artana::bench;
 
 namespace {
-
-struct Settings {
-  bool json = false;
-  bool quick = false;
-  std::string dir;
-  std::string only;  // run just this group: run_length, effects, durable_full, bytes
-
-  bool wants(const char* group) const { return only.empty() || only == group; }
-};
 
 // Pseudo-English text, so payloads look like model traffic rather than one repeated byte.
 std::string words(std::mt19937& rng, size_t bytes) {
@@ -237,30 +229,8 @@ void bench_bytes(const Settings& s, const std::string& suffix, size_t prompt_byt
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings s;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) {
-      s.json = true;
-    } else if (std::strcmp(argv[i], "--quick") == 0) {
-      s.quick = true;
-    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
-      s.dir = argv[++i];
-    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-      s.only = argv[++i];
-    } else {
-      std::fprintf(stderr,
-                   "usage: ledger_bench [--json] [--quick] [--dir DIR] [--only "
-                   "run_length|effects|durable_full|bytes]\n");
-      return 2;
-    }
-  }
-  bool temporary = s.dir.empty();
-  if (temporary) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "artana-bench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) return 1;
-    s.dir = pattern;
-  }
-  std::filesystem::create_directories(s.dir);
+  const Settings s =
+      parse_settings(argc, argv, "run_length|effects|durable_full|bytes", "artana-bench");
   print(measure_fsync_us(s.dir, s.quick ? 20 : 200), s.json);
   print(measure_fsync_scattered_us(s.dir, 8, s.quick ? 20 : 200), s.json);
   if (s.wants("run_length")) bench_run_length(s);
@@ -270,6 +240,6 @@ int main(int argc, char** argv) {
     bench_bytes(s, "", 880, 920);
     bench_bytes(s, "_512", 380, 420);
   }
-  if (temporary) std::filesystem::remove_all(s.dir);
+  if (s.temporary) std::filesystem::remove_all(s.dir);
   return 0;
 }
