@@ -80,6 +80,7 @@ using sample_cli::cut_step;
 using sample_cli::CutStep;
 using sample_cli::Env;
 using sample_cli::exported;
+using sample_cli::kCrossingStride;
 using sample_cli::kill_at_each_crossing;
 using sample_cli::kKilled;
 using sample_cli::result_of;
