@@ -30,7 +30,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/json_parse.h"
-#include "stdlib/sample_cli.h"
+#include "support/sample_cli.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"
 

@@ -13,6 +13,7 @@
 #include "artana/kernel/json.h"
 #include "artana/kernel/json_parse.h"
 #include "support/run_cli.h"
+#include "support/sample_cli.h"
 #include "support/temp_dir.h"
 
 namespace artana::testing {
@@ -21,35 +22,9 @@ namespace {
 using kernel::Json;
 using Env = std::map<std::string, std::string>;
 
-std::string sample(const std::string& path) {
-  return std::string(ARTANA_SOURCE_DIR) + "/samples/" + path;
-}
-
-// The CLI on one fresh ledger: `cli("run …")` is `artana --data <tmp>/ledger run …`.
-class Cli {
- public:
-  CliRun operator()(const std::string& args, const Env& env = {}) {
-    CliRun run = run_cli_env(env, "--data " + data_ + " " + args);
-    printed_ += run.err;
-    return run;
-  }
-  const TempDir& dir() const { return dir_; }
-  // Everything every process of this ledger wrote to stderr (script print() lines).
-  const std::string& printed() const { return printed_; }
-
- private:
-  TempDir dir_;
-  std::string data_ = (dir_ / "ledger").string();
-  std::string printed_;
-};
-
-// The one object `--json` prints on stdout.
-Json result_of(const CliRun& run) {
-  INFO("stdout: " << run.out << "\nstderr: " << run.err);
-  auto parsed = kernel::parse_json(run.out);
-  REQUIRE(parsed.ok());
-  return *parsed;
-}
+using sample_cli::Cli;
+using sample_cli::result_of;
+using sample_cli::sample;
 
 std::string str(const Json& value, std::string_view key) {
   const Json* member = value.find(key);
@@ -63,18 +38,7 @@ std::string text(const Json& value) {
 
 // `artana ledger export RUN`: one parsed event per line.
 std::vector<Json> events(Cli& cli, const std::string& run) {
-  CliRun exported = cli("ledger export " + run);
-  INFO(exported.err);
-  REQUIRE(exported.exit_code == 0);
-  std::vector<Json> out;
-  std::istringstream lines(exported.out);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty()) continue;
-    auto event = kernel::parse_json(line);
-    REQUIRE(event.ok());
-    out.push_back(std::move(*event));
-  }
-  return out;
+  return sample_cli::exported(cli, run);
 }
 
 size_t count(const std::vector<Json>& events, const std::string& type) {

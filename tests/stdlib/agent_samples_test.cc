@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "host/host_fixture.h"
-#include "stdlib/sample_cli.h"
+#include "support/sample_cli.h"
 
 namespace artana::testing {
 namespace {

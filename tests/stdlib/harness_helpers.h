@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "artana/kernel/json_parse.h"
-#include "stdlib/sample_cli.h"
+#include "support/sample_cli.h"
 #include "stdlib/stdlib_fixture.h"
 #include "support/run_cli.h"
 #include "support/temp_dir.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "stdlib/orchestrate_support.h"
-#include "stdlib/sample_cli.h"
+#include "support/sample_cli.h"
 
 namespace artana::testing::orchestrate {
 namespace {
