@@ -223,6 +223,41 @@ class Reader {
     return ok;
   }
 
+  enum class Shape { kDone, kFailed, kNotObject };
+
+  // The common case in one pass: a table whose keys are all strings, converted as they are
+  // met. kNotObject, having converted nothing that counts, for any other table (empty, an
+  // array, or a key JSON cannot carry): table() classifies it and names what is wrong.
+  Shape object(int index, const PathNode* at, int depth, Json& out) {
+    lua_pushnil(L_);
+    if (lua_next(L_, index) == 0) return Shape::kNotObject;
+    Json::Object members;
+    members.reserve(4);
+    do {
+      if (lua_type(L_, -2) != LUA_TSTRING) {
+        lua_pop(L_, 2);  // drop the key and its value: the table is classified again
+        return Shape::kNotObject;
+      }
+      size_t n = 0;
+      const char* s = lua_tolstring(L_, -2, &n);
+      if (!kernel::is_valid_utf8({s, n})) {
+        fail("{}: key {} is not valid UTF-8", path(at), quote_key({s, n}));
+        return Shape::kFailed;
+      }
+      PathNode node{at, {s, n}, 0, false};
+      budget_.bytes += n;
+      members.emplace_back(std::string(s, n), Json());
+      if (!value(lua_gettop(L_), &node, depth, members.back().second)) return Shape::kFailed;
+      lua_pop(L_, 1);  // drop the value, keep the key for lua_next
+    } while (lua_next(L_, index) != 0);
+    // lua_next's order depends on the hash seed; sorted members make the result stable.
+    std::sort(members.begin(), members.end(), [](const Json::Member& a, const Json::Member& b) {
+      return kernel::jcs_key_less(a.first, b.first);
+    });
+    out = std::move(members);
+    return Shape::kDone;
+  }
+
   bool table(int index, const PathNode* at, int depth, Json& out) {
     if (depth > kMaxLuaJsonDepth) {
       return fail("{}: tables nest deeper than {} levels", path(at), kMaxLuaJsonDepth);
@@ -234,8 +269,17 @@ class Reader {
     // 2 slots for lua_next's key and value (or the marker check), 1 for rawgeti.
     if (!lua_checkstack(L_, 3)) return fail("{}: out of Lua stack space", path(at));
     const bool marked = is_marked_array(L_, index);
+    if (!marked) {
+      const Shape shape = object(index, at, depth, out);
+      if (shape != Shape::kNotObject) {
+        if (shape == Shape::kDone) open_.leave(self);
+        return shape == Shape::kDone;
+      }
+    }
 
-    // Pass 1: classify the keys, so the shape is known before anything is converted.
+    // Not an object (object() above took those): classify the keys, so the shape is known
+    // before anything is converted. String keys here are an error: mixed with items, or in
+    // a table marked as an array.
     lua_Integer ints = 0, min_int = LUA_MAXINTEGER, max_int = LUA_MININTEGER;
     size_t strings = 0;
     std::string first_string;
@@ -284,27 +328,6 @@ class Reader {
         lua_pop(L_, 1);  // drop the item
       }
       out = std::move(items);
-    } else if (strings > 0) {
-      Json::Object members;
-      members.reserve(strings);
-      lua_pushnil(L_);
-      while (lua_next(L_, index) != 0) {
-        size_t n = 0;
-        const char* s = lua_tolstring(L_, -2, &n);  // a string: checked in pass 1
-        if (!kernel::is_valid_utf8({s, n})) {
-          return fail("{}: key {} is not valid UTF-8", path(at), quote_key({s, n}));
-        }
-        PathNode node{at, {s, n}, 0, false};
-        budget_.bytes += n;
-        members.emplace_back(std::string(s, n), Json());
-        if (!value(lua_gettop(L_), &node, depth, members.back().second)) return false;
-        lua_pop(L_, 1);  // drop the value, keep the key for lua_next
-      }
-      // lua_next's order depends on the hash seed; sorted members make the result stable.
-      std::sort(members.begin(), members.end(), [](const Json::Member& a, const Json::Member& b) {
-        return kernel::jcs_key_less(a.first, b.first);
-      });
-      out = std::move(members);
     } else {
       out = marked ? Json(Json::Array()) : Json(Json::Object());
     }

@@ -163,8 +163,7 @@ Result<SummaryArgs> decode_summary(lua_State* L) {
   std::optional<std::string> kind = string_arg(L, 2);
   if (!kind || kind->empty())
     return bad("run:summary(kind, value): kind must be a non-empty string");
-  ARTANA_ASSIGN_OR_RETURN(Json value, to_json(L, 3, "value"));
-  SummaryArgs args{std::move(*kind), std::move(value), {}, {}};
+  SummaryArgs args{std::move(*kind), [L]() { return to_json(L, 3, "value"); }, {}, {}};
   if (!lua_isnoneornil(L, 4)) {
     std::optional<std::string> key = string_arg(L, 4);
     if (!key || key->empty() || key->size() > kernel::kMaxStepKeyBytes)
@@ -222,9 +221,7 @@ Result<ArtifactArgs> decode_artifact(lua_State* L) {
   std::optional<std::string> key = string_arg(L, 2);
   if (!key) return bad("run:artifact(key [, value]): key must be a string");
   args.key = std::move(*key);
-  if (lua_gettop(L) >= 3) {
-    ARTANA_ASSIGN_OR_RETURN(args.value, to_json(L, 3, "value"));
-  }
+  if (lua_gettop(L) >= 3) args.value = [L]() { return to_json(L, 3, "value"); };
   return args;
 }
 

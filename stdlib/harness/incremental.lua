@@ -9,7 +9,9 @@
 -- reaches max_attempts (3 unless set; attempts counts failed attempts). The wake that
 -- settles the last pending unit returns {units, done, failed} (done and failed are counts).
 -- Every transition writes task_progress {unit, from, to, attempt, counts, error?} keyed
--- task/<id>/<to>/<attempt> (`attempt` counts from 1; every 100th also carries `units`),
+-- task/<id>/<to>/<attempt> (`attempt` counts from 1; every 100th also carries `units`, the
+-- full list: every n/10th past 1 000 units, so the list costs a transition at most ten
+-- units' worth of recording and a step stays O(1) in the number of units),
 -- and each wake ends by writing the artifact progress = {wake, counts, current} (`current`:
 -- the unit that wake worked on). h.units is a read-only view of the harness's own records
 -- (ipairs, pairs, #, fields and JSON see them): writing a unit's id, description, state or
@@ -39,6 +41,7 @@ Incremental.__index = Incremental
 M.Incremental = Incremental
 
 local TRANSITIONS_PER_SNAPSHOT = 100
+local UNITS_PER_TRANSITION_OF_SNAPSHOT = 10 -- past 1 000 units: every n/10th transition
 local MAX_UNIT_ID_BYTES = 200 -- task/<id>/<state>/<attempt> stays within a key's 400 bytes
 
 -- Checks define_tasks' value; returns a copy (the units as they are recorded).
@@ -117,6 +120,8 @@ function Incremental:_reset()
   self._order = {}      -- unit ids, in order
   self._state = {}      -- id -> {id, description, state, attempts, ...}: the harness's own
   self._views = {}      -- the view of each unit, in order
+  self._rows = nil      -- artana.array of {id, description, state, attempts}, in order: kept
+                        -- as units move, so recording the full list builds nothing
   self._counts = { pending = 0, in_progress = 0, done = 0, failed = 0 }
   self._next = 1        -- every unit before _order[_next] is not pending
   self._transitions = 0 -- in this execution: replays count the same
@@ -128,18 +133,23 @@ function Incremental:_initialize(ctx)
   local units = ctx.run:step("define_tasks", function()
     return checked_units(define_tasks(self, ctx))
   end)
-  local records = {}
+  local records, rows = {}, {}
   for i, unit in ipairs(units) do
     unit.state, unit.attempts = "pending", 0
     records[i] = unit
+    rows[i] = { id = unit.id, description = unit.description, state = "pending", attempts = 0 }
     self._order[i] = unit.id
     self._state[unit.id] = unit
     self._views[i] = unit_view(unit)
   end
   self.units = list_view(self._views, artana.array(records))
+  self._rows = artana.array(rows)
   self._index = {}
   for i, id in ipairs(self._order) do self._index[id] = i end
   self._counts.pending = #units
+  self._snapshot_every = math.max(TRANSITIONS_PER_SNAPSHOT,
+                                  (#units + UNITS_PER_TRANSITION_OF_SNAPSHOT - 1) //
+                                    UNITS_PER_TRANSITION_OF_SNAPSHOT)
 end
 
 --- h:counts(): how many units are in each state {pending, in_progress, done, failed}.
@@ -149,19 +159,18 @@ function Incremental:counts()
            failed = counts.failed }
 end
 
--- The units as the harness records them: {id, description, state, attempts}.
+-- The units as the harness records them: {id, description, state, attempts}, a copy.
 function Incremental:_snapshot()
   local list = {}
-  for i, id in ipairs(self._order) do
-    local record = self._state[id]
-    list[i] = { id = id, description = record.description,
-                state = record.state, attempts = record.attempts }
+  for i, row in ipairs(self._rows) do
+    list[i] = { id = row.id, description = row.description, state = row.state,
+                attempts = row.attempts }
   end
   return artana.array(list)
 end
 
 function Incremental:_initialized_value(ctx)
-  return { harness = self.name, wake = ctx.wake, units = self:_snapshot(), counts = self:counts() }
+  return { harness = self.name, wake = ctx.wake, units = self._rows, counts = self:counts() }
 end
 
 function Incremental:_pause_context(wake)
@@ -206,15 +215,18 @@ function Incremental:_transition(run, id, to, attempt, err)
     end
     self._done_in_wake = id
   end
+  local index = self._index[id]
   record.state = to
+  local row = self._rows[index]
+  row.state, row.attempts = to, record.attempts
   self._counts[from] = self._counts[from] - 1
   self._counts[to] = self._counts[to] + 1
-  local index = self._index[id]
   if to == "pending" and index < self._next then self._next = index end
   self._transitions = self._transitions + 1
   local value = { unit = id, from = from, to = to, attempt = attempt, counts = self:counts(),
                   error = err }
-  if self._transitions % TRANSITIONS_PER_SNAPSHOT == 0 then value.units = self:_snapshot() end
+  -- The rows themselves: run:summary converts them at once, and nothing else sees them.
+  if self._transitions % self._snapshot_every == 0 then value.units = self._rows end
   run:summary("task_progress", value, { key = "task/" .. id .. "/" .. to .. "/" .. attempt })
 end
 

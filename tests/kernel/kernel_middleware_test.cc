@@ -12,6 +12,8 @@ using namespace artana::testing;
 
 namespace {
 
+const TenantId kAcme("acme");
+
 // A custom middleware that notes each judgement and can refuse tools.
 class Recorder : public Middleware {
  public:
@@ -363,4 +365,40 @@ TEST_CASE("placeholders number on after a reload adopts a model call",
   CHECK(reloaded[0] == plain[0]);
   CHECK(reloaded[1] == plain[1]);
   CHECK(reloaded[1].find("prompt")->as_string().find("example.com") == std::string::npos);
+}
+
+TEST_CASE("a replayed summary makes its value only when a middleware rewrites values",
+          "[kernel][middleware][summary]") {
+  // The value source counts how often the kernel asked for the value.
+  int made = 0;
+  const Kernel::ValueSource value = [&made]() -> Result<Json> {
+    ++made;
+    return Json::object({{"note", "write to jane.doe@example.com"}});
+  };
+  auto summarize_twice = [&](auto& host) {
+    REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+    REQUIRE(host.kernel->summary(kAcme, RunId("r1"), "progress", value, "summary:1").ok());
+    CHECK(made == 1);  // live: recorded
+    const size_t events = events_of(*host.store, "r1").size();
+    host.reopen();
+    REQUIRE(host.kernel->summary(kAcme, RunId("r1"), "progress", value, "summary:1").ok());
+    CHECK(events_of(*host.store, "r1").size() == events);  // replayed: nothing appended
+  };
+  SECTION("no middleware reads values: a replay never makes it") {
+    KernelHost host;
+    summarize_twice(host);
+    CHECK(made == 1);
+  }
+  SECTION("the PII scrubber renumbers from it: a replay makes it") {
+    Host host;
+    summarize_twice(host);
+    CHECK(made == 2);
+    // What was recorded is the scrubbed value.
+    auto latest = host.store->latest_summary(RunId("r1"), "progress");
+    REQUIRE(latest.ok());
+    REQUIRE(latest->has_value());
+    const Json* recorded = (*latest)->payload.find("value");
+    REQUIRE(recorded != nullptr);
+    CHECK(recorded->find("note")->as_string() == "write to [EMAIL_1]");
+  }
 }

@@ -211,6 +211,37 @@ return h:entry()
   CHECK(str(units.as_array()[50].find("state")) == "pending");
 }
 
+TEST_CASE("past 1 000 units the full list comes every n/10th transition: O(1) per step",
+          "[stdlib][harness]") {
+  HostFixture f(stdlib_options());
+  const std::string path = f.script("more.lua", lua(R"lua(
+local h = harness.incremental {
+  define_tasks = function()
+    local units = {}
+    for i = 1, 1200 do units[i] = { id = "u" .. i, description = "unit " .. i } end
+    return units
+  end,
+  work_on = function() end,
+}
+return h:entry()
+)lua"));
+  host::RunOutcome done = f.run(path, "run-more");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  const auto progress = summaries_of(f, "run-more", "task_progress");
+  REQUIRE(progress.size() == 2400);
+  size_t lists = 0;
+  for (size_t i = 0; i < progress.size(); ++i) {
+    const Json* units = value_of(progress[i]).find("units");
+    if (units == nullptr) continue;
+    ++lists;
+    INFO("transition " << i + 1);
+    CHECK((i + 1) % 120 == 0);  // every 1200/10th, not every 100th
+    CHECK(units->size() == 1200);
+  }
+  CHECK(lists == 20);
+}
+
 const char kRules[] = R"lua(
 local h = harness.incremental {
   define_tasks = function()

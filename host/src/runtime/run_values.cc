@@ -98,7 +98,7 @@ SyscallReply& ScriptRun::sys_artifact(lua_State* L, Task& task) {
   auto key = claim_key(L, task, "artifact", std::nullopt);
   if (!key.ok()) return reply_error(key.status());
   if (args->value) {
-    Status written = kernel_.write_artifact(tenant_, run_id_, *key, args->key, *args->value);
+    Status written = kernel_.write_artifact(tenant_, run_id_, *key, args->key, args->value);
     if (!written.ok()) return reply_error(written, *key);
     return reply_;
   }

@@ -40,6 +40,7 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
                            [](const auto& m) { return m->kind() > Middleware::Kind::kCapability; });
     middleware_.insert(at, std::move(guard));
   }
+  for (const auto& m : middleware_) values_rewritten_ = values_rewritten_ || m->rewrites_values();
 }
 
 Result<std::unique_ptr<Kernel>> Kernel::open(EventStore& store, KernelOptions options) {

@@ -36,7 +36,14 @@ bool reserved_summary_kind(std::string_view kind) {
 }  // namespace
 
 Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                       const Json& value, const std::string& step_key, const std::string& key) {
+                       Json value, const std::string& step_key, const std::string& key) {
+  return summary(
+      caller, run, kind, [&value]() -> Result<Json> { return std::move(value); }, step_key, key);
+}
+
+Status Kernel::summary(const TenantId& caller, const RunId& run, const std::string& kind,
+                       const ValueSource& value, const std::string& step_key,
+                       const std::string& key) {
   if (reserved_summary_kind(kind)) {
     return Status::permission_denied(
                "summary kind '{}' is reserved for the kernel (policy, approval and intent records)",
@@ -56,7 +63,9 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
     const std::string no_step;
     RecordedValue note{*this, no_step, StepKind::kSummary, value};
     ARTANA_RETURN_IF_ERROR(note(state, /*recorded=*/false).status());
-    Json payload = Json::object({{"kind", kind}, {"value", note.take()}});
+    ARTANA_ASSIGN_OR_RETURN(Json recorded, note.take());
+    Json payload =
+        Json::object_of(Json::Member("kind", kind), Json::Member("value", std::move(recorded)));
     record_placeholders(payload, std::move(note.allocated));
     return append(state, event_drafts(EventDraft{std::string(ev::kRunSummary), std::move(payload)}))
         .status();
@@ -65,13 +74,17 @@ Status Kernel::summary(const TenantId& caller, const RunId& run, const std::stri
   return summary_step(active_run, kind, value, step_key, key);
 }
 
-Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json& value,
+Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const ValueSource& value,
                             const std::string& step_key, const std::string& key) {
   RecordedValue prepare{*this, step_key, StepKind::kSummary, value};
   const StepQuery query{step_key, StepKind::kSummary, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(run, query));
   if (decision.verdict != StepDecision::Verdict::kLive) return Status();  // recorded already
-  Json payload = Json::object({{"kind", kind}, {"value", prepare.take()}, {"step_key", step_key}});
+  // Moved in: a braced Json::object would copy the value, which may be large.
+  ARTANA_ASSIGN_OR_RETURN(Json recorded, prepare.take());
+  Json payload =
+      Json::object_of(Json::Member("kind", kind), Json::Member("value", std::move(recorded)),
+                      Json::Member("step_key", step_key));
   if (!key.empty() && key != step_key) payload.set("key", key);
   record_placeholders(payload, std::move(prepare.allocated));
   return append(*run.state,
@@ -80,7 +93,13 @@ Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Json&
 }
 
 Status Kernel::write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,
-                              const std::string& key, const Json& value) {
+                              const std::string& key, Json value) {
+  return write_artifact(caller, run, step_key, key,
+                        [&value]() -> Result<Json> { return std::move(value); });
+}
+
+Status Kernel::write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,
+                              const std::string& key, const ValueSource& value) {
   ARTANA_RETURN_IF_ERROR(check_artifact_key(key));
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
   return summary_step(active_run, std::string(ev::kArtifactKindPrefix) + key, value, step_key);

@@ -13,7 +13,8 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
                                   const Json& context) {
   // A pause is a step: after fork_on_drift it belongs to the fork.
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, step_key));
-  RecordedValue prepare{*this, step_key, StepKind::kPause, context};
+  const ValueSource copy = [&context]() -> Result<Json> { return context; };
+  RecordedValue prepare{*this, step_key, StepKind::kPause, copy};
   const StepQuery query{step_key, StepKind::kPause, ReplayPolicy::kStrict, false, prepare};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
@@ -38,8 +39,9 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
     return Status::failed_precondition("run '{}' is already paused at step '{}'",
                                        state.run_id.str(), *state.open_pause);
   }
-  Json payload =
-      Json::object({{"step_key", step_key}, {"reason", reason}, {"context", prepare.take()}});
+  ARTANA_ASSIGN_OR_RETURN(Json recorded, prepare.take());
+  Json payload = Json::object_of(Json::Member("step_key", step_key), Json::Member("reason", reason),
+                                 Json::Member("context", std::move(recorded)));
   record_placeholders(payload, std::move(prepare.allocated));
   ARTANA_ASSIGN_OR_RETURN(
       AppendResult appended,
@@ -84,7 +86,8 @@ Status Kernel::resume(const TenantId& caller, const RunId& run, const Json& inpu
     StepRequest rewrite{std::span<StepValue>(&resumed, 1)};
     rewrite.placeholders.numbering = &operator_side;
     ARTANA_RETURN_IF_ERROR(rewrite_request(*state, step_key, std::nullopt, rewrite));
-    Json payload = Json::object({{"step_key", step_key}, {"input", resumed.take()}});
+    Json payload =
+        Json::object_of(Json::Member("step_key", step_key), Json::Member("input", resumed.take()));
     record_placeholders(payload, std::move(rewrite.placeholders.allocated));
     ARTANA_RETURN_IF_ERROR(
         append(*state, event_drafts(EventDraft{std::string(ev::kPauseResumed), std::move(payload)}),

@@ -35,9 +35,7 @@ Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
     auto& [key, record] = index.steps[place];
     spend_micro_usd += record.cost_micro_usd;
     add_counts(pii.recorded, record.extras().pii_total);
-    if (record.terminal_seq != 0 && !record.value.has()) {
-      terminal_seqs.push_back(record.terminal_seq);  // an inlined value is never read
-    }
+    if (record.replay_reads_terminal()) terminal_seqs.push_back(record.terminal_seq);
     if (key.empty()) continue;  // the run's notes (StepDelta::Role::kNote): no step
     StepRecord step;
     static_cast<StepIndexRecord&>(step) = std::move(record);

@@ -129,8 +129,10 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         return decision;
     }
     // The result is read now, by seq: the run holds no step's result in memory.
-    ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, key, *step));
-    if (!query.keep_text) ARTANA_RETURN_IF_ERROR(decision.terminal.parse(state.run_id));
+    if (row.replays_result) {
+      ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, key, *step));
+      if (!query.keep_text) ARTANA_RETURN_IF_ERROR(decision.terminal.parse(state.run_id));
+    }
     state.reached(*step);
     decision.verdict = StepDecision::Verdict::kReplay;
     return decision;
@@ -169,9 +171,7 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
     // Dropped when the run went live; a new execution in this process (a reload) replays
     // again: gather the terminals once more (8 bytes a step).
     for (const auto& [step_key, loaded] : state.steps) {
-      if (loaded.has_terminal() && !loaded.value.has()) {
-        state.terminal_seqs.push_back(loaded.terminal_seq);
-      }
+      if (loaded.replay_reads_terminal()) state.terminal_seqs.push_back(loaded.terminal_seq);
     }
     std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
   }

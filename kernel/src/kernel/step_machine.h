@@ -87,17 +87,22 @@ struct Kernel::StepDecision {
 
 // The StepQuery::prepare of a kind that records one value and has no request identity (a
 // pause's context, a summary's value): the value through the chain's request rewrites. A
-// replay renumbers the run's placeholders in script order; live, they are allocated.
+// replay renumbers the run's placeholders in script order; live, they are allocated. The
+// value is made only when needed: a replay under no middleware that rewrites_values() does
+// not need it (its step records nothing), and a script's value is then never converted.
 struct Kernel::RecordedValue {
   Kernel& kernel;
   const std::string& step_key;
   StepKind kind;
-  const Json& value;
+  const ValueSource& source;
+  std::optional<Json> value;        // made from `source`, once
   std::optional<Json> rewritten;    // set when a rewrite changed the value
   Json allocated = Json::object();  // the placeholders the rewrites allocated
 
   Result<RequestIdentity> operator()(RunState& state, bool recorded) {
-    StepValue recorded_value(value);
+    if (recorded && !kernel.values_rewritten_) return RequestIdentity();
+    ARTANA_RETURN_IF_ERROR(make());
+    StepValue recorded_value(*value);
     StepRequest request{std::span<StepValue>(&recorded_value, 1)};
     request.placeholders.renumber = recorded;
     ARTANA_RETURN_IF_ERROR(kernel.rewrite_request(state, step_key, kind, request));
@@ -107,7 +112,19 @@ struct Kernel::RecordedValue {
     return RequestIdentity();
   }
   // What to record, once the step goes live.
-  Json take() { return rewritten ? std::move(*rewritten) : value; }
+  Result<Json> take() {
+    if (rewritten) return std::move(*rewritten);
+    ARTANA_RETURN_IF_ERROR(make());
+    return std::move(*value);
+  }
+
+ private:
+  Status make() {
+    if (value) return Status();
+    ARTANA_ASSIGN_OR_RETURN(Json made, source());
+    value = std::move(made);
+    return Status();
+  }
 };
 
 // Records in an event what its rewrites allocated, so a replay numbers placeholders alike.

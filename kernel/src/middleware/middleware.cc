@@ -39,6 +39,7 @@ class QuotaGuard final : public Middleware {
   explicit QuotaGuard(QuotaOptions options) : options_(options) {}
   Kind kind() const override { return Kind::kQuota; }
   std::string_view name() const override { return "quota"; }
+  bool rewrites_values() const override { return false; }
 
   Status judge(const StepContext& ctx, const StepRequest& request) override {
     if (request.model == nullptr) return Status();
@@ -90,6 +91,7 @@ class CapabilityGuard final : public Middleware {
   explicit CapabilityGuard(CapabilityOptions options) : options_(options) {}
   Kind kind() const override { return Kind::kCapability; }
   std::string_view name() const override { return "capability_guard"; }
+  bool rewrites_values() const override { return false; }  // only the tools offered
   // A model is never offered a tool the tenant lacks: it never hears of it.
   Status rewrite_request(const StepContext& ctx, StepRequest& request) override {
     if (request.offered == nullptr) return Status();

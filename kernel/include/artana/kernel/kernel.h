@@ -167,9 +167,16 @@ class Kernel {
   // Summary kinds starting "policy", "approval" or "intent" are the kernel's: refused here.
   // With a step_key (what a script passes) the summary is a step: recorded once, and a
   // replay that reaches it again appends nothing. `key` (1..400 bytes; default the step key)
-  // is what run:lookup keeps the latest summary of.
+  // is what run:lookup keeps the latest summary of. `value` is taken (move a large one in).
+  Status summary(const TenantId& caller, const RunId& run, const std::string& kind, Json value,
+                 const std::string& step_key = {}, const std::string& key = {});
+  // The same with the value made only if the step needs it: a replayed step records nothing
+  // and, unless a middleware rewrites_values(), never reads it (a host converting a
+  // script's value passes the conversion). Called at most once, before this returns.
+  using ValueSource = std::function<Result<Json>()>;
   Status summary(const TenantId& caller, const RunId& run, const std::string& kind,
-                 const Json& value, const std::string& step_key = {}, const std::string& key = {});
+                 const ValueSource& value, const std::string& step_key = {},
+                 const std::string& key = {});
   // A value step (lookup_read): the latest summary of each key of `request.kind` in the run's
   // scope (its fork prefix included) or its tenant's, newest first — an array of {run_id,
   // seq, key, value}. A replay returns what the step found then, whatever was written since.
@@ -204,7 +211,9 @@ class Kernel {
   // winning; write_artifact is a summary step (recorded once per step_key). Keys are 1..200
   // bytes of printable ASCII.
   Status write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,
-                        const std::string& key, const Json& value);
+                        const std::string& key, Json value);
+  Status write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,
+                        const std::string& key, const ValueSource& value);
   // A value step (artifact_read) whose live value is the latest artifact `key` of the run —
   // a fork sees its parent's from before the fork point — or null when none; a replay returns
   // the value recorded then, whatever was written since.
@@ -307,7 +316,7 @@ class Kernel {
   Result<ValueStep> value_step_locked(ActiveRun& run, const std::string& step_key, ValueKind kind,
                                       const std::function<Result<Json>()>& compute);
   // A summary step (run:summary, artifact writes) on a run locked by `active`.
-  Status summary_step(ActiveRun& run, const std::string& kind, const Json& value,
+  Status summary_step(ActiveRun& run, const std::string& kind, const ValueSource& value,
                       const std::string& step_key, const std::string& key = {});
   // `in_txn`: index writes that commit with the events (AppendRequest::in_txn).
   Result<AppendResult> append(RunState& state, std::vector<EventDraft> drafts,
@@ -359,6 +368,7 @@ class Kernel {
   ToolRegistry tools_;
   PolicyMode mode_ = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
+  bool values_rewritten_ = false;                        // some middleware rewrites_values()
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::unique_ptr<Held> held_;            // the runs loaded and the live steps (step_machine.h)
 };

@@ -138,6 +138,10 @@ class Middleware {
   virtual Status judge(const StepContext& ctx, const StepRequest& request);
   // After a live call. It cannot refuse: the call was made, and what it did is recorded.
   virtual void rewrite_result(const StepContext& ctx, StepResult& result);
+  // Whether rewrite_request reads or changes StepRequest::values. When no middleware does, a
+  // replayed step that records a value (a summary, a pause's context) never makes it: the
+  // script's value is not even converted.
+  virtual bool rewrites_values() const { return true; }
 };
 
 // Replaces emails, phone numbers, US SSNs, payment cards and API keys in string values with

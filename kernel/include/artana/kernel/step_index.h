@@ -86,6 +86,11 @@ struct StepIndexRecord {
 
   // Something of the step is in the ledger (more than a refusal or a call in flight).
   bool recorded() const { return open_seq != 0 || terminal_seq != 0; }
+  // A replay reads its terminal from the ledger: it has one, not inlined in this record,
+  // and its kind replays a result (StepKindRow::replays_result).
+  bool replay_reads_terminal() const {
+    return terminal_seq != 0 && !value.has() && step_kind_row(kind).replays_result;
+  }
   // The out-of-line part (empty ones when the step has none).
   const StepExtras& extras() const;
   StepExtras& mutable_extras();

@@ -45,6 +45,9 @@ struct StepKindRow {
   // Answered by a caller between begin_* and finish_* (a model port, a tool): live, the
   // step is held by a PendingStep.
   bool live_call;
+  // A replay returns what the step recorded, so its terminal is read; a summary's replay
+  // returns nothing and reads nothing (a large value is never loaded back).
+  bool replays_result = true;
 };
 
 inline constexpr std::array<StepKindRow, 15> kStepKinds = {{
@@ -57,7 +60,7 @@ inline constexpr std::array<StepKindRow, 15> kStepKinds = {{
     {StepKind::kArtifactRead, "artifact_read", "", {"artifact_read", ""}, false, false},
     {StepKind::kPause, "pause", "run_paused", {"pause_resumed", ""}, false, false},
     {StepKind::kSleep, "sleep", "sleep_started", {"sleep_completed", ""}, false, false},
-    {StepKind::kSummary, "summary", "", {"run_summary", ""}, false, false},
+    {StepKind::kSummary, "summary", "", {"run_summary", ""}, false, false, false},
     {StepKind::kHttp, "http", "http_requested", {"http_completed", ""}, true, true},
     {StepKind::kExec, "exec", "exec_requested", {"exec_completed", ""}, true, true},
     {StepKind::kChild, "child", "child_started", {"child_completed", ""}, true, false},

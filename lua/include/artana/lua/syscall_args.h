@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,11 +77,16 @@ struct RandomArgs {
 };
 Result<RandomArgs> decode_random(lua_State* L);
 
+// A script's value converted to JSON when called (a Kernel::ValueSource): the kernel asks
+// for a recorded value only when its step needs it, so a replay skips the conversion. It
+// reads the syscall's Lua stack: call it during the syscall only.
+using LazyJson = std::function<Result<kernel::Json>()>;
+
 // run:summary(kind, value [, {key, step_key}]): the prelude passes the options' fields as
 // arguments 4 (key) and 5 (step_key), each a string or nil.
 struct SummaryArgs {
   std::string kind;
-  kernel::Json value;
+  LazyJson value;
   std::string key;  // "" when none: the step key
   std::optional<std::string> step_key;
 };
@@ -101,7 +107,7 @@ Result<kernel::LookupRequest> decode_lookup(lua_State* L);
 // run:artifact(key [, value]): a read without a value argument, a write with one.
 struct ArtifactArgs {
   std::string key;
-  std::optional<kernel::Json> value;
+  LazyJson value;  // empty for a read
 };
 Result<ArtifactArgs> decode_artifact(lua_State* L);
 
