@@ -21,6 +21,10 @@
 //                                  "bad PROBLEM" / "err …"
 //   open                        -> opens the store; "ok" or "err CODE MESSAGE"
 //   mapbytes N                  -> the map size the store opens with (default 1 MiB): "ok"
+//   defer RUN EPOCH HEAD N      -> N deferrable appends (AppendRequest::deferrable) after
+//                                  seq HEAD: per append "ok SEQ" (held, not committed yet)
+//                                  or "err CODE MESSAGE"
+//   flush                       -> commits what the store holds back: "ok"
 //   wait                        -> "ok" (a rendezvous: the test knows we got here)
 //   quit                        -> exits 0
 // The store opens lazily (at the first command needing it) so `rlimit` can come first.
@@ -205,6 +209,30 @@ int main(int argc, char** argv) {
       }
       for (const Event& e : *events) say("event " + std::to_string(e.seq) + " " + e.hash.hex());
       say(report->ok ? "verified" : "bad " + report->problem);
+    } else if (cmd == "defer") {
+      std::string run;
+      uint64_t epoch = 0, head = 0, count = 0;
+      in >> run >> epoch >> head >> count;
+      if (!ensure_open()) continue;
+      for (uint64_t i = 0; i < count; ++i) {
+        AppendRequest req;
+        req.run_id = RunId(run);
+        req.lease_epoch = epoch;
+        req.expected_head_seq = head + i;
+        req.deferrable = true;
+        req.drafts.push_back(
+            EventDraft{"held", Json::object({{"n", static_cast<int64_t>(head + i + 1)}})});
+        auto result = store->append(std::move(req));
+        if (!result.ok()) {
+          say_error(result.status());
+          break;
+        }
+        say("ok " + std::to_string(result->events.back().seq));
+      }
+    } else if (cmd == "flush") {
+      if (!ensure_open()) continue;
+      store->flush();
+      say("ok");
     } else if (cmd == "open") {
       if (ensure_open()) say("ok");
     } else if (cmd == "mapbytes") {

@@ -239,6 +239,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  // The summaries the runs recorded this tick share one commit, now: others see them.
+  kernel_.flush();
   // A run in the middle of a long call keeps its lease: no other process takes it over.
   const auto steady_now = std::chrono::steady_clock::now();
   for (auto& [id, run] : runs_) {

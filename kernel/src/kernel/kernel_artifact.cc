@@ -87,9 +87,11 @@ Status Kernel::summary_step(ActiveRun& run, const std::string& kind, const Value
                       Json::Member("step_key", step_key));
   if (!key.empty() && key != step_key) payload.set("key", key);
   record_placeholders(payload, std::move(prepare.allocated));
-  return append(*run.state,
-                event_drafts(EventDraft{std::string(ev::kRunSummary), std::move(payload)}))
-      .status();
+  // A summary is what a re-execution records again: it may share the run's next commit.
+  AppendRequest request = request_for(
+      *run.state, event_drafts(EventDraft{std::string(ev::kRunSummary), std::move(payload)}));
+  request.deferrable = true;
+  return commit(*run.state, std::move(request)).status();
 }
 
 Status Kernel::write_artifact(const TenantId& caller, const RunId& run, const std::string& step_key,

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "kernel_log.h"
 #include "ledger/blob_store.h"
+#include "ledger/deferred_appends.h"
 #include "ledger/group_commit.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_export.h"
@@ -50,6 +52,7 @@ class LmdbEventStore final : public EventStore {
         config_{options.large_value_bytes, options.lease_ttl_ms * 1000,
                 options.clock_us ? options.clock_us : system_clock_us},
         commits_(*env_, options.durability) {}
+  ~LmdbEventStore() override { flush(); }
 
   Result<RunInfo> create_run(const RunHeader& header) override {
     ARTANA_RETURN_IF_ERROR(check_header(header));
@@ -59,7 +62,7 @@ class LmdbEventStore final : public EventStore {
     op.apply = [&](ledger::WriteContext& ctx) {
       return ledger::apply_create_run(ctx, config_, header, created);
     };
-    commits_.submit({&op});
+    submit({&op});
     if (!op.status.ok()) return op.status;
     return created;
   }
@@ -68,8 +71,17 @@ class LmdbEventStore final : public EventStore {
 
   Result<AppendResult> append(AppendRequest request) override {
     ARTANA_RETURN_IF_ERROR(check_request(request));
+    ARTANA_RETURN_IF_ERROR(deferred_.take_failure(request.run_id));
     ARTANA_ASSIGN_OR_RETURN(ledger::PreparedAppend prepared,
                             ledger::prepare_append(config_, request));
+    if (ledger::DeferredAppends::holdable(request)) {
+      auto held = std::make_unique<ledger::DeferredAppends::Op>();
+      held->request = std::move(request);
+      held->prepared = std::move(prepared);
+      AppendResult result = ledger::DeferredAppends::predicted(*held);
+      if (deferred_.add(std::move(held))) flush();
+      return result;
+    }
     AppendResult result;
     WriteOp op;
     op.barrier = request.barrier;
@@ -77,10 +89,18 @@ class LmdbEventStore final : public EventStore {
     op.apply = [&](ledger::WriteContext& ctx) {
       return ledger::apply_append(ctx, config_, request, prepared, result);
     };
-    commits_.submit({&op});
-    if (!op.status.ok()) return op.status;
+    submit({&op});
+    if (!op.status.ok()) {
+      // Refused because a held append of the run before it failed: that is the cause.
+      Status held = deferred_.take_failure(request.run_id);
+      return held.ok() ? op.status : held;
+    }
     attach_payloads(request, prepared, result);
     return result;
+  }
+
+  void flush() override {
+    if (!deferred_.empty()) submit({});
   }
 
   void append_async(AppendRequest request,
@@ -89,6 +109,8 @@ class LmdbEventStore final : public EventStore {
       on_done(append(std::move(request)));
       return;
     }
+    request.deferrable = false;
+    flush();  // a run's held events commit before what it writes next
     if (Status checked = check_request(request); !checked.ok()) return on_done(checked);
     auto prepared = ledger::prepare_append(config_, request);
     if (!prepared.ok()) return on_done(prepared.status());
@@ -114,6 +136,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<std::vector<Event>> read(const RunId& run, uint64_t from_seq, size_t limit) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -127,6 +150,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<RunInfo> head(const RunId& run) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -134,6 +158,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<Event> read_event(const RunId& run, uint64_t seq) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -146,6 +171,7 @@ class LmdbEventStore final : public EventStore {
 
   Result<std::vector<Event>> read_payloads(const RunId& run, const std::vector<uint64_t>& seqs,
                                            size_t max_bytes) override {
+    flush();
     return read_batch<Event>(
         run, seqs, max_bytes,
         [](LedgerReader& reader, const RunRecord& record, uint64_t seq, size_t* stored) {
@@ -157,6 +183,7 @@ class LmdbEventStore final : public EventStore {
   Result<std::vector<PayloadText>> read_payload_texts(const RunId& run,
                                                       const std::vector<uint64_t>& seqs,
                                                       size_t max_bytes) override {
+    flush();
     if (auto prefetched = prefetch_.take(run, seqs, max_bytes)) return std::move(*prefetched);
     return read_texts_here(run, seqs, max_bytes);
   }
@@ -210,6 +237,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<RunIndex> run_index(const RunId& run) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -229,6 +257,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<std::optional<Event>> find_terminal(const RunId& run, std::string_view step_key) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -240,6 +269,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -254,6 +284,7 @@ class LmdbEventStore final : public EventStore {
   Result<std::vector<KeyedSummary>> latest_keyed_summaries(const RunId& run, SummaryScope scope,
                                                            std::string_view kind,
                                                            size_t limit) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -262,6 +293,7 @@ class LmdbEventStore final : public EventStore {
 
   Result<std::optional<std::string>> read_index(std::string_view space,
                                                 std::string_view key) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(std::string k, ledger::aux_index_key(space, key));
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     MDB_val mk = ledger::to_val(k), mv;
@@ -272,6 +304,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<Totals> totals(const RunId& run) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -279,6 +312,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<Totals> tenant_totals(const TenantId& tenant) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     return reader.totals(ledger::tenant_totals_key(tenant.str()));
@@ -286,6 +320,7 @@ class LmdbEventStore final : public EventStore {
 
   Result<std::vector<RunInfo>> list_runs(const TenantId& tenant,
                                          std::optional<RunStatus> status) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     std::vector<RunInfo> runs;
@@ -306,6 +341,7 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<std::vector<RunInfo>> list_all_runs() override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     std::vector<RunInfo> runs;
@@ -322,7 +358,7 @@ class LmdbEventStore final : public EventStore {
     op.apply = [&](ledger::WriteContext& ctx) {
       return ledger::apply_release_lease(ctx, run, lease_epoch);
     };
-    commits_.submit({&op});
+    submit({&op});
     return op.status;
   }
 
@@ -331,21 +367,26 @@ class LmdbEventStore final : public EventStore {
     op.apply = [&](ledger::WriteContext& ctx) {
       return ledger::apply_renew_lease(ctx, config_, run, lease_epoch);
     };
-    commits_.submit({&op});
+    submit({&op});
     return op.status;
   }
 
   int64_t lease_ttl_us() const override { return config_.lease_ttl_us; }
 
-  Status sync() override { return env_->sync(); }
+  Status sync() override {
+    flush();
+    return env_->sync();
+  }
 
   Result<VerifyReport> verify(std::optional<RunId> run) override {
+    flush();
     return ledger::verify_in_child(*env_, run);
   }
 
   Status export_jsonl(std::optional<RunId> run,
                       const std::function<Status(std::string_view)>& write,
                       ExportOptions options) override {
+    flush();
     return ledger::export_events(*env_, run, write, options);
   }
 
@@ -354,6 +395,7 @@ class LmdbEventStore final : public EventStore {
   Durability durability() const override { return durability_; }
 
   Result<std::string> put_blob(std::string_view bytes) override {
+    flush();
     // Hash and copy on the caller's thread, outside the writer's critical section.
     ARTANA_ASSIGN_OR_RETURN(ledger::PreparedBlob blob, ledger::prepare_blob(bytes));
     {
@@ -375,12 +417,13 @@ class LmdbEventStore final : public EventStore {
     // kFull syncs every commit anyway; kNone never syncs, like appends.
     op.barrier = true;
     op.apply = [&](ledger::WriteContext& ctx) { return ledger::apply_put_blob(ctx, blob); };
-    commits_.submit({&op});
+    submit({&op});
     if (!op.status.ok()) return op.status;
     return blob.key.hex();
   }
 
   Result<std::optional<std::string>> get_blob(std::string_view sha256_hex) override {
+    flush();
     ARTANA_ASSIGN_OR_RETURN(Sha256 key, ledger::parse_blob_hash(sha256_hex));
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
@@ -388,6 +431,36 @@ class LmdbEventStore final : public EventStore {
   }
 
  private:
+  // Submits `own` after the held appends, in one transaction: a run's held events commit
+  // before anything else it writes. A held append that fails is reported to its run.
+  void submit(const std::vector<WriteOp*>& own) {
+    if (deferred_.empty()) {
+      if (!own.empty()) commits_.submit(own);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(deferred_.commit_mu());
+    std::vector<std::unique_ptr<ledger::DeferredAppends::Op>> held = deferred_.take();
+    std::vector<WriteOp> held_ops(held.size());
+    std::vector<WriteOp*> batch;
+    batch.reserve(held.size() + own.size());
+    for (size_t i = 0; i < held.size(); ++i) {
+      ledger::DeferredAppends::Op* op = held[i].get();
+      held_ops[i].bytes_hint = op->prepared.bytes();
+      held_ops[i].apply = [this, op](ledger::WriteContext& ctx) {
+        return ledger::apply_append(ctx, config_, op->request, op->prepared, op->committed);
+      };
+      batch.push_back(&held_ops[i]);
+    }
+    batch.insert(batch.end(), own.begin(), own.end());
+    if (!batch.empty()) commits_.submit(batch);
+    for (size_t i = 0; i < held.size(); ++i) {
+      if (held_ops[i].status.ok()) continue;
+      kernel_log().warn("a held append to run {} failed at its commit: {}",
+                        held[i]->request.run_id.str(), held_ops[i].status.message());
+      deferred_.failed(held[i]->request.run_id, held_ops[i].status);
+    }
+  }
+
   static Status check_header(const RunHeader& header) {
     ARTANA_RETURN_IF_ERROR(check_identifier("run id", header.run_id.str()));
     ARTANA_RETURN_IF_ERROR(check_identifier("tenant id", header.tenant_id.str()));
@@ -419,6 +492,7 @@ class LmdbEventStore final : public EventStore {
   Durability durability_;
   ledger::StoreConfig config_;
   GroupCommit commits_;
+  ledger::DeferredAppends deferred_;
   // Declared after env_: its thread stops before the environment closes.
   ledger::PayloadPrefetch prefetch_{
       [this](const RunId& run, const std::vector<uint64_t>& seqs, size_t max_bytes) {

@@ -126,10 +126,12 @@ Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq, uint64_t
                                     encode_latest(seq, *entries.latest)));
   }
   if (entries.summary) {
+    const SummaryHashes hashes = hash_summary(*entries.summary);
+    if (tenant_scope_.empty()) tenant_scope_ = tenant_summary_scope(tenant_id_);
     ARTANA_RETURN_IF_ERROR(put_summary(ctx_, run_summary_scope(run_number_), *entries.summary,
-                                       {seq, run_number_, seq}));
-    ARTANA_RETURN_IF_ERROR(put_summary(ctx_, tenant_summary_scope(tenant_id_), *entries.summary,
-                                       {position, run_number_, seq}));
+                                       {seq, run_number_, seq}, hashes));
+    ARTANA_RETURN_IF_ERROR(
+        put_summary(ctx_, tenant_scope_, *entries.summary, {position, run_number_, seq}, hashes));
   }
   return Status();
 }

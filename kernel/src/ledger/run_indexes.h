@@ -69,6 +69,7 @@ class EventIndexWriter {
   LedgerReader& reader_;
   uint64_t run_number_;
   std::string_view tenant_id_;
+  std::string tenant_scope_;      // tenant_summary_scope(tenant_id_), once it is needed
   std::vector<Changed> changed_;  // an append changes one or two steps: a scan is enough
 };
 // Writes folded indexes for `run_number` (a new fork, a rebuilt run).

@@ -17,14 +17,6 @@ std::string scope_kind(std::string_view scope, std::string_view kind) {
   return prefix;
 }
 
-Result<std::optional<std::string_view>> get(WriteContext& ctx, MDB_dbi dbi, std::string_view k) {
-  MDB_val key = to_val(k), val;
-  int rc = mdb_get(ctx.txn(), dbi, &key, &val);
-  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
-  if (rc != 0) return lmdb_status(rc, "reading the summary index", ctx.env().data_path());
-  return std::optional<std::string_view>(from_val(val));
-}
-
 }  // namespace
 
 std::string run_summary_scope(uint64_t run_number) {
@@ -39,14 +31,20 @@ std::string tenant_summary_scope(std::string_view tenant_id) {
   return scope;
 }
 
+SummaryHashes hash_summary(const SummaryKey& summary) {
+  return SummaryHashes{std::string(Sha256::of(summary.kind).raw()),
+                       std::string(Sha256::of(summary.key).raw())};
+}
+
 SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary,
-                               const SummaryPlace& place) {
+                               const SummaryPlace& place, const SummaryHashes& hashes) {
   SummaryEntries out;
-  const std::string prefix = scope_kind(scope, summary.kind);
+  std::string prefix(scope);
+  prefix.append(hashes.kind);
   out.keys_key = prefix;
-  out.keys_key.append(Sha256::of(summary.key).raw());
+  out.keys_key.append(hashes.key);
   put_u64be(out.keys_value, place.order);
-  out.order_key = prefix;
+  out.order_key = std::move(prefix);
   put_u64be(out.order_key, place.order);
   put_u64be(out.order_value, place.run_number);
   put_u64be(out.order_value, place.seq);
@@ -54,23 +52,44 @@ SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary
   return out;
 }
 
+SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary,
+                               const SummaryPlace& place) {
+  return summary_entries(scope, summary, place, hash_summary(summary));
+}
+
 Status put_summary(WriteContext& ctx, std::string_view scope, const SummaryKey& summary,
                    const SummaryPlace& place) {
+  return put_summary(ctx, scope, summary, place, hash_summary(summary));
+}
+
+Status put_summary(WriteContext& ctx, std::string_view scope, const SummaryKey& summary,
+                   const SummaryPlace& place, const SummaryHashes& hashes) {
   const Dbis& dbi = ctx.env().dbi();
-  SummaryEntries entries = summary_entries(scope, summary, place);
-  ARTANA_ASSIGN_OR_RETURN(std::optional<std::string_view> stored,
-                          get(ctx, dbi.summary_keys, entries.keys_key));
-  if (stored) {
-    if (stored->size() != 8) {
-      return Status::corruption("{}: a summary index entry is damaged", ctx.env().data_path());
-    }
-    const uint64_t order = get_u64be(*stored);
-    if (order > place.order) return Status();  // a newer one is the latest already
-    std::string old_order_key = scope_kind(scope, summary.kind);
-    put_u64be(old_order_key, order);
+  SummaryEntries entries = summary_entries(scope, summary, place, hashes);
+  // One descent reads the key's entry and writes the new one in its place.
+  bool newer_stored = false;
+  std::optional<uint64_t> replaced;
+  ARTANA_RETURN_IF_ERROR(ctx.update(
+      dbi.summary_keys, entries.keys_key,
+      [&](std::optional<std::string_view> stored) -> Result<std::string> {
+        if (!stored) return entries.keys_value;
+        if (stored->size() != 8) {
+          return Status::corruption("{}: a summary index entry is damaged", ctx.env().data_path());
+        }
+        const uint64_t order = get_u64be(*stored);
+        if (order > place.order) {
+          newer_stored = true;  // a newer one is the latest already: kept as it is
+          return std::string(*stored);
+        }
+        replaced = order;
+        return entries.keys_value;
+      }));
+  if (newer_stored) return Status();
+  if (replaced) {
+    std::string old_order_key = entries.keys_key.substr(0, scope.size() + kHashBytes);
+    put_u64be(old_order_key, *replaced);
     ARTANA_RETURN_IF_ERROR(ctx.del(dbi.summary_order, old_order_key));
   }
-  ARTANA_RETURN_IF_ERROR(ctx.put(dbi.summary_keys, entries.keys_key, entries.keys_value));
   return ctx.put(dbi.summary_order, entries.order_key, entries.order_value);
 }
 

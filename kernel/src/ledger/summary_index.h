@@ -31,8 +31,17 @@ struct SummaryPlace {
   uint64_t seq = 0;
 };
 
+// SHA-256 of a summary's kind and key (raw), as the index keys hold them: computed once for
+// the two scopes a summary is indexed in.
+struct SummaryHashes {
+  std::string kind, key;
+};
+SummaryHashes hash_summary(const SummaryKey& summary);
+
 // Makes the summary at `place` the latest of (kind, key) in `scope`, unless the one stored
 // is newer (a larger order): so entries may be put in any order (a migration, a fork).
+Status put_summary(WriteContext& ctx, std::string_view scope, const SummaryKey& summary,
+                   const SummaryPlace& place, const SummaryHashes& hashes);
 Status put_summary(WriteContext& ctx, std::string_view scope, const SummaryKey& summary,
                    const SummaryPlace& place);
 
@@ -60,6 +69,8 @@ Status for_each_summary_entry(LedgerReader& reader, std::string_view prefix,
 struct SummaryEntries {
   std::string keys_key, keys_value, order_key, order_value;
 };
+SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary,
+                               const SummaryPlace& place, const SummaryHashes& hashes);
 SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary,
                                const SummaryPlace& place);
 

@@ -155,6 +155,15 @@ struct AppendRequest {
   // request only. May run more than once if the transaction is retried (map growth), so it
   // must have no effect outside the transaction.
   std::function<Status(AppendTxn&)> in_txn;
+  // Events a re-execution records again (a summary): the store may hold them back and
+  // commit them in the transaction of its next write, before its next read, or at flush(),
+  // instead of in one of their own. A process that dies first loses them, and the run's next
+  // execution records them again. The result then carries the events' seqs, types and
+  // payloads and their index entries, not what only the commit knows (hashes, timestamps,
+  // ids), and a failed commit is reported by the run's next append. Needs
+  // `expected_head_seq` and a held lease; ignored with anything else to do (a status, a
+  // barrier, a callback, blobs, a new run).
+  bool deferrable = false;
 };
 
 struct AppendResult {
@@ -217,6 +226,9 @@ class EventStore {
   virtual Result<RunInfo> run_info(const RunId& run) = 0;
 
   virtual Result<AppendResult> append(AppendRequest request) = 0;
+  // Commits the appends held back (AppendRequest::deferrable). Their failures are reported
+  // by their runs' next appends.
+  virtual void flush() {}
   // Same, completing later: `on_done` runs on the store's commit thread (keep it short: post
   // to your own loop). An append that needs no sync may complete inline, before this returns.
   virtual void append_async(AppendRequest request,

@@ -231,6 +231,11 @@ class Kernel {
   Status renew_lease(const TenantId& caller, const RunId& run);
   int64_t lease_ttl_us() const { return store_.lease_ttl_us(); }
 
+  // Commits the events the store holds back (summaries: AppendRequest::deferrable), so
+  // other processes see them. Any write or read of the store commits them too; a host calls
+  // this when it stops executing for a while (the end of a tick).
+  void flush() { store_.flush(); }
+
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
   // For a new execution of a run this process executes (a hot reload): the run is loaded

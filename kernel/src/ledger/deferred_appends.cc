@@ -1,0 +1,64 @@
+#include "ledger/deferred_appends.h"
+
+#include <utility>
+
+namespace artana::kernel::ledger {
+
+bool DeferredAppends::holdable(const AppendRequest& request) {
+  return request.deferrable && request.expected_head_seq.has_value() && request.lease_epoch != 0 &&
+         !request.outside_owner && !request.create && request.blobs.empty() &&
+         !request.new_status && !request.release_lease && !request.barrier && !request.in_txn &&
+         !request.drafts.empty();
+}
+
+AppendResult DeferredAppends::predicted(Op& op) {
+  AppendResult result;
+  const uint64_t head = *op.request.expected_head_seq;
+  result.events.reserve(op.request.drafts.size());
+  result.indexes.reserve(op.request.drafts.size());
+  for (size_t i = 0; i < op.request.drafts.size(); ++i) {
+    Event& event = result.events.emplace_back();
+    event.run_id = op.request.run_id;
+    event.seq = head + 1 + i;
+    event.type = op.request.drafts[i].type;
+    // The commit writes the encoded text (prepared) and needs only the draft's type.
+    event.payload = std::move(op.request.drafts[i].payload);
+    result.indexes.push_back(op.prepared.events[i].entries);
+  }
+  result.lease_epoch = op.request.lease_epoch;
+  return result;
+}
+
+bool DeferredAppends::add(std::unique_ptr<Op> op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_bytes_ += op->prepared.bytes();
+  held_.push_back(std::move(op));
+  held_count_.store(held_.size(), std::memory_order_release);
+  return held_.size() >= kMaxHeldOps || held_bytes_ >= kMaxHeldBytes;
+}
+
+std::vector<std::unique_ptr<DeferredAppends::Op>> DeferredAppends::take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::unique_ptr<Op>> out = std::move(held_);
+  held_.clear();
+  held_bytes_ = 0;
+  held_count_.store(0, std::memory_order_release);
+  return out;
+}
+
+void DeferredAppends::failed(const RunId& run, Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failures_.emplace(run.str(), std::move(status));  // the first failure is the cause
+}
+
+Status DeferredAppends::take_failure(const RunId& run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failures_.empty()) return Status();
+  auto it = failures_.find(run.str());
+  if (it == failures_.end()) return Status();
+  Status status = std::move(it->second);
+  failures_.erase(it);
+  return status;
+}
+
+}  // namespace artana::kernel::ledger
