@@ -10,8 +10,8 @@
 -- settles the last pending unit returns {units, done, failed} (done and failed are counts).
 -- Every transition writes task_progress {unit, from, to, attempt, counts, error?} keyed
 -- task/<id>/<to>/<attempt> (`attempt` counts from 1; every 100th also carries `units`, the
--- full list: every n/10th past 1 000 units, so the list costs a transition at most ten
--- units' worth of recording and a step stays O(1) in the number of units),
+-- full list; past 1 000 units, ten lists in a run, every n/5th transition, so a list costs a
+-- unit five rows of recording and a step stays O(1) in the number of units),
 -- and each wake ends by writing the artifact progress = {wake, counts, current} (`current`:
 -- the unit that wake worked on). h.units is a read-only view of the harness's own records
 -- (ipairs, pairs, #, fields and JSON see them): writing a unit's id, description, state or
@@ -40,8 +40,9 @@ local Incremental = setmetatable({}, { __index = Base })
 Incremental.__index = Incremental
 M.Incremental = Incremental
 
-local TRANSITIONS_PER_SNAPSHOT = 100
-local UNITS_PER_TRANSITION_OF_SNAPSHOT = 10 -- past 1 000 units: every n/10th transition
+local TRANSITIONS_PER_SNAPSHOT = 100 -- the full list every 100th transition ...
+local EVERY_100TH_UP_TO_UNITS = 1000  -- ... up to 1 000 units; past that,
+local SNAPSHOTS_PER_RUN = 10          -- ten in a run (a unit makes two transitions)
 local MAX_UNIT_ID_BYTES = 200 -- task/<id>/<state>/<attempt> stays within a key's 400 bytes
 
 -- Checks define_tasks' value; returns a copy (the units as they are recorded).
@@ -147,9 +148,11 @@ function Incremental:_initialize(ctx)
   self._index = {}
   for i, id in ipairs(self._order) do self._index[id] = i end
   self._counts.pending = #units
-  self._snapshot_every = math.max(TRANSITIONS_PER_SNAPSHOT,
-                                  (#units + UNITS_PER_TRANSITION_OF_SNAPSHOT - 1) //
-                                    UNITS_PER_TRANSITION_OF_SNAPSHOT)
+  local n = #units
+  self._snapshot_every = TRANSITIONS_PER_SNAPSHOT
+  if n > EVERY_100TH_UP_TO_UNITS then
+    self._snapshot_every = (2 * n + SNAPSHOTS_PER_RUN - 1) // SNAPSHOTS_PER_RUN
+  end
 end
 
 --- h:counts(): how many units are in each state {pending, in_progress, done, failed}.
