@@ -136,12 +136,21 @@ local Run = {
 }
 
 -- Refuses a field of an options table `t` not in `known` ({name = true}), naming `what`.
+local unknown_field = host.unknown_field
 local function check_fields(t, known, what)
   if type(t) ~= "table" then fail("invalid_argument", what .. " must be a table") end
-  for key in pairs(t) do
-    if not known[key] then
-      fail("invalid_argument", what .. ": unknown field '" .. tostring(key) .. "'")
+  local unknown = unknown_field(t, known) -- one raw pass in C; false: t has a metatable
+  if unknown == false then
+    unknown = nil
+    for key in pairs(t) do
+      if not known[key] then
+        unknown = key
+        break
+      end
     end
+  end
+  if unknown ~= nil then
+    fail("invalid_argument", what .. ": unknown field '" .. tostring(unknown) .. "'")
   end
 end
 

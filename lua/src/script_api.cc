@@ -9,7 +9,9 @@
 
 #include "artana/lua/lua_error.h"
 #include "artana/lua/lua_json.h"
+#include "artana/lua/lua_state.h"
 #include "artana/lua/sandbox.h"
+#include "sandbox_raise.h"
 
 namespace artana::lua {
 
@@ -97,6 +99,56 @@ void load_prelude(lua_State* L) {
   if (g_prelude_bytecode.empty()) g_prelude_bytecode = std::move(bytecode);
 }
 
+// Whether key `a` sorts before key `b` (stack indexes) for unknown_field: numbers, then
+// strings, each in order, then other types by their type number (ties keep the first met).
+bool key_before(lua_State* L, int a, int b) {
+  const int ta = lua_type(L, a), tb = lua_type(L, b);
+  if (ta != tb) {
+    auto rank = [](int t) { return t == LUA_TNUMBER ? 0 : t == LUA_TSTRING ? 1 : 2 + t; };
+    return rank(ta) < rank(tb);
+  }
+  if (ta == LUA_TNUMBER) return lua_compare(L, a, b, LUA_OPLT) != 0;
+  if (ta != LUA_TSTRING) return false;
+  size_t na = 0, nb = 0;
+  const char* sa = lua_tolstring(L, a, &na);  // strings already: nothing is converted
+  const char* sb = lua_tolstring(L, b, &nb);
+  const int c = std::memcmp(sa, sb, na < nb ? na : nb);
+  return c < 0 || (c == 0 && na < nb);
+}
+
+// host.unknown_field(t, known): the least key of table `t` that `known` lacks (key_before),
+// or nil; false when `t` has a metatable (the caller walks it with pairs, as the script
+// would). One raw pass that allocates nothing: it checks the options of every call, where
+// the sandbox's ordered pairs cost a sort per call. The answer does not depend on hash order.
+int unknown_field(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (lua_getmetatable(L, 1)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  lua_pushnil(L);  // 3: the least unknown key so far
+  lua_pushnil(L);  // 4: lua_next's key
+  uint64_t keys = 0;
+  while (lua_next(L, 1) != 0) {
+    ++keys;
+    lua_pop(L, 1);  // the value
+    lua_pushvalue(L, 4);
+    const bool known = lua_rawget(L, 2) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (!known && (lua_isnil(L, 3) || key_before(L, 4, 3))) {
+      lua_pushvalue(L, 4);
+      lua_replace(L, 3);
+    }
+  }
+  // Charged as the Lua loop it replaces would be (a few instructions a key).
+  LuaState* state = LuaState::from(L);
+  if (state != nullptr && !state->charge(keys * 4))
+    return detail::raise_limit(L, state->kill_reason());
+  return 1;  // slot 3
+}
+
 // Arg 1: Install*. Runs under lua_pcall.
 int install(lua_State* L) {
   auto* in = static_cast<Install*>(lua_touserdata(L, 1));
@@ -118,6 +170,8 @@ int install(lua_State* L) {
     lua_rawset(L, -3);
   }
   lua_setfield(L, -2, "passing_kinds");
+  lua_pushcfunction(L, unknown_field);
+  lua_setfield(L, -2, "unknown_field");
   push_sandbox_env(L);
   lua_call(L, 2, 1);
   const int api = lua_gettop(L);

@@ -226,7 +226,9 @@ function Incremental:_transition(run, id, to, attempt, err)
   self._counts[to] = self._counts[to] + 1
   if to == "pending" and index < self._next then self._next = index end
   self._transitions = self._transitions + 1
-  local value = { unit = id, from = from, to = to, attempt = attempt, counts = self:counts(),
+  -- self._counts itself: run:summary converts it before returning, and a replay does not
+  -- convert it at all, so no copy is made.
+  local value = { unit = id, from = from, to = to, attempt = attempt, counts = self._counts,
                   error = err }
   -- The rows themselves: run:summary converts them at once, and nothing else sees them.
   if self._transitions % self._snapshot_every == 0 then value.units = self._rows end
@@ -256,7 +258,7 @@ function Incremental:_step(ctx)
   end
   self:_settle(ctx, id, ok, err)
   self._last = { unit = id, state = record.state }
-  ctx.run:artifact("progress", { wake = ctx.wake, counts = self:counts(), current = id })
+  ctx.run:artifact("progress", { wake = ctx.wake, counts = self._counts, current = id })
   if self:_first_pending() == nil then return self:_result(), false end
   return { wake = ctx.wake, unit = id, state = record.state }, true
 end

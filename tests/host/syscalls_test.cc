@@ -134,6 +134,11 @@ return function(run)
     function() run:random(5, 1) end,
     function() run:random(1, 2 ^ 60) end,
     function() run:summary("", 1) end,
+    -- Two unknown fields: the least is named, whatever the table's hash order.
+    function() run:summary("k", 1, { zz = 1, key = "x", kee = 2 }) end,
+    -- A table with a metatable is read as pairs reads it.
+    function() run:summary("k", 1, setmetatable({}, { __pairs = function()
+      return next, { stepkey = "s" }, nil end })) end,
     function() run:artifact(3) end,
     function() run:version("v1") end,
     function() run:step("", function() end) end,
@@ -174,6 +179,8 @@ end
       "run:random: the interval is empty (5 > 1)",
       "run:random: bounds must be within",
       "run:summary(kind, value): kind must be a non-empty string",
+      "run:summary options: unknown field 'kee'",
+      "run:summary options: unknown field 'stepkey'",
       "run:artifact(key [, value]): key must be a string",
       "run:version(change_id, max)",
       "run:step(name, fn): name must be a non-empty string",

@@ -243,6 +243,9 @@ class LmdbEventStore final : public EventStore {
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
     RunIndex index;
     ARTANA_ASSIGN_OR_RETURN(index.info, ledger::to_run_info(record));
+    // Every step has an event, so a run has at most head_seq steps (a fork's prefix
+    // included): a long run's list is never moved as it grows.
+    index.steps.reserve(static_cast<size_t>(record.head_seq));
     ARTANA_RETURN_IF_ERROR(ledger::for_each_step_record(
         reader, record.run_number, [&](std::string&& key, StepIndexRecord&& step) {
           index.steps.emplace_back(std::move(key), std::move(step));
