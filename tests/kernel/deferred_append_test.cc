@@ -139,3 +139,30 @@ TEST_CASE("a held append that fails at its commit is reported by its run's next 
   CHECK(refused.status().code() == StatusCode::kFenced);  // the cause, not "moved on"
   CHECK(types_of(*store, "run-1") == std::vector<std::string>{"note"});
 }
+
+TEST_CASE("held appends of several runs commit each run's in order, consecutive ones as one",
+          "[store][defer]") {
+  TempDir dir;
+  auto store = open_store(dir.str());
+  for (const char* run : {"run-1", "run-2"}) {
+    artana::testing::create_run(*store, run);
+    artana::testing::append_one(*store, run, "note", Json::object());
+  }
+  // run-1, run-2, then run-1 twice: the last two are merged into one op at the commit.
+  REQUIRE(store->append(held_summary("run-1", 1, 1)).ok());
+  REQUIRE(store->append(held_summary("run-2", 1, 1)).ok());
+  REQUIRE(store->append(held_summary("run-1", 1, 2)).ok());
+  REQUIRE(store->append(held_summary("run-1", 1, 3)).ok());
+  store->flush();
+  CHECK(types_of(*store, "run-1") == std::vector<std::string>{"note", "held", "held", "held"});
+  CHECK(types_of(*store, "run-2") == std::vector<std::string>{"note", "held"});
+  auto events = store->read(RunId("run-1"));
+  REQUIRE(events.ok());
+  for (size_t i = 1; i < events->size(); ++i) {
+    CHECK((*events)[i].payload.find("n")->as_integer() == static_cast<int64_t>(i));
+  }
+  auto totals = store->totals(RunId("run-1"));
+  REQUIRE(totals.ok());
+  CHECK(totals->events == 4);
+  require_verified(*store);
+}

@@ -37,12 +37,48 @@ bool DeferredAppends::add(std::unique_ptr<Op> op) {
   return held_.size() >= kMaxHeldOps || held_bytes_ >= kMaxHeldBytes;
 }
 
+namespace {
+
+// Whether `next` continues `last`: the same run and lease, at the head `last` leaves.
+bool continues(const AppendRequest& last, const AppendRequest& next) {
+  return last.run_id == next.run_id && last.lease_epoch == next.lease_epoch &&
+         *last.expected_head_seq + last.drafts.size() == *next.expected_head_seq;
+}
+
+// Moves `from`'s events (and the large values they refer to) after `into`'s.
+void merge_into(DeferredAppends::Op& into, DeferredAppends::Op& from) {
+  for (EventDraft& draft : from.request.drafts) into.request.drafts.push_back(std::move(draft));
+  for (PreparedEvent& event : from.prepared.events) {
+    into.prepared.events.push_back(std::move(event));
+  }
+  // Each large value once, as prepare_append lists them (two ops may share one).
+  for (PreparedBlob& blob : from.prepared.blobs) {
+    bool listed = false;
+    for (const PreparedBlob& have : into.prepared.blobs) listed = listed || have.key == blob.key;
+    if (!listed) into.prepared.blobs.push_back(std::move(blob));
+  }
+}
+
+}  // namespace
+
 std::vector<std::unique_ptr<DeferredAppends::Op>> DeferredAppends::take() {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::unique_ptr<Op>> out = std::move(held_);
-  held_.clear();
-  held_bytes_ = 0;
-  held_count_.store(0, std::memory_order_release);
+  std::vector<std::unique_ptr<Op>> held;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held = std::move(held_);
+    held_.clear();
+    held_bytes_ = 0;
+    held_count_.store(0, std::memory_order_release);
+  }
+  std::vector<std::unique_ptr<Op>> out;
+  out.reserve(held.size());
+  for (std::unique_ptr<Op>& op : held) {
+    if (!out.empty() && continues(out.back()->request, op->request)) {
+      merge_into(*out.back(), *op);
+    } else {
+      out.push_back(std::move(op));
+    }
+  }
   return out;
 }
 

@@ -50,7 +50,9 @@ class DeferredAppends {
   // Holds `op`; true when what is held exceeds the bounds and should be committed now.
   bool add(std::unique_ptr<Op> op);
   bool empty() const { return held_count_.load(std::memory_order_acquire) == 0; }
-  // Everything held, in order. Call with commit_mu() held until it is committed.
+  // Everything held, in order, consecutive appends to one run merged into one op (their
+  // run record, totals and step records are then read and written once). Call with
+  // commit_mu() held until it is committed.
   std::vector<std::unique_ptr<Op>> take();
   std::mutex& commit_mu() { return commit_mu_; }
 
