@@ -250,13 +250,18 @@ function Run:step(name, fn)
   return host.step_end(self, result)
 end
 
+-- Leaves the scope, then raises fn's error or returns its results: passed as varargs, so a
+-- scope allocates no table for them.
+local function leave_scope(run, ok, ...)
+  host.scope_exit(run)
+  if not ok then error((...), 0) end
+  return ...
+end
+
 function Run:scope(name, fn)
   if type(fn) ~= "function" then fail("invalid_argument", "run:scope(name, fn): fn must be a function") end
   host.scope_enter(self, name)
-  local results = pack(pcall(fn, self))
-  host.scope_exit(self)
-  if not results[1] then error(results[2], 0) end
-  return unpack(results, 2, results.n)
+  return leave_scope(self, pcall(fn, self))
 end
 
 function Run:parallel(branches, options)
