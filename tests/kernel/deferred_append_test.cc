@@ -46,6 +46,12 @@ void require_verified(EventStore& store) {
   CHECK(report->ok);
 }
 
+// Creates `run` with one committed event, its lease at epoch 1.
+void started(EventStore& store, const std::string& run) {
+  artana::testing::create_run(store, run);
+  artana::testing::append_one(store, run, "note", Json::object());
+}
+
 AppendRequest held_summary(const std::string& run, uint64_t epoch, uint64_t head) {
   AppendRequest request;
   request.run_id = RunId(run);
@@ -108,8 +114,7 @@ TEST_CASE("a read in the holding process sees the held appends: it commits them 
           "[store][defer]") {
   TempDir dir;
   auto store = open_store(dir.str());
-  artana::testing::create_run(*store, "run-1");
-  artana::testing::append_one(*store, "run-1", "note", Json::object());
+  started(*store, "run-1");
   auto held = store->append(held_summary("run-1", 1, 1));
   REQUIRE(held.ok());
   CHECK(held->events.at(0).seq == 2);
@@ -125,8 +130,7 @@ TEST_CASE("a held append that fails at its commit is reported by its run's next 
           "[store][defer]") {
   TempDir dir;
   auto store = open_store(dir.str());
-  artana::testing::create_run(*store, "run-1");
-  artana::testing::append_one(*store, "run-1", "note", Json::object());
+  started(*store, "run-1");
   // Held with an epoch this process does not hold: accepted now, fenced at the commit.
   REQUIRE(store->append(held_summary("run-1", 7, 1)).ok());
   AppendRequest next;
@@ -144,10 +148,7 @@ TEST_CASE("held appends of several runs commit each run's in order, consecutive 
           "[store][defer]") {
   TempDir dir;
   auto store = open_store(dir.str());
-  for (const char* run : {"run-1", "run-2"}) {
-    artana::testing::create_run(*store, run);
-    artana::testing::append_one(*store, run, "note", Json::object());
-  }
+  for (const char* run : {"run-1", "run-2"}) started(*store, run);
   // run-1, run-2, then run-1 twice: the last two are merged into one op at the commit.
   REQUIRE(store->append(held_summary("run-1", 1, 1)).ok());
   REQUIRE(store->append(held_summary("run-2", 1, 1)).ok());
