@@ -269,6 +269,28 @@ TEST_CASE("object members come out sorted whatever the table's order", "[lua]") 
   CHECK(out->find("mid")->as_object()[0].first == "a");
 }
 
+TEST_CASE("members are sorted with their values, for few members and for many", "[lua]") {
+  State s;
+  for (int n = 1; n <= 20; ++n) {
+    // Keys k01..kNN inserted in a scrambled order, each with its number as its value.
+    std::string code = "local t = {} ";
+    for (int i = 0; i < n; ++i) {
+      const int k = (n - 1 - i + n / 2) % n + 1;  // reversed, then rotated: a permutation
+      code += fmt::format("t['k{:02d}'] = {} ", k, k);
+    }
+    code += "return t";
+    Result<Json> out = convert(s.L, code, "");  // a chunk starting "local" runs as is
+    INFO(n << " members: " << out.status().to_string());
+    REQUIRE(out.ok());
+    REQUIRE(out->as_object().size() == static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const Json::Member& member = out->as_object()[static_cast<size_t>(i)];
+      CHECK(member.first == fmt::format("k{:02d}", i + 1));
+      CHECK(member.second.as_integer() == i + 1);
+    }
+  }
+}
+
 // ---- A state with a memory limit ----------------------------------------------------------
 
 struct Budget {
