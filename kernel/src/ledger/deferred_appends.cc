@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "kernel_log.h"
+
 namespace artana::kernel::ledger {
 
 bool DeferredAppends::holdable(const AppendRequest& request) {
@@ -80,6 +82,35 @@ std::vector<std::unique_ptr<DeferredAppends::Op>> DeferredAppends::take() {
     }
   }
   return out;
+}
+
+void DeferredAppends::commit(GroupCommit& commits, const StoreConfig& config,
+                             const std::vector<WriteOp*>& own) {
+  if (empty()) {
+    if (!own.empty()) commits.submit(own);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(commit_mu_);
+  std::vector<std::unique_ptr<Op>> held = take();
+  std::vector<WriteOp> held_ops(held.size());
+  std::vector<WriteOp*> batch;
+  batch.reserve(held.size() + own.size());
+  for (size_t i = 0; i < held.size(); ++i) {
+    Op* op = held[i].get();
+    held_ops[i].bytes_hint = op->prepared.bytes();
+    held_ops[i].apply = [&config, op](WriteContext& ctx) {
+      return apply_append(ctx, config, op->request, op->prepared, op->committed);
+    };
+    batch.push_back(&held_ops[i]);
+  }
+  batch.insert(batch.end(), own.begin(), own.end());
+  if (!batch.empty()) commits.submit(batch);
+  for (size_t i = 0; i < held.size(); ++i) {
+    if (held_ops[i].status.ok()) continue;
+    kernel_log().warn("a held append to run {} failed at its commit: {}",
+                      held[i]->request.run_id.str(), held_ops[i].status.message());
+    failed(held[i]->request.run_id, held_ops[i].status);
+  }
 }
 
 void DeferredAppends::failed(const RunId& run, Status status) {

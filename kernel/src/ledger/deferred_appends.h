@@ -13,8 +13,8 @@
 // only the transaction knows (hashes, timestamps, event ids): seqs follow the request's
 // expected head, and the payloads and index entries are the ones prepared.
 //
-// Thread-safe. The store commits the held ops under commit_mu(), so the ops of a run commit
-// in the order they were added even when several threads write.
+// Thread-safe. commit() takes the held ops under one mutex until they are committed, so the
+// ops of a run commit in the order they were added even when several threads write.
 #pragma once
 
 #include <atomic>
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "artana/kernel/event_store.h"
+#include "ledger/group_commit.h"
 #include "ledger/write_ops.h"
 
 namespace artana::kernel::ledger {
@@ -50,17 +51,21 @@ class DeferredAppends {
   // Holds `op`; true when what is held exceeds the bounds and should be committed now.
   bool add(std::unique_ptr<Op> op);
   bool empty() const { return held_count_.load(std::memory_order_acquire) == 0; }
-  // Everything held, in order, consecutive appends to one run merged into one op (their
-  // run record, totals and step records are then read and written once). Call with
-  // commit_mu() held until it is committed.
-  std::vector<std::unique_ptr<Op>> take();
-  std::mutex& commit_mu() { return commit_mu_; }
+
+  // Submits `own` (may be empty) to `commits` after everything held, in one batch: a run's
+  // held events commit before anything else it writes. A held op that fails is noted for
+  // its run (failed()). The store's every write goes through here.
+  void commit(GroupCommit& commits, const StoreConfig& config, const std::vector<WriteOp*>& own);
 
   // A held op whose commit failed: its run's next append reports it (once).
   void failed(const RunId& run, Status status);
   Status take_failure(const RunId& run);
 
  private:
+  // Everything held, in order, consecutive appends to one run merged into one op (their
+  // run record, totals and step records are then read and written once).
+  std::vector<std::unique_ptr<Op>> take();
+
   static constexpr size_t kMaxHeldOps = 64;
   static constexpr uint64_t kMaxHeldBytes = uint64_t{1} << 20;
 

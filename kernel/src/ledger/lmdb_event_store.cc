@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "kernel_log.h"
 #include "ledger/blob_store.h"
 #include "ledger/deferred_appends.h"
 #include "ledger/group_commit.h"
@@ -31,19 +30,6 @@ int64_t system_clock_us() {
       .count();
 }
 
-// After a successful commit the drafts' payloads become the events' payloads, and what was
-// indexed for them is handed on: moved, not copied, and only now, because a batch may be
-// redone until it commits.
-void attach_payloads(AppendRequest& request, ledger::PreparedAppend& prepared,
-                     AppendResult& result) {
-  result.indexes.clear();
-  result.indexes.reserve(result.events.size());
-  for (size_t i = 0; i < result.events.size() && i < request.drafts.size(); ++i) {
-    result.events[i].payload = std::move(request.drafts[i].payload);
-    result.indexes.push_back(std::move(prepared.events[i].entries));
-  }
-}
-
 class LmdbEventStore final : public EventStore {
  public:
   LmdbEventStore(std::unique_ptr<LedgerEnv> env, const LmdbStoreOptions& options)
@@ -55,7 +41,7 @@ class LmdbEventStore final : public EventStore {
   ~LmdbEventStore() override { flush(); }
 
   Result<RunInfo> create_run(const RunHeader& header) override {
-    ARTANA_RETURN_IF_ERROR(check_header(header));
+    ARTANA_RETURN_IF_ERROR(ledger::check_run_header(header));
     RunInfo created;
     WriteOp op;
     op.bytes_hint = 1024;
@@ -70,7 +56,7 @@ class LmdbEventStore final : public EventStore {
   Result<RunInfo> run_info(const RunId& run) override { return head(run); }
 
   Result<AppendResult> append(AppendRequest request) override {
-    ARTANA_RETURN_IF_ERROR(check_request(request));
+    ARTANA_RETURN_IF_ERROR(ledger::check_append_request(request));
     ARTANA_RETURN_IF_ERROR(deferred_.take_failure(request.run_id));
     ARTANA_ASSIGN_OR_RETURN(ledger::PreparedAppend prepared,
                             ledger::prepare_append(config_, request));
@@ -95,7 +81,7 @@ class LmdbEventStore final : public EventStore {
       Status held = deferred_.take_failure(request.run_id);
       return held.ok() ? op.status : held;
     }
-    attach_payloads(request, prepared, result);
+    ledger::attach_payloads(request, prepared, result);
     return result;
   }
 
@@ -111,7 +97,8 @@ class LmdbEventStore final : public EventStore {
     }
     request.deferrable = false;
     flush();  // a run's held events commit before what it writes next
-    if (Status checked = check_request(request); !checked.ok()) return on_done(checked);
+    if (Status checked = ledger::check_append_request(request); !checked.ok())
+      return on_done(checked);
     auto prepared = ledger::prepare_append(config_, request);
     if (!prepared.ok()) return on_done(prepared.status());
     struct State {
@@ -130,7 +117,7 @@ class LmdbEventStore final : public EventStore {
     };
     commits_.submit_async(std::move(op), [state, done = std::move(on_done)](WriteOp& finished) {
       if (!finished.status.ok()) return done(finished.status);
-      attach_payloads(state->request, state->prepared, state->result);
+      ledger::attach_payloads(state->request, state->prepared, state->result);
       done(std::move(state->result));
     });
   }
@@ -434,62 +421,8 @@ class LmdbEventStore final : public EventStore {
   }
 
  private:
-  // Submits `own` after the held appends, in one transaction: a run's held events commit
-  // before anything else it writes. A held append that fails is reported to its run.
-  void submit(const std::vector<WriteOp*>& own) {
-    if (deferred_.empty()) {
-      if (!own.empty()) commits_.submit(own);
-      return;
-    }
-    std::lock_guard<std::mutex> lock(deferred_.commit_mu());
-    std::vector<std::unique_ptr<ledger::DeferredAppends::Op>> held = deferred_.take();
-    std::vector<WriteOp> held_ops(held.size());
-    std::vector<WriteOp*> batch;
-    batch.reserve(held.size() + own.size());
-    for (size_t i = 0; i < held.size(); ++i) {
-      ledger::DeferredAppends::Op* op = held[i].get();
-      held_ops[i].bytes_hint = op->prepared.bytes();
-      held_ops[i].apply = [this, op](ledger::WriteContext& ctx) {
-        return ledger::apply_append(ctx, config_, op->request, op->prepared, op->committed);
-      };
-      batch.push_back(&held_ops[i]);
-    }
-    batch.insert(batch.end(), own.begin(), own.end());
-    if (!batch.empty()) commits_.submit(batch);
-    for (size_t i = 0; i < held.size(); ++i) {
-      if (held_ops[i].status.ok()) continue;
-      kernel_log().warn("a held append to run {} failed at its commit: {}",
-                        held[i]->request.run_id.str(), held_ops[i].status.message());
-      deferred_.failed(held[i]->request.run_id, held_ops[i].status);
-    }
-  }
-
-  static Status check_header(const RunHeader& header) {
-    ARTANA_RETURN_IF_ERROR(check_identifier("run id", header.run_id.str()));
-    ARTANA_RETURN_IF_ERROR(check_identifier("tenant id", header.tenant_id.str()));
-    if (!header.script_hash.empty() && !Sha256::from_hex(header.script_hash).ok()) {
-      return Status::invalid_argument("script_hash '{}' is not 64 hex digits", header.script_hash);
-    }
-    return Status();
-  }
-
-  static Status check_request(const AppendRequest& request) {
-    if (request.drafts.empty()) {
-      return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
-    }
-    if (!request.create) return Status();
-    ARTANA_RETURN_IF_ERROR(check_header(*request.create));
-    // apply_append creates the run before these would be checked (GroupCommit's rule: no
-    // refusal after a write), so a creating append may not ask for them.
-    if (request.create->run_id != request.run_id || request.in_txn || request.outside_owner ||
-        request.expected_head_seq.value_or(0) != 0) {
-      return Status::invalid_argument(
-          "an append creating run '{}' must be its owner's first, to that run, with no "
-          "transaction callback",
-          request.run_id.str());
-    }
-    return Status();
-  }
+  // Submits `own` after the held appends, in one transaction (DeferredAppends::commit).
+  void submit(const std::vector<WriteOp*>& own) { deferred_.commit(commits_, config_, own); }
 
   std::unique_ptr<LedgerEnv> env_;
   Durability durability_;

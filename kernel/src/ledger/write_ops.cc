@@ -280,6 +280,42 @@ Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendReq
   return prepared;
 }
 
+Status check_run_header(const RunHeader& header) {
+  ARTANA_RETURN_IF_ERROR(check_identifier("run id", header.run_id.str()));
+  ARTANA_RETURN_IF_ERROR(check_identifier("tenant id", header.tenant_id.str()));
+  if (!header.script_hash.empty() && !Sha256::from_hex(header.script_hash).ok()) {
+    return Status::invalid_argument("script_hash '{}' is not 64 hex digits", header.script_hash);
+  }
+  return Status();
+}
+
+Status check_append_request(const AppendRequest& request) {
+  if (request.drafts.empty()) {
+    return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
+  }
+  if (!request.create) return Status();
+  ARTANA_RETURN_IF_ERROR(check_run_header(*request.create));
+  // apply_append creates the run before these would be checked (GroupCommit's rule: no
+  // refusal after a write), so a creating append may not ask for them.
+  if (request.create->run_id != request.run_id || request.in_txn || request.outside_owner ||
+      request.expected_head_seq.value_or(0) != 0) {
+    return Status::invalid_argument(
+        "an append creating run '{}' must be its owner's first, to that run, with no "
+        "transaction callback",
+        request.run_id.str());
+  }
+  return Status();
+}
+
+void attach_payloads(AppendRequest& request, PreparedAppend& prepared, AppendResult& result) {
+  result.indexes.clear();
+  result.indexes.reserve(result.events.size());
+  for (size_t i = 0; i < result.events.size() && i < request.drafts.size(); ++i) {
+    result.events[i].payload = std::move(request.drafts[i].payload);
+    result.indexes.push_back(std::move(prepared.events[i].entries));
+  }
+}
+
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
                     const PreparedAppend& prepared, AppendResult& result) {
   const Dbis& dbi = ctx.env().dbi();

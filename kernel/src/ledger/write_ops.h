@@ -41,6 +41,16 @@ struct PreparedAppend {
 };
 Result<PreparedAppend> prepare_append(const StoreConfig& config, const AppendRequest& request);
 
+// A new run's header: its ids valid, its script hash (if any) 64 hex digits.
+Status check_run_header(const RunHeader& header);
+// An append the store can take: some events; a creating append is its run's first, with
+// nothing that apply_append would check after creating it.
+Status check_append_request(const AppendRequest& request);
+// After a successful commit the drafts' payloads become the events' payloads, and what was
+// indexed for them is handed on: moved, not copied, and only now, because a batch may be
+// redone until it commits.
+void attach_payloads(AppendRequest& request, PreparedAppend& prepared, AppendResult& result);
+
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
                     const PreparedAppend& prepared, AppendResult& result);
 Status apply_release_lease(WriteContext& ctx, const RunId& run, uint64_t lease_epoch);
