@@ -177,7 +177,7 @@ Status append_canonical_json(std::string& out, const Json& value, std::string_vi
 
 Status append_canonical_string(std::string& out, std::string_view utf8, std::string_view path) {
   Utf8Error error;
-  OutputBuffer buffer(out);
+  OutputBuffer buffer(out, 0);
   if (write_jcs_string(buffer, utf8, &error)) return Status();
   return invalid_utf8_error(path, "string", error);
 }

@@ -18,7 +18,11 @@ namespace artana::kernel {
 
 class OutputBuffer {
  public:
-  explicit OutputBuffer(std::string& out) : out_(out), start_(out.size()), written_(out.size()) {}
+  // `min_slack`: the least a growth adds. 256 amortises an encoder's many short writes; a
+  // buffer for one short write (append_canonical_string, once per string of a payload) asks
+  // for 0, so it zero-fills only what it writes.
+  explicit OutputBuffer(std::string& out, size_t min_slack = 256)
+      : out_(out), start_(out.size()), written_(out.size()), min_slack_(min_slack) {}
   ~OutputBuffer() { out_.resize(written_); }
   OutputBuffer(const OutputBuffer&) = delete;
   OutputBuffer& operator=(const OutputBuffer&) = delete;
@@ -46,12 +50,13 @@ class OutputBuffer {
   // string instead zero-filled it all again for every short-lived buffer on a long string
   // (append_canonical_string, once per string of a payload): quadratic in the payload.
   [[gnu::noinline]] void grow(size_t n) {  // kept out of put() so put() inlines
-    out_.resize(written_ + std::max({n, written_ - start_, size_t{256}}));
+    out_.resize(written_ + std::max({n, written_ - start_, min_slack_}));
   }
 
   std::string& out_;
   size_t start_;    // where this buffer's output begins
   size_t written_;  // bytes of out_ that hold output; the rest is slack
+  size_t min_slack_;
 };
 
 }  // namespace artana::kernel

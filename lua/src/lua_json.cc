@@ -251,12 +251,48 @@ class Reader {
       lua_pop(L_, 1);  // drop the value, keep the key for lua_next
     } while (lua_next(L_, index) != 0);
     // lua_next's order depends on the hash seed; sorted members make the result stable.
-    std::sort(members.begin(), members.end(), [](const Json::Member& a, const Json::Member& b) {
-      return kernel::jcs_key_less(a.first, b.first);
-    });
+    sort_members(members);
     out = std::move(members);
     return Shape::kDone;
   }
+
+  // Sorts by key, moving each member at most once: a member is a string and a Json, whose
+  // moves cost more than the comparisons, and an insertion sort of a handful of them moves
+  // each several times. Few members: their indexes are sorted, then the members follow the
+  // permutation's cycles.
+  static void sort_members(Json::Object& members) {
+    const auto less = [](const Json::Member& a, const Json::Member& b) {
+      return kernel::jcs_key_less(a.first, b.first);
+    };
+    const size_t n = members.size();
+    if (n > kSortByIndexUpTo) {
+      std::sort(members.begin(), members.end(), less);
+      return;
+    }
+    std::array<uint8_t, kSortByIndexUpTo> from{};  // from[k]: the member that belongs at k
+    bool sorted = true;
+    for (size_t k = 0; k < n; ++k) {
+      size_t j = k;
+      for (; j > 0 && less(members[k], members[from[j - 1]]); --j) from[j] = from[j - 1];
+      from[j] = static_cast<uint8_t>(k);
+      sorted = sorted && j == k;
+    }
+    if (sorted) return;
+    for (size_t start = 0; start < n; ++start) {
+      if (from[start] == start) continue;
+      Json::Member held = std::move(members[start]);
+      size_t k = start;
+      while (from[k] != start) {
+        const size_t next = from[k];
+        members[k] = std::move(members[next]);
+        from[k] = static_cast<uint8_t>(k);
+        k = next;
+      }
+      members[k] = std::move(held);
+      from[k] = static_cast<uint8_t>(k);
+    }
+  }
+  static constexpr size_t kSortByIndexUpTo = 16;
 
   bool table(int index, const PathNode* at, int depth, Json& out) {
     if (depth > kMaxLuaJsonDepth) {

@@ -19,6 +19,14 @@ namespace {
 
 const TenantId kAcme("acme");
 
+// A StepVisitor keeping the step records it is given in `steps`.
+StepVisitor collect_steps(std::map<std::string, StepIndexRecord>& steps) {
+  return [&steps](std::string&& key, StepIndexRecord&& record) {
+    steps.emplace(std::move(key), std::move(record));
+    return Status();
+  };
+}
+
 // A chat whose history grows by a ~1 KiB message each turn: turn n's request holds n messages.
 ModelRequest chat_turn(int turn, Json& history) {
   history.push_back(
@@ -116,9 +124,9 @@ TEST_CASE("the step index holds what the run's events fold to, forks' shared pre
   REQUIRE(fork.str() != "r1");
 
   // The fork's index: step a from the shared prefix, b live in the fork; no summary yet.
-  auto index = host.store->run_index(fork);
+  std::map<std::string, StepIndexRecord> steps;
+  auto index = host.store->run_index(fork, collect_steps(steps));
   REQUIRE(index.ok());
-  std::map<std::string, StepIndexRecord> steps(index->steps.begin(), index->steps.end());
   REQUIRE(steps.count("a") == 1);
   CHECK(steps["a"].terminal_seq != 0);
   CHECK(steps["a"].terminal_seq <= index->info.header.forked_from->seq);
@@ -236,9 +244,9 @@ TEST_CASE("a value step's scalar replays from its step record, equal to a read o
     REQUIRE(recorded.ok());
   }
   host.reopen();
-  auto index = host.store->run_index(RunId("r1"));
+  std::map<std::string, StepIndexRecord> steps;
+  auto index = host.store->run_index(RunId("r1"), collect_steps(steps));
   REQUIRE(index.ok());
-  std::map<std::string, StepIndexRecord> steps(index->steps.begin(), index->steps.end());
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string key = "v:" + std::to_string(i);
     INFO(key);
@@ -281,9 +289,9 @@ TEST_CASE("a schema 3 ledger is migrated when opened: step records rebuilt with 
   auto report = host.store->verify();
   REQUIRE(report.ok());
   CHECK(report->ok);
-  auto index = host.store->run_index(RunId("r1"));
+  std::map<std::string, StepIndexRecord> steps;
+  auto index = host.store->run_index(RunId("r1"), collect_steps(steps));
   REQUIRE(index.ok());
-  std::map<std::string, StepIndexRecord> steps(index->steps.begin(), index->steps.end());
   REQUIRE(steps.count("time:1") == 1);
   CHECK(steps["time:1"].value.json() == Json(int64_t{42}));
   auto replayed = host.kernel->value_step(kAcme, RunId("r1"), "time:1", ValueKind::kTime,

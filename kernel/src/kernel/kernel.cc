@@ -83,7 +83,7 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   fresh.info.header = header;
   auto state = std::make_shared<RunState>();
   state->run_id = header.run_id;
-  ARTANA_RETURN_IF_ERROR(state->load(std::move(fresh), {}));
+  ARTANA_RETURN_IF_ERROR(state->load(fresh, {}));
   Status started = record_start(*state, request, &header);
   if (started.ok()) {
     std::shared_ptr<RunState> held;
@@ -158,7 +158,13 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   // Read outside the lock: a long run takes a while, and other runs need not wait.
   // From the indexes: a record per step, and the few run facts read whole. No step's
   // request or result is read until a replay returns it.
-  ARTANA_ASSIGN_OR_RETURN(RunIndex index, store_.run_index(run));
+  // Step records go straight into the state's map: no list of them in between.
+  auto state = std::make_shared<RunState>();
+  state->run_id = run;
+  ARTANA_ASSIGN_OR_RETURN(RunIndex index,
+                          store_.run_index(run, [&](std::string&& key, StepIndexRecord&& record) {
+                            return state->load_step(std::move(key), std::move(record));
+                          }));
   std::vector<uint64_t> fact_seqs;
   for (const auto& [name, seq] : index.latest) {
     if (!name.starts_with("run_summary:")) fact_seqs.push_back(seq);
@@ -168,9 +174,7 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   if (!fact_seqs.empty()) {
     ARTANA_ASSIGN_OR_RETURN(facts, store_.read_payloads(run, fact_seqs));
   }
-  auto state = std::make_shared<RunState>();
-  state->run_id = run;
-  ARTANA_RETURN_IF_ERROR(state->load(std::move(index), facts));
+  ARTANA_RETURN_IF_ERROR(state->load(index, facts));
   {
     std::lock_guard<std::mutex> lock(held_->mu);
     auto [it, inserted] = held_->runs.emplace(run.str(), state);

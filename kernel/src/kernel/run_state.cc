@@ -20,32 +20,36 @@ void add_counts(std::map<std::string, int64_t>& to, const PiiCounts& from) {
 
 }  // namespace
 
-Status RunState::load(RunIndex index, const std::vector<Event>& facts) {
+Status RunState::load_step(std::string&& key, StepIndexRecord&& record) {
+  spend_micro_usd += record.cost_micro_usd;
+  add_counts(pii.recorded, record.extras().pii_total);
+  if (record.replay_reads_terminal()) terminal_seqs.push_back(record.terminal_seq);
+  if (key.empty()) return Status();  // the run's notes (StepDelta::Role::kNote): no step
+  StepRecord step;
+  static_cast<StepIndexRecord&>(step) = std::move(record);
+  auto [it, inserted] = steps.emplace(std::move(key), std::move(step));
+  if (!inserted)
+    return Status::corruption("run '{}': step '{}' has two records in the index", run_id.str(),
+                              it->first);
+  recorded_order_.push_back(&*it);
+  return Status();
+}
+
+Status RunState::load(const RunIndex& index, const std::vector<Event>& facts) {
   tenant.tenant_id = index.info.header.tenant_id;
   // The index lists steps by the hash of their keys; held in the order they were recorded
-  // (the order a replay reaches them), consecutive lookups touch neighbouring memory. Sorted
-  // as (seq, place) pairs: a step's key and record are ~150 bytes to move, a pair 16.
-  std::vector<std::pair<uint64_t, size_t>> order;
-  order.reserve(index.steps.size());
-  for (size_t i = 0; i < index.steps.size(); ++i)
-    order.emplace_back(index.steps[i].second.open_seq, i);
-  std::sort(order.begin(), order.end());
-  steps.reserve(index.steps.size());
-  for (const auto& [open_seq, place] : order) {
-    auto& [key, record] = index.steps[place];
-    spend_micro_usd += record.cost_micro_usd;
-    add_counts(pii.recorded, record.extras().pii_total);
-    if (record.replay_reads_terminal()) terminal_seqs.push_back(record.terminal_seq);
-    if (key.empty()) continue;  // the run's notes (StepDelta::Role::kNote): no step
-    StepRecord step;
-    static_cast<StepIndexRecord&>(step) = std::move(record);
+  // (the order a replay reaches them), consecutive lookups touch neighbouring memory.
+  std::stable_sort(
+      recorded_order_.begin(), recorded_order_.end(),
+      [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
+  for (size_t i = 0; i < recorded_order_.size(); ++i) {
+    const auto& [key, step] = *recorded_order_[i];
+    recorded_order_[i]->second.order = static_cast<uint32_t>(i);
     if (step.end == StepEnd::kOpen && step.open_seq != 0) {
       if (step.kind == StepKind::kSleep) sleeps_due.emplace(step.due_at_us, key);
       if (step.kind == StepKind::kPause) open_pause = key;
     }
     if (step.kind == StepKind::kChild) has_children = true;
-    step.order = static_cast<uint32_t>(recorded_order_.size());
-    recorded_order_.push_back(&*steps.emplace(std::move(key), std::move(step)).first);
   }
   for (const auto& [name, seq] : index.latest) {
     if (name.starts_with("run_summary:artifact::")) {

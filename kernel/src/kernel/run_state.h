@@ -69,9 +69,11 @@ inline Json with_request_hash(Json payload, const StepIndexRecord& step) {
 
 class RunState {
  public:
-  // Builds the state of a run from its index; `facts` are the events its `latest` entries
-  // name that load reads (run_started, script_loaded, …), in seq order.
-  Status load(RunIndex index, const std::vector<Event>& facts);
+  // Loading a run: each of its step records (EventStore::run_index's StepVisitor, in any
+  // order), then load() with the rest of its index; `facts` are the events its `latest`
+  // entries name that load reads (run_started, script_loaded, …), in seq order.
+  Status load_step(std::string&& key, StepIndexRecord&& record);
+  Status load(const RunIndex& index, const std::vector<Event>& facts);
   // Folds one event the kernel appended into the state.
   // `indexed`: what the store indexed for the event (AppendResult::indexes), if known.
   Status apply(const Event& event, const IndexEntries* indexed = nullptr);

@@ -223,21 +223,14 @@ class LmdbEventStore final : public EventStore {
     return out;
   }
 
-  Result<RunIndex> run_index(const RunId& run) override {
+  Result<RunIndex> run_index(const RunId& run, const StepVisitor& on_step) override {
     flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
     RunIndex index;
     ARTANA_ASSIGN_OR_RETURN(index.info, ledger::to_run_info(record));
-    // Every step has an event, so a run has at most head_seq steps (a fork's prefix
-    // included): a long run's list is never moved as it grows.
-    index.steps.reserve(static_cast<size_t>(record.head_seq));
-    ARTANA_RETURN_IF_ERROR(ledger::for_each_step_record(
-        reader, record.run_number, [&](std::string&& key, StepIndexRecord&& step) {
-          index.steps.emplace_back(std::move(key), std::move(step));
-          return Status();
-        }));
+    ARTANA_RETURN_IF_ERROR(ledger::for_each_step_record(reader, record.run_number, on_step));
     ARTANA_RETURN_IF_ERROR(
         ledger::for_each_latest(reader, record.run_number, [&](std::string&& name, uint64_t seq) {
           index.latest.emplace_back(std::move(name), seq);

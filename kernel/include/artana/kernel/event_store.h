@@ -90,13 +90,16 @@ struct RunInfo {
   Lease lease;
 };
 
-// A run as the kernel loads it: one small record per step and the latest event per name
-// (event_index.h), read from the indexes without reading any event.
+// A run as the kernel loads it: its head and the latest event per name (event_index.h), read
+// from the indexes without reading any event. Its step records go to a StepVisitor as they
+// are read (EventStore::run_index).
 struct RunIndex {
   RunInfo info;
-  std::vector<std::pair<std::string, StepIndexRecord>> steps;  // step key, record
-  std::vector<std::pair<std::string, uint64_t>> latest;        // name, seq
+  std::vector<std::pair<std::string, uint64_t>> latest;  // name, seq
 };
+// Takes one step record (its step key, its record) of a run being loaded. The records come in
+// the index's order (by the hash of their keys), each once; an error stops the read.
+using StepVisitor = std::function<Status(std::string&& step_key, StepIndexRecord&& record)>;
 
 struct Totals {
   int64_t spend_micro_usd = 0;
@@ -261,8 +264,10 @@ class EventStore {
     (void)run, (void)seqs, (void)max_bytes;
   }
   virtual Result<RunInfo> head(const RunId& run) = 0;
-  // The run's step records and latest-event entries, in one consistent read.
-  virtual Result<RunIndex> run_index(const RunId& run) = 0;
+  // The run's step records (each to `on_step`, so the caller builds what it keeps without a
+  // list in between: a long run's is megabytes) and latest-event entries, in one
+  // consistent read.
+  virtual Result<RunIndex> run_index(const RunId& run, const StepVisitor& on_step) = 0;
   // The terminal event recorded for `step_key`, or nullopt (none, or the step is open).
   virtual Result<std::optional<Event>> find_terminal(const RunId& run,
                                                      std::string_view step_key) = 0;
