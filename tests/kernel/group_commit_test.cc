@@ -2,6 +2,10 @@
 // and an op that fails after writing makes the batch redo itself one op per transaction.
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "ledger/group_commit.h"
 #include "ledger/ledger_env.h"
 #include "support/temp_dir.h"
@@ -89,4 +93,32 @@ TEST_CASE("a lone op that fails after writing commits nothing", "[store][group-c
   CHECK(halfway.op.status.code() == StatusCode::kFailedPrecondition);
   CHECK_FALSE(has_key(*env, "b"));
   CHECK(halfway.runs == 1);
+}
+
+TEST_CASE("insert writes an absent key and hands back a present key's value, writing nothing",
+          "[store][group-commit]") {
+  TempDir dir;
+  auto env = open_env(dir);
+  GroupCommit commits(*env, Durability::kNone);
+  std::vector<std::optional<std::string>> answers;
+  WriteOp op;
+  op.apply = [&](WriteContext& ctx) -> Status {
+    const MDB_dbi aux = ctx.env().dbi().aux;
+    for (const char* value : {"first", "second"}) {
+      ARTANA_ASSIGN_OR_RETURN(std::optional<std::string> stored, ctx.insert(aux, "k", value));
+      answers.push_back(std::move(stored));
+    }
+    return Status();
+  };
+  commits.submit({&op});
+  REQUIRE(op.status.ok());
+  REQUIRE(answers.size() == 2);
+  CHECK_FALSE(answers[0].has_value());
+  REQUIRE(answers[1].has_value());
+  CHECK(*answers[1] == "first");
+  auto txn = env->begin_read();
+  REQUIRE(txn.ok());
+  MDB_val k = to_val(std::string_view("k")), v;
+  REQUIRE(mdb_get(txn->get(), env->dbi().aux, &k, &v) == 0);
+  CHECK(from_val(v) == "first");
 }

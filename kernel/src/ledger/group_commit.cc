@@ -22,6 +22,17 @@ Status WriteContext::put(MDB_dbi dbi, std::string_view key, std::string_view val
   return check(mdb_put(txn_, dbi, &k, &v, flags), "writing");
 }
 
+Result<std::optional<std::string>> WriteContext::insert(MDB_dbi dbi, std::string_view key,
+                                                        std::string_view value) {
+  MDB_val k = to_val(key), v = to_val(value);
+  ++writes_;
+  const int rc = mdb_put(txn_, dbi, &k, &v, MDB_NOOVERWRITE);
+  if (rc == 0) return std::optional<std::string>();
+  // LMDB points `v` at the stored value then; copied, as a later write may move it.
+  if (rc == MDB_KEYEXIST) return std::optional<std::string>(std::string(from_val(v)));
+  return check(rc, "writing");
+}
+
 Status WriteContext::update(
     MDB_dbi dbi, std::string_view key,
     const std::function<Result<std::string>(std::optional<std::string_view>)>& change) {

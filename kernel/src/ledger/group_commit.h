@@ -50,6 +50,11 @@ class WriteContext {
   // found the entry rewrites it in place.
   Status update(MDB_dbi dbi, std::string_view key,
                 const std::function<Result<std::string>(std::optional<std::string_view>)>& change);
+  // Writes `value` at `key` unless the key is present, with one descent either way: nullopt
+  // when it wrote, else the stored value (and nothing written). For an entry that is usually
+  // new: update() would descend twice for one (once to find it absent, once to write).
+  Result<std::optional<std::string>> insert(MDB_dbi dbi, std::string_view key,
+                                            std::string_view value);
   // The last key of `dbi`, or empty when it has none.
   Result<std::string> last_key(MDB_dbi dbi);
   // Reserves the next log position for this transaction.

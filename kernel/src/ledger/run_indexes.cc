@@ -115,10 +115,9 @@ Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq, uint64_t
       changed = &changed_.emplace_back();
       changed->key = run_hash_key(run_number_, step_key);
       changed->step_key = step_key;
-      ARTANA_RETURN_IF_ERROR(
-          read_record_at(reader_, changed->key, step_key, changed->record).status());
     }
     apply_step_delta(changed->record, *entries.step, seq);
+    changed->deltas.emplace_back(&*entries.step, seq);
   }
   if (entries.latest) {
     ARTANA_RETURN_IF_ERROR(ctx_.put(ctx_.env().dbi().latest,
@@ -137,9 +136,15 @@ Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq, uint64_t
 }
 
 Status EventIndexWriter::flush() {
+  const MDB_dbi steps = ctx_.env().dbi().steps;
   for (const Changed& c : changed_) {
-    ARTANA_RETURN_IF_ERROR(
-        ctx_.put(ctx_.env().dbi().steps, c.key, encode_step_record(c.step_key, c.record)));
+    ARTANA_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                            ctx_.insert(steps, c.key, encode_step_record(c.step_key, c.record)));
+    if (!stored) continue;
+    ARTANA_ASSIGN_OR_RETURN(auto decoded, decode_step_record(*stored, c.step_key));
+    StepIndexRecord& record = decoded.second;
+    for (const auto& [delta, seq] : c.deltas) apply_step_delta(record, *delta, seq);
+    ARTANA_RETURN_IF_ERROR(ctx_.put(steps, c.key, encode_step_record(c.step_key, record)));
   }
   changed_.clear();
   return Status();

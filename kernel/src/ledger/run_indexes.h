@@ -51,22 +51,24 @@ Status for_each_latest(LedgerReader& reader, uint64_t run_number,
 // scopes (summary_index.h).
 class EventIndexWriter {
  public:
-  EventIndexWriter(WriteContext& ctx, LedgerReader& reader, uint64_t run_number,
-                   std::string_view tenant_id)
-      : ctx_(ctx), reader_(reader), run_number_(run_number), tenant_id_(tenant_id) {}
+  EventIndexWriter(WriteContext& ctx, uint64_t run_number, std::string_view tenant_id)
+      : ctx_(ctx), run_number_(run_number), tenant_id_(tenant_id) {}
   // `position`: the event's place in the log (the tenant scope's commit order).
   Status add(const IndexEntries& entries, uint64_t seq, uint64_t position);
   // Writes the step records changed. Call once, after the last add.
   Status flush();
 
  private:
+  // A step's record, not read: folded from nothing first, as if new (the common case: a
+  // step's events usually come in one append); flush() writes it with the descent that finds
+  // the key absent, or else folds `deltas` again into the stored record and rewrites it.
   struct Changed {
     std::string key;  // run_hash_key(run, step key)
     std::string step_key;
     StepIndexRecord record;
+    std::vector<std::pair<const StepDelta*, uint64_t>> deltas;  // with their events' seqs
   };
   WriteContext& ctx_;
-  LedgerReader& reader_;
   uint64_t run_number_;
   std::string_view tenant_id_;
   std::string tenant_scope_;      // tenant_summary_scope(tenant_id_), once it is needed

@@ -66,28 +66,18 @@ Status put_summary(WriteContext& ctx, std::string_view scope, const SummaryKey& 
                    const SummaryPlace& place, const SummaryHashes& hashes) {
   const Dbis& dbi = ctx.env().dbi();
   SummaryEntries entries = summary_entries(scope, summary, place, hashes);
-  // One descent reads the key's entry and writes the new one in its place.
-  bool newer_stored = false;
-  std::optional<uint64_t> replaced;
-  ARTANA_RETURN_IF_ERROR(ctx.update(
-      dbi.summary_keys, entries.keys_key,
-      [&](std::optional<std::string_view> stored) -> Result<std::string> {
-        if (!stored) return entries.keys_value;
-        if (stored->size() != 8) {
-          return Status::corruption("{}: a summary index entry is damaged", ctx.env().data_path());
-        }
-        const uint64_t order = get_u64be(*stored);
-        if (order > place.order) {
-          newer_stored = true;  // a newer one is the latest already: kept as it is
-          return std::string(*stored);
-        }
-        replaced = order;
-        return entries.keys_value;
-      }));
-  if (newer_stored) return Status();
-  if (replaced) {
+  // A key's first summary (the common case) is written by the descent that finds it absent.
+  ARTANA_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                          ctx.insert(dbi.summary_keys, entries.keys_key, entries.keys_value));
+  if (stored) {
+    if (stored->size() != 8) {
+      return Status::corruption("{}: a summary index entry is damaged", ctx.env().data_path());
+    }
+    const uint64_t replaced = get_u64be(*stored);
+    if (replaced > place.order) return Status();  // a newer one is the latest already: kept
+    ARTANA_RETURN_IF_ERROR(ctx.put(dbi.summary_keys, entries.keys_key, entries.keys_value));
     std::string old_order_key = entries.keys_key.substr(0, scope.size() + kHashBytes);
-    put_u64be(old_order_key, *replaced);
+    put_u64be(old_order_key, replaced);
     ARTANA_RETURN_IF_ERROR(ctx.del(dbi.summary_order, old_order_key));
   }
   return ctx.put(dbi.summary_order, entries.order_key, entries.order_value);
