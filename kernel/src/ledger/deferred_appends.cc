@@ -74,12 +74,19 @@ std::vector<std::unique_ptr<DeferredAppends::Op>> DeferredAppends::take() {
   }
   std::vector<std::unique_ptr<Op>> out;
   out.reserve(held.size());
-  for (std::unique_ptr<Op>& op : held) {
-    if (!out.empty() && continues(out.back()->request, op->request)) {
-      merge_into(*out.back(), *op);
-    } else {
-      out.push_back(std::move(op));
+  for (size_t i = 0; i < held.size();) {
+    // A chain of ops that continue each other: its events counted first, so the merge moves
+    // each draft and prepared event once.
+    size_t end = i + 1, events = held[i]->request.drafts.size();
+    while (end < held.size() && continues(held[end - 1]->request, held[end]->request)) {
+      events += held[end++]->request.drafts.size();
     }
+    std::unique_ptr<Op>& first = held[i];
+    first->request.drafts.reserve(events);
+    first->prepared.events.reserve(events);
+    for (size_t k = i + 1; k < end; ++k) merge_into(*first, *held[k]);
+    out.push_back(std::move(first));
+    i = end;
   }
   return out;
 }

@@ -53,6 +53,8 @@ class EventIndexWriter {
  public:
   EventIndexWriter(WriteContext& ctx, uint64_t run_number, std::string_view tenant_id)
       : ctx_(ctx), run_number_(run_number), tenant_id_(tenant_id) {}
+  // Room for the steps of `events` events (their records are moved as the list grows).
+  void reserve(size_t events) { changed_.reserve(events); }
   // `position`: the event's place in the log (the tenant scope's commit order).
   Status add(const IndexEntries& entries, uint64_t seq, uint64_t position);
   // Writes the step records changed. Call once, after the last add.

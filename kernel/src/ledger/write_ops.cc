@@ -356,6 +356,7 @@ Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest&
   std::string value, position_key;
   const std::string timestamp = format_timestamp(config.clock_us());
   EventIndexWriter indexes(ctx, record.run_number, record.tenant_id);
+  indexes.reserve(prepared.events.size());
   for (size_t i = 0; i < prepared.events.size(); ++i) {
     const PreparedEvent& prep = prepared.events[i];
     Event& event = result.events.emplace_back();
