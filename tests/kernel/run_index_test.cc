@@ -142,7 +142,7 @@ TEST_CASE("the step index holds what the run's events fold to, forks' shared pre
     ledger::LedgerReader reader(env, txn);
     auto run_number = reader.find_run_number("r1");
     REQUIRE(run_number.ok());
-    std::string key = ledger::run_hash_key(**run_number, "a");
+    std::string key = ledger::run_name_key(**run_number, "a");
     MDB_val k = ledger::to_val(key), v;
     REQUIRE(mdb_get(txn, env.dbi().steps, &k, &v) == 0);
     std::string value(ledger::from_val(v));

@@ -3,6 +3,11 @@
 // recomputed by verify; built for an older ledger when a writer opens it.
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "artana/kernel/sha256.h"
 #include "kernel/raw_ledger.h"
 #include "ledger/lmdb_handles.h"
 #include "support/kernel_fixture.h"
@@ -204,4 +209,63 @@ TEST_CASE("a schema 4 ledger gets its summary index built when a writer opens it
         std::vector<std::pair<std::string, int64_t>>{{"a", 2}});
   CHECK(keys_values(look(host, "r1", "r", SummaryScope::kRun)) ==
         std::vector<std::pair<std::string, int64_t>>{{"a", 1}});
+}
+
+TEST_CASE(
+    "a schema 5 ledger, its indexes keyed by hashes of names, is rekeyed when a writer "
+    "opens it",
+    "[kernel][lookup][migrate]") {
+  KernelHost host;
+  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
+  summarise(host, "r1", "s1", "a", 1);
+  summarise(host, "r1", "s2", "b", 2);
+  summarise(host, "r1", "s3", "a", 3);
+  // Schema 5: steps and latest keyed by run number · SHA-256(name), summary_keys by
+  // scope · SHA-256(kind) · SHA-256(key). Every entry moved to where version 5 kept it.
+  edit_raw_ledger(host, [](ledger::LedgerEnv& env, MDB_txn* t) {
+    auto rekey = [&](MDB_dbi dbi, auto&& name_at) {
+      std::vector<std::pair<std::string, std::string>> entries;
+      ledger::Cursor cursor;
+      REQUIRE(ledger::Cursor::open(t, dbi, cursor) == 0);
+      MDB_val k, v;
+      for (int rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(cursor.get(), &k, &v, MDB_NEXT)) {
+        entries.emplace_back(std::string(ledger::from_val(k)), std::string(ledger::from_val(v)));
+      }
+      REQUIRE_FALSE(entries.empty());
+      REQUIRE(mdb_drop(t, dbi, 0) == 0);
+      for (const auto& [key, value] : entries) {
+        const size_t at = name_at(key);
+        const std::string old_key =
+            key.substr(0, at) + std::string(Sha256::of(key.substr(at)).raw());
+        MDB_val ok = ledger::to_val(old_key), ov = ledger::to_val(value);
+        REQUIRE(mdb_put(t, dbi, &ok, &ov, 0) == 0);
+      }
+    };
+    auto after_run_number = [](const std::string&) { return size_t{8}; };
+    rekey(env.dbi().steps, after_run_number);
+    rekey(env.dbi().latest, after_run_number);
+    // 'r' · run number (9 bytes) or 't' · SHA-256(tenant) (33), then SHA-256(kind).
+    rekey(env.dbi().summary_keys,
+          [](const std::string& key) { return (key[0] == 'r' ? size_t{9} : size_t{33}) + 32; });
+    std::string version;
+    ledger::put_u64be(version, 5);
+    MDB_val vk = ledger::to_val(std::string_view("schema_version")), vv = ledger::to_val(version);
+    REQUIRE(mdb_put(t, env.dbi().meta, &vk, &vv, 0) == 0);
+  });
+  // edit_raw_ledger reopened it: the writer that opens it migrates it.
+  auto report = host.store->verify();
+  REQUIRE(report.ok());
+  CHECK(report->ok);
+  CHECK(keys_values(look(host, "r1", "l1")) ==
+        std::vector<std::pair<std::string, int64_t>>{{"a", 3}, {"b", 2}});
+  // The run loads from its rekeyed step records: a recorded summary replays, appending
+  // nothing.
+  auto head = host.store->head(RunId("r1"));
+  REQUIRE(head.ok());
+  auto replayed = host.kernel->summary(kAcme, RunId("r1"), "note", Json(int64_t{1}), "s1", "a");
+  REQUIRE(replayed.ok());
+  auto after = host.store->head(RunId("r1"));
+  REQUIRE(after.ok());
+  CHECK(after->head_seq == head->head_seq);
 }

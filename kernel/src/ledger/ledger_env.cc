@@ -133,6 +133,15 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   ARTANA_RETURN_IF_ERROR(check_data_file(self->data_path_));
   int rc = mdb_env_create(&self->env_);
   if (rc != 0) return lmdb_status(rc, "creating the LMDB environment", canonical);
+  // Index keys hold names (up to 400 bytes) whole; LMDB's default limit (511) takes them, a
+  // liblmdb built with a smaller MDB_MAXKEYSIZE would refuse some appends midway.
+  if (const int max_key = mdb_env_get_maxkeysize(self->env_);
+      max_key < static_cast<int>(kMaxIndexKeyBytes)) {
+    return Status::failed_precondition(
+        "the LMDB library takes keys of at most {} bytes; the ledger's indexes need {} (build "
+        "liblmdb with its default MDB_MAXKEYSIZE)",
+        max_key, kMaxIndexKeyBytes);
+  }
   mdb_env_set_maxdbs(self->env_, 16);
   mdb_env_set_maxreaders(self->env_, 512);
   long page = sysconf(_SC_PAGESIZE);

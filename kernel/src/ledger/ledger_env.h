@@ -8,10 +8,10 @@
 //   run_extents run_number | first seq -> log position of that seq: an extent of the run's
 //               events at consecutive positions, up to the next extent or the run's head
 //   tenant_runs tenant_id -> run_number (DUPSORT, DUPFIXED)
-//   steps       run_number | SHA-256(step_key) -> the step's record (step_index.h): kind, seqs,
+//   steps       run_number | step_key -> the step's record (step_index.h): kind, seqs,
 //               request hash, PII counts, key; what a run is loaded by
-//   latest      run_number | SHA-256(name) -> u64 BE seq | name: the latest event per name
-//               (run facts and summaries, event_index.h)
+//   latest      run_number | name -> u64 BE seq | name: the latest event per name (run facts
+//               and summaries, event_index.h)
 //   totals      'r' run_number | 't' tenant_id -> i64 spend_micro_usd | u64 events
 //   blobs       SHA-256(content) -> u8 format=0 | content (large values; put_blob sources)
 //   aux         space '\0' key -> value (callers' own indexes, AppendTxn::put_index)
@@ -31,6 +31,7 @@
 #include <shared_mutex>
 #include <string>
 
+#include "artana/kernel/event_index.h"
 #include "artana/kernel/lmdb_event_store.h"
 #include "artana/kernel/status.h"
 #include "ledger/file_space.h"
@@ -40,7 +41,11 @@
 namespace artana::kernel::ledger {
 
 // 3: `steps` holds step records and `latest` replaced `summaries` (2 migrates on open).
-inline constexpr uint32_t kSchemaVersion = 5;
+// 6: `steps`, `latest` and `summary_keys` keyed by the name, not its hash (5 migrates).
+inline constexpr uint32_t kSchemaVersion = 6;
+// The longest key an index holds: summary_keys' ('t' · SHA-256(tenant) · SHA-256(kind) · a
+// key of up to kMaxStepKeyBytes). The others are shorter (steps: run number · step key).
+inline constexpr size_t kMaxIndexKeyBytes = 1 + 32 + 32 + kMaxStepKeyBytes;
 
 struct Dbis {
   MDB_dbi meta, run_ids, runs, log, run_extents, tenant_runs, steps, latest, totals, blobs, aux,

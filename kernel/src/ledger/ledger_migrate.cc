@@ -6,6 +6,9 @@
 //   3 -> 4: step records gained the inline value (record format 2, step_index.h): `steps`
 //           is rebuilt from the events.
 //   4 -> 5: the keyed-summary index (summary_index.h) is built from the events.
+//   5 -> 6: `steps`, `latest` and `summary_keys` are keyed by names, not their hashes: all
+//           three are rebuilt from the events (summary_order's keys did not change, but it
+//           is rebuilt with them).
 #include "kernel_log.h"
 #include "ledger/ledger_env.h"
 #include "ledger/ledger_reader.h"
@@ -15,7 +18,7 @@
 namespace artana::kernel::ledger {
 
 Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
-  if (from_version < 2 || from_version > 4) {
+  if (from_version < 2 || from_version >= kSchemaVersion) {
     return Status::failed_precondition("{}: no migration from ledger schema version {}", data_path_,
                                        from_version);
   }
@@ -30,6 +33,8 @@ Status LedgerEnv::migrate(MDB_txn* txn, uint64_t from_version) {
   }
   rc = mdb_drop(txn, dbi_.steps, 0);
   if (rc != 0) return lmdb_status(rc, "clearing the old step index", data_path_);
+  rc = mdb_drop(txn, dbi_.latest, 0);
+  if (rc != 0) return lmdb_status(rc, "clearing the old latest index", data_path_);
 
   LedgerReader reader(*this, txn);
   WriteContext ctx(*this, txn);

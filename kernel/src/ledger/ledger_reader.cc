@@ -12,11 +12,11 @@ std::string run_seq_key(uint64_t run_number, uint64_t seq) {
   return key;
 }
 
-std::string run_hash_key(uint64_t run_number, std::string_view name) {
+std::string run_name_key(uint64_t run_number, std::string_view name) {
   std::string key;
-  key.reserve(40);
+  key.reserve(8 + name.size());
   put_u64be(key, run_number);
-  key.append(Sha256::of(name).raw());
+  key.append(name);
   return key;
 }
 
@@ -272,7 +272,7 @@ Status LedgerReader::for_each_event(const RunRecord& run, uint64_t from_seq,
 
 Result<std::optional<uint64_t>> LedgerReader::indexed_seq(MDB_dbi dbi, uint64_t run_number,
                                                           std::string_view name) {
-  std::string k = run_hash_key(run_number, name);
+  std::string k = run_name_key(run_number, name);
   MDB_val key = to_val(k), val;
   int rc = mdb_get(txn_, dbi, &key, &val);
   if (rc == MDB_NOTFOUND) return std::optional<uint64_t>();

@@ -20,7 +20,11 @@
 namespace artana::kernel::ledger {
 
 std::string run_seq_key(uint64_t run_number, uint64_t seq);
-std::string run_hash_key(uint64_t run_number, std::string_view name);  // steps, latest
+// u64 BE run number · name (a step key, a latest-index name): the `steps` and `latest` keys.
+// The name itself, not a hash of it, so a run's entries sort by name: the steps a run records
+// one after another (wake:7/…, wake:8/…) land in the same or neighbouring leaves, where a
+// hash scattered them over the run's whole range (a cold leaf, and its copy, per step).
+std::string run_name_key(uint64_t run_number, std::string_view name);
 std::string run_totals_key(uint64_t run_number);
 std::string tenant_totals_key(std::string_view tenant_id);
 std::string encode_totals(const Totals& totals);

@@ -247,10 +247,10 @@ class Verifier {
   Result<bool> indexes(const RunRecord& record, const Expected& expected) {
     std::map<std::string, std::string> steps, latest;
     for (const auto& [step_key, step] : expected.indexes.steps) {
-      steps[run_hash_key(record.run_number, step_key)] = encode_step_record(step_key, step);
+      steps[run_name_key(record.run_number, step_key)] = encode_step_record(step_key, step);
     }
     for (const auto& [name, seq] : expected.indexes.latest) {
-      latest[run_hash_key(record.run_number, name)] = encode_latest(seq, name);
+      latest[run_name_key(record.run_number, name)] = encode_latest(seq, name);
     }
     ARTANA_ASSIGN_OR_RETURN(bool steps_ok, same_index(env_.dbi().steps, record.run_number, steps));
     if (!steps_ok) return bad(record.run_id, 0, "the step index does not match the events");

@@ -60,7 +60,7 @@ Result<std::pair<uint64_t, std::string>> decode_latest(std::string_view bytes,
 
 namespace {
 
-// Reads the step record stored under `k` (run_hash_key of `step_key`) into `out`; false when
+// Reads the step record stored under `k` (run_name_key of `step_key`) into `out`; false when
 // there is none.
 Result<bool> read_record_at(LedgerReader& reader, const std::string& k, std::string_view step_key,
                             StepIndexRecord& out) {
@@ -79,7 +79,7 @@ Result<std::optional<StepIndexRecord>> read_step_record(LedgerReader& reader, ui
                                                         std::string_view step_key) {
   StepIndexRecord record;
   ARTANA_ASSIGN_OR_RETURN(
-      bool found, read_record_at(reader, run_hash_key(run_number, step_key), step_key, record));
+      bool found, read_record_at(reader, run_name_key(run_number, step_key), step_key, record));
   if (!found) return std::optional<StepIndexRecord>();
   return std::optional<StepIndexRecord>(std::move(record));
 }
@@ -113,7 +113,7 @@ Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq, uint64_t
     }
     if (changed == nullptr) {
       changed = &changed_.emplace_back();
-      changed->key = run_hash_key(run_number_, step_key);
+      changed->key = run_name_key(run_number_, step_key);
       changed->step_key = step_key;
     }
     apply_step_delta(changed->record, *entries.step, seq);
@@ -121,7 +121,7 @@ Status EventIndexWriter::add(const IndexEntries& entries, uint64_t seq, uint64_t
   }
   if (entries.latest) {
     ARTANA_RETURN_IF_ERROR(ctx_.put(ctx_.env().dbi().latest,
-                                    run_hash_key(run_number_, *entries.latest),
+                                    run_name_key(run_number_, *entries.latest),
                                     encode_latest(seq, *entries.latest)));
   }
   if (entries.summary) {
@@ -152,12 +152,12 @@ Status EventIndexWriter::flush() {
 
 Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes& indexes) {
   for (const auto& [step_key, record] : indexes.steps) {
-    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().steps, run_hash_key(run_number, step_key),
+    ARTANA_RETURN_IF_ERROR(ctx.put(ctx.env().dbi().steps, run_name_key(run_number, step_key),
                                    encode_step_record(step_key, record)));
   }
   for (const auto& [name, seq] : indexes.latest) {
     ARTANA_RETURN_IF_ERROR(
-        ctx.put(ctx.env().dbi().latest, run_hash_key(run_number, name), encode_latest(seq, name)));
+        ctx.put(ctx.env().dbi().latest, run_name_key(run_number, name), encode_latest(seq, name)));
   }
   const std::string scope = run_summary_scope(run_number);
   for (const auto& [summary, seq] : indexes.summaries) {

@@ -65,7 +65,7 @@ class EventIndexWriter {
   // step's events usually come in one append); flush() writes it with the descent that finds
   // the key absent, or else folds `deltas` again into the stored record and rewrites it.
   struct Changed {
-    std::string key;  // run_hash_key(run, step key)
+    std::string key;  // run_name_key(run, step key)
     std::string step_key;
     StepIndexRecord record;
     std::vector<std::pair<const StepDelta*, uint64_t>> deltas;  // with their events' seqs

@@ -32,8 +32,7 @@ std::string tenant_summary_scope(std::string_view tenant_id) {
 }
 
 SummaryHashes hash_summary(const SummaryKey& summary) {
-  return SummaryHashes{std::string(Sha256::of(summary.kind).raw()),
-                       std::string(Sha256::of(summary.key).raw())};
+  return SummaryHashes{std::string(Sha256::of(summary.kind).raw())};
 }
 
 SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary,
@@ -41,8 +40,9 @@ SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary
   SummaryEntries out;
   std::string prefix(scope);
   prefix.append(hashes.kind);
+  out.keys_key.reserve(prefix.size() + summary.key.size());
   out.keys_key = prefix;
-  out.keys_key.append(hashes.key);
+  out.keys_key.append(summary.key);
   put_u64be(out.keys_value, place.order);
   out.order_key = std::move(prefix);
   put_u64be(out.order_key, place.order);

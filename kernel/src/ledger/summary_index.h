@@ -1,8 +1,10 @@
 // The keyed-summary index behind run:lookup (docs/ledger_format.md): per scope — a run (its
 // fork prefix included) or a tenant — and summary kind, the latest run_summary of each key,
 // read newest first in O(limit) whatever the number of summaries.
-//   summary_keys:  scope · SHA-256(kind) · SHA-256(key) → u64 order
-//   summary_order: scope · SHA-256(kind) · u64 order    → u64 run number · u64 seq · key
+//   summary_keys:  scope · SHA-256(kind) · key       → u64 order
+//   summary_order: scope · SHA-256(kind) · u64 order → u64 run number · u64 seq · key
+// The key itself (at most 400 bytes, event_index.h) ends summary_keys' keys: a run's keys
+// sort by name, so the summaries it writes one after another land in neighbouring leaves.
 // A run's scope is 'r' · run number, ordered by seq (the run's commit order); a tenant's is
 // 't' · SHA-256(tenant id), ordered by log position (the ledger's commit order). Both are
 // written in the append's transaction, and `verify` recomputes them from the events.
@@ -31,10 +33,10 @@ struct SummaryPlace {
   uint64_t seq = 0;
 };
 
-// SHA-256 of a summary's kind and key (raw), as the index keys hold them: computed once for
-// the two scopes a summary is indexed in.
+// SHA-256 of a summary's kind (raw), as the index keys hold it: computed once for the two
+// scopes a summary is indexed in.
 struct SummaryHashes {
-  std::string kind, key;
+  std::string kind;
 };
 SummaryHashes hash_summary(const SummaryKey& summary);
 
@@ -74,7 +76,7 @@ SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary
 SummaryEntries summary_entries(std::string_view scope, const SummaryKey& summary,
                                const SummaryPlace& place);
 
-// Builds the index from every event (a migration from schema 4).
+// Builds the index from every event (a migration from schema 4 or 5).
 Status rebuild_summary_index(LedgerReader& reader, WriteContext& ctx);
 
 }  // namespace artana::kernel::ledger
