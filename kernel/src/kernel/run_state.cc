@@ -37,7 +37,7 @@ Status RunState::load_step(std::string&& key, StepIndexRecord&& record) {
 
 Status RunState::load(const RunIndex& index, const std::vector<Event>& facts) {
   tenant.tenant_id = index.info.header.tenant_id;
-  // The index lists steps by the hash of their keys; held in the order they were recorded
+  // The index lists steps by key; held in the order they were recorded
   // (the order a replay reaches them), consecutive lookups touch neighbouring memory.
   std::stable_sort(
       recorded_order_.begin(), recorded_order_.end(),

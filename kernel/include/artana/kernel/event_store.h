@@ -98,7 +98,7 @@ struct RunIndex {
   std::vector<std::pair<std::string, uint64_t>> latest;  // name, seq
 };
 // Takes one step record (its step key, its record) of a run being loaded. The records come in
-// the index's order (by the hash of their keys), each once; an error stops the read.
+// the index's order (by step key), each once; an error stops the read.
 using StepVisitor = std::function<Status(std::string&& step_key, StepIndexRecord&& record)>;
 
 struct Totals {
