@@ -14,6 +14,7 @@
 
 #include <sys/resource.h>
 
+#include "artana/host/run_request.h"
 #include "host/bench_host.h"
 #include "support/bench_report.h"
 
@@ -119,8 +120,7 @@ std::string unit_script(const Settings& s, const std::string& name, const char* 
 // The stdlib as the CLI finds it: $ARTANA_STDLIB, else the source tree's (an A/B of a
 // change to the stdlib needs no rebuild).
 host::HostOptions stdlib_options(host::HostOptions options = {}) {
-  const char* dir = std::getenv("ARTANA_STDLIB");
-  options.stdlib_dir = dir != nullptr && *dir != '\0' ? dir : ARTANA_STDLIB_DIR;
+  options.stdlib_dir = host::default_stdlib_dir();
   return options;
 }
 

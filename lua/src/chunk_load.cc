@@ -1,5 +1,7 @@
 #include "chunk_load.h"
 
+#include "artana/lua/chunk_check.h"
+
 #include <lua.hpp>
 
 #include <cstring>
@@ -51,3 +53,25 @@ int load_text_chunk(lua_State* L, std::string_view source, const char* chunkname
 }
 
 }  // namespace artana::lua::detail
+
+namespace artana::lua {
+
+Status check_script_syntax(std::string_view source, const std::string& name) {
+  // A bare state: compiling needs no library, and nothing of it outlives the check.
+  lua_State* L = luaL_newstate();
+  if (L == nullptr) return Status::unavailable("out of memory compiling script '{}'", name);
+  const std::string chunkname = "=" + name;
+  const int rc = detail::load_text_chunk(L, source, chunkname.c_str());
+  Status status;
+  if (rc != LUA_OK) {
+    size_t n = 0;
+    const char* message = lua_tolstring(L, -1, &n);
+    status = Status::invalid_argument("{}", message != nullptr ? std::string_view(message, n)
+                                                               : std::string_view("no message"))
+                 .with_kind(ErrorKind::kScriptError);
+  }
+  lua_close(L);
+  return status;
+}
+
+}  // namespace artana::lua

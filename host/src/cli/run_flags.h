@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "artana/host/host.h"
+#include "artana/host/run_request.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel.h"
 #include "ledger_commands.h"
@@ -45,16 +46,12 @@ struct RunFlags {
 // Errors name the flag and what is wrong (kInvalidArgument).
 Result<RunFlags> parse_run_flags(const std::vector<std::string>& args);
 
-// Fills options (tenant, input, seed, replay) and, for resume, `script` from the run's
-// recorded identity; applies --budget/--grant and resumes a paused run with --input.
+// prepare_run (run_request.h) with the flags' request.
 Status prepare_run(const RunFlags& flags, kernel::Kernel& kernel, kernel::EventStore& store,
                    bool resume, RunOptions& options, std::string& script);
 
 // Where `require "artana.x"` looks: $ARTANA_STDLIB, else the source tree's stdlib/.
 std::string stdlib_directory();
-
-// The run that executes `run`: the top of its chain of parents (run:child) and forks.
-Result<kernel::RunId> top_ancestor(kernel::EventStore& store, const kernel::RunId& run);
 
 // `artana worker`: wakes sleeping runs whose timers are due and takes over running runs
 // nobody holds; runs until stop is set (or one pass with --once).

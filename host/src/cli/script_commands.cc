@@ -161,19 +161,8 @@ Result<Session> open_session(const GlobalOptions& global, const RunFlags& flags,
   store_options.durability = flags.durability;
   store_options.lease_ttl_ms = global.lease_ttl_ms;
   ARTANA_ASSIGN_OR_RETURN(session.store, kernel::open_lmdb_store(global.data_dir, store_options));
-  kernel::KernelOptions kernel_options;
-  if (flags.enforced) {
-    kernel_options.mode = kernel::PolicyMode::kEnforced;
-    kernel_options.middleware = {kernel::make_pii_scrubber(), kernel::make_quota_guard(),
-                                 kernel::make_capability_guard()};
-  } else {
-    // Permissive still keeps a budget the operator set (--budget): spending past it is
-    // never what anyone wants. Without a budget the guard only counts.
-    kernel::QuotaOptions quota;
-    quota.allow_unknown_cost = true;  // a port that does not price its calls is not refused
-    kernel_options.middleware = {kernel::make_quota_guard(quota)};
-  }
-  ARTANA_ASSIGN_OR_RETURN(session.kernel, kernel::Kernel::open(*session.store, kernel_options));
+  ARTANA_ASSIGN_OR_RETURN(
+      session.kernel, kernel::Kernel::open(*session.store, policy_kernel_options(flags.enforced)));
   HostOptions host_options;
   host_options.limits.max_memory_bytes = flags.max_memory_mb << 20;
   host_options.limits.max_instructions = flags.max_instructions;

@@ -59,7 +59,22 @@ Host::~Host() {
   runs_.clear();
 }
 
+void Host::set_memory_script(const std::string& name, std::string text) {
+  memory_scripts_[name] = std::move(text);
+}
+
+void Host::remove_memory_script(const std::string& name) { memory_scripts_.erase(name); }
+
 Result<ScriptSource> Host::load_source(const std::string& script_path, const RunOptions& options) {
+  constexpr std::string_view kMemory = ScriptSource::kMemoryPrefix;
+  if (!options.pinned && std::string_view(script_path).starts_with(kMemory)) {
+    auto it = memory_scripts_.find(std::string_view(script_path).substr(kMemory.size()));
+    if (it == memory_scripts_.end()) {
+      return Status::not_found("script '{}' is not loaded in this host (load it from memory first)",
+                               script_path);
+    }
+    return ScriptSource::from_memory(it->first, it->second, options_.stdlib_dir);
+  }
   if (!options.pinned) return ScriptSource::from_file(script_path, options_.stdlib_dir);
   // --pinned: the code the run recorded, from the ledger, whatever the files say now.
   ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord record,

@@ -93,6 +93,14 @@ SyscallReply& ScriptRun::sys_child(lua_State* L, Task& task) {
   if (!key.ok()) return reply_error(key.status());
   Status inside = check_child_path(args->script);
   if (!inside.ok()) return reply_error(inside, *key);
+  if (script_.folder().empty()) {
+    return reply_error(Status::permission_denied("run:child('{}'): script '{}' was loaded from "
+                                                 "memory and has no folder to start a child "
+                                                 "script from",
+                                                 args->script, script_.entry_path())
+                           .with_kind(ErrorKind::kSandboxViolation),
+                       *key);
+  }
   // A symlink inside the folder may lead out of it: judged again on the real path.
   if (auto real = resolve_inside(script_.folder(), args->script, "run:child script"); !real.ok())
     return reply_error(real.status(), *key);

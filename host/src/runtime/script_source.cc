@@ -79,6 +79,17 @@ Result<ScriptSource> ScriptSource::from_file(const std::string& path, std::strin
   return source;
 }
 
+ScriptSource ScriptSource::from_memory(const std::string& name, std::string text,
+                                       std::string stdlib_dir) {
+  ScriptSource source;
+  source.entry_path_ = std::string(kMemoryPrefix) + name;
+  source.stdlib_dir_ = std::move(stdlib_dir);
+  source.entry_.chunkname = name;
+  source.entry_.sha256 = kernel::Sha256::of(text).hex();
+  source.entry_.text = std::move(text);
+  return source;
+}
+
 Result<ScriptSource> ScriptSource::pinned(const Json& identity, BlobReader read) {
   const Json* entry = identity.find("entry");
   const Json* path = entry != nullptr ? entry->find("path") : nullptr;
@@ -87,9 +98,13 @@ Result<ScriptSource> ScriptSource::pinned(const Json& identity, BlobReader read)
     return Status::failed_precondition("the run recorded no script identity to pin to");
   ScriptSource source;
   source.entry_path_ = path->as_string();
-  const fs::path entry_path(source.entry_path_);
-  source.folder_ = entry_path.parent_path().string();
-  source.entry_.chunkname = entry_path.filename().string();
+  if (std::string_view(source.entry_path_).starts_with(kMemoryPrefix)) {
+    source.entry_.chunkname = source.entry_path_.substr(kMemoryPrefix.size());  // no folder
+  } else {
+    const fs::path entry_path(source.entry_path_);
+    source.folder_ = entry_path.parent_path().string();
+    source.entry_.chunkname = entry_path.filename().string();
+  }
   ARTANA_ASSIGN_OR_RETURN(std::optional<std::string> text, read(hash->as_string()));
   if (!text)
     return Status::not_found("the run's script {} (sha256 {}) is not in the ledger's sources",
@@ -130,6 +145,12 @@ Result<SourceFile> ScriptSource::read_module(std::string_view name) {
     file.chunkname = "artana/" + dots_to_path(name.substr(kStdlib.size()));
     path = stdlib_dir_ + "/" + dots_to_path(name.substr(kStdlib.size()));
   } else {
+    if (folder_.empty()) {
+      return Status::not_found(
+          "require '{}': script '{}' was loaded from memory; it may require only the artana.* "
+          "modules",
+          name, entry_path_);
+    }
     file.chunkname = dots_to_path(name);
     path = folder_ + "/" + file.chunkname;
   }

@@ -26,6 +26,11 @@ class ScriptSource {
  public:
   // Reads the entry script at `path`. Errors name the file (not found, unreadable, > 16 MiB).
   static Result<ScriptSource> from_file(const std::string& path, std::string stdlib_dir);
+  // A script an application loaded from memory (the C API), at the path `mem:<name>`. It has
+  // no folder: it may require only the artana.* modules, and start no child script.
+  static ScriptSource from_memory(const std::string& name, std::string text,
+                                  std::string stdlib_dir);
+  static constexpr std::string_view kMemoryPrefix = "mem:";
 
   // Reads sources by hash (the ledger's content-addressed store).
   using BlobReader = std::function<Result<std::optional<std::string>>(const std::string& sha256)>;
@@ -37,7 +42,7 @@ class ScriptSource {
 
   const SourceFile& entry() const { return entry_; }
   const std::string& entry_path() const { return entry_path_; }  // absolute
-  const std::string& folder() const { return folder_; }          // the entry's folder
+  const std::string& folder() const { return folder_; }  // the entry's folder; "" from memory
 
   // Reads module `name` (see above) and remembers its hash. kNotFound names the paths tried;
   // kInvalidArgument a malformed name.

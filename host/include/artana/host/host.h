@@ -150,6 +150,12 @@ class Host {
   // Forgets an idle run here (its lua_State is freed; its lease released).
   Status unload(const kernel::RunId& run);
 
+  // Scripts an application loaded from memory (the C API): the path `mem:<name>` names one
+  // wherever a script path is taken (start, reload, a parked run's restart). Adding a name
+  // again replaces its text; runs already started keep executing what they loaded.
+  void set_memory_script(const std::string& name, std::string text);
+  void remove_memory_script(const std::string& name);
+
   kernel::Kernel& kernel() { return kernel_; }
   const HostOptions& options() const { return options_; }
   int64_t now_us() const { return options_.clock(); }
@@ -157,6 +163,8 @@ class Host {
  private:
   friend class ScriptRun;
   Result<ScriptSource> load_source(const std::string& script_path, const RunOptions& options);
+
+  std::map<std::string, std::string, std::less<>> memory_scripts_;  // name -> text
 
   // An idle run whose lua_State was freed: enough to execute it again.
   struct Parked {

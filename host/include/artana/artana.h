@@ -1,0 +1,154 @@
+/* artana.h: the C API of Artana Host (libartana). An application opens a ledger, loads Lua
+ * scripts, starts durable runs of them and drives them from its own loop with
+ * artana_host_tick(). docs/embedding.md explains how it works; this header is the contract.
+ *
+ * Conventions, for every function:
+ * - Functions return artana_status unless shown otherwise. On an error,
+ *   artana_last_error() names the function and what was wrong (the argument, the run, the
+ *   step) until this thread's next call into the library.
+ * - Strings in are UTF-8, NUL-terminated unless a length goes with them, and copied: the
+ *   caller may free them when the call returns. Strings out are borrowed (valid as stated
+ *   beside the function) or, where said, owned by the caller and freed with artana_free().
+ * - Nothing unwinds or longjmps out of the library: every entry catches everything
+ *   (ARTANA_E_INTERNAL).
+ * - One thread drives a host (every call taking an artana_host, artana_script or
+ *   artana_run); different hosts may be driven from different threads.
+ * Includes only <stddef.h> and <stdint.h>. */
+#ifndef ARTANA_ARTANA_H
+#define ARTANA_ARTANA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ARTANA_API __attribute__((visibility("default")))
+#else
+#define ARTANA_API
+#endif
+
+/* The ABI major this header describes: artana_host_create() refuses another. */
+#define ARTANA_ABI_VERSION 1
+
+typedef struct artana_options artana_options;
+typedef struct artana_host artana_host;
+typedef struct artana_script artana_script;
+typedef struct artana_run artana_run;
+
+typedef enum {
+  ARTANA_OK,
+  ARTANA_E_INVALID_ARGUMENT, /* a NULL, malformed or unknown argument */
+  ARTANA_E_NOT_FOUND,        /* no such run, script or file */
+  ARTANA_E_STATE,            /* not now: the object is not in a state that allows the call */
+  ARTANA_E_SCRIPT,           /* a script does not compile (name:line in the message) */
+  ARTANA_E_DENIED,           /* a capability or policy refused it */
+  ARTANA_E_BUDGET,           /* a budget was exceeded */
+  ARTANA_E_DRIFT,            /* a replay met a step recorded with another request */
+  ARTANA_E_STORAGE,          /* the ledger cannot be opened, read or written */
+  ARTANA_E_ABI,              /* the library's ABI major is not the caller's */
+  ARTANA_E_CANCELLED,        /* the run was cancelled */
+  ARTANA_E_INTERNAL          /* a fault of the library: please report it */
+} artana_status;
+
+typedef struct {
+  uint64_t resumed;       /* task resumptions this tick */
+  uint64_t ready;         /* runs with work ready when the tick returned: tick again soon */
+  int64_t next_wakeup_us; /* the earliest durable timer (µs since the epoch), or -1: none */
+} artana_tick_stats;
+
+/* ---- errors and memory ---- */
+
+/* What the last failed call on this thread was about ("" when it succeeded). Borrowed until
+ * this thread's next call into the library. */
+ARTANA_API const char* artana_last_error(void);
+/* Frees what the library handed over as the caller's (artana_run_output, artana_run_error).
+ * NULL is ignored. */
+ARTANA_API void artana_free(void* p);
+
+/* ---- options ---- */
+
+ARTANA_API artana_status artana_options_create(artana_options** out);
+ARTANA_API void artana_options_destroy(artana_options* options);
+/* Sets one option; an unknown key or a bad value is refused, naming it:
+ *   data_dir          the ledger directory (default: $ARTANA_HOME, else ./.artana)
+ *   durability        full | effects (default) | none
+ *   policy            permissive (default) | enforced
+ *   max_memory_mb     a run's Lua memory, MiB (default 256)
+ *   max_instructions  a run's Lua instructions per execution (default 1000000000)
+ *   threads           none: the application ticks (the only mode yet)
+ *   stdlib_dir        the directory of the artana.* modules ("" for none) */
+ARTANA_API artana_status artana_options_set(artana_options* options, const char* key,
+                                            const char* value);
+
+/* ---- the host ---- */
+
+/* Opens the ledger and makes a host. `abi_version`: ARTANA_ABI_VERSION as the caller was
+ * compiled with. `options` may be NULL (every default) and is not kept. */
+ARTANA_API artana_status artana_host_create(int abi_version, const artana_options* options,
+                                            artana_host** out);
+/* Stops every run where it stands (each is executed again, replaying, by the next host that
+ * starts it) and closes the ledger. Scripts and runs of the host must not be used after.
+ * NULL is ignored. */
+ARTANA_API void artana_host_destroy(artana_host* host);
+/* Runs ready work (coroutines, timers, starts, replays) for about `budget_us` µs and
+ * returns; `stats` may be NULL. */
+ARTANA_API artana_status artana_host_tick(artana_host* host, int64_t budget_us,
+                                          artana_tick_stats* stats);
+/* Ticks until nothing is ready and no call is outstanding, or `timeout_ms` passes
+ * (ARTANA_E_STATE then; a negative timeout waits without a limit). */
+ARTANA_API artana_status artana_host_run_until_idle(artana_host* host, int64_t timeout_ms);
+
+/* ---- scripts ---- */
+
+/* Loads a script from memory as `mem:<name>` (its source is recorded in the ledger like a
+ * file's). A name is 1..200 bytes of letters, digits, '_', '-', '.' and '/'. A source that
+ * does not compile is ARTANA_E_SCRIPT naming name:line; a name already loaded,
+ * ARTANA_E_STATE. A script from memory may require only the artana.* modules. */
+ARTANA_API artana_status artana_script_load_memory(artana_host* host, const char* name,
+                                                   const char* src, size_t len,
+                                                   artana_script** out);
+/* Loads the script at `path` (its modules are read next to it, as `artana run` reads them). */
+ARTANA_API artana_status artana_script_load_file(artana_host* host, const char* path,
+                                                 artana_script** out);
+/* Forgets the script: runs started from it keep executing; starting new ones needs it loaded
+ * again. NULL is ignored. */
+ARTANA_API artana_status artana_script_unload(artana_script* script);
+
+/* ---- runs ---- */
+
+/* Starts a run of `script` with `input_json` (NULL: {}). `options_json` (NULL: {}) takes
+ *   {"run_id": "...", "tenant": "...", "caps": ["..."], "budget_usd": 1.5,
+ *    "replay": "strict" | "allow_prompt_drift" | "fork_on_drift", "seed": 42}
+ * (an unknown key is named). An existing run_id is executed again, replaying what it
+ * recorded, as `artana run` does. The work happens in artana_host_tick(). */
+ARTANA_API artana_status artana_run_start(artana_host* host, artana_script* script,
+                                          const char* input_json, const char* options_json,
+                                          artana_run** out);
+/* A handle on a run of the ledger, without executing it. */
+ARTANA_API artana_status artana_run_open(artana_host* host, const char* run_id, artana_run** out);
+/* The run's id. Borrowed for the handle's life. */
+ARTANA_API const char* artana_run_id(artana_run* run);
+/* The run's status, as `artana status` names it: running, paused, sleeping, needs_attention,
+ * completed, failed, cancelled. Borrowed until the next call on `run`. */
+ARTANA_API artana_status artana_run_status(artana_run* run, const char** status);
+/* The completed run's output as JSON; ARTANA_E_STATE when it has not completed. `*json` is
+ * the caller's (artana_free); `len` may be NULL. */
+ARTANA_API artana_status artana_run_output(artana_run* run, char** json, size_t* len);
+/* Why the run stopped, as JSON {kind, message, step_key, where, traceback}; "null" when it
+ * has no error. `*json` is the caller's (artana_free); `len` may be NULL. */
+ARTANA_API artana_status artana_run_error(artana_run* run, char** json, size_t* len);
+/* Gives a paused run its input (JSON; NULL: null) and lets it go on at the next ticks. */
+ARTANA_API artana_status artana_run_resume(artana_run* run, const char* input_json);
+/* Cancels the run (recorded; `reason` may be NULL). */
+ARTANA_API artana_status artana_run_cancel(artana_run* run, const char* reason);
+/* Frees the handle (not the run). NULL is ignored. */
+ARTANA_API void artana_run_release(artana_run* run);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARTANA_ARTANA_H */

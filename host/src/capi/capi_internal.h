@@ -1,0 +1,81 @@
+// The C API's objects and the rules every entry follows (artana.h): errors recorded per
+// thread, every exception caught at the boundary, the host owning every handle it gave out.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "artana/artana.h"
+#include "artana/host/host.h"
+#include "artana/kernel/event_store.h"
+#include "artana/kernel/kernel.h"
+
+struct artana_options {
+  std::string data_dir;  // empty: $ARTANA_HOME, else ./.artana
+  artana::kernel::Durability durability = artana::kernel::Durability::kEffects;
+  bool enforced = false;
+  uint64_t max_memory_mb = 256;
+  uint64_t max_instructions = 1'000'000'000;
+  std::optional<std::string> stdlib_dir;  // unset: $ARTANA_STDLIB, else the build's
+};
+
+struct artana_script {
+  artana_host* host = nullptr;
+  std::string path;  // what Host::start takes: a file's path, or mem:<name>
+  std::string name;  // from memory: the name; else empty
+};
+
+struct artana_run {
+  artana_host* host = nullptr;
+  artana::kernel::RunId id;
+  std::string status;  // what artana_run_status last returned (borrowed by the caller)
+};
+
+// Owns the ledger, the kernel, the host and every handle it gave out: a handle is freed by
+// its unload/release call or with the host, so an application that forgets one leaks
+// nothing past artana_host_destroy.
+struct artana_host {
+  std::unique_ptr<artana::kernel::EventStore> store;
+  std::unique_ptr<artana::kernel::Kernel> kernel;
+  std::unique_ptr<artana::host::Host> host;
+  std::vector<std::unique_ptr<artana_script>> scripts;
+  std::vector<std::unique_ptr<artana_run>> runs;
+};
+
+namespace artana::capi {
+
+// Records "function: message" as this thread's last error; returns `code`.
+artana_status fail(const char* function, artana_status code, std::string_view message);
+// The same for a Status, its code chosen from its kind and code.
+artana_status fail(const char* function, const Status& status);
+// A NULL argument: ARTANA_E_INVALID_ARGUMENT naming it.
+artana_status null_argument(const char* function, const char* argument);
+// The call succeeded: the last error is empty.
+artana_status ok();
+// The artana_status a failed Status maps to.
+artana_status code_for(const Status& status);
+
+// Runs `body` (which returns artana_status), catching every exception: nothing unwinds into
+// C. A failure of the library itself is ARTANA_E_INTERNAL.
+template <typename Body>
+artana_status guarded(const char* function, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(function, ARTANA_E_INTERNAL, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(function, ARTANA_E_INTERNAL, e.what());
+  } catch (...) {
+    return fail(function, ARTANA_E_INTERNAL, "an unknown exception");
+  }
+}
+
+// `text` copied into memory the caller frees with artana_free (NUL-terminated); null when out
+// of memory.
+char* copy_out(std::string_view text);
+
+}  // namespace artana::capi
