@@ -32,44 +32,19 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/lua/lua_state.h"
+#include "lua_json_walk.h"
 #include "lua_path.h"
 
 namespace artana::lua {
 namespace {
 
-using detail::is_identifier;
+using detail::OpenTables;
+using detail::PathNode;
 using detail::quote_key;
+using detail::render_path;
+using detail::sort_members_by_key;
 
 using kernel::Json;
-
-// ---- Paths: args.items[3].name, args["weird key"] -----------------------------------------
-
-// One step from the root, on the reader's call stack. `key` borrows a Lua string that stays
-// on the stack while the value below it is read.
-struct PathNode {
-  const PathNode* parent = nullptr;
-  std::string_view key;
-  lua_Integer index = 0;
-  bool is_index = false;
-};
-
-std::string render_path(std::string_view root, const PathNode* leaf) {
-  std::vector<const PathNode*> nodes;
-  for (const PathNode* node = leaf; node != nullptr; node = node->parent) nodes.push_back(node);
-  std::string out(root);
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    const PathNode& node = **it;
-    if (node.is_index) {
-      fmt::format_to(std::back_inserter(out), "[{}]", node.index);
-    } else if (is_identifier(node.key)) {
-      if (!out.empty()) out += '.';
-      out += node.key;
-    } else {
-      out += '[' + quote_key(node.key) + ']';
-    }
-  }
-  return out.empty() ? std::string("value") : out;
-}
 
 // ---- Lua -> JSON ---------------------------------------------------------------------------
 
@@ -84,36 +59,6 @@ struct Budget {
 
 // Roughly what one value costs built (the Json node, a member's key, a string's bytes).
 constexpr uint64_t kNodeBytes = sizeof(Json) + 16;
-
-// The tables on the current path, to find a cycle. Most values nest a few levels: those are
-// kept in place and scanned (a set allocated a node per table of every syscall's argument);
-// deeper levels go to a set, so a path 1000 tables deep is not scanned at every table.
-class OpenTables {
- public:
-  bool enter(const void* table) {
-    for (size_t i = 0; i < shallow_count_; ++i) {
-      if (shallow_[i] == table) return false;
-    }
-    if (shallow_count_ < shallow_.size()) {
-      shallow_[shallow_count_++] = table;
-      return true;
-    }
-    return deep_.insert(table).second;
-  }
-  // Leaving is in reverse order of entering: the deep levels empty first.
-  void leave(const void* table) {
-    if (!deep_.empty()) {
-      deep_.erase(table);
-    } else if (shallow_count_ > 0) {
-      --shallow_count_;
-    }
-  }
-
- private:
-  std::array<const void*, 16> shallow_{};
-  size_t shallow_count_ = 0;
-  std::unordered_set<const void*> deep_;
-};
 
 class Reader {
  public:
@@ -251,48 +196,10 @@ class Reader {
       lua_pop(L_, 1);  // drop the value, keep the key for lua_next
     } while (lua_next(L_, index) != 0);
     // lua_next's order depends on the hash seed; sorted members make the result stable.
-    sort_members(members);
+    sort_members_by_key(members);
     out = std::move(members);
     return Shape::kDone;
   }
-
-  // Sorts by key, moving each member at most once: a member is a string and a Json, whose
-  // moves cost more than the comparisons, and an insertion sort of a handful of them moves
-  // each several times. Few members: their indexes are sorted, then the members follow the
-  // permutation's cycles.
-  static void sort_members(Json::Object& members) {
-    const auto less = [](const Json::Member& a, const Json::Member& b) {
-      return kernel::jcs_key_less(a.first, b.first);
-    };
-    const size_t n = members.size();
-    if (n > kSortByIndexUpTo) {
-      std::sort(members.begin(), members.end(), less);
-      return;
-    }
-    std::array<uint8_t, kSortByIndexUpTo> from{};  // from[k]: the member that belongs at k
-    bool sorted = true;
-    for (size_t k = 0; k < n; ++k) {
-      size_t j = k;
-      for (; j > 0 && less(members[k], members[from[j - 1]]); --j) from[j] = from[j - 1];
-      from[j] = static_cast<uint8_t>(k);
-      sorted = sorted && j == k;
-    }
-    if (sorted) return;
-    for (size_t start = 0; start < n; ++start) {
-      if (from[start] == start) continue;
-      Json::Member held = std::move(members[start]);
-      size_t k = start;
-      while (from[k] != start) {
-        const size_t next = from[k];
-        members[k] = std::move(members[next]);
-        from[k] = static_cast<uint8_t>(k);
-        k = next;
-      }
-      members[k] = std::move(held);
-      from[k] = static_cast<uint8_t>(k);
-    }
-  }
-  static constexpr size_t kSortByIndexUpTo = 16;
 
   bool table(int index, const PathNode* at, int depth, Json& out) {
     if (depth > kMaxLuaJsonDepth) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <vector>
 
 #include "artana/kernel/canonical_json.h"
 
@@ -38,6 +39,24 @@ std::string quote_key(std::string_view key) {
   if (n < key.size()) out += "…";
   out += '"';
   return out;
+}
+
+std::string render_path(std::string_view root, const PathNode* leaf) {
+  std::vector<const PathNode*> nodes;
+  for (const PathNode* node = leaf; node != nullptr; node = node->parent) nodes.push_back(node);
+  std::string out(root);
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    const PathNode& node = **it;
+    if (node.is_index) {
+      fmt::format_to(std::back_inserter(out), "[{}]", node.index);
+    } else if (is_identifier(node.key)) {
+      if (!out.empty()) out += '.';
+      out += node.key;
+    } else {
+      out += '[' + quote_key(node.key) + ']';
+    }
+  }
+  return out.empty() ? std::string("value") : out;
 }
 
 }  // namespace artana::lua::detail

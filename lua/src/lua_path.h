@@ -15,4 +15,17 @@ bool is_identifier(std::string_view key);
 // bytes so a huge key does not swamp the message (as kernel json_path.h renders keys).
 std::string quote_key(std::string_view key);
 
+// One step from the root of a value being read, on the reader's call stack. `key` borrows a
+// Lua string that stays on the stack while the value below it is read.
+struct PathNode {
+  const PathNode* parent = nullptr;
+  std::string_view key;
+  long long index = 0;
+  bool is_index = false;
+};
+
+// `root` followed by the steps down to `leaf`: args.items[3].name, args["weird key"];
+// "value" for an empty root at the root.
+std::string render_path(std::string_view root, const PathNode* leaf);
+
 }  // namespace artana::lua::detail

@@ -209,6 +209,14 @@ TEST_CASE("a script from memory runs to its output, and its run replays in a new
     artana_free(error);
     artana_host_destroy(host);
   }
+  {
+    // A host that never executed it reads a completed run's output from the ledger.
+    artana_host* host = open_host(dir);
+    artana_run* opened = nullptr;
+    REQUIRE(artana_run_open(host, "r1", &opened) == ARTANA_OK);
+    CHECK(output_of(opened) == first);
+    artana_host_destroy(host);
+  }
   // A new host (a new process would do the same): the same run id executes again and
   // replays its recorded time, whatever the clock says now.
   artana_host* host = open_host(dir);
@@ -295,7 +303,7 @@ TEST_CASE("a paused run goes on with the input its resume gives, and a cancelled
   CHECK(artana_run_output(run, nullptr, nullptr) == ARTANA_E_INVALID_ARGUMENT);
   char* json = nullptr;
   CHECK(artana_run_output(run, &json, nullptr) == ARTANA_E_STATE);
-  CHECK(last_error_names("has not completed"));
+  CHECK(last_error_names("run 'asker' is paused, not completed"));
   CHECK(artana_run_resume(run, "{not json") == ARTANA_E_INVALID_ARGUMENT);
   CHECK(last_error_names("input_json"));
   REQUIRE(artana_run_resume(run, R"("go")") == ARTANA_OK);

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "artana/kernel/canonical_json.h"
 #include "capi_internal.h"
 
 namespace artana::capi {
@@ -22,46 +23,25 @@ artana_status fail(const char* function, artana_status code, std::string_view me
   return code;
 }
 
+// The error-kind table's column is artana_status by another name: the same values.
+#define ARTANA_SAME(embed, code) \
+  static_assert(static_cast<int>(EmbedStatus::embed) == (code), #code " in the error-kind table")
+ARTANA_SAME(kOk, ARTANA_OK);
+ARTANA_SAME(kInvalidArgument, ARTANA_E_INVALID_ARGUMENT);
+ARTANA_SAME(kNotFound, ARTANA_E_NOT_FOUND);
+ARTANA_SAME(kState, ARTANA_E_STATE);
+ARTANA_SAME(kScript, ARTANA_E_SCRIPT);
+ARTANA_SAME(kDenied, ARTANA_E_DENIED);
+ARTANA_SAME(kBudget, ARTANA_E_BUDGET);
+ARTANA_SAME(kDrift, ARTANA_E_DRIFT);
+ARTANA_SAME(kStorage, ARTANA_E_STORAGE);
+ARTANA_SAME(kAbi, ARTANA_E_ABI);
+ARTANA_SAME(kCancelled, ARTANA_E_CANCELLED);
+ARTANA_SAME(kInternal, ARTANA_E_INTERNAL);
+#undef ARTANA_SAME
+
 artana_status code_for(const Status& status) {
-  switch (visible_kind(status)) {
-    case ErrorKind::kScriptError:
-    case ErrorKind::kSandboxViolation:
-      return ARTANA_E_SCRIPT;
-    case ErrorKind::kCapabilityDenied:
-    case ErrorKind::kPolicyViolation:
-      return ARTANA_E_DENIED;
-    case ErrorKind::kBudgetExceeded:
-      return ARTANA_E_BUDGET;
-    case ErrorKind::kReplayDrift:
-      return ARTANA_E_DRIFT;
-    case ErrorKind::kCancelled:
-      return ARTANA_E_CANCELLED;
-    case ErrorKind::kStorageError:
-    case ErrorKind::kLeaseHeld:
-      return ARTANA_E_STORAGE;
-    default:
-      break;
-  }
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return ARTANA_E_INVALID_ARGUMENT;
-    case StatusCode::kNotFound:
-      return ARTANA_E_NOT_FOUND;
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kFailedPrecondition:
-    case StatusCode::kConflict:
-      return ARTANA_E_STATE;
-    case StatusCode::kLeaseHeld:
-    case StatusCode::kFenced:
-    case StatusCode::kCorruption:
-    case StatusCode::kDiskFull:
-    case StatusCode::kPermissionDenied:
-    case StatusCode::kUnavailable:
-    case StatusCode::kIoError:
-      return ARTANA_E_STORAGE;
-    default:
-      return ARTANA_E_INTERNAL;
-  }
+  return static_cast<artana_status>(error_kind_row(visible_kind(status)).embed);
 }
 
 artana_status fail(const char* function, const Status& status) {
@@ -79,12 +59,17 @@ artana_status ok() {
   return ARTANA_OK;
 }
 
-char* copy_out(std::string_view text) {
-  auto* out = static_cast<char*>(std::malloc(text.size() + 1));
-  if (out == nullptr) return nullptr;
-  std::memcpy(out, text.data(), text.size());
-  out[text.size()] = '\0';
-  return out;
+artana_status hand_out_json(const char* function, const kernel::Json& value, char** json,
+                            size_t* len) {
+  auto text = kernel::canonical_json(value);
+  if (!text.ok()) return fail(function, text.status());
+  auto* out = static_cast<char*>(std::malloc(text->size() + 1));
+  if (out == nullptr) return fail(function, ARTANA_E_INTERNAL, "out of memory");
+  std::memcpy(out, text->data(), text->size());
+  out[text->size()] = '\0';
+  *json = out;
+  if (len != nullptr) *len = text->size();
+  return ok();
 }
 
 }  // namespace artana::capi

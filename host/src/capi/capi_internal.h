@@ -74,8 +74,9 @@ artana_status guarded(const char* function, Body&& body) noexcept {
   }
 }
 
-// `text` copied into memory the caller frees with artana_free (NUL-terminated); null when out
-// of memory.
-char* copy_out(std::string_view text);
+// Hands `value` to the caller as canonical JSON text in memory it frees with artana_free
+// (NUL-terminated; its length in `*len` unless `len` is NULL).
+artana_status hand_out_json(const char* function, const kernel::Json& value, char** json,
+                            size_t* len);
 
 }  // namespace artana::capi

@@ -110,6 +110,20 @@ Result<artana::host::RunRequest> run_request(const Json& options,
   return request;
 }
 
+// The output a completed run recorded (its run_completed event); ARTANA_E_STATE when the
+// ledger does not hold it completed.
+Result<Json> recorded_output(artana::kernel::EventStore& store, const artana::kernel::RunId& id) {
+  ARTANA_ASSIGN_OR_RETURN(artana::kernel::RunInfo info, store.run_info(id));
+  if (info.status == artana::kernel::RunStatus::kCompleted && info.head_seq > 0) {
+    ARTANA_ASSIGN_OR_RETURN(artana::kernel::Event ending, store.read_event(id, info.head_seq));
+    if (ending.type == "run_completed") {
+      if (const Json* output = ending.payload.find("output")) return *output;
+    }
+  }
+  return Status::failed_precondition("run '{}' is {}, not completed", id.str(),
+                                     artana::kernel::run_status_name(info.status));
+}
+
 }  // namespace
 
 extern "C" {
@@ -254,19 +268,15 @@ artana_status artana_run_output(artana_run* run, char** json, size_t* len) {
     if (run == nullptr) return null_argument(kFunction, "run");
     if (json == nullptr) return null_argument(kFunction, "json");
     *json = nullptr;
-    auto outcome = run->host->host->outcome(run->id);
-    if (!outcome || outcome->status != artana::kernel::RunStatus::kCompleted) {
-      return fail(kFunction, ARTANA_E_STATE,
-                  "run '" + run->id.str() +
-                      "' has not completed in this host (start it: a completed run replays to "
-                      "its output)");
+    if (auto outcome = run->host->host->outcome(run->id);
+        outcome && outcome->status == artana::kernel::RunStatus::kCompleted) {
+      return hand_out_json(kFunction, outcome->output, json, len);
     }
-    auto text = artana::kernel::canonical_json(outcome->output);
-    if (!text.ok()) return fail(kFunction, text.status());
-    *json = copy_out(*text);
-    if (*json == nullptr) return fail(kFunction, ARTANA_E_INTERNAL, "out of memory");
-    if (len != nullptr) *len = text->size();
-    return ok();
+    // Not ended in this host: a run that completed elsewhere (another process, an earlier
+    // host) ends with its run_completed event, the head of its chain.
+    auto output = recorded_output(*run->host->store, run->id);
+    if (!output.ok()) return fail(kFunction, output.status());
+    return hand_out_json(kFunction, *output, json, len);
   });
 }
 
@@ -277,12 +287,7 @@ artana_status artana_run_error(artana_run* run, char** json, size_t* len) {
     if (json == nullptr) return null_argument(kFunction, "json");
     *json = nullptr;
     auto outcome = run->host->host->outcome(run->id);
-    auto text = artana::kernel::canonical_json(outcome ? outcome->error : Json());
-    if (!text.ok()) return fail(kFunction, text.status());
-    *json = copy_out(*text);
-    if (*json == nullptr) return fail(kFunction, ARTANA_E_INTERNAL, "out of memory");
-    if (len != nullptr) *len = text->size();
-    return ok();
+    return hand_out_json(kFunction, outcome ? outcome->error : Json(), json, len);
   });
 }
 

@@ -133,15 +133,6 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   ARTANA_RETURN_IF_ERROR(check_data_file(self->data_path_));
   int rc = mdb_env_create(&self->env_);
   if (rc != 0) return lmdb_status(rc, "creating the LMDB environment", canonical);
-  // Index keys hold names (up to 400 bytes) whole; LMDB's default limit (511) takes them, a
-  // liblmdb built with a smaller MDB_MAXKEYSIZE would refuse some appends midway.
-  if (const int max_key = mdb_env_get_maxkeysize(self->env_);
-      max_key < static_cast<int>(kMaxIndexKeyBytes)) {
-    return Status::failed_precondition(
-        "the LMDB library takes keys of at most {} bytes; the ledger's indexes need {} (build "
-        "liblmdb with its default MDB_MAXKEYSIZE)",
-        max_key, kMaxIndexKeyBytes);
-  }
   mdb_env_set_maxdbs(self->env_, 16);
   mdb_env_set_maxreaders(self->env_, 512);
   long page = sysconf(_SC_PAGESIZE);
@@ -170,6 +161,16 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   if (options.read_only) flags |= MDB_RDONLY;
   rc = mdb_env_open(self->env_, canonical.c_str(), flags, 0600);
   if (rc != 0) return open_failure(rc, canonical, self->data_path_, options.read_only);
+  // Index keys hold names (up to 400 bytes) whole; LMDB's default limit (511) takes them, a
+  // liblmdb built with a smaller MDB_MAXKEYSIZE would refuse some appends midway.
+  // Read after the open: with MDB_MAXKEYSIZE=0 the limit follows the page size, known only then.
+  if (const int max_key = mdb_env_get_maxkeysize(self->env_);
+      max_key < static_cast<int>(kMaxIndexKeyBytes)) {
+    return Status::failed_precondition(
+        "the LMDB library takes keys of at most {} bytes; the ledger's indexes need {} (build "
+        "liblmdb with its default MDB_MAXKEYSIZE)",
+        max_key, kMaxIndexKeyBytes);
+  }
   // The lock file is created with the umask; make sure both files stay private.
   if (!options.read_only) {
     ::chmod(self->data_path_.c_str(), 0600);

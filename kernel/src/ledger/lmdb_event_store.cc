@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <type_traits>
 
 #include "ledger/blob_store.h"
 #include "ledger/deferred_appends.h"
@@ -123,37 +124,33 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<std::vector<Event>> read(const RunId& run, uint64_t from_seq, size_t limit) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    std::vector<Event> events;
-    if (limit == 0) return events;
-    ARTANA_RETURN_IF_ERROR(reader.for_each_event(record, from_seq, [&](Event&& e) -> Result<bool> {
-      events.push_back(std::move(e));
-      return events.size() < limit;
-    }));
-    return events;
+    return read_run(
+        run, [&](LedgerReader& reader, const RunRecord& record) -> Result<std::vector<Event>> {
+          std::vector<Event> events;
+          if (limit == 0) return events;
+          ARTANA_RETURN_IF_ERROR(
+              reader.for_each_event(record, from_seq, [&](Event&& e) -> Result<bool> {
+                events.push_back(std::move(e));
+                return events.size() < limit;
+              }));
+          return events;
+        });
   }
 
   Result<RunInfo> head(const RunId& run) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    return ledger::to_run_info(record);
+    return read_run(run, [&](LedgerReader&, const RunRecord& record) -> Result<RunInfo> {
+      return ledger::to_run_info(record);
+    });
   }
 
   Result<Event> read_event(const RunId& run, uint64_t seq) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    if (seq == 0 || seq > record.head_seq) {
-      return Status::not_found("run '{}' has no seq {} (its head is seq {})", run.str(), seq,
-                               record.head_seq);
-    }
-    return reader.event(record, seq);
+    return read_run(run, [&](LedgerReader& reader, const RunRecord& record) -> Result<Event> {
+      if (seq == 0 || seq > record.head_seq) {
+        return Status::not_found("run '{}' has no seq {} (its head is seq {})", run.str(), seq,
+                                 record.head_seq);
+      }
+      return reader.event(record, seq);
+    });
   }
 
   Result<std::vector<Event>> read_payloads(const RunId& run, const std::vector<uint64_t>& seqs,
@@ -224,54 +221,50 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<RunIndex> run_index(const RunId& run, const StepVisitor& on_step) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    RunIndex index;
-    ARTANA_ASSIGN_OR_RETURN(index.info, ledger::to_run_info(record));
-    ARTANA_RETURN_IF_ERROR(ledger::for_each_step_record(reader, record.run_number, on_step));
-    ARTANA_RETURN_IF_ERROR(
-        ledger::for_each_latest(reader, record.run_number, [&](std::string&& name, uint64_t seq) {
-          index.latest.emplace_back(std::move(name), seq);
-          return Status();
-        }));
-    return index;
+    return read_run(run, [&](LedgerReader& reader, const RunRecord& record) -> Result<RunIndex> {
+      RunIndex index;
+      ARTANA_ASSIGN_OR_RETURN(index.info, ledger::to_run_info(record));
+      ARTANA_RETURN_IF_ERROR(ledger::for_each_step_record(reader, record.run_number, on_step));
+      ARTANA_RETURN_IF_ERROR(
+          ledger::for_each_latest(reader, record.run_number, [&](std::string&& name, uint64_t seq) {
+            index.latest.emplace_back(std::move(name), seq);
+            return Status();
+          }));
+      return index;
+    });
   }
 
   Result<std::optional<Event>> find_terminal(const RunId& run, std::string_view step_key) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    ARTANA_ASSIGN_OR_RETURN(std::optional<StepIndexRecord> step,
-                            ledger::read_step_record(reader, record.run_number, step_key));
-    if (!step || step->terminal_seq == 0) return std::optional<Event>();
-    ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, step->terminal_seq));
-    return std::optional<Event>(std::move(e));
+    return read_run(
+        run, [&](LedgerReader& reader, const RunRecord& record) -> Result<std::optional<Event>> {
+          ARTANA_ASSIGN_OR_RETURN(std::optional<StepIndexRecord> step,
+                                  ledger::read_step_record(reader, record.run_number, step_key));
+          if (!step || step->terminal_seq == 0) return std::optional<Event>();
+          ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, step->terminal_seq));
+          return std::optional<Event>(std::move(e));
+        });
   }
 
   Result<std::optional<Event>> latest_summary(const RunId& run, std::string_view kind) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    ARTANA_ASSIGN_OR_RETURN(
-        std::optional<uint64_t> seq,
-        reader.indexed_seq(env_->dbi().latest, record.run_number, summary_index_name(kind)));
-    if (!seq) return std::optional<Event>();
-    ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, *seq));
-    return std::optional<Event>(std::move(e));
+    return read_run(
+        run, [&](LedgerReader& reader, const RunRecord& record) -> Result<std::optional<Event>> {
+          ARTANA_ASSIGN_OR_RETURN(
+              std::optional<uint64_t> seq,
+              reader.indexed_seq(env_->dbi().latest, record.run_number, summary_index_name(kind)));
+          if (!seq) return std::optional<Event>();
+          ARTANA_ASSIGN_OR_RETURN(Event e, reader.event(record, *seq));
+          return std::optional<Event>(std::move(e));
+        });
   }
 
   Result<std::vector<KeyedSummary>> latest_keyed_summaries(const RunId& run, SummaryScope scope,
                                                            std::string_view kind,
                                                            size_t limit) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    return ledger::read_keyed_summaries(reader, record, scope, kind, limit);
+    return read_run(
+        run,
+        [&](LedgerReader& reader, const RunRecord& record) -> Result<std::vector<KeyedSummary>> {
+          return ledger::read_keyed_summaries(reader, record, scope, kind, limit);
+        });
   }
 
   Result<std::optional<std::string>> read_index(std::string_view space,
@@ -287,11 +280,9 @@ class LmdbEventStore final : public EventStore {
   }
 
   Result<Totals> totals(const RunId& run) override {
-    flush();
-    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
-    LedgerReader reader(*env_, txn.get());
-    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
-    return reader.totals(ledger::run_totals_key(record.run_number));
+    return read_run(run, [&](LedgerReader& reader, const RunRecord& record) -> Result<Totals> {
+      return reader.totals(ledger::run_totals_key(record.run_number));
+    });
   }
 
   Result<Totals> tenant_totals(const TenantId& tenant) override {
@@ -306,21 +297,7 @@ class LmdbEventStore final : public EventStore {
     flush();
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
-    std::vector<RunInfo> runs;
-    ledger::Cursor cursor;
-    int rc = ledger::Cursor::open(txn.get(), env_->dbi().tenant_runs, cursor);
-    if (rc != 0) return ledger::lmdb_status(rc, "listing runs", env_->data_path());
-    MDB_val key = ledger::to_val(tenant.str()), val;
-    for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_KEY); rc == 0;
-         rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT_DUP)) {
-      ARTANA_ASSIGN_OR_RETURN(RunRecord record,
-                              reader.run_record(ledger::get_u64be(ledger::from_val(val))));
-      if (status && record.status != *status) continue;
-      ARTANA_ASSIGN_OR_RETURN(RunInfo info, ledger::to_run_info(record));
-      runs.push_back(std::move(info));
-    }
-    if (rc != MDB_NOTFOUND) return ledger::lmdb_status(rc, "listing runs", env_->data_path());
-    return runs;
+    return ledger::read_tenant_runs(reader, tenant.str(), status);
   }
 
   Result<std::vector<RunInfo>> list_all_runs() override {
@@ -414,6 +391,17 @@ class LmdbEventStore final : public EventStore {
   }
 
  private:
+  // Calls `body(reader, record)` on one snapshot holding `run`, once the held appends are
+  // flushed (a read sees every append that returned). R: what the caller returns.
+  template <typename Body, typename R = std::invoke_result_t<Body, LedgerReader&, const RunRecord&>>
+  R read_run(const RunId& run, Body&& body) {
+    flush();
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    return body(reader, record);
+  }
+
   // Submits `own` after the held appends, in one transaction (DeferredAppends::commit).
   void submit(const std::vector<WriteOp*>& own) { deferred_.commit(commits_, config_, own); }
 

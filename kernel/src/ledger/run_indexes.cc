@@ -166,4 +166,23 @@ Status put_run_indexes(WriteContext& ctx, uint64_t run_number, const RunIndexes&
   return Status();
 }
 
+Result<std::vector<RunInfo>> read_tenant_runs(LedgerReader& reader, std::string_view tenant,
+                                              std::optional<RunStatus> status) {
+  const std::string& where = reader.env().data_path();
+  std::vector<RunInfo> runs;
+  Cursor cursor;
+  int rc = Cursor::open(reader.txn(), reader.env().dbi().tenant_runs, cursor);
+  if (rc != 0) return lmdb_status(rc, "listing runs", where);
+  MDB_val key = to_val(tenant), val;
+  for (rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_SET_KEY); rc == 0;
+       rc = mdb_cursor_get(cursor.get(), &key, &val, MDB_NEXT_DUP)) {
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_record(get_u64be(from_val(val))));
+    if (status && record.status != *status) continue;
+    ARTANA_ASSIGN_OR_RETURN(RunInfo info, to_run_info(record));
+    runs.push_back(std::move(info));
+  }
+  if (rc != MDB_NOTFOUND) return lmdb_status(rc, "listing runs", where);
+  return runs;
+}
+
 }  // namespace artana::kernel::ledger

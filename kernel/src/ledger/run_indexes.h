@@ -45,6 +45,10 @@ Status for_each_step_record(LedgerReader& reader, uint64_t run_number,
 Status for_each_latest(LedgerReader& reader, uint64_t run_number,
                        const std::function<Status(std::string&&, uint64_t)>& visit);
 
+// The runs of `tenant` (those with `status`, when given), in creation order.
+Result<std::vector<RunInfo>> read_tenant_runs(LedgerReader& reader, std::string_view tenant,
+                                              std::optional<RunStatus> status);
+
 // Folds one append's events into the stored indexes of `run_number`: a step's record is read
 // once and written once however many of its events the append holds (a model step's request
 // and terminal share one commit). A keyed summary goes to the run's and its tenant's summary

@@ -1,9 +1,10 @@
 // ErrorKind: the kinds of error a script, an embedding app and a scheduler see, in one table.
 // Each row says the name a script reads in `err.kind`, whether the error halts the run
 // (sticky: every later step raises it again and the run ends with it), whether trying again
-// later can succeed, and the `artana` exit code it means. The kernel (Status::error_kind),
-// the Lua boundary (BoundaryError), the host and the CLI read this table and nothing else;
-// docs/cli.md lists it, and a test checks the README's exit codes against it.
+// later can succeed, the `artana` exit code it means, and what a C API call returns for it. The
+// kernel (Status::error_kind), the Lua boundary (BoundaryError), the host, the C API and the CLI
+// read this table and nothing else; docs/cli.md lists it, and a test checks the README's exit codes
+// against it.
 //
 // Errors without a kind (a Status the kernel returns for its own reasons: disk full, a
 // corrupt page, a stale lease) reach scripts through visible_kind(): storage_error,
@@ -38,6 +39,23 @@ inline constexpr std::array<int, 12> kAll = {kOk,       kFailed,         kUsage,
                                              kDenied,   kCancelled,      kLedgerUnavailable,
                                              kNotFound, kLedgerInvalid,  kInternal};
 }  // namespace exit_code
+
+// What the C API (artana.h) returns for an error of a kind: the artana_status values, in
+// their order (host/src/capi checks each against artana.h).
+enum class EmbedStatus : uint8_t {
+  kOk,
+  kInvalidArgument,
+  kNotFound,
+  kState,
+  kScript,
+  kDenied,
+  kBudget,
+  kDrift,
+  kStorage,
+  kAbi,
+  kCancelled,
+  kInternal,
+};
 
 enum class ErrorKind : uint8_t {
   kNone,  // no kind: ok, or an error whose kind visible_kind() derives
@@ -76,64 +94,70 @@ struct ErrorKindRow {
   bool halts;             // sticky: the run stops at it until an operator acts
   bool retryable;         // trying again later (or with retry_failed) can succeed
   int exit_code;          // what `artana` exits with when a run or command ends with it
+  EmbedStatus embed;      // what a C API call failing with it returns
   std::string_view meaning;
 };
 
 inline constexpr std::array<ErrorKindRow, 27> kErrorKinds = {{
-    {ErrorKind::kNone, "", false, false, exit_code::kFailed, "no kind"},
+    {ErrorKind::kNone, "", false, false, exit_code::kFailed, EmbedStatus::kInternal, "no kind"},
     {ErrorKind::kScriptError, "script_error", false, false, exit_code::kFailed,
+     EmbedStatus::kScript,
      "the script raised an error (its own kind, if any, is kept as script_kind)"},
     {ErrorKind::kInvalidArgument, "invalid_argument", false, false, exit_code::kUsage,
-     "a call's arguments are malformed: fix the call"},
-    {ErrorKind::kNotFound, "not_found", false, false, exit_code::kNotFound,
+     EmbedStatus::kInvalidArgument, "a call's arguments are malformed: fix the call"},
+    {ErrorKind::kNotFound, "not_found", false, false, exit_code::kNotFound, EmbedStatus::kNotFound,
      "no such run, step, tool or module"},
     {ErrorKind::kInvalidState, "invalid_state", false, false, exit_code::kNeedsAttention,
-     "not allowed now (a step in flight, a run already ended or paused)"},
+     EmbedStatus::kState, "not allowed now (a step in flight, a run already ended or paused)"},
     {ErrorKind::kSandboxViolation, "sandbox_violation", false, false, exit_code::kFailed,
-     "the script touched what the sandbox removes"},
+     EmbedStatus::kScript, "the script touched what the sandbox removes"},
     {ErrorKind::kLimitExceeded, "limit_exceeded", true, false, exit_code::kFailed,
-     "the instruction or memory limit ended the execution (uncatchable)"},
+     EmbedStatus::kScript, "the instruction or memory limit ended the execution (uncatchable)"},
     {ErrorKind::kReplayDrift, "replay_drift", true, false, exit_code::kNeedsAttention,
+     EmbedStatus::kDrift,
      "a recorded step was reached with another request or kind: fix the code, resume"},
     {ErrorKind::kReconciliationRequired, "reconciliation_required", true, false,
-     exit_code::kNeedsAttention,
+     exit_code::kNeedsAttention, EmbedStatus::kState,
      "a side effect may or may not have happened: artana reconcile decides"},
     {ErrorKind::kBudgetExceeded, "budget_exceeded", true, false, exit_code::kBudget,
-     "the run spent its budget: raise it (resume --budget)"},
+     EmbedStatus::kBudget, "the run spent its budget: raise it (resume --budget)"},
     {ErrorKind::kCapabilityDenied, "capability_denied", false, false, exit_code::kDenied,
-     "the tenant lacks the capability a tool needs (resume --grant)"},
+     EmbedStatus::kDenied, "the tenant lacks the capability a tool needs (resume --grant)"},
     {ErrorKind::kPolicyViolation, "policy_violation", false, false, exit_code::kDenied,
-     "a policy refused the step"},
+     EmbedStatus::kDenied, "a policy refused the step"},
     {ErrorKind::kCancelled, "cancelled", true, false, exit_code::kCancelled,
-     "the run was cancelled"},
-    {ErrorKind::kToolFailed, "tool_failed", false, false, exit_code::kFailed,
+     EmbedStatus::kCancelled, "the run was cancelled"},
+    {ErrorKind::kToolFailed, "tool_failed", false, false, exit_code::kFailed, EmbedStatus::kScript,
      "a tool step ended in failure (retry_failed retries a transient one)"},
-    {ErrorKind::kModelFailed, "model_failed", false, true, exit_code::kFailed,
+    {ErrorKind::kModelFailed, "model_failed", false, true, exit_code::kFailed, EmbedStatus::kScript,
      "a model call failed (retry_failed asks again)"},
     {ErrorKind::kModelOutputInvalid, "model_output_invalid", false, true, exit_code::kFailed,
-     "the model's output missed the step's schema (retry_failed asks again)"},
+     EmbedStatus::kScript, "the model's output missed the step's schema (retry_failed asks again)"},
     {ErrorKind::kModelRefused, "model_refused", false, true, exit_code::kFailed,
-     "the model declined to answer (retry_failed asks again)"},
+     EmbedStatus::kScript, "the model declined to answer (retry_failed asks again)"},
     {ErrorKind::kTransientError, "transient_error", false, true, exit_code::kFailed,
-     "raised by a tool or port: nothing happened, try again later"},
+     EmbedStatus::kState, "raised by a tool or port: nothing happened, try again later"},
     {ErrorKind::kPermanentError, "permanent_error", false, false, exit_code::kFailed,
-     "raised by a tool or port: nothing happened, it failed"},
+     EmbedStatus::kScript, "raised by a tool or port: nothing happened, it failed"},
     {ErrorKind::kLeaseHeld, "lease_held", false, true, exit_code::kLedgerUnavailable,
-     "another live process owns the run"},
+     EmbedStatus::kStorage, "another live process owns the run"},
     {ErrorKind::kStorageError, "storage_error", false, true, exit_code::kLedgerUnavailable,
+     EmbedStatus::kStorage,
      "the ledger cannot be written or read (disk full, permissions, damage)"},
-    {ErrorKind::kInternal, "internal", false, false, exit_code::kInternal,
+    {ErrorKind::kInternal, "internal", false, false, exit_code::kInternal, EmbedStatus::kInternal,
      "a bug in the host: please report it"},
     {ErrorKind::kHarnessState, "harness_state", false, false, exit_code::kFailed,
+     EmbedStatus::kScript,
      "a harness's units broke its rules (two done in one wake, one in progress at sleep)"},
     {ErrorKind::kTaskInvalid, "task_invalid", false, false, exit_code::kFailed,
+     EmbedStatus::kScript,
      "define_tasks gave no units, a duplicate or empty id, or a unit without a description"},
     {ErrorKind::kChildFailed, "child_failed", false, false, exit_code::kFailed,
-     "a child run failed or was cancelled"},
+     EmbedStatus::kScript, "a child run failed or was cancelled"},
     {ErrorKind::kAgentExhausted, "agent_exhausted", false, false, exit_code::kFailed,
-     "an agent reached max_iterations without an accepted answer"},
+     EmbedStatus::kScript, "an agent reached max_iterations without an accepted answer"},
     {ErrorKind::kGraphInvalid, "graph_invalid", false, false, exit_code::kFailed,
-     "an orchestration graph names an unknown node or has a cycle"},
+     EmbedStatus::kScript, "an orchestration graph names an unknown node or has a cycle"},
 }};
 
 static_assert(
