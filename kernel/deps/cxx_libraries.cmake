@@ -65,10 +65,11 @@ if(ARTANA_CXX_LINKED_STATICALLY)
   target_link_libraries(artana::fmt INTERFACE artana_cxx_libraries)
   target_link_libraries(artana::spdlog INTERFACE artana_cxx_libraries)
   target_link_libraries(artana::simdjson INTERFACE artana_cxx_libraries)
-  # Nothing shared is left that needs libstdc++.so. Not under the sanitizers: their runtime
-  # replaces operator new, which a static libstdc++ would define again.
+  # An executable: nothing shared is left that needs libstdc++.so. Not under the sanitizers:
+  # their runtime replaces operator new, which a static libstdc++ would define again. Not
+  # libartana.so: an application linking it has a libstdc++.so of its own to share.
   if(NOT ARTANA_SANITIZE)
-    add_link_options(-static-libstdc++ -static-libgcc)
+    add_link_options("$<$<STREQUAL:$<TARGET_PROPERTY:TYPE>,EXECUTABLE>:-static-libstdc++;-static-libgcc>")
   endif()
 else()
   target_link_libraries(artana::fmt INTERFACE fmt::fmt)

@@ -7,72 +7,11 @@
 #include <fstream>
 #include <string>
 
-#include "artana/artana.h"
-#include "support/temp_dir.h"
+#include "capi_support.h"
 
 using artana::testing::TempDir;
+using namespace artana::capi_test;
 
-namespace {
-
-// An options object for a ledger in `dir`, durability none (the tests need no fsync).
-artana_options* ledger_options(const TempDir& dir) {
-  artana_options* options = nullptr;
-  REQUIRE(artana_options_create(&options) == ARTANA_OK);
-  REQUIRE(artana_options_set(options, "data_dir", dir.str().c_str()) == ARTANA_OK);
-  REQUIRE(artana_options_set(options, "durability", "none") == ARTANA_OK);
-  REQUIRE(artana_options_set(options, "stdlib_dir", ARTANA_SOURCE_DIR "/stdlib") == ARTANA_OK);
-  return options;
-}
-
-artana_host* open_host(const TempDir& dir) {
-  artana_options* options = ledger_options(dir);
-  artana_host* host = nullptr;
-  const artana_status created = artana_host_create(ARTANA_ABI_VERSION, options, &host);
-  artana_options_destroy(options);
-  INFO(artana_last_error());
-  REQUIRE(created == ARTANA_OK);
-  REQUIRE(host != nullptr);
-  return host;
-}
-
-artana_script* load(artana_host* host, const char* name, const std::string& source) {
-  artana_script* script = nullptr;
-  INFO(name);
-  const artana_status loaded =
-      artana_script_load_memory(host, name, source.data(), source.size(), &script);
-  INFO(artana_last_error());
-  REQUIRE(loaded == ARTANA_OK);
-  return script;
-}
-
-std::string status_of(artana_run* run) {
-  const char* status = nullptr;
-  REQUIRE(artana_run_status(run, &status) == ARTANA_OK);
-  return status;
-}
-
-std::string output_of(artana_run* run) {
-  char* json = nullptr;
-  size_t len = 0;
-  const artana_status got = artana_run_output(run, &json, &len);
-  INFO(artana_last_error());
-  REQUIRE(got == ARTANA_OK);
-  std::string out(json, len);
-  artana_free(json);
-  return out;
-}
-
-void run_until_idle(artana_host* host) {
-  const artana_status idle = artana_host_run_until_idle(host, 30000);
-  INFO(artana_last_error());
-  REQUIRE(idle == ARTANA_OK);
-}
-
-bool last_error_names(const char* text) {
-  return std::strstr(artana_last_error(), text) != nullptr;
-}
-
-}  // namespace
 
 TEST_CASE("every function refuses a NULL argument with its code and the argument's name",
           "[capi]") {

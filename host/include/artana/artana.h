@@ -53,6 +53,29 @@ typedef enum {
   ARTANA_E_INTERNAL          /* a fault of the library: please report it */
 } artana_status;
 
+/* A native call's completion: a token, never reused in the process. */
+typedef uint64_t artana_completion;
+
+/* How a native tool or port failed (artana_complete_error). */
+typedef enum {
+  ARTANA_FAIL_TRANSIENT = 1, /* nothing happened; worth trying again later */
+  ARTANA_FAIL_PERMANENT,     /* nothing happened; it failed */
+  ARTANA_FAIL_TIMEOUT        /* no answer in time: a side effect may or may not have happened */
+} artana_failure;
+
+/* What a native tool or port is asked. Borrowed for the callback's duration. */
+typedef struct {
+  const char* json; /* tool: its arguments; port: the request {model, prompt | messages,
+                       schema, tools, options, step_key, run_id} (canonical JSON) */
+  size_t len;
+  const char *run_id, *tenant, *step_key;
+  const char* idempotency_key; /* a tool's (SHA-256 hex of run, tool, step); a port's: "" */
+} artana_call;
+
+/* Called on the ticking thread when a live step needs the application: answer with
+ * artana_complete_ok/_error(done, ...) now or later, from any thread. */
+typedef void (*artana_call_fn)(void* user, const artana_call* call, artana_completion done);
+
 typedef struct {
   uint64_t resumed;       /* task resumptions this tick */
   uint64_t ready;         /* runs with work ready when the tick returned: tick again soon */
@@ -101,6 +124,31 @@ ARTANA_API artana_status artana_host_tick(artana_host* host, int64_t budget_us,
  * (ARTANA_E_STATE then; a negative timeout waits without a limit). */
 ARTANA_API artana_status artana_host_run_until_idle(artana_host* host, int64_t timeout_ms);
 
+/* ---- native tools and model ports ---- */
+
+/* Registers a tool every run started from now on can call (run:tool). `spec_json`:
+ *   {"name": "move_to", "description": "...", "args": {JSON Schema of the arguments},
+ *    "version": "1", "capability": "", "side_effect": false}
+ * (name required; an unknown key is named). A script's tool of the same name makes its run
+ * fail to start. `fn` is called for each live step with `user`; a recorded step replays
+ * without calling it. */
+ARTANA_API artana_status artana_tool_register(artana_host* host, const char* spec_json,
+                                              artana_call_fn fn, void* user);
+/* Registers a model port for a model name, or for every model starting with a prefix
+ * (`name_or_prefix` ending in '*'; the longest prefix wins). A live model step goes to a Lua
+ * port of its exact name first, then to these. Complete with the Lua port's shape:
+ *   {"output": ..., "usage": {...}, "tool_calls": [{"id", "name", "arguments"}]} */
+ARTANA_API artana_status artana_model_port_register(artana_host* host, const char* name_or_prefix,
+                                                    artana_call_fn fn, void* user);
+/* Completes a native call with its result (JSON text, `len` bytes; a tool's result, a port's
+ * answer). Once per completion, from any thread: a second is ARTANA_E_STATE; after its run
+ * was cancelled or stopped here, or its host destroyed, ARTANA_E_CANCELLED (nothing is
+ * recorded). JSON that does not parse is ARTANA_E_INVALID_ARGUMENT and completes nothing. */
+ARTANA_API artana_status artana_complete_ok(artana_completion done, const char* json, size_t len);
+/* Completes a native call with a failure (`message` may be NULL). Same rules. */
+ARTANA_API artana_status artana_complete_error(artana_completion done, artana_failure failure,
+                                               const char* message);
+
 /* ---- scripts ---- */
 
 /* Loads a script from memory as `mem:<name>` (its source is recorded in the ledger like a
@@ -142,7 +190,8 @@ ARTANA_API artana_status artana_run_output(artana_run* run, char** json, size_t*
 ARTANA_API artana_status artana_run_error(artana_run* run, char** json, size_t* len);
 /* Gives a paused run its input (JSON; NULL: null) and lets it go on at the next ticks. */
 ARTANA_API artana_status artana_run_resume(artana_run* run, const char* input_json);
-/* Cancels the run (recorded; `reason` may be NULL). */
+/* Cancels the run (recorded; `reason` may be NULL). When it executes in this host it stops
+ * now: its outstanding native calls are cancelled. */
 ARTANA_API artana_status artana_run_cancel(artana_run* run, const char* reason);
 /* Frees the handle (not the run). NULL is ignored. */
 ARTANA_API void artana_run_release(artana_run* run);

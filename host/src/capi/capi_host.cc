@@ -135,6 +135,11 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
 
 void artana_host_destroy(artana_host* host) {
   if (host == nullptr) return;
+  if (host->callback_depth > 0) {
+    fail("artana_host_destroy", ARTANA_E_STATE,
+         "called from the host's own callback: the host is not destroyed");
+    return;
+  }
   try {
     // The host first (it stops its runs), then what it runs on.
     host->host.reset();
@@ -150,6 +155,8 @@ artana_status artana_host_tick(artana_host* host, int64_t budget_us, artana_tick
   constexpr const char* kFunction = "artana_host_tick";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
+    if (host->callback_depth > 0)
+      return fail(kFunction, ARTANA_E_STATE, "called from the host's own callback");
     if (budget_us < 0) return fail(kFunction, ARTANA_E_INVALID_ARGUMENT, "budget_us is negative");
     const artana::host::TickResult tick = host->host->tick(std::chrono::microseconds(budget_us));
     if (stats != nullptr) {
@@ -165,6 +172,8 @@ artana_status artana_host_run_until_idle(artana_host* host, int64_t timeout_ms) 
   constexpr const char* kFunction = "artana_host_run_until_idle";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
+    if (host->callback_depth > 0)
+      return fail(kFunction, ARTANA_E_STATE, "called from the host's own callback");
     using Clock = std::chrono::steady_clock;
     const auto deadline = timeout_ms < 0 ? Clock::time_point::max()
                                          : Clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -44,6 +44,8 @@ struct artana_host {
   std::unique_ptr<artana::host::Host> host;
   std::vector<std::unique_ptr<artana_script>> scripts;
   std::vector<std::unique_ptr<artana_run>> runs;
+  // > 0 while an application callback runs (a native call): tick and destroy refuse then.
+  int callback_depth = 0;
 };
 
 namespace artana::capi {

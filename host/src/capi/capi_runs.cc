@@ -306,11 +306,8 @@ artana_status artana_run_cancel(artana_run* run, const char* reason) {
   constexpr const char* kFunction = "artana_run_cancel";
   return guarded(kFunction, [&] {
     if (run == nullptr) return null_argument(kFunction, "run");
-    auto info = run->host->store->run_info(run->id);
-    if (!info.ok()) return fail(kFunction, info.status());
-    auto cancelled = run->host->kernel->cancel(info->header.tenant_id, run->id,
-                                               reason != nullptr ? reason : "cancelled");
-    return cancelled.ok() ? ok() : fail(kFunction, cancelled.status());
+    Status cancelled = run->host->host->cancel(run->id, reason != nullptr ? reason : "cancelled");
+    return cancelled.ok() ? ok() : fail(kFunction, cancelled);
   });
 }
 

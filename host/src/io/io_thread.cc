@@ -215,6 +215,16 @@ void IoThread::cancel_owner(uint64_t owner) {
   shared_->curl->multi_wakeup(shared_->multi);
 }
 
+void IoThread::poke() {
+  const uint64_t one = 1;
+  (void)!::write(event_fd_, &one, sizeof(one));
+}
+
+void IoThread::drain_wakeup() {
+  uint64_t count = 0;
+  (void)!::read(event_fd_, &count, sizeof(count));
+}
+
 std::vector<IoThread::Completion> IoThread::take_completions() {
   uint64_t count = 0;
   (void)!::read(event_fd_, &count, sizeof(count));

@@ -54,6 +54,11 @@ class IoThread {
   std::vector<Completion> take_completions();
   // Waits until a completion is waiting or `max` has passed; true when one is.
   bool wait(std::chrono::microseconds max);
+  // Makes wakeup_fd readable and wait() return (another source of completions, the native
+  // calls', has one waiting). Any thread.
+  void poke();
+  // Consumes a poke: wakeup_fd is no longer readable until the next completion or poke.
+  void drain_wakeup();
   // Readable while completions are waiting (an eventfd): for an app's own poll loop.
   int wakeup_fd() const { return event_fd_; }
   // Requests submitted and not yet taken as completions (waiting, queued or running).

@@ -7,6 +7,7 @@
 
 #include "http_allow.h"
 #include "io_thread.h"
+#include "native_inbox.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -43,6 +44,7 @@ void guarded(ScriptRun& run, Work&& work) noexcept {
 
 Host::Host(kernel::Kernel& kernel, HostOptions options)
     : kernel_(kernel), options_(std::move(options)), io_(std::make_unique<io::IoThread>()) {
+  native_ = std::make_unique<NativeInbox>([io = io_.get()] { io->poke(); });
   if (!options_.clock) options_.clock = system_clock_us;
   // Entries the CLI checked; an embedder's bad entry allows nothing (it is logged).
   auto allow = io::HttpAllowList::parse(options_.http_allow);
@@ -57,6 +59,7 @@ Host::~Host() {
   closing_ = true;
   draining_.clear();
   runs_.clear();
+  native_.reset();  // what is still outstanding is cancelled
 }
 
 void Host::set_memory_script(const std::string& name, std::string text) {
@@ -252,6 +255,12 @@ TickResult Host::tick(std::chrono::microseconds budget) {
       ++result.resumed;
       worked = true;
     }
+    // A native call answered meanwhile (inside its callback, or by another thread): its
+    // step goes on in this tick.
+    if (native_->has_done()) {
+      deliver_completions();
+      worked = true;
+    }
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
   // The summaries the runs recorded this tick share one commit, now: others see them.
@@ -273,6 +282,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 }
 
 bool Host::idle() const {
+  if (native_->has_done()) return false;
   for (const auto& [id, link] : children_)
     if (!link.spawned) return false;
   for (const auto& [id, run] : runs_)

@@ -4,6 +4,7 @@
 
 #include "artana/host/host.h"
 #include "io_thread.h"
+#include "native_inbox.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -33,6 +34,13 @@ void Host::forget_http(const ScriptRun& run) {
 }
 
 void Host::deliver_completions() {
+  if (native_->has_done()) {
+    io_->drain_wakeup();
+    for (NativeInbox::Done& done : native_->take()) {
+      auto* run = reinterpret_cast<ScriptRun*>(done.owner);     // alive: its tokens are cancelled
+      run->native_result(done.task_id, std::move(done.reply));  // when it goes
+    }
+  }
   if (http_waiters_.empty()) return;
   for (io::IoThread::Completion& done : io_->take_completions()) {
     auto it = http_waiters_.find(done.id);
@@ -47,10 +55,11 @@ void Host::deliver_completions() {
   }
 }
 
-size_t Host::in_flight() const { return http_waiters_.size(); }
+size_t Host::in_flight() const { return http_waiters_.size() + native_->outstanding(); }
 
 bool Host::wait_for_work(std::chrono::microseconds max) {
-  if (http_waiters_.empty()) {
+  if (native_->has_done()) return true;
+  if (http_waiters_.empty() && native_->outstanding() == 0) {
     // Nothing can complete: only time passes (a timer an app gave as `max`).
     if (max.count() > 0) std::this_thread::sleep_for(max);
     return false;

@@ -165,6 +165,7 @@ void ScriptRun::end_with(RunStatus status, Json output, Json error) {
   outcome.error = std::move(error);
   ended_ = std::move(outcome);
   ready_.clear();
+  host_.forget_native(*this);  // a late completion is refused: nothing more is recorded here
 }
 
 std::optional<RunOutcome> ScriptRun::outcome() const {

@@ -8,9 +8,15 @@
 namespace artana::host {
 
 std::optional<ScriptRun::ModelRoute> ScriptRun::route_model(const std::string& model) const {
-  // A Lua port of that exact name; the endpoint of the name or its longest prefix; a "*"
-  // Lua port; the default endpoint.
+  // A Lua port of that exact name; the application's native port of the name or its
+  // longest prefix; the endpoint of the name or its longest prefix; a "*" Lua port; the
+  // default endpoint.
   if (port_names_.count(model)) return ModelRoute{model, nullptr, {}};
+  if (const NativeFunction* native = host_.native_port(model)) {
+    ModelRoute route;
+    route.native = native;
+    return route;
+  }
   const ModelEndpoints& endpoints = host_.options().models;
   for (const auto& [name, endpoint] : endpoints.entries) {
     if (&endpoint == endpoints.find(model)) return ModelRoute{{}, &endpoint, name};

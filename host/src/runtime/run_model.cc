@@ -74,7 +74,9 @@ Result<kernel::ModelRequest> model_request(lua::ModelArgs&& args,
 }
 
 // What a Lua model port returned, as the kernel's ModelOutcome (its values moved, not copied).
-kernel::ModelOutcome port_outcome(const std::string& port, Json&& result) {
+}  // namespace
+
+kernel::ModelOutcome ScriptRun::port_outcome(const std::string& port, Json&& result) {
   kernel::ModelOutcome outcome;
   auto fail = [&](std::string message) {
     outcome = kernel::ModelOutcome();
@@ -110,8 +112,6 @@ kernel::ModelOutcome port_outcome(const std::string& port, Json&& result) {
   }
   return outcome;
 }
-
-}  // namespace
 
 SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto args = lua::decode_model(L);
@@ -160,13 +160,15 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
     task.start = StartKind::kHttpModel;
     return reply_wait(task, WaitKind::kHttpModel, L);
   }
+  if (route->native != nullptr) {
+    task.start = StartKind::kNativeModel;
+    return reply_wait(task, WaitKind::kNative, L);
+  }
   task.start = StartKind::kModelPort;
   return reply_wait(task, WaitKind::kModelPort, L);
 }
 
-void ScriptRun::start_model_port(Task& waiter) {
-  // The call's values are moved into the port's request: only its model name is used later.
-  kernel::ModelCall& call = waiter.model_call;
+Json ScriptRun::model_port_request(kernel::ModelCall& call) {
   Json::Object members;
   members.reserve(8);
   members.emplace_back("model", call.model);
@@ -177,7 +179,13 @@ void ScriptRun::start_model_port(Task& waiter) {
   if (call.prompt) members.emplace_back("prompt", std::move(*call.prompt));
   if (call.messages) members.emplace_back("messages", std::move(*call.messages));
   if (call.output_schema) members.emplace_back("schema", std::move(*call.output_schema));
-  const Json request(std::move(members));
+  return Json(std::move(members));
+}
+
+void ScriptRun::start_model_port(Task& waiter) {
+  // The call's values are moved into the port's request: only its model name is used later.
+  kernel::ModelCall& call = waiter.model_call;
+  const Json request = model_port_request(call);
   lua_State* thread = lua_->new_thread();
   if (thread == nullptr) return killed();
   const std::string port = port_names_.count(call.model) ? call.model : "*";  // route_model

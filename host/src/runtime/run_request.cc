@@ -101,9 +101,4 @@ kernel::KernelOptions policy_kernel_options(bool enforced) {
   return options;
 }
 
-std::string default_stdlib_dir() {
-  if (const char* dir = std::getenv("ARTANA_STDLIB"); dir != nullptr && *dir != '\0') return dir;
-  return ARTANA_STDLIB_DIR;
-}
-
 }  // namespace artana::host

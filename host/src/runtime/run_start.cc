@@ -153,6 +153,15 @@ Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
     Status added = registry->add(std::move(tool));
     if (!added.ok()) return added.with_kind(ErrorKind::kInvalidArgument);
   }
+  // The application's native tools: a script tool of the same name is refused.
+  for (const auto& [name, native] : host_.native_tools_) {
+    Status added = registry->add_shared(native.compiled);
+    if (!added.ok()) {
+      return Status::invalid_argument(
+                 "tool '{}' is both the script's and a native tool of the application", name)
+          .with_kind(ErrorKind::kInvalidArgument);
+    }
+  }
   // The host's built-ins (run:http, run:exec), under names artana.tool refuses.
   // Compiled once per process and shared: a run's start does not compile their schemas.
   static const std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> builtins = [] {

@@ -68,6 +68,9 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
 void ScriptRun::start_tool(Task& waiter) {
   const kernel::ToolCall& call = waiter.tool_call;
   if (is_builtin_tool(call.tool)) return start_builtin(waiter);
+  if (const auto* native = host_.native_tool(call.tool)) {
+    return start_native_tool(waiter, native->tool.fn);
+  }
   Json context = Json::object({{"idempotency_key", call.idempotency_key},
                                {"run_id", call.run_id.str()},
                                {"tenant", call.tenant_id.str()},

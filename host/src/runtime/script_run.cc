@@ -25,7 +25,8 @@ ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
 
 ScriptRun::~ScriptRun() {  // the LuaState frees every thread
   host_.forget_adoptions(*this);
-  host_.forget_http(*this);  // its requests in flight are cancelled
+  host_.forget_http(*this);    // its requests in flight are cancelled
+  host_.forget_native(*this);  // and its native calls
   host_.forget_children(*this);
 }
 
@@ -137,6 +138,8 @@ void ScriptRun::after_yield(Task& task) {
       return start_entry(task);
     case StartKind::kModelPort:
       return start_model_port(task);
+    case StartKind::kNativeModel:
+      return start_native_model(task);
     case StartKind::kHttpModel:
       return start_http_model(task);
     case StartKind::kTool:

@@ -167,11 +167,24 @@ class ScriptRun final : public lua::SyscallHandler {
     std::string port;                         // a Lua port: its name ("*" included)
     const ModelEndpoint* endpoint = nullptr;  // else an endpoint
     std::string endpoint_name;
+    const NativeFunction* native = nullptr;  // else the application's port (the host's)
   };
   std::optional<ModelRoute> route_model(const std::string& model) const;
   Status prepare_http_model(Task& task, const ModelRoute& route, bool stream);
   void start_http_model(Task& task);
   void http_next(Task& task, HttpModelCall::Next next);
+  // ---- native tools and ports: the application's functions (run_native.cc) ----
+ public:
+  // The application completed the call task `task_id` waits for (Host::deliver_completions).
+  void native_result(uint64_t task_id, NativeReply reply);
+
+ private:
+  void start_native_tool(Task& waiter, const NativeFunction& fn);
+  // A model port's request (Lua or native), the call's values moved into it.
+  static kernel::Json model_port_request(kernel::ModelCall& call);
+  // What a port (Lua or native) answered, as the kernel's ModelOutcome.
+  static kernel::ModelOutcome port_outcome(const std::string& port, kernel::Json&& result);
+  void start_native_model(Task& waiter);
   // ---- built-in tools (run_builtins.cc) ----
   // Checks a built-in's request against what the operator allows, before its step begins.
   Status check_builtin(const kernel::ToolCall& call);

@@ -38,12 +38,13 @@ enum class WaitKind {
   kParallel,   // its branches
   kAdopted,    // a call an old execution made (a reload), adopted at this step
   kHttpModel,  // an HTTP endpoint answering `pending` (http_model)
+  kNative,     // the application's native tool or port answering `pending`
   kChild,      // a child run (run:child) stopping; `due_us` when it sleeps
 };
 
 // Work the scheduler does right after the task yielded (outside any Lua call): starting
 // threads and pushing values is only safe there.
-enum class StartKind { kNone, kReady, kModelPort, kHttpModel, kTool, kParallel };
+enum class StartKind { kNone, kReady, kModelPort, kHttpModel, kNativeModel, kTool, kParallel };
 
 struct Task {
   uint64_t id = 0;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "artana/host/model_endpoints.h"
+#include "artana/host/native_calls.h"
 #include "artana/kernel/kernel.h"
 #include "artana/lua/lua_limits.h"
 
@@ -99,6 +100,7 @@ struct TickResult {
 
 class ScriptRun;
 class ScriptSource;
+class NativeInbox;
 
 class Host {
  public:
@@ -122,6 +124,19 @@ class Host {
 
   // Gives a paused run its human input and lets its pause return it.
   Status resume(const kernel::RunId& run, const kernel::Json& input);
+
+  // Cancels the run (Kernel::cancel) and, when it executes here, stops that execution now:
+  // its native calls are cancelled at once (native_calls.h) and it ends cancelled.
+  Status cancel(const kernel::RunId& run, const std::string& reason);
+
+  // ---- native tools and model ports (native_calls.h) ----
+  // A tool every run started from now on has, beside its script's (a script tool of the
+  // same name is an error at the run's start). Its name must be new here and not a built-in.
+  Status add_native_tool(NativeTool tool);
+  // A model port for `name_or_prefix` (a model name, or a prefix ending in '*'): a live model
+  // step's route after a Lua port of the model's exact name, before endpoints and the "*"
+  // Lua port; the longest matching prefix wins.
+  Status add_native_port(const std::string& name_or_prefix, NativeFunction fn);
 
   // Runs ready tasks of every run for about `budget`, wakes due timers, and returns.
   TickResult tick(std::chrono::microseconds budget);
@@ -216,6 +231,22 @@ class Host {
     bool spawned = false;
   };
 
+  // ---- native tools and ports (host_native.cc) ----
+  const NativeFunction* native_port(const std::string& model) const;
+  // Asks the application: `fn` gets a token that completes `run`'s task `task_id` later
+  // (deliver_completions). False when `fn` threw (nothing is waited for then).
+  bool call_native(const NativeFunction& fn, const NativeCall& call, ScriptRun& run,
+                   uint64_t task_id);
+  void forget_native(const ScriptRun& run);
+  struct RegisteredNative {
+    NativeTool tool;
+    std::shared_ptr<const kernel::RegisteredTool> compiled;  // added to each run's registry
+  };
+  std::map<std::string, RegisteredNative> native_tools_;
+  const RegisteredNative* native_tool(const std::string& name) const;
+
+  std::map<std::string, NativeFunction> native_ports_;  // by name, or prefix ending in '*'
+
   // ---- requests of the outside world (host_io.cc) ----
   // Sends `call` for `run`'s task `task_id`; its result comes back to that task in tick().
   Result<uint64_t> send_http(io::HttpCall call, ScriptRun& run, uint64_t task_id);
@@ -249,6 +280,8 @@ class Host {
   std::mt19937_64 jitter_{std::random_device{}()};  // retries' waits: never replayed
   std::unique_ptr<io::HttpAllowList> http_allow_;
   std::set<std::string> secret_env_;
+  // After io_: its wake function pokes io_'s descriptor, so it closes first.
+  std::unique_ptr<NativeInbox> native_;
 };
 
 }  // namespace artana::host

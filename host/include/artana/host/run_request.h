@@ -39,8 +39,10 @@ Result<kernel::RunId> top_ancestor(kernel::EventStore& store, const kernel::RunI
 // permissive (a quota guard that keeps a budget set and lets unpriced calls through).
 kernel::KernelOptions policy_kernel_options(bool enforced);
 
-// Where `require "artana.x"` looks by default: $ARTANA_STDLIB, else the stdlib this build
-// was configured with.
+// Where `require "artana.x"` looks by default: $ARTANA_STDLIB; else `../share/artana` beside
+// the binary holding this code (libartana.so's directory, or the `artana` executable's), as
+// `cmake --install` lays it out, wherever the tree was moved; else the source tree this build
+// was configured from. stdlib_location.cc.
 std::string default_stdlib_dir();
 
 }  // namespace artana::host

@@ -235,6 +235,8 @@ class Kernel {
   // other processes see them. Any write or read of the store commits them too; a host calls
   // this when it stops executing for a while (the end of a tick).
   void flush() { store_.flush(); }
+  // The run's head in the ledger (its tenant, status), whoever owns it; kNotFound if none.
+  Result<RunInfo> run_info(const RunId& run) { return store_.run_info(run); }
 
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
