@@ -53,8 +53,15 @@ std::string default_stdlib_dir() {
   if (const char* dir = std::getenv("ARTANA_STDLIB"); dir != nullptr && *dir != '\0') return dir;
   // Computed once: the binary does not move while it runs.
   static const std::string found = [] {
-    std::string beside = installed_beside(file_holding_this_code());
-    return beside.empty() ? std::string(ARTANA_STDLIB_DIR) : beside;
+    const std::string binary = file_holding_this_code();
+    std::string beside = installed_beside(binary);
+    if (!beside.empty()) return beside;
+    // A binary of the build tree (the CLI, the tests, the samples): the source tree's stdlib.
+    // Never for an installed one, which must not reach into the machine that built it.
+    char resolved[PATH_MAX];
+    const bool built_here = ::realpath(ARTANA_BUILD_DIR, resolved) != nullptr &&
+                            binary.starts_with(std::string(resolved) + "/");
+    return built_here ? std::string(ARTANA_STDLIB_DIR) : std::string();
   }();
   return found;
 }

@@ -41,8 +41,9 @@ kernel::KernelOptions policy_kernel_options(bool enforced);
 
 // Where `require "artana.x"` looks by default: $ARTANA_STDLIB; else `../share/artana` beside
 // the binary holding this code (libartana.so's directory, or the `artana` executable's), as
-// `cmake --install` lays it out, wherever the tree was moved; else the source tree this build
-// was configured from. stdlib_location.cc.
+// `cmake --install` lays it out, wherever the tree was moved; else, for a binary inside the
+// build tree, the source tree this build was configured from; else "" (none).
+// stdlib_location.cc.
 std::string default_stdlib_dir();
 
 }  // namespace artana::host
