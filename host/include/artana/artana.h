@@ -76,6 +76,22 @@ typedef struct {
  * artana_complete_ok/_error(done, ...) now or later, from any thread. */
 typedef void (*artana_call_fn)(void* user, const artana_call* call, artana_completion done);
 
+/* How a run's replay under reloaded code went (artana_reload_fn's `outcome`). */
+enum {
+  ARTANA_RELOAD_CONTINUED = 1, /* the new code replayed the run's history as recorded */
+  ARTANA_RELOAD_DRIFT_ALLOWED, /* a step's request changed; the run's policy allowed it */
+  ARTANA_RELOAD_FORKED,        /* a step's request changed; the run went on in a fork */
+  ARTANA_RELOAD_HALTED_DRIFT,  /* a step's request changed; the run needs attention */
+  ARTANA_RELOAD_HALTED_ERROR   /* the new code raised; the run needs attention or failed */
+};
+
+/* Told once per reloaded run, on the ticking thread, when it has replayed its history
+ * under the new code. `detail_json` (borrowed for the call): {} when continued; {step_key,
+ * drift_fields} for an allowed drift; {fork_run_id} for a fork; the run's error {kind,
+ * message, step_key, ...} when halted. */
+typedef void (*artana_reload_fn)(void* user, const char* run_id, int outcome,
+                                 const char* detail_json);
+
 typedef struct {
   uint64_t resumed;       /* task resumptions this tick */
   uint64_t ready;         /* runs with work ready when the tick returned: tick again soon */
@@ -161,8 +177,21 @@ ARTANA_API artana_status artana_script_load_memory(artana_host* host, const char
 /* Loads the script at `path` (its modules are read next to it, as `artana run` reads them). */
 ARTANA_API artana_status artana_script_load_file(artana_host* host, const char* path,
                                                  artana_script** out);
-/* Forgets the script: runs started from it keep executing; starting new ones needs it loaded
- * again. NULL is ignored. */
+/* Hot reload of a script from memory: `src` is compiled first (ARTANA_E_SCRIPT, nothing
+ * changed, when it does not compile); then every run of the script held by this host
+ * executes again under the new code at the next ticks, replaying its history under its
+ * replay policy, and `fn` (may be NULL) hears once per run how that went. Native calls in
+ * flight are kept: each is recorded when it completes and the new execution adopts it (no
+ * second call). */
+ARTANA_API artana_status artana_script_reload(artana_script* script, const char* src, size_t len,
+                                              artana_reload_fn fn, void* user);
+/* The same for a script loaded from a file: its file (and modules) are read again. */
+ARTANA_API artana_status artana_script_reload_file(artana_script* script, artana_reload_fn fn,
+                                                   void* user);
+/* Unloads the script: its runs stop executing here without losing work (their native calls
+ * in flight are recorded as they complete), and starting new ones needs it loaded again.
+ * Loading a script of the same name (or file) again executes its runs again: they replay
+ * what was recorded and go on. NULL is ignored. */
 ARTANA_API artana_status artana_script_unload(artana_script* script);
 
 /* ---- runs ---- */

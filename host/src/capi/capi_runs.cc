@@ -152,6 +152,7 @@ artana_status artana_script_load_memory(artana_host* host, const char* name, con
     if (!compiled.ok()) return fail(kFunction, compiled);
     host->host->set_memory_script(name, std::move(text));
     *out = add_script(*host, "mem:" + std::string(name), name);
+    host->host->resume_script((*out)->path);  // its runs, stopped by an unload, go on
     return ok();
   });
 }
@@ -170,7 +171,13 @@ artana_status artana_script_load_file(artana_host* host, const char* path, artan
     Status compiled =
         artana::lua::check_script_syntax(source->entry().text, source->entry().chunkname);
     if (!compiled.ok()) return fail(kFunction, compiled);
+    for (const auto& script : host->scripts) {
+      if (script->name.empty() && script->path == source->entry_path() && script.get() != nullptr)
+        return fail(kFunction, ARTANA_E_STATE,
+                    "script '" + source->entry_path() + "' is loaded already (unload it first)");
+    }
     *out = add_script(*host, source->entry_path(), "");
+    host->host->resume_script((*out)->path);  // its runs, stopped by an unload, go on
     return ok();
   });
 }
@@ -180,6 +187,7 @@ artana_status artana_script_unload(artana_script* script) {
   return guarded(kFunction, [&] {
     if (script == nullptr) return ok();
     artana_host& host = *script->host;
+    host.host->suspend_script(script->path);
     if (!script->name.empty()) host.host->remove_memory_script(script->name);
     erase_handle(host.scripts, script);
     return ok();

@@ -8,6 +8,7 @@
 #include "http_allow.h"
 #include "io_thread.h"
 #include "native_inbox.h"
+#include "run_guard.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -18,26 +19,6 @@ int64_t system_clock_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Runs `work` on one run; a C++ exception or a Lua panic escaping it (a host bug) ends that
-// run only, never the host and the other runs it holds.
-template <typename Work>
-void guarded(ScriptRun& run, Work&& work) noexcept {
-  try {
-    work();
-    return;
-  } catch (const std::exception& e) {
-    try {
-      run.crashed(e.what());
-    } catch (...) {
-    }
-  } catch (...) {
-    try {
-      run.crashed("an unknown exception");
-    } catch (...) {
-    }
-  }
 }
 
 }  // namespace
@@ -125,70 +106,16 @@ Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
   return Status();
 }
 
-Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
-  if (parked_.count(run.str())) {
-    if (!script_path.empty()) parked_[run.str()].script_path = script_path;
-    return restart(run.str());
-  }
-  auto it = runs_.find(run.str());
-  if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
-  RunOptions options = it->second->options();
-  options.run_id = run;
-  if (it->second->started()) options.tenant.tenant_id = it->second->tenant();
-  const std::string path = script_path.empty() ? it->second->script_path() : script_path;
-  std::unique_ptr<ScriptRun> old = std::move(it->second);
-  runs_.erase(it);
-  // Loaded afresh for the new execution, keeping the lease and the calls in flight.
-  const Status carried = old->started() ? kernel_.reload(options.tenant.tenant_id, run) : Status();
-  if (!carried.ok()) {
-    // The kernel could not hand the calls over: they are abandoned with the old execution,
-    // as when a process stops (a side effect among them is then an unknown outcome).
-    spdlog::warn("run={} reload could not keep its calls in flight: {}", run.str(),
-                 carried.message());
-  }
-  // The old execution stops; its calls in flight go on until adopted or dropped.
-  if (carried.ok() && old->drain()) draining_.push_back(std::move(old));
-  old.reset();  // nothing kept in flight: its lua_State, tasks and calls go now
-  return start(path, options).status();
-}
-
-void Host::adopt(uint64_t ticket, ScriptRun& run, uint64_t task_id) {
-  adoptions_[ticket] = Adoption{&run, task_id};
-}
-
-void Host::adopted_call_finished(uint64_t ticket, Result<kernel::Json> result) {
-  auto it = adoptions_.find(ticket);
-  if (it == adoptions_.end()) return;  // not adopted (yet): the result is recorded all the same
-  const Adoption adoption = it->second;
-  adoptions_.erase(it);
-  guarded(*adoption.run,
-          [&] { adoption.run->adopted_call_ended(adoption.task_id, std::move(result)); });
-}
-
-void Host::forget_adoptions(const ScriptRun& run) {
-  std::erase_if(adoptions_, [&run](const auto& entry) { return entry.second.run == &run; });
-}
-
-void Host::drop_drained() {
-  std::erase_if(draining_, [this](const std::unique_ptr<ScriptRun>& old) {
-    const std::vector<uint64_t> calls = old->call_tickets();
-    if (calls.empty()) return true;
-    for (uint64_t ticket : calls) {
-      if (adoptions_.count(ticket)) return false;  // the new execution waits for it
-    }
-    auto successor = runs_.find(old->run_id().str());
-    return successor == runs_.end() || !successor->second->has_ready();
-  });
-}
-
 // Executes a parked run again: its script replays up to where it stopped and goes on.
 Status Host::restart(const std::string& run_id) {
   auto it = parked_.find(run_id);
   if (it == parked_.end()) return Status::not_found("run '{}' is not parked here", run_id);
   Parked parked = std::move(it->second);
   parked_.erase(it);
-  // A fresh kernel view: the new execution replays from the top.
-  (void)kernel_.unload(parked.options.tenant.tenant_id, kernel::RunId(run_id));
+  // A fresh kernel view: the new execution replays from the top. A suspended run's view was
+  // made afresh when it stopped, keeping its calls in flight for the new execution to adopt.
+  if (!parked.suspended)
+    (void)kernel_.unload(parked.options.tenant.tenant_id, kernel::RunId(run_id));
   auto started = start(parked.script_path, parked.options);
   if (!started.ok()) {
     parked_.emplace(run_id, std::move(parked));
@@ -274,6 +201,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     });
   }
   drop_drained();
+  report_reloads();
   settle_children();
   park_idle_runs();
   result.more_ready = !idle();

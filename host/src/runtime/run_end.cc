@@ -183,4 +183,18 @@ std::optional<RunOutcome> ScriptRun::outcome() const {
   return outcome;
 }
 
+bool ScriptRun::caught_up() {
+  if (ended_) return true;
+  if (!started_) return false;
+  auto replaying = kernel_.replaying(tenant_, run_id_);
+  return replaying.ok() && !*replaying;
+}
+
+void ScriptRun::note_drift(const std::string& step_key, const std::vector<std::string>& fields) {
+  if (fields.empty() || !first_drift_.is_null()) return;
+  Json::Array names;
+  for (const std::string& field : fields) names.emplace_back(field);
+  first_drift_ = Json::object({{"step_key", step_key}, {"drift_fields", Json(std::move(names))}});
+}
+
 }  // namespace artana::host

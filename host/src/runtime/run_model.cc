@@ -132,6 +132,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   auto step = kernel_.begin_model(tenant_, run_id_, *request);
   if (!step.ok()) return reply_error(step.status(), *key);
   if (step->replayed) {
+    note_drift(*key, step->replayed->drift_fields);
     if (!step->replayed->recorded_payload.empty())
       return reply_recorded_model(std::move(*step->replayed), *key);
     return reply_value(model_result_json(std::move(*step->replayed)));

@@ -56,7 +56,10 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   if (!request.replay) request.replay = options_.replay;
   auto step = kernel_.begin_tool(tenant_, run_id_, request);
   if (!step.ok()) return reply_error(step.status(), *key);
-  if (step->replayed) return reply_value(tool_result_json(std::move(*step->replayed)));
+  if (step->replayed) {
+    note_drift(*key, step->replayed->drift_fields);
+    return reply_value(tool_result_json(std::move(*step->replayed)));
+  }
   if (step->adopted) return wait_adopted(task, *step->adopted, *key, L);
   task.start = StartKind::kTool;
   task.tool_call = std::move(*step->call);

@@ -68,6 +68,13 @@ class ScriptRun final : public lua::SyscallHandler {
   // (a host bug): the run waits in needs_attention with kind `internal`; its lua_State is
   // never run again.
   void crashed(std::string_view what);
+  // The first step this execution replayed with an allowed drift ({step_key, drift_fields}),
+  // or null: what a hot reload reports.
+  const kernel::Json& first_drift() const { return first_drift_; }
+  // Whether the run has replayed everything it recorded (or ended): a reload's outcome is
+  // known then.
+  bool caught_up();
+  const std::optional<RunOutcome>& ended_outcome() const { return ended_; }
   bool ended() const { return ended_.has_value(); }
   // The outcome once the run has nothing left to do here (ended, or only pauses and sleeps).
   std::optional<RunOutcome> outcome() const;
@@ -244,7 +251,9 @@ class ScriptRun final : public lua::SyscallHandler {
   std::deque<Task*> ready_;
   Task* current_ = nullptr;
   uint64_t next_task_id_ = 1;
-  size_t live_work_ = 0;  // port and tool tasks in flight
+  size_t live_work_ = 0;      // port and tool tasks in flight
+  kernel::Json first_drift_;  // first_drift()
+  void note_drift(const std::string& step_key, const std::vector<std::string>& fields);
   std::chrono::steady_clock::time_point lease_renewed_ = std::chrono::steady_clock::now();
   StepKeys keys_;
   std::optional<RunOutcome> ended_;

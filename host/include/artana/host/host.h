@@ -98,6 +98,25 @@ struct TickResult {
   size_t in_flight = 0;
 };
 
+// How a run's execution under reloaded code went (Host::reload_script), told once per run
+// when it has replayed what it recorded (or stopped). The values are artana.h's
+// ARTANA_RELOAD_*.
+enum class ReloadOutcome {
+  kContinued = 1,  // the new code replayed the run's history as recorded
+  kDriftAllowed,   // a step's request changed and the run's policy allowed it
+  kForked,         // a step's request changed: the run went on in a fork (fork_on_drift)
+  kHaltedDrift,    // a step's request changed: the run waits in needs_attention (strict)
+  kHaltedError,    // the new code raised: the run waits in needs_attention or failed
+};
+struct ReloadReport {
+  kernel::RunId run;
+  ReloadOutcome outcome = ReloadOutcome::kContinued;
+  // {step_key, drift_fields} (drift), {fork_run_id, step_key, drift_fields} (fork), the run's
+  // error {kind, message, step_key, ...} (halted); {} when continued.
+  kernel::Json detail;
+};
+using ReloadListener = std::function<void(const ReloadReport&)>;
+
 class ScriptRun;
 class ScriptSource;
 class NativeInbox;
@@ -121,6 +140,18 @@ class Host {
   // second call, no unknown outcome). A call it reaches with another request, or has not
   // reached by the time it goes idle, is abandoned as a crash would abandon it.
   Status reload(const kernel::RunId& run, const std::string& script_path = {});
+
+  // Hot reload of a script (host_reload.cc): every run of `script_path` held here —
+  // executing, parked or suspended — executes again under the script's current text (a
+  // memory script: set_memory_script first), replaying its history; `listener` hears once per
+  // run how that went. Calls in flight are kept: the new executions adopt them. Returns the
+  // number of runs reloaded.
+  size_t reload_script(const std::string& script_path, ReloadListener listener);
+  // Stops executing the runs of `script_path` here without losing work: their calls in
+  // flight finish and are recorded as they come back. resume_script executes them again
+  // (replaying what was recorded meanwhile, adopting what is still in flight).
+  size_t suspend_script(const std::string& script_path);
+  size_t resume_script(const std::string& script_path);
 
   // Gives a paused run its human input and lets its pause return it.
   Status resume(const kernel::RunId& run, const kernel::Json& input);
@@ -187,6 +218,9 @@ class Host {
     RunOptions options;
     RunOutcome outcome;
     std::optional<int64_t> wake_us;  // sleeping: when its timer is due
+    // Stopped by suspend_script (not idle): only resume_script or reload_script restart it,
+    // and its kernel view (with the calls in flight) is kept for that.
+    bool suspended = false;
   };
   void park_idle_runs();
   Status restart(const std::string& run_id);
@@ -205,6 +239,17 @@ class Host {
     ScriptRun* run = nullptr;
     uint64_t task_id = 0;
   };
+  // Runs reloaded whose outcome is not told yet (reload_script), and telling it.
+  struct ReloadWatch {
+    kernel::RunId run;
+    std::shared_ptr<ReloadListener> listener;
+  };
+  std::vector<ReloadWatch> reload_watches_;
+  void report_reloads();
+  std::optional<ReloadReport> reload_report(const kernel::RunId& run);
+  // Takes `run`'s execution out of runs_ keeping its calls in flight (drained by draining_)
+  // and its kernel view for the next execution; false when it has none here.
+  bool stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path);
 
   // ---- child runs (host_children.cc) ----
   // Starts (or executes again) the child run `options.run_id` of `parent`'s task `task_id` at

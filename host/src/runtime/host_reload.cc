@@ -1,0 +1,203 @@
+// Host: hot reload — a run executed again under new code while its calls in flight go on
+// and are adopted (Kernel::reload, adoptions), a whole script's runs reloaded or suspended,
+// and what each reloaded run's replay met, told once.
+#include <spdlog/spdlog.h>
+
+#include "artana/host/host.h"
+#include "run_guard.h"
+#include "script_run.h"
+
+namespace artana::host {
+
+bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path) {
+  auto it = runs_.find(run.str());
+  if (it == runs_.end()) return false;
+  options = it->second->options();
+  options.run_id = run;
+  if (it->second->started()) options.tenant.tenant_id = it->second->tenant();
+  path = it->second->script_path();
+  std::unique_ptr<ScriptRun> old = std::move(it->second);
+  runs_.erase(it);
+  // Loaded afresh for the next execution, keeping the lease and the calls in flight.
+  const Status carried = old->started() ? kernel_.reload(options.tenant.tenant_id, run) : Status();
+  if (!carried.ok()) {
+    // The kernel could not hand the calls over: they are abandoned with the old execution,
+    // as when a process stops (a side effect among them is then an unknown outcome).
+    spdlog::warn("run={} reload could not keep its calls in flight: {}", run.str(),
+                 carried.message());
+  }
+  // The old execution stops; its calls in flight go on until adopted, recorded or dropped.
+  if (carried.ok() && old->drain()) draining_.push_back(std::move(old));
+  return true;  // `old` goes now if nothing was kept in flight: its lua_State, tasks, calls
+}
+
+Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
+  if (auto parked = parked_.find(run.str()); parked != parked_.end()) {
+    if (!script_path.empty()) parked->second.script_path = script_path;
+    return restart(run.str());
+  }
+  RunOptions options;
+  std::string path;
+  if (!stop_keeping_calls(run, options, path))
+    return Status::not_found("run '{}' is not loaded here", run.str());
+  return start(script_path.empty() ? path : script_path, options).status();
+}
+
+size_t Host::reload_script(const std::string& script_path, ReloadListener listener) {
+  auto shared = std::make_shared<ReloadListener>(std::move(listener));
+  std::vector<kernel::RunId> runs;
+  for (const auto& [id, run] : runs_)
+    if (run->script_path() == script_path) runs.emplace_back(id);
+  for (const auto& [id, parked] : parked_)
+    if (parked.script_path == script_path) runs.emplace_back(id);
+  size_t reloaded = 0;
+  for (const kernel::RunId& run : runs) {
+    Status restarted = reload(run);
+    if (!restarted.ok()) {
+      spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
+      continue;
+    }
+    std::erase_if(reload_watches_, [&](const ReloadWatch& w) { return w.run == run; });
+    reload_watches_.push_back(ReloadWatch{run, shared});
+    ++reloaded;
+  }
+  return reloaded;
+}
+
+size_t Host::suspend_script(const std::string& script_path) {
+  std::vector<kernel::RunId> runs;
+  for (const auto& [id, run] : runs_)
+    if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
+  for (const kernel::RunId& run : runs) {
+    Parked parked;
+    if (!stop_keeping_calls(run, parked.options, parked.script_path)) continue;
+    parked.outcome.run_id = run;
+    parked.suspended = true;
+    parked_[run.str()] = std::move(parked);
+  }
+  return runs.size();
+}
+
+size_t Host::resume_script(const std::string& script_path) {
+  std::vector<std::string> runs;
+  for (const auto& [id, parked] : parked_)
+    if (parked.suspended && parked.script_path == script_path) runs.push_back(id);
+  size_t resumed = 0;
+  for (const std::string& run : runs) {
+    Status restarted = restart(run);
+    if (restarted.ok()) {
+      ++resumed;
+    } else {
+      spdlog::warn("run={} was not resumed: {}", run, restarted.message());
+    }
+  }
+  return resumed;
+}
+
+std::optional<ReloadReport> Host::reload_report(const kernel::RunId& run) {
+  std::optional<RunOutcome> ended;
+  const ScriptRun* execution = nullptr;
+  if (auto it = runs_.find(run.str()); it != runs_.end()) {
+    ScriptRun& script = *it->second;
+    // Forked: the execution goes on in the fork (the original keeps its steps ahead).
+    if (!script.ended() && script.started()) {
+      auto executing = kernel_.executing_run(script.tenant(), run);
+      if (executing.ok() && *executing != run) {
+        ReloadReport report{run, ReloadOutcome::kForked, kernel::Json::object()};
+        report.detail.set("fork_run_id", executing->str());
+        return report;
+      }
+    }
+    if (!script.ended() && !script.caught_up()) return std::nullopt;  // still replaying
+    execution = &script;
+    ended = script.ended_outcome();
+  } else if (auto parked = parked_.find(run.str()); parked != parked_.end()) {
+    if (parked->second.suspended) return std::nullopt;
+    ended = parked->second.outcome;
+  } else {
+    return std::nullopt;  // unloaded: nothing to tell
+  }
+  ReloadReport report;
+  report.run = run;
+  report.detail = kernel::Json::object();
+  if (ended && ended->forked_from) {
+    report.outcome = ReloadOutcome::kForked;
+    report.detail.set("fork_run_id", ended->run_id.str());
+    return report;
+  }
+  if (ended &&
+      (ended->status == kernel::RunStatus::kNeedsAttention ||
+       ended->status == kernel::RunStatus::kFailed) &&
+      ended->error.is_object()) {
+    const kernel::Json* kind = ended->error.find("kind");
+    const bool drift = kind != nullptr && kind->is_string() &&
+                       kind->as_string() == error_kind_name(ErrorKind::kReplayDrift);
+    report.outcome = drift ? ReloadOutcome::kHaltedDrift : ReloadOutcome::kHaltedError;
+    report.detail = ended->error;
+    return report;
+  }
+  if (execution != nullptr) {
+    if (!execution->first_drift().is_null()) {
+      report.outcome = ReloadOutcome::kDriftAllowed;
+      report.detail = execution->first_drift();
+    }
+  }
+  return report;
+}
+
+void Host::report_reloads() {
+  if (reload_watches_.empty()) return;
+  std::vector<std::pair<ReloadReport, std::shared_ptr<ReloadListener>>> due;
+  std::erase_if(reload_watches_, [&](const ReloadWatch& watch) {
+    std::optional<ReloadReport> report = reload_report(watch.run);
+    if (!report) return !runs_.count(watch.run.str()) && !parked_.count(watch.run.str());
+    due.emplace_back(std::move(*report), watch.listener);
+    return true;
+  });
+  // After the sweep: a listener may reload again (changing reload_watches_).
+  for (auto& [report, listener] : due) {
+    try {
+      if (*listener) (*listener)(report);
+    } catch (const std::exception& e) {
+      spdlog::error("run={} the reload listener threw: {}", report.run.str(), e.what());
+    } catch (...) {
+      spdlog::error("run={} the reload listener threw", report.run.str());
+    }
+  }
+}
+
+void Host::adopt(uint64_t ticket, ScriptRun& run, uint64_t task_id) {
+  adoptions_[ticket] = Adoption{&run, task_id};
+}
+
+void Host::adopted_call_finished(uint64_t ticket, Result<kernel::Json> result) {
+  auto it = adoptions_.find(ticket);
+  if (it == adoptions_.end()) return;  // not adopted (yet): the result is recorded all the same
+  const Adoption adoption = it->second;
+  adoptions_.erase(it);
+  guarded(*adoption.run,
+          [&] { adoption.run->adopted_call_ended(adoption.task_id, std::move(result)); });
+}
+
+void Host::forget_adoptions(const ScriptRun& run) {
+  std::erase_if(adoptions_, [&run](const auto& entry) { return entry.second.run == &run; });
+}
+
+void Host::drop_drained() {
+  std::erase_if(draining_, [this](const std::unique_ptr<ScriptRun>& old) {
+    const std::vector<uint64_t> calls = old->call_tickets();
+    if (calls.empty()) return true;
+    for (uint64_t ticket : calls) {
+      if (adoptions_.count(ticket)) return false;  // the new execution waits for it
+    }
+    auto successor = runs_.find(old->run_id().str());
+    if (successor == runs_.end()) {
+      // Suspended (suspend_script): kept until its calls are recorded. Else unloaded.
+      auto parked = parked_.find(old->run_id().str());
+      return parked == parked_.end() || !parked->second.suspended;
+    }
+    return !successor->second->has_ready();
+  });
+}
+
+}  // namespace artana::host

@@ -1,0 +1,204 @@
+// Hot reload through the C API with native calls in flight: a reload, an unload and a load
+// again lose no work (each call made once, its completion recorded when it comes and adopted),
+// the outputs are those of runs never interrupted, and each run's reload is told once, per
+// replay policy.
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "artana/kernel/json_parse.h"
+#include "capi_support.h"
+
+using namespace artana::capi_test;
+
+namespace {
+
+// The port: each request queued; its answer is the prompt with a '!' (from the request).
+struct Brain {
+  std::mutex mu;
+  std::vector<std::pair<artana_completion, std::string>> pending;  // token, prompt
+  int calls = 0;
+};
+
+void brain_called(void* user, const artana_call* call, artana_completion done) {
+  auto* brain = static_cast<Brain*>(user);
+  auto request = artana::kernel::parse_json(std::string_view(call->json, call->len), "request");
+  REQUIRE(request.ok());
+  std::lock_guard<std::mutex> lock(brain->mu);
+  ++brain->calls;
+  brain->pending.emplace_back(done, request->find("prompt")->as_string());
+}
+
+// Completes the first `n` pending calls (all when n < 0); returns how many. With `refused`,
+// a completion may be refused as cancelled (its run stopped here), counted there.
+size_t answer(Brain& brain, long n = -1, int* refused = nullptr) {
+  std::vector<std::pair<artana_completion, std::string>> now;
+  {
+    std::lock_guard<std::mutex> lock(brain.mu);
+    const size_t count = n < 0 ? brain.pending.size() : std::min<size_t>(n, brain.pending.size());
+    now.assign(brain.pending.begin(), brain.pending.begin() + count);
+    brain.pending.erase(brain.pending.begin(), brain.pending.begin() + count);
+  }
+  for (const auto& [done, prompt] : now) {
+    const std::string json = R"({"output":")" + prompt + R"(!"})";
+    const artana_status status = artana_complete_ok(done, json.data(), json.size());
+    if (refused != nullptr && status == ARTANA_E_CANCELLED) {
+      ++*refused;
+      continue;
+    }
+    CHECK(status == ARTANA_OK);
+  }
+  return now.size();
+}
+
+struct Reports {
+  std::map<std::string, int> outcome;  // run id -> outcome
+  std::map<std::string, std::string> detail;
+  int told = 0;
+};
+
+void reload_told(void* user, const char* run_id, int outcome, const char* detail_json) {
+  auto* reports = static_cast<Reports*>(user);
+  ++reports->told;
+  CHECK(reports->outcome.count(run_id) == 0);  // once per run
+  reports->outcome[run_id] = outcome;
+  reports->detail[run_id] = detail_json;
+}
+
+std::string two_steps(const char* first) {
+  return std::string(R"(
+    return function(run, input)
+      local a = run:model{ model = "brain", prompt = ")") +
+         first + R"( " .. input.i }
+      local b = run:model{ model = "brain", prompt = "second " .. a.output }
+      return { a = a.output, b = b.output }
+    end)";
+}
+
+void tick_some(artana_host* host, int ticks = 20) {
+  for (int i = 0; i < ticks; ++i) REQUIRE(artana_host_tick(host, 20000, nullptr) == ARTANA_OK);
+}
+
+}  // namespace
+
+TEST_CASE("100 runs with native calls in flight: reloaded, unloaded, half completed, loaded "
+          "again: all finish as if uninterrupted, one call per step, each reload told once",
+          "[capi][reload]") {
+  TempDir dir;
+  artana_host* host = open_host(dir);
+  Brain brain;
+  REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
+  const std::string v1 = two_steps("first");
+  artana_script* script = load(host, "two", v1);
+  std::vector<artana_run*> runs;
+  for (int i = 0; i < 100; ++i) {
+    artana_run* run = nullptr;
+    const std::string input = R"({"i":)" + std::to_string(i) + "}";
+    REQUIRE(artana_run_start(host, script, input.c_str(), nullptr, &run) == ARTANA_OK);
+    runs.push_back(run);
+  }
+  tick_some(host);
+  REQUIRE(brain.pending.size() == 100);
+
+  // A reload with the same code while every run waits for its first call.
+  CHECK(artana_script_reload(script, "return (", 8, reload_told, nullptr) == ARTANA_E_SCRIPT);
+  Reports reports;
+  REQUIRE(artana_script_reload(script, v1.data(), v1.size(), reload_told, &reports) ==
+          ARTANA_OK);
+  tick_some(host);
+  CHECK(reports.told == 100);
+  for (const auto& [run, outcome] : reports.outcome) CHECK(outcome == ARTANA_RELOAD_CONTINUED);
+  // The calls made before the reload are adopted: answered, the runs go on to their second.
+  CHECK(answer(brain) == 100);
+  tick_some(host);
+  REQUIRE(brain.pending.size() == 100);
+  CHECK(brain.calls == 200);
+
+  // Unloaded while every run waits for its second call; half are answered meanwhile.
+  REQUIRE(artana_script_unload(script) == ARTANA_OK);
+  CHECK(answer(brain, 50) == 50);
+  tick_some(host);
+  for (artana_run* run : runs) CHECK(status_of(run) == "running");
+  script = load(host, "two", v1);  // loaded again: the runs go on
+  tick_some(host);
+  CHECK(answer(brain) == 50);
+  run_until_idle(host);
+  CHECK(brain.calls == 200);  // one call per step, none made twice
+  for (int i = 0; i < 100; ++i) {
+    const std::string a = "first " + std::to_string(i) + "!";
+    CHECK(output_of(runs[i]) == R"({"a":")" + a + R"(","b":"second )" + a + R"(!"})");
+  }
+  artana_host_destroy(host);
+}
+
+TEST_CASE("a reload whose code changed a recorded step reports per replay policy",
+          "[capi][reload]") {
+  TempDir dir;
+  artana_host* host = open_host(dir);
+  Brain brain;
+  REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
+  artana_script* script = load(host, "two", two_steps("first"));
+  const char* policies[] = {"strict", "allow_prompt_drift", "fork_on_drift"};
+  std::map<std::string, std::string> policy_of;
+  std::vector<artana_run*> runs;
+  for (int i = 0; i < 30; ++i) {
+    artana_run* run = nullptr;
+    const std::string input = R"({"i":)" + std::to_string(i) + "}";
+    const std::string options = std::string(R"({"replay":")") + policies[i % 3] + R"("})";
+    REQUIRE(artana_run_start(host, script, input.c_str(), options.c_str(), &run) == ARTANA_OK);
+    policy_of[artana_run_id(run)] = policies[i % 3];
+    runs.push_back(run);
+  }
+  tick_some(host);
+  CHECK(answer(brain) == 30);  // first steps recorded; every run waits for its second
+  tick_some(host);
+  REQUIRE(brain.pending.size() == 30);
+
+  // The first step's prompt changes.
+  const std::string v2 = two_steps("FIRST");
+  Reports reports;
+  REQUIRE(artana_script_reload(script, v2.data(), v2.size(), reload_told, &reports) ==
+          ARTANA_OK);
+  tick_some(host);
+  REQUIRE(reports.told == 30);
+  for (const auto& [run, outcome] : reports.outcome) {
+    INFO(run << " " << policy_of[run] << " " << reports.detail[run]);
+    if (policy_of[run] == "strict") {
+      CHECK(outcome == ARTANA_RELOAD_HALTED_DRIFT);
+      CHECK(reports.detail[run].find("replay_drift") != std::string::npos);
+    } else if (policy_of[run] == "allow_prompt_drift") {
+      CHECK(outcome == ARTANA_RELOAD_DRIFT_ALLOWED);
+      CHECK(reports.detail[run].find(R"("step_key":"model:1")") != std::string::npos);
+    } else {
+      CHECK(outcome == ARTANA_RELOAD_FORKED);
+      CHECK(reports.detail[run].find("fork_run_id") != std::string::npos);
+    }
+  }
+  // The strict runs halted and the forks asked anew: their old calls are refused now.
+  int refused = 0;
+  answer(brain, -1, &refused);
+  CHECK(refused == 20);
+  tick_some(host);
+  answer(brain);
+  tick_some(host);
+  answer(brain);
+  run_until_idle(host);
+  for (int i = 0; i < 30; ++i) {
+    const std::string status = status_of(runs[i]);
+    INFO(policies[i % 3] << " " << i);
+    if (i % 3 == 0) CHECK(status == "needs_attention");
+    if (i % 3 == 2) {
+      // The run went on in its fork under the new code: a first step asked anew.
+      const std::string a = "FIRST " + std::to_string(i) + "!";
+      CHECK(output_of(runs[i]) == R"({"a":")" + a + R"(","b":"second )" + a + R"(!"})");
+    }
+    if (i % 3 == 1) {
+      // The recorded first answer stands; the second call was adopted.
+      CHECK(status == "completed");
+      const std::string a = "first " + std::to_string(i) + "!";
+      CHECK(output_of(runs[i]) == R"({"a":")" + a + R"(","b":"second )" + a + R"(!"})");
+    }
+  }
+  artana_host_destroy(host);
+}
