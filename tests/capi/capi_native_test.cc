@@ -20,8 +20,8 @@ struct Calls {
   std::vector<artana_completion> tokens;
   std::vector<std::string> requests;
   std::atomic<int> count{0};
-  bool answer_now = false;     // complete inside the callback
-  std::string answer = "{}";   // the JSON a synchronous answer gives
+  bool answer_now = false;    // complete inside the callback
+  std::string answer = "{}";  // the JSON a synchronous answer gives
 
   void take(const artana_call* call, artana_completion done) {
     ++count;
@@ -87,9 +87,10 @@ void tick_until_waiting(artana_host* host) {
 
 }  // namespace
 
-TEST_CASE("native ports and tools answered later from other threads finish their runs, and "
-          "replay without the application",
-          "[capi][native]") {
+TEST_CASE(
+    "native ports and tools answered later from other threads finish their runs, and "
+    "replay without the application",
+    "[capi][native]") {
   TempDir dir;
   Calls ports, tools;
   std::vector<std::string> ids;
@@ -144,9 +145,10 @@ TEST_CASE("native ports and tools answered later from other threads finish their
   artana_host_destroy(host);
 }
 
-TEST_CASE("a completion answered inside the callback, twice, unknown, or after a cancel or the "
-          "host's end",
-          "[capi][native]") {
+TEST_CASE(
+    "a completion answered inside the callback, twice, unknown, or after a cancel or the "
+    "host's end",
+    "[capi][native]") {
   TempDir dir;
   artana_host* host = open_host(dir);
   Calls ports, tools;
@@ -252,8 +254,7 @@ TEST_CASE("a model port never answered is asked again when its run executes agai
   artana_host_destroy(host);
 }
 
-TEST_CASE("failures a native function reports reach the script with their kind",
-          "[capi][native]") {
+TEST_CASE("failures a native function reports reach the script with their kind", "[capi][native]") {
   TempDir dir;
   artana_host* host = open_host(dir);
   Calls ports, tools;
@@ -299,8 +300,8 @@ TEST_CASE("registering names a bad spec, a clash and a callback that ticks its o
   CHECK(artana_tool_register(host, R"({"description":"no name"})", on_call, &calls) ==
         ARTANA_E_INVALID_ARGUMENT);
   CHECK(last_error_names("spec_json.name is missing"));
-  CHECK(artana_tool_register(host, R"({"name":"t","args":{"type":"nonsense"}})", on_call,
-                             &calls) == ARTANA_E_INVALID_ARGUMENT);
+  CHECK(artana_tool_register(host, R"({"name":"t","args":{"type":"nonsense"}})", on_call, &calls) ==
+        ARTANA_E_INVALID_ARGUMENT);
   CHECK(artana_tool_register(host, R"({"name":"artana.http"})", on_call, &calls) ==
         ARTANA_E_INVALID_ARGUMENT);
   CHECK(last_error_names("built-in"));

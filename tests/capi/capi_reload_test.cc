@@ -82,9 +82,10 @@ void tick_some(artana_host* host, int ticks = 20) {
 
 }  // namespace
 
-TEST_CASE("100 runs with native calls in flight: reloaded, unloaded, half completed, loaded "
-          "again: all finish as if uninterrupted, one call per step, each reload told once",
-          "[capi][reload]") {
+TEST_CASE(
+    "100 runs with native calls in flight: reloaded, unloaded, half completed, loaded "
+    "again: all finish as if uninterrupted, one call per step, each reload told once",
+    "[capi][reload]") {
   TempDir dir;
   artana_host* host = open_host(dir);
   Brain brain;
@@ -104,8 +105,7 @@ TEST_CASE("100 runs with native calls in flight: reloaded, unloaded, half comple
   // A reload with the same code while every run waits for its first call.
   CHECK(artana_script_reload(script, "return (", 8, reload_told, nullptr) == ARTANA_E_SCRIPT);
   Reports reports;
-  REQUIRE(artana_script_reload(script, v1.data(), v1.size(), reload_told, &reports) ==
-          ARTANA_OK);
+  REQUIRE(artana_script_reload(script, v1.data(), v1.size(), reload_told, &reports) == ARTANA_OK);
   tick_some(host);
   CHECK(reports.told == 100);
   for (const auto& [run, outcome] : reports.outcome) CHECK(outcome == ARTANA_RELOAD_CONTINUED);
@@ -158,8 +158,7 @@ TEST_CASE("a reload whose code changed a recorded step reports per replay policy
   // The first step's prompt changes.
   const std::string v2 = two_steps("FIRST");
   Reports reports;
-  REQUIRE(artana_script_reload(script, v2.data(), v2.size(), reload_told, &reports) ==
-          ARTANA_OK);
+  REQUIRE(artana_script_reload(script, v2.data(), v2.size(), reload_told, &reports) == ARTANA_OK);
   tick_some(host);
   REQUIRE(reports.told == 30);
   for (const auto& [run, outcome] : reports.outcome) {

@@ -14,7 +14,6 @@ namespace artana::capi_test {
 
 using artana::testing::TempDir;
 
-
 // An options object for a ledger in `dir`, durability none (the tests need no fsync).
 inline artana_options* ledger_options(const TempDir& dir) {
   artana_options* options = nullptr;
@@ -72,6 +71,5 @@ inline void run_until_idle(artana_host* host) {
 inline bool last_error_names(const char* text) {
   return std::strstr(artana_last_error(), text) != nullptr;
 }
-
 
 }  // namespace artana::capi_test

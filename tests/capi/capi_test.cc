@@ -12,7 +12,6 @@
 using artana::testing::TempDir;
 using namespace artana::capi_test;
 
-
 TEST_CASE("every function refuses a NULL argument with its code and the argument's name",
           "[capi]") {
   TempDir dir;

@@ -1,5 +1,7 @@
 // artana.hpp: the C++ API of Artana Host, header-only over the C API (artana.h). RAII handles
-// (move-only), std::string_view in, artana::Result<T> out; nothing here throws.
+// (move-only), std::string_view in, artana::Result<T> out, lambdas as native tools and ports.
+// Nothing here throws, and nothing throws into C: a lambda's exception becomes a permanent
+// error of its call.
 //
 //   artana::Host host = artana::Host::create({{"data_dir", "./.artana"}}).value();
 //   artana::Script script = host.load_memory("hello", "return function(run) return 1 end").value();
@@ -13,12 +15,15 @@
 #define ARTANA_ARTANA_HPP
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "artana/artana.h"
 
@@ -44,6 +49,9 @@ class Result {
   T&& value() && { return std::move(*value_); }
   const T& value() const& { return *value_; }
   T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
   // The error; meaningful only when !ok().
   const Error& error() const { return error_; }
 
@@ -91,6 +99,84 @@ inline std::string c_string(std::string_view text) { return std::string(text); }
 // of the host, so a Script or Run outliving its Host must not touch its own.
 using HostAlive = std::shared_ptr<const bool>;
 inline bool alive(const HostAlive& host) { return host != nullptr && *host; }
+
+}  // namespace detail
+
+// What a native tool or port is asked (borrowed for the call).
+struct Call {
+  std::string_view json;  // a tool's arguments, a port's request
+  std::string_view run_id, tenant, step_key, idempotency_key;
+};
+
+namespace detail {
+
+// One native call's completion, shared by every Completion that refers to it. Whoever lets go
+// of it last completes it if nobody did: a call is never left hanging by a dropped handle.
+struct CompletionState {
+  explicit CompletionState(artana_completion issued) : token(issued) {}
+  CompletionState(const CompletionState&) = delete;
+  CompletionState& operator=(const CompletionState&) = delete;
+  ~CompletionState() {
+    if (!done) artana_complete_error(token, ARTANA_FAIL_PERMANENT, unfinished.c_str());
+  }
+  artana_completion token;
+  bool done = false;
+  std::string unfinished = "the application dropped the call unfinished";
+};
+
+}  // namespace detail
+
+// The answer to one native call: give it once, now or later, from any thread. Move-only; one
+// dropped unfinished completes the call with a permanent error.
+class Completion {
+ public:
+  Completion() = default;
+  explicit Completion(std::shared_ptr<detail::CompletionState> state) : state_(std::move(state)) {}
+  Completion(Completion&&) noexcept = default;
+  Completion& operator=(Completion&&) noexcept = default;
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+
+  artana_completion token() const { return state_ ? state_->token : 0; }
+  // The result as JSON (a tool's result; a port's {"output": ..., "usage": ..., "tool_calls"}).
+  Result<void> ok(std::string_view json) {
+    if (!state_) return Error{ARTANA_E_STATE, "the completion is empty (moved from)"};
+    const artana_status code = artana_complete_ok(state_->token, json.data(), json.size());
+    if (code == ARTANA_OK || code == ARTANA_E_STATE || code == ARTANA_E_CANCELLED)
+      state_->done = true;
+    return detail::check(code);
+  }
+  Result<void> error(artana_failure failure, std::string_view message) {
+    if (!state_) return Error{ARTANA_E_STATE, "the completion is empty (moved from)"};
+    const artana_status code =
+        artana_complete_error(state_->token, failure, detail::c_string(message).c_str());
+    if (code == ARTANA_OK || code == ARTANA_E_STATE || code == ARTANA_E_CANCELLED)
+      state_->done = true;
+    return detail::check(code);
+  }
+
+ private:
+  std::shared_ptr<detail::CompletionState> state_;
+};
+
+// A native tool's or port's function: answer through the Completion (keep it to answer
+// later). An exception it throws completes the call with a permanent error carrying what().
+using Handler = std::function<void(const Call& call, Completion done)>;
+
+namespace detail {
+
+inline void call_handler(void* user, const artana_call* call, artana_completion token) {
+  auto state = std::make_shared<CompletionState>(token);
+  try {
+    const Call c{std::string_view(call->json, call->len), call->run_id, call->tenant,
+                 call->step_key, call->idempotency_key};
+    (*static_cast<Handler*>(user))(c, Completion(state));
+  } catch (const std::exception& e) {
+    state->unfinished = std::string("the application's function threw: ") + e.what();
+  } catch (...) {
+    state->unfinished = "the application's function threw";
+  }
+}
 
 }  // namespace detail
 
@@ -158,27 +244,27 @@ class Run {
   std::string id() const { return artana_run_id(get()); }
   Result<std::string> status() const {
     const char* status = nullptr;
-    const artana_status code = artana_get() status(get(), &status);
+    const artana_status code = artana_run_status(get(), &status);
     if (code != ARTANA_OK) return detail::last_error(code);
     return std::string(status);
   }
   Result<std::string> output() const {
     char* json = nullptr;
     size_t len = 0;
-    const artana_status code = artana_get() output(get(), &json, &len);
+    const artana_status code = artana_run_output(get(), &json, &len);
     return detail::take(code, json, len);
   }
   Result<std::string> error() const {
     char* json = nullptr;
     size_t len = 0;
-    const artana_status code = artana_get() error(get(), &json, &len);
+    const artana_status code = artana_run_error(get(), &json, &len);
     return detail::take(code, json, len);
   }
   Result<void> resume(std::string_view input_json = "null") const {
-    return detail::check(artana_get() resume(get(), detail::c_string(input_json).c_str()));
+    return detail::check(artana_run_resume(get(), detail::c_string(input_json).c_str()));
   }
   Result<void> cancel(std::string_view reason = "cancelled") const {
-    return detail::check(artana_get() cancel(get(), detail::c_string(reason).c_str()));
+    return detail::check(artana_run_cancel(get(), detail::c_string(reason).c_str()));
   }
 
  private:
@@ -216,12 +302,15 @@ class Host {
   }
 
   Host(Host&& other) noexcept
-      : host_(std::exchange(other.host_, nullptr)), alive_(std::move(other.alive_)) {}
+      : host_(std::exchange(other.host_, nullptr)),
+        alive_(std::move(other.alive_)),
+        handlers_(std::move(other.handlers_)) {}
   Host& operator=(Host&& other) noexcept {
     if (this != &other) {
       reset();
       host_ = std::exchange(other.host_, nullptr);
       alive_ = std::move(other.alive_);
+      handlers_ = std::move(other.handlers_);
     }
     return *this;
   }
@@ -234,6 +323,7 @@ class Host {
     if (host_ == nullptr) return;
     *alive_ = false;
     artana_host_destroy(std::exchange(host_, nullptr));
+    handlers_.clear();  // after the host: it calls none of them any more
   }
 
   Result<Script> load_memory(std::string_view name, std::string_view source) {
@@ -266,6 +356,20 @@ class Host {
     if (code != ARTANA_OK) return detail::last_error(code);
     return Run(run, alive_);
   }
+  // A native tool (artana_tool_register: spec_json {name, description, args, version,
+  // capability, side_effect}) answered by `fn`.
+  Result<void> tool(std::string_view spec_json, Handler fn) {
+    handlers_.push_back(std::make_unique<Handler>(std::move(fn)));
+    return detail::check(artana_tool_register(host_, detail::c_string(spec_json).c_str(),
+                                              detail::call_handler, handlers_.back().get()));
+  }
+  // A model port for a model name or a prefix ending in '*' (artana_model_port_register).
+  Result<void> port(std::string_view name_or_prefix, Handler fn) {
+    handlers_.push_back(std::make_unique<Handler>(std::move(fn)));
+    return detail::check(artana_model_port_register(host_, detail::c_string(name_or_prefix).c_str(),
+                                                    detail::call_handler, handlers_.back().get()));
+  }
+
   Result<artana_tick_stats> tick(int64_t budget_us) {
     artana_tick_stats stats{};
     const artana_status code = artana_host_tick(host_, budget_us, &stats);
@@ -280,6 +384,7 @@ class Host {
   explicit Host(artana_host* host) : host_(host), alive_(std::make_shared<bool>(true)) {}
   artana_host* host_ = nullptr;
   std::shared_ptr<bool> alive_;
+  std::vector<std::unique_ptr<Handler>> handlers_;  // the tools' and ports' functions
 };
 
 }  // namespace cxx_v1

@@ -1,0 +1,114 @@
+// artana.hpp as a C++ application uses it, linked against libartana.so: RAII handles, results
+// as values, lambdas as native tools and ports (answered now, later from another thread,
+// dropped, or throwing), handles that outlive their host.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "artana/artana.hpp"
+#include "support/temp_dir.h"
+
+using artana::testing::TempDir;
+
+namespace {
+
+artana::Host open(const TempDir& dir) {
+  auto host = artana::Host::create({{"data_dir", dir.str()},
+                                    {"durability", "none"},
+                                    {"stdlib_dir", ARTANA_SOURCE_DIR "/stdlib"}});
+  INFO(host.error().message);
+  REQUIRE(host.ok());
+  return std::move(host).value();
+}
+
+}  // namespace
+
+TEST_CASE("C++: a script runs to its output, and errors come back as values", "[cpp]") {
+  TempDir dir;
+  artana::Host host = open(dir);
+  auto bad = artana::Host::create({{"colour", "red"}});
+  REQUIRE(!bad.ok());
+  CHECK(bad.error().code == ARTANA_E_INVALID_ARGUMENT);
+  CHECK(bad.error().message.find("unknown option 'colour'") != std::string::npos);
+  CHECK(host.load_memory("broken", "return (").error().code == ARTANA_E_SCRIPT);
+
+  auto script = host.load_memory("double", "return function(run, input) return input.n * 2 end");
+  REQUIRE(script.ok());
+  auto run = host.start(*script, R"({"n":21})", R"({"run_id":"cpp-1"})");
+  REQUIRE(run.ok());
+  REQUIRE(host.run_until_idle(10000).ok());
+  CHECK(run->status().value() == "completed");
+  CHECK(run->output().value() == "42");
+  CHECK(run->id() == "cpp-1");
+  CHECK(host.open("nobody").error().code == ARTANA_E_NOT_FOUND);
+}
+
+TEST_CASE(
+    "C++: lambdas answer as tools and ports, now or from another thread, and a dropped or "
+    "throwing one fails its call",
+    "[cpp]") {
+  TempDir dir;
+  artana::Host host = open(dir);
+  std::vector<artana::Completion> later;
+  int tool_calls = 0;
+  REQUIRE(host.port("brain",
+                    [&](const artana::Call& call, artana::Completion done) {
+                      CHECK(call.json.find(R"("prompt":"go?")") != std::string_view::npos);
+                      later.push_back(std::move(done));
+                    })
+              .ok());
+  REQUIRE(host.tool(R"({"name":"step","args":{"type":"object"}})",
+                    [&](const artana::Call&, artana::Completion done) {
+                      ++tool_calls;
+                      REQUIRE(done.ok(R"({"moved":true})").ok());
+                      CHECK(done.ok("{}").error().code == ARTANA_E_STATE);  // once only
+                    })
+              .ok());
+  REQUIRE(host.tool(R"({"name":"throws"})",
+                    [](const artana::Call&, artana::Completion) {
+                      throw std::runtime_error("the engine is busy");
+                    })
+              .ok());
+  REQUIRE(host.tool(R"({"name":"drops"})", [](const artana::Call&, artana::Completion) {}).ok());
+  auto script = host.load_memory("uses", R"(
+    return function(run)
+      local decision = run:model{ model = "brain", prompt = "go?" }
+      local step = run:tool("step", {})
+      local _, thrown = pcall(function() return run:tool("throws", {}) end)
+      local _, dropped = pcall(function() return run:tool("drops", {}) end)
+      return { said = decision.output, moved = step.result.moved,
+               thrown = thrown.message, dropped = dropped.message }
+    end)");
+  REQUIRE(script.ok());
+  auto run = host.start(*script);
+  REQUIRE(run.ok());
+  for (int i = 0; i < 20 && later.empty(); ++i) REQUIRE(host.tick(10000).ok());
+  REQUIRE(later.size() == 1);
+  std::thread answer(
+      [done = std::move(later[0])]() mutable { REQUIRE(done.ok(R"({"output":"north"})").ok()); });
+  answer.join();
+  REQUIRE(host.run_until_idle(10000).ok());
+  const std::string output = run->output().value();
+  CHECK(output.find(R"("said":"north")") != std::string::npos);
+  CHECK(output.find(R"("moved":true)") != std::string::npos);
+  CHECK(output.find("the engine is busy") != std::string::npos);
+  CHECK(output.find("dropped the call unfinished") != std::string::npos);
+  CHECK(tool_calls == 1);
+}
+
+TEST_CASE("C++: handles that outlive their host are empty, not dangling", "[cpp]") {
+  TempDir dir;
+  artana::Script script;
+  artana::Run run;
+  {
+    artana::Host host = open(dir);
+    script = host.load_memory("s", "return function(run) return 1 end").value();
+    run = host.start(script).value();
+    REQUIRE(host.run_until_idle(10000).ok());
+  }
+  CHECK(script.get() == nullptr);
+  CHECK(run.get() == nullptr);
+  CHECK(run.status().error().code == ARTANA_E_INVALID_ARGUMENT);
+}
