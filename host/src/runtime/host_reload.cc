@@ -46,10 +46,15 @@ Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
 size_t Host::reload_script(const std::string& script_path, ReloadListener listener) {
   auto shared = std::make_shared<ReloadListener>(std::move(listener));
   std::vector<kernel::RunId> runs;
+  // Live runs only: one that completed, failed or was cancelled has nothing left to execute.
+  const auto ended = [](kernel::RunStatus status) {
+    return status == kernel::RunStatus::kCompleted || status == kernel::RunStatus::kFailed ||
+           status == kernel::RunStatus::kCancelled;
+  };
   for (const auto& [id, run] : runs_)
-    if (run->script_path() == script_path) runs.emplace_back(id);
+    if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
   for (const auto& [id, parked] : parked_)
-    if (parked.script_path == script_path) runs.emplace_back(id);
+    if (parked.script_path == script_path && !ended(parked.outcome.status)) runs.emplace_back(id);
   size_t reloaded = 0;
   for (const kernel::RunId& run : runs) {
     Status restarted = reload(run);

@@ -186,6 +186,9 @@ std::optional<RunOutcome> ScriptRun::outcome() const {
 bool ScriptRun::caught_up() {
   if (ended_) return true;
   if (!started_) return false;
+  // Nothing recorded ahead is not enough: a step still in flight (open, no terminal) is not
+  // "ahead", and the new code has not met it until it waits on it (adopted, or drifted).
+  if (ready_.size() > 0 && !went_live_) return false;
   auto replaying = kernel_.replaying(tenant_, run_id_);
   return replaying.ok() && !*replaying;
 }

@@ -151,6 +151,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
   }
   task.model_call = std::move(*step->call);
   task.pending = std::move(step->pending);
+  went_live_ = true;  // a live call: this execution has replayed what was recorded
   task.wait_step_key = *key;
   if (route->endpoint != nullptr) {
     Status prepared = prepare_http_model(task, *route, stream);

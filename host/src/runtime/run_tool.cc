@@ -64,6 +64,7 @@ SyscallReply& ScriptRun::sys_tool(lua_State* L, Task& task) {
   task.start = StartKind::kTool;
   task.tool_call = std::move(*step->call);
   task.pending = std::move(step->pending);
+  went_live_ = true;  // a live call: this execution has replayed what was recorded
   task.wait_step_key = *key;
   return reply_wait(task, WaitKind::kTool, L);
 }

@@ -253,6 +253,7 @@ class ScriptRun final : public lua::SyscallHandler {
   uint64_t next_task_id_ = 1;
   size_t live_work_ = 0;      // port and tool tasks in flight
   kernel::Json first_drift_;  // first_drift()
+  bool went_live_ = false;    // this execution began a live model or tool call
   void note_drift(const std::string& step_key, const std::vector<std::string>& fields);
   std::chrono::steady_clock::time_point lease_renewed_ = std::chrono::steady_clock::now();
   StepKeys keys_;

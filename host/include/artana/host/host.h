@@ -141,8 +141,9 @@ class Host {
   // reached by the time it goes idle, is abandoned as a crash would abandon it.
   Status reload(const kernel::RunId& run, const std::string& script_path = {});
 
-  // Hot reload of a script (host_reload.cc): every run of `script_path` held here —
-  // executing, parked or suspended — executes again under the script's current text (a
+  // Hot reload of a script (host_reload.cc): every live run of `script_path` held here —
+  // executing, parked (paused, sleeping, halted) or suspended; not one that ended —
+  // executes again under the script's current text (a
   // memory script: set_memory_script first), replaying its history; `listener` hears once per
   // run how that went. Calls in flight are kept: the new executions adopt them. Returns the
   // number of runs reloaded.
