@@ -37,6 +37,7 @@ typedef struct artana_options artana_options;
 typedef struct artana_host artana_host;
 typedef struct artana_script artana_script;
 typedef struct artana_run artana_run;
+typedef struct artana_event artana_event;
 
 typedef enum {
   ARTANA_OK,
@@ -164,6 +165,32 @@ ARTANA_API artana_status artana_complete_ok(artana_completion done, const char* 
 /* Completes a native call with a failure (`message` may be NULL). Same rules. */
 ARTANA_API artana_status artana_complete_error(artana_completion done, artana_failure failure,
                                                const char* message);
+
+/* ---- events ---- */
+
+/* What an event callback hears (a bit mask of them selects what it hears). */
+enum {
+  ARTANA_EVENT_STATUS = 1, /* a run's status changed: {kind, run_id, seq, type, status} */
+  ARTANA_EVENT_STEP = 2,   /* a step was recorded: {kind, run_id, seq, type, step_key} */
+  ARTANA_EVENT_DRIFT = 4,  /* a replay allowed a changed step: {..., step_key, drift_fields} */
+  ARTANA_EVENT_FORK = 8,   /* a replay went on in a fork: {..., step_key, fork_run_id} */
+  ARTANA_EVENT_LOG = 16,   /* a script printed a line: {kind, run_id, line} */
+  ARTANA_EVENT_ALL = 31
+};
+/* Called on the ticking thread, at the end of artana_host_tick (and of each tick of
+ * artana_host_run_until_idle), once per event in the order they happened. It may call
+ * anything but artana_host_tick, _run_until_idle and _destroy (ARTANA_E_STATE). */
+typedef void (*artana_event_fn)(void* user, const artana_event* event);
+/* Sets the host's event callback (one; a new one replaces it). `mask`: ARTANA_EVENT_* bits;
+ * 0 or a NULL `fn` stops the events. Without a callback hearing ARTANA_EVENT_LOG, printed
+ * lines go to the library's log. */
+ARTANA_API artana_status artana_host_set_event_callback(artana_host* host, unsigned mask,
+                                                        artana_event_fn fn, void* user);
+/* The event's ARTANA_EVENT_* bit. */
+ARTANA_API int artana_event_kind(const artana_event* event);
+/* The event as JSON (NUL-terminated; its length in `*len` unless NULL). Borrowed for the
+ * callback's duration. */
+ARTANA_API const char* artana_event_json(const artana_event* event, size_t* len);
 
 /* ---- scripts ---- */
 

@@ -119,14 +119,21 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
     auto store = artana::kernel::open_lmdb_store(data_dir_of(o), store_options);
     if (!store.ok()) return fail(kFunction, store.status());
     made->store = std::move(*store);
-    auto kernel =
-        artana::kernel::Kernel::open(*made->store, artana::host::policy_kernel_options(o.enforced));
+    artana::kernel::KernelOptions kernel_options = artana::host::policy_kernel_options(o.enforced);
+    artana_host* raw = made.get();  // owns the kernel: outlives every call of these
+    kernel_options.on_event = [raw](const artana::kernel::Event& event) {
+      observe_event(*raw, event);
+    };
+    auto kernel = artana::kernel::Kernel::open(*made->store, std::move(kernel_options));
     if (!kernel.ok()) return fail(kFunction, kernel.status());
     made->kernel = std::move(*kernel);
     artana::host::HostOptions host_options;
     host_options.limits.max_memory_bytes = o.max_memory_mb << 20;
     host_options.limits.max_instructions = o.max_instructions;
     host_options.stdlib_dir = o.stdlib_dir.value_or(artana::host::default_stdlib_dir());
+    host_options.print_sink = [raw](const artana::kernel::RunId& run, std::string_view line) {
+      observe_print(*raw, run, line);
+    };
     made->host = std::make_unique<artana::host::Host>(*made->kernel, std::move(host_options));
     *out = made.release();
     return ok();
@@ -159,6 +166,7 @@ artana_status artana_host_tick(artana_host* host, int64_t budget_us, artana_tick
       return fail(kFunction, ARTANA_E_STATE, "called from the host's own callback");
     if (budget_us < 0) return fail(kFunction, ARTANA_E_INVALID_ARGUMENT, "budget_us is negative");
     const artana::host::TickResult tick = host->host->tick(std::chrono::microseconds(budget_us));
+    deliver_events(*host);
     if (stats != nullptr) {
       stats->resumed = tick.resumed;
       stats->ready = tick.more_ready ? 1 : 0;
@@ -180,6 +188,7 @@ artana_status artana_host_run_until_idle(artana_host* host, int64_t timeout_ms) 
     artana::host::Host& h = *host->host;
     for (;;) {
       h.tick(std::chrono::milliseconds(20));
+      deliver_events(*host);
       if (h.idle() && h.in_flight() == 0) return ok();
       const auto now = Clock::now();
       if (now >= deadline) {

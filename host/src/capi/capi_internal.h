@@ -46,9 +46,27 @@ struct artana_host {
   std::vector<std::unique_ptr<artana_run>> runs;
   // > 0 while an application callback runs (a native call): tick and destroy refuse then.
   int callback_depth = 0;
+  // The event callback (artana_host_set_event_callback) and what it has yet to hear.
+  unsigned event_mask = 0;
+  artana_event_fn event_fn = nullptr;
+  void* event_user = nullptr;
+  std::vector<std::pair<int, std::string>> pending_events;  // kind, JSON
+};
+
+struct artana_event {
+  int kind = 0;
+  const std::string* json = nullptr;
 };
 
 namespace artana::capi {
+
+// ---- events (capi_events.cc) ----
+// What the kernel committed, queued for the callback when its kind is asked for.
+void observe_event(artana_host& host, const kernel::Event& event);
+// A script's print line: queued when ARTANA_EVENT_LOG is asked for, else logged.
+void observe_print(artana_host& host, const kernel::RunId& run, std::string_view line);
+// Hands the queued events to the callback (the ticking thread, at the end of a tick).
+void deliver_events(artana_host& host);
 
 // Records "function: message" as this thread's last error; returns `code`.
 artana_status fail(const char* function, artana_status code, std::string_view message);

@@ -24,6 +24,7 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
     : store_(store),
       mode_(options.mode),
       middleware_(std::move(options.middleware)),
+      on_event_(std::move(options.on_event)),
       schemas_(std::make_unique<SchemaCache>()),
       held_(std::make_unique<Held>()) {
   // The order is the kernel's, not the caller's: PII, quota, capability, custom.
@@ -290,6 +291,9 @@ Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
     ARTANA_RETURN_IF_ERROR(state.apply(result.events[i], indexed));
   }
   if (new_status) state.status = *new_status;
+  if (on_event_) {
+    for (const Event& event : result.events) on_event_(event);
+  }
   return result;
 }
 

@@ -375,6 +375,7 @@ class Kernel {
   ToolRegistry tools_;
   PolicyMode mode_ = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
+  std::function<void(const Event&)> on_event_;           // KernelOptions::on_event
   bool values_rewritten_ = false;                        // some middleware rewrites_values()
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::unique_ptr<Held> held_;            // the runs loaded and the live steps (step_machine.h)

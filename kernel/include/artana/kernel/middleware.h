@@ -20,6 +20,7 @@
 // guard required: Kernel::open fails naming what is missing).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -27,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "artana/kernel/event.h"
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/kernel/status.h"
@@ -168,6 +170,10 @@ std::shared_ptr<Middleware> make_capability_guard();
 struct KernelOptions {
   PolicyMode mode = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware;
+  // Told each event the kernel committed for a run (steps, drift, halts, ends), in seq order,
+  // on the thread that committed it, after the commit. Must not call the kernel: an embedding
+  // app's event callback queues what it hears here and hands it over later.
+  std::function<void(const Event&)> on_event;
 };
 
 }  // namespace artana::kernel
