@@ -23,7 +23,8 @@ set_target_properties(artana_shared PROPERTIES
 # A static archive of the archives would put Lua's lua_* (and fmt's, spdlog's) beside an
 # application's own: the linker would refuse the duplicates or pick either. Linked once with
 # `ld -r` and its hidden symbols localized, the archive shows the linker artana_* and the
-# undefined references to the C and C++ runtimes, LMDB and libcrypto.
+# undefined references to the C and C++ runtimes, LMDB and libcrypto. Without debug sections:
+# they would make it ten times larger (libartana.so keeps them).
 set(artana_archives artana_capi artana_host artana_io artana_lua artana_kernel artana_lua54)
 if(TARGET artana_cxx_libraries)
   list(APPEND artana_archives artana_cxx_libraries)
@@ -36,7 +37,7 @@ set(artana_static "${CMAKE_CURRENT_BINARY_DIR}/libartana.a")
 set(artana_static_object "${CMAKE_CURRENT_BINARY_DIR}/artana_static.o")
 add_custom_command(OUTPUT ${artana_static}
   COMMAND ${CMAKE_LINKER} -r -o ${artana_static_object} --whole-archive ${artana_archive_files}
-  COMMAND ${CMAKE_OBJCOPY} --localize-hidden ${artana_static_object}
+  COMMAND ${CMAKE_OBJCOPY} --localize-hidden --strip-debug ${artana_static_object}
   COMMAND ${CMAKE_COMMAND} -E rm -f ${artana_static}
   COMMAND ${CMAKE_AR} qc ${artana_static} ${artana_static_object}
   COMMAND ${CMAKE_RANLIB} ${artana_static}
