@@ -1,4 +1,5 @@
 // Native tools, model ports and their completions (artana.h, "native tools and model ports").
+#include <cstring>
 #include <string>
 
 #include "artana/kernel/json_parse.h"
@@ -133,15 +134,20 @@ artana_status artana_complete_error(artana_completion done, artana_failure failu
                                     const char* message) {
   constexpr const char* kFunction = "artana_complete_error";
   return guarded(kFunction, [&] {
-    if (failure != ARTANA_FAIL_TRANSIENT && failure != ARTANA_FAIL_PERMANENT &&
-        failure != ARTANA_FAIL_TIMEOUT) {
+    // Read as the int a C caller may have put there: in C++ a value outside the enum's
+    // range must not be loaded as the enum.
+    static_assert(sizeof(artana_failure) == sizeof(int));
+    int value = 0;
+    std::memcpy(&value, &failure, sizeof value);
+    if (value != ARTANA_FAIL_TRANSIENT && value != ARTANA_FAIL_PERMANENT &&
+        value != ARTANA_FAIL_TIMEOUT) {
       return fail(kFunction, ARTANA_E_INVALID_ARGUMENT,
-                  "failure " + std::to_string(static_cast<int>(failure)) +
+                  "failure " + std::to_string(value) +
                       " is not ARTANA_FAIL_TRANSIENT, _PERMANENT or _TIMEOUT");
     }
     NativeReply reply;
     reply.ok = false;
-    reply.failure = static_cast<artana::host::NativeFailure>(failure);
+    reply.failure = static_cast<artana::host::NativeFailure>(value);
     reply.message = message != nullptr ? message : "the application's function failed";
     return completed(kFunction, done, std::move(reply));
   });
