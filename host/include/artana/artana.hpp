@@ -178,68 +178,57 @@ inline void call_handler(void* user, const artana_call* call, artana_completion 
   }
 }
 
-}  // namespace detail
-
-class Host;
-
-// A loaded script. Unloaded when destroyed (runs started from it go on).
-class Script {
+// A C handle of the host, freed by `Release` when the wrapper goes — unless its host went
+// first (artana_host_destroy freed it): then the wrapper is empty, not dangling.
+template <typename T, void (*Release)(T*)>
+class HostHandle {
  public:
-  Script() = default;
-  Script(Script&& other) noexcept
-      : script_(std::exchange(other.script_, nullptr)), host_(std::move(other.host_)) {}
-  Script& operator=(Script&& other) noexcept {
+  HostHandle() = default;
+  HostHandle(T* handle, HostAlive host) : handle_(handle), host_(std::move(host)) {}
+  HostHandle(HostHandle&& other) noexcept
+      : handle_(std::exchange(other.handle_, nullptr)), host_(std::move(other.host_)) {}
+  HostHandle& operator=(HostHandle&& other) noexcept {
     if (this != &other) {
       reset();
-      script_ = std::exchange(other.script_, nullptr);
+      handle_ = std::exchange(other.handle_, nullptr);
       host_ = std::move(other.host_);
     }
     return *this;
   }
-  Script(const Script&) = delete;
-  Script& operator=(const Script&) = delete;
-  ~Script() { reset(); }
+  HostHandle(const HostHandle&) = delete;
+  HostHandle& operator=(const HostHandle&) = delete;
+  ~HostHandle() { reset(); }
 
-  // The C handle; NULL once unloaded or its host destroyed.
-  artana_script* get() const { return detail::alive(host_) ? script_ : nullptr; }
+  // The C handle; NULL once freed or its host destroyed.
+  T* get() const { return alive(host_) ? handle_ : nullptr; }
   void reset() {
-    artana_script* handle = std::exchange(script_, nullptr);
-    if (handle != nullptr && detail::alive(host_)) artana_script_unload(handle);
+    T* handle = std::exchange(handle_, nullptr);
+    if (handle != nullptr && alive(host_)) Release(handle);
     host_.reset();
   }
 
  private:
-  friend class Host;
-  Script(artana_script* script, detail::HostAlive host) : script_(script), host_(std::move(host)) {}
-  artana_script* script_ = nullptr;
-  detail::HostAlive host_;
+  T* handle_ = nullptr;
+  HostAlive host_;
+};
+
+inline void unload_script(artana_script* script) { artana_script_unload(script); }
+
+}  // namespace detail
+
+class Host;
+
+// A loaded script. Unloaded when destroyed: its runs stop executing here (losing no work)
+// until a script of the same name is loaded again (artana_script_unload).
+class Script : public detail::HostHandle<artana_script, detail::unload_script> {
+ public:
+  using HostHandle::HostHandle;
 };
 
 // A handle on a run (not the run: releasing it stops nothing).
-class Run {
+class Run : public detail::HostHandle<artana_run, artana_run_release> {
  public:
-  Run() = default;
-  Run(Run&& other) noexcept
-      : run_(std::exchange(other.run_, nullptr)), host_(std::move(other.host_)) {}
-  Run& operator=(Run&& other) noexcept {
-    if (this != &other) {
-      reset();
-      run_ = std::exchange(other.run_, nullptr);
-      host_ = std::move(other.host_);
-    }
-    return *this;
-  }
-  Run(const Run&) = delete;
-  Run& operator=(const Run&) = delete;
-  ~Run() { reset(); }
-
-  // The C handle; NULL once released or its host destroyed.
-  artana_run* get() const { return detail::alive(host_) ? run_ : nullptr; }
-  void reset() {
-    artana_run* handle = std::exchange(run_, nullptr);
-    if (handle != nullptr && detail::alive(host_)) artana_run_release(handle);
-    host_.reset();
-  }
+  using HostHandle::HostHandle;
 
   std::string id() const { return artana_run_id(get()); }
   Result<std::string> status() const {
@@ -266,12 +255,6 @@ class Run {
   Result<void> cancel(std::string_view reason = "cancelled") const {
     return detail::check(artana_run_cancel(get(), detail::c_string(reason).c_str()));
   }
-
- private:
-  friend class Host;
-  Run(artana_run* run, detail::HostAlive host) : run_(run), host_(std::move(host)) {}
-  artana_run* run_ = nullptr;
-  detail::HostAlive host_;
 };
 
 // A ledger and the runs on it. Destroying it stops every run where it stands and frees its
