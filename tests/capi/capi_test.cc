@@ -294,6 +294,9 @@ TEST_CASE("a script file runs with the modules next to it, and a missing file is
         ARTANA_E_NOT_FOUND);
   CHECK(last_error_names("absent.lua"));
   REQUIRE(artana_script_load_file(host, (scripts / "main.lua").c_str(), &script) == ARTANA_OK);
+  artana_script* twice = nullptr;
+  CHECK(artana_script_load_file(host, (scripts / "main.lua").c_str(), &twice) == ARTANA_E_STATE);
+  CHECK(last_error_names("is loaded already"));
   artana_run* run = nullptr;
   REQUIRE(artana_run_start(host, script, R"({"n":21})", nullptr, &run) == ARTANA_OK);
   run_until_idle(host);

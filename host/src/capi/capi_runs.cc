@@ -172,7 +172,7 @@ artana_status artana_script_load_file(artana_host* host, const char* path, artan
         artana::lua::check_script_syntax(source->entry().text, source->entry().chunkname);
     if (!compiled.ok()) return fail(kFunction, compiled);
     for (const auto& script : host->scripts) {
-      if (script->name.empty() && script->path == source->entry_path() && script.get() != nullptr)
+      if (script->name.empty() && script->path == source->entry_path())
         return fail(kFunction, ARTANA_E_STATE,
                     "script '" + source->entry_path() + "' is loaded already (unload it first)");
     }
