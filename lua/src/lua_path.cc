@@ -41,6 +41,15 @@ std::string quote_key(std::string_view key) {
   return out;
 }
 
+void append_key(std::string& path, std::string_view key) {
+  if (is_identifier(key)) {
+    if (!path.empty()) path += '.';
+    path += key;
+  } else {
+    path += '[' + quote_key(key) + ']';
+  }
+}
+
 std::string render_path(std::string_view root, const PathNode* leaf) {
   std::vector<const PathNode*> nodes;
   for (const PathNode* node = leaf; node != nullptr; node = node->parent) nodes.push_back(node);
@@ -49,11 +58,8 @@ std::string render_path(std::string_view root, const PathNode* leaf) {
     const PathNode& node = **it;
     if (node.is_index) {
       fmt::format_to(std::back_inserter(out), "[{}]", node.index);
-    } else if (is_identifier(node.key)) {
-      if (!out.empty()) out += '.';
-      out += node.key;
     } else {
-      out += '[' + quote_key(node.key) + ']';
+      append_key(out, node.key);
     }
   }
   return out.empty() ? std::string("value") : out;

@@ -15,6 +15,10 @@ bool is_identifier(std::string_view key);
 // bytes so a huge key does not swamp the message (as kernel json_path.h renders keys).
 std::string quote_key(std::string_view key);
 
+// Appends one key step to a path: `.key` for an identifier (no dot at the start), else
+// `["key"]` quoted. The one rule every path here is written by.
+void append_key(std::string& path, std::string_view key);
+
 // One step from the root of a value being read, on the reader's call stack. `key` borrows a
 // Lua string that stays on the stack while the value below it is read.
 struct PathNode {

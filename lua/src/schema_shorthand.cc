@@ -16,7 +16,7 @@
 namespace artana::lua {
 namespace {
 
-using detail::is_identifier;
+using detail::append_key;
 using detail::quote_key;
 
 using kernel::Json;
@@ -102,11 +102,8 @@ class Converter {
     for (const Segment& s : path_) {
       if (s.is_item) {
         out += "[1]";
-      } else if (is_identifier(s.key)) {
-        if (!out.empty()) out += '.';
-        out += s.key;
       } else {
-        out += '[' + quote_key(s.key) + ']';
+        append_key(out, s.key);
       }
     }
     return out.empty() ? std::string("schema") : out;
