@@ -5,6 +5,7 @@
 
 # ---- libartana.so.1: SONAME = the ABI major ----
 add_library(artana_shared SHARED ${CMAKE_CURRENT_SOURCE_DIR}/src/capi/capi_library.c)
+target_compile_options(artana_shared PRIVATE -g)  # as artana_capi: the ABI check reads it
 target_link_libraries(artana_shared PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,artana_capi>")
 target_include_directories(artana_shared PUBLIC
   $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>)

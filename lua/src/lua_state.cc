@@ -2,6 +2,7 @@
 
 #include <lua.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -131,9 +132,13 @@ Result<std::unique_ptr<LuaState>> LuaState::create(const LuaLimits& limits,
   }
   // Threads inherit the creator's hook (lua_newthread copies it), so script coroutines
   // are counted too.
-  lua_sethook(self->L_, &LuaState::hook, LUA_MASKCOUNT,
-              static_cast<int>(limits.slice_instructions));
+  lua_sethook(self->L_, &LuaState::hook, LUA_MASKCOUNT, self->hook_count());
   return self;
+}
+
+int LuaState::hook_count() const {
+  return static_cast<int>(
+      std::min<uint32_t>(std::max<uint32_t>(limits_.slice_instructions, 1), kHookEvery));
 }
 
 LuaState::LuaState(const LuaLimits& limits)
@@ -223,6 +228,11 @@ void LuaState::hook(lua_State* L, lua_Debug* ar) {
   // So is one where Lua cannot yield (a message handler, a __close handler, a metamethod
   // called from C): lua_yield would raise there, and an error raised from a hook leaves
   // hooks off for the message handler it reaches (ldo.c restores them only at the pcall).
+  self->slice_used_ += static_cast<uint64_t>(lua_gethookcount(L));
+  if (self->slice_used_ < self->limits_.slice_instructions &&
+      std::chrono::steady_clock::now() < self->slice_deadline_) {
+    return;  // the slice goes on
+  }
   if (lua_isyieldable(L) && reaches_host(L, self)) {
     self->yielded_for_slice_ = true;
     lua_yield(L, 0);
@@ -254,7 +264,7 @@ lua_State* LuaState::new_thread() {
   auto* co = static_cast<lua_State*>(lua_touserdata(L_, -1));
   lua_pop(L_, 1);
   set_thread_tag(co, this);
-  lua_sethook(co, &LuaState::hook, LUA_MASKCOUNT, static_cast<int>(limits_.slice_instructions));
+  lua_sethook(co, &LuaState::hook, LUA_MASKCOUNT, hook_count());
   return co;
 }
 
@@ -274,7 +284,7 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname,
   Status conversion = Status::ok_status();  // of the chunk's result, when asked for
   if (status == LUA_OK) {
     for (;;) {
-      yielded_for_slice_ = false;
+      clear_slice_flag();
       int nres = 0;
       status = lua_resume(co, L_, 0, &nres);
       if (status == LUA_YIELD && !killed() && yielded_for_slice_) {

@@ -169,7 +169,7 @@ artana_status artana_host_tick(artana_host* host, int64_t budget_us, artana_tick
     deliver_events(*host);
     if (stats != nullptr) {
       stats->resumed = tick.resumed;
-      stats->ready = tick.more_ready ? 1 : 0;
+      stats->ready = tick.ready > 0 ? tick.ready : (tick.more_ready ? 1 : 0);
       stats->next_wakeup_us = tick.next_timer_us.value_or(-1);
     }
     return ok();

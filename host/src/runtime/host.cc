@@ -9,7 +9,9 @@
 #include "io_thread.h"
 #include "native_inbox.h"
 #include "run_guard.h"
+#include "schedule.h"
 #include "script_run.h"
+#include "state_reaper.h"
 
 namespace artana::host {
 
@@ -24,7 +26,11 @@ int64_t system_clock_us() {
 }  // namespace
 
 Host::Host(kernel::Kernel& kernel, HostOptions options)
-    : kernel_(kernel), options_(std::move(options)), io_(std::make_unique<io::IoThread>()) {
+    : schedule_(std::make_unique<Schedule>()),
+      reaper_(std::make_unique<StateReaper>()),
+      kernel_(kernel),
+      options_(std::move(options)),
+      io_(std::make_unique<io::IoThread>()) {
   native_ = std::make_unique<NativeInbox>([io = io_.get()] { io->poke(); });
   if (!options_.clock) options_.clock = system_clock_us;
   // Entries the CLI checked; an embedder's bad entry allows nothing (it is logged).
@@ -122,102 +128,6 @@ Status Host::restart(const std::string& run_id) {
     return started.status();
   }
   return Status();
-}
-
-void Host::park_idle_runs() {
-  if (!options_.park_idle_runs) return;
-  for (auto it = runs_.begin(); it != runs_.end();) {
-    ScriptRun& run = *it->second;
-    std::optional<RunOutcome> outcome = run.has_ready() ? std::nullopt : run.outcome();
-    if (!outcome || !run.started()) {
-      ++it;
-      continue;
-    }
-    Parked parked;
-    parked.script_path = run.script_path();
-    parked.options = run.options();
-    parked.options.run_id = run.run_id();
-    parked.options.tenant.tenant_id = run.tenant();
-    parked.outcome = std::move(*outcome);
-    parked.wake_us = run.next_timer();
-    parked_[it->first] = std::move(parked);
-    it = runs_.erase(it);
-  }
-}
-
-TickResult Host::tick(std::chrono::microseconds budget) {
-  const auto deadline = std::chrono::steady_clock::now() + budget;
-  TickResult result;
-  deliver_completions();  // first: results waiting are work for this tick
-  spawn_children();
-  const int64_t now = now_us();
-  for (auto& [id, run] : runs_) {
-    std::optional<int64_t> next;
-    guarded(*run, [&] { next = run->wake_timers(now); });
-    if (next && (!result.next_timer_us || *next < *result.next_timer_us))
-      result.next_timer_us = next;
-  }
-  std::vector<std::string> due;
-  for (const auto& [id, parked] : parked_) {
-    if (!parked.wake_us) continue;
-    if (*parked.wake_us <= now) {
-      due.push_back(id);
-    } else if (!result.next_timer_us || *parked.wake_us < *result.next_timer_us) {
-      result.next_timer_us = parked.wake_us;
-    }
-  }
-  for (const std::string& id : due) (void)restart(id);
-  // Round robin: one resumption (a slice at most) per run per pass, so runs interleave.
-  for (bool worked = true; worked;) {
-    worked = false;
-    for (auto& [id, run] : runs_) {
-      if (!run->has_ready()) continue;
-      guarded(*run, [&] { run->run_one(); });
-      ++result.resumed;
-      worked = true;
-    }
-    for (auto& old : draining_) {  // old executions' calls in flight, after a reload
-      if (!old->has_ready()) continue;
-      guarded(*old, [&] { old->run_one(); });
-      ++result.resumed;
-      worked = true;
-    }
-    // A native call answered meanwhile (inside its callback, or by another thread): its
-    // step goes on in this tick.
-    if (native_->has_done()) {
-      deliver_completions();
-      worked = true;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-  }
-  // The summaries the runs recorded this tick share one commit, now: others see them.
-  kernel_.flush();
-  // A run in the middle of a long call keeps its lease: no other process takes it over.
-  const auto steady_now = std::chrono::steady_clock::now();
-  for (auto& [id, run] : runs_) {
-    guarded(*run, [&] {
-      run->watch_cancel();
-      run->keep_lease(steady_now);
-    });
-  }
-  drop_drained();
-  report_reloads();
-  settle_children();
-  park_idle_runs();
-  result.more_ready = !idle();
-  result.in_flight = in_flight();
-  return result;
-}
-
-bool Host::idle() const {
-  if (native_->has_done()) return false;
-  for (const auto& [id, link] : children_)
-    if (!link.spawned) return false;
-  for (const auto& [id, run] : runs_)
-    if (run->has_ready()) return false;
-  for (const auto& old : draining_)
-    if (old->has_ready()) return false;
-  return true;
 }
 
 std::optional<RunOutcome> Host::outcome(const kernel::RunId& run) const {

@@ -20,9 +20,11 @@ void Host::start_child(ScriptRun& parent, uint64_t task_id, std::string step_key
   link.script_path = std::move(script_path);
   link.options = std::move(options);
   link.spawned = false;
+  children_to_spawn_ = true;
 }
 
 void Host::spawn_children() {
+  children_to_spawn_ = false;
   // Children of executions that went away first: nobody waits for them any more.
   std::vector<std::string> orphans = std::move(orphaned_children_);
   orphaned_children_.clear();
@@ -49,31 +51,22 @@ void Host::spawn_children() {
   std::erase_if(children_, [](const auto& entry) { return entry.second.task_id == 0; });
 }
 
-void Host::settle_children() {
-  std::vector<std::pair<std::string, RunOutcome>> stopped;
-  for (const auto& [id, link] : children_) {
-    if (!link.spawned) continue;
-    auto run = runs_.find(id);
-    if (run == runs_.end() || run->second->has_ready()) continue;
-    std::optional<RunOutcome> outcome = run->second->outcome();
-    if (outcome) stopped.emplace_back(id, std::move(*outcome));
+bool Host::settle_child(const std::string& id, const RunOutcome& outcome) {
+  auto found = children_.find(id);
+  if (found == children_.end() || !found->second.spawned) return false;
+  const ChildLink link = std::move(found->second);
+  children_.erase(found);
+  (void)unload(kernel::RunId(id));
+  if (!kernel::run_ended(outcome.status)) held_by_[id] = link.parent;
+  auto parent = runs_.find(link.parent);
+  if (parent == runs_.end()) return true;
+  ScriptRun& waiting = *parent->second;
+  try {
+    waiting.child_stopped(link.task_id, outcome);
+  } catch (const std::exception& e) {
+    waiting.crashed(e.what());
   }
-  for (auto& [id, outcome] : stopped) {
-    auto found = children_.find(id);
-    if (found == children_.end()) continue;
-    const ChildLink link = std::move(found->second);
-    children_.erase(found);
-    (void)unload(kernel::RunId(id));
-    if (!kernel::run_ended(outcome.status)) held_by_[id] = link.parent;
-    auto parent = runs_.find(link.parent);
-    if (parent == runs_.end()) continue;
-    ScriptRun& waiting = *parent->second;
-    try {
-      waiting.child_stopped(link.task_id, outcome);
-    } catch (const std::exception& e) {
-      waiting.crashed(e.what());
-    }
-  }
+  return true;
 }
 
 void Host::forget_children(const ScriptRun& parent) {
@@ -85,7 +78,10 @@ void Host::forget_children(const ScriptRun& parent) {
     }
     // Unloaded at the next tick, not here: this runs while the parent is being destroyed,
     // perhaps inside an erase from runs_.
-    if (!closing_) orphaned_children_.push_back(it->first);
+    if (!closing_) {
+      orphaned_children_.push_back(it->first);
+      children_to_spawn_ = true;
+    }
     it = children_.erase(it);
   }
 }

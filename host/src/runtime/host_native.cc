@@ -106,6 +106,7 @@ Status Host::cancel(const kernel::RunId& run, const std::string& reason) {
   if (it != runs_.end()) {
     ScriptRun& script = *it->second;
     script.watch_cancel();  // ends it now, its native calls cancelled with it
+    may_have_stopped(script);
   }
   return Status();
 }

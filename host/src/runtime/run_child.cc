@@ -192,6 +192,7 @@ void ScriptRun::child_stopped(uint64_t task_id, const RunOutcome& outcome) {
   if (!kernel::run_ended(outcome.status)) {
     // The child holds this run: the task waits (for the child's timer, when it sleeps).
     task->due_us = end.due_at_us.value_or(0);
+    if (task->due_us > 0) host_.arm_timer(*this, task->due_us);
     return;
   }
   Json completion = Json::object({{"status", kernel::run_status_name(outcome.status)},

@@ -51,6 +51,7 @@ SyscallReply& ScriptRun::sys_sleep(lua_State* L, Task& task) {
   if (slept->done) return reply_;
   task.wait_step_key = *key;
   task.due_us = slept->due_at_us;
+  host_.arm_timer(*this, task.due_us);
   return reply_wait(task, WaitKind::kSleep, L);
 }
 

@@ -10,6 +10,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/thread_calls.h"
 #include "error_json.h"
+#include "state_reaper.h"
 
 namespace artana::host {
 
@@ -21,13 +22,18 @@ ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
     : host_(host),
       kernel_(host.kernel()),
       script_(std::move(script)),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  marks_.serial = host_.register_run(*this);
+}
 
-ScriptRun::~ScriptRun() {  // the LuaState frees every thread
+ScriptRun::~ScriptRun() {
+  host_.unregister_run(*this);
   host_.forget_adoptions(*this);
   host_.forget_http(*this);    // its requests in flight are cancelled
   host_.forget_native(*this);  // and its native calls
   host_.forget_children(*this);
+  // Its lua_State (every thread of it) is closed on the reaper's thread: nothing runs there.
+  host_.reaper_->retire(std::move(lua_));
 }
 
 Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
@@ -72,6 +78,7 @@ void ScriptRun::make_ready(Task& task, int resume_args) {
   task.wait = WaitKind::kNone;
   task.resume_args = resume_args;
   ready_.push_back(&task);
+  if (!marks_.queued) host_.run_ready(*this);
 }
 
 void ScriptRun::resume_with(Task& task, const Json& value) {
@@ -93,14 +100,16 @@ void ScriptRun::resume_with_status(Task& task, const Status& status, const std::
   resume_with_error(task, lua::BoundaryError::from(status, step_key));
 }
 
-void ScriptRun::run_one() {
-  if (ready_.empty() || ended_) return;
+void ScriptRun::run_one(std::chrono::steady_clock::time_point deadline) {
+  if (ended_) ready_.clear();
+  if (ready_.empty()) return;
   Task& task = *ready_.front();
   ready_.pop_front();
   if (task.state != TaskState::kReady) return;
   if (draining_ && task.kind != TaskKind::kPort && task.kind != TaskKind::kTool) return;
   current_ = &task;
   lua_->clear_slice_flag();
+  lua_->set_slice_deadline(deadline);
   int nresults = 0;
   const int status = lua_resume(task.thread, lua_->state(), task.resume_args, &nresults);
   task.resume_args = 0;

@@ -41,8 +41,10 @@ class ScriptRun final : public lua::SyscallHandler {
 
   lua::SyscallReply& handle(lua_State* L, lua::SyscallOp op) override;
 
-  // Resumes one ready task (a slice, or until it waits or ends).
-  void run_one();
+  // Resumes one ready task (a slice, or until it waits or ends); a script's slice ends by
+  // `deadline` (the count hook yields).
+  void run_one(std::chrono::steady_clock::time_point deadline =
+                   std::chrono::steady_clock::time_point::max());
   bool has_ready() const { return !ready_.empty(); }
   // Tasks ready or calls in flight: the run is being executed and keeps its lease.
   bool busy() const { return !ended_ && (!ready_.empty() || live_work_ > 0); }
@@ -56,6 +58,15 @@ class ScriptRun final : public lua::SyscallHandler {
   std::optional<int64_t> wake_timers(int64_t now_us);
   // The run was resumed with human input: wake its paused tasks.
   void pauses_resumed();
+
+  // Where the host's scheduler has this execution (host_tick.cc).
+  struct ScheduleMarks {
+    uint64_t serial = 0;               // its name in the schedule, never reused
+    bool queued = false;               // in the ready queue
+    bool stopping = false;             // in the list of runs that may have stopped
+    std::optional<int64_t> armed_due;  // the earliest timer the schedule holds for it
+  };
+  ScheduleMarks& schedule_marks() { return marks_; }
 
   const kernel::RunId& run_id() const { return run_id_; }
   const std::string& script_path() const { return script_.entry_path(); }
@@ -259,6 +270,7 @@ class ScriptRun final : public lua::SyscallHandler {
   StepKeys keys_;
   std::optional<RunOutcome> ended_;
   bool draining_ = false;  // replaced by a reload: only calls in flight go on
+  ScheduleMarks marks_;
 };
 
 }  // namespace artana::host

@@ -1,6 +1,6 @@
 // Kernel: cancelling a run. Cancel is a request recorded for the run: applied at once when
 // nobody else executes it, else left (cancel_requested) for the process that does, which
-// applies it within one tick of its host (take_cancel) — or whoever executes the run next,
+// applies it within about a second (take_cancel, from its host's upkeep) — or whoever executes the run next,
 // at its first step.
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"

@@ -91,6 +91,7 @@ struct RunOutcome {
 struct TickResult {
   size_t resumed = 0;       // task resumptions this tick
   bool more_ready = false;  // work is ready now: tick again soon
+  size_t ready = 0;         // runs with work ready when the tick returned (the budget ran out)
   // The earliest durable timer of a sleeping task, µs since the epoch.
   std::optional<int64_t> next_timer_us;
   // Requests of the outside world in flight (a model's HTTP call): their completions make
@@ -119,6 +120,8 @@ using ReloadListener = std::function<void(const ReloadReport&)>;
 
 class ScriptRun;
 class ScriptSource;
+class StateReaper;
+struct Schedule;
 class NativeInbox;
 
 class Host {
@@ -170,7 +173,10 @@ class Host {
   // Lua port; the longest matching prefix wins.
   Status add_native_port(const std::string& name_or_prefix, NativeFunction fn);
 
-  // Runs ready tasks of every run for about `budget`, wakes due timers, and returns.
+  // Runs ready work for about `budget` and returns: completions first, then due timers, then
+  // runs with a ready task in turn, one slice each (a script's slice ends at the budget's end:
+  // the count hook preempts it). Costs nothing in proportion to the runs held: an idle tick
+  // looks at a few counters and clocks (host_tick.cc).
   TickResult tick(std::chrono::microseconds budget);
 
   // True when no run has work to do now (all ended, paused, sleeping, or waiting for a
@@ -223,8 +229,33 @@ class Host {
     // and its kernel view (with the calls in flight) is kept for that.
     bool suspended = false;
   };
-  void park_idle_runs();
   Status restart(const std::string& run_id);
+
+  // ---- the scheduler (host_tick.cc) ----
+  // Every execution registers here while it exists (ScriptRun's constructor and destructor):
+  // the queue and the timers name it by serial, never by a pointer that could dangle.
+  uint64_t register_run(ScriptRun& run);
+  void unregister_run(ScriptRun& run);
+  // `run` has a ready task: it takes its turn in a tick (once in the queue however many).
+  void run_ready(ScriptRun& run);
+  // A task of `run` waits until `due_us` (the app's clock): the run is woken then.
+  void arm_timer(ScriptRun& run, int64_t due_us);
+  // `run` may have nothing left to do (its slice left nothing ready, or it ended from the
+  // outside): at the tick's end a stopped child is settled and an idle run parked.
+  void may_have_stopped(ScriptRun& run);
+  ScriptRun* live_run(uint64_t serial) const;
+  bool nothing_to_do(int64_t now_us, int64_t steady_us) const;
+  void wake_due_timers(int64_t now_us);
+  void run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result);
+  // Lease renewals and cancel checks of executing runs, each run once in a while, never in
+  // proportion to the runs held in one tick.
+  void keep_runs(std::chrono::steady_clock::time_point deadline);
+  void settle_stopped(std::chrono::steady_clock::time_point deadline);
+  void park(ScriptRun& run, RunOutcome outcome);
+  std::unique_ptr<Schedule> schedule_;  // schedule.h
+  // Closes the lua_States of executions that went away, off this thread (state_reaper.h).
+  // Before runs_: it outlives every execution.
+  std::unique_ptr<StateReaper> reaper_;
 
   // ---- calls in flight across a reload (host.cc) ----
   // A new execution's task waits for the call `ticket` an old execution made (Kernel: adopted).
@@ -258,8 +289,10 @@ class Host {
   void start_child(ScriptRun& parent, uint64_t task_id, std::string step_key,
                    std::string script_path, RunOptions options);
   void spawn_children();
-  // Hands each child that stopped to the task that waits for it, and unloads it here.
-  void settle_children();
+  // Hands a child that stopped to the task that waits for it, and unloads it here; false
+  // when `run` is no child waited for here.
+  bool settle_child(const std::string& id, const RunOutcome& outcome);
+  bool children_to_spawn_ = false;  // start_child or an orphan since the last spawn_children
   // `parent` is going away: its children stop here too (their runs stay as the ledger has
   // them, for the parent's next execution).
   void forget_children(const ScriptRun& parent);

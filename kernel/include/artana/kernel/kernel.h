@@ -140,7 +140,7 @@ class Kernel {
   // Cancels the run — and its children that have not ended, and theirs: run_cancelled at
   // once when no other live process executes it (its later
   // steps then fail with `cancelled`); else cancel_requested is recorded for the owner, whose
-  // host stops the execution within one tick and appends run_cancelled (kRequested). A run
+  // host stops the execution within about a second and appends run_cancelled (kRequested). A run
   // that already ended: failed_precondition.
   Result<CancelResult> cancel(const TenantId& caller, const RunId& run, const std::string& reason);
   // For the process executing the run (Host::tick): whether the run is cancelled, applying a

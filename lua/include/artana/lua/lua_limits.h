@@ -11,7 +11,9 @@ namespace artana::lua {
 struct LuaLimits {
   size_t max_memory_bytes = 256 << 20;
   uint64_t max_instructions = 1'000'000'000;
-  uint32_t slice_instructions = 10'000;  // the hook fires (and may yield) this often
+  // A slice's length: the host gets control back after this many instructions at most (the
+  // count hook fires every min(this, 1000) instructions, also to end a slice at a deadline).
+  uint32_t slice_instructions = 10'000;
   // When set and true, every state stops at its next hook (kill reason "interrupted"), even
   // where it cannot yield (a message handler, a metamethod called from C): how a process
   // asked to stop (SIGTERM) leaves its runs. Read from the hook; a signal handler may set it.

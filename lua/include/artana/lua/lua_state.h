@@ -24,6 +24,7 @@
 #include "artana/lua/lua_fwd.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -91,7 +92,17 @@ class LuaState {
   // True after a resume that ended in a time-slice yield (resume later), as opposed to a
   // kill (never resume) or a script's own yield. Reset by the next resume.
   bool yielded_for_slice() const { return yielded_for_slice_; }
-  void clear_slice_flag() { yielded_for_slice_ = false; }
+  // Starts a slice: it ends after limits().slice_instructions, or once `deadline` has passed
+  // (checked every kHookEvery instructions), whichever comes first.
+  void clear_slice_flag() {
+    yielded_for_slice_ = false;
+    slice_used_ = 0;
+  }
+  void set_slice_deadline(std::chrono::steady_clock::time_point deadline) {
+    slice_deadline_ = deadline;
+  }
+  // How often the count hook fires at most: the finest grain of a deadline (a few µs).
+  static constexpr uint32_t kHookEvery = 1000;
 
   // Adds `instructions` to the budget (for C work the hook cannot see). Returns false and
   // marks the state killed when the budget is spent.
@@ -130,6 +141,10 @@ class LuaState {
   uint64_t instructions_ = 0;
   uint64_t slice_yields_ = 0;
   bool yielded_for_slice_ = false;
+  uint64_t slice_used_ = 0;  // instructions since the slice began
+  std::chrono::steady_clock::time_point slice_deadline_ =
+      std::chrono::steady_clock::time_point::max();
+  int hook_count() const;
   const char* kill_reason_ = nullptr;
   std::atomic<bool> kill_requested_{false};
   uint64_t raised_kinds_ = 0;  // bit i: ErrorKind i was raised (kErrorKinds has < 64 rows)

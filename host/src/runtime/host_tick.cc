@@ -1,0 +1,224 @@
+// Host: the scheduler — tick() and what it works from (schedule.h). A tick delivers the
+// completions that arrived, wakes what is due on the timer heap, then gives the runs with a
+// ready task one slice each in turn until none is ready or the budget is spent (a script's
+// slice ends at the deadline: LuaState's count hook yields). Runs that may have stopped are
+// settled (a child's end to its parent) or parked at the end. The upkeep of executing runs
+// (lease renewal, another process's cancel) comes due on its own heap, a run at a time. So a
+// tick costs what is ready or due, never a walk over every run held.
+#include <algorithm>
+#include <chrono>
+
+#include "artana/host/host.h"
+#include "native_inbox.h"
+#include "run_guard.h"
+#include "schedule.h"
+#include "script_run.h"
+
+namespace artana::host {
+
+namespace {
+
+int64_t steady_us(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+// How often an executing run's lease and cancel flag are looked at: well inside the lease
+// (renewed every third of it) and soon enough that another process's cancel stops a long
+// call within about a second.
+int64_t upkeep_every_us(int64_t lease_ttl_us) {
+  return std::clamp<int64_t>(lease_ttl_us / 6, 1'000, 1'000'000);
+}
+
+}  // namespace
+
+uint64_t Host::register_run(ScriptRun& run) {
+  const uint64_t serial = schedule_->next_serial++;
+  schedule_->live.emplace(serial, &run);
+  const int64_t due =
+      steady_us(std::chrono::steady_clock::now()) + upkeep_every_us(kernel_.lease_ttl_us());
+  schedule_->upkeep.push(TimerEntry{due, serial, {}});
+  return serial;
+}
+
+void Host::unregister_run(ScriptRun& run) {
+  ScriptRun::ScheduleMarks& marks = run.schedule_marks();
+  schedule_->live.erase(marks.serial);
+  if (marks.queued) std::erase(schedule_->ready, &run);  // rare: a run destroyed while ready
+  marks.queued = false;
+}
+
+ScriptRun* Host::live_run(uint64_t serial) const {
+  auto it = schedule_->live.find(serial);
+  return it == schedule_->live.end() ? nullptr : it->second;
+}
+
+void Host::run_ready(ScriptRun& run) {
+  run.schedule_marks().queued = true;
+  schedule_->ready.push_back(&run);
+}
+
+void Host::arm_timer(ScriptRun& run, int64_t due_us) {
+  ScriptRun::ScheduleMarks& marks = run.schedule_marks();
+  if (marks.armed_due && *marks.armed_due <= due_us) return;  // woken earlier anyway
+  marks.armed_due = due_us;
+  schedule_->timers.push(TimerEntry{due_us, marks.serial, {}});
+}
+
+void Host::may_have_stopped(ScriptRun& run) {
+  ScriptRun::ScheduleMarks& marks = run.schedule_marks();
+  if (marks.stopping) return;
+  marks.stopping = true;
+  schedule_->stopping.push_back(marks.serial);
+}
+
+bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
+  const Schedule& s = *schedule_;
+  return s.ready.empty() && !native_->has_done() && http_waiters_.empty() &&
+         !s.timers.due(now_us) && !s.upkeep.due(steady_now_us) && s.stopping.empty() &&
+         !children_to_spawn_ && draining_.empty() && reload_watches_.empty();
+}
+
+void Host::wake_due_timers(int64_t now_us) {
+  while (schedule_->timers.due(now_us)) {
+    TimerEntry entry = schedule_->timers.pop();
+    if (entry.serial == 0) {  // a parked run sleeping: executed again to wake its task
+      auto parked = parked_.find(entry.parked_run);
+      if (parked == parked_.end() || parked->second.wake_us != entry.due) continue;
+      if (!restart(entry.parked_run).ok()) {
+        // Its script does not load now: tried again a second later, not in every tick.
+        parked->second.wake_us = now_us + 1'000'000;
+        schedule_->timers.push(TimerEntry{now_us + 1'000'000, 0, entry.parked_run});
+      }
+      continue;
+    }
+    ScriptRun* run = live_run(entry.serial);
+    if (run == nullptr) continue;
+    ScriptRun::ScheduleMarks& marks = run->schedule_marks();
+    if (marks.armed_due != entry.due) continue;  // superseded by an earlier one
+    marks.armed_due.reset();
+    std::optional<int64_t> next;
+    guarded(*run, [&] { next = run->wake_timers(now_us); });
+    if (next) arm_timer(*run, *next);
+  }
+}
+
+void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result) {
+  Schedule& s = *schedule_;
+  while (!s.ready.empty()) {
+    ScriptRun* run = s.ready.front();
+    s.ready.pop_front();
+    const uint64_t serial = run->schedule_marks().serial;
+    run->schedule_marks().queued = false;
+    guarded(*run, [&] { run->run_one(deadline); });
+    ++result.resumed;
+    // A native callback may have unloaded it (artana_script_unload inside a callback).
+    if (live_run(serial) == run) {
+      if (run->has_ready()) {
+        if (!run->schedule_marks().queued) run_ready(*run);
+      } else {
+        may_have_stopped(*run);
+      }
+    }
+    // A native call answered meanwhile (inside its callback, or by another thread): its
+    // step goes on in this tick.
+    if (native_->has_done()) deliver_completions();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+  }
+}
+
+void Host::keep_runs(std::chrono::steady_clock::time_point deadline) {
+  // Leases are not optional: kMinUpkeep runs a tick are kept even when the slices spent the
+  // budget (a script computing for a long while, runs started in one burst), more while the
+  // budget lasts. Each comes due once per upkeep interval, so the work per tick stays small.
+  constexpr int kMinUpkeep = 32;
+  const int64_t every = upkeep_every_us(kernel_.lease_ttl_us());
+  for (int kept = 0;; ++kept) {
+    const auto now = std::chrono::steady_clock::now();
+    const int64_t now_us = steady_us(now);
+    if (!schedule_->upkeep.due(now_us) || (kept >= kMinUpkeep && now >= deadline)) return;
+    TimerEntry entry = schedule_->upkeep.pop();
+    ScriptRun* run = live_run(entry.serial);
+    if (run == nullptr) continue;  // gone: its entry goes with it
+    guarded(*run, [&] {
+      run->watch_cancel();
+      run->keep_lease(now);
+    });
+    if (run->ended()) {
+      may_have_stopped(*run);
+    } else {
+      schedule_->upkeep.push(TimerEntry{now_us + every, entry.serial, {}});
+    }
+  }
+}
+
+void Host::park(ScriptRun& run, RunOutcome outcome) {
+  Parked parked;
+  parked.script_path = run.script_path();
+  parked.options = run.options();
+  parked.options.run_id = run.run_id();
+  parked.options.tenant.tenant_id = run.tenant();
+  parked.outcome = std::move(outcome);
+  parked.wake_us = run.next_timer();
+  const std::string id = run.run_id().str();
+  if (parked.wake_us) schedule_->timers.push(TimerEntry{*parked.wake_us, 0, id});
+  parked_[id] = std::move(parked);
+  runs_.erase(id);  // `run` goes
+}
+
+void Host::settle_stopped(std::chrono::steady_clock::time_point deadline) {
+  // Most are runs waiting for a call (nothing to do); parking one costs a few µs (its
+  // lua_State is closed by the reaper). Past the budget a few a tick still are, so the list
+  // never grows without end; the rest wait for the next tick.
+  constexpr size_t kMinSettled = 64;
+  Schedule& s = *schedule_;
+  size_t settled = 0;
+  while (settled < s.stopping.size() &&
+         (settled < kMinSettled || std::chrono::steady_clock::now() < deadline)) {
+    ScriptRun* run = live_run(s.stopping[settled++]);
+    if (run == nullptr) continue;
+    run->schedule_marks().stopping = false;
+    if (run->has_ready()) continue;  // it goes on
+    std::optional<RunOutcome> outcome = run->outcome();
+    if (!outcome) continue;
+    const std::string id = run->run_id().str();
+    auto held = runs_.find(id);
+    if (held == runs_.end() || held->second.get() != run) continue;  // an old execution
+    if (settle_child(id, *outcome)) continue;
+    if (options_.park_idle_runs && run->started()) park(*run, std::move(*outcome));
+  }
+  // Settling may have noted more (a parent's end): they stay behind the ones not reached.
+  s.stopping.erase(s.stopping.begin(), s.stopping.begin() + static_cast<std::ptrdiff_t>(settled));
+}
+
+TickResult Host::tick(std::chrono::microseconds budget) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + budget;
+  TickResult result;
+  const int64_t now = now_us();
+  if (nothing_to_do(now, steady_us(start))) {
+    result.next_timer_us = schedule_->timers.next();
+    result.in_flight = in_flight();
+    return result;
+  }
+  deliver_completions();  // first: results waiting are work for this tick
+  if (children_to_spawn_) spawn_children();
+  wake_due_timers(now);
+  keep_runs(deadline);
+  run_slices(deadline, result);
+  // The summaries the runs recorded this tick share one commit, now: others see them.
+  kernel_.flush();
+  drop_drained();
+  report_reloads();
+  settle_stopped(deadline);
+  result.ready = schedule_->ready.size();
+  result.more_ready = !idle();
+  result.next_timer_us = schedule_->timers.next();
+  result.in_flight = in_flight();
+  return result;
+}
+
+bool Host::idle() const {
+  return schedule_->ready.empty() && !native_->has_done() && !children_to_spawn_;
+}
+
+}  // namespace artana::host

@@ -1,0 +1,139 @@
+// Host::tick keeps its budget: a script that never yields is preempted at the deadline (the
+// count hook), a thousand ready runs share the budget in turn, and a tick with nothing ready
+// or due does nothing however many runs wait.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <vector>
+
+#include "artana/host/native_calls.h"
+#include "host/host_fixture.h"
+
+using namespace artana;
+using namespace artana::testing;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+host::RunOptions run_options(const std::string& id) {
+  host::RunOptions options;
+  options.run_id = kernel::RunId(id);
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  return options;
+}
+
+int64_t elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+}  // namespace
+
+TEST_CASE("an endless loop is preempted at each tick's deadline, then killed at its limit",
+          "[host][tick]") {
+  host::HostOptions options;
+  // Slices of a billion instructions: only the deadline can end one inside a tick.
+  options.limits.slice_instructions = 1'000'000'000;
+  options.limits.max_instructions = 200'000'000;
+  HostFixture f(options);
+  const std::string path = f.script("spin.lua", R"lua(
+return function(run)
+  local n = 0
+  while true do n = n + 1 end
+end
+)lua");
+  REQUIRE(f.host->start(path, run_options("spin")).ok());
+  int ticks = 0;
+  int64_t longest_ms = 0;
+  while (!f.host->outcome(kernel::RunId("spin")) && ticks < 100'000) {
+    const auto start = Clock::now();
+    f.host->tick(std::chrono::milliseconds(2));
+    longest_ms = std::max(longest_ms, elapsed_ms(start));
+    ++ticks;
+  }
+  auto outcome = f.host->outcome(kernel::RunId("spin"));
+  REQUIRE(outcome);
+  INFO(text(outcome->error));
+  CHECK(outcome->error.find("kind")->as_string() == "limit_exceeded");
+  // 200 M instructions take far longer than one 2 ms tick: the loop was cut into many.
+  CHECK(ticks > 10);
+  // Each tick ended near its deadline (a loaded or sanitized machine gets room, not seconds).
+  CHECK(longest_ms < 100);
+}
+
+TEST_CASE("a thousand ready runs share a tick's budget in turn and all finish", "[host][tick]") {
+  HostFixture f;
+  const std::string path = f.script("count.lua", R"lua(
+return function(run, input)
+  local total = 0
+  for i = 1, 20000 do total = total + i % 7 end
+  return { total = total, n = input.n }
+end
+)lua");
+  constexpr int kRuns = 1000;
+  for (int i = 0; i < kRuns; ++i) {
+    host::RunOptions options = run_options("r" + std::to_string(i));
+    options.input = kernel::Json::object({{"n", i}});
+    REQUIRE(f.host->start(path, std::move(options)).ok());
+  }
+  // One tick with a 5 ms budget: nowhere near enough for all (each run computes ~100 k
+  // instructions), so it stops at the deadline with runs left ready.
+  const auto start = Clock::now();
+  host::TickResult first = f.host->tick(std::chrono::milliseconds(5));
+  CHECK(elapsed_ms(start) < 150);
+  CHECK(first.more_ready);
+  CHECK(first.ready > 0);
+  CHECK(first.resumed > 0);
+  int ticks = 1;
+  while (!f.host->idle() && ticks < 1'000'000) {
+    f.host->tick(std::chrono::milliseconds(5));
+    ++ticks;
+  }
+  for (int i = 0; i < kRuns; ++i) {
+    auto outcome = f.host->outcome(kernel::RunId("r" + std::to_string(i)));
+    REQUIRE(outcome);
+    INFO(text(outcome->error));
+    REQUIRE(outcome->status == kernel::RunStatus::kCompleted);
+    CHECK(outcome->output.find("n")->as_integer() == i);
+  }
+  CHECK(ticks > 10);
+}
+
+TEST_CASE("a tick with nothing ready or due resumes nothing, whatever the runs held",
+          "[host][tick]") {
+  HostFixture f;
+  std::vector<uint64_t> tokens;
+  REQUIRE(f.host
+              ->add_native_port("npc-brain", [&tokens](const host::NativeCall&,
+                                                       uint64_t token) { tokens.push_back(token); })
+              .ok());
+  const std::string path = f.script("wait.lua", R"lua(
+return function(run)
+  return run:model{ model = "npc-brain", messages = {{ role = "user", content = "go" }} }.output
+end
+)lua");
+  constexpr int kRuns = 200;
+  for (int i = 0; i < kRuns; ++i)
+    REQUIRE(f.host->start(path, run_options("w" + std::to_string(i))).ok());
+  while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
+  auto waiting = f.host->outcome(kernel::RunId("w0"));
+  INFO((waiting ? text(waiting->error) : std::string("executing")));
+  REQUIRE(tokens.size() == kRuns);  // every run waits for its port
+  for (int i = 0; i < 1000; ++i) {
+    host::TickResult idle = f.host->tick(std::chrono::milliseconds(1));
+    REQUIRE(idle.resumed == 0);
+    REQUIRE(!idle.more_ready);
+    REQUIRE(idle.in_flight == kRuns);
+  }
+  // Answered: each run goes on and completes with what its port said.
+  for (uint64_t token : tokens) {
+    host::NativeReply reply;
+    reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", "ok"}})}});
+    REQUIRE(host::complete_native(token, std::move(reply)) == host::CompleteResult::kDone);
+  }
+  while (!f.host->idle() || f.host->in_flight() > 0) f.host->tick(std::chrono::milliseconds(50));
+  for (int i = 0; i < kRuns; ++i) {
+    auto outcome = f.host->outcome(kernel::RunId("w" + std::to_string(i)));
+    REQUIRE(outcome);
+    CHECK(outcome->status == kernel::RunStatus::kCompleted);
+  }
+}
