@@ -57,7 +57,6 @@ constexpr Primitive kPrimitives[] = {
 };
 
 struct Install {
-  SyscallHandler* handler;
   ScriptApi api;
 };
 
@@ -158,7 +157,7 @@ int install(lua_State* L) {
   lua_setupvalue(L, -2, 1);
   lua_createtable(L, 0, static_cast<int>(std::size(kPrimitives)));
   for (const Primitive& p : kPrimitives) {
-    push_syscall(L, p.op, in->handler);
+    push_syscall(L, p.op);
     lua_setfield(L, -2, p.name);
   }
   // {kind = true} of the kinds a library lets through (error_kind.h has the one rule).
@@ -188,7 +187,8 @@ int install(lua_State* L) {
 
 Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler) {
   lua_State* L = state.state();
-  Install in{handler, {}};
+  state.set_handler(handler);
+  Install in{};
   lua_pushcfunction(L, install);
   lua_pushlightuserdata(L, &in);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {

@@ -121,11 +121,11 @@ HelperText& helper_text(lua_State* L, SyscallOp op) noexcept {
   return out;
 }
 
-// Upvalues: 1 the op (integer), 2 the handler (light userdata).
+// Upvalue 1: the op (integer). The handler is the state's (LuaState::set_handler): a state
+// made ahead of its run is bound to it when the run takes it.
 // No C++ object with a destructor lives in this frame: every exit may be a longjmp.
 int call_syscall(lua_State* L) {
   const auto op = static_cast<SyscallOp>(lua_tointeger(L, lua_upvalueindex(1)));
-  auto* handler = static_cast<SyscallHandler*>(lua_touserdata(L, lua_upvalueindex(2)));
   detail::raise_if_killed(L);
   if (op < SyscallOp::kReady && !detail::reaches_host(L, LuaState::from(L))) {
     return detail::raise_violation(
@@ -169,6 +169,14 @@ int call_syscall(lua_State* L) {
     }
     default:
       break;
+  }
+  LuaState* state = LuaState::from(L);
+  SyscallHandler* handler = state != nullptr ? state->handler() : nullptr;
+  if (handler == nullptr) {
+    BoundaryError* e = scratch_error(L);
+    *e = BoundaryError::make(error_kind_name(ErrorKind::kInternal),
+                             "a syscall in a state no run is bound to");
+    return raise_error(L, *e);
   }
   SyscallReply& reply = dispatch(handler, L, op);
   switch (reply.kind) {
@@ -249,10 +257,9 @@ bool is_syscall_yield(lua_State* thread, int nresults) {
 
 std::string_view syscall_name(SyscallOp op) { return kNames[static_cast<size_t>(op)]; }
 
-void push_syscall(lua_State* L, SyscallOp op, SyscallHandler* handler) {
+void push_syscall(lua_State* L, SyscallOp op) {
   lua_pushinteger(L, static_cast<lua_Integer>(op));
-  lua_pushlightuserdata(L, handler);
-  lua_pushcclosure(L, call_syscall, 2);
+  lua_pushcclosure(L, call_syscall, 1);
 }
 
 int push_resume_values(lua_State* main, lua_State* thread, const kernel::Json* value,

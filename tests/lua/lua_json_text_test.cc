@@ -127,13 +127,15 @@ TEST_CASE("a recorded value that is not JSON raises storage_error naming its ste
   auto state = make_state();
   lua_State* L = state->state();
   RecordedHandler good(R"({"output":{"text":"ok"},"step_key":"model:7"})");
-  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule, &good);
+  state->set_handler(&good);
+  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule);
   REQUIRE(lua_pcall(L, 0, 1, 0) == LUA_OK);
   const Json value = pop_json(L);
   CHECK(value == Json::object({{"output", Json::object({{"text", "ok"}})}, {"replayed", true}}));
 
   RecordedHandler edited(R"({"output":{"text":"ok"},)");  // hashed again after an edit
-  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule, &edited);
+  state->set_handler(&edited);
+  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule);
   REQUIRE(lua_pcall(L, 0, 1, 0) == LUA_ERRRUN);
   const artana::lua::BoundaryError error = artana::lua::read_error(L, -1);
   lua_pop(L, 1);

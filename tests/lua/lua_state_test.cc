@@ -209,7 +209,8 @@ TEST_CASE("a syscall handler that throws raises kind internal in Lua, the state 
   auto state = make_state(small_limits());
   lua_State* L = state->state();
   ThrowingHandler handler;
-  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule, &handler);
+  state->set_handler(&handler);
+  artana::lua::push_syscall(L, artana::lua::SyscallOp::kLoadModule);
   REQUIRE(lua_pcall(L, 0, 0, 0) == LUA_ERRRUN);
   const artana::lua::BoundaryError error = artana::lua::read_error(L, -1);
   lua_pop(L, 1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The installed package as an application meets it (issue 14, "Package"): installed to a
 # temporary prefix and moved elsewhere (relocatable), libartana.so exporting artana_* only,
-# a C program built out of tree with find_package (shared and static) and with pkg-config,
+# a C program and both embedding samples built out of tree with find_package (shared and
+# static) and with pkg-config,
 # and an app embedding its own Lua 5.3 (-rdynamic) running a run through libartana.so.
 # Usage: package_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -36,16 +37,37 @@ fi
 # find_package, out of tree: shared (stdlib found beside the library) and static (the
 # package names the stdlib's place).
 cmake -S "$source/tests/package" -B "$work/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_BUILD_TYPE=Release >/dev/null
+  -DCMAKE_BUILD_TYPE=Release -DSAMPLES_DIR="$source/samples/embed" >/dev/null
 cmake --build "$work/consumer" >/dev/null
 "$work/consumer/consumer_shared" "$work/ledger-shared"
 "$work/consumer/consumer_static" "$work/ledger-static" "$(cat "$work/consumer/stdlib_dir.txt")"
+
+# The two samples as an application builds them: npc_loop's episodes finish, tool_cli counts.
+mkdir -p "$work/words"
+printf 'one two three\nfour\n' >"$work/words/a.txt"
+run_samples() {  # DIR: where the two samples were built
+  local npc
+  npc=$("$1/npc_loop" --npcs 10 --frames 60 --data-dir "$work/npc-$2" \
+    --script "$source/samples/embed/npc.lua" --json)
+  grep -Eq '"episodes":[1-9]' <<<"$npc" || { echo "npc_loop ($2) finished no episode: $npc"; exit 1; }
+  local words
+  words=$("$1/tool_cli" --workspace "$work/words" --input '{"paths":["a.txt"]}' \
+    --data-dir "$work/tool-$2")
+  grep -q '"total":4' <<<"$words" || { echo "tool_cli ($2) counted wrong: $words"; exit 1; }
+}
+run_samples "$work/consumer" cmake
 
 # pkg-config: the .pc finds its prefix from its own place.
 export PKG_CONFIG_PATH="$lib/pkgconfig"
 cc -std=c11 -o "$work/consumer_pc" "$source/tests/package/consumer.c" \
   $(pkg-config --cflags --libs artana) -Wl,-rpath,"$(pkg-config --variable=libdir artana)"
 "$work/consumer_pc" "$work/ledger-pc"
+mkdir -p "$work/pc"
+cc -std=c11 -o "$work/pc/npc_loop" "$source/samples/embed/npc_loop.c" \
+  $(pkg-config --cflags --libs artana) -Wl,-rpath,"$lib"
+c++ -std=c++17 -o "$work/pc/tool_cli" "$source/samples/embed/tool_cli/tool_cli.cpp" \
+  $(pkg-config --cflags --libs artana) -Wl,-rpath,"$lib"
+run_samples "$work/pc" pc
 
 # An app with its own Lua 5.3, static and exported: our Lua stays ours.
 cc -std=c11 -o "$work/lua53_app" "$source/tests/package/lua53_app.c" -rdynamic \
@@ -54,4 +76,4 @@ cc -std=c11 -o "$work/lua53_app" "$source/tests/package/lua53_app.c" -rdynamic \
 app_exports=$(nm -D --defined-only "$work/lua53_app")
 grep -q ' lua_newstate$' <<<"$app_exports" || { echo "the Lua 5.3 app does not export its lua_*"; exit 1; }
 "$work/lua53_app" "$work/ledger-lua53"
-echo "package: installed, moved, linked four ways, run"
+echo "package: installed, moved, linked four ways, the samples built twice, run"

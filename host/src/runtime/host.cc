@@ -11,7 +11,7 @@
 #include "run_guard.h"
 #include "schedule.h"
 #include "script_run.h"
-#include "state_reaper.h"
+#include "state_pool.h"
 
 namespace artana::host {
 
@@ -27,7 +27,7 @@ int64_t system_clock_us() {
 
 Host::Host(kernel::Kernel& kernel, HostOptions options)
     : schedule_(std::make_unique<Schedule>()),
-      reaper_(std::make_unique<StateReaper>()),
+      states_(std::make_unique<StatePool>(options.limits)),  // before options is moved
       kernel_(kernel),
       options_(std::move(options)),
       io_(std::make_unique<io::IoThread>()) {

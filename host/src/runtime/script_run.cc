@@ -10,7 +10,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/thread_calls.h"
 #include "error_json.h"
-#include "state_reaper.h"
+#include "state_pool.h"
 
 namespace artana::host {
 
@@ -32,16 +32,16 @@ ScriptRun::~ScriptRun() {
   host_.forget_http(*this);    // its requests in flight are cancelled
   host_.forget_native(*this);  // and its native calls
   host_.forget_children(*this);
-  // Its lua_State (every thread of it) is closed on the reaper's thread: nothing runs there.
-  host_.reaper_->retire(std::move(lua_));
+  // Its lua_State (every thread of it) is closed on the pool's thread: nothing runs there.
+  host_.states_->retire(std::move(lua_));
 }
 
 Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
                                                      RunOptions options) {
   std::unique_ptr<ScriptRun> run(new ScriptRun(host, std::move(script), std::move(options)));
-  lua::SandboxOptions sandbox;
+  ARTANA_ASSIGN_OR_RETURN(PreparedState prepared, host.states_->take());
   ScriptRun* self = run.get();
-  sandbox.print_sink = [self](std::string_view line) {
+  *prepared.print = [self](std::string_view line) {
     const auto& sink = self->host_.options().print_sink;
     if (sink) {
       sink(self->run_id_, line);
@@ -50,8 +50,9 @@ Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource sc
       spdlog::info("[{}] {}", self->run_id_.str(), kernel::one_line_text(line));
     }
   };
-  ARTANA_ASSIGN_OR_RETURN(run->lua_, lua::LuaState::create(host.options().limits, sandbox));
-  ARTANA_ASSIGN_OR_RETURN(run->api_, lua::install_script_api(*run->lua_, run.get()));
+  run->lua_ = std::move(prepared.lua);
+  run->api_ = prepared.api;
+  run->lua_->set_handler(self);
   lua_State* thread = run->lua_->new_thread();
   if (thread == nullptr)
     return Status::failed_precondition("memory limit reached before the script started")

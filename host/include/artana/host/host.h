@@ -120,7 +120,7 @@ using ReloadListener = std::function<void(const ReloadReport&)>;
 
 class ScriptRun;
 class ScriptSource;
-class StateReaper;
+class StatePool;
 struct Schedule;
 class NativeInbox;
 
@@ -253,9 +253,9 @@ class Host {
   void settle_stopped(std::chrono::steady_clock::time_point deadline);
   void park(ScriptRun& run, RunOutcome outcome);
   std::unique_ptr<Schedule> schedule_;  // schedule.h
-  // Closes the lua_States of executions that went away, off this thread (state_reaper.h).
-  // Before runs_: it outlives every execution.
-  std::unique_ptr<StateReaper> reaper_;
+  // Makes the runs' lua_States ahead and closes those of executions that went away, off this
+  // thread (state_pool.h). Before runs_: it outlives every execution.
+  std::unique_ptr<StatePool> states_;
 
   // ---- calls in flight across a reload (host.cc) ----
   // A new execution's task waits for the call `ticket` an old execution made (Kernel: adopted).

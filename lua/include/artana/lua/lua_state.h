@@ -51,6 +51,8 @@ struct LuaPanic : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+class SyscallHandler;
+
 class LuaState {
  public:
   static Result<std::unique_ptr<LuaState>> create(const LuaLimits& limits,
@@ -127,6 +129,9 @@ class LuaState {
   const LuaLimits& limits() const { return limits_; }
   size_t memory_used() const { return memory_used_; }
   uint64_t slice_yields() const { return slice_yields_; }
+  // What the state's syscalls call (syscall_bridge.h): its run's handler.
+  SyscallHandler* handler() const { return handler_; }
+  void set_handler(SyscallHandler* handler) { handler_ = handler; }
 
  private:
   explicit LuaState(const LuaLimits& limits);
@@ -141,7 +146,8 @@ class LuaState {
   uint64_t instructions_ = 0;
   uint64_t slice_yields_ = 0;
   bool yielded_for_slice_ = false;
-  uint64_t slice_used_ = 0;  // instructions since the slice began
+  uint64_t slice_used_ = 0;
+  SyscallHandler* handler_ = nullptr;  // instructions since the slice began
   std::chrono::steady_clock::time_point slice_deadline_ =
       std::chrono::steady_clock::time_point::max();
   int hook_count() const;

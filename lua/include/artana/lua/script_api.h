@@ -33,7 +33,8 @@ struct ScriptApi {
 };
 
 // Installs the module, `require` and the run object into `state`, bound to `handler` (which
-// must outlive the state). Call once, before any script runs.
+// must outlive the state; nullptr: bound later with LuaState::set_handler, before a script
+// runs — a state made ahead of the run that takes it). Call once.
 Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler);
 
 // A tool as artana.tool registered it: `args` is its argument shorthand or schema, as JSON.

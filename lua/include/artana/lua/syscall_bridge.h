@@ -97,9 +97,9 @@ class SyscallHandler {
   virtual SyscallReply& handle(lua_State* L, SyscallOp op) = 0;
 };
 
-// Pushes the C closure for `op` bound to `handler` (which must outlive the lua_State).
+// Pushes the C closure for `op`; it calls the state's handler (LuaState::handler).
 // [-0, +1, m]
-void push_syscall(lua_State* L, SyscallOp op, SyscallHandler* handler);
+void push_syscall(lua_State* L, SyscallOp op);
 
 // Moves the values a waiting syscall returns onto `thread` (suspended in that syscall, or in
 // a coroutine.resume passing it up): (true, value) or (false, error table). Builds them on
