@@ -98,7 +98,9 @@ TEST_CASE("options name an unknown key or a bad value, and another ABI is refuse
   CHECK(artana_options_set(options, "max_memory_mb", "-5") == ARTANA_E_INVALID_ARGUMENT);
   CHECK(last_error_names("max_memory_mb"));
   CHECK(artana_options_set(options, "max_instructions", "0") == ARTANA_E_INVALID_ARGUMENT);
-  CHECK(artana_options_set(options, "threads", "worker") == ARTANA_E_INVALID_ARGUMENT);
+  CHECK(artana_options_set(options, "threads", "many") == ARTANA_E_INVALID_ARGUMENT);
+  CHECK(last_error_names("'many' is not none"));
+  CHECK(artana_options_set(options, "threads", "worker") == ARTANA_OK);
   CHECK(artana_options_set(options, "policy", "enforced") == ARTANA_OK);
   artana_host* host = nullptr;
   CHECK(artana_host_create(ARTANA_ABI_VERSION + 1, options, &host) == ARTANA_E_ABI);

@@ -12,7 +12,10 @@
  * - Nothing unwinds or longjmps out of the library: every entry catches everything
  *   (ARTANA_E_INTERNAL).
  * - One thread drives a host (every call taking an artana_host, artana_script or
- *   artana_run); different hosts may be driven from different threads.
+ *   artana_run); different hosts may be driven from different threads. With threads=worker
+ *   a thread of the host's own ticks it: any thread may then call (the calls are serialized,
+ *   each waiting at most for the tick in progress), and every callback runs on the worker.
+ *   artana_complete_ok/_error may be called from any thread in either mode.
  * Includes only <stddef.h> and <stdint.h>. */
 #ifndef ARTANA_ARTANA_H
 #define ARTANA_ARTANA_H
@@ -118,7 +121,7 @@ ARTANA_API void artana_options_destroy(artana_options* options);
  *   policy            permissive (default) | enforced
  *   max_memory_mb     a run's Lua memory, MiB (default 256)
  *   max_instructions  a run's Lua instructions per execution (default 1000000000)
- *   threads           none: the application ticks (the only mode yet)
+ *   threads           none (default): the application ticks | worker: the host ticks itself
  *   stdlib_dir        the directory of the artana.* modules ("" for none) */
 ARTANA_API artana_status artana_options_set(artana_options* options, const char* key,
                                             const char* value);
@@ -134,11 +137,13 @@ ARTANA_API artana_status artana_host_create(int abi_version, const artana_option
  * NULL is ignored. */
 ARTANA_API void artana_host_destroy(artana_host* host);
 /* Runs ready work (coroutines, timers, starts, replays) for about `budget_us` µs and
- * returns; `stats` may be NULL. */
+ * returns; `stats` may be NULL. ARTANA_E_STATE with threads=worker (the host ticks itself)
+ * and inside a callback. */
 ARTANA_API artana_status artana_host_tick(artana_host* host, int64_t budget_us,
                                           artana_tick_stats* stats);
 /* Ticks until nothing is ready and no call is outstanding, or `timeout_ms` passes
- * (ARTANA_E_STATE then; a negative timeout waits without a limit). */
+ * (ARTANA_E_STATE then; a negative timeout waits without a limit). With threads=worker it
+ * waits for the worker to find nothing to do. */
 ARTANA_API artana_status artana_host_run_until_idle(artana_host* host, int64_t timeout_ms);
 
 /* ---- native tools and model ports ---- */

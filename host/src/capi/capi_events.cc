@@ -111,6 +111,7 @@ artana_status artana_host_set_event_callback(artana_host* host, unsigned mask, a
   constexpr const char* kFunction = "artana_host_set_event_callback";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if ((mask & ~static_cast<unsigned>(ARTANA_EVENT_ALL)) != 0) {
       return fail(kFunction, ARTANA_E_INVALID_ARGUMENT,
                   "mask " + std::to_string(mask) + " has bits no ARTANA_EVENT_* names");

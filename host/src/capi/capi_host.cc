@@ -54,10 +54,13 @@ Status set_option(artana_options& options, const std::string& key, const std::st
     ARTANA_ASSIGN_OR_RETURN(options.max_instructions,
                             positive_integer("max_instructions", value, uint64_t{1} << 62));
   } else if (key == "threads") {
-    if (value != "none") {
+    if (value != "none" && value != "worker") {
       return Status::invalid_argument(
-          "option 'threads': '{}' is not supported; 'none' (the application ticks) is", value);
+          "option 'threads': '{}' is not none (the application ticks) or worker (a thread of "
+          "the host's ticks it)",
+          value);
     }
+    options.worker = value == "worker";
   } else if (key == "stdlib_dir") {
     options.stdlib_dir = value;
   } else {
@@ -135,6 +138,7 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
       observe_print(*raw, run, line);
     };
     made->host = std::make_unique<artana::host::Host>(*made->kernel, std::move(host_options));
+    if (o.worker) start_worker(*made);
     *out = made.release();
     return ok();
   });
@@ -142,12 +146,13 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
 
 void artana_host_destroy(artana_host* host) {
   if (host == nullptr) return;
-  if (host->callback_depth > 0) {
+  if (in_callback(*host)) {
     fail("artana_host_destroy", ARTANA_E_STATE,
          "called from the host's own callback: the host is not destroyed");
     return;
   }
   try {
+    stop_worker(*host);  // worker mode: no tick from here on
     // The host first (it stops its runs), then what it runs on.
     host->host.reset();
     host->kernel.reset();
@@ -162,9 +167,12 @@ artana_status artana_host_tick(artana_host* host, int64_t budget_us, artana_tick
   constexpr const char* kFunction = "artana_host_tick";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
-    if (host->callback_depth > 0)
+    if (host->worker_mode)
+      return fail(kFunction, ARTANA_E_STATE, "the host ticks itself (threads=worker)");
+    if (in_callback(*host))
       return fail(kFunction, ARTANA_E_STATE, "called from the host's own callback");
     if (budget_us < 0) return fail(kFunction, ARTANA_E_INVALID_ARGUMENT, "budget_us is negative");
+    HostCall call(*host);
     const artana::host::TickResult tick = host->host->tick(std::chrono::microseconds(budget_us));
     deliver_events(*host);
     if (stats != nullptr) {
@@ -180,8 +188,10 @@ artana_status artana_host_run_until_idle(artana_host* host, int64_t timeout_ms) 
   constexpr const char* kFunction = "artana_host_run_until_idle";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
-    if (host->callback_depth > 0)
+    if (in_callback(*host))
       return fail(kFunction, ARTANA_E_STATE, "called from the host's own callback");
+    if (host->worker_mode) return wait_until_idle(kFunction, *host, timeout_ms);
+    HostCall call(*host);
     using Clock = std::chrono::steady_clock;
     const auto deadline = timeout_ms < 0 ? Clock::time_point::max()
                                          : Clock::now() + std::chrono::milliseconds(timeout_ms);

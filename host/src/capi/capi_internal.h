@@ -2,11 +2,14 @@
 // thread, every exception caught at the boundary, the host owning every handle it gave out.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "artana/artana.h"
@@ -21,6 +24,7 @@ struct artana_options {
   uint64_t max_memory_mb = 256;
   uint64_t max_instructions = 1'000'000'000;
   std::optional<std::string> stdlib_dir;  // unset: $ARTANA_STDLIB, else the build's
+  bool worker = false;                    // threads=worker: the host ticks itself
 };
 
 struct artana_script {
@@ -51,6 +55,16 @@ struct artana_host {
   artana_event_fn event_fn = nullptr;
   void* event_user = nullptr;
   std::vector<std::pair<int, std::string>> pending_events;  // kind, JSON
+
+  // Every entry taking this host holds `mu` (recursive: a callback may call back in). In
+  // worker mode (threads=worker) the worker thread holds it while it ticks, and every
+  // callback runs there (capi_worker.cc).
+  std::recursive_mutex mu;
+  bool worker_mode = false;
+  std::thread worker;
+  std::thread::id worker_id;
+  bool stopping = false;               // the worker leaves at its next turn
+  std::condition_variable_any ticked;  // after each of the worker's ticks
 };
 
 struct artana_event {
@@ -67,6 +81,29 @@ void observe_event(artana_host& host, const kernel::Event& event);
 void observe_print(artana_host& host, const kernel::RunId& run, std::string_view line);
 // Hands the queued events to the callback (the ticking thread, at the end of a tick).
 void deliver_events(artana_host& host);
+
+// ---- the host's lock and its worker (capi_worker.cc) ----
+// Holds the host's lock for an entry; in worker mode, wakes the worker when it lets go (the
+// entry may have given it work: a run started, a script loaded, a resume).
+class HostCall {
+ public:
+  explicit HostCall(artana_host& host) : host_(host), lock_(host.mu) {}
+  ~HostCall();
+  HostCall(const HostCall&) = delete;
+  HostCall& operator=(const HostCall&) = delete;
+
+ private:
+  artana_host& host_;
+  std::unique_lock<std::recursive_mutex> lock_;
+};
+// Whether this thread is inside one of the host's callbacks (where tick, run_until_idle and
+// destroy are refused).
+bool in_callback(const artana_host& host);
+// Worker mode: starts the thread that ticks the host; stops and joins it.
+void start_worker(artana_host& host);
+void stop_worker(artana_host& host);
+// Worker mode's artana_host_run_until_idle: waits for the worker to find nothing to do.
+artana_status wait_until_idle(const char* function, artana_host& host, int64_t timeout_ms);
 
 // Records "function: message" as this thread's last error; returns `code`.
 artana_status fail(const char* function, artana_status code, std::string_view message);

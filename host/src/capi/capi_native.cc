@@ -94,6 +94,7 @@ artana_status artana_tool_register(artana_host* host, const char* spec_json, art
   constexpr const char* kFunction = "artana_tool_register";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if (spec_json == nullptr) return null_argument(kFunction, "spec_json");
     if (fn == nullptr) return null_argument(kFunction, "fn");
     auto parsed = artana::kernel::parse_json(spec_json, "spec_json");
@@ -111,6 +112,7 @@ artana_status artana_model_port_register(artana_host* host, const char* name_or_
   constexpr const char* kFunction = "artana_model_port_register";
   return guarded(kFunction, [&] {
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if (name_or_prefix == nullptr) return null_argument(kFunction, "name_or_prefix");
     if (fn == nullptr) return null_argument(kFunction, "fn");
     Status added = host->host->add_native_port(name_or_prefix, native_function(host, fn, user));

@@ -41,6 +41,7 @@ artana_status artana_script_reload(artana_script* script, const char* src, size_
   constexpr const char* kFunction = "artana_script_reload";
   return guarded(kFunction, [&] {
     if (script == nullptr) return null_argument(kFunction, "script");
+    HostCall call(*script->host);
     if (src == nullptr && len != 0) return null_argument(kFunction, "src");
     if (script->name.empty()) {
       return fail(kFunction, ARTANA_E_INVALID_ARGUMENT,
@@ -61,6 +62,7 @@ artana_status artana_script_reload_file(artana_script* script, artana_reload_fn 
   constexpr const char* kFunction = "artana_script_reload_file";
   return guarded(kFunction, [&] {
     if (script == nullptr) return null_argument(kFunction, "script");
+    HostCall call(*script->host);
     if (!script->name.empty()) {
       return fail(kFunction, ARTANA_E_INVALID_ARGUMENT,
                   "script 'mem:" + script->name +

@@ -135,6 +135,7 @@ artana_status artana_script_load_memory(artana_host* host, const char* name, con
     if (out == nullptr) return null_argument(kFunction, "out");
     *out = nullptr;
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if (name == nullptr) return null_argument(kFunction, "name");
     if (src == nullptr && len != 0) return null_argument(kFunction, "src");
     if (!valid_script_name(name)) {
@@ -163,6 +164,7 @@ artana_status artana_script_load_file(artana_host* host, const char* path, artan
     if (out == nullptr) return null_argument(kFunction, "out");
     *out = nullptr;
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if (path == nullptr) return null_argument(kFunction, "path");
     // Read and compiled now, so a missing file or a syntax error is this call's; each run
     // started from it reads the file (and its modules) again, as `artana run` does.
@@ -187,6 +189,7 @@ artana_status artana_script_unload(artana_script* script) {
   return guarded(kFunction, [&] {
     if (script == nullptr) return ok();
     artana_host& host = *script->host;
+    HostCall call(host);
     host.host->suspend_script(script->path);
     if (!script->name.empty()) host.host->remove_memory_script(script->name);
     erase_handle(host.scripts, script);
@@ -201,6 +204,7 @@ artana_status artana_run_start(artana_host* host, artana_script* script, const c
     if (out == nullptr) return null_argument(kFunction, "out");
     *out = nullptr;
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if (script == nullptr) return null_argument(kFunction, "script");
     if (script->host != host)
       return fail(kFunction, ARTANA_E_INVALID_ARGUMENT, "script belongs to another host");
@@ -237,6 +241,7 @@ artana_status artana_run_open(artana_host* host, const char* run_id, artana_run*
     if (out == nullptr) return null_argument(kFunction, "out");
     *out = nullptr;
     if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
     if (run_id == nullptr) return null_argument(kFunction, "run_id");
     auto info = host->store->run_info(artana::kernel::RunId(run_id));
     if (!info.ok()) return fail(kFunction, info.status());
@@ -251,6 +256,7 @@ artana_status artana_run_status(artana_run* run, const char** status) {
   constexpr const char* kFunction = "artana_run_status";
   return guarded(kFunction, [&] {
     if (run == nullptr) return null_argument(kFunction, "run");
+    HostCall call(*run->host);
     if (status == nullptr) return null_argument(kFunction, "status");
     *status = nullptr;
     // The ledger's: it is where every change lands (an execution here, a cancel, another
@@ -274,6 +280,7 @@ artana_status artana_run_output(artana_run* run, char** json, size_t* len) {
   constexpr const char* kFunction = "artana_run_output";
   return guarded(kFunction, [&] {
     if (run == nullptr) return null_argument(kFunction, "run");
+    HostCall call(*run->host);
     if (json == nullptr) return null_argument(kFunction, "json");
     *json = nullptr;
     if (auto outcome = run->host->host->outcome(run->id);
@@ -292,6 +299,7 @@ artana_status artana_run_error(artana_run* run, char** json, size_t* len) {
   constexpr const char* kFunction = "artana_run_error";
   return guarded(kFunction, [&] {
     if (run == nullptr) return null_argument(kFunction, "run");
+    HostCall call(*run->host);
     if (json == nullptr) return null_argument(kFunction, "json");
     *json = nullptr;
     auto outcome = run->host->host->outcome(run->id);
@@ -303,6 +311,7 @@ artana_status artana_run_resume(artana_run* run, const char* input_json) {
   constexpr const char* kFunction = "artana_run_resume";
   return guarded(kFunction, [&] {
     if (run == nullptr) return null_argument(kFunction, "run");
+    HostCall call(*run->host);
     auto input = parse_argument(input_json, "input_json", Json());
     if (!input.ok()) return fail(kFunction, input.status());
     Status resumed = run->host->host->resume(run->id, *input);
@@ -314,6 +323,7 @@ artana_status artana_run_cancel(artana_run* run, const char* reason) {
   constexpr const char* kFunction = "artana_run_cancel";
   return guarded(kFunction, [&] {
     if (run == nullptr) return null_argument(kFunction, "run");
+    HostCall call(*run->host);
     Status cancelled = run->host->host->cancel(run->id, reason != nullptr ? reason : "cancelled");
     return cancelled.ok() ? ok() : fail(kFunction, cancelled);
   });
@@ -322,6 +332,7 @@ artana_status artana_run_cancel(artana_run* run, const char* reason) {
 void artana_run_release(artana_run* run) {
   if (run == nullptr) return;
   try {
+    HostCall call(*run->host);
     erase_handle(run->host->runs, run);
   } catch (...) {
   }

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return artana::exit_code::kOk;
     } else if (arg == "--version" && rest.empty()) {
-      std::puts("artana 0.1.0");
+      std::puts("artana " ARTANA_VERSION);
       return artana::exit_code::kOk;
     } else if (arg == "--log-level") {
       if (i + 1 >= argc) {

@@ -69,4 +69,13 @@ bool Host::wait_for_work(std::chrono::microseconds max) {
 
 int Host::wakeup_fd() const { return io_->wakeup_fd(); }
 
+void Host::wake() { io_->poke(); }
+
+void Host::wait_for_wakeup(std::chrono::microseconds max) {
+  // Cleared after the wait: what woke it is found by the next tick (native completions and
+  // requests done are flags and queues, not the descriptor's count).
+  io_->wait(max);
+  io_->drain_wakeup();
+}
+
 }  // namespace artana::host

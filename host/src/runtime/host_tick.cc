@@ -84,11 +84,13 @@ void Host::wake_due_timers(int64_t now_us) {
     if (entry.serial == 0) {  // a parked run sleeping: executed again to wake its task
       auto parked = parked_.find(entry.parked_run);
       if (parked == parked_.end() || parked->second.wake_us != entry.due) continue;
-      if (!restart(entry.parked_run).ok()) {
-        // Its script does not load now: tried again a second later, not in every tick.
-        parked->second.wake_us = now_us + 1'000'000;
-        schedule_->timers.push(TimerEntry{now_us + 1'000'000, 0, entry.parked_run});
-      }
+      if (restart(entry.parked_run).ok()) continue;
+      // Its script does not load now (restart parked it again): tried again a second later,
+      // not in every tick.
+      parked = parked_.find(entry.parked_run);
+      if (parked == parked_.end()) continue;
+      parked->second.wake_us = now_us + 1'000'000;
+      schedule_->timers.push(TimerEntry{now_us + 1'000'000, 0, entry.parked_run});
       continue;
     }
     ScriptRun* run = live_run(entry.serial);

@@ -1,4 +1,5 @@
 // Syscalls that shape the flow of a run: run:pause, run:sleep, run:scope, run:parallel.
+#include <algorithm>
 #include <cmath>
 
 #include "artana/lua/syscall_args.h"
@@ -87,6 +88,11 @@ std::optional<int64_t> ScriptRun::wake_timers(int64_t now_us) {
       resume_with_status(*task, slept.status(), task->wait_step_key);
     } else if (slept->done) {
       resume_with(*task, Json());
+    } else {
+      // Not due by the ledger's time: woken again then (a millisecond on at least, so a
+      // clock that disagrees cannot make the host spin).
+      task->due_us = std::max(slept->due_at_us, now_us + 1000);
+      if (!next || task->due_us < *next) next = task->due_us;
     }
   }
   return next;

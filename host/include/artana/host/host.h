@@ -192,6 +192,11 @@ class Host {
   // A file descriptor readable while completions wait for tick(): for an app that polls its
   // own descriptors. Valid for the Host's life.
   int wakeup_fd() const;
+  // Makes wakeup_fd() readable (another thread has given work: a run started, a script
+  // loaded), and waits for it to be, at most `max`, then clears it: how a thread that ticks
+  // the host sleeps between ticks. Thread-safe.
+  void wake();
+  void wait_for_wakeup(std::chrono::microseconds max);
 
   // A run's outcome once it has nothing left to do here; nullopt while it still works (or
   // is unknown to this host).
