@@ -2,6 +2,7 @@
 // starts runs and reads them from its threads, answers native calls from others, and hears
 // every callback on the worker; artana_host_tick is refused, run_until_idle waits.
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -27,6 +28,7 @@ artana_host* open_worker_host(const TempDir& dir) {
 // The port's calls, answered by the test's own threads; the threads the callbacks ran on.
 struct Brain {
   std::mutex mu;
+  std::condition_variable arrived;
   std::vector<artana_completion> calls;
   std::set<std::thread::id> callback_threads;
   std::atomic<int> tick_refused{0};
@@ -40,6 +42,20 @@ void remember(void* user, const artana_call*, artana_completion done) {
   std::lock_guard<std::mutex> lock(brain->mu);
   brain->calls.push_back(done);
   brain->callback_threads.insert(std::this_thread::get_id());
+  brain->arrived.notify_all();
+}
+
+// The port registered on `host`, its calls queued in `brain`.
+void attach(Brain& brain, artana_host* host) {
+  brain.host = host;
+  REQUIRE(artana_model_port_register(host, "brain", remember, &brain) == ARTANA_OK);
+}
+
+// The port's calls once `n` have come (the worker makes them: the test never ticks).
+std::vector<artana_completion> calls_when(Brain& brain, size_t n) {
+  std::unique_lock<std::mutex> lock(brain.mu);
+  brain.arrived.wait_for(lock, std::chrono::minutes(1), [&] { return brain.calls.size() >= n; });
+  return brain.calls;
 }
 
 const char kScript[] = R"lua(
@@ -58,8 +74,7 @@ TEST_CASE(
   TempDir dir;
   artana_host* host = open_worker_host(dir);
   Brain brain;
-  brain.host = host;
-  REQUIRE(artana_model_port_register(host, "brain", remember, &brain) == ARTANA_OK);
+  attach(brain, host);
   std::atomic<int> statuses{0};
   std::set<std::thread::id> event_threads;
   std::mutex event_mu;
@@ -103,18 +118,7 @@ TEST_CASE(
   for (std::thread& t : starters) t.join();
   REQUIRE(started == kThreads * kPerThread);
   // The worker makes the calls without the application ticking.
-  for (int spins = 0; spins < 100'000; ++spins) {
-    {
-      std::lock_guard<std::mutex> lock(brain.mu);
-      if (brain.calls.size() == kThreads * kPerThread) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  std::vector<artana_completion> calls;
-  {
-    std::lock_guard<std::mutex> lock(brain.mu);
-    calls = brain.calls;
-  }
+  const std::vector<artana_completion> calls = calls_when(brain, kThreads * kPerThread);
   REQUIRE(calls.size() == kThreads * kPerThread);
   // Answered from 8 threads at once.
   std::vector<std::thread> answerers;
@@ -155,22 +159,15 @@ TEST_CASE("worker mode: destroyed with calls in flight, the worker stops and not
   TempDir dir;
   artana_host* host = open_worker_host(dir);
   Brain brain;
-  brain.host = host;
-  REQUIRE(artana_model_port_register(host, "brain", remember, &brain) == ARTANA_OK);
+  attach(brain, host);
   artana_script* script = load(host, "ask", kScript);
   artana_run* run = nullptr;
   REQUIRE(artana_run_start(host, script, R"({"q":"late"})", R"({"run_id":"late"})", &run) ==
           ARTANA_OK);
   CHECK(artana_host_run_until_idle(host, 50) == ARTANA_E_STATE);  // the call is outstanding
-  artana_completion pending = 0;
-  for (int spins = 0; spins < 100'000 && pending == 0; ++spins) {
-    {
-      std::lock_guard<std::mutex> lock(brain.mu);
-      if (!brain.calls.empty()) pending = brain.calls.front();
-    }
-    if (pending == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  REQUIRE(pending != 0);
+  const std::vector<artana_completion> calls = calls_when(brain, 1);
+  REQUIRE(calls.size() == 1);
+  const artana_completion pending = calls.front();
   artana_host_destroy(host);
   // The host went: its call is cancelled, nothing is recorded.
   static const char kReply[] = R"({"output":{"text":"too late"}})";
