@@ -191,6 +191,16 @@ typedef void (*artana_event_fn)(void* user, const artana_event* event);
  * lines go to the library's log. */
 ARTANA_API artana_status artana_host_set_event_callback(artana_host* host, unsigned mask,
                                                         artana_event_fn fn, void* user);
+
+/* ---- the host's clock ---- */
+
+/* The application's time, µs since the Unix epoch as it counts them (a game's clock, paused
+ * with the game): what run:now() records and what run:sleep() waits on. Called on the
+ * ticking thread (the worker's, with threads=worker). */
+typedef int64_t (*artana_clock_fn)(void* user);
+/* Sets the host's clock; a NULL `fn` goes back to the system clock. Only before the first
+ * run starts here (ARTANA_E_STATE after: the timers already set count in the old clock). */
+ARTANA_API artana_status artana_host_set_clock(artana_host* host, artana_clock_fn fn, void* user);
 /* The event's ARTANA_EVENT_* bit. */
 ARTANA_API int artana_event_kind(const artana_event* event);
 /* The event as JSON (NUL-terminated; its length in `*len` unless NULL). Borrowed for the

@@ -1,6 +1,7 @@
 // Options, the host and its tick (artana.h, "options", "the host").
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -161,6 +162,18 @@ void artana_host_destroy(artana_host* host) {
     // Nothing may unwind into C; what could not be closed is closed by the process's end.
   }
   delete host;
+}
+
+artana_status artana_host_set_clock(artana_host* host, artana_clock_fn fn, void* user) {
+  constexpr const char* kFunction = "artana_host_set_clock";
+  return guarded(kFunction, [&] {
+    if (host == nullptr) return null_argument(kFunction, "host");
+    HostCall call(*host);
+    std::function<int64_t()> clock;
+    if (fn != nullptr) clock = [fn, user] { return fn(user); };
+    Status set = host->host->set_clock(std::move(clock));
+    return set.ok() ? ok() : fail(kFunction, ARTANA_E_STATE, set.message());
+  });
 }
 
 artana_status artana_host_tick(artana_host* host, int64_t budget_us, artana_tick_stats* stats) {

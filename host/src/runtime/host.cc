@@ -49,6 +49,15 @@ Host::~Host() {
   native_.reset();  // what is still outstanding is cancelled
 }
 
+Status Host::set_clock(std::function<int64_t()> clock) {
+  if (schedule_->next_serial > 1) {
+    return Status::failed_precondition(
+        "the clock can only be set before the first run starts in this host");
+  }
+  options_.clock = clock ? std::move(clock) : std::function<int64_t()>(system_clock_us);
+  return Status();
+}
+
 void Host::set_memory_script(const std::string& name, std::string text) {
   memory_scripts_[name] = std::move(text);
 }

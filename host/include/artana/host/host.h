@@ -216,6 +216,9 @@ class Host {
 
   kernel::Kernel& kernel() { return kernel_; }
   const HostOptions& options() const { return options_; }
+  // Replaces HostOptions::clock (empty: the system clock). Refused once a run has started
+  // here: the timers already set count in the old clock.
+  Status set_clock(std::function<int64_t()> clock);
   int64_t now_us() const { return options_.clock(); }
 
  private:
