@@ -3,6 +3,7 @@
 // dropped, or throwing), handles that outlive their host.
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,4 +112,31 @@ TEST_CASE("C++: handles that outlive their host are empty, not dangling", "[cpp]
   CHECK(script.get() == nullptr);
   CHECK(run.get() == nullptr);
   CHECK(run.status().error().code == ARTANA_E_INVALID_ARGUMENT);
+}
+
+TEST_CASE("C++: a lambda is the host's clock, and one that throws reads the system clock",
+          "[cpp]") {
+  TempDir dir;
+  artana::Host host = open(dir);
+  int64_t game_us = 2'000'000'000'000;
+  REQUIRE(host.clock([&game_us] { return game_us; }).ok());
+  auto script = host.load_memory("when", "return function(run) return run:now() end");
+  REQUIRE(script.ok());
+  auto run = host.start(*script, "{}", R"({"run_id":"when-1"})");
+  REQUIRE(run.ok());
+  REQUIRE(host.run_until_idle(10000).ok());
+  CHECK(run->output().value() == "2000000");
+  // Too late now; the error comes back as a value.
+  CHECK(host.clock([]() -> int64_t { throw std::runtime_error("no clock"); }).error().code ==
+        ARTANA_E_STATE);
+
+  TempDir other;
+  artana::Host fresh = open(other);
+  REQUIRE(fresh.clock([]() -> int64_t { throw std::runtime_error("no clock"); }).ok());
+  auto now = fresh.load_memory("now", "return function(run) return run:now() end");
+  auto started = fresh.start(*now, "{}", R"({"run_id":"now-1"})");
+  REQUIRE(started.ok());
+  REQUIRE(fresh.run_until_idle(10000).ok());
+  // The system clock's seconds since the epoch: after 2026-01-01.
+  CHECK(std::stod(started->output().value()) > 1767225600.0);
 }

@@ -14,6 +14,7 @@
 #ifndef ARTANA_ARTANA_HPP
 #define ARTANA_ARTANA_HPP
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -165,6 +166,16 @@ using Handler = std::function<void(const Call& call, Completion done)>;
 
 namespace detail {
 
+inline int64_t call_clock(void* user) {
+  try {
+    return (*static_cast<std::function<int64_t()>*>(user))();
+  } catch (...) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+}
+
 inline void call_handler(void* user, const artana_call* call, artana_completion token) {
   auto state = std::make_shared<CompletionState>(token);
   try {
@@ -287,13 +298,15 @@ class Host {
   Host(Host&& other) noexcept
       : host_(std::exchange(other.host_, nullptr)),
         alive_(std::move(other.alive_)),
-        handlers_(std::move(other.handlers_)) {}
+        handlers_(std::move(other.handlers_)),
+        clock_(std::move(other.clock_)) {}
   Host& operator=(Host&& other) noexcept {
     if (this != &other) {
       reset();
       host_ = std::exchange(other.host_, nullptr);
       alive_ = std::move(other.alive_);
       handlers_ = std::move(other.handlers_);
+      clock_ = std::move(other.clock_);
     }
     return *this;
   }
@@ -307,6 +320,7 @@ class Host {
     *alive_ = false;
     artana_host_destroy(std::exchange(host_, nullptr));
     handlers_.clear();  // after the host: it calls none of them any more
+    clock_.reset();
   }
 
   Result<Script> load_memory(std::string_view name, std::string_view source) {
@@ -353,6 +367,18 @@ class Host {
                                                     detail::call_handler, handlers_.back().get()));
   }
 
+  // The application's time, µs since the epoch (artana_host_set_clock): what run:now()
+  // records and run:sleep() waits on; before the first run. An empty function: the system
+  // clock. A throwing one reads the system clock for that call (nothing unwinds into C).
+  Result<void> clock(std::function<int64_t()> fn) {
+    if (!fn) return detail::check(artana_host_set_clock(host_, nullptr, nullptr));
+    auto owned = std::make_unique<std::function<int64_t()>>(std::move(fn));
+    const artana_status code = artana_host_set_clock(host_, detail::call_clock, owned.get());
+    if (code != ARTANA_OK) return detail::last_error(code);
+    clock_ = std::move(owned);
+    return {};
+  }
+
   Result<artana_tick_stats> tick(int64_t budget_us) {
     artana_tick_stats stats{};
     const artana_status code = artana_host_tick(host_, budget_us, &stats);
@@ -367,7 +393,8 @@ class Host {
   explicit Host(artana_host* host) : host_(host), alive_(std::make_shared<bool>(true)) {}
   artana_host* host_ = nullptr;
   std::shared_ptr<bool> alive_;
-  std::vector<std::unique_ptr<Handler>> handlers_;  // the tools' and ports' functions
+  std::vector<std::unique_ptr<Handler>> handlers_;   // the tools' and ports' functions
+  std::unique_ptr<std::function<int64_t()>> clock_;  // clock()'s function
 };
 
 }  // namespace cxx_v1
