@@ -67,4 +67,23 @@ Result<std::vector<PayloadText>> EventStore::read_payload_texts(const RunId& run
   return out;
 }
 
+Result<AppendResult> EventStore::append_pipelined(AppendRequest request,
+                                                  std::function<void(const Status&)> on_committed) {
+  Result<AppendResult> appended = append(std::move(request));
+  if (appended.ok() && on_committed) on_committed(Status());
+  return appended;
+}
+
+void EventStore::renew_lease_pipelined(const RunId& run, uint64_t lease_epoch,
+                                       std::function<void(const Status&)> on_done) {
+  Status renewed = renew_lease(run, lease_epoch);
+  if (on_done) on_done(renewed);
+}
+
+void EventStore::release_lease_pipelined(const RunId& run, uint64_t lease_epoch,
+                                         std::function<void(const Status&)> on_done) {
+  Status released = release_lease(run, lease_epoch);
+  if (on_done) on_done(released);
+}
+
 }  // namespace artana::kernel

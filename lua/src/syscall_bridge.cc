@@ -28,8 +28,16 @@ constexpr std::string_view kNames[] = {
 };
 static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kSha256) + 1);
 
-// Continuation of a syscall that waited: the host resumed with (ok, value-or-error).
+int return_reply(lua_State* L, SyscallReply& reply);
+
+// Continuation of a syscall that waited: the host resumed with (ok, value-or-error), or
+// with a reply it held back (push_held_reply) to be returned as if it came at once.
 int syscall_k(lua_State* L, int /*status*/, lua_KContext /*ctx*/) {
+  if (lua_touserdata(L, -2) == &detail::kHeldReplySentinel) {
+    auto* reply = static_cast<SyscallReply*>(lua_touserdata(L, -1));
+    lua_pop(L, 2);
+    return return_reply(L, *reply);
+  }
   if (lua_toboolean(L, -2)) return 1;
   return lua_error(L);  // the error table the host built; `where` is already the script's
 }
@@ -121,6 +129,58 @@ HelperText& helper_text(lua_State* L, SyscallOp op) noexcept {
   return out;
 }
 
+// The syscall's results from its reply: pushed and counted, a wait yielded, an error raised.
+// No C++ object with a destructor lives in this frame: every exit may be a longjmp.
+int return_reply(lua_State* L, SyscallReply& reply) {
+  switch (reply.kind) {
+    case SyscallReply::Kind::kNothing:
+      return 0;
+    case SyscallReply::Kind::kFlag:
+      lua_pushboolean(L, reply.flag);
+      return 1;
+    case SyscallReply::Kind::kCount2:
+      lua_pushinteger(L, reply.count);
+      lua_pushboolean(L, reply.flag);
+      return 2;
+    case SyscallReply::Kind::kValue:
+      if (push_json(L, reply.value) != LUA_OK) return lua_error(L);
+      return 1;
+    case SyscallReply::Kind::kFlagValue:
+      lua_pushboolean(L, reply.flag);
+      if (push_json(L, reply.value) != LUA_OK) return lua_error(L);
+      return 2;
+    case SyscallReply::Kind::kWait:
+      lua_pushlightuserdata(L, const_cast<char*>(&detail::kSyscallSentinel));
+      return lua_yieldk(L, 1, 0, syscall_k);
+    case SyscallReply::Kind::kChunk:
+      lua_pushcfunction(L, load_reply_chunk);
+      lua_pushlightuserdata(L, &reply);
+      lua_call(L, 1, 1);
+      return 1;
+    case SyscallReply::Kind::kRecordedValue: {
+      const char* problem = "";  // static text: nothing to free before the raise below
+      const int status = push_object_members(L, reply.source, reply.members, reply.value, &problem);
+      if (status == LUA_OK) return 1;
+      if (status != LUA_ERRSYNTAX) return lua_error(L);
+      // Bytes that hash right and are not JSON: the ledger was edited and hashed again.
+      BoundaryError* e = scratch_error(L);
+      copy_text(e->kind, sizeof e->kind, error_kind_name(ErrorKind::kStorageError).data(), "");
+      std::snprintf(e->message, sizeof e->message,
+                    "corruption: the recorded result of step '%s' is not a JSON object (%s); "
+                    "run `artana ledger verify`",
+                    reply.chunkname.c_str(), problem);
+      copy_text(e->step_key, sizeof e->step_key, reply.chunkname.c_str(), "");
+      write_where(L, 0, e->where, sizeof e->where);
+      return raise_error(L, *e);
+    }
+    case SyscallReply::Kind::kError:
+      if (reply.error.where[0] == '\0')
+        write_where(L, 0, reply.error.where, sizeof reply.error.where);
+      return raise_error(L, reply.error);
+  }
+  return 0;
+}
+
 // Upvalue 1: the op (integer). The handler is the state's (LuaState::set_handler): a state
 // made ahead of its run is bound to it when the run takes it.
 // No C++ object with a destructor lives in this frame: every exit may be a longjmp.
@@ -178,54 +238,7 @@ int call_syscall(lua_State* L) {
                              "a syscall in a state no run is bound to");
     return raise_error(L, *e);
   }
-  SyscallReply& reply = dispatch(handler, L, op);
-  switch (reply.kind) {
-    case SyscallReply::Kind::kNothing:
-      return 0;
-    case SyscallReply::Kind::kFlag:
-      lua_pushboolean(L, reply.flag);
-      return 1;
-    case SyscallReply::Kind::kCount2:
-      lua_pushinteger(L, reply.count);
-      lua_pushboolean(L, reply.flag);
-      return 2;
-    case SyscallReply::Kind::kValue:
-      if (push_json(L, reply.value) != LUA_OK) return lua_error(L);
-      return 1;
-    case SyscallReply::Kind::kFlagValue:
-      lua_pushboolean(L, reply.flag);
-      if (push_json(L, reply.value) != LUA_OK) return lua_error(L);
-      return 2;
-    case SyscallReply::Kind::kWait:
-      lua_pushlightuserdata(L, const_cast<char*>(&detail::kSyscallSentinel));
-      return lua_yieldk(L, 1, 0, syscall_k);
-    case SyscallReply::Kind::kChunk:
-      lua_pushcfunction(L, load_reply_chunk);
-      lua_pushlightuserdata(L, &reply);
-      lua_call(L, 1, 1);
-      return 1;
-    case SyscallReply::Kind::kRecordedValue: {
-      const char* problem = "";  // static text: nothing to free before the raise below
-      const int status = push_object_members(L, reply.source, reply.members, reply.value, &problem);
-      if (status == LUA_OK) return 1;
-      if (status != LUA_ERRSYNTAX) return lua_error(L);
-      // Bytes that hash right and are not JSON: the ledger was edited and hashed again.
-      BoundaryError* e = scratch_error(L);
-      copy_text(e->kind, sizeof e->kind, error_kind_name(ErrorKind::kStorageError).data(), "");
-      std::snprintf(e->message, sizeof e->message,
-                    "corruption: the recorded result of step '%s' is not a JSON object (%s); "
-                    "run `artana ledger verify`",
-                    reply.chunkname.c_str(), problem);
-      copy_text(e->step_key, sizeof e->step_key, reply.chunkname.c_str(), "");
-      write_where(L, 0, e->where, sizeof e->where);
-      return raise_error(L, *e);
-    }
-    case SyscallReply::Kind::kError:
-      if (reply.error.where[0] == '\0')
-        write_where(L, 0, reply.error.where, sizeof reply.error.where);
-      return raise_error(L, reply.error);
-  }
-  return 0;
+  return return_reply(L, dispatch(handler, L, op));
 }
 
 struct ResumeValues {
@@ -272,6 +285,13 @@ int push_resume_values(lua_State* main, lua_State* thread, const kernel::Json* v
     if (LuaState* state = LuaState::from(main)) state->mark_killed("memory limit");
     return -1;
   }
+  return 2;
+}
+
+int push_held_reply(lua_State* thread, SyscallReply* reply) {
+  if (!lua_checkstack(thread, 2)) return -1;
+  lua_pushlightuserdata(thread, const_cast<char*>(&detail::kHeldReplySentinel));
+  lua_pushlightuserdata(thread, reply);
   return 2;
 }
 

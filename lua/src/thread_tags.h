@@ -17,6 +17,8 @@ inline const char kReachesHost = 0;
 // A syscall that must wait yields this (as a light userdata) as its first value; the
 // sandbox's coroutine.resume/wrap pass such a yield up instead of returning it to the script.
 inline const char kSyscallSentinel = 0;
+// The first resume value of a syscall whose reply the host held back (push_held_reply).
+inline const char kHeldReplySentinel = 0;
 
 inline void* thread_tag(lua_State* L) { return *static_cast<void**>(lua_getextraspace(L)); }
 inline void set_thread_tag(lua_State* L, const void* tag) {

@@ -115,6 +115,20 @@ inline size_t tools_completed(const std::vector<Json>& events, const std::string
   return completed_calls(events, "tool", tool);
 }
 
+// The calls of model `model` a killed process made (each printed `marker` to its log,
+// `killed_err`) whose completion the ledger it left (`left`: every run's events) does not
+// hold: a step's commit lands after the step, so a kill can take a call's result with it,
+// and the next execution makes that call again. Nothing recorded is ever made twice.
+inline size_t lost_calls(const std::string& killed_err, const std::string& marker,
+                         const std::vector<Json>& left, const std::string& model) {
+  size_t made = 0;
+  for (size_t at = killed_err.find(marker); at != std::string::npos;
+       at = killed_err.find(marker, at + marker.size()))
+    ++made;
+  const size_t recorded = models_completed(left, model);
+  return made > recorded ? made - recorded : 0;
+}
+
 // The tool a run's step `step` requested ("" when it requested none).
 inline std::string tool_of(const std::vector<Json>& events, const std::string& step) {
   for (const Json& e : events) {

@@ -39,9 +39,14 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
   http_allow_ = std::make_unique<io::HttpAllowList>(allow.ok() ? std::move(*allow)
                                                                : *io::HttpAllowList::parse({}));
   secret_env_.insert(options_.secret_env.begin(), options_.secret_env.end());
+  kernel_.set_commit_listener([this] {
+    commits_landed_.store(true, std::memory_order_release);
+    io_->poke();
+  });
 }
 
 Host::~Host() {
+  kernel_.set_commit_listener({});  // waits for a call in progress: nothing pokes us after
   // Executions first: each forgets what it waited for while the host's maps still exist.
   closing_ = true;
   draining_.clear();

@@ -5,6 +5,7 @@
 #include "artana/host/host.h"
 #include "io_thread.h"
 #include "native_inbox.h"
+#include "schedule.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -55,11 +56,13 @@ void Host::deliver_completions() {
   }
 }
 
-size_t Host::in_flight() const { return http_waiters_.size() + native_->outstanding(); }
+size_t Host::in_flight() const {
+  return http_waiters_.size() + native_->outstanding() + schedule_->committing.size();
+}
 
 bool Host::wait_for_work(std::chrono::microseconds max) {
-  if (native_->has_done()) return true;
-  if (http_waiters_.empty() && native_->outstanding() == 0) {
+  if (native_->has_done() || commits_landed_.load(std::memory_order_acquire)) return true;
+  if (http_waiters_.empty() && native_->outstanding() == 0 && schedule_->committing.empty()) {
     // Nothing can complete: only time passes (a timer an app gave as `max`).
     if (max.count() > 0) std::this_thread::sleep_for(max);
     return false;

@@ -71,11 +71,33 @@ void Host::may_have_stopped(ScriptRun& run) {
   schedule_->stopping.push_back(marks.serial);
 }
 
+void Host::hold_for_commits(ScriptRun& run) {
+  run.schedule_marks().committing = true;
+  schedule_->committing.push_back(run.schedule_marks().serial);
+}
+
+void Host::release_landed() {
+  if (!commits_landed_.exchange(false, std::memory_order_acq_rel)) return;
+  std::vector<uint64_t> held;
+  held.swap(schedule_->committing);
+  for (uint64_t serial : held) {
+    ScriptRun* run = live_run(serial);
+    if (run == nullptr) continue;
+    if (!run->commits_landed()) {
+      schedule_->committing.push_back(serial);  // still on its way
+      continue;
+    }
+    run->schedule_marks().committing = false;
+    guarded(*run, [&] { run->commits_landed_now(); });
+  }
+}
+
 bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
   const Schedule& s = *schedule_;
   return s.ready.empty() && !native_->has_done() && http_waiters_.empty() &&
-         !s.timers.due(now_us) && !s.upkeep.due(steady_now_us) && s.stopping.empty() &&
-         !children_to_spawn_ && draining_.empty() && reload_watches_.empty();
+         !commits_landed_.load(std::memory_order_acquire) && !s.timers.due(now_us) &&
+         !s.upkeep.due(steady_now_us) && s.stopping.empty() && !children_to_spawn_ &&
+         draining_.empty() && reload_watches_.empty();
 }
 
 void Host::wake_due_timers(int64_t now_us) {
@@ -179,7 +201,8 @@ void Host::settle_stopped(std::chrono::steady_clock::time_point deadline) {
     ScriptRun* run = live_run(s.stopping[settled++]);
     if (run == nullptr) continue;
     run->schedule_marks().stopping = false;
-    if (run->has_ready()) continue;  // it goes on
+    if (run->has_ready()) continue;         // it goes on
+    if (!run->ready_to_settle()) continue;  // settled once what it recorded is in the ledger
     std::optional<RunOutcome> outcome = run->outcome();
     if (!outcome) continue;
     const std::string id = run->run_id().str();
@@ -202,7 +225,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     result.in_flight = in_flight();
     return result;
   }
-  deliver_completions();  // first: results waiting are work for this tick
+  release_landed();       // first: runs whose steps are in the ledger go on
+  deliver_completions();  // then results waiting: work for this tick
   if (children_to_spawn_) spawn_children();
   wake_due_timers(now);
   keep_runs(deadline);
@@ -220,7 +244,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 }
 
 bool Host::idle() const {
-  return schedule_->ready.empty() && !native_->has_done() && !children_to_spawn_;
+  return schedule_->ready.empty() && !native_->has_done() && !children_to_spawn_ &&
+         !commits_landed_.load(std::memory_order_acquire);
 }
 
 }  // namespace artana::host

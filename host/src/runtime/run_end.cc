@@ -169,6 +169,8 @@ void ScriptRun::end_with(RunStatus status, Json output, Json error) {
 }
 
 std::optional<RunOutcome> ScriptRun::outcome() const {
+  // Not settled before what it recorded is in the ledger (commits_landed_now settles it).
+  if (!in_ledger()) return std::nullopt;
   if (ended_) return ended_;
   if (!ready_.empty() || live_work_ > 0) return std::nullopt;
   // Idle: every task waits for a pause's input or a timer.

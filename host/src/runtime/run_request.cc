@@ -87,6 +87,9 @@ Result<kernel::RunId> top_ancestor(kernel::EventStore& store, const kernel::RunI
 
 kernel::KernelOptions policy_kernel_options(bool enforced) {
   kernel::KernelOptions options;
+  // A host's thread never waits for a sync: its runs' steps commit on the store's thread
+  // and each run goes on once what it recorded has landed (ScriptRun::commits_landed).
+  options.pipelined_commits = true;
   if (enforced) {
     options.mode = kernel::PolicyMode::kEnforced;
     options.middleware = {kernel::make_pii_scrubber(), kernel::make_quota_guard(),

@@ -124,6 +124,7 @@ Status ScriptRun::start_or_resume() {
     ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));
+  ARTANA_ASSIGN_OR_RETURN(mark_, kernel_.commit_mark(caller, run_id_));
   ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord current, kernel_.run_record(caller, run_id_));
   tenant_ = current.tenant.tenant_id;
   input_ = current.input;

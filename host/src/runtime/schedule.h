@@ -22,6 +22,8 @@ struct Schedule {
   TimerHeap timers;                // the app's clock: sleeping tasks, parked runs' wakes
   TimerHeap upkeep;                // the steady clock (µs): Host::keep_runs
   std::vector<uint64_t> stopping;  // Host::may_have_stopped, by serial
+  // Runs held until their pipelined appends land (Host::hold_for_commits), by serial.
+  std::vector<uint64_t> committing;
 };
 
 }  // namespace artana::host

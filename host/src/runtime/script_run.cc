@@ -103,7 +103,7 @@ void ScriptRun::resume_with_status(Task& task, const Status& status, const std::
 
 void ScriptRun::run_one(std::chrono::steady_clock::time_point deadline) {
   if (ended_) ready_.clear();
-  if (ready_.empty()) return;
+  if (ready_.empty() || gated()) return;
   Task& task = *ready_.front();
   ready_.pop_front();
   if (task.state != TaskState::kReady) return;
@@ -141,6 +141,16 @@ void ScriptRun::run_one(std::chrono::steady_clock::time_point deadline) {
 void ScriptRun::after_yield(Task& task) {
   task.state = TaskState::kWaiting;
   if (task.stopping && task.kind == TaskKind::kBranch) return branch_ended(task, std::nullopt);
+  // A call or a side effect starts once the step's request is in the ledger; the entry's
+  // start has nothing recorded before it.
+  if (task.start != StartKind::kNone && task.start != StartKind::kReady && gated()) {
+    held_starts_.push_back(&task);
+    return;
+  }
+  start_after_yield(task);
+}
+
+void ScriptRun::start_after_yield(Task& task) {
   const StartKind start = task.start;
   task.start = StartKind::kNone;
   switch (start) {
@@ -156,6 +166,11 @@ void ScriptRun::after_yield(Task& task) {
       return start_tool(task);
     case StartKind::kParallel:
       return start_parallel(task);
+    case StartKind::kHeldReply: {
+      const int n = lua::push_held_reply(task.thread, &task.held_reply);
+      if (n < 0) return killed();
+      return make_ready(task, n);
+    }
     case StartKind::kNone:
       return;
   }
@@ -209,6 +224,21 @@ Json ScriptRun::error_json(lua_State* thread, int index) {
 // ---- syscall routing ----
 
 SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
+  SyscallReply& reply = route(L, op);
+  // A slice starts with every append landed (run_one), so appends pending now are this
+  // syscall's: the script sees its answer once they are in the ledger.
+  if (reply.kind == SyscallReply::Kind::kWait || commits_landed() || current_ == nullptr)
+    return reply;
+  return hold_reply(*current_, reply, L);
+}
+
+SyscallReply& ScriptRun::hold_reply(Task& task, SyscallReply& reply, lua_State* L) {
+  task.held_reply = std::move(reply);
+  task.start = StartKind::kHeldReply;
+  return reply_wait(task, WaitKind::kCommit, L);
+}
+
+SyscallReply& ScriptRun::route(lua_State* L, SyscallOp op) {
   reply_.kind = SyscallReply::Kind::kNothing;
   if (op < SyscallOp::kReady) kernel::fault_point("syscall");
   if (op == SyscallOp::kReady) return sys_ready(L);
@@ -319,6 +349,43 @@ SyscallReply& ScriptRun::reply_wait(Task& task, WaitKind wait, lua_State* caller
   task.caller = caller;
   reply_.kind = SyscallReply::Kind::kWait;
   return reply_;
+}
+
+bool ScriptRun::gated() {
+  if (commits_landed()) return false;
+  if (!marks_.committing) host_.hold_for_commits(*this);
+  return true;
+}
+
+bool ScriptRun::ready_to_settle() {
+  if (gated()) return false;
+  if (mark_ != nullptr && mark_->failed() && !commit_failed_) commit_failed();
+  return in_ledger();
+}
+
+void ScriptRun::commits_landed_now() {
+  if (mark_ != nullptr && mark_->failed()) return commit_failed();
+  // Each start may record more (a native call answered at once): the next one waits again.
+  while (!held_starts_.empty() && !gated()) {
+    Task* task = held_starts_.front();
+    held_starts_.erase(held_starts_.begin());
+    if (task->state == TaskState::kWaiting) start_after_yield(*task);
+  }
+  if (!ready_.empty() && !marks_.queued && !marks_.committing) host_.run_ready(*this);
+  host_.may_have_stopped(*this);
+}
+
+void ScriptRun::commit_failed() {
+  held_starts_.clear();
+  if (commit_failed_) return;
+  commit_failed_ = true;
+  // What this execution recorded last is not in the ledger: the run is as the ledger has it
+  // (running, for a new execution once the cause is gone), whatever this one decided.
+  Json error = status_error_json(mark_->failure());
+  auto info = kernel_.run_info(run_id_);
+  spdlog::error("run={} stops: {}", run_id_.str(), mark_->failure().message());
+  end_with(info.ok() ? info->status : kernel::RunStatus::kRunning, Json(), std::move(error));
+  host_.may_have_stopped(*this);
 }
 
 bool ScriptRun::drain() {

@@ -45,9 +45,12 @@ class ScriptRun final : public lua::SyscallHandler {
   // `deadline` (the count hook yields).
   void run_one(std::chrono::steady_clock::time_point deadline =
                    std::chrono::steady_clock::time_point::max());
-  bool has_ready() const { return !ready_.empty(); }
+  // A task is ready and may run: the run is not held for its appends to land.
+  bool has_ready() const { return !ready_.empty() && !marks_.committing; }
   // Tasks ready or calls in flight: the run is being executed and keeps its lease.
-  bool busy() const { return !ended_ && (!ready_.empty() || live_work_ > 0); }
+  bool busy() const {
+    return !ended_ && (!ready_.empty() || live_work_ > 0 || !held_starts_.empty());
+  }
   // Renews the run's lease when a third of its TTL has passed since the last renewal (the
   // steady clock: how long a call really takes). A run another process took over stops.
   void keep_lease(std::chrono::steady_clock::time_point now);
@@ -65,6 +68,7 @@ class ScriptRun final : public lua::SyscallHandler {
     bool queued = false;               // in the ready queue
     bool stopping = false;             // in the list of runs that may have stopped
     std::optional<int64_t> armed_due;  // the earliest timer the schedule holds for it
+    bool committing = false;           // held until its appends land (Host::hold_for_commits)
   };
   ScheduleMarks& schedule_marks() { return marks_; }
 
@@ -89,6 +93,17 @@ class ScriptRun final : public lua::SyscallHandler {
   bool ended() const { return ended_.has_value(); }
   // The outcome once the run has nothing left to do here (ended, or only pauses and sleeps).
   std::optional<RunOutcome> outcome() const;
+
+  // ---- pipelined commits (KernelOptions::pipelined_commits) ----
+  // Nothing of the run is seen outside before what it recorded is in the ledger: a script
+  // resumed, a side effect or call started, its end reported. Whether its appends have landed.
+  bool commits_landed() const { return mark_ == nullptr || !mark_->pending(); }
+  // The host saw them land: held work goes on — or, a commit having failed, the execution
+  // stops with that error and the run stays as the ledger has it.
+  void commits_landed_now();
+  // Whether the run's stop may be reported: what it recorded has landed and nothing waits
+  // for that. If not, the host holds it until then (and settles it again).
+  bool ready_to_settle();
 
   // ---- a hot reload (Host::reload) ----
   // Stops this execution for a new one: its entry and branches never run again; the model
@@ -139,6 +154,19 @@ class ScriptRun final : public lua::SyscallHandler {
   void name_fork(RunOutcome& outcome, const kernel::RunId& executed_in) const;
   void end_with(kernel::RunStatus status, kernel::Json output, kernel::Json error);
 
+  // True (and the host told) while the run's appends have not landed.
+  bool gated();
+  // after_yield's work for `task`, once nothing holds it.
+  void start_after_yield(Task& task);
+  // The syscall's reply `reply` waits in `task` for the run's appends to land.
+  lua::SyscallReply& hold_reply(Task& task, lua::SyscallReply& reply, lua_State* L);
+  void commit_failed();
+  // Everything it recorded landed, without a failure not yet acted on, and no work waits.
+  bool in_ledger() const {
+    return commits_landed() && !marks_.committing && held_starts_.empty() &&
+           (mark_ == nullptr || !mark_->failed() || commit_failed_);
+  }
+
   // ---- syscalls (run_*.cc) ----
   lua::SyscallReply& reply_value(kernel::Json value);
   lua::SyscallReply& reply_error(const Status& status, const std::string& step_key = {});
@@ -151,6 +179,7 @@ class ScriptRun final : public lua::SyscallHandler {
   Result<std::string> claim_key(lua_State* L, Task& task, std::string_view kind,
                                 std::optional<std::string_view> explicit_key);
 
+  lua::SyscallReply& route(lua_State* L, lua::SyscallOp op);
   lua::SyscallReply& sys_ready(lua_State* L);
   lua::SyscallReply& sys_require(lua_State* L);
   lua::SyscallReply& sys_model(lua_State* L, Task& task);
@@ -271,6 +300,9 @@ class ScriptRun final : public lua::SyscallHandler {
   std::optional<RunOutcome> ended_;
   bool draining_ = false;  // replaced by a reload: only calls in flight go on
   ScheduleMarks marks_;
+  std::shared_ptr<const kernel::CommitMark> mark_;  // set once the run is started here
+  std::vector<Task*> held_starts_;  // after_yield work waiting for the appends to land
+  bool commit_failed_ = false;      // a commit failed: the execution stopped (commit_failed)
 };
 
 }  // namespace artana::host

@@ -15,6 +15,7 @@
 #include "artana/kernel/json.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/lua/lua_fwd.h"
+#include "artana/lua/syscall_bridge.h"
 #include "child_process.h"
 #include "http_model_call.h"
 #include "http_tool.h"
@@ -40,11 +41,21 @@ enum class WaitKind {
   kHttpModel,  // an HTTP endpoint answering `pending` (http_model)
   kNative,     // the application's native tool or port answering `pending`
   kChild,      // a child run (run:child) stopping; `due_us` when it sleeps
+  kCommit,     // what its syscall recorded landing in the ledger: `held_reply` then
 };
 
 // Work the scheduler does right after the task yielded (outside any Lua call): starting
 // threads and pushing values is only safe there.
-enum class StartKind { kNone, kReady, kModelPort, kHttpModel, kNativeModel, kTool, kParallel };
+enum class StartKind {
+  kNone,
+  kReady,
+  kModelPort,
+  kHttpModel,
+  kNativeModel,
+  kTool,
+  kParallel,
+  kHeldReply,  // resume with `held_reply` (its syscall's appends have landed by then)
+};
 
 struct Task {
   uint64_t id = 0;
@@ -77,6 +88,7 @@ struct Task {
   std::unique_ptr<HttpToolCall> http_tool;    // kTool, run:http: its requests
   bool process_running = false;               // kTool, run:exec: its program runs
   std::vector<std::string> branch_names;      // kParallel
+  lua::SyscallReply held_reply;               // kHeldReply: the syscall's answer
   std::string child_path;                     // kChild: the child's script and start
   std::shared_ptr<RunOptions> child_options;
   size_t max_concurrency = 0;  // 0: all at once

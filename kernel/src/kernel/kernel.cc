@@ -25,6 +25,7 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
       mode_(options.mode),
       middleware_(std::move(options.middleware)),
       on_event_(std::move(options.on_event)),
+      pipelined_(options.pipelined_commits),
       schemas_(std::make_unique<SchemaCache>()),
       held_(std::make_unique<Held>()) {
   // The order is the kernel's, not the caller's: PII, quota, capability, custom.
@@ -64,7 +65,11 @@ Result<std::unique_ptr<Kernel>> Kernel::open(EventStore& store, KernelOptions op
   return std::unique_ptr<Kernel>(new Kernel(store, std::move(options)));
 }
 
-Kernel::~Kernel() = default;
+Kernel::~Kernel() {
+  // The commit thread's callbacks use this kernel: every pipelined write lands first.
+  std::unique_lock<std::mutex> lock(held_->landing_mu);
+  held_->all_landed.wait(lock, [this] { return held_->in_flight == 0; });
+}
 
 RunId Kernel::new_run_id() { return RunId("run_" + random_id()); }
 
@@ -233,6 +238,7 @@ Result<Kernel::ActiveRun> Kernel::chain_end(const TenantId& caller, const RunId&
     lock = std::unique_lock<std::mutex>(next->mu);
     state = std::move(next);
   }
+  note_commit_failure(*state);
   return ActiveRun{std::move(state), std::move(lock)};
 }
 
@@ -246,6 +252,7 @@ Result<std::shared_ptr<RunState>> Kernel::next_in_chain(RunState& state) {
     // Recorded by an earlier process: link it now.
     ARTANA_ASSIGN_OR_RETURN(state.forked_to, load(*state.fork_run_id));
     if (state.tools && !state.forked_to->tools) state.forked_to->tools = state.tools;
+    state.forked_to->mark = state.mark;  // freshly loaded: nothing of its own in flight
   }
   return state.forked_to;
 }
@@ -284,7 +291,9 @@ AppendRequest Kernel::request_for(const RunState& state, std::vector<EventDraft>
 
 Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
   const std::optional<RunStatus> new_status = request.new_status;
-  ARTANA_ASSIGN_OR_RETURN(AppendResult result, send(state.run_id, std::move(request)));
+  ARTANA_ASSIGN_OR_RETURN(AppendResult result, pipelined_ && !request.outside_owner
+                                                   ? send_pipelined(state, std::move(request))
+                                                   : send(state.run_id, std::move(request)));
   state.lease_epoch = new_status && run_ended(*new_status) ? 0 : result.lease_epoch;
   for (size_t i = 0; i < result.events.size(); ++i) {
     const IndexEntries* indexed = i < result.indexes.size() ? &result.indexes[i] : nullptr;
@@ -376,7 +385,16 @@ Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, chain_end(caller, run));
   RunState& state = *active_run.state;
   if (state.lease_epoch == 0) return Status();
-  return store_.renew_lease(state.run_id, state.lease_epoch);
+  if (!pipelined_) return store_.renew_lease(state.run_id, state.lease_epoch);
+  // Without waiting: a renewal that finds the run taken over fails the mark, and the run's
+  // next step or renewal says so.
+  if (state.mark->failed()) return state.mark->failure();
+  std::shared_ptr<CommitMark> mark = state.mark;
+  count_pipelined(*mark);
+  store_.renew_lease_pipelined(
+      state.run_id, state.lease_epoch,
+      [this, mark, run = state.run_id](const Status& renewed) { landed(*mark, run, renewed); });
+  return Status();
 }
 
 Status Kernel::reload(const TenantId& caller, const RunId& run) {
@@ -417,8 +435,22 @@ Status Kernel::unload(const TenantId& caller, const RunId& run) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> state, checked(caller, run));
   {
     std::lock_guard<std::mutex> lock(state->mu);
-    if (state->lease_epoch != 0)
+    if (state->lease_epoch != 0 && pipelined_) {
+      // Behind the run's appends, without waiting; a release that fails leaves the lease to
+      // expire.
+      std::shared_ptr<CommitMark> mark = state->mark;
+      count_pipelined(*mark);
+      store_.release_lease_pipelined(run, state->lease_epoch,
+                                     [this, mark, run](const Status& released) {
+                                       if (!released.ok()) {
+                                         kernel_log().warn("lease release of run={} failed: {}",
+                                                           run.str(), released.message());
+                                       }
+                                       landed(*mark, run, Status());
+                                     });
+    } else if (state->lease_epoch != 0) {
       ARTANA_RETURN_IF_ERROR(store_.release_lease(run, state->lease_epoch));
+    }
   }
   std::lock_guard<std::mutex> lock(held_->mu);
   held_->runs.erase(run.str());

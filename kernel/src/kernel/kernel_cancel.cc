@@ -1,7 +1,7 @@
 // Kernel: cancelling a run. Cancel is a request recorded for the run: applied at once when
 // nobody else executes it, else left (cancel_requested) for the process that does, which
-// applies it within about a second (take_cancel, from its host's upkeep) — or whoever executes the run next,
-// at its first step.
+// applies it within about a second (take_cancel, from its host's upkeep) — or whoever executes the
+// run next, at its first step.
 #include "artana/kernel/kernel.h"
 #include "kernel/event_types.h"
 #include "kernel/step_machine.h"
@@ -36,7 +36,9 @@ Status Kernel::catch_up(RunState& state) {
                             store_.read(state.run_id, state.head_seq + 1));
     for (const Event& event : events) ARTANA_RETURN_IF_ERROR(state.apply(event));
   }
-  state.status = head.status;
+  // A head behind the state's is a commit of ours that failed (note_commit_failure): the
+  // state's status is the one this process decided.
+  if (head.head_seq >= state.head_seq) state.status = head.status;
   return Status();
 }
 
@@ -105,6 +107,9 @@ Result<bool> Kernel::take_cancel(const TenantId& caller, const RunId& run) {
   std::lock_guard<std::mutex> lock(state->mu);
   if (state->status == RunStatus::kCancelled) return true;
   if (run_ended(state->status)) return false;
+  // With appends of ours in flight the look waits for the next upkeep: reading the head now
+  // would wait for their commit (a read sees every append issued before it).
+  if (state->mark->pending()) return false;
   if (!state->cancel_requested) ARTANA_RETURN_IF_ERROR(catch_up(*state));
   if (state->status == RunStatus::kCancelled) {
     state->halt = Status::failed_precondition("run '{}' was cancelled", run.str())

@@ -77,6 +77,7 @@ Result<Kernel::DriftDecision> Kernel::resolve_drift(RunState& state, const std::
       decision.fork->inherit_reached(state);
       // The fork runs the same script: it calls the tools the host gave the original.
       if (state.tools) decision.fork->tools = state.tools;
+      decision.fork->mark = state.mark;  // a host watching the run sees the fork's appends
     }
     detail.set("fork_run_id", decision.fork->run_id.str());
     state.forked_to = decision.fork;

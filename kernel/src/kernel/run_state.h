@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "artana/kernel/commit_mark.h"
 #include "artana/kernel/error_kind.h"
 #include "artana/kernel/event.h"
 #include "artana/kernel/event_store.h"
@@ -150,6 +151,9 @@ class RunState {
   std::vector<uint64_t> terminal_seqs;
   std::vector<RecordedTerminal> read_ahead;  // in seq order; taken ones have seq 0
   size_t read_ahead_next = 0;                // where the next one in order should be
+  // Its pipelined appends (KernelOptions::pipelined_commits): one mark for a fork chain, so
+  // a host watching the run sees the appends of the fork it went on in.
+  std::shared_ptr<CommitMark> mark = std::make_shared<CommitMark>();
   std::mutex mu;
 
  private:

@@ -2,6 +2,8 @@
 // the machine decided, and a live step's record between begin_* and finish_*.
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +24,13 @@ struct Kernel::Held {
   std::unordered_map<std::string, std::shared_ptr<RunState>> runs;
   std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> live;
   uint64_t next_ticket = 1;
+
+  // ---- pipelined commits (kernel_pipeline.cc) ----
+  std::mutex listener_mu;  // held while the listener runs, so clearing it waits for a call
+  std::function<void()> listener;
+  std::mutex landing_mu;  // guards in_flight's reaching zero (the destructor waits for it)
+  std::condition_variable all_landed;
+  uint64_t in_flight = 0;
 };
 
 // A run's state locked for one step call (kernel.cc active()).

@@ -36,12 +36,12 @@ class LedgerTenantFacts final : public TenantFacts {
 };
 
 // The AppendRequest::in_txn that keeps `facts` (learned by a step's rewrite_result) with the
-// step's own append: no process forgets them. Empty when there are none. `facts` must
-// outlive the append.
+// step's own append: no process forgets them. Empty when there are none. Copied: a
+// pipelined append commits after the step returns.
 inline std::function<Status(AppendTxn&)> keep_tenant_facts(const TenantId& tenant,
                                                            const std::vector<std::string>& facts) {
   if (facts.empty()) return {};
-  return [&facts, tenant](AppendTxn& txn) -> Status {
+  return [facts, tenant](AppendTxn& txn) -> Status {
     for (const std::string& fact : facts) {
       ARTANA_RETURN_IF_ERROR(txn.put_index(kTenantFactsSpace, tenant_fact_key(tenant, fact), "1"));
     }

@@ -14,21 +14,8 @@ bool DeferredAppends::holdable(const AppendRequest& request) {
 }
 
 AppendResult DeferredAppends::predicted(Op& op) {
-  AppendResult result;
-  const uint64_t head = *op.request.expected_head_seq;
-  result.events.reserve(op.request.drafts.size());
-  result.indexes.reserve(op.request.drafts.size());
-  for (size_t i = 0; i < op.request.drafts.size(); ++i) {
-    Event& event = result.events.emplace_back();
-    event.run_id = op.request.run_id;
-    event.seq = head + 1 + i;
-    event.type = op.request.drafts[i].type;
-    // The commit writes the encoded text (prepared) and needs only the draft's type.
-    event.payload = std::move(op.request.drafts[i].payload);
-    result.indexes.push_back(op.prepared.events[i].entries);
-  }
-  result.lease_epoch = op.request.lease_epoch;
-  return result;
+  return predicted_append(op.request, op.prepared, *op.request.expected_head_seq,
+                          op.request.lease_epoch);
 }
 
 bool DeferredAppends::add(std::unique_ptr<Op> op) {

@@ -98,6 +98,10 @@ GroupCommit::~GroupCommit() {
 }
 
 void GroupCommit::submit(const std::vector<WriteOp*>& ops) {
+  if (async_in_flight_.load(std::memory_order_acquire) > 0 &&
+      std::this_thread::get_id() != committer_id_.load(std::memory_order_acquire)) {
+    return submit_behind_async(ops);
+  }
   Writer self;
   self.ops = &ops;
   std::unique_lock<std::mutex> lock(mu_);
@@ -200,9 +204,39 @@ GroupCommit::BatchOutcome GroupCommit::run_batch_once(const std::vector<WriteOp*
   return BatchOutcome::kDone;
 }
 
+void GroupCommit::submit_behind_async(const std::vector<WriteOp*>& ops) {
+  if (ops.empty()) return;
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+  } waiter;
+  waiter.left = ops.size();
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    for (WriteOp* op : ops) {
+      auto forward = std::make_unique<WriteOp>();
+      forward->barrier = op->barrier;
+      forward->bytes_hint = op->bytes_hint;
+      forward->apply = [op](WriteContext& ctx) { return op->apply(ctx); };
+      async_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+      async_queue_.push_back(AsyncItem{std::move(forward), [op, &waiter](WriteOp& done) {
+                                         op->status = done.status;
+                                         std::lock_guard<std::mutex> held(waiter.mu);
+                                         if (--waiter.left == 0) waiter.cv.notify_one();
+                                       }});
+    }
+    // Queued only while async ops are in flight: the committer runs and drains them.
+  }
+  async_cv_.notify_one();
+  std::unique_lock<std::mutex> lock(waiter.mu);
+  waiter.cv.wait(lock, [&] { return waiter.left == 0; });
+}
+
 void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done) {
   {
     std::lock_guard<std::mutex> lock(async_mu_);
+    async_in_flight_.fetch_add(1, std::memory_order_acq_rel);
     async_queue_.push_back(AsyncItem{std::move(op), std::move(on_done)});
     // Started on first use: a store nobody appends to asynchronously (the CLI, most hosts)
     // never pays for a thread.
@@ -211,6 +245,7 @@ void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(W
         name_this_thread("artana-commit");
         committer_loop();
       });
+    committer_id_.store(committer_.get_id(), std::memory_order_release);
   }
   async_cv_.notify_one();
 }
@@ -227,7 +262,10 @@ void GroupCommit::committer_loop() {
     ops.reserve(items.size());
     for (AsyncItem& item : items) ops.push_back(item.op.get());
     submit(ops);
-    for (AsyncItem& item : items) item.on_done(*item.op);
+    for (AsyncItem& item : items) {
+      item.on_done(*item.op);
+      async_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    }
     lock.lock();
   }
 }

@@ -14,9 +14,12 @@
 // batch, grows the map and redoes it: ops must be repeatable.
 //
 // append_async's ops go to a committer thread that joins the same queue, so the caller's
-// thread never waits for a sync. Thread-safe.
+// thread never waits for a sync. Writes commit in the order they were issued: while async
+// ops are queued or committing, a synchronous submit queues behind them and waits (a run's
+// lease release must not overtake its pipelined appends). Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -93,6 +96,8 @@ class GroupCommit {
   void submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done);
 
  private:
+  // submit() while async ops are in flight: `ops` join the committer's queue, in order.
+  void submit_behind_async(const std::vector<WriteOp*>& ops);
   struct Writer;
   void commit_batch(std::vector<WriteOp*>& ops);
   enum class BatchOutcome { kDone, kMapFull, kPoisoned };
@@ -114,6 +119,8 @@ class GroupCommit {
   std::condition_variable async_cv_;
   std::deque<AsyncItem> async_queue_;
   bool stopping_ = false;
+  std::atomic<size_t> async_in_flight_{0};  // queued or committing, until their on_done ran
+  std::atomic<std::thread::id> committer_id_{};
   std::thread committer_;  // started by the first submit_async (under async_mu_)
 };
 

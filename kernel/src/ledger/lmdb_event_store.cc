@@ -12,6 +12,7 @@
 #include "ledger/ledger_reader.h"
 #include "ledger/ledger_verify.h"
 #include "ledger/payload_prefetch.h"
+#include "ledger/pipelined_appends.h"
 #include "ledger/run_indexes.h"
 #include "ledger/summary_index.h"
 #include "ledger/write_ops.h"
@@ -88,6 +89,39 @@ class LmdbEventStore final : public EventStore {
 
   void flush() override {
     if (!deferred_.empty()) submit({});
+  }
+
+  Result<AppendResult> append_pipelined(AppendRequest request,
+                                        std::function<void(const Status&)> on_committed) override {
+    // No sync to wait for, or an operator's append (it neither takes nor keeps the lease):
+    // committed here.
+    if (durability_ == Durability::kNone || request.outside_owner)
+      return EventStore::append_pipelined(std::move(request), std::move(on_committed));
+    ARTANA_RETURN_IF_ERROR(deferred_.take_failure(request.run_id));
+    flush();  // a run's held events commit before what it writes next
+    return pipelined_.issue(std::move(request), std::move(on_committed));
+  }
+
+  void renew_lease_pipelined(const RunId& run, uint64_t lease_epoch,
+                             std::function<void(const Status&)> on_done) override {
+    if (durability_ == Durability::kNone)
+      return EventStore::renew_lease_pipelined(run, lease_epoch, std::move(on_done));
+    auto op = std::make_unique<WriteOp>();
+    op->apply = [this, run, lease_epoch](ledger::WriteContext& ctx) {
+      return ledger::apply_renew_lease(ctx, config_, run, lease_epoch);
+    };
+    pipelined_.issue_op(run, std::move(op), std::move(on_done));
+  }
+
+  void release_lease_pipelined(const RunId& run, uint64_t lease_epoch,
+                               std::function<void(const Status&)> on_done) override {
+    if (durability_ == Durability::kNone)
+      return EventStore::release_lease_pipelined(run, lease_epoch, std::move(on_done));
+    auto op = std::make_unique<WriteOp>();
+    op->apply = [run, lease_epoch](ledger::WriteContext& ctx) {
+      return ledger::apply_release_lease(ctx, run, lease_epoch);
+    };
+    pipelined_.issue_op(run, std::move(op), std::move(on_done));
   }
 
   void append_async(AppendRequest request,
@@ -168,6 +202,7 @@ class LmdbEventStore final : public EventStore {
                                                       const std::vector<uint64_t>& seqs,
                                                       size_t max_bytes) override {
     flush();
+    pipelined_.wait_for(run);
     if (auto prefetched = prefetch_.take(run, seqs, max_bytes)) return std::move(*prefetched);
     return read_texts_here(run, seqs, max_bytes);
   }
@@ -192,6 +227,7 @@ class LmdbEventStore final : public EventStore {
   template <typename T, typename ReadOne>
   Result<std::vector<T>> read_batch(const RunId& run, const std::vector<uint64_t>& seqs,
                                     size_t max_bytes, ReadOne read_one) {
+    pipelined_.wait_for(run);
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -335,11 +371,13 @@ class LmdbEventStore final : public EventStore {
 
   Status sync() override {
     flush();
+    pipelined_.wait_all();
     return env_->sync();
   }
 
   Result<VerifyReport> verify(std::optional<RunId> run) override {
     flush();
+    pipelined_.wait_all();
     return ledger::verify_in_child(*env_, run);
   }
 
@@ -347,6 +385,7 @@ class LmdbEventStore final : public EventStore {
                       const std::function<Status(std::string_view)>& write,
                       ExportOptions options) override {
     flush();
+    pipelined_.wait_all();
     return ledger::export_events(*env_, run, write, options);
   }
 
@@ -392,10 +431,12 @@ class LmdbEventStore final : public EventStore {
 
  private:
   // Calls `body(reader, record)` on one snapshot holding `run`, once the held appends are
-  // flushed (a read sees every append that returned). R: what the caller returns.
+  // flushed and its pipelined appends committed (a read sees every append that returned).
+  // R: what the caller returns.
   template <typename Body, typename R = std::invoke_result_t<Body, LedgerReader&, const RunRecord&>>
   R read_run(const RunId& run, Body&& body) {
     flush();
+    pipelined_.wait_for(run);
     ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
     LedgerReader reader(*env_, txn.get());
     ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
@@ -410,6 +451,7 @@ class LmdbEventStore final : public EventStore {
   ledger::StoreConfig config_;
   GroupCommit commits_;
   ledger::DeferredAppends deferred_;
+  ledger::PipelinedAppends pipelined_{*env_, config_, commits_};
   // Declared after env_: its thread stops before the environment closes.
   ledger::PayloadPrefetch prefetch_{
       [this](const RunId& run, const std::vector<uint64_t>& seqs, size_t max_bytes) {

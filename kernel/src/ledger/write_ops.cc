@@ -92,44 +92,27 @@ class AppendTxnImpl : public AppendTxn {
 
 Status take_or_check_lease(const StoreConfig& config, const AppendRequest& request,
                            RunRecord& record) {
-  const ProcessIdentity& me = this_process();
-  Lease& lease = record.lease;
   const int64_t now = config.clock_us();
-  const bool ours = !lease.owner_id.empty() && lease.owner_id == me.owner_id;
-  if (request.lease_epoch == 0) {
-    if (!lease.owner_id.empty() && !ours) {
-      const bool expired = lease.expires_at_us <= now;
-      const bool dead = lease.host == me.host && !process_alive(lease.pid, lease.pid_start);
-      if (!expired && !dead) {
-        return Status::lease_held(
-            "run '{}' is owned by {} (pid {} on {}, epoch {}) for another {} ms; stop that "
-            "process or wait for its lease to expire",
-            record.run_id, lease.owner_id, lease.pid, lease.host, lease.epoch,
-            (lease.expires_at_us - now) / 1000);
-      }
-    }
-    if (!ours && lease.owner_id.empty() && lease.epoch > 0) {
+  ARTANA_ASSIGN_OR_RETURN(bool takes, lease_takeover(request, record, now));
+  Lease& lease = record.lease;
+  if (takes) {
+    if (lease.owner_id.empty() && lease.epoch > 0) {
       kernel_log().info("lease taken run={} epoch={} (released by its last owner)", record.run_id,
                         lease.epoch);
     }
-    if (!ours && !lease.owner_id.empty()) {
+    if (!lease.owner_id.empty()) {
       kernel_log().info("lease taken over run={} from={} epoch={} reason={} expired_ms_ago={}",
                         record.run_id, lease.owner_id, lease.epoch,
                         lease.expires_at_us <= now ? "expired" : "owner process gone",
                         (now - lease.expires_at_us) / 1000);
     }
-    if (!ours) {
-      // A takeover (or a first owner): the new epoch fences every append of the old owner.
-      lease.epoch += 1;
-      lease.owner_id = me.owner_id;
-      lease.host = me.host;
-      lease.pid = me.pid;
-      lease.pid_start = me.start_ticks;
-    }
-  } else if (!ours || lease.epoch != request.lease_epoch) {
-    return Status::fenced(
-        "run '{}': lease epoch {} is stale; the run is now owned by {} at epoch {}", record.run_id,
-        request.lease_epoch, lease.owner_id.empty() ? "nobody" : lease.owner_id, lease.epoch);
+    // A takeover (or a first owner): the new epoch fences every append of the old owner.
+    const ProcessIdentity& me = this_process();
+    lease.epoch += 1;
+    lease.owner_id = me.owner_id;
+    lease.host = me.host;
+    lease.pid = me.pid;
+    lease.pid_start = me.start_ticks;
   }
   lease.expires_at_us = now + config.lease_ttl_us;
   return Status();
@@ -177,6 +160,30 @@ Status add_tree_spend(WriteContext& ctx, LedgerReader& reader, const RunRecord& 
 }
 
 }  // namespace
+
+Result<bool> lease_takeover(const AppendRequest& request, const RunRecord& record, int64_t now) {
+  const ProcessIdentity& me = this_process();
+  const Lease& lease = record.lease;
+  const bool ours = !lease.owner_id.empty() && lease.owner_id == me.owner_id;
+  if (request.lease_epoch != 0) {
+    if (ours && lease.epoch == request.lease_epoch) return false;
+    return Status::fenced(
+        "run '{}': lease epoch {} is stale; the run is now owned by {} at epoch {}", record.run_id,
+        request.lease_epoch, lease.owner_id.empty() ? "nobody" : lease.owner_id, lease.epoch);
+  }
+  if (!lease.owner_id.empty() && !ours) {
+    const bool expired = lease.expires_at_us <= now;
+    const bool dead = lease.host == me.host && !process_alive(lease.pid, lease.pid_start);
+    if (!expired && !dead) {
+      return Status::lease_held(
+          "run '{}' is owned by {} (pid {} on {}, epoch {}) for another {} ms; stop that "
+          "process or wait for its lease to expire",
+          record.run_id, lease.owner_id, lease.pid, lease.host, lease.epoch,
+          (lease.expires_at_us - now) / 1000);
+    }
+  }
+  return !ours;
+}
 
 Result<std::string> aux_index_key(std::string_view space, std::string_view key) {
   if (space.empty() || space.find('\0') != std::string_view::npos ||
@@ -305,6 +312,23 @@ Status check_append_request(const AppendRequest& request) {
         request.run_id.str());
   }
   return Status();
+}
+
+AppendResult predicted_append(AppendRequest& request, const PreparedAppend& prepared, uint64_t head,
+                              uint64_t lease_epoch) {
+  AppendResult result;
+  result.events.reserve(request.drafts.size());
+  result.indexes.reserve(request.drafts.size());
+  for (size_t i = 0; i < request.drafts.size(); ++i) {
+    Event& event = result.events.emplace_back();
+    event.run_id = request.run_id;
+    event.seq = head + 1 + i;
+    event.type = request.drafts[i].type;
+    event.payload = std::move(request.drafts[i].payload);
+    result.indexes.push_back(prepared.events[i].entries);
+  }
+  result.lease_epoch = lease_epoch;
+  return result;
 }
 
 void attach_payloads(AppendRequest& request, PreparedAppend& prepared, AppendResult& result) {

@@ -13,6 +13,7 @@
 #include "artana/kernel/lmdb_event_store.h"
 #include "ledger/blob_store.h"
 #include "ledger/group_commit.h"
+#include "ledger/run_record.h"
 
 namespace artana::kernel::ledger {
 
@@ -50,6 +51,19 @@ Status check_append_request(const AppendRequest& request);
 // indexed for them is handed on: moved, not copied, and only now, because a batch may be
 // redone until it commits.
 void attach_payloads(AppendRequest& request, PreparedAppend& prepared, AppendResult& result);
+
+// Whether `request` may append to `record` with its lease as it stands at `now`: refused
+// (kLeaseHeld: another live owner holds it; kFenced: the request's epoch is stale), or
+// whether the append takes the lease (a new epoch) rather than keeping this owner's.
+Result<bool> lease_takeover(const AppendRequest& request, const RunRecord& record, int64_t now);
+
+// The result an append of `request` (prepared as `prepared`) will have once committed after
+// `head`, as far as it is known before the commit: its events' run, seqs, types and payloads
+// (moved out of the request: the commit needs only the prepared texts and the types), their
+// index entries (copied) and `lease_epoch`. Not what only the transaction knows: hashes,
+// timestamps, event ids.
+AppendResult predicted_append(AppendRequest& request, const PreparedAppend& prepared, uint64_t head,
+                              uint64_t lease_epoch);
 
 Status apply_append(WriteContext& ctx, const StoreConfig& config, AppendRequest& request,
                     const PreparedAppend& prepared, AppendResult& result);

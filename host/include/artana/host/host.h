@@ -12,6 +12,7 @@
 // thread-safe. Not copyable.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -252,6 +253,10 @@ class Host {
   // outside): at the tick's end a stopped child is settled and an idle run parked.
   void may_have_stopped(ScriptRun& run);
   ScriptRun* live_run(uint64_t serial) const;
+  // `run` goes on only once its pipelined appends land (the kernel's listener says when).
+  void hold_for_commits(ScriptRun& run);
+  // The runs held whose appends have landed go on.
+  void release_landed();
   bool nothing_to_do(int64_t now_us, int64_t steady_us) const;
   void wake_due_timers(int64_t now_us);
   void run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result);
@@ -369,6 +374,8 @@ class Host {
   std::set<std::string> secret_env_;
   // After io_: its wake function pokes io_'s descriptor, so it closes first.
   std::unique_ptr<NativeInbox> native_;
+  // Set by the kernel's commit listener (the store's commit thread): some append landed.
+  std::atomic<bool> commits_landed_{false};
 };
 
 }  // namespace artana::host

@@ -237,6 +237,26 @@ class EventStore {
   virtual void append_async(AppendRequest request,
                             std::function<void(Result<AppendResult>)> on_done) = 0;
 
+  // A pipelined append: the result at once, the commit on the store's commit thread behind
+  // every write issued before it, so the caller's thread never waits for a sync. The result
+  // is the one the commit will have, minus what only the transaction knows (hashes,
+  // timestamps, event ids): seqs after the request's expected head (which it needs, unless
+  // it creates the run), its index entries, the lease epoch (taking the lease: the one the
+  // run's record gives now; a takeover before the commit fails the append as fenced).
+  // `on_committed` runs on the commit thread (keep it short) once the append has committed
+  // — synced as the durability mode and `barrier` ask — or failed; never when this returns
+  // an error (nothing was issued). A read of the run waits for its appends issued before
+  // it. An append that fails takes the run's later pipelined appends with it (their
+  // expected heads are never reached). The base class appends here, then calls on_committed.
+  virtual Result<AppendResult> append_pipelined(AppendRequest request,
+                                                std::function<void(const Status&)> on_committed);
+  // Lease writes in the same order as the run's pipelined appends, without waiting:
+  // `on_done` as above. The base class writes here.
+  virtual void renew_lease_pipelined(const RunId& run, uint64_t lease_epoch,
+                                     std::function<void(const Status&)> on_done);
+  virtual void release_lease_pipelined(const RunId& run, uint64_t lease_epoch,
+                                       std::function<void(const Status&)> on_done);
+
   // Events with seq >= from_seq, in order; for a fork, the shared prefix comes from its parent.
   virtual Result<std::vector<Event>> read(const RunId& run, uint64_t from_seq = 1,
                                           size_t limit = SIZE_MAX) = 0;

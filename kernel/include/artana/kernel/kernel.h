@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "artana/kernel/commit_mark.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel_types.h"
 #include "artana/kernel/middleware.h"
@@ -250,6 +251,15 @@ class Kernel {
   // What this kernel holds in memory now.
   KernelStats stats();
 
+  // ---- pipelined commits (KernelOptions::pipelined_commits; kernel_pipeline.cc) ----
+  // The mark of `run`'s pipelined appends, its fork chain's included: a host lets nothing
+  // of the run be seen outside while it is pending(), and a failed() one halted the run.
+  Result<std::shared_ptr<const CommitMark>> commit_mark(const TenantId& caller, const RunId& run);
+  // Called on the store's commit thread each time a pipelined append or lease write lands
+  // (keep it short: wake your loop). An empty function clears it, waiting for a call in
+  // progress to return.
+  void set_commit_listener(std::function<void()> listener);
+
   // ---- sources ----
   // Script sources, content-addressed and shared by every tenant (EventStore::put_blob):
   // store_source returns the hex SHA-256 a run records, load_source gets the exact bytes back
@@ -333,6 +343,15 @@ class Kernel {
   // what was appended to the state.
   static AppendRequest request_for(const RunState& state, std::vector<EventDraft> drafts);
   Result<AppendResult> commit(RunState& state, AppendRequest request);
+  // The store's pipelined append of `request`, counted on the state's mark (kernel_pipeline.cc).
+  Result<AppendResult> send_pipelined(RunState& state, AppendRequest request);
+  // On the commit thread: a pipelined write of `run` landed with `status`.
+  void landed(CommitMark& mark, const RunId& run, const Status& status);
+  // A pipelined write counted before it is issued (the destructor waits for every one).
+  void count_pipelined(CommitMark& mark);
+  // A commit of the run failed: the state is ahead of the ledger, so the failure becomes its
+  // sticky halt. REQUIRES: state.mu held.
+  void note_commit_failure(RunState& state);
   // The store's append of `request` (to `run`) between the crash tests' fault points; a
   // fenced append is logged.
   Result<AppendResult> send(const RunId& run, AppendRequest request);
@@ -377,6 +396,7 @@ class Kernel {
   std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
   std::function<void(const Event&)> on_event_;           // KernelOptions::on_event
   bool values_rewritten_ = false;                        // some middleware rewrites_values()
+  bool pipelined_ = false;                               // KernelOptions::pipelined_commits
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::unique_ptr<Held> held_;            // the runs loaded and the live steps (step_machine.h)
 };

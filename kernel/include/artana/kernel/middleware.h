@@ -174,6 +174,15 @@ struct KernelOptions {
   // on the thread that committed it, after the commit. Must not call the kernel: an embedding
   // app's event callback queues what it hears here and hands it over later.
   std::function<void(const Event&)> on_event;
+  // Appends of runs this kernel executes return before they are committed: the store's
+  // commit thread commits them in order (EventStore::append_pipelined) and the run's
+  // CommitMark (Kernel::commit_mark) says when they have landed. The caller's thread then
+  // never waits for a sync; the caller must not let anything outside see a step's result
+  // (a script resumed, a side effect started, a run reported ended) before its mark has no
+  // commit pending. A failed commit halts the run (its error, sticky); what the ledger holds
+  // stands. Off: every append returns committed. Calls on behalf of an operator (cancel's
+  // request to another process) are always committed before they return.
+  bool pipelined_commits = false;
 };
 
 }  // namespace artana::kernel

@@ -109,6 +109,11 @@ void push_syscall(lua_State* L, SyscallOp op);
 int push_resume_values(lua_State* main, lua_State* thread, const kernel::Json* value,
                        const BoundaryError* error);
 
+// Makes `thread`, suspended in a syscall that answered kWait, return `reply` when resumed,
+// as if the handler had answered with it at once (a host holding a reply back until what
+// it recorded is durable). `reply` must live until then. Returns the number of values to
+// resume `thread` with (2), or -1 when its stack cannot grow.   [-0, +0, -]
+int push_held_reply(lua_State* thread, SyscallReply* reply);
 // True when a host thread's lua_resume ended in a waiting syscall (its `nresults` yielded
 // values start with the syscall sentinel), as opposed to a time slice or a script's own
 // coroutine.yield at the top level.   [-0, +0, -]
