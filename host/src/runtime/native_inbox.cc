@@ -11,6 +11,8 @@ struct NativeInbox::Shared {
   std::mutex mu;
   std::deque<std::pair<uint64_t, NativeReply>> done;  // token, reply
   std::atomic<size_t> count{0};
+  // Its own lock: the wake is a system call, made holding no lock the host's thread takes.
+  std::mutex wake_mu;
   std::function<void()> wake;
 };
 
@@ -39,7 +41,7 @@ Registry& registry() {
 
 CompleteResult complete_native(uint64_t token, NativeReply reply) {
   Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
+  std::unique_lock<std::mutex> lock(r.mu);
   auto it = r.entries.find(token);
   if (it == r.entries.end()) {
     return token != 0 && token < r.next ? CompleteResult::kAlreadyDone
@@ -56,8 +58,10 @@ CompleteResult complete_native(uint64_t token, NativeReply reply) {
     inbox->done.emplace_back(token, std::move(reply));
     inbox->count.fetch_add(1, std::memory_order_release);
   }
-  // Under the registry's lock: the host cannot finish closing (~NativeInbox takes it) while
-  // its wake function runs.
+  lock.unlock();
+  // Under the wake's own lock: the host cannot finish closing (~NativeInbox takes it) while
+  // its wake function runs, and the registry is free meanwhile.
+  std::lock_guard<std::mutex> wake_lock(inbox->wake_mu);
   if (inbox->wake) inbox->wake();
   return CompleteResult::kDone;
 }
@@ -77,6 +81,7 @@ NativeInbox::~NativeInbox() {
       it->second.inbox.reset();
     }
   }
+  std::lock_guard<std::mutex> wake_lock(shared_->wake_mu);
   shared_->wake = nullptr;
 }
 

@@ -1,5 +1,8 @@
 #include "state_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <system_error>
 
 namespace artana::host {
@@ -78,6 +81,11 @@ void StatePool::retire(std::unique_ptr<lua::LuaState> state) {
 }
 
 void StatePool::run() {
+  pthread_setname_np(pthread_self(), "artana-states");
+  // Background work (SCHED_BATCH): a ticking thread taking a state made ahead is not
+  // preempted by this one starting on the next. Best effort.
+  sched_param param{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     wake_.wait(lock, [this] {

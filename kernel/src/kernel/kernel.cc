@@ -67,8 +67,8 @@ Result<std::unique_ptr<Kernel>> Kernel::open(EventStore& store, KernelOptions op
 
 Kernel::~Kernel() {
   // The commit thread's callbacks use this kernel: every pipelined write lands first.
-  std::unique_lock<std::mutex> lock(held_->landing_mu);
-  held_->all_landed.wait(lock, [this] { return held_->in_flight == 0; });
+  for (uint32_t n; (n = held_->in_flight.load(std::memory_order_acquire)) != 0;)
+    held_->in_flight.wait(n, std::memory_order_acquire);
 }
 
 RunId Kernel::new_run_id() { return RunId("run_" + random_id()); }

@@ -17,8 +17,7 @@ namespace artana::kernel {
 
 void Kernel::count_pipelined(CommitMark& mark) {
   mark.issue();
-  std::lock_guard<std::mutex> lock(held_->landing_mu);
-  ++held_->in_flight;
+  held_->in_flight.fetch_add(1, std::memory_order_acq_rel);
 }
 
 Result<AppendResult> Kernel::send_pipelined(RunState& state, AppendRequest request) {
@@ -52,8 +51,7 @@ void Kernel::landed(CommitMark& mark, const RunId& run, const Status& status) {
     std::lock_guard<std::mutex> lock(held_->listener_mu);
     if (held_->listener) held_->listener();
   }
-  std::lock_guard<std::mutex> lock(held_->landing_mu);
-  if (--held_->in_flight == 0) held_->all_landed.notify_all();
+  if (held_->in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) held_->in_flight.notify_all();
 }
 
 void Kernel::note_commit_failure(RunState& state) {

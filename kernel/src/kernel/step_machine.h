@@ -2,7 +2,7 @@
 // the machine decided, and a live step's record between begin_* and finish_*.
 #pragma once
 
-#include <condition_variable>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,9 +28,9 @@ struct Kernel::Held {
   // ---- pipelined commits (kernel_pipeline.cc) ----
   std::mutex listener_mu;  // held while the listener runs, so clearing it waits for a call
   std::function<void()> listener;
-  std::mutex landing_mu;  // guards in_flight's reaching zero (the destructor waits for it)
-  std::condition_variable all_landed;
-  uint64_t in_flight = 0;
+  // Pipelined writes issued and not landed (the destructor waits for none). An atomic, not a
+  // lock the ticking thread would share with the commit thread.
+  std::atomic<uint32_t> in_flight{0};
 };
 
 // A run's state locked for one step call (kernel.cc active()).

@@ -1,4 +1,6 @@
 #include "ledger/group_commit.h"
+
+#include <algorithm>
 #include "ledger/worker_stop.h"
 
 namespace artana::kernel::ledger {
@@ -86,15 +88,30 @@ struct GroupCommit::Writer {
 };
 
 GroupCommit::GroupCommit(LedgerEnv& env, Durability durability)
-    : env_(env), durability_(durability) {}
+    : env_(env), durability_(durability) {
+  // A store that syncs gets its committer now, not inside a host's tick (the first pipelined
+  // append would start it there). Without syncs appends commit on the caller's thread.
+  if (durability_ != Durability::kNone) start_committer();
+}
+
+void GroupCommit::start_committer() {
+  if (started_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(start_mu_);
+  if (committer_.joinable()) return;
+  committer_ = std::thread([this] {
+    name_this_thread("artana-commit");
+    run_as_background();
+    committer_loop();
+  });
+  committer_id_.store(committer_.get_id(), std::memory_order_release);
+  started_.store(true, std::memory_order_release);
+}
 
 GroupCommit::~GroupCommit() {
-  {
-    std::lock_guard<std::mutex> lock(async_mu_);
-    stopping_ = true;
-  }
-  async_cv_.notify_all();
-  if (committer_.joinable()) committer_.join();
+  stopping_.store(true, std::memory_order_release);
+  signal_.fetch_add(1, std::memory_order_release);
+  signal_.notify_all();
+  if (committer_.joinable()) committer_.join();  // it drains what was queued first
 }
 
 void GroupCommit::submit(const std::vector<WriteOp*>& ops) {
@@ -102,6 +119,10 @@ void GroupCommit::submit(const std::vector<WriteOp*>& ops) {
       std::this_thread::get_id() != committer_id_.load(std::memory_order_acquire)) {
     return submit_behind_async(ops);
   }
+  submit_now(ops);
+}
+
+void GroupCommit::submit_now(const std::vector<WriteOp*>& ops) {
   Writer self;
   self.ops = &ops;
   std::unique_lock<std::mutex> lock(mu_);
@@ -204,6 +225,30 @@ GroupCommit::BatchOutcome GroupCommit::run_batch_once(const std::vector<WriteOp*
   return BatchOutcome::kDone;
 }
 
+void GroupCommit::push_async(AsyncItem* item) {
+  async_in_flight_.fetch_add(1, std::memory_order_acq_rel);
+  AsyncItem* head = incoming_.load(std::memory_order_relaxed);
+  do {
+    item->next = head;
+  } while (!incoming_.compare_exchange_weak(head, item, std::memory_order_release,
+                                            std::memory_order_relaxed));
+  signal_.fetch_add(1, std::memory_order_release);
+  signal_.notify_one();  // a system call only when the committer sleeps
+}
+
+std::vector<std::unique_ptr<GroupCommit::AsyncItem>> GroupCommit::take_async() {
+  // Taking the whole stack at once: no ABA (nothing is popped one by one).
+  AsyncItem* head = incoming_.exchange(nullptr, std::memory_order_acquire);
+  std::vector<std::unique_ptr<AsyncItem>> items;
+  for (AsyncItem* item = head; item != nullptr;) {
+    AsyncItem* next = item->next;
+    items.emplace_back(item);
+    item = next;
+  }
+  std::reverse(items.begin(), items.end());  // oldest first
+  return items;
+}
+
 void GroupCommit::submit_behind_async(const std::vector<WriteOp*>& ops) {
   if (ops.empty()) return;
   struct Waiter {
@@ -212,61 +257,67 @@ void GroupCommit::submit_behind_async(const std::vector<WriteOp*>& ops) {
     size_t left = 0;
   } waiter;
   waiter.left = ops.size();
-  {
-    std::lock_guard<std::mutex> lock(async_mu_);
-    for (WriteOp* op : ops) {
-      auto forward = std::make_unique<WriteOp>();
-      forward->barrier = op->barrier;
-      forward->bytes_hint = op->bytes_hint;
-      forward->apply = [op](WriteContext& ctx) { return op->apply(ctx); };
-      async_in_flight_.fetch_add(1, std::memory_order_acq_rel);
-      async_queue_.push_back(AsyncItem{std::move(forward), [op, &waiter](WriteOp& done) {
-                                         op->status = done.status;
-                                         std::lock_guard<std::mutex> held(waiter.mu);
-                                         if (--waiter.left == 0) waiter.cv.notify_one();
-                                       }});
-    }
-    // Queued only while async ops are in flight: the committer runs and drains them.
+  for (WriteOp* op : ops) {
+    auto item = std::make_unique<AsyncItem>();
+    item->op = std::make_unique<WriteOp>();
+    item->op->barrier = op->barrier;
+    item->op->bytes_hint = op->bytes_hint;
+    item->op->apply = [op](WriteContext& ctx) { return op->apply(ctx); };
+    item->on_done = [op, &waiter](WriteOp& done) {
+      op->status = done.status;
+      std::lock_guard<std::mutex> held(waiter.mu);
+      if (--waiter.left == 0) waiter.cv.notify_one();
+    };
+    push_async(item.release());
   }
-  async_cv_.notify_one();
   std::unique_lock<std::mutex> lock(waiter.mu);
   waiter.cv.wait(lock, [&] { return waiter.left == 0; });
 }
 
 void GroupCommit::submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done) {
-  {
-    std::lock_guard<std::mutex> lock(async_mu_);
-    async_in_flight_.fetch_add(1, std::memory_order_acq_rel);
-    async_queue_.push_back(AsyncItem{std::move(op), std::move(on_done)});
-    // Started on first use: a store nobody appends to asynchronously (the CLI, most hosts)
-    // never pays for a thread.
-    if (!committer_.joinable())
-      committer_ = std::thread([this] {
-        name_this_thread("artana-commit");
-        committer_loop();
-      });
-    committer_id_.store(committer_.get_id(), std::memory_order_release);
+  start_committer();  // for a store without syncs: on first use
+  auto item = std::make_unique<AsyncItem>();
+  item->op = std::move(op);
+  item->on_done = std::move(on_done);
+  push_async(item.release());
+}
+
+void GroupCommit::commit_items(std::vector<std::unique_ptr<AsyncItem>>& items) {
+  std::vector<WriteOp*> ops;
+  ops.reserve(items.size());
+  for (const auto& item : items) ops.push_back(item->op.get());
+  submit_now(ops);  // these are the async ops: nothing to queue behind
+  for (const auto& item : items) {
+    item->on_done(*item->op);
+    async_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
   }
-  async_cv_.notify_one();
+}
+
+bool GroupCommit::commit_queued_here() {
+  if (incoming_.load(std::memory_order_acquire) == nullptr) return false;
+  std::unique_lock<std::mutex> lock(drain_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // the committer is at it
+  std::vector<std::unique_ptr<AsyncItem>> items = take_async();
+  if (items.empty()) return false;
+  commit_items(items);
+  return true;
 }
 
 void GroupCommit::committer_loop() {
-  std::unique_lock<std::mutex> lock(async_mu_);
   for (;;) {
-    async_cv_.wait(lock, [this] { return stopping_ || !async_queue_.empty(); });
-    if (async_queue_.empty()) return;  // stopping, and everything was committed
-    std::deque<AsyncItem> items;
-    items.swap(async_queue_);
-    lock.unlock();
-    std::vector<WriteOp*> ops;
-    ops.reserve(items.size());
-    for (AsyncItem& item : items) ops.push_back(item.op.get());
-    submit(ops);
-    for (AsyncItem& item : items) {
-      item.on_done(*item.op);
-      async_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+    const uint32_t seen = signal_.load(std::memory_order_acquire);
+    bool took = false;
+    {
+      std::lock_guard<std::mutex> lock(drain_mu_);
+      std::vector<std::unique_ptr<AsyncItem>> items = take_async();
+      took = !items.empty();
+      if (took) commit_items(items);
     }
-    lock.lock();
+    if (took) continue;
+    if (stopping_.load(std::memory_order_acquire) &&
+        incoming_.load(std::memory_order_acquire) == nullptr)
+      return;                                       // everything was committed
+    signal_.wait(seen, std::memory_order_acquire);  // returns once a push bumped it
   }
 }
 

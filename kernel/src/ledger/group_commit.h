@@ -94,8 +94,15 @@ class GroupCommit {
   void submit(const std::vector<WriteOp*>& ops);
   // The same from the committer thread; `on_done` runs there afterwards.
   void submit_async(std::unique_ptr<WriteOp> op, std::function<void(WriteOp&)> on_done);
+  // Commits the async ops queued now on the calling thread (their on_done run here), unless
+  // the committer is at it: a thread with nothing else to do commits what it queued rather
+  // than waking the committer and sleeping until it is done. True when it committed some.
+  bool commit_queued_here();
 
  private:
+  void start_committer();
+  // submit()'s commit, in the writers' queue, without looking at the async ops.
+  void submit_now(const std::vector<WriteOp*>& ops);
   // submit() while async ops are in flight: `ops` join the committer's queue, in order.
   void submit_behind_async(const std::vector<WriteOp*>& ops);
   struct Writer;
@@ -111,17 +118,30 @@ class GroupCommit {
   std::mutex mu_;
   std::deque<Writer*> writers_;
 
+  // The async queue takes no lock: a producer (a host's ticking thread) never waits for the
+  // committer to let go of one. Producers push onto a stack; the committer takes it whole
+  // and reverses it, so ops commit in the order they were pushed.
   struct AsyncItem {
     std::unique_ptr<WriteOp> op;
     std::function<void(WriteOp&)> on_done;
+    AsyncItem* next = nullptr;
   };
-  std::mutex async_mu_;
-  std::condition_variable async_cv_;
-  std::deque<AsyncItem> async_queue_;
-  bool stopping_ = false;
+  void push_async(AsyncItem* item);
+  std::vector<std::unique_ptr<AsyncItem>> take_async();
+  std::atomic<AsyncItem*> incoming_{nullptr};
+  std::atomic<uint32_t> signal_{
+      0};  // bumped after each push and at stop: the committer waits on it
+  std::atomic<bool> stopping_{false};
+  // Held from taking async ops to their on_done: batches commit in the order they were
+  // taken, whichever thread commits them.
+  std::mutex drain_mu_;
+  // Commits `items` (taken under drain_mu_) and runs their on_done.
+  void commit_items(std::vector<std::unique_ptr<AsyncItem>>& items);
   std::atomic<size_t> async_in_flight_{0};  // queued or committing, until their on_done ran
   std::atomic<std::thread::id> committer_id_{};
-  std::thread committer_;  // started by the first submit_async (under async_mu_)
+  std::atomic<bool> started_{false};
+  std::mutex start_mu_;    // starting the committer
+  std::thread committer_;  // started with a store that syncs, else by the first submit_async
 };
 
 }  // namespace artana::kernel::ledger

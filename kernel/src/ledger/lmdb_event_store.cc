@@ -102,6 +102,8 @@ class LmdbEventStore final : public EventStore {
     return pipelined_.issue(std::move(request), std::move(on_committed));
   }
 
+  void commit_queued() override { commits_.commit_queued_here(); }
+
   void renew_lease_pipelined(const RunId& run, uint64_t lease_epoch,
                              std::function<void(const Status&)> on_done) override {
     if (durability_ == Durability::kNone)
@@ -171,10 +173,14 @@ class LmdbEventStore final : public EventStore {
         });
   }
 
+  // What is committed so far, without waiting for the run's pipelined appends: a status
+  // an application asks for every frame must not wait for a sync.
   Result<RunInfo> head(const RunId& run) override {
-    return read_run(run, [&](LedgerReader&, const RunRecord& record) -> Result<RunInfo> {
-      return ledger::to_run_info(record);
-    });
+    flush();
+    ARTANA_ASSIGN_OR_RETURN(auto txn, env_->begin_read());
+    LedgerReader reader(*env_, txn.get());
+    ARTANA_ASSIGN_OR_RETURN(RunRecord record, reader.run_by_id(run.str()));
+    return ledger::to_run_info(record);
   }
 
   Result<Event> read_event(const RunId& run, uint64_t seq) override {

@@ -95,6 +95,8 @@ void PipelinedAppends::untrack(const std::string& run) {
   auto it = by_run_.find(run);
   if (it != by_run_.end() && --it->second == 0) by_run_.erase(it);
   in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  // Under the lock: once a waiter (the destructor) sees nothing in flight, this object may
+  // go. Without waiters the broadcast makes no system call.
   landed_.notify_all();
 }
 

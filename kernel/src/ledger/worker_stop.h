@@ -4,6 +4,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -14,6 +15,15 @@ namespace artana::kernel::ledger {
 // Names the calling thread (at most 15 characters), so `top -H`, `perf` and debuggers tell
 // the ledger's threads from the embedding application's.
 inline void name_this_thread(const char* name) { pthread_setname_np(pthread_self(), name); }
+
+// Makes the calling thread background work for the scheduler (SCHED_BATCH): it gets its
+// share of the CPU but does not preempt the thread that woke it. A host's ticking thread
+// that hands a commit over (or takes a state made ahead) then finishes its tick rather than
+// waiting in the middle of it, on two cores, for the helper to run first. Best effort.
+inline void run_as_background() {
+  sched_param param{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+}
 
 // Sets `stopping`, wakes the worker and joins it (if it was ever started).
 inline void stop_worker(std::mutex& mu, std::condition_variable& wake, bool& stopping,

@@ -188,7 +188,8 @@ class Host {
   size_t in_flight() const;
   // Waits until a request in flight completes or `max` passes (an app's loop gives its next
   // timer or frame); true when a completion is waiting for tick(). Returns at once when
-  // nothing is in flight and `max` is zero.
+  // nothing is in flight and `max` is zero. Runs waiting for their steps to land: their
+  // commits are made here, on this thread, outside any tick (Kernel::commit_queued).
   bool wait_for_work(std::chrono::microseconds max);
   // A file descriptor readable while completions wait for tick(): for an app that polls its
   // own descriptors. Valid for the Host's life.

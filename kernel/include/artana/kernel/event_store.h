@@ -246,10 +246,16 @@ class EventStore {
   // `on_committed` runs on the commit thread (keep it short) once the append has committed
   // — synced as the durability mode and `barrier` ask — or failed; never when this returns
   // an error (nothing was issued). A read of the run waits for its appends issued before
-  // it. An append that fails takes the run's later pipelined appends with it (their
+  // it (head and run_info excepted: they say what is committed). An append that fails
+  // takes the run's later pipelined appends with it (their
   // expected heads are never reached). The base class appends here, then calls on_committed.
   virtual Result<AppendResult> append_pipelined(AppendRequest request,
                                                 std::function<void(const Status&)> on_committed);
+  // Commits the pipelined writes queued now on the calling thread, unless the store's commit
+  // thread is at it: a caller with nothing else to do (waiting for its runs' commits) commits
+  // them itself rather than waking that thread and sleeping until it is done. The default
+  // does nothing (nothing is queued).
+  virtual void commit_queued() {}
   // Lease writes in the same order as the run's pipelined appends, without waiting:
   // `on_done` as above. The base class writes here.
   virtual void renew_lease_pipelined(const RunId& run, uint64_t lease_epoch,
@@ -283,6 +289,8 @@ class EventStore {
                                       size_t max_bytes) {
     (void)run, (void)seqs, (void)max_bytes;
   }
+  // The run's head as committed so far: unlike the reads above, it does not wait for the
+  // run's pipelined appends (run_info too).
   virtual Result<RunInfo> head(const RunId& run) = 0;
   // The run's step records (each to `on_step`, so the caller builds what it keeps without a
   // list in between: a long run's is megabytes) and latest-event entries, in one

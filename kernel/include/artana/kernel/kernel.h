@@ -259,6 +259,9 @@ class Kernel {
   // (keep it short: wake your loop). An empty function clears it, waiting for a call in
   // progress to return.
   void set_commit_listener(std::function<void()> listener);
+  // EventStore::commit_queued: a host with nothing to do but wait for its runs' commits
+  // commits them on its own thread (outside any tick).
+  void commit_queued() { store_.commit_queued(); }
 
   // ---- sources ----
   // Script sources, content-addressed and shared by every tenant (EventStore::put_blob):
