@@ -30,15 +30,8 @@ run_app() {  # run_app TRACER...: runs the app under the tracer in a new ledger;
   [ -n "$tid" ] && [ "$tid" != 0 ] || { echo "no ticking thread reported"; cat "$dir/out"; exit 1; }
 }
 
-# ---- the calls made: strace ----
-command -v strace >/dev/null || { echo "strace is not installed (.ci/install-deps installs it)"; exit 1; }
-# LeakSanitizer cannot run under ptrace (a sanitizer build): leaks are the other tests' to find.
-ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" run_app strace -ff -T -qq -o "$dir/trace"
-[ -s "$dir/trace.$tid" ] || { echo "no trace of the ticking thread $tid"; ls "$dir"; exit 1; }
-synced=$(cat $(ls "$dir"/trace.* | grep -v "trace.$tid\$") |
-  grep -cE '^(fsync|fdatasync|msync|sync_file_range)\(' || true)
-awk -v mode="$mode" -v synced="$synced" '
-  function fail(why) { print "strace line " NR ": " why ": " $0; bad++ }
+# Shared by both analyses (awk): whether a call of the worker thread is outside a tick.
+sleeping_fn='
   # worker: it starts with its set-up calls (more in a sanitizer build) and taking the host
   # lock, which an entry of the application may hold; its sleep between ticks is a poll on
   # the wake-up descriptor (or a yield), then reading that descriptor and taking the lock.
@@ -57,6 +50,17 @@ awk -v mode="$mode" -v synced="$synced" '
     asleep = 0
     return 0
   }
+'
+
+# ---- the calls made: strace ----
+command -v strace >/dev/null || { echo "strace is not installed (.ci/install-deps installs it)"; exit 1; }
+# LeakSanitizer cannot run under ptrace (a sanitizer build): leaks are the other tests' to find.
+ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" run_app strace -ff -T -qq -o "$dir/trace"
+[ -s "$dir/trace.$tid" ] || { echo "no trace of the ticking thread $tid"; ls "$dir"; exit 1; }
+synced=$(cat $(ls "$dir"/trace.* | grep -v "trace.$tid\$") |
+  grep -cE '^(fsync|fdatasync|msync|sync_file_range)\(' || true)
+awk -v mode="$mode" -v synced="$synced" "$sleeping_fn"'
+  function fail(why) { print "strace line " NR ": " why ": " $0; bad++ }
   {
     line = $0
     name = line; sub(/\(.*/, "", name)
@@ -94,28 +98,10 @@ if ! perf trace -o "$dir/probe" -- true >/dev/null 2>&1; then
   exit 0
 fi
 run_app perf trace -o "$dir/perf"
-awk -v tid="$tid" -v mode="$mode" '
+awk -v tid="$tid" -v mode="$mode" "$sleeping_fn"'
   function fail(why) {
     print "perf line " NR ": " why ": " $0 "\n  after: " prev[1] "\n         " prev[2]
     bad++
-  }
-  # worker: it starts with its set-up calls (more in a sanitizer build) and taking the host
-  # lock, which an entry of the application may hold; its sleep between ticks is a poll on
-  # the wake-up descriptor (or a yield), then reading that descriptor and taking the lock.
-  function sleeping(name) {
-    if (phase == 0) {  # setting up, until it waits for the lock or first sleeps
-      if (name == "futex") phase = 1
-      if (name == "poll" || name == "sched_yield") phase = 2
-      else return 1
-    }
-    if (phase == 1) {  # taking the lock
-      if (name == "futex") return 1
-      phase = 2
-    }
-    if (name == "poll" || name == "sched_yield") { asleep = 1; return 1 }
-    if (asleep && (name == "futex" || name == "read")) return 1
-    asleep = 0
-    return 0
   }
   {
     if (!match($0, /\): [^ ]*\/[0-9]+ /)) next
