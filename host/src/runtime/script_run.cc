@@ -232,12 +232,6 @@ SyscallReply& ScriptRun::handle(lua_State* L, SyscallOp op) {
   return hold_reply(*current_, reply, L);
 }
 
-SyscallReply& ScriptRun::hold_reply(Task& task, SyscallReply& reply, lua_State* L) {
-  task.held_reply = std::move(reply);
-  task.start = StartKind::kHeldReply;
-  return reply_wait(task, WaitKind::kCommit, L);
-}
-
 SyscallReply& ScriptRun::route(lua_State* L, SyscallOp op) {
   reply_.kind = SyscallReply::Kind::kNothing;
   if (op < SyscallOp::kReady) kernel::fault_point("syscall");
@@ -349,43 +343,6 @@ SyscallReply& ScriptRun::reply_wait(Task& task, WaitKind wait, lua_State* caller
   task.caller = caller;
   reply_.kind = SyscallReply::Kind::kWait;
   return reply_;
-}
-
-bool ScriptRun::gated() {
-  if (commits_landed()) return false;
-  if (!marks_.committing) host_.hold_for_commits(*this);
-  return true;
-}
-
-bool ScriptRun::ready_to_settle() {
-  if (gated()) return false;
-  if (mark_ != nullptr && mark_->failed() && !commit_failed_) commit_failed();
-  return in_ledger();
-}
-
-void ScriptRun::commits_landed_now() {
-  if (mark_ != nullptr && mark_->failed()) return commit_failed();
-  // Each start may record more (a native call answered at once): the next one waits again.
-  while (!held_starts_.empty() && !gated()) {
-    Task* task = held_starts_.front();
-    held_starts_.erase(held_starts_.begin());
-    if (task->state == TaskState::kWaiting) start_after_yield(*task);
-  }
-  if (!ready_.empty() && !marks_.queued && !marks_.committing) host_.run_ready(*this);
-  host_.may_have_stopped(*this);
-}
-
-void ScriptRun::commit_failed() {
-  held_starts_.clear();
-  if (commit_failed_) return;
-  commit_failed_ = true;
-  // What this execution recorded last is not in the ledger: the run is as the ledger has it
-  // (running, for a new execution once the cause is gone), whatever this one decided.
-  Json error = status_error_json(mark_->failure());
-  auto info = kernel_.run_info(run_id_);
-  spdlog::error("run={} stops: {}", run_id_.str(), mark_->failure().message());
-  end_with(info.ok() ? info->status : kernel::RunStatus::kRunning, Json(), std::move(error));
-  host_.may_have_stopped(*this);
 }
 
 bool ScriptRun::drain() {
