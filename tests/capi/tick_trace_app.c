@@ -156,7 +156,9 @@ int main(int argc, char** argv) {
   if (!worker) ticking_tid = syscall(SYS_gettid);
   while (!all_completed(runs, n) && now_ms() < deadline) {
     if (worker) {
-      sleep_ms(5);
+      /* Seldom: each look takes the host's lock, and a thread woken on two cores can take
+       * the worker's CPU in the middle of a tick. */
+      sleep_ms(50);
       continue;
     }
     artana_tick_stats stats;
