@@ -13,10 +13,13 @@
 #   worker: the worker thread (the one the tool runs on) at any time but its sleep between
 #           ticks (a poll on the host's wake-up descriptor, or a yield) and taking the host's
 #           lock right after it.
-# Usage: tick_trace_test.sh TICK_TRACE_APP none|worker
+# In a sanitizer build only the first half runs: its times are the sanitizer's (an
+# instrumented allocator with locks of its own, three times the work), not the product's.
+# Usage: tick_trace_test.sh TICK_TRACE_APP none|worker [timed|untimed]
 set -euo pipefail
 app=$1
 mode=$2
+timed=${3:-timed}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
@@ -90,6 +93,10 @@ awk -v mode="$mode" -v synced="$synced" "$sleeping_fn"'
   }' "$dir/trace.$tid"
 
 # ---- how long they took: perf trace ----
+if [ "$timed" != timed ]; then
+  echo "durations not checked: a sanitizer build (its allocator and its pace are not the product's)"
+  exit 0
+fi
 if ! perf trace -o "$dir/probe" -- true >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     echo "perf trace does not work here as root (.ci/install-deps installs linux-perf)"; exit 1
