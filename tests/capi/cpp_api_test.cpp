@@ -140,3 +140,48 @@ TEST_CASE("C++: a lambda is the host's clock, and one that throws reads the syst
   // The system clock's seconds since the epoch: after 2026-01-01.
   CHECK(std::stod(started->output().value()) > 1767225600.0);
 }
+
+TEST_CASE(
+    "C++: lambdas are the host's log and module loader, and one that throws fails the require "
+    "with its message",
+    "[cpp]") {
+  TempDir dir;
+  artana::Host host = open(dir);
+  std::vector<std::string> lines;
+  REQUIRE(host.log(ARTANA_LOG_INFO,
+                   [&](int level, std::string_view line) {
+                     CHECK(level == ARTANA_LOG_INFO);
+                     lines.emplace_back(line);
+                   })
+              .ok());
+  CHECK(host.log(9, [](int, std::string_view) {}).error().code == ARTANA_E_INVALID_ARGUMENT);
+  bool throws = false;
+  REQUIRE(host.modules([&](std::string_view name) -> std::optional<std::string> {
+                if (throws) throw std::runtime_error("the pak file is gone");
+                if (name == "lines.hello") return std::string("return 'hello, ' ");
+                return std::nullopt;
+              })
+              .ok());
+  const char* greeter = R"lua(
+    local hello = require "lines.hello"
+    return function(run, input)
+      print(hello .. input)
+      return hello .. input
+    end)lua";
+  auto script = host.load_memory("greeter", greeter);
+  REQUIRE(script.ok());
+  auto run = host.start(*script, R"("ada")", R"({"run_id":"greet-1"})");
+  REQUIRE(run.ok());
+  REQUIRE(host.run_until_idle(10000).ok());
+  CHECK(run->output().value() == R"("hello, ada")");
+  CHECK(lines == std::vector<std::string>{"[greet-1] hello, ada"});
+
+  throws = true;
+  auto failed = host.start(*script, R"("bo")", R"({"run_id":"greet-2"})");
+  REQUIRE(failed.ok());
+  REQUIRE(host.run_until_idle(10000).ok());
+  CHECK(failed->status().value() != "completed");
+  CHECK(failed->error().value().find("the pak file is gone") != std::string::npos);
+  REQUIRE(host.log(ARTANA_LOG_INFO, nullptr).ok());
+  REQUIRE(host.modules(nullptr).ok());
+}

@@ -192,6 +192,38 @@ typedef void (*artana_event_fn)(void* user, const artana_event* event);
 ARTANA_API artana_status artana_host_set_event_callback(artana_host* host, unsigned mask,
                                                         artana_event_fn fn, void* user);
 
+/* ---- the library's log ---- */
+
+/* A log line's level. */
+enum { ARTANA_LOG_DEBUG = 1, ARTANA_LOG_INFO, ARTANA_LOG_WARN, ARTANA_LOG_ERROR };
+/* Hears one line (`message` borrowed for the call; no newline). Called on the thread that
+ * logged it: the ticking thread (the worker's, with threads=worker) or an entry's caller for a
+ * line about this host, a thread of the library's own (commits, I/O) for a line about no one
+ * host, which every host with a log function hears. It may call anything but
+ * artana_host_tick, _run_until_idle and _destroy of a host, as any callback. */
+typedef void (*artana_log_fn)(void* user, int level, const char* message);
+/* Sends the library's log lines about this host — halts, forks, lost leases, a failing
+ * commit, and a script's print lines when no event callback hears ARTANA_EVENT_LOG — to `fn`,
+ * those at `min_level` (an ARTANA_LOG_* value) or above. A NULL `fn` goes back to the
+ * default: every line on stderr. */
+ARTANA_API artana_status artana_host_set_log(artana_host* host, int min_level, artana_log_fn fn,
+                                             void* user);
+
+/* ---- the application's modules ---- */
+
+/* Gives the source of module `name` (`require "ai.brain"` asks for "ai.brain"): return 1 with
+ * `*src` and `*len` set (the library copies it at once: it stays the application's), 0 when
+ * the application has no module by that name, or -1 when it could not be read (`*src`, when
+ * set, a NUL-terminated message the require's error quotes). Called on the ticking thread
+ * (the worker's, with threads=worker), under the same rules as any callback. */
+typedef int (*artana_module_fn)(void* user, const char* name, const char** src, size_t* len);
+/* Makes `fn` the host's module loader (a game's archives): it is asked first for every
+ * module a script requires that is not artana.* (a script loaded from a file looks in its
+ * folder next). What it returns is recorded in the ledger like a file's source, so a run
+ * replays, and --pinned executes, the code it first ran. A NULL `fn` removes it. */
+ARTANA_API artana_status artana_host_set_module_loader(artana_host* host, artana_module_fn fn,
+                                                       void* user);
+
 /* ---- the host's clock ---- */
 
 /* The application's time, µs since the Unix epoch as it counts them (a game's clock, paused
@@ -212,7 +244,8 @@ ARTANA_API const char* artana_event_json(const artana_event* event, size_t* len)
 /* Loads a script from memory as `mem:<name>` (its source is recorded in the ledger like a
  * file's). A name is 1..200 bytes of letters, digits, '_', '-', '.' and '/'. A source that
  * does not compile is ARTANA_E_SCRIPT naming name:line; a name already loaded,
- * ARTANA_E_STATE. A script from memory may require only the artana.* modules. */
+ * ARTANA_E_STATE. A script from memory may require only the artana.* modules and the
+ * application's (artana_host_set_module_loader). */
 ARTANA_API artana_status artana_script_load_memory(artana_host* host, const char* name,
                                                    const char* src, size_t len,
                                                    artana_script** out);

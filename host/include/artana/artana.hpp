@@ -176,6 +176,43 @@ inline int64_t call_clock(void* user) {
   }
 }
 
+// The application's log function and module loader, as Host::log and Host::modules take
+// them.
+using LogFn = std::function<void(int level, std::string_view message)>;
+using ModuleFn = std::function<std::optional<std::string>(std::string_view name)>;
+struct ModuleLoader {
+  ModuleFn fn;
+  std::string source;  // the last source handed out: the library copies it before asking again
+};
+
+inline void call_log(void* user, int level, const char* message) {
+  try {
+    (*static_cast<LogFn*>(user))(level, message);
+  } catch (...) {
+    // A log line is not worth a crash, and nothing unwinds into C.
+  }
+}
+
+inline int call_module_loader(void* user, const char* name, const char** src, size_t* len) {
+  auto& loader = *static_cast<ModuleLoader*>(user);
+  try {
+    std::optional<std::string> found = loader.fn(name);
+    if (!found) return 0;
+    loader.source = std::move(*found);
+  } catch (const std::exception& e) {
+    loader.source = std::string("the application's module loader threw: ") + e.what();
+    *src = loader.source.c_str();
+    return -1;
+  } catch (...) {
+    loader.source = "the application's module loader threw";
+    *src = loader.source.c_str();
+    return -1;
+  }
+  *src = loader.source.data();
+  *len = loader.source.size();
+  return 1;
+}
+
 inline void call_handler(void* user, const artana_call* call, artana_completion token) {
   auto state = std::make_shared<CompletionState>(token);
   try {
@@ -298,15 +335,13 @@ class Host {
   Host(Host&& other) noexcept
       : host_(std::exchange(other.host_, nullptr)),
         alive_(std::move(other.alive_)),
-        handlers_(std::move(other.handlers_)),
-        clock_(std::move(other.clock_)) {}
+        functions_(std::move(other.functions_)) {}
   Host& operator=(Host&& other) noexcept {
     if (this != &other) {
       reset();
       host_ = std::exchange(other.host_, nullptr);
       alive_ = std::move(other.alive_);
-      handlers_ = std::move(other.handlers_);
-      clock_ = std::move(other.clock_);
+      functions_ = std::move(other.functions_);
     }
     return *this;
   }
@@ -319,8 +354,7 @@ class Host {
     if (host_ == nullptr) return;
     *alive_ = false;
     artana_host_destroy(std::exchange(host_, nullptr));
-    handlers_.clear();  // after the host: it calls none of them any more
-    clock_.reset();
+    functions_ = Functions();  // after the host: it calls none of them any more
   }
 
   Result<Script> load_memory(std::string_view name, std::string_view source) {
@@ -356,15 +390,17 @@ class Host {
   // A native tool (artana_tool_register: spec_json {name, description, args, version,
   // capability, side_effect}) answered by `fn`.
   Result<void> tool(std::string_view spec_json, Handler fn) {
-    handlers_.push_back(std::make_unique<Handler>(std::move(fn)));
+    auto& handlers = functions_.handlers;
+    handlers.push_back(std::make_unique<Handler>(std::move(fn)));
     return detail::check(artana_tool_register(host_, detail::c_string(spec_json).c_str(),
-                                              detail::call_handler, handlers_.back().get()));
+                                              detail::call_handler, handlers.back().get()));
   }
   // A model port for a model name or a prefix ending in '*' (artana_model_port_register).
   Result<void> port(std::string_view name_or_prefix, Handler fn) {
-    handlers_.push_back(std::make_unique<Handler>(std::move(fn)));
+    auto& handlers = functions_.handlers;
+    handlers.push_back(std::make_unique<Handler>(std::move(fn)));
     return detail::check(artana_model_port_register(host_, detail::c_string(name_or_prefix).c_str(),
-                                                    detail::call_handler, handlers_.back().get()));
+                                                    detail::call_handler, handlers.back().get()));
   }
 
   // The application's time, µs since the epoch (artana_host_set_clock): what run:now()
@@ -375,7 +411,39 @@ class Host {
     auto owned = std::make_unique<std::function<int64_t()>>(std::move(fn));
     const artana_status code = artana_host_set_clock(host_, detail::call_clock, owned.get());
     if (code != ARTANA_OK) return detail::last_error(code);
-    clock_ = std::move(owned);
+    functions_.clock = std::move(owned);
+    return {};
+  }
+
+  // The library's log lines about this host at `min_level` (ARTANA_LOG_*) or above
+  // (artana_host_set_log), on the thread that logged them. An empty function: stderr. An
+  // exception it throws is dropped with its line.
+  Result<void> log(int min_level, detail::LogFn fn) {
+    if (!fn) {
+      const artana_status code = artana_host_set_log(host_, min_level, nullptr, nullptr);
+      if (code == ARTANA_OK) functions_.log.reset();
+      return detail::check(code);
+    }
+    auto owned = std::make_unique<detail::LogFn>(std::move(fn));
+    const artana_status code = artana_host_set_log(host_, min_level, detail::call_log, owned.get());
+    if (code != ARTANA_OK) return detail::last_error(code);
+    functions_.log = std::move(owned);  // the old one is called no more: set_log waited for it
+    return {};
+  }
+
+  // The application's modules (artana_host_set_module_loader): the source of a module, or
+  // nullopt when it has none by that name; an exception fails the require with its what().
+  Result<void> modules(detail::ModuleFn fn) {
+    if (!fn) {
+      const artana_status code = artana_host_set_module_loader(host_, nullptr, nullptr);
+      if (code == ARTANA_OK) functions_.modules.reset();
+      return detail::check(code);
+    }
+    auto owned = std::make_unique<detail::ModuleLoader>(detail::ModuleLoader{std::move(fn), {}});
+    const artana_status code =
+        artana_host_set_module_loader(host_, detail::call_module_loader, owned.get());
+    if (code != ARTANA_OK) return detail::last_error(code);
+    functions_.modules = std::move(owned);
     return {};
   }
 
@@ -393,8 +461,14 @@ class Host {
   explicit Host(artana_host* host) : host_(host), alive_(std::make_shared<bool>(true)) {}
   artana_host* host_ = nullptr;
   std::shared_ptr<bool> alive_;
-  std::vector<std::unique_ptr<Handler>> handlers_;   // the tools' and ports' functions
-  std::unique_ptr<std::function<int64_t()>> clock_;  // clock()'s function
+  // What the C library calls back: owned here, at fixed addresses, until the host is gone.
+  struct Functions {
+    std::vector<std::unique_ptr<Handler>> handlers;  // the tools' and ports'
+    std::unique_ptr<std::function<int64_t()>> clock;
+    std::unique_ptr<detail::LogFn> log;
+    std::unique_ptr<detail::ModuleLoader> modules;
+  };
+  Functions functions_;
 };
 
 }  // namespace cxx_v1

@@ -118,6 +118,8 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
     const artana_options defaults;
     const artana_options& o = options != nullptr ? *options : defaults;
     auto made = std::make_unique<artana_host>();
+    route_logs(made->log);
+    const LogScope log(made->log.get());
     artana::kernel::LmdbStoreOptions store_options;
     store_options.durability = o.durability;
     auto store = artana::kernel::open_lmdb_store(data_dir_of(o), store_options);
@@ -154,6 +156,7 @@ void artana_host_destroy(artana_host* host) {
   }
   try {
     stop_worker(*host);  // worker mode: no tick from here on
+    const LogScope log(host->log.get());
     // The host first (it stops its runs), then what it runs on.
     host->host.reset();
     host->kernel.reset();
@@ -161,19 +164,11 @@ void artana_host_destroy(artana_host* host) {
   } catch (...) {
     // Nothing may unwind into C; what could not be closed is closed by the process's end.
   }
+  try {
+    unroute_logs(host->log);
+  } catch (...) {
+  }
   delete host;
-}
-
-artana_status artana_host_set_clock(artana_host* host, artana_clock_fn fn, void* user) {
-  constexpr const char* kFunction = "artana_host_set_clock";
-  return guarded(kFunction, [&] {
-    if (host == nullptr) return null_argument(kFunction, "host");
-    HostCall call(*host);
-    std::function<int64_t()> clock;
-    if (fn != nullptr) clock = [fn, user] { return fn(user); };
-    Status set = host->host->set_clock(std::move(clock));
-    return set.ok() ? ok() : fail(kFunction, ARTANA_E_STATE, set.message());
-  });
 }
 
 artana_status artana_host_tick(artana_host* host, int64_t budget_us, artana_tick_stats* stats) {

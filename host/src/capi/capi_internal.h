@@ -16,6 +16,7 @@
 #include "artana/host/host.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel.h"
+#include "capi_log.h"
 
 struct artana_options {
   std::string data_dir;  // empty: $ARTANA_HOME, else ./.artana
@@ -55,6 +56,9 @@ struct artana_host {
   artana_event_fn event_fn = nullptr;
   void* event_user = nullptr;
   std::vector<std::pair<int, std::string>> pending_events;  // kind, JSON
+  // The log function (artana_host_set_log); registered with the log router while the host
+  // lives.
+  std::shared_ptr<artana::capi::LogTarget> log = std::make_shared<artana::capi::LogTarget>();
 
   // Every entry taking this host holds `mu` (recursive: a callback may call back in). In
   // worker mode (threads=worker) the worker thread holds it while it ticks, and every
@@ -87,7 +91,7 @@ void deliver_events(artana_host& host);
 // entry may have given it work: a run started, a script loaded, a resume).
 class HostCall {
  public:
-  explicit HostCall(artana_host& host) : host_(host), lock_(host.mu) {}
+  explicit HostCall(artana_host& host) : host_(host), lock_(host.mu), log_(host.log.get()) {}
   ~HostCall();
   HostCall(const HostCall&) = delete;
   HostCall& operator=(const HostCall&) = delete;
@@ -95,6 +99,7 @@ class HostCall {
  private:
   artana_host& host_;
   std::unique_lock<std::recursive_mutex> lock_;
+  LogScope log_;  // what is logged meanwhile is about this host
 };
 // Whether this thread is inside one of the host's callbacks (where tick, run_until_idle and
 // destroy are refused).

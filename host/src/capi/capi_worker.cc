@@ -21,6 +21,7 @@ constexpr std::chrono::milliseconds kLongestSleep{100};
 
 void run_worker(artana_host& h) {
   using Clock = std::chrono::system_clock;
+  const LogScope log(h.log.get());
   std::unique_lock<std::recursive_mutex> lock(h.mu);
   while (!h.stopping) {
     const host::TickResult tick = h.host->tick(kWorkerBudget);

@@ -77,9 +77,16 @@ Result<ScriptSource> Host::load_source(const std::string& script_path, const Run
       return Status::not_found("script '{}' is not loaded in this host (load it from memory first)",
                                script_path);
     }
-    return ScriptSource::from_memory(it->first, it->second, options_.stdlib_dir);
+    ScriptSource source = ScriptSource::from_memory(it->first, it->second, options_.stdlib_dir);
+    source.use_app_modules(options_.module_loader);
+    return source;
   }
-  if (!options.pinned) return ScriptSource::from_file(script_path, options_.stdlib_dir);
+  if (!options.pinned) {
+    ARTANA_ASSIGN_OR_RETURN(ScriptSource source,
+                            ScriptSource::from_file(script_path, options_.stdlib_dir));
+    source.use_app_modules(options_.module_loader);
+    return source;
+  }
   // --pinned: the code the run recorded, from the ledger, whatever the files say now.
   ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord record,
                           kernel_.run_record(options.tenant.tenant_id, *options.run_id));

@@ -145,10 +145,27 @@ Result<SourceFile> ScriptSource::read_module(std::string_view name) {
     file.chunkname = "artana/" + dots_to_path(name.substr(kStdlib.size()));
     path = stdlib_dir_ + "/" + dots_to_path(name.substr(kStdlib.size()));
   } else {
+    if (app_modules_) {
+      auto text = app_modules_(name);
+      if (!text.ok())
+        return Status::not_found("require '{}': the application's module loader failed: {}", name,
+                                 text.status().message());
+      if (*text) {
+        if (text->value().size() > kMaxSourceBytes)
+          return Status::invalid_argument(
+              "require '{}': the application's module is {} bytes; the limit is {}", name,
+              text->value().size(), kMaxSourceBytes);
+        file.chunkname = "app:" + dots_to_path(name);
+        file.text = std::move(**text);
+        file.sha256 = kernel::Sha256::of(file.text).hex();
+        module_hashes_[std::string(name)] = file.sha256;
+        return file;
+      }
+    }
     if (folder_.empty()) {
       return Status::not_found(
           "require '{}': script '{}' was loaded from memory; it may require only the artana.* "
-          "modules",
+          "modules and the application's (its module loader has none by that name)",
           name, entry_path_);
     }
     file.chunkname = dots_to_path(name);

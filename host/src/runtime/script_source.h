@@ -1,5 +1,6 @@
 // The code a run executes: its entry script and the modules it requires. `require "x.y"`
-// reads <script folder>/x/y.lua; `require "artana.x"` reads <stdlib>/x.lua; nothing else is
+// asks the application's module loader first (HostOptions::module_loader), then reads
+// <script folder>/x/y.lua; `require "artana.x"` reads <stdlib>/x.lua; nothing else is
 // reachable (no absolute paths, no "..", no package.path). Every source read is hashed
 // (SHA-256): the identity recorded in the ledger names the entry and each module by hash.
 // Threading: thread-compatible.
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "artana/host/host.h"
 #include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
 
@@ -27,7 +29,8 @@ class ScriptSource {
   // Reads the entry script at `path`. Errors name the file (not found, unreadable, > 16 MiB).
   static Result<ScriptSource> from_file(const std::string& path, std::string stdlib_dir);
   // A script an application loaded from memory (the C API), at the path `mem:<name>`. It has
-  // no folder: it may require only the artana.* modules, and start no child script.
+  // no folder: it may require only the artana.* modules and the application's, and start no
+  // child script.
   static ScriptSource from_memory(const std::string& name, std::string text,
                                   std::string stdlib_dir);
   static constexpr std::string_view kMemoryPrefix = "mem:";
@@ -39,6 +42,9 @@ class ScriptSource {
   // not found. For `--pinned`.
   static Result<ScriptSource> pinned(const kernel::Json& identity, BlobReader read);
   bool is_pinned() const { return static_cast<bool>(pinned_reader_); }
+  // Asks `loader` first for modules outside artana.* (not for pinned code: that comes from
+  // the ledger).
+  void use_app_modules(ModuleLoader loader) { app_modules_ = std::move(loader); }
 
   const SourceFile& entry() const { return entry_; }
   const std::string& entry_path() const { return entry_path_; }  // absolute
@@ -61,6 +67,7 @@ class ScriptSource {
   std::string stdlib_dir_;
   SourceFile entry_;
   std::map<std::string, std::string> module_hashes_;
+  ModuleLoader app_modules_;
   BlobReader pinned_reader_;
   std::map<std::string, std::string> pinned_modules_;  // name -> sha256, as recorded
 };

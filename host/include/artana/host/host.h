@@ -39,6 +39,11 @@ struct ProcessCall;
 
 namespace artana::host {
 
+// An application's own modules (a game's archives): the source of module `name` (`require
+// "ai.brain"` asks for "ai.brain"), nullopt when the application has none by that name, or an
+// error saying why it could not be read.
+using ModuleLoader = std::function<Result<std::optional<std::string>>(std::string_view name)>;
+
 struct HostOptions {
   lua::LuaLimits limits;  // per execution of a run (the instruction count restarts on resume)
   // Microseconds since the Unix epoch: run:now() and durable timers. Tests replace it.
@@ -47,6 +52,9 @@ struct HostOptions {
   std::function<void(const kernel::RunId&, std::string_view)> print_sink;
   // Directory of the stdlib modules (`require "artana.x"`); empty: none.
   std::string stdlib_dir;
+  // Asked first for every module a script requires that is not artana.*: what it returns is
+  // recorded and replayed like a file's source. Empty: a script's folder only.
+  ModuleLoader module_loader;
   // Free an idle run's lua_State (paused, sleeping or ended) and keep only what it takes to
   // execute it again: a paused run then costs a few hundred bytes here, and resuming it
   // rebuilds its state by replay.
@@ -221,6 +229,8 @@ class Host {
   // Replaces HostOptions::clock (empty: the system clock). Refused once a run has started
   // here: the timers already set count in the old clock.
   Status set_clock(std::function<int64_t()> clock);
+  // Replaces HostOptions::module_loader; requires from now on ask the new one.
+  void set_module_loader(ModuleLoader loader) { options_.module_loader = std::move(loader); }
   int64_t now_us() const { return options_.clock(); }
 
  private:
