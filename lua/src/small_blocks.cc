@@ -3,27 +3,34 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "slab_cache.h"
+
 namespace artana::lua::detail {
 
 SmallBlocks::~SmallBlocks() {
-  for (void* head : heads_) {
-    while (head != nullptr) {
-      void* next;
-      std::memcpy(&next, head, sizeof next);
-      std::free(head);
-      head = next;
-    }
-  }
+  for (void* slab : slabs_) give_slab(slab);
+  for (void* block : foreign_) std::free(block);
 }
 
 void* SmallBlocks::take(size_t n) {
   const size_t c = class_of(n);
+  const size_t bytes = (c + 1) * kClassBytes;
   if (void* block = heads_[c]) {
     std::memcpy(&heads_[c], block, sizeof(void*));
-    pooled_bytes_ -= (c + 1) * kClassBytes;
+    pooled_bytes_ -= bytes;
     return block;
   }
-  return std::malloc((c + 1) * kClassBytes);
+  if (static_cast<size_t>(tail_end_ - tail_) < bytes) {
+    // The old tail's bytes (less than one block of this class) are left unused.
+    void* slab = take_slab();
+    if (slab == nullptr) return nullptr;
+    slabs_.push_back(slab);
+    tail_ = static_cast<char*>(slab);
+    tail_end_ = tail_ + kSlabBytes;
+  }
+  void* block = tail_;
+  tail_ += bytes;
+  return block;
 }
 
 void SmallBlocks::give(void* p, size_t n) {
@@ -32,14 +39,9 @@ void SmallBlocks::give(void* p, size_t n) {
     return;
   }
   const size_t c = class_of(n);
-  const size_t bytes = (c + 1) * kClassBytes;
-  if (pooled_bytes_ + bytes > kMaxPooledBytes) {
-    std::free(p);
-    return;
-  }
   std::memcpy(p, &heads_[c], sizeof(void*));
   heads_[c] = p;
-  pooled_bytes_ += bytes;
+  pooled_bytes_ += (c + 1) * kClassBytes;
 }
 
 void* SmallBlocks::resize(void* ptr, size_t old, size_t nsize) {
@@ -55,8 +57,11 @@ void* SmallBlocks::resize(void* ptr, size_t old, size_t nsize) {
   if (!old_small && !new_small) return std::realloc(ptr, nsize);
   void* moved = new_small ? take(nsize) : std::malloc(nsize);
   if (moved == nullptr) {
-    // Shrinking must not fail: a big block kept for a small size holds more than its class.
-    return nsize <= old ? ptr : nullptr;
+    // Shrinking must not fail: a big block kept for a small size holds more than its class
+    // (and is freed with the state, not given to malloc from a free list).
+    if (nsize > old) return nullptr;
+    if (!old_small) foreign_.push_back(ptr);
+    return ptr;
   }
   std::memcpy(moved, ptr, old < nsize ? old : nsize);
   give(ptr, old);

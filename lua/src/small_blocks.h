@@ -1,10 +1,17 @@
-// SmallBlocks: the Lua heap's small blocks, kept per state and reused.
+// SmallBlocks: the Lua heap's small blocks, carved per state from 64 KiB slabs and reused.
 //
 // Lua allocates and frees many small blocks per syscall (the request and result tables,
-// their strings, a coroutine per port call); glibc's malloc and free took ~7 000
-// instructions of a ~140 000-instruction live model step. Blocks of up to kMaxBytes are
-// kept on one free list per 16-byte class and handed out again, up to kMaxPooledBytes a
-// state; the rest goes back to malloc.
+// their strings, a coroutine per port call), and a new state makes a few thousand (its
+// libraries, the sandbox, the prelude). Through glibc's malloc that cost ~7 000 instructions
+// of a ~140 000-instruction live model step; worse, a state is made on the state pool's
+// thread and used on the ticking thread, so its blocks lived in one arena and were freed from
+// another: the ticking thread waited on the pool thread's arena lock (0.3 ms seen under
+// `perf trace`) and paid for heaps growing and shrinking under it (`brk`, `mprotect`, page
+// faults: ~20 % of a game loop's time). Blocks of up to kMaxBytes now come from the state's
+// own slabs: a free list per 16-byte class first, else the current slab's untouched tail.
+// Slabs come from, and go back to, a process-wide cache (slab_cache.h) when the state is
+// closed, so a state's small blocks touch no lock and no arena, and a closed state's memory
+// serves the next state made without returning to the system.
 //
 // The invariant that makes reuse safe: a block Lua currently sizes at s <= kMaxBytes holds
 // at least class_bytes(s) bytes. Shrinking within the small sizes keeps the block (it is
@@ -15,16 +22,16 @@
 
 #include <array>
 #include <cstddef>
+#include <vector>
 
 namespace artana::lua::detail {
 
 class SmallBlocks {
  public:
   static constexpr size_t kMaxBytes = 256;
-  static constexpr size_t kMaxPooledBytes = 256 * 1024;
 
   SmallBlocks() = default;
-  ~SmallBlocks();  // frees the pooled blocks: call after lua_close
+  ~SmallBlocks();  // gives the slabs back: call after lua_close
   SmallBlocks(const SmallBlocks&) = delete;
   SmallBlocks& operator=(const SmallBlocks&) = delete;
 
@@ -34,6 +41,8 @@ class SmallBlocks {
   void* resize(void* ptr, size_t old, size_t nsize);
   // Bytes held on the free lists.
   size_t pooled_bytes() const { return pooled_bytes_; }
+  // Slabs this state holds.
+  size_t slabs() const { return slabs_.size(); }
 
  private:
   static constexpr size_t kClassBytes = 16;
@@ -44,6 +53,12 @@ class SmallBlocks {
 
   std::array<void*, kClasses> heads_{};  // each free block starts with the next one
   size_t pooled_bytes_ = 0;
+  char* tail_ = nullptr;  // the current slab's untouched bytes
+  char* tail_end_ = nullptr;
+  std::vector<void*> slabs_;
+  // Big blocks malloc gave that Lua now sizes small (a shrink that could not move): they
+  // sit on the free lists like slab blocks, and are freed with the state.
+  std::vector<void*> foreign_;
 };
 
 }  // namespace artana::lua::detail

@@ -1,6 +1,6 @@
 // Host::tick keeps its budget: a script that never yields is preempted at the deadline (the
 // count hook), a thousand ready runs share the budget in turn, and a tick with nothing ready
-// or due does nothing however many runs wait.
+// or due does nothing however many runs wait, and a burst of answers spreads over ticks.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -136,4 +136,60 @@ end
     REQUIRE(outcome);
     CHECK(outcome->status == kernel::RunStatus::kCompleted);
   }
+}
+
+TEST_CASE(
+    "a burst of answers is delivered over several ticks, each within its budget, and an "
+    "answer left waiting for a run that went is dropped",
+    "[host][tick]") {
+  HostFixture f;
+  std::vector<uint64_t> tokens;
+  REQUIRE(f.host
+              ->add_native_port("npc-brain", [&tokens](const host::NativeCall&,
+                                                       uint64_t token) { tokens.push_back(token); })
+              .ok());
+  const std::string path = f.script("wait.lua", R"lua(
+return function(run)
+  return run:model{ model = "npc-brain", messages = {{ role = "user", content = "go" }} }.output
+end
+)lua");
+  constexpr int kRuns = 500;
+  for (int i = 0; i < kRuns; ++i)
+    REQUIRE(f.host->start(path, run_options("b" + std::to_string(i))).ok());
+  while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
+  REQUIRE(tokens.size() == kRuns);
+  // Every answer arrives at once (a thousand NPCs' decisions in one frame).
+  for (uint64_t token : tokens) {
+    host::NativeReply reply;
+    reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", "ok"}})}});
+    REQUIRE(host::complete_native(token, std::move(reply)) == host::CompleteResult::kDone);
+  }
+  auto completed = [&] {
+    int n = 0;
+    for (int i = 0; i < kRuns; ++i) {
+      auto outcome = f.host->outcome(kernel::RunId("b" + std::to_string(i)));
+      if (outcome && outcome->status == kernel::RunStatus::kCompleted) ++n;
+    }
+    return n;
+  };
+  // A 1 ms tick hands over what fits (each answer is a step finished: a commit, a resume),
+  // not all 500: the rest wait for the next ticks.
+  const auto start = Clock::now();
+  host::TickResult first = f.host->tick(std::chrono::milliseconds(1));
+  CHECK(elapsed_ms(start) < 100);
+  CHECK(first.more_ready);
+  const int after_first = completed();
+  CHECK(after_first < kRuns);
+  // A run cancelled while its answer waits: the answer is dropped with it, not delivered.
+  REQUIRE(f.host->cancel(kernel::RunId("b499"), "the player left").ok());
+  int ticks = 1;
+  while ((!f.host->idle() || f.host->in_flight() > 0) && ticks < 100'000) {
+    f.host->tick(std::chrono::milliseconds(1));
+    ++ticks;
+  }
+  CHECK(ticks > 2);
+  CHECK(completed() == kRuns - 1);
+  auto cancelled = f.host->outcome(kernel::RunId("b499"));
+  REQUIRE(cancelled);
+  CHECK(cancelled->status == kernel::RunStatus::kCancelled);
 }

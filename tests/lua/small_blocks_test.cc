@@ -1,5 +1,5 @@
-// SmallBlocks: the Lua heap's small-block pool keeps every byte across every kind of resize
-// and reuses freed blocks of the same class.
+// SmallBlocks: the Lua heap's small blocks keep every byte across every kind of resize, reuse
+// freed blocks of the same class, and come from slabs a closed state gives back.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -62,10 +62,30 @@ TEST_CASE("a freed small block is handed out again for its class, shrinking keep
   CHECK(b != a);
   blocks.resize(a, 20, 0);
   blocks.resize(b, 20, 0);
-  // Many frees: the pool keeps at most kMaxPooledBytes; the rest goes back to malloc.
+  // Many blocks: carved from 64 KiB slabs, freed onto the free list, taken again from it
+  // without another slab.
   std::vector<void*> many;
   for (int i = 0; i < 5000; ++i) many.push_back(blocks.resize(nullptr, 0, 256));
+  const size_t slabs = blocks.slabs();
+  CHECK(slabs >= 5000 * 256 / 65536);  // 256 blocks a slab: 19.5 slabs' worth
+  CHECK(slabs <= 5000 * 256 / 65536 + 2);
   for (void* p : many) blocks.resize(p, 256, 0);
-  CHECK(blocks.pooled_bytes() <= SmallBlocks::kMaxPooledBytes);
-  CHECK(blocks.pooled_bytes() > SmallBlocks::kMaxPooledBytes - 256);
+  CHECK(blocks.pooled_bytes() >= 5000 * 256);
+  for (int i = 0; i < 5000; ++i) many[i] = blocks.resize(nullptr, 0, 250);
+  CHECK(blocks.slabs() == slabs);
+  for (void* p : many) blocks.resize(p, 250, 0);
+}
+
+TEST_CASE("a closed state's slabs serve the next state's blocks", "[lua]") {
+  void* first = nullptr;
+  {
+    SmallBlocks blocks;
+    first = blocks.resize(nullptr, 0, 64);
+    blocks.resize(first, 64, 0);
+  }
+  // The slab went back to the process's cache and is the next one taken (the most recent).
+  SmallBlocks next;
+  void* again = next.resize(nullptr, 0, 64);
+  CHECK(again == first);
+  next.resize(again, 64, 0);
 }

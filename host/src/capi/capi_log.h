@@ -1,5 +1,5 @@
 // Where the library's log lines go (artana_host_set_log). The library logs through spdlog
-// (one logger per layer, kernel/logging.h); once a host is made here, every logger writes to
+// (one logger per layer, artana/kernel/logging.h); once a host is made here, every logger writes to
 // one routing sink, which hands a line to the host it is about — the host whose entry, tick
 // or worker is on this thread — or, from the library's own threads (commits, I/O), to every
 // host with a log function. A line no host takes goes to stderr (never stdout: an

@@ -34,14 +34,21 @@ void Host::forget_http(const ScriptRun& run) {
   if (http_waiters_.size() != before) io_->cancel_owner(owner_tag(run));
 }
 
-void Host::deliver_completions() {
+void Host::deliver_completions(std::chrono::steady_clock::time_point deadline) {
+  std::deque<NativeInbox::Done>& backlog = schedule_->native_backlog;
   if (native_->has_done()) {
     io_->drain_wakeup();
-    for (NativeInbox::Done& done : native_->take()) {
-      auto* run = reinterpret_cast<ScriptRun*>(done.owner);     // alive: its tokens are cancelled
-      run->native_result(done.task_id, std::move(done.reply));  // when it goes
-    }
+    for (NativeInbox::Done& done : native_->take()) backlog.push_back(std::move(done));
   }
+  // Each finishes a step (a commit, the result checked, the task made ready): one at least,
+  // so a tick that starts late still makes progress, then while the budget lasts.
+  for (bool first = true; !backlog.empty(); first = false) {
+    if (!first && std::chrono::steady_clock::now() >= deadline) break;
+    NativeInbox::Done done = std::move(backlog.front());
+    backlog.pop_front();
+    auto* run = reinterpret_cast<ScriptRun*>(done.owner);     // alive: when it goes, its tokens
+    run->native_result(done.task_id, std::move(done.reply));  // are cancelled and its backlog
+  }                                                           // dropped (forget_native)
   if (http_waiters_.empty()) return;
   for (io::IoThread::Completion& done : io_->take_completions()) {
     auto it = http_waiters_.find(done.id);
@@ -64,7 +71,9 @@ bool Host::wait_for_work(std::chrono::microseconds max) {
   // Nothing to do but wait: what the runs wait for to land is committed here, rather than
   // handed to the store's thread and waited for (two wake-ups a step for a lone run).
   if (!schedule_->committing.empty()) kernel_.commit_queued();
-  if (native_->has_done() || commits_landed_.load(std::memory_order_acquire)) return true;
+  if (native_->has_done() || !schedule_->native_backlog.empty() ||
+      commits_landed_.load(std::memory_order_acquire))
+    return true;
   if (http_waiters_.empty() && native_->outstanding() == 0 && schedule_->committing.empty()) {
     // Nothing can complete: only time passes (a timer an app gave as `max`).
     if (max.count() > 0) std::this_thread::sleep_for(max);

@@ -5,6 +5,7 @@
 #include "artana/host/host.h"
 #include "builtin_tools.h"
 #include "native_inbox.h"
+#include "schedule.h"
 #include "script_run.h"
 
 namespace artana::host {
@@ -89,7 +90,12 @@ bool Host::call_native(const NativeFunction& fn, const NativeCall& call, ScriptR
   return true;
 }
 
-void Host::forget_native(const ScriptRun& run) { native_->cancel_owner(owner_tag(run)); }
+void Host::forget_native(const ScriptRun& run) {
+  native_->cancel_owner(owner_tag(run));
+  std::erase_if(schedule_->native_backlog, [tag = owner_tag(run)](const NativeInbox::Done& done) {
+    return done.owner == tag;
+  });
+}
 
 Status Host::cancel(const kernel::RunId& run, const std::string& reason) {
   auto it = runs_.find(run.str());

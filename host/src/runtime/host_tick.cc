@@ -1,10 +1,11 @@
 // Host: the scheduler — tick() and what it works from (schedule.h). A tick delivers the
-// completions that arrived, wakes what is due on the timer heap, then gives the runs with a
-// ready task one slice each in turn until none is ready or the budget is spent (a script's
-// slice ends at the deadline: LuaState's count hook yields). Runs that may have stopped are
-// settled (a child's end to its parent) or parked at the end. The upkeep of executing runs
-// (lease renewal, another process's cancel) comes due on its own heap, a run at a time. So a
-// tick costs what is ready or due, never a walk over every run held.
+// completions that arrived (as many as the budget allows), wakes what is due on the timer
+// heap, then gives the runs with a ready task one slice each in turn until none is ready or
+// the budget is spent (a script's slice ends at the deadline: LuaState's count hook yields;
+// a slice is not begun when the time left would not cover what one has lately cost). Runs that may
+// have stopped are settled (a child's end to its parent) or parked at the end. The upkeep of
+// executing runs (lease renewal, another process's cancel) comes due on its own heap, a run at a
+// time. So a tick costs what is ready or due, never a walk over every run held.
 #include <algorithm>
 #include <chrono>
 
@@ -34,8 +35,12 @@ int64_t upkeep_every_us(int64_t lease_ttl_us) {
 uint64_t Host::register_run(ScriptRun& run) {
   const uint64_t serial = schedule_->next_serial++;
   schedule_->live.emplace(serial, &run);
-  const int64_t due =
-      steady_us(std::chrono::steady_clock::now()) + upkeep_every_us(kernel_.lease_ttl_us());
+  // The first upkeep half to one interval away, spread by serial: a thousand runs started in
+  // one burst do not all come due in the same tick ever after.
+  const int64_t every = upkeep_every_us(kernel_.lease_ttl_us());
+  const int64_t spread =
+      static_cast<int64_t>((serial * 40503u) % static_cast<uint64_t>(every / 2 + 1));
+  const int64_t due = steady_us(std::chrono::steady_clock::now()) + every / 2 + spread;
   schedule_->upkeep.push(TimerEntry{due, serial, {}});
   return serial;
 }
@@ -94,10 +99,10 @@ void Host::release_landed() {
 
 bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
   const Schedule& s = *schedule_;
-  return s.ready.empty() && !native_->has_done() && http_waiters_.empty() &&
-         !commits_landed_.load(std::memory_order_acquire) && !s.timers.due(now_us) &&
-         !s.upkeep.due(steady_now_us) && s.stopping.empty() && !children_to_spawn_ &&
-         draining_.empty() && reload_watches_.empty();
+  return s.ready.empty() && !native_->has_done() && s.native_backlog.empty() &&
+         http_waiters_.empty() && !commits_landed_.load(std::memory_order_acquire) &&
+         !s.timers.due(now_us) && !s.upkeep.due(steady_now_us) && s.stopping.empty() &&
+         !children_to_spawn_ && draining_.empty() && reload_watches_.empty();
 }
 
 void Host::wake_due_timers(int64_t now_us) {
@@ -127,14 +132,33 @@ void Host::wake_due_timers(int64_t now_us) {
 }
 
 void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result) {
+  // A slice cannot be cut short outside Lua (a commit, the application's callback), so one
+  // begun just before the deadline overruns it by what it costs. So a slice is begun only
+  // when the time left covers what such a slice has lately cost; one that does not fit waits
+  // for the next tick, in its place, and a cheaper one behind it may go first. The first
+  // slice of a tick is always begun (a budget smaller than any slice still makes progress).
+  constexpr size_t kMaxPassed = 64;  // runs passed over per tick before the tick ends
   Schedule& s = *schedule_;
+  std::vector<std::pair<uint64_t, ScriptRun*>> passed;  // by serial: one may go meanwhile
   while (!s.ready.empty()) {
     ScriptRun* run = s.ready.front();
+    const bool starting = !run->started();
+    Schedule::SliceCost& cost = starting ? s.start_slice : s.step_slice;
+    auto now = std::chrono::steady_clock::now();
+    if (result.resumed > 0 &&
+        now + std::chrono::microseconds(static_cast<int64_t>(cost.planned_us())) > deadline) {
+      s.ready.pop_front();
+      passed.emplace_back(run->schedule_marks().serial, run);
+      if (passed.size() >= kMaxPassed) break;
+      continue;
+    }
     s.ready.pop_front();
     const uint64_t serial = run->schedule_marks().serial;
     run->schedule_marks().queued = false;
     guarded(*run, [&] { run->run_one(deadline); });
     ++result.resumed;
+    const auto after = std::chrono::steady_clock::now();
+    cost.add(std::chrono::duration<double, std::micro>(after - now).count());
     // A native callback may have unloaded it (artana_script_unload inside a callback).
     if (live_run(serial) == run) {
       if (run->has_ready()) {
@@ -145,16 +169,21 @@ void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult
     }
     // A native call answered meanwhile (inside its callback, or by another thread): its
     // step goes on in this tick.
-    if (native_->has_done()) deliver_completions();
+    if (native_->has_done() || !s.native_backlog.empty()) deliver_completions(deadline);
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  // The runs passed over keep their places at the front, in order (those still here: a
+  // callback may have unloaded one, and its destructor could not find it in the queue).
+  for (auto it = passed.rbegin(); it != passed.rend(); ++it)
+    if (live_run(it->first) == it->second) s.ready.push_front(it->second);
 }
 
 void Host::keep_runs(std::chrono::steady_clock::time_point deadline) {
-  // Leases are not optional: kMinUpkeep runs a tick are kept even when the slices spent the
-  // budget (a script computing for a long while, runs started in one burst), more while the
-  // budget lasts. Each comes due once per upkeep interval, so the work per tick stays small.
-  constexpr int kMinUpkeep = 32;
+  // Leases are not optional: kMinUpkeep runs a tick are kept even when the budget is spent
+  // (completions delivered first took it), more while it lasts. Each comes due once per
+  // upkeep interval — a sixth of the lease, renewed at a third — so one a tick keeps up with
+  // any burst long before a lease is at risk, and a frame never pays for a crowd of them.
+  constexpr int kMinUpkeep = 2;
   const int64_t every = upkeep_every_us(kernel_.lease_ttl_us());
   for (int kept = 0;; ++kept) {
     const auto now = std::chrono::steady_clock::now();
@@ -191,9 +220,10 @@ void Host::park(ScriptRun& run, RunOutcome outcome) {
 
 void Host::settle_stopped(std::chrono::steady_clock::time_point deadline) {
   // Most are runs waiting for a call (nothing to do); parking one costs a few µs (its
-  // lua_State is closed by the reaper). Past the budget a few a tick still are, so the list
-  // never grows without end; the rest wait for the next tick.
-  constexpr size_t kMinSettled = 64;
+  // lua_State is closed by the reaper). Past the budget a few a tick still are — more than
+  // runs stop in a tick, so the list never grows without end, and few enough that a tick
+  // ending at its deadline is not held up by them (64 were 0.3–0.5 ms); the rest wait.
+  constexpr size_t kMinSettled = 16;
   Schedule& s = *schedule_;
   size_t settled = 0;
   while (settled < s.stopping.size() &&
@@ -225,8 +255,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     result.in_flight = in_flight();
     return result;
   }
-  release_landed();       // first: runs whose steps are in the ledger go on
-  deliver_completions();  // then results waiting: work for this tick
+  release_landed();               // first: runs whose steps are in the ledger go on
+  deliver_completions(deadline);  // then results waiting: work for this tick
   if (children_to_spawn_) spawn_children();
   wake_due_timers(now);
   keep_runs(deadline);
@@ -244,8 +274,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 }
 
 bool Host::idle() const {
-  return schedule_->ready.empty() && !native_->has_done() && !children_to_spawn_ &&
-         !commits_landed_.load(std::memory_order_acquire);
+  return schedule_->ready.empty() && !native_->has_done() && schedule_->native_backlog.empty() &&
+         !children_to_spawn_ && !commits_landed_.load(std::memory_order_acquire);
 }
 
 }  // namespace artana::host

@@ -4,11 +4,13 @@
 // registry: a tick touches only what is ready or due.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
 #include <vector>
 
+#include "native_inbox.h"
 #include "timer_heap.h"
 
 namespace artana::host {
@@ -24,6 +26,24 @@ struct Schedule {
   std::vector<uint64_t> stopping;  // Host::may_have_stopped, by serial
   // Runs held until their pipelined appends land (Host::hold_for_commits), by serial.
   std::vector<uint64_t> committing;
+  // The application's completions taken from the inbox but not yet handed to their tasks
+  // (Host::deliver_completions stops at the tick's deadline), in the order they came.
+  std::deque<NativeInbox::Done> native_backlog;
+  // What a slice has lately cost (µs, a moving average), by whether its run had started: a
+  // start creates the run in the ledger and runs its chunk (hundreds of µs), a step costs
+  // tens. Host::run_slices begins no slice the time left would not cover.
+  struct SliceCost {
+    double mean_us = 0;
+    double spread_us = 0;  // the mean absolute deviation from it
+    // What to plan for: most slices of the kind cost less (tails come from the machine).
+    double planned_us() const { return mean_us + 2 * spread_us; }
+    void add(double us) {
+      spread_us += (std::abs(us - mean_us) - spread_us) / 8;
+      mean_us += (us - mean_us) / 8;
+    }
+  };
+  SliceCost start_slice;
+  SliceCost step_slice;
 };
 
 }  // namespace artana::host

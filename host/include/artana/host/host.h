@@ -357,8 +357,10 @@ class Host {
   Result<uint64_t> send_process(io::ProcessCall call, ScriptRun& run, uint64_t task_id);
   // `run` is going away: its requests are cancelled and their late results dropped.
   void forget_http(const ScriptRun& run);
-  // Hands each completed request to the task that waits for it.
-  void deliver_completions();
+  // Hands completed requests to the tasks that wait for them: the I/O thread's all, the
+  // application's at least one and then as long as `deadline` is ahead (the rest wait in
+  // the backlog for the next call: a burst of answers spreads over ticks).
+  void deliver_completions(std::chrono::steady_clock::time_point deadline);
   // Auto API mode: base URLs whose servers said they have no Responses API.
   bool chat_only(const std::string& base_url) const { return chat_only_bases_.count(base_url) > 0; }
   void learned_chat_only(const std::string& base_url) { chat_only_bases_.insert(base_url); }
