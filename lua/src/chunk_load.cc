@@ -1,5 +1,7 @@
 #include "chunk_load.h"
 
+#include "chunk_cache.h"
+
 #include "artana/lua/chunk_check.h"
 
 #include <lua.hpp>
@@ -30,9 +32,19 @@ const char* read_piece(lua_State*, void* data, size_t* size) {
   return nullptr;
 }
 
+int append_bytes(lua_State*, const void* bytes, size_t size, void* out) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), size);
+  return 0;
+}
+
 }  // namespace
 
 int load_text_chunk(lua_State* L, std::string_view source, const char* chunkname) {
+  if (auto compiled = cached_chunk(chunkname, source)) {
+    // Ours (dumped below from this very text): loaded as bytecode, which only this may do.
+    return luaL_loadbufferx(L, compiled->data(), compiled->size(), chunkname, "b");
+  }
+  const std::string_view text = source;
   if (source.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
     source.remove_prefix(kByteOrderMark.size());
   }
@@ -49,7 +61,12 @@ int load_text_chunk(lua_State* L, std::string_view source, const char* chunkname
   } else {
     pieces.parts[0] = source;
   }
-  return lua_load(L, read_piece, &pieces, chunkname, "t");
+  const int status = lua_load(L, read_piece, &pieces, chunkname, "t");
+  if (status != LUA_OK) return status;
+  std::string bytecode;
+  if (lua_dump(L, append_bytes, &bytecode, 0) == 0)
+    cache_chunk(chunkname, text, std::move(bytecode));
+  return LUA_OK;
 }
 
 }  // namespace artana::lua::detail
