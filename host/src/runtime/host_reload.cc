@@ -3,11 +3,24 @@
 // and what each reloaded run's replay met, told once.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "artana/host/host.h"
 #include "run_guard.h"
+#include "schedule.h"
 #include "script_run.h"
 
 namespace artana::host {
+
+namespace {
+
+// A run in this status has nothing left to execute.
+bool ended_status(kernel::RunStatus status) {
+  return status == kernel::RunStatus::kCompleted || status == kernel::RunStatus::kFailed ||
+         status == kernel::RunStatus::kCancelled;
+}
+
+}  // namespace
 
 bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path) {
   auto it = runs_.find(run.str());
@@ -47,26 +60,60 @@ size_t Host::reload_script(const std::string& script_path, ReloadListener listen
   auto shared = std::make_shared<ReloadListener>(std::move(listener));
   std::vector<kernel::RunId> runs;
   // Live runs only: one that completed, failed or was cancelled has nothing left to execute.
-  const auto ended = [](kernel::RunStatus status) {
-    return status == kernel::RunStatus::kCompleted || status == kernel::RunStatus::kFailed ||
-           status == kernel::RunStatus::kCancelled;
-  };
+  const auto ended = ended_status;
   for (const auto& [id, run] : runs_)
     if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
   for (const auto& [id, parked] : parked_)
     if (parked.script_path == script_path && !ended(parked.outcome.status)) runs.emplace_back(id);
-  size_t reloaded = 0;
   for (const kernel::RunId& run : runs) {
-    Status restarted = reload(run);
-    if (!restarted.ok()) {
-      spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
-      continue;
-    }
+    // Reloaded again before its turn: one restart, under the latest text, told to the latest
+    // listener.
     std::erase_if(reload_watches_, [&](const ReloadWatch& w) { return w.run == run; });
     reload_watches_.push_back(ReloadWatch{run, shared});
-    ++reloaded;
+    if (std::find(pending_restarts_.begin(), pending_restarts_.end(), run) ==
+        pending_restarts_.end())
+      pending_restarts_.push_back(run);
   }
-  return reloaded;
+  return runs.size();
+}
+
+void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
+                            std::chrono::steady_clock::time_point deadline) {
+  // A restart stops the old execution and makes the new one (a state, the chunk): a few
+  // hundred µs. Begun only when the time left covers what one has lately cost — and, while
+  // other runs have work ready, only in the budget's first half, so a reload of a thousand
+  // runs shares the frames with them. One a tick regardless when no tick could fit one (a
+  // budget smaller than a restart still moves the reload).
+  Schedule::SliceCost& cost = schedule_->restart;
+  const auto planned = std::chrono::microseconds(static_cast<int64_t>(cost.planned_us()));
+  const auto until = schedule_->ready.empty() ? deadline : start + (deadline - start) / 2;
+  for (bool first = true; !pending_restarts_.empty(); first = false) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool fits = now + planned <= until;
+    if (!fits && !(first && start + planned > deadline)) return;
+    const kernel::RunId run = std::move(pending_restarts_.front());
+    pending_restarts_.pop_front();
+    auto watch = std::find_if(reload_watches_.begin(), reload_watches_.end(),
+                              [&](const ReloadWatch& w) { return w.run == run; });
+    auto live = runs_.find(run.str());
+    auto parked = parked_.find(run.str());
+    const bool ended = (live != runs_.end() && live->second->ended()) ||
+                       (parked != parked_.end() && ended_status(parked->second.outcome.status));
+    Status restarted =
+        ended ? Status::failed_precondition("it ended before its turn") : reload(run);
+    if (!ended) {
+      cost.add(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - now)
+                   .count());
+    }
+    if (restarted.ok()) {
+      if (watch != reload_watches_.end()) watch->restarted = true;
+      continue;
+    }
+    if (restarted.code() != StatusCode::kFailedPrecondition &&
+        restarted.code() != StatusCode::kNotFound)
+      spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
+    if (watch != reload_watches_.end()) reload_watches_.erase(watch);
+  }
 }
 
 size_t Host::suspend_script(const std::string& script_path) {
@@ -74,6 +121,9 @@ size_t Host::suspend_script(const std::string& script_path) {
   for (const auto& [id, run] : runs_)
     if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
   for (const kernel::RunId& run : runs) {
+    // Suspended before its reload's turn: it stays suspended (resume_script goes on).
+    std::erase(pending_restarts_, run);
+    std::erase_if(reload_watches_, [&](const ReloadWatch& w) { return w.run == run; });
     Parked parked;
     if (!stop_keeping_calls(run, parked.options, parked.script_path)) continue;
     parked.outcome.run_id = run;
@@ -154,6 +204,7 @@ void Host::report_reloads() {
   if (reload_watches_.empty()) return;
   std::vector<std::pair<ReloadReport, std::shared_ptr<ReloadListener>>> due;
   std::erase_if(reload_watches_, [&](const ReloadWatch& watch) {
+    if (!watch.restarted) return false;  // its turn has not come (restart_reloaded)
     std::optional<ReloadReport> report = reload_report(watch.run);
     if (!report) return !runs_.count(watch.run.str()) && !parked_.count(watch.run.str());
     due.emplace_back(std::move(*report), watch.listener);

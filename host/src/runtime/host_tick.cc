@@ -102,7 +102,8 @@ bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
   return s.ready.empty() && !native_->has_done() && s.native_backlog.empty() &&
          http_waiters_.empty() && !commits_landed_.load(std::memory_order_acquire) &&
          !s.timers.due(now_us) && !s.upkeep.due(steady_now_us) && s.stopping.empty() &&
-         !children_to_spawn_ && draining_.empty() && reload_watches_.empty();
+         !children_to_spawn_ && draining_.empty() && reload_watches_.empty() &&
+         pending_restarts_.empty();
 }
 
 void Host::wake_due_timers(int64_t now_us) {
@@ -260,6 +261,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   if (children_to_spawn_) spawn_children();
   wake_due_timers(now);
   keep_runs(deadline);
+  if (!pending_restarts_.empty()) restart_reloaded(start, deadline);
   run_slices(deadline, result);
   // The summaries the runs recorded this tick share one commit, now: others see them.
   kernel_.flush();
@@ -275,7 +277,8 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 
 bool Host::idle() const {
   return schedule_->ready.empty() && !native_->has_done() && schedule_->native_backlog.empty() &&
-         !children_to_spawn_ && !commits_landed_.load(std::memory_order_acquire);
+         pending_restarts_.empty() && !children_to_spawn_ &&
+         !commits_landed_.load(std::memory_order_acquire);
 }
 
 }  // namespace artana::host

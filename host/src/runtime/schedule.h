@@ -44,6 +44,7 @@ struct Schedule {
   };
   SliceCost start_slice;
   SliceCost step_slice;
+  SliceCost restart;  // a reloaded run's restart (Host::restart_reloaded)
 };
 
 }  // namespace artana::host

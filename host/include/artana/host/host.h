@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -158,7 +159,9 @@ class Host {
   // executes again under the script's current text (a
   // memory script: set_memory_script first), replaying its history; `listener` hears once per
   // run how that went. Calls in flight are kept: the new executions adopt them. Returns the
-  // number of runs reloaded.
+  // number of runs to reload at once: each is restarted by a later tick, as many a tick as
+  // its budget allows (a reload of a thousand runs never stalls the caller or one frame); a
+  // run that ends before its turn is not restarted, nor told.
   size_t reload_script(const std::string& script_path, ReloadListener listener);
   // Stops executing the runs of `script_path` here without losing work: their calls in
   // flight finish and are recorded as they come back. resume_script executes them again
@@ -299,8 +302,14 @@ class Host {
   struct ReloadWatch {
     kernel::RunId run;
     std::shared_ptr<ReloadListener> listener;
+    bool restarted = false;  // its new execution has begun: its outcome may be told
   };
   std::vector<ReloadWatch> reload_watches_;
+  // The runs reload_script queued, restarted in this order by restart_reloaded.
+  std::deque<kernel::RunId> pending_restarts_;
+  // Restarts queued runs within the tick that began at `start` (host_reload.cc).
+  void restart_reloaded(std::chrono::steady_clock::time_point start,
+                        std::chrono::steady_clock::time_point deadline);
   void report_reloads();
   std::optional<ReloadReport> reload_report(const kernel::RunId& run);
   // Takes `run`'s execution out of runs_ keeping its calls in flight (drained by draining_)
