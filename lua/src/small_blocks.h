@@ -11,7 +11,9 @@
 // own slabs: a free list per 16-byte class first, else the current slab's untouched tail.
 // Slabs come from, and go back to, a process-wide cache (slab_cache.h) when the state is
 // closed, so a state's small blocks touch no lock and no arena, and a closed state's memory
-// serves the next state made without returning to the system.
+// serves the next state made without returning to the system. The price: a state holds its
+// small blocks' high-water mark (in 64 KiB steps) until it is closed — the memory limit
+// still counts what Lua holds now, and an idle run's state is closed when it is parked.
 //
 // The invariant that makes reuse safe: a block Lua currently sizes at s <= kMaxBytes holds
 // at least class_bytes(s) bytes. Shrinking within the small sizes keeps the block (it is
