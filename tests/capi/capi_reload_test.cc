@@ -76,6 +76,18 @@ std::string two_steps(const char* first) {
     end)";
 }
 
+// Starts `n` runs of `script` with inputs {i = 0 .. n-1}.
+std::vector<artana_run*> start_runs(artana_host* host, artana_script* script, int n) {
+  std::vector<artana_run*> runs;
+  for (int i = 0; i < n; ++i) {
+    artana_run* run = nullptr;
+    const std::string input = R"({"i":)" + std::to_string(i) + "}";
+    REQUIRE(artana_run_start(host, script, input.c_str(), nullptr, &run) == ARTANA_OK);
+    runs.push_back(run);
+  }
+  return runs;
+}
+
 // Ticks until nothing is left to do without the application (every run waits for its port),
 // however slow the machine: a count of ticks would assume a pace.
 void tick_some(artana_host* host) {
@@ -99,13 +111,7 @@ TEST_CASE(
   REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
   const std::string v1 = two_steps("first");
   artana_script* script = load(host, "two", v1);
-  std::vector<artana_run*> runs;
-  for (int i = 0; i < 100; ++i) {
-    artana_run* run = nullptr;
-    const std::string input = R"({"i":)" + std::to_string(i) + "}";
-    REQUIRE(artana_run_start(host, script, input.c_str(), nullptr, &run) == ARTANA_OK);
-    runs.push_back(run);
-  }
+  std::vector<artana_run*> runs = start_runs(host, script, 100);
   tick_some(host);
   REQUIRE(brain.pending.size() == 100);
 
@@ -220,13 +226,7 @@ TEST_CASE(
   const std::string v1 = two_steps("first");
   artana_script* script = load(host, "two", v1);
   constexpr int kRuns = 200;
-  std::vector<artana_run*> runs;
-  for (int i = 0; i < kRuns; ++i) {
-    artana_run* run = nullptr;
-    const std::string input = R"({"i":)" + std::to_string(i) + "}";
-    REQUIRE(artana_run_start(host, script, input.c_str(), nullptr, &run) == ARTANA_OK);
-    runs.push_back(run);
-  }
+  std::vector<artana_run*> runs = start_runs(host, script, kRuns);
   tick_some(host);
   REQUIRE(brain.pending.size() == kRuns);
 
@@ -260,7 +260,7 @@ TEST_CASE(
   int refused = 0;
   answer(brain, -1, &refused);
   CHECK(refused == 1);  // the cancelled run's call
-  tick_some(host);       // each goes on to its second call
+  tick_some(host);      // each goes on to its second call
   CHECK(answer(brain) == kRuns - 1);
   run_until_idle(host);
   CHECK(brain.calls == kRuns + (kRuns - 1));

@@ -26,6 +26,24 @@ int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
 }
 
+// Starts `runs` runs (ids prefix0, prefix1, …) that each ask the native port "npc-brain"
+// once, and ticks until every one waits for it: `tokens` holds the port's tokens.
+void start_waiting_runs(HostFixture& f, std::vector<uint64_t>& tokens, const std::string& prefix,
+                        int runs) {
+  REQUIRE(f.host
+              ->add_native_port("npc-brain", [&tokens](const host::NativeCall&,
+                                                       uint64_t token) { tokens.push_back(token); })
+              .ok());
+  const std::string path = f.script("wait.lua", R"lua(
+return function(run)
+  return run:model{ model = "npc-brain", messages = {{ role = "user", content = "go" }} }.output
+end
+)lua");
+  for (int i = 0; i < runs; ++i)
+    REQUIRE(f.host->start(path, run_options(prefix + std::to_string(i))).ok());
+  while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
+}
+
 }  // namespace
 
 TEST_CASE("an endless loop is preempted at each tick's deadline, then killed at its limit",
@@ -102,19 +120,8 @@ TEST_CASE("a tick with nothing ready or due resumes nothing, whatever the runs h
           "[host][tick]") {
   HostFixture f;
   std::vector<uint64_t> tokens;
-  REQUIRE(f.host
-              ->add_native_port("npc-brain", [&tokens](const host::NativeCall&,
-                                                       uint64_t token) { tokens.push_back(token); })
-              .ok());
-  const std::string path = f.script("wait.lua", R"lua(
-return function(run)
-  return run:model{ model = "npc-brain", messages = {{ role = "user", content = "go" }} }.output
-end
-)lua");
   constexpr int kRuns = 200;
-  for (int i = 0; i < kRuns; ++i)
-    REQUIRE(f.host->start(path, run_options("w" + std::to_string(i))).ok());
-  while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
+  start_waiting_runs(f, tokens, "w", kRuns);
   auto waiting = f.host->outcome(kernel::RunId("w0"));
   INFO((waiting ? text(waiting->error) : std::string("executing")));
   REQUIRE(tokens.size() == kRuns);  // every run waits for its port
@@ -144,19 +151,8 @@ TEST_CASE(
     "[host][tick]") {
   HostFixture f;
   std::vector<uint64_t> tokens;
-  REQUIRE(f.host
-              ->add_native_port("npc-brain", [&tokens](const host::NativeCall&,
-                                                       uint64_t token) { tokens.push_back(token); })
-              .ok());
-  const std::string path = f.script("wait.lua", R"lua(
-return function(run)
-  return run:model{ model = "npc-brain", messages = {{ role = "user", content = "go" }} }.output
-end
-)lua");
   constexpr int kRuns = 500;
-  for (int i = 0; i < kRuns; ++i)
-    REQUIRE(f.host->start(path, run_options("b" + std::to_string(i))).ok());
-  while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
+  start_waiting_runs(f, tokens, "b", kRuns);
   REQUIRE(tokens.size() == kRuns);
   // Every answer arrives at once (a thousand NPCs' decisions in one frame).
   for (uint64_t token : tokens) {
