@@ -86,7 +86,7 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
   // budget smaller than a restart still moves the reload).
   Schedule::SliceCost& cost = schedule_->restart;
   const auto planned = std::chrono::microseconds(static_cast<int64_t>(cost.planned_us()));
-  const auto until = schedule_->ready.empty() ? deadline : start + (deadline - start) / 2;
+  const auto until = schedule_->nothing_ready() ? deadline : start + (deadline - start) / 2;
   for (bool first = true; !pending_restarts_.empty(); first = false) {
     const auto now = std::chrono::steady_clock::now();
     const bool fits = now + planned <= until;

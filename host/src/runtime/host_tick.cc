@@ -48,7 +48,10 @@ uint64_t Host::register_run(ScriptRun& run) {
 void Host::unregister_run(ScriptRun& run) {
   ScriptRun::ScheduleMarks& marks = run.schedule_marks();
   schedule_->live.erase(marks.serial);
-  if (marks.queued) std::erase(schedule_->ready, &run);  // rare: a run destroyed while ready
+  if (marks.queued) {  // rare: a run destroyed while ready
+    std::erase(schedule_->ready, &run);
+    std::erase(schedule_->starting, &run);
+  }
   marks.queued = false;
 }
 
@@ -59,7 +62,7 @@ ScriptRun* Host::live_run(uint64_t serial) const {
 
 void Host::run_ready(ScriptRun& run) {
   run.schedule_marks().queued = true;
-  schedule_->ready.push_back(&run);
+  (run.started() ? schedule_->ready : schedule_->starting).push_back(&run);
 }
 
 void Host::arm_timer(ScriptRun& run, int64_t due_us) {
@@ -99,7 +102,7 @@ void Host::release_landed() {
 
 bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
   const Schedule& s = *schedule_;
-  return s.ready.empty() && !native_->has_done() && s.native_backlog.empty() &&
+  return s.nothing_ready() && !native_->has_done() && s.native_backlog.empty() &&
          http_waiters_.empty() && !commits_landed_.load(std::memory_order_acquire) &&
          !s.timers.due(now_us) && !s.upkeep.due(steady_now_us) && s.stopping.empty() &&
          !children_to_spawn_ && draining_.empty() && reload_watches_.empty() &&
@@ -135,31 +138,34 @@ void Host::wake_due_timers(int64_t now_us) {
 void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result) {
   // A slice cannot be cut short outside Lua (a commit, the application's callback), so one
   // begun just before the deadline overruns it by what it costs. So a slice is begun only
-  // when the time left covers what such a slice has lately cost; one that does not fit waits
-  // for the next tick, in its place, and a cheaper one behind it may go first. The first
-  // slice of a tick is always begun (a budget smaller than any slice still makes progress).
-  constexpr size_t kMaxPassed = 64;  // runs passed over per tick before the tick ends
+  // when the time left covers what such a slice has lately cost. Starts and steps cost apart
+  // and wait apart: when a start no longer fits, the steps behind it still go (a thousand new
+  // runs queued first once starved every step behind them), and while both fit they take
+  // turns. The first slice of a tick is always begun (a budget smaller than any slice still
+  // makes progress).
   Schedule& s = *schedule_;
-  std::vector<std::pair<uint64_t, ScriptRun*>> passed;  // by serial: one may go meanwhile
-  while (!s.ready.empty()) {
-    ScriptRun* run = s.ready.front();
-    const bool starting = !run->started();
+  bool start_next = false;  // whose turn it is when both may go
+  while (!s.nothing_ready()) {
+    const auto now = std::chrono::steady_clock::now();
+    auto fits = [&](const Schedule::SliceCost& cost) {
+      return now + std::chrono::microseconds(static_cast<int64_t>(cost.planned_us())) <= deadline;
+    };
+    const bool first = result.resumed == 0;  // goes whatever it costs
+    const bool starts_fit = !s.starting.empty() && (first || fits(s.start_slice));
+    const bool steps_fit = !s.ready.empty() && (first || fits(s.step_slice));
+    if (!starts_fit && !steps_fit) break;
+    const bool starting = starts_fit && (!steps_fit || start_next);
+    start_next = !starting;
+    std::deque<ScriptRun*>& queue = starting ? s.starting : s.ready;
     Schedule::SliceCost& cost = starting ? s.start_slice : s.step_slice;
-    auto now = std::chrono::steady_clock::now();
-    if (result.resumed > 0 &&
-        now + std::chrono::microseconds(static_cast<int64_t>(cost.planned_us())) > deadline) {
-      s.ready.pop_front();
-      passed.emplace_back(run->schedule_marks().serial, run);
-      if (passed.size() >= kMaxPassed) break;
-      continue;
-    }
-    s.ready.pop_front();
+    ScriptRun* run = queue.front();
+    queue.pop_front();
     const uint64_t serial = run->schedule_marks().serial;
     run->schedule_marks().queued = false;
     guarded(*run, [&] { run->run_one(deadline); });
     ++result.resumed;
-    const auto after = std::chrono::steady_clock::now();
-    cost.add(std::chrono::duration<double, std::micro>(after - now).count());
+    cost.add(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - now).count());
     // A native callback may have unloaded it (artana_script_unload inside a callback).
     if (live_run(serial) == run) {
       if (run->has_ready()) {
@@ -173,10 +179,6 @@ void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult
     if (native_->has_done() || !s.native_backlog.empty()) deliver_completions(deadline);
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
-  // The runs passed over keep their places at the front, in order (those still here: a
-  // callback may have unloaded one, and its destructor could not find it in the queue).
-  for (auto it = passed.rbegin(); it != passed.rend(); ++it)
-    if (live_run(it->first) == it->second) s.ready.push_front(it->second);
 }
 
 void Host::keep_runs(std::chrono::steady_clock::time_point deadline) {
@@ -268,7 +270,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   drop_drained();
   report_reloads();
   settle_stopped(deadline);
-  result.ready = schedule_->ready.size();
+  result.ready = schedule_->ready.size() + schedule_->starting.size();
   result.more_ready = !idle();
   result.next_timer_us = schedule_->timers.next();
   result.in_flight = in_flight();
@@ -276,7 +278,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 }
 
 bool Host::idle() const {
-  return schedule_->ready.empty() && !native_->has_done() && schedule_->native_backlog.empty() &&
+  return schedule_->nothing_ready() && !native_->has_done() && schedule_->native_backlog.empty() &&
          pending_restarts_.empty() && !children_to_spawn_ &&
          !commits_landed_.load(std::memory_order_acquire);
 }

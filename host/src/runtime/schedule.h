@@ -4,6 +4,7 @@
 // registry: a tick touches only what is ready or due.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -20,7 +21,11 @@ class ScriptRun;
 struct Schedule {
   std::unordered_map<uint64_t, ScriptRun*> live;  // every execution, by serial
   uint64_t next_serial = 1;
-  std::deque<ScriptRun*> ready;    // each queued run once (ScriptRun::queued)
+  // The runs with a ready task, each queued once (ScriptRun::queued): those executing, and
+  // apart those yet to start (a start costs several steps: run_slices weighs them apart).
+  std::deque<ScriptRun*> ready;
+  std::deque<ScriptRun*> starting;
+  bool nothing_ready() const { return ready.empty() && starting.empty(); }
   TimerHeap timers;                // the app's clock: sleeping tasks, parked runs' wakes
   TimerHeap upkeep;                // the steady clock (µs): Host::keep_runs
   std::vector<uint64_t> stopping;  // Host::may_have_stopped, by serial
@@ -38,6 +43,9 @@ struct Schedule {
     // What to plan for: most slices of the kind cost less (tails come from the machine).
     double planned_us() const { return mean_us + 2 * spread_us; }
     void add(double us) {
+      // One outlier (the VM took the CPU away, a page-fault storm) moves the plan a little,
+      // not for dozens of ticks: a sample counts for at most four times the mean.
+      if (mean_us > 0) us = std::min(us, 4 * mean_us + 50);
       spread_us += (std::abs(us - mean_us) - spread_us) / 8;
       mean_us += (us - mean_us) / 8;
     }
