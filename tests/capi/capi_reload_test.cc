@@ -99,18 +99,30 @@ void tick_some(artana_host* host) {
   FAIL("the host never ran out of work");
 }
 
+// A host whose port "brain" queues its calls, with the two-step script loaded as "two".
+struct TwoStepHost {
+  TempDir dir;
+  artana_host* host = open_host(dir);
+  Brain brain;
+  std::string v1 = two_steps("first");
+  artana_script* script = nullptr;
+  TwoStepHost() {
+    REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
+    script = load(host, "two", v1);
+  }
+};
+
 }  // namespace
 
 TEST_CASE(
     "100 runs with native calls in flight: reloaded, unloaded, half completed, loaded "
     "again: all finish as if uninterrupted, one call per step, each reload told once",
     "[capi][reload]") {
-  TempDir dir;
-  artana_host* host = open_host(dir);
-  Brain brain;
-  REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
-  const std::string v1 = two_steps("first");
-  artana_script* script = load(host, "two", v1);
+  TwoStepHost f;
+  artana_host* host = f.host;
+  Brain& brain = f.brain;
+  const std::string& v1 = f.v1;
+  artana_script* script = f.script;
   std::vector<artana_run*> runs = start_runs(host, script, 100);
   tick_some(host);
   REQUIRE(brain.pending.size() == 100);
@@ -219,12 +231,11 @@ TEST_CASE(
     "a reload restarts its runs on later ticks within their budgets, once however often it "
     "is asked, and not a run that ended before its turn",
     "[capi][reload]") {
-  TempDir dir;
-  artana_host* host = open_host(dir);
-  Brain brain;
-  REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
-  const std::string v1 = two_steps("first");
-  artana_script* script = load(host, "two", v1);
+  TwoStepHost f;
+  artana_host* host = f.host;
+  Brain& brain = f.brain;
+  const std::string& v1 = f.v1;
+  artana_script* script = f.script;
   constexpr int kRuns = 200;
   std::vector<artana_run*> runs = start_runs(host, script, kRuns);
   tick_some(host);

@@ -12,16 +12,6 @@
 
 namespace artana::host {
 
-namespace {
-
-// A run in this status has nothing left to execute.
-bool ended_status(kernel::RunStatus status) {
-  return status == kernel::RunStatus::kCompleted || status == kernel::RunStatus::kFailed ||
-         status == kernel::RunStatus::kCancelled;
-}
-
-}  // namespace
-
 bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path) {
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return false;
@@ -60,7 +50,7 @@ size_t Host::reload_script(const std::string& script_path, ReloadListener listen
   auto shared = std::make_shared<ReloadListener>(std::move(listener));
   std::vector<kernel::RunId> runs;
   // Live runs only: one that completed, failed or was cancelled has nothing left to execute.
-  const auto ended = ended_status;
+  const auto ended = kernel::run_ended;
   for (const auto& [id, run] : runs_)
     if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
   for (const auto& [id, parked] : parked_)
@@ -97,8 +87,9 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
                               [&](const ReloadWatch& w) { return w.run == run; });
     auto live = runs_.find(run.str());
     auto parked = parked_.find(run.str());
-    const bool ended = (live != runs_.end() && live->second->ended()) ||
-                       (parked != parked_.end() && ended_status(parked->second.outcome.status));
+    const bool ended =
+        (live != runs_.end() && live->second->ended()) ||
+        (parked != parked_.end() && kernel::run_ended(parked->second.outcome.status));
     Status restarted =
         ended ? Status::failed_precondition("it ended before its turn") : reload(run);
     if (!ended) {
