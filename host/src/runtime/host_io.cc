@@ -71,8 +71,7 @@ bool Host::wait_for_work(std::chrono::microseconds max) {
   // Nothing to do but wait: what the runs wait for to land is committed here, rather than
   // handed to the store's thread and waited for (two wake-ups a step for a lone run).
   if (!schedule_->committing.empty()) kernel_.commit_queued();
-  if (native_->has_done() || !schedule_->native_backlog.empty() ||
-      commits_landed_.load(std::memory_order_acquire))
+  if (completions_waiting(*schedule_, *native_) || commits_landed_.load(std::memory_order_acquire))
     return true;
   if (http_waiters_.empty() && native_->outstanding() == 0 && schedule_->committing.empty()) {
     // Nothing can complete: only time passes (a timer an app gave as `max`).

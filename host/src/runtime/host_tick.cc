@@ -102,11 +102,10 @@ void Host::release_landed() {
 
 bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
   const Schedule& s = *schedule_;
-  return s.nothing_ready() && !native_->has_done() && s.native_backlog.empty() &&
-         http_waiters_.empty() && !commits_landed_.load(std::memory_order_acquire) &&
-         !s.timers.due(now_us) && !s.upkeep.due(steady_now_us) && s.stopping.empty() &&
-         !children_to_spawn_ && draining_.empty() && reload_watches_.empty() &&
-         pending_restarts_.empty();
+  return s.nothing_ready() && !completions_waiting(s, *native_) && http_waiters_.empty() &&
+         !commits_landed_.load(std::memory_order_acquire) && !s.timers.due(now_us) &&
+         !s.upkeep.due(steady_now_us) && s.stopping.empty() && !children_to_spawn_ &&
+         draining_.empty() && reload_watches_.empty() && pending_restarts_.empty();
 }
 
 void Host::wake_due_timers(int64_t now_us) {
@@ -176,7 +175,7 @@ void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult
     }
     // A native call answered meanwhile (inside its callback, or by another thread): its
     // step goes on in this tick.
-    if (native_->has_done() || !s.native_backlog.empty()) deliver_completions(deadline);
+    if (completions_waiting(s, *native_)) deliver_completions(deadline);
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
 }
@@ -278,7 +277,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 }
 
 bool Host::idle() const {
-  return schedule_->nothing_ready() && !native_->has_done() && schedule_->native_backlog.empty() &&
+  return schedule_->nothing_ready() && !completions_waiting(*schedule_, *native_) &&
          pending_restarts_.empty() && !children_to_spawn_ &&
          !commits_landed_.load(std::memory_order_acquire);
 }

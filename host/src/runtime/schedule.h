@@ -55,4 +55,10 @@ struct Schedule {
   SliceCost restart;  // a reloaded run's restart (Host::restart_reloaded)
 };
 
+// The application's completions waiting to be handed over: arrived in the inbox, or taken
+// into the backlog a tick's budget left.
+inline bool completions_waiting(const Schedule& s, const NativeInbox& inbox) {
+  return inbox.has_done() || !s.native_backlog.empty();
+}
+
 }  // namespace artana::host
