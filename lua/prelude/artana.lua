@@ -1,8 +1,9 @@
 -- The `artana` module and the run object scripts see. This is the host's own code (chunk
 -- name "[artana]": its frames never count as an error's position). It runs once per
 -- lua_State, in a private environment holding `host` (the C primitives of
--- syscall_bridge.h) and the sandbox's safe functions; scripts only ever get functions and
--- tables made here, never `host` itself.
+-- syscall_bridge.h) and the sandbox's safe functions, and returns `execution`, which makes
+-- each execution's module (script_api.cc). Scripts only ever get functions and tables made
+-- here, never `host` itself.
 local host, safe = ...
 local type, error, pcall, select, tostring = safe.type, safe.error, safe.pcall, safe.select,
   safe.tostring
@@ -11,16 +12,9 @@ local setmetatable, pairs, ipairs, rawlen = safe.setmetatable, safe.pairs, safe.
 local unpack, pack, sort = safe.table.unpack, safe.table.pack, safe.table.sort
 local fail = host.fail -- fail(kind, message): raises an error naming the script's line
 
-local artana = {}
-local tools, ports = {}, {}
-local sealed = false -- set once the entry starts: registrations belong at the top level
-
-local function check_open(what)
-  if sealed then
-    fail("invalid_argument", what .. " must be called at the script's top level (or in a " ..
-      "module it requires there), before the entry function runs")
-  end
-end
+-- The module's functions that keep no execution's state: shared by every execution of
+-- the state (each gets its own module table holding them).
+local shared = {}
 
 local TOOL_FIELDS = { name = true, description = true, args = true, capability = true,
   side_effect = true, version = true, fn = true }
@@ -31,67 +25,19 @@ local function check_name(what, name)
   end
 end
 
-function artana.tool(spec)
-  check_open("artana.tool")
-  if type(spec) ~= "table" then
-    fail("invalid_argument", "artana.tool expects a table: artana.tool { name = ..., fn = ... }")
-  end
-  for key in pairs(spec) do
-    if not TOOL_FIELDS[key] then
-      fail("invalid_argument", "artana.tool: unknown field '" .. tostring(key) ..
-        "' (fields: name, description, args, capability, side_effect, version, fn)")
-    end
-  end
-  check_name("artana.tool", spec.name)
-  local name = spec.name
-  if name:sub(1, 7) == "artana." then
-    fail("invalid_argument", "tool '" .. name .. "': names starting with 'artana.' are the " ..
-      "host's built-ins (run:http, run:exec, run:read_file, run:write_file)")
-  end
-  if type(spec.fn) ~= "function" then
-    fail("invalid_argument", "tool '" .. name .. "': fn must be a function(args, ctx)")
-  end
-  if tools[name] then fail("invalid_argument", "tool '" .. name .. "' is registered twice") end
-  local side_effect = spec.side_effect == true
-  if side_effect then
-    local params, vararg = host.param_count(spec.fn)
-    if params < 2 and not vararg then
-      fail("invalid_argument", "tool '" .. name .. "' has side_effect = true, so its fn must " ..
-        "take (args, ctx): ctx.idempotency_key is how it avoids acting twice")
-    end
-  end
-  local version = spec.version
-  if version ~= nil and type(version) ~= "string" and type(version) ~= "number" then
-    fail("invalid_argument", "tool '" .. name .. "': version must be a string")
-  end
-  tools[name] = { name = name, description = spec.description or "", args = spec.args or {},
-    capability = spec.capability or "", side_effect = side_effect,
-    version = version ~= nil and tostring(version) or "1", fn = spec.fn }
-end
-
-function artana.model_port(name, fn)
-  check_open("artana.model_port")
-  check_name("artana.model_port", name)
-  if type(fn) ~= "function" then
-    fail("invalid_argument", "model port '" .. name .. "' needs a function(request)")
-  end
-  if ports[name] then fail("invalid_argument", "model port '" .. name .. "' is registered twice") end
-  ports[name] = fn
-end
-
 -- A full JSON Schema where a schema shorthand is expected.
-function artana.json_schema(schema)
+function shared.json_schema(schema)
   if type(schema) ~= "table" then fail("invalid_argument", "artana.json_schema expects a table") end
   return { ["$json_schema"] = schema }
 end
 
 -- Marks a nested table member of a schema shorthand optional (strings use a "?" suffix).
-function artana.optional(shorthand)
+function shared.optional(shorthand)
   return { ["$optional"] = shorthand }
 end
 
 -- A table that crosses as a JSON array even when empty.
-function artana.array(t)
+function shared.array(t)
   t = t or {}
   host.array(t)
   return t
@@ -105,7 +51,7 @@ end
 local LIBRARY_KINDS = { invalid_argument = true, harness_state = true, task_invalid = true,
   child_failed = true, agent_exhausted = true, graph_invalid = true, script_error = true }
 
-function artana.fail(kind, message)
+function shared.fail(kind, message)
   if not LIBRARY_KINDS[kind] then
     fail("invalid_argument", "artana.fail: kind '" .. tostring(kind) .. "' is not one a " ..
       "library raises (invalid_argument, harness_state, task_invalid, child_failed, " ..
@@ -121,13 +67,13 @@ end
 -- the host's table of error kinds.
 local PASSES_THROUGH = host.passing_kinds
 
-function artana.passes_through(err)
+function shared.passes_through(err)
   return type(err) == "table" and PASSES_THROUGH[err.kind] == true
 end
 
 -- Pure helpers: RFC 8785 canonical JSON text of a value, and the hex SHA-256 of a string.
-artana.canonical_json = host.canonical_json
-artana.sha256 = host.sha256
+shared.canonical_json = host.canonical_json
+shared.sha256 = host.sha256
 
 local Run = {
   model = host.model, tool = host.tool, pause = host.pause, now = host.now,
@@ -298,60 +244,142 @@ function Run:parallel(branches, options)
   return keyed
 end
 
-local run_fields = {}
-local run_meta = {
-  __index = function(run, key)
-    local method = Run[key]
-    if method ~= nil then return method end
-    if key == "replaying" then return host.replaying(run) end
-    -- After fork_on_drift the run goes on as its fork: id names where its steps go now.
-    if key == "id" then return host.run_id(run) end
-    return run_fields[key]
-  end,
-  __newindex = function(_, key)
-    fail("sandbox_violation", "run." .. tostring(key) .. " is read-only")
-  end,
-  __metatable = false,
-}
-
--- ---- require ----
-
-local loaded = { artana = artana }
-local loading = {}
-
-local function require(name)
-  if type(name) ~= "string" then fail("invalid_argument", "require expects a module name string") end
-  local module = loaded[name]
-  if module ~= nil then return module end
-  if loading[name] then fail("script_error", "require cycle: '" .. name .. "' requires itself") end
-  local chunk = host.require(name)
-  loading[name] = true
-  local ok, result = pcall(chunk, name)
-  loading[name] = nil
-  if not ok then error(result, 0) end
-  if result == nil then result = true end
-  loaded[name] = result
-  return result
-end
-
--- The entry thread's function: run the script's chunk, register what it defined, start or
--- resume the run, call the entry.
-local function boot(chunk)
-  local entry = chunk()
-  if type(entry) ~= "function" then
-    fail("script_error", "the script must end with `return function(run, input) ... end`; " ..
-      "it returned a " .. type(entry))
-  end
-  sealed = true
-  local info = host.ready()
-  run_fields.tenant = info.tenant
-  local run = setmetatable({}, run_meta)
-  return entry(run, info.input)
-end
-
 -- Runs a model port or a tool function on its own host thread.
 local function call(fn, ...)
   return fn(...)
 end
 
-return { boot = boot, call = call, require = require, tools = tools, ports = ports }
+-- One execution of a script: its own `artana` module, registries of tools and ports,
+-- loaded modules and run fields. Called once per execution (a state reused by a hot reload
+-- calls it again), so nothing one execution registered, required or changed in the module
+-- reaches the next; what is shared above holds no script's state and is unreachable from
+-- scripts.
+local function execution()
+  local artana = {
+    json_schema = shared.json_schema,
+    optional = shared.optional,
+    array = shared.array,
+    fail = shared.fail,
+    passes_through = shared.passes_through,
+    canonical_json = shared.canonical_json,
+    sha256 = shared.sha256,
+  }
+  local tools, ports = {}, {}
+  local sealed = false -- set once the entry starts: registrations belong at the top level
+
+  local function check_open(what)
+    if sealed then
+      fail("invalid_argument", what .. " must be called at the script's top level (or in a " ..
+        "module it requires there), before the entry function runs")
+    end
+  end
+
+  function artana.tool(spec)
+    check_open("artana.tool")
+    if type(spec) ~= "table" then
+      fail("invalid_argument", "artana.tool expects a table: artana.tool { name = ..., fn = ... }")
+    end
+    for key in pairs(spec) do
+      if not TOOL_FIELDS[key] then
+        fail("invalid_argument", "artana.tool: unknown field '" .. tostring(key) ..
+          "' (fields: name, description, args, capability, side_effect, version, fn)")
+      end
+    end
+    check_name("artana.tool", spec.name)
+    local name = spec.name
+    if name:sub(1, 7) == "artana." then
+      fail("invalid_argument", "tool '" .. name .. "': names starting with 'artana.' are the " ..
+        "host's built-ins (run:http, run:exec, run:read_file, run:write_file)")
+    end
+    if type(spec.fn) ~= "function" then
+      fail("invalid_argument", "tool '" .. name .. "': fn must be a function(args, ctx)")
+    end
+    if tools[name] then fail("invalid_argument", "tool '" .. name .. "' is registered twice") end
+    local side_effect = spec.side_effect == true
+    if side_effect then
+      local params, vararg = host.param_count(spec.fn)
+      if params < 2 and not vararg then
+        fail("invalid_argument", "tool '" .. name .. "' has side_effect = true, so its fn must " ..
+          "take (args, ctx): ctx.idempotency_key is how it avoids acting twice")
+      end
+    end
+    local version = spec.version
+    if version ~= nil and type(version) ~= "string" and type(version) ~= "number" then
+      fail("invalid_argument", "tool '" .. name .. "': version must be a string")
+    end
+    tools[name] = { name = name, description = spec.description or "", args = spec.args or {},
+      capability = spec.capability or "", side_effect = side_effect,
+      version = version ~= nil and tostring(version) or "1", fn = spec.fn }
+  end
+
+  function artana.model_port(name, fn)
+    check_open("artana.model_port")
+    check_name("artana.model_port", name)
+    if type(fn) ~= "function" then
+      fail("invalid_argument", "model port '" .. name .. "' needs a function(request)")
+    end
+    if ports[name] then
+      fail("invalid_argument", "model port '" .. name .. "' is registered twice")
+    end
+    ports[name] = fn
+  end
+
+  local run_fields = {}
+  local run_meta = {
+    __index = function(run, key)
+      local method = Run[key]
+      if method ~= nil then return method end
+      if key == "replaying" then return host.replaying(run) end
+      -- After fork_on_drift the run goes on as its fork: id names where its steps go now.
+      if key == "id" then return host.run_id(run) end
+      return run_fields[key]
+    end,
+    __newindex = function(_, key)
+      fail("sandbox_violation", "run." .. tostring(key) .. " is read-only")
+    end,
+    __metatable = false,
+  }
+
+  -- ---- require ----
+
+  local loaded = { artana = artana }
+  local loading = {}
+
+  local function require(name)
+    if type(name) ~= "string" then
+      fail("invalid_argument", "require expects a module name string")
+    end
+    local module = loaded[name]
+    if module ~= nil then return module end
+    if loading[name] then
+      fail("script_error", "require cycle: '" .. name .. "' requires itself")
+    end
+    local chunk = host.require(name)
+    loading[name] = true
+    local ok, result = pcall(chunk, name)
+    loading[name] = nil
+    if not ok then error(result, 0) end
+    if result == nil then result = true end
+    loaded[name] = result
+    return result
+  end
+
+  -- The entry thread's function: run the script's chunk, register what it defined, start or
+  -- resume the run, call the entry.
+  local function boot(chunk)
+    local entry = chunk()
+    if type(entry) ~= "function" then
+      fail("script_error", "the script must end with `return function(run, input) ... end`; " ..
+        "it returned a " .. type(entry))
+    end
+    sealed = true
+    local info = host.ready()
+    run_fields.tenant = info.tenant
+    local run = setmetatable({}, run_meta)
+    return entry(run, info.input)
+  end
+
+  return { boot = boot, call = call, require = require, tools = tools, ports = ports }
+end
+
+return execution

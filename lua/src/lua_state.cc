@@ -247,6 +247,30 @@ static int unanchor_thread(lua_State* L) {
   return 0;
 }
 
+bool LuaState::recycle() {
+  if (killed() || kill_requested_.load(std::memory_order_relaxed)) return false;
+  lua_settop(L_, 0);
+  // The host threads are the registry's thread keys (make_thread). Assigning nil to a field
+  // during lua_next is allowed, and neither allocates nor raises.
+  lua_pushnil(L_);
+  while (lua_next(L_, LUA_REGISTRYINDEX) != 0) {
+    lua_pop(L_, 1);  // the value
+    if (lua_type(L_, -1) != LUA_TTHREAD) continue;
+    set_thread_tag(lua_tothread(L_, -1), nullptr);
+    lua_pushvalue(L_, -1);
+    lua_pushnil(L_);
+    lua_rawset(L_, LUA_REGISTRYINDEX);
+  }
+  if (memory_used_ > limits_.max_memory_bytes / 4) lua_gc(L_, LUA_GCCOLLECT);
+  instructions_ = 0;
+  slice_yields_ = 0;
+  yielded_for_slice_ = false;
+  slice_used_ = 0;
+  slice_deadline_ = std::chrono::steady_clock::time_point::max();
+  raised_kinds_ = 0;
+  return true;
+}
+
 void LuaState::release_thread(lua_State* co) {
   set_thread_tag(co, nullptr);  // no longer the host's: scripts holding it cannot resume it
   lua_pushcfunction(L_, unanchor_thread);

@@ -148,6 +148,35 @@ int unknown_field(lua_State* L) {
   return 1;  // slot 3
 }
 
+// Registry key of the prelude's `execution` function, kept so that each execution of a
+// reused state gets a module of its own (renew).
+const char kExecutionKey = 0;
+
+// Calls `execution`: a new module (its own tools, ports, loaded modules), referenced in `in`
+// and `require` set for scripts.
+void instantiate(lua_State* L, Install* in) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kExecutionKey);
+  lua_call(L, 0, 1);
+  const int api = lua_gettop(L);
+  in->api.boot = take_ref(L, api, "boot");
+  in->api.call = take_ref(L, api, "call");
+  in->api.tools = take_ref(L, api, "tools");
+  in->api.ports = take_ref(L, api, "ports");
+  lua_getfield(L, api, "require");
+  set_sandbox_global(L, "require");
+  lua_pop(L, 1);
+}
+
+// Arg 1: Install* holding the old module's references. Runs under lua_pcall.
+int renew(lua_State* L) {
+  auto* in = static_cast<Install*>(lua_touserdata(L, 1));
+  for (int ref : {in->api.boot, in->api.call, in->api.tools, in->api.ports})
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  in->api = ScriptApi{};
+  instantiate(L, in);
+  return 0;
+}
+
 // Arg 1: Install*. Runs under lua_pcall.
 int install(lua_State* L) {
   auto* in = static_cast<Install*>(lua_touserdata(L, 1));
@@ -172,24 +201,15 @@ int install(lua_State* L) {
   lua_pushcfunction(L, unknown_field);
   lua_setfield(L, -2, "unknown_field");
   push_sandbox_env(L);
-  lua_call(L, 2, 1);
-  const int api = lua_gettop(L);
-  in->api.boot = take_ref(L, api, "boot");
-  in->api.call = take_ref(L, api, "call");
-  in->api.tools = take_ref(L, api, "tools");
-  in->api.ports = take_ref(L, api, "ports");
-  lua_getfield(L, api, "require");
-  set_sandbox_global(L, "require");
+  lua_call(L, 2, 1);  // the prelude's main chunk returns `execution`
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kExecutionKey);
+  instantiate(L, in);
   return 0;
 }
 
-}  // namespace
-
-Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler) {
+Result<ScriptApi> run_install(LuaState& state, lua_CFunction step, Install& in) {
   lua_State* L = state.state();
-  state.set_handler(handler);
-  Install in{};
-  lua_pushcfunction(L, install);
+  lua_pushcfunction(L, step);
   lua_pushlightuserdata(L, &in);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     const char* message = lua_tostring(L, -1);
@@ -199,6 +219,19 @@ Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler) {
     return error;
   }
   return in.api;
+}
+
+}  // namespace
+
+Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler) {
+  state.set_handler(handler);
+  Install in{};
+  return run_install(state, install, in);
+}
+
+Result<ScriptApi> renew_script_api(LuaState& state, const ScriptApi& old) {
+  Install in{old};
+  return run_install(state, renew, in);
 }
 
 }  // namespace artana::lua

@@ -95,6 +95,11 @@ Result<ScriptSource> Host::load_source(const std::string& script_path, const Run
 }
 
 Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions options) {
+  return start_execution(script_path, std::move(options), nullptr);
+}
+
+Result<kernel::RunId> Host::start_execution(const std::string& script_path, RunOptions options,
+                                            std::unique_ptr<PreparedState> reused) {
   if (!options.run_id) options.run_id = kernel::Kernel::new_run_id();
   const kernel::RunId id = *options.run_id;
   ARTANA_ASSIGN_OR_RETURN(ScriptSource source, load_source(script_path, options));
@@ -109,7 +114,7 @@ Result<kernel::RunId> Host::start(const std::string& script_path, RunOptions opt
   }
   Result<std::unique_ptr<ScriptRun>> created = Status::internal("not created");
   try {
-    created = ScriptRun::create(*this, std::move(source), std::move(options));
+    created = ScriptRun::create(*this, std::move(source), std::move(options), std::move(reused));
   } catch (const std::exception& e) {
     return Status::internal("creating run '{}' failed: {}", id.str(), e.what());
   }

@@ -12,7 +12,8 @@
 
 namespace artana::host {
 
-bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path) {
+bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path,
+                              std::unique_ptr<PreparedState>* state) {
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return false;
   options = it->second->options();
@@ -30,7 +31,9 @@ bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std
                  carried.message());
   }
   // The old execution stops; its calls in flight go on until adopted, recorded or dropped.
-  if (carried.ok() && old->drain()) draining_.push_back(std::move(old));
+  const bool in_flight = carried.ok() && old->drain();
+  if (state != nullptr) *state = old->give_up_state();
+  if (in_flight) draining_.push_back(std::move(old));
   return true;  // `old` goes now if nothing was kept in flight: its lua_State, tasks, calls
 }
 
@@ -41,9 +44,11 @@ Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
   }
   RunOptions options;
   std::string path;
-  if (!stop_keeping_calls(run, options, path))
+  std::unique_ptr<PreparedState> state;
+  if (!stop_keeping_calls(run, options, path, &state))
     return Status::not_found("run '{}' is not loaded here", run.str());
-  return start(script_path.empty() ? path : script_path, options).status();
+  return start_execution(script_path.empty() ? path : script_path, options, std::move(state))
+      .status();
 }
 
 size_t Host::reload_script(const std::string& script_path, ReloadListener listener) {
@@ -213,6 +218,8 @@ void Host::report_reloads() {
   }
 }
 
+uint64_t Host::states_reused() const { return states_->reused(); }
+
 void Host::adopt(uint64_t ticket, ScriptRun& run, uint64_t task_id) {
   adoptions_[ticket] = Adoption{&run, task_id};
 }
@@ -227,7 +234,10 @@ void Host::adopted_call_finished(uint64_t ticket, Result<kernel::Json> result) {
 }
 
 void Host::forget_adoptions(const ScriptRun& run) {
-  std::erase_if(adoptions_, [&run](const auto& entry) { return entry.second.run == &run; });
+  for (uint64_t ticket : run.adopted_tickets()) {
+    auto it = adoptions_.find(ticket);
+    if (it != adoptions_.end() && it->second.run == &run) adoptions_.erase(it);
+  }
 }
 
 void Host::drop_drained() {

@@ -94,20 +94,23 @@ uint64_t NativeInbox::issue(uintptr_t owner, uint64_t task_id) {
     r.entries.emplace(token, Registry::Entry{shared_, false});
   }
   waiting_.emplace(token, Waiting{owner, task_id});
+  by_owner_[owner].push_back(token);
   return token;
 }
 
+void NativeInbox::forget(uint64_t token, uintptr_t owner) {
+  auto it = by_owner_.find(owner);
+  if (it == by_owner_.end()) return;
+  std::erase(it->second, token);
+  if (it->second.empty()) by_owner_.erase(it);
+}
+
 void NativeInbox::cancel_owner(uintptr_t owner) {
-  std::vector<uint64_t> tokens;
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (it->second.owner == owner) {
-      tokens.push_back(it->first);
-      it = waiting_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (tokens.empty()) return;
+  auto owned = by_owner_.find(owner);
+  if (owned == by_owner_.end()) return;
+  const std::vector<uint64_t> tokens = std::move(owned->second);
+  by_owner_.erase(owned);
+  for (uint64_t token : tokens) waiting_.erase(token);
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   for (uint64_t token : tokens) {
@@ -132,6 +135,7 @@ std::vector<NativeInbox::Done> NativeInbox::take() {
     auto it = waiting_.find(token);
     if (it == waiting_.end()) continue;  // its run stopped here after it was completed
     out.push_back(Done{it->second.owner, it->second.task_id, std::move(reply)});
+    forget(token, it->second.owner);
     waiting_.erase(it);
   }
   return out;

@@ -56,6 +56,11 @@ class NativeInbox {
     uint64_t task_id = 0;
   };
   std::unordered_map<uint64_t, Waiting> waiting_;
+  // owner -> its tokens in waiting_: a run stopping finds its own without looking at every
+  // other run's (a reload of a thousand runs waiting on the application is linear).
+  std::unordered_map<uintptr_t, std::vector<uint64_t>> by_owner_;
+
+  void forget(uint64_t token, uintptr_t owner);
 };
 
 }  // namespace artana::host

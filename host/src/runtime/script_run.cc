@@ -37,9 +37,11 @@ ScriptRun::~ScriptRun() {
 }
 
 Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource script,
-                                                     RunOptions options) {
+                                                     RunOptions options,
+                                                     std::unique_ptr<PreparedState> reused) {
   std::unique_ptr<ScriptRun> run(new ScriptRun(host, std::move(script), std::move(options)));
-  ARTANA_ASSIGN_OR_RETURN(PreparedState prepared, host.states_->take());
+  ARTANA_ASSIGN_OR_RETURN(PreparedState prepared,
+                          reused ? host.states_->reuse(std::move(*reused)) : host.states_->take());
   ScriptRun* self = run.get();
   *prepared.print = [self](std::string_view line) {
     const auto& sink = self->host_.options().print_sink;
@@ -52,6 +54,7 @@ Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource sc
   };
   run->lua_ = std::move(prepared.lua);
   run->api_ = prepared.api;
+  run->print_ = std::move(prepared.print);
   run->lua_->set_handler(self);
   lua_State* thread = run->lua_->new_thread();
   if (thread == nullptr)
@@ -210,7 +213,7 @@ void ScriptRun::task_raised(Task& task) {
 
 void ScriptRun::finish_task(Task& task) {
   task.state = TaskState::kDone;
-  lua_->release_thread(task.thread);
+  if (lua_ && task.thread != nullptr) lua_->release_thread(task.thread);
   task.thread = nullptr;
 }
 
@@ -353,6 +356,30 @@ bool ScriptRun::drain() {
   return !call_tickets().empty();
 }
 
+std::unique_ptr<PreparedState> ScriptRun::give_up_state() {
+  if (!draining_ || !lua_ || current_ != nullptr || lua_->killed()) return nullptr;
+  for (const auto& task : tasks_) {
+    const bool runs_lua = task->kind == TaskKind::kPort || task->kind == TaskKind::kTool;
+    if (runs_lua && task->state != TaskState::kDone) return nullptr;
+  }
+  // Its threads are unanchored by the recycle: no task of this execution resumes again.
+  for (const auto& task : tasks_) task->thread = nullptr;
+  ready_.clear();
+  auto state =
+      std::make_unique<PreparedState>(PreparedState{std::move(lua_), api_, std::move(print_)});
+  api_ = lua::ScriptApi{};
+  return state;
+}
+
+std::vector<uint64_t> ScriptRun::adopted_tickets() const {
+  std::vector<uint64_t> tickets;
+  for (const auto& task : tasks_) {
+    // Any task that ever waited for one (a stopped task's adoption may still be held).
+    if (task->adopted_ticket != 0) tickets.push_back(task->adopted_ticket);
+  }
+  return tickets;
+}
+
 std::vector<uint64_t> ScriptRun::call_tickets() const {
   std::vector<uint64_t> tickets;
   if (ended_) return tickets;
@@ -374,6 +401,7 @@ lua::SyscallReply& ScriptRun::wait_adopted(Task& task, uint64_t ticket, const st
                                            lua_State* L) {
   task.wait_step_key = key;
   ++live_work_;  // a call in flight for this run: its lease is kept
+  task.adopted_ticket = ticket;
   host_.adopt(ticket, *this, task.id);
   return reply_wait(task, WaitKind::kAdopted, L);
 }

@@ -27,6 +27,7 @@
 #include "artana/lua/script_api.h"
 #include "artana/lua/syscall_bridge.h"
 #include "script_source.h"
+#include "state_pool.h"
 #include "step_keys.h"
 #include "task.h"
 
@@ -34,9 +35,11 @@ namespace artana::host {
 
 class ScriptRun final : public lua::SyscallHandler {
  public:
-  // Creates the lua_State and the entry task for `script` (not yet run).
+  // Creates the lua_State and the entry task for `script` (not yet run): in `reused`, the
+  // state the run's last execution gave up (give_up_state), else a fresh one.
   static Result<std::unique_ptr<ScriptRun>> create(Host& host, ScriptSource script,
-                                                   RunOptions options);
+                                                   RunOptions options,
+                                                   std::unique_ptr<PreparedState> reused = {});
   ~ScriptRun() override;
 
   lua::SyscallReply& handle(lua_State* L, lua::SyscallOp op) override;
@@ -110,9 +113,16 @@ class ScriptRun final : public lua::SyscallHandler {
   // ports and tools answering calls in flight go on, their results recorded and handed to
   // the new execution's task that adopts them. True while calls are in flight.
   bool drain();
+  // After drain(): this execution's lua_State, for the run's next execution, when no Lua
+  // code of this one can run any more — none of its script's model ports or tools is
+  // answering a call, and the state was not killed. Its calls in flight go on in C++ (their
+  // results adopted). Null: the state stays, closed with this execution.
+  std::unique_ptr<PreparedState> give_up_state();
   // The tickets of the calls in flight (a draining execution's, to know whether one is
   // adopted).
   std::vector<uint64_t> call_tickets() const;
+  // The calls of an earlier execution its tasks wait or waited for (Host::adopt).
+  std::vector<uint64_t> adopted_tickets() const;
   // The old execution's call this task adopted ended: `result` is the step's value or error.
   void adopted_call_ended(uint64_t task_id, Result<kernel::Json> result);
   // The child run task `task_id` waits for stopped (Host::settle_children): its end is
@@ -276,8 +286,9 @@ class ScriptRun final : public lua::SyscallHandler {
   kernel::Kernel& kernel_;
   ScriptSource script_;
   RunOptions options_;
-  std::unique_ptr<lua::LuaState> lua_;
+  std::unique_ptr<lua::LuaState> lua_;  // null once given up (give_up_state)
   lua::ScriptApi api_;
+  std::shared_ptr<PrintTarget> print_;  // where the state's print() goes: set to this run
   lua::SyscallReply reply_;
 
   kernel::RunId run_id_;

@@ -67,6 +67,20 @@ Result<PreparedState> StatePool::take() {
   return prepare(limits_);
 }
 
+Result<PreparedState> StatePool::reuse(PreparedState used) {
+  if (used.lua && used.lua->recycle()) {
+    auto renewed = lua::renew_script_api(*used.lua, used.api);
+    if (renewed.ok()) {
+      used.api = *renewed;
+      *used.print = nullptr;  // the taking run sets its own
+      ++reused_;
+      return used;
+    }
+  }
+  retire(std::move(used.lua));
+  return take();
+}
+
 void StatePool::retire(std::unique_ptr<lua::LuaState> state) {
   if (!state) return;
   std::unique_lock<std::mutex> lock(mu_);

@@ -5,7 +5,8 @@
 // dozens of NPC episodes a frame, or a reload of a thousand runs, would pay that on the thread
 // that ticks. So once a host has made a second state, states are made ahead — as many as the
 // runs took lately, up to a cap — and the states of executions that went away are closed
-// there.
+// there. A hot reload does better still: the new execution reuses the old one's state
+// (reuse).
 //
 // A state made ahead is bound to nothing: its syscalls reach the handler the taking run sets
 // (LuaState::set_handler), its print() the target the run sets (PrintTarget). Closing runs no
@@ -46,6 +47,12 @@ class StatePool {
   // A fresh state with the artana module installed: one made ahead when there is one, else
   // made here (and more are made ahead from now on).
   Result<PreparedState> take();
+  // The state an execution gave up (ScriptRun::give_up_state), readied for the next
+  // execution of its run: recycled with a new artana module (LuaState::recycle), a few µs
+  // where making one costs a hundred. One that cannot be reused is retired and a fresh one
+  // taken.
+  Result<PreparedState> reuse(PreparedState used);
+  uint64_t reused() const { return reused_; }
   // Takes `state` to close later.
   void retire(std::unique_ptr<lua::LuaState> state);
 
@@ -61,6 +68,7 @@ class StatePool {
   size_t target_ = 0;  // how many to keep made ahead: grows with each take that found none
   size_t making_ = 0;  // being made on the pool's thread now
   size_t takes_ = 0;
+  uint64_t reused_ = 0;  // reuse() calls that recycled (the caller's thread only)
   std::vector<std::unique_ptr<lua::LuaState>> retired_;
   bool stopping_ = false;
   bool no_thread_ = false;  // the system gave none: everything is done by the caller

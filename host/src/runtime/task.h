@@ -72,8 +72,9 @@ struct Task {
   WaitKind wait = WaitKind::kNone;
   lua_State* caller = nullptr;  // the thread whose syscall waits (for the error's `where`)
   std::string wait_step_key;
-  int64_t due_us = 0;        // kSleep
-  std::string pause_reason;  // kPause: asked again once the run is resumed
+  uint64_t adopted_ticket = 0;  // kAdopted: the earlier execution's call waited for
+  int64_t due_us = 0;           // kSleep
+  std::string pause_reason;     // kPause: asked again once the run is resumed
   kernel::Json pause_context;
   std::shared_ptr<ParallelGroup> group_waited;  // kParallel
 

@@ -194,8 +194,8 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
     // Calls this process still has in flight for the run (made before a reload) are not
     // lost: their steps are in flight here too.
     std::lock_guard<std::mutex> held_lock(held_->mu);
-    for (const auto& [ticket, entry] : held_->live) {
-      if (entry->state->run_id != run) continue;
+    for (uint64_t ticket : held_->live.of_run(run)) {
+      const LiveEntry* entry = held_->live.find(ticket);
       StepRecord& step = state->steps[entry->step_key];
       step.kind = entry->kind;
       step.in_flight = true;

@@ -182,11 +182,11 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
 
 Status Kernel::check_model_output(const PendingStep& step, const Json& output) const {
   std::lock_guard<std::mutex> lock(held_->mu);
-  auto it = held_->live.find(step.ticket());
-  if (it == held_->live.end() || it->second->kind != StepKind::kModel) {
+  const LiveEntry* entry = held_->live.find(step.ticket());
+  if (entry == nullptr || entry->kind != StepKind::kModel) {
     return Status::invalid_argument("that model step is not pending here (finished already?)");
   }
-  const std::optional<JsonSchema>& schema = it->second->output_schema;
+  const std::optional<JsonSchema>& schema = entry->output_schema;
   return schema ? schema->validate(output, "output") : Status();
 }
 

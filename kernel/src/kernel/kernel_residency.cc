@@ -1,5 +1,5 @@
-// Kernel: the runs this kernel holds — a lease kept while a run executes here, a run loaded
-// afresh for a new execution (hot reload) with its calls in flight carried over, a run let go
+// Kernel: the runs this kernel holds — a lease kept while a run executes here, a run's view
+// made anew for a new execution (hot reload) with its calls in flight carried over, a run let go
 // (its lease released behind its appends).
 #include "artana/kernel/kernel.h"
 #include "kernel/step_machine.h"
@@ -25,34 +25,27 @@ Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {
 
 Status Kernel::reload(const TenantId& caller, const RunId& run) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> first, checked(caller, run));
-  // The whole chain: after fork_on_drift the execution went on in forks, whose held states
-  // carry the old execution's view (reached steps, placeholders) too.
-  std::vector<std::shared_ptr<RunState>> chain;
-  std::vector<uint64_t> epochs;
+  // The whole chain: after fork_on_drift the execution went on in forks, whose states carry
+  // the old execution's view (reached steps, placeholders) too. Each is made anew in place,
+  // from memory: the ledger holds nothing the state does not (every append is folded into
+  // it), and the state's lock, lease and commit mark stay what the appends in flight use.
   for (std::shared_ptr<RunState> state = first; state;) {
-    std::lock_guard<std::mutex> lock(state->mu);
-    chain.push_back(state);
-    epochs.push_back(state->lease_epoch);
-    state = state->forked_to;
-  }
-  {
-    std::lock_guard<std::mutex> lock(held_->mu);
-    for (const auto& state : chain) held_->runs.erase(state->run_id.str());
-  }
-  for (size_t i = 0; i < chain.size(); ++i) {
-    const std::shared_ptr<RunState>& old = chain[i];
-    ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> fresh, load(old->run_id));
-    std::lock_guard<std::mutex> lock(fresh->mu);
-    if (fresh->lease_epoch == 0) fresh->lease_epoch = epochs[i];  // still ours
-    if (!fresh->tools) fresh->tools = old->tools;
-    // The calls in flight (load marked their steps in flight) finish into the fresh state —
-    // their appends are the run's next — waiting there to be adopted by the new execution.
-    std::lock_guard<std::mutex> held_lock(held_->mu);
-    for (auto& [ticket, entry] : held_->live) {
-      if (entry->state != old) continue;
-      entry->state = fresh;
-      entry->inherited = true;
+    std::unique_lock<std::mutex> lock(state->mu);
+    state->begin_execution();
+    {
+      // The calls in flight finish into the state as before, waiting there to be adopted by
+      // the new execution.
+      std::lock_guard<std::mutex> held_lock(held_->mu);
+      for (uint64_t ticket : held_->live.of_run(state->run_id))
+        held_->live.find(ticket)->inherited = true;
     }
+    // As after a load: a side effect's call that no execution holds any more has an unknown
+    // outcome (a draining execution's calls are still in flight: not these).
+    Status settled = settle_unknown_outcomes(*state);
+    if (!settled.ok() && settled.code() != StatusCode::kLeaseHeld) return settled;
+    std::shared_ptr<RunState> next = state->forked_to;
+    lock.unlock();
+    state = std::move(next);
   }
   return Status();
 }

@@ -64,6 +64,29 @@ Status RunState::load(const RunIndex& index, const std::vector<Event>& facts) {
   return Status();
 }
 
+void RunState::begin_execution() {
+  recorded_order_.clear();
+  recorded_order_.reserve(steps.size());
+  terminal_seqs.clear();
+  for (auto& entry : steps) {
+    recorded_order_.push_back(&entry);
+    if (entry.second.replay_reads_terminal()) terminal_seqs.push_back(entry.second.terminal_seq);
+  }
+  std::stable_sort(
+      recorded_order_.begin(), recorded_order_.end(),
+      [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
+  for (size_t i = 0; i < recorded_order_.size(); ++i)
+    recorded_order_[i]->second.order = static_cast<uint32_t>(i);
+  std::sort(terminal_seqs.begin(), terminal_seqs.end());
+  read_ahead.clear();
+  read_ahead_next = 0;
+  pii.counts.clear();
+  pii.placeholder_of.clear();
+  halt.reset();
+  old_versions.clear();
+  start_replay();
+}
+
 void RunState::start_replay() {
   unreached_ = 0;
   next_in_order_ = 0;

@@ -80,6 +80,12 @@ class RunState {
   Status apply(const Event& event, const IndexEntries* indexed = nullptr);
   // After loading: every recorded step is ahead of the script, which is replaying.
   void start_replay();
+  // A new execution of the run here (a hot reload, Kernel::reload): the view load() would
+  // give from the ledger, made from this one in memory. What the ledger holds stays (steps,
+  // facts, spend, the lease, calls in flight); what the last execution learnt goes — the
+  // steps it reached, PII numbering in script order, a halt, old-path answers, the read
+  // ahead — and every recorded step is ahead of the script again.
+  void begin_execution();
   // The step at `key`, or null. A replay reaches the loaded steps in the order they were
   // recorded, so the one after the last found is tried first: in a map of 10 000 steps a hash
   // lookup is two cache misses (its bucket, then the node before it), the guess one string

@@ -251,36 +251,29 @@ PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) 
   entry.state = std::move(state);
   auto owned = std::make_unique<LiveEntry>(std::move(entry));
   std::lock_guard<std::mutex> lock(held_->mu);
-  const uint64_t ticket = held_->next_ticket++;
-  held_->live.emplace(ticket, std::move(owned));
-  return PendingStep(this, ticket);
+  return PendingStep(this, held_->live.add(std::move(owned)));
 }
 
 Result<std::unique_ptr<Kernel::LiveEntry>> Kernel::take_live(PendingStep& step, StepKind kind) {
   std::lock_guard<std::mutex> lock(held_->mu);
-  auto it = step.kernel_ == this ? held_->live.find(step.ticket_) : held_->live.end();
-  if (it == held_->live.end()) {
+  const LiveEntry* found = step.kernel_ == this ? held_->live.find(step.ticket_) : nullptr;
+  if (found == nullptr) {
     return Status::invalid_argument("that {} step is not pending here (finished already?)",
                                     step_kind_name(kind));
   }
-  if (it->second->kind != kind) {
-    return Status::invalid_argument("step '{}' is a {} step, not a {} step", it->second->step_key,
-                                    step_kind_name(it->second->kind), step_kind_name(kind));
+  if (found->kind != kind) {
+    return Status::invalid_argument("step '{}' is a {} step, not a {} step", found->step_key,
+                                    step_kind_name(found->kind), step_kind_name(kind));
   }
-  step.release();
-  std::unique_ptr<LiveEntry> entry = std::move(it->second);
-  held_->live.erase(it);
-  return entry;
+  return held_->live.take(step.release());
 }
 
 void Kernel::abandon(uint64_t ticket) noexcept {
   std::unique_ptr<LiveEntry> entry;
   {
     std::lock_guard<std::mutex> lock(held_->mu);
-    auto it = held_->live.find(ticket);
-    if (it == held_->live.end()) return;
-    entry = std::move(it->second);
-    held_->live.erase(it);
+    entry = held_->live.take(ticket);
+    if (!entry) return;
   }
   // The step is no longer in flight here: the next execution that reaches it decides it as
   // after a crash (a side effect requested and never completed needs reconciliation).
@@ -294,21 +287,20 @@ std::optional<uint64_t> Kernel::adopt_live(RunState& state, const std::string& k
                                            const RequestIdentity& identity) {
   std::unique_ptr<LiveEntry> forgotten;  // destroyed after the lock
   std::lock_guard<std::mutex> lock(held_->mu);
-  for (auto it = held_->live.begin(); it != held_->live.end(); ++it) {
-    LiveEntry& entry = *it->second;
+  for (uint64_t ticket : held_->live.of_run(state.run_id)) {
+    LiveEntry& entry = *held_->live.find(ticket);
     if (!entry.inherited || entry.state.get() != &state || entry.step_key != key) continue;
     if (entry.kind == kind && entry.identity.same_as(identity)) {
       entry.inherited = false;
       kernel_log().info("live call adopted run={} step_key={}", state.run_id.str(), key);
-      return it->first;
+      return ticket;
     }
     // Reached with another request: the old call is not this step's. Its handle's finish
     // then finds nothing pending, and nothing it returns is recorded.
     kernel_log().info("live call abandoned run={} step_key={} (the new code asks otherwise)",
                       state.run_id.str(), key);
     state.steps[key].in_flight = false;
-    forgotten = std::move(it->second);
-    held_->live.erase(it);
+    forgotten = held_->live.take(ticket);  // ends the loop: of_run changed
     return std::nullopt;
   }
   return std::nullopt;

@@ -18,21 +18,6 @@
 
 namespace artana::kernel {
 
-// What a kernel holds: the runs loaded and the live steps, under one mutex.
-struct Kernel::Held {
-  std::mutex mu;  // guards the members below (each run's state has its own mutex)
-  std::unordered_map<std::string, std::shared_ptr<RunState>> runs;
-  std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> live;
-  uint64_t next_ticket = 1;
-
-  // ---- pipelined commits (kernel_pipeline.cc) ----
-  std::mutex listener_mu;  // held while the listener runs, so clearing it waits for a call
-  std::function<void()> listener;
-  // Pipelined writes issued and not landed (the destructor waits for none). An atomic, not a
-  // lock the ticking thread would share with the commit thread.
-  std::atomic<uint32_t> in_flight{0};
-};
-
 // A run's state locked for one step call (kernel.cc active()).
 //
 // Lock order, so no two threads wait on each other: a run's lock may be held while taking
@@ -165,6 +150,39 @@ struct Kernel::LiveEntry {
   std::shared_ptr<const ToolRegistry> registry;  // kTool: the registry the call began under
   // Made by an execution before a reload (Kernel::reload) and not adopted by the new one yet.
   bool inherited = false;
+};
+
+// The live steps by ticket, and each run's tickets: one run's are found without looking at
+// every other run's (a reload of a thousand runs, each with a call in flight, is linear).
+// Guarded by Held::mu. An entry stays under the run it was opened in (Kernel::reload moves
+// it to a fresh state of that same run).
+class Kernel::LiveSteps {
+ public:
+  uint64_t add(std::unique_ptr<LiveEntry> entry);
+  LiveEntry* find(uint64_t ticket) const;
+  std::unique_ptr<LiveEntry> take(uint64_t ticket);
+  // The tickets of `run`'s live steps, oldest first.
+  const std::vector<uint64_t>& of_run(const RunId& run) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, std::unique_ptr<LiveEntry>> entries_;
+  std::unordered_map<std::string, std::vector<uint64_t>> by_run_;
+  uint64_t next_ticket_ = 1;
+};
+
+// What a kernel holds: the runs loaded and the live steps, under one mutex.
+struct Kernel::Held {
+  std::mutex mu;  // guards the members below (each run's state has its own mutex)
+  std::unordered_map<std::string, std::shared_ptr<RunState>> runs;
+  LiveSteps live;
+
+  // ---- pipelined commits (kernel_pipeline.cc) ----
+  std::mutex listener_mu;  // held while the listener runs, so clearing it waits for a call
+  std::function<void()> listener;
+  // Pipelined writes issued and not landed (the destructor waits for none). An atomic, not a
+  // lock the ticking thread would share with the commit thread.
+  std::atomic<uint32_t> in_flight{0};
 };
 
 }  // namespace artana::kernel

@@ -131,6 +131,7 @@ using ReloadListener = std::function<void(const ReloadReport&)>;
 class ScriptRun;
 class ScriptSource;
 class StatePool;
+struct PreparedState;
 struct Schedule;
 class NativeInbox;
 
@@ -197,6 +198,10 @@ class Host {
 
   // Requests in flight (HTTP model calls): a run waiting for one is not done.
   size_t in_flight() const;
+
+  // Executions that took the lua_State of their run's previous execution (a hot reload
+  // whose old execution runs no Lua any more) instead of a new one. For diagnostics.
+  uint64_t states_reused() const;
   // Waits until a request in flight completes or `max` passes (an app's loop gives its next
   // timer or frame); true when a completion is waiting for tick(). Returns at once when
   // nothing is in flight and `max` is zero. Runs waiting for their steps to land: their
@@ -314,7 +319,12 @@ class Host {
   std::optional<ReloadReport> reload_report(const kernel::RunId& run);
   // Takes `run`'s execution out of runs_ keeping its calls in flight (drained by draining_)
   // and its kernel view for the next execution; false when it has none here.
-  bool stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path);
+  // With `state`: the old execution's lua_State, when it can serve the next one.
+  bool stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std::string& path,
+                          std::unique_ptr<PreparedState>* state = nullptr);
+  // start(), in `reused` when given (a reload: the old execution's state).
+  Result<kernel::RunId> start_execution(const std::string& script_path, RunOptions options,
+                                        std::unique_ptr<PreparedState> reused);
 
   // ---- child runs (host_children.cc) ----
   // Starts (or executes again) the child run `options.run_id` of `parent`'s task `task_id` at

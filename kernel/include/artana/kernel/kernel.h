@@ -241,8 +241,8 @@ class Kernel {
 
   // Forgets the run here and releases its lease, so another process can take it.
   Status unload(const TenantId& caller, const RunId& run);
-  // For a new execution of a run this process executes (a hot reload): the run is loaded
-  // afresh (the new execution replays from the top), keeping its lease and the calls still
+  // For a new execution of a run this process executes (a hot reload): the run's view is
+  // made anew (the new execution replays from the top), keeping its lease and the calls still
   // in flight. A new execution that reaches such a call's step with the same request adopts
   // it (ModelStep/ToolStep::adopted: no second call); one that reaches it with another
   // request abandons it. Calls never reached stay the caller's to finish or drop.
@@ -274,6 +274,7 @@ class Kernel {
   friend class PendingStep;
   struct ActiveRun;
   struct LiveEntry;
+  class LiveSteps;
   struct StepQuery;
   struct StepDecision;
   struct DriftDecision;

@@ -74,6 +74,15 @@ class LuaState {
   // and stops treating it as a host thread. Never raises.
   void release_thread(lua_State* co);
 
+  // Readies the state for the next execution of its run (a hot reload), as a new state
+  // would be: no host thread anchored (the old execution's coroutines become garbage), the
+  // instruction count and slice at zero, the old garbage collected when it holds a quarter
+  // of the memory limit. What scripts could change is gone with the artana module, which
+  // the caller makes anew (renew_script_api): the sandbox's globals, libraries and string
+  // metatable are read-only to them. False (nothing changed) for a killed state, which is
+  // never run again. REQUIRES: no Lua code of this state is running.
+  bool recycle();
+
   // Loads `source` as text into the sandbox environment and runs it in a new thread,
   // resuming after each time-slice yield until it returns, fails or is killed.
   // Errors carry kind() "limit_exceeded", "sandbox_violation" or "script_error" (or the

@@ -36,6 +36,10 @@ struct ScriptApi {
 // must outlive the state; nullptr: bound later with LuaState::set_handler, before a script
 // runs — a state made ahead of the run that takes it). Call once.
 Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler);
+// A new module in a state that had one (LuaState::recycle), replacing `old`: what the last
+// execution registered, required or kept in the module is gone. The prelude is not loaded
+// again, only called.
+Result<ScriptApi> renew_script_api(LuaState& state, const ScriptApi& old);
 
 // A tool as artana.tool registered it: `args` is its argument shorthand or schema, as JSON.
 struct RegisteredToolFields {
