@@ -123,6 +123,13 @@ Result<kernel::RunId> Host::start_execution(const std::string& script_path, RunO
   return id;
 }
 
+Status Host::store_source(const SourceFile& source) {
+  if (!source.sha256.empty() && stored_sources_.count(source.sha256)) return Status();
+  ARTANA_ASSIGN_OR_RETURN(std::string hash, kernel_.store_source(source.text));
+  stored_sources_.insert(std::move(hash));
+  return Status();
+}
+
 Status Host::resume(const kernel::RunId& run, const kernel::Json& input) {
   if (held_by_.count(run.str())) return resume_held(run, input);
   if (auto parked = parked_.find(run.str()); parked != parked_.end()) {

@@ -32,7 +32,42 @@ Status Host::add_native_tool(NativeTool tool) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<const kernel::RegisteredTool> compiled,
                           kernel::ToolRegistry::compile(tool.spec));
   native_tools_.emplace(name, RegisteredNative{std::move(tool), std::move(compiled)});
+  shared_tools_.reset();  // made again with this one
   return Status();
+}
+
+Status Host::add_host_tools(kernel::ToolRegistry& registry) const {
+  for (const auto& [name, native] : native_tools_) {
+    Status added = registry.add_shared(native.compiled);
+    if (!added.ok()) {
+      return Status::invalid_argument(
+                 "tool '{}' is both the script's and a native tool of the application", name)
+          .with_kind(ErrorKind::kInvalidArgument);
+    }
+  }
+  // The host's built-ins (run:http, run:exec), under names artana.tool refuses. Compiled once
+  // per process and shared: a run's start does not compile their schemas.
+  static const std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> builtins = [] {
+    std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> compiled;
+    for (kernel::ToolSpec& spec : builtin_tool_specs()) {
+      compiled.push_back(kernel::ToolRegistry::compile(std::move(spec)));
+    }
+    return compiled;
+  }();
+  for (const auto& tool : builtins) {
+    if (!tool.ok()) return tool.status().with_kind(ErrorKind::kInternal);
+    ARTANA_RETURN_IF_ERROR(registry.add_shared(*tool));
+  }
+  return Status();
+}
+
+Result<std::shared_ptr<const kernel::ToolRegistry>> Host::shared_tools() {
+  if (!shared_tools_) {
+    auto registry = std::make_shared<kernel::ToolRegistry>();
+    ARTANA_RETURN_IF_ERROR(add_host_tools(*registry));
+    shared_tools_ = std::move(registry);
+  }
+  return shared_tools_;
 }
 
 Status Host::add_native_port(const std::string& name_or_prefix, NativeFunction fn) {

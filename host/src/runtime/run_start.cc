@@ -52,8 +52,8 @@ SyscallReply& ScriptRun::sys_require(lua_State* L) {
   if (!module.ok()) return reply_error(module.status().with_kind(ErrorKind::kScriptError));
   if (!script_.is_pinned()) {
     // Kept content-addressed so `--pinned` can execute the run under exactly this code.
-    auto stored = kernel_.store_source(module->text);
-    if (!stored.ok()) return reply_error(stored.status());
+    Status stored = host_.store_source(*module);
+    if (!stored.ok()) return reply_error(stored);
   }
   if (started_) {
     // A module required for the first time after the start changes the run's identity.
@@ -69,7 +69,7 @@ SyscallReply& ScriptRun::sys_require(lua_State* L) {
 Json ScriptRun::script_identity() const { return script_.identity(); }
 
 Status ScriptRun::start_or_resume() {
-  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<kernel::ToolRegistry> tools, script_tools());
+  ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<const kernel::ToolRegistry> tools, script_tools());
   port_names_.clear();
   for (std::string& name : lua::registered_port_names(lua_->state(), api_)) {
     port_names_.insert(std::move(name));
@@ -110,34 +110,41 @@ Status ScriptRun::start_or_resume() {
     } else if (!started.ok()) {
       return started.status();
     } else {
+      // Started here. The input as recorded (the kernel's rewrites, PII, applied to it).
+      auto found = kernel_.run_record(caller, *started);
+      if (!found.ok()) return found.status();
       run_id_ = *started;
+      tenant_ = found->tenant.tenant_id;
+      input_ = std::move(found->input);
+      seed_ = seed;
     }
   }
   if (record) {
+    // An execution of a recorded run: its tenant, input and seed are the recorded ones.
     run_id_ = record->run_id;
     if (record->status == kernel::RunStatus::kNeedsAttention) {
       // Running it again is the operator's answer to what halted it (new code, a fix).
       ARTANA_RETURN_IF_ERROR(kernel_.resume(caller, run_id_, Json::object()));
     }
+    tenant_ = record->tenant.tenant_id;
+    input_ = std::move(record->input);
+    const Json* seed = record->metadata.find("seed");
+    seed_ = seed != nullptr && seed->is_integer() ? seed->as_integer() : seed_from_run_id(run_id_);
+    if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(host_.store_source(script_.entry()));
   }
-  if (record && !script_.is_pinned())
-    ARTANA_RETURN_IF_ERROR(kernel_.store_source(script_.entry().text).status());
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));
   ARTANA_ASSIGN_OR_RETURN(mark_, kernel_.commit_mark(caller, run_id_));
-  ARTANA_ASSIGN_OR_RETURN(kernel::RunRecord current, kernel_.run_record(caller, run_id_));
-  tenant_ = current.tenant.tenant_id;
-  input_ = current.input;
-  const Json* seed = current.metadata.find("seed");
-  seed_ = seed != nullptr && seed->is_integer() ? seed->as_integer() : seed_from_run_id(run_id_);
   started_ = true;
   return Status();
 }
 
-Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
-  auto registry = std::make_shared<kernel::ToolRegistry>();
+Result<std::shared_ptr<const kernel::ToolRegistry>> ScriptRun::script_tools() {
   auto registered = lua::registered_tools(lua_->state(), api_);
   if (!registered.ok()) return registered.status().with_kind(ErrorKind::kInvalidArgument);
+  // No tool of the script's own (most runs): the host's registry, shared.
+  if (registered->empty()) return host_.shared_tools();
+  auto registry = std::make_shared<kernel::ToolRegistry>();
   for (lua::RegisteredToolFields& fields : *registered) {
     auto schema = lua::schema_from_shorthand(fields.args, "args");
     if (!schema.ok()) {
@@ -154,29 +161,8 @@ Result<std::shared_ptr<kernel::ToolRegistry>> ScriptRun::script_tools() {
     Status added = registry->add(std::move(tool));
     if (!added.ok()) return added.with_kind(ErrorKind::kInvalidArgument);
   }
-  // The application's native tools: a script tool of the same name is refused.
-  for (const auto& [name, native] : host_.native_tools_) {
-    Status added = registry->add_shared(native.compiled);
-    if (!added.ok()) {
-      return Status::invalid_argument(
-                 "tool '{}' is both the script's and a native tool of the application", name)
-          .with_kind(ErrorKind::kInvalidArgument);
-    }
-  }
-  // The host's built-ins (run:http, run:exec), under names artana.tool refuses.
-  // Compiled once per process and shared: a run's start does not compile their schemas.
-  static const std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> builtins = [] {
-    std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> compiled;
-    for (kernel::ToolSpec& spec : builtin_tool_specs()) {
-      compiled.push_back(kernel::ToolRegistry::compile(std::move(spec)));
-    }
-    return compiled;
-  }();
-  for (const auto& tool : builtins) {
-    if (!tool.ok()) return tool.status().with_kind(ErrorKind::kInternal);
-    ARTANA_RETURN_IF_ERROR(registry->add_shared(*tool));
-  }
-  return registry;
+  ARTANA_RETURN_IF_ERROR(host_.add_host_tools(*registry));
+  return std::shared_ptr<const kernel::ToolRegistry>(std::move(registry));
 }
 
 }  // namespace artana::host

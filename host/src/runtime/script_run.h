@@ -274,7 +274,7 @@ class ScriptRun final : public lua::SyscallHandler {
                                           const std::string& step_key);
 
   // Builds the run's tool registry from what the script registered (artana.tool).
-  Result<std::shared_ptr<kernel::ToolRegistry>> script_tools();
+  Result<std::shared_ptr<const kernel::ToolRegistry>> script_tools();
   // Starts the run, or resumes and re-identifies an existing one. Sets run_id_, tenant_, input_.
   Status start_or_resume();
   kernel::Json script_identity() const;

@@ -24,6 +24,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "artana/host/model_endpoints.h"
@@ -132,6 +133,7 @@ class ScriptRun;
 class ScriptSource;
 class StatePool;
 struct PreparedState;
+struct SourceFile;
 struct Schedule;
 class NativeInbox;
 
@@ -366,6 +368,17 @@ class Host {
   };
   std::map<std::string, RegisteredNative> native_tools_;
   const RegisteredNative* native_tool(const std::string& name) const;
+  // The registry of a run whose script registered no tool: the application's native tools
+  // and the built-ins, made once and shared (made again after a native tool is added).
+  Result<std::shared_ptr<const kernel::ToolRegistry>> shared_tools();
+  // Adds the native tools and the built-ins to a run's registry (a script tool of the same
+  // name as a native one is refused).
+  Status add_host_tools(kernel::ToolRegistry& registry) const;
+  std::shared_ptr<const kernel::ToolRegistry> shared_tools_;
+  // Sources (by SHA-256) this host stored or found stored: an execution of a run that
+  // starts again or requires a module again does not hash and store its text again.
+  std::unordered_set<std::string> stored_sources_;
+  Status store_source(const SourceFile& source);
 
   std::map<std::string, NativeFunction> native_ports_;  // by name, or prefix ending in '*'
 
