@@ -38,6 +38,7 @@ void PageWarmer::advance(uint64_t floor, uint64_t goal) {
     if (!thread_.joinable())
       thread_ = std::thread([this] {
         name_this_thread("artana-warmer");
+        run_as_background();  // its wake-up must not preempt the committing thread
         run();
       });
   }
