@@ -6,6 +6,13 @@
 
 namespace artana::testing {
 
+host::RunOptions acme_run(const std::string& id) {
+  host::RunOptions options;
+  options.run_id = kernel::RunId(id);
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  return options;
+}
+
 void HostFixture::restart(host::HostOptions options) {
   host.reset();
   kernel_host.reopen();

@@ -36,6 +36,9 @@ struct HostFixture {
   size_t count(const std::string& run_id, const std::string& type);
 };
 
+// Options for run `id` of tenant "acme".
+host::RunOptions acme_run(const std::string& id);
+
 // The JSON text of a value (for readable assertions).
 std::string text(const kernel::Json& value);
 

@@ -14,13 +14,6 @@ using namespace artana::testing;
 
 namespace {
 
-host::RunOptions run_options(const std::string& id) {
-  host::RunOptions options;
-  options.run_id = kernel::RunId(id);
-  options.tenant.tenant_id = kernel::TenantId("acme");
-  return options;
-}
-
 // Ticks until nothing is ready (the run waits for the application's answer).
 void settle(HostFixture& f) {
   while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
@@ -59,7 +52,7 @@ TEST_CASE("a reload reuses the old execution's state, and the new one starts cle
               .ok());
   f.script("counter.lua", "return { loads = 1 }\n");
   const std::string path = f.script("marks.lua", marking_script("note"));
-  REQUIRE(f.host->start(path, run_options("run-reuse")).ok());
+  REQUIRE(f.host->start(path, acme_run("run-reuse")).ok());
   settle(f);
   REQUIRE(tokens.size() == 1);
   answer(tokens[0], "a");
@@ -102,7 +95,7 @@ return function(run)
   return run:model { model = "m", prompt = "p" }.output
 end
 )lua");
-  REQUIRE(f.host->start(path, run_options("run-port")).ok());
+  REQUIRE(f.host->start(path, acme_run("run-port")).ok());
   for (int t = 0; t < 100 && f.host->kernel().stats().pending_steps == 0; ++t)
     f.host->tick(std::chrono::microseconds(0));
   REQUIRE(f.host->kernel().stats().pending_steps == 1);

@@ -15,13 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-host::RunOptions run_options(const std::string& id) {
-  host::RunOptions options;
-  options.run_id = kernel::RunId(id);
-  options.tenant.tenant_id = kernel::TenantId("acme");
-  return options;
-}
-
 int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
 }
@@ -40,7 +33,7 @@ return function(run)
 end
 )lua");
   for (int i = 0; i < runs; ++i)
-    REQUIRE(f.host->start(path, run_options(prefix + std::to_string(i))).ok());
+    REQUIRE(f.host->start(path, acme_run(prefix + std::to_string(i))).ok());
   while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
 }
 
@@ -59,7 +52,7 @@ return function(run)
   while true do n = n + 1 end
 end
 )lua");
-  REQUIRE(f.host->start(path, run_options("spin")).ok());
+  REQUIRE(f.host->start(path, acme_run("spin")).ok());
   int ticks = 0;
   int64_t longest_ms = 0;
   while (!f.host->outcome(kernel::RunId("spin")) && ticks < 100'000) {
@@ -89,7 +82,7 @@ end
 )lua");
   constexpr int kRuns = 1000;
   for (int i = 0; i < kRuns; ++i) {
-    host::RunOptions options = run_options("r" + std::to_string(i));
+    host::RunOptions options = acme_run("r" + std::to_string(i));
     options.input = kernel::Json::object({{"n", i}});
     REQUIRE(f.host->start(path, std::move(options)).ok());
   }

@@ -301,6 +301,7 @@ class Host {
   // Drops old executions whose calls all finished, or whose calls the new execution has not
   // adopted by the time it is idle.
   void drop_drained();
+  bool drained(const ScriptRun& old) const;  // drop_drained's test for one
   struct Adoption {
     ScriptRun* run = nullptr;
     uint64_t task_id = 0;
@@ -405,7 +406,7 @@ class Host {
   HostOptions options_;
   std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
   std::map<std::string, Parked> parked_;
-  std::vector<std::unique_ptr<ScriptRun>> draining_;     // old executions with calls in flight
+  std::deque<std::unique_ptr<ScriptRun>> draining_;      // old executions with calls in flight
   std::map<std::string, ChildLink> children_;            // child runs executing, by run id
   std::map<std::string, std::string> held_by_;           // a stopped child -> its parent
   std::vector<std::string> orphaned_children_;           // to unload at the next tick
