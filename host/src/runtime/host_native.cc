@@ -104,12 +104,12 @@ const NativeFunction* Host::native_port(const std::string& model) const {
   return best;
 }
 
-bool Host::call_native(const NativeFunction& fn, const NativeCall& call, ScriptRun& run,
+void Host::call_native(const NativeFunction& fn, const NativeCall& call, ScriptRun& run,
                        uint64_t task_id) {
   const uint64_t token = native_->issue(owner_tag(run), task_id);
   try {
     fn(call, token);
-    return true;
+    return;
   } catch (const std::exception& e) {
     spdlog::error("run={} the application's function for step '{}' threw: {}", call.run_id,
                   call.step_key, e.what());
@@ -122,7 +122,6 @@ bool Host::call_native(const NativeFunction& fn, const NativeCall& call, ScriptR
   failed.ok = false;
   failed.message = "the application's function threw";
   (void)complete_native(token, std::move(failed));
-  return true;
 }
 
 void Host::forget_native(const ScriptRun& run) {

@@ -359,8 +359,9 @@ class Host {
   // ---- native tools and ports (host_native.cc) ----
   const NativeFunction* native_port(const std::string& model) const;
   // Asks the application: `fn` gets a token that completes `run`'s task `task_id` later
-  // (deliver_completions). False when `fn` threw (nothing is waited for then).
-  bool call_native(const NativeFunction& fn, const NativeCall& call, ScriptRun& run,
+  // (deliver_completions). When `fn` throws, the token is completed here with a permanent
+  // failure: the task always gets an answer.
+  void call_native(const NativeFunction& fn, const NativeCall& call, ScriptRun& run,
                    uint64_t task_id);
   void forget_native(const ScriptRun& run);
   struct RegisteredNative {
