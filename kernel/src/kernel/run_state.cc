@@ -37,14 +37,9 @@ Status RunState::load_step(std::string&& key, StepIndexRecord&& record) {
 
 Status RunState::load(const RunIndex& index, const std::vector<Event>& facts) {
   tenant.tenant_id = index.info.header.tenant_id;
-  // The index lists steps by key; held in the order they were recorded
-  // (the order a replay reaches them), consecutive lookups touch neighbouring memory.
-  std::stable_sort(
-      recorded_order_.begin(), recorded_order_.end(),
-      [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
-  for (size_t i = 0; i < recorded_order_.size(); ++i) {
-    const auto& [key, step] = *recorded_order_[i];
-    recorded_order_[i]->second.order = static_cast<uint32_t>(i);
+  order_recorded();
+  for (const auto* entry : recorded_order_) {
+    const auto& [key, step] = *entry;
     if (step.end == StepEnd::kOpen && step.open_seq != 0) {
       if (step.kind == StepKind::kSleep) sleeps_due.emplace(step.due_at_us, key);
       if (step.kind == StepKind::kPause) open_pause = key;
@@ -67,17 +62,10 @@ Status RunState::load(const RunIndex& index, const std::vector<Event>& facts) {
 void RunState::begin_execution() {
   recorded_order_.clear();
   recorded_order_.reserve(steps.size());
+  for (auto& entry : steps) recorded_order_.push_back(&entry);
+  order_recorded();
+  // Gathered again from the steps by the first replayed read (Kernel::read_terminal).
   terminal_seqs.clear();
-  for (auto& entry : steps) {
-    recorded_order_.push_back(&entry);
-    if (entry.second.replay_reads_terminal()) terminal_seqs.push_back(entry.second.terminal_seq);
-  }
-  std::stable_sort(
-      recorded_order_.begin(), recorded_order_.end(),
-      [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
-  for (size_t i = 0; i < recorded_order_.size(); ++i)
-    recorded_order_[i]->second.order = static_cast<uint32_t>(i);
-  std::sort(terminal_seqs.begin(), terminal_seqs.end());
   read_ahead.clear();
   read_ahead_next = 0;
   pii.counts.clear();
@@ -85,6 +73,16 @@ void RunState::begin_execution() {
   halt.reset();
   old_versions.clear();
   start_replay();
+}
+
+void RunState::order_recorded() {
+  // The index lists steps by key; held in the order they were recorded (the order a replay
+  // reaches them), consecutive lookups touch neighbouring memory.
+  std::stable_sort(
+      recorded_order_.begin(), recorded_order_.end(),
+      [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
+  for (size_t i = 0; i < recorded_order_.size(); ++i)
+    recorded_order_[i]->second.order = static_cast<uint32_t>(i);
 }
 
 void RunState::start_replay() {

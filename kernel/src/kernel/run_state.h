@@ -165,6 +165,8 @@ class RunState {
  private:
   // Run-level facts of an event (tenant, policy, budget, grants, script, fork).
   Status apply_fact(const Event& event);
+  // Sorts recorded_order_ by when each step was opened and numbers StepRecord::order.
+  void order_recorded();
   // Folds a step event's delta into its record and the sets derived from records.
   void apply_step(const StepDelta& delta, uint64_t seq);
 
