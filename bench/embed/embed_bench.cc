@@ -12,6 +12,7 @@
 //     ticks without a budget).
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,7 @@ struct Bench {
   Pending pending;
 
   explicit Bench(const std::string& dir) {
+    std::filesystem::remove_all(dir);  // a run id left by an earlier pass would replay, not wait
     artana_options* options = nullptr;
     check(artana_options_create(&options), "options");
     check(artana_options_set(options, "data_dir", dir.c_str()), "data_dir");

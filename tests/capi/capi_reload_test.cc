@@ -279,3 +279,61 @@ TEST_CASE(
   for (int i = 1; i < kRuns; ++i) CHECK(status_of(runs[i]) == "completed");
   artana_host_destroy(host);
 }
+
+// Two steps with Lua work between them that outlasts a 1 ms tick; `version` in the output.
+std::string slow_two_steps(int version) {
+  return R"(
+    return function(run, input)
+      local a = run:model{ model = "brain", prompt = "first " .. input.i }
+      local n = 0
+      for k = 1, 400000 do n = n + k % 7 end
+      local b = run:model{ model = "brain", prompt = "second " .. a.output }
+      return { a = a.output, b = b.output, v = )" +
+         std::to_string(version) + R"( }
+    end)";
+}
+
+TEST_CASE(
+    "a run reloaded again after its restart but before its outcome was told restarts once "
+    "more, under the latest code, and is told once, to the latest listener",
+    "[capi][reload]") {
+  TempDir dir;
+  artana_host* host = open_host(dir);
+  Brain brain;
+  REQUIRE(artana_model_port_register(host, "brain", brain_called, &brain) == ARTANA_OK);
+  const std::string v1 = slow_two_steps(1), v2 = slow_two_steps(2);
+  artana_script* script = load(host, "slow", v1);
+  constexpr int kRuns = 10;
+  std::vector<artana_run*> runs = start_runs(host, script, kRuns);
+  tick_some(host);
+  REQUIRE(answer(brain) == kRuns);
+  tick_some(host);
+  REQUIRE(brain.pending.size() == kRuns);  // each waits for its second call, the loop behind it
+
+  Reports first, second;
+  REQUIRE(artana_script_reload(script, v1.data(), v1.size(), reload_told, &first) == ARTANA_OK);
+  // One 1 ms tick: a restart begins, its replay is cut short in the loop — restarted, not
+  // caught up, not told.
+  artana_tick_stats stats{};
+  REQUIRE(artana_host_tick(host, 1000, &stats) == ARTANA_OK);
+  CHECK(first.told == 0);
+  REQUIRE(artana_script_reload(script, v2.data(), v2.size(), reload_told, &second) == ARTANA_OK);
+  for (int ticks = 0; second.told < kRuns && ticks < 100'000; ++ticks)
+    REQUIRE(artana_host_tick(host, 1000, &stats) == ARTANA_OK);
+  CHECK(second.told == kRuns);
+  CHECK(first.told == 0);
+  for (const auto& [run, outcome] : second.outcome) CHECK(outcome == ARTANA_RELOAD_CONTINUED);
+
+  // Every run, the one restarted before the second reload too, ends under v2; each call made
+  // once (the second ones adopted through both restarts).
+  CHECK(answer(brain) == kRuns);
+  run_until_idle(host);
+  CHECK(brain.calls == 2 * kRuns);
+  for (int i = 0; i < kRuns; ++i) {
+    INFO("run " << i);
+    CHECK(status_of(runs[i]) == "completed");
+    const std::string a = "first " + std::to_string(i) + "!";
+    CHECK(output_of(runs[i]) == R"({"a":")" + a + R"(","b":"second )" + a + R"(!","v":2})");
+  }
+  artana_host_destroy(host);
+}

@@ -62,12 +62,11 @@ size_t Host::reload_script(const std::string& script_path, ReloadListener listen
     if (parked.script_path == script_path && !ended(parked.outcome.status)) runs.emplace_back(id);
   for (const kernel::RunId& run : runs) {
     // Reloaded again before its turn: one restart, under the latest text, told to the latest
-    // listener.
-    std::erase_if(reload_watches_, [&](const ReloadWatch& w) { return w.run == run; });
-    reload_watches_.push_back(ReloadWatch{run, shared});
-    if (std::find(pending_restarts_.begin(), pending_restarts_.end(), run) ==
-        pending_restarts_.end())
-      pending_restarts_.push_back(run);
+    // listener. Restarted and not told yet: told once, after its next restart.
+    auto [watch, fresh] = reload_watches_.try_emplace(run.str());
+    const bool queued = !fresh && !watch->second.restarted;
+    watch->second = ReloadWatch{shared, false};
+    if (!queued) pending_restarts_.push_back(run);
   }
   return runs.size();
 }
@@ -82,14 +81,18 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
   Schedule::SliceCost& cost = schedule_->restart;
   const auto planned = std::chrono::microseconds(static_cast<int64_t>(cost.planned_us()));
   const auto until = schedule_->nothing_ready() ? deadline : start + (deadline - start) / 2;
-  for (bool first = true; !pending_restarts_.empty(); first = false) {
+  for (bool first = true; !pending_restarts_.empty();) {
+    const auto queued = reload_watches_.find(pending_restarts_.front().str());
+    if (queued == reload_watches_.end() || queued->second.restarted) {
+      pending_restarts_.pop_front();  // passed over (see pending_restarts_)
+      continue;
+    }
     const auto now = std::chrono::steady_clock::now();
     const bool fits = now + planned <= until;
     if (!fits && !(first && start + planned > deadline)) return;
+    first = false;
     const kernel::RunId run = std::move(pending_restarts_.front());
     pending_restarts_.pop_front();
-    auto watch = std::find_if(reload_watches_.begin(), reload_watches_.end(),
-                              [&](const ReloadWatch& w) { return w.run == run; });
     auto live = runs_.find(run.str());
     auto parked = parked_.find(run.str());
     const bool ended =
@@ -101,14 +104,18 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
       cost.add(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - now)
                    .count());
     }
+    // Found again: an event callback during the restart may have reloaded (the map grown).
+    auto watch = reload_watches_.find(run.str());
+    if (watch == reload_watches_.end()) continue;
     if (restarted.ok()) {
-      if (watch != reload_watches_.end()) watch->restarted = true;
+      watch->second.restarted = true;
+      restarted_watches_.push_back(run);
       continue;
     }
     if (restarted.code() != StatusCode::kFailedPrecondition &&
         restarted.code() != StatusCode::kNotFound)
       spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
-    if (watch != reload_watches_.end()) reload_watches_.erase(watch);
+    reload_watches_.erase(watch);
   }
 }
 
@@ -117,9 +124,9 @@ size_t Host::suspend_script(const std::string& script_path) {
   for (const auto& [id, run] : runs_)
     if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
   for (const kernel::RunId& run : runs) {
-    // Suspended before its reload's turn: it stays suspended (resume_script goes on).
-    std::erase(pending_restarts_, run);
-    std::erase_if(reload_watches_, [&](const ReloadWatch& w) { return w.run == run; });
+    // Suspended before its reload's turn: it stays suspended (resume_script goes on); its
+    // place in pending_restarts_ is passed over.
+    reload_watches_.erase(run.str());
     Parked parked;
     if (!stop_keeping_calls(run, parked.options, parked.script_path)) continue;
     parked.outcome.run_id = run;
@@ -197,13 +204,19 @@ std::optional<ReloadReport> Host::reload_report(const kernel::RunId& run) {
 }
 
 void Host::report_reloads() {
-  if (reload_watches_.empty()) return;
+  if (restarted_watches_.empty()) return;
   std::vector<std::pair<ReloadReport, std::shared_ptr<ReloadListener>>> due;
-  std::erase_if(reload_watches_, [&](const ReloadWatch& watch) {
-    if (!watch.restarted) return false;  // its turn has not come (restart_reloaded)
-    std::optional<ReloadReport> report = reload_report(watch.run);
-    if (!report) return !runs_.count(watch.run.str()) && !parked_.count(watch.run.str());
-    due.emplace_back(std::move(*report), watch.listener);
+  std::erase_if(restarted_watches_, [&](const kernel::RunId& run) {
+    auto watch = reload_watches_.find(run.str());
+    if (watch == reload_watches_.end() || !watch->second.restarted) return true;  // passed over
+    std::optional<ReloadReport> report = reload_report(run);
+    if (!report) {
+      if (runs_.count(run.str()) || parked_.count(run.str())) return false;  // still replaying
+      reload_watches_.erase(watch);  // unloaded: nothing to tell
+      return true;
+    }
+    due.emplace_back(std::move(*report), std::move(watch->second.listener));
+    reload_watches_.erase(watch);
     return true;
   });
   // After the sweep: a listener may reload again (changing reload_watches_).
