@@ -109,6 +109,8 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
     if (watch == reload_watches_.end()) continue;
     if (restarted.ok()) {
       watch->second.restarted = true;
+      if (auto made = runs_.find(run.str()); made != runs_.end())
+        made->second->schedule_marks().reload_watched = true;
       restarted_watches_.push_back(run);
       continue;
     }
@@ -203,22 +205,40 @@ std::optional<ReloadReport> Host::reload_report(const kernel::RunId& run) {
   return report;
 }
 
+void Host::note_reload_progress(ScriptRun& run) {
+  if (run.schedule_marks().reload_watched) reload_checks_.push_back(run.run_id());
+}
+
 void Host::report_reloads() {
-  if (restarted_watches_.empty()) return;
+  if (reload_watches_.empty()) {
+    restarted_watches_.clear();  // told, every one
+    reload_checks_.clear();
+    return;
+  }
   std::vector<std::pair<ReloadReport, std::shared_ptr<ReloadListener>>> due;
-  std::erase_if(restarted_watches_, [&](const kernel::RunId& run) {
+  // Whether `run` is done with: its outcome told now (its watch goes), its watch gone (or
+  // queued for another restart), or its run unloaded; false: later.
+  auto told = [&](const kernel::RunId& run) {
+    auto live = runs_.find(run.str());
     auto watch = reload_watches_.find(run.str());
-    if (watch == reload_watches_.end() || !watch->second.restarted) return true;  // passed over
-    std::optional<ReloadReport> report = reload_report(run);
-    if (!report) {
-      if (runs_.count(run.str()) || parked_.count(run.str())) return false;  // still replaying
-      reload_watches_.erase(watch);  // unloaded: nothing to tell
-      return true;
+    if (watch != reload_watches_.end() && watch->second.restarted) {
+      std::optional<ReloadReport> report = reload_report(run);
+      if (!report && (live != runs_.end() || parked_.count(run.str()))) return false;
+      if (report) due.emplace_back(std::move(*report), std::move(watch->second.listener));
+      reload_watches_.erase(watch);
     }
-    due.emplace_back(std::move(*report), std::move(watch->second.listener));
-    reload_watches_.erase(watch);
+    if (live != runs_.end()) live->second->schedule_marks().reload_watched = false;
     return true;
-  });
+  };
+  std::vector<kernel::RunId> checks;
+  checks.swap(reload_checks_);
+  for (const kernel::RunId& run : checks) told(run);
+  constexpr size_t kSweptPerTick = 4;
+  for (size_t n = std::min(kSweptPerTick, restarted_watches_.size()); n > 0; --n) {
+    kernel::RunId run = std::move(restarted_watches_.front());
+    restarted_watches_.pop_front();
+    if (!told(run)) restarted_watches_.push_back(std::move(run));
+  }
   // After the sweep: a listener may reload again (changing reload_watches_).
   for (auto& [report, listener] : due) {
     try {

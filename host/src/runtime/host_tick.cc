@@ -73,6 +73,7 @@ void Host::arm_timer(ScriptRun& run, int64_t due_us) {
 }
 
 void Host::may_have_stopped(ScriptRun& run) {
+  note_reload_progress(run);
   ScriptRun::ScheduleMarks& marks = run.schedule_marks();
   if (marks.stopping) return;
   marks.stopping = true;
@@ -168,6 +169,7 @@ void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult
     // A native callback may have unloaded it (artana_script_unload inside a callback).
     if (live_run(serial) == run) {
       if (run->has_ready()) {
+        note_reload_progress(*run);  // (may_have_stopped notes the others)
         if (!run->schedule_marks().queued) run_ready(*run);
       } else {
         may_have_stopped(*run);

@@ -72,6 +72,7 @@ class ScriptRun final : public lua::SyscallHandler {
     bool stopping = false;             // in the list of runs that may have stopped
     std::optional<int64_t> armed_due;  // the earliest timer the schedule holds for it
     bool committing = false;           // held until its appends land (Host::hold_for_commits)
+    bool reload_watched = false;       // restarted by a reload not told yet (report_reloads)
   };
   ScheduleMarks& schedule_marks() { return marks_; }
 

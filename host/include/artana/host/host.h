@@ -318,9 +318,14 @@ class Host {
   // watch is gone (suspended) or already restarted (queued again, restarted earlier) is
   // passed over.
   std::deque<kernel::RunId> pending_restarts_;
-  // The runs restarted whose outcome report_reloads tells once they have caught up (ids
-  // whose watch went or was queued again are passed over).
-  std::vector<kernel::RunId> restarted_watches_;
+  // Runs restarted whose outcome is not told yet, looked at when they ran or stopped (a
+  // reload's restarted run: ScheduleMarks::reload_watched) — never all every tick: a game
+  // starting more runs than its frames can begin queues the restarted runs behind them, and
+  // looking at each every tick cost a frame 0.5 ms. A few a tick, in turn, are looked at
+  // anyway (one that went without running: unloaded, parked).
+  std::vector<kernel::RunId> reload_checks_;
+  std::deque<kernel::RunId> restarted_watches_;
+  void note_reload_progress(ScriptRun& run);
   // Restarts queued runs within the tick that began at `start` (host_reload.cc).
   void restart_reloaded(std::chrono::steady_clock::time_point start,
                         std::chrono::steady_clock::time_point deadline);
