@@ -34,7 +34,7 @@ void Host::forget_http(const ScriptRun& run) {
   if (http_waiters_.size() != before) io_->cancel_owner(owner_tag(run));
 }
 
-void Host::deliver_completions(std::chrono::steady_clock::time_point deadline) {
+size_t Host::deliver_completions(std::chrono::steady_clock::time_point deadline) {
   std::deque<NativeInbox::Done>& backlog = schedule_->native_backlog;
   if (native_->has_done()) {
     io_->drain_wakeup();
@@ -42,14 +42,15 @@ void Host::deliver_completions(std::chrono::steady_clock::time_point deadline) {
   }
   // Each finishes a step (a commit, the result checked, the task made ready): one at least,
   // so a tick that starts late still makes progress, then while the budget lasts.
-  for (bool first = true; !backlog.empty(); first = false) {
-    if (!first && std::chrono::steady_clock::now() >= deadline) break;
+  size_t delivered = 0;
+  for (; !backlog.empty(); ++delivered) {
+    if (delivered > 0 && std::chrono::steady_clock::now() >= deadline) break;
     NativeInbox::Done done = std::move(backlog.front());
     backlog.pop_front();
     auto* run = reinterpret_cast<ScriptRun*>(done.owner);     // alive: when it goes, its tokens
     run->native_result(done.task_id, std::move(done.reply));  // are cancelled and its backlog
   }                                                           // dropped (forget_native)
-  if (http_waiters_.empty()) return;
+  if (http_waiters_.empty()) return delivered;
   for (io::IoThread::Completion& done : io_->take_completions()) {
     auto it = http_waiters_.find(done.id);
     if (it == http_waiters_.end()) continue;  // its run went away: dropped
@@ -60,7 +61,9 @@ void Host::deliver_completions(std::chrono::steady_clock::time_point deadline) {
     } else {
       waiter.run->http_result(waiter.task_id, std::move(done.result));
     }
+    ++delivered;
   }
+  return delivered;
 }
 
 size_t Host::in_flight() const {

@@ -135,22 +135,26 @@ void Host::wake_due_timers(int64_t now_us) {
   }
 }
 
-void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result) {
+void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result,
+                      bool progressed) {
   // A slice cannot be cut short outside Lua (a commit, the application's callback), so one
   // begun just before the deadline overruns it by what it costs. So a slice is begun only
   // when the time left covers what such a slice has lately cost. Starts and steps cost apart
   // and wait apart: when a start no longer fits, the steps behind it still go (a thousand new
   // runs queued first once starved every step behind them), and while both fit they take
-  // turns. The first slice of a tick is always begun (a budget smaller than any slice still
-  // makes progress).
+  // turns. The first slice of a tick is begun whatever it costs (a budget smaller than any
+  // slice still makes progress) — unless the tick has made progress already (completions
+  // delivered) and the last tick did begin one: a slice forced past a deadline the
+  // completions spent was a frame's overrun.
   Schedule& s = *schedule_;
+  const bool force_first = !progressed || s.slice_owed;
   bool start_next = false;  // whose turn it is when both may go
   while (!s.nothing_ready()) {
     const auto now = std::chrono::steady_clock::now();
     auto fits = [&](const Schedule::SliceCost& cost) {
       return now + std::chrono::microseconds(static_cast<int64_t>(cost.planned_us())) <= deadline;
     };
-    const bool first = result.resumed == 0;  // goes whatever it costs
+    const bool first = result.resumed == 0 && force_first;  // goes whatever it costs
     const bool starts_fit = !s.starting.empty() && (first || fits(s.start_slice));
     const bool steps_fit = !s.ready.empty() && (first || fits(s.step_slice));
     if (!starts_fit && !steps_fit) break;
@@ -180,6 +184,7 @@ void Host::run_slices(std::chrono::steady_clock::time_point deadline, TickResult
     if (completions_waiting(s, *native_)) deliver_completions(deadline);
     if (std::chrono::steady_clock::now() >= deadline) break;
   }
+  s.slice_owed = result.resumed == 0 && !s.nothing_ready();
 }
 
 void Host::keep_runs(std::chrono::steady_clock::time_point deadline) {
@@ -259,13 +264,13 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     result.in_flight = in_flight();
     return result;
   }
-  release_landed();               // first: runs whose steps are in the ledger go on
-  deliver_completions(deadline);  // then results waiting: work for this tick
+  release_landed();  // first: runs whose steps are in the ledger go on
+  const size_t delivered = deliver_completions(deadline);  // then results waiting
   if (children_to_spawn_) spawn_children();
   wake_due_timers(now);
   keep_runs(deadline);
   if (!pending_restarts_.empty()) restart_reloaded(start, deadline);
-  run_slices(deadline, result);
+  run_slices(deadline, result, delivered > 0);
   // The summaries the runs recorded this tick share one commit, now: others see them.
   kernel_.flush();
   drop_drained();

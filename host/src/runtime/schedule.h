@@ -52,6 +52,9 @@ struct Schedule {
   };
   SliceCost start_slice;
   SliceCost step_slice;
+  // The last tick began no slice while runs were ready (completions took its budget): this
+  // one begins one whatever it costs, so a stream of completions never starves the runs.
+  bool slice_owed = false;
   SliceCost restart;  // a reloaded run's restart (Host::restart_reloaded)
 };
 

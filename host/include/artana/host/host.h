@@ -280,7 +280,8 @@ class Host {
   void release_landed();
   bool nothing_to_do(int64_t now_us, int64_t steady_us) const;
   void wake_due_timers(int64_t now_us);
-  void run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result);
+  void run_slices(std::chrono::steady_clock::time_point deadline, TickResult& result,
+                  bool progressed);
   // Lease renewals and cancel checks of executing runs, each run once in a while, never in
   // proportion to the runs held in one tick.
   void keep_runs(std::chrono::steady_clock::time_point deadline);
@@ -405,7 +406,7 @@ class Host {
   // Hands completed requests to the tasks that wait for them: the I/O thread's all, the
   // application's at least one and then as long as `deadline` is ahead (the rest wait in
   // the backlog for the next call: a burst of answers spreads over ticks).
-  void deliver_completions(std::chrono::steady_clock::time_point deadline);
+  size_t deliver_completions(std::chrono::steady_clock::time_point deadline);
   // Auto API mode: base URLs whose servers said they have no Responses API.
   bool chat_only(const std::string& base_url) const { return chat_only_bases_.count(base_url) > 0; }
   void learned_chat_only(const std::string& base_url) { chat_only_bases_.insert(base_url); }
