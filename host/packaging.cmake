@@ -59,6 +59,9 @@ install(FILES ${artana_static} DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/include/artana/artana.h
   ${CMAKE_CURRENT_SOURCE_DIR}/include/artana/artana.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/artana)
+install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/include/artana/cxx/result.hpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/include/artana/cxx/callbacks.hpp
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/artana/cxx)
 # The stdlib (require "artana.harness"), found from the binary or the library at
 # ../share/artana (stdlib_location.cc).
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/stdlib/ DESTINATION ${CMAKE_INSTALL_DATADIR}/artana

@@ -16,7 +16,8 @@ mv "$work/first" "$work/moved"
 prefix="$work/moved"
 lib="$prefix/lib"
 
-for f in include/artana/artana.h include/artana/artana.hpp bin/artana share/artana/harness.lua \
+for f in include/artana/artana.h include/artana/artana.hpp include/artana/cxx/result.hpp \
+  include/artana/cxx/callbacks.hpp bin/artana share/artana/harness.lua \
   lib/libartana.a lib/cmake/artana/artanaConfig.cmake lib/cmake/artana/artanaConfigVersion.cmake \
   lib/pkgconfig/artana.pc; do
   [ -e "$prefix/$f" ] || { echo "missing from the install: $f"; exit 1; }
