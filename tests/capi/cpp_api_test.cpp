@@ -87,9 +87,12 @@ TEST_CASE(
   REQUIRE(run.ok());
   for (int i = 0; i < 20 && later.empty(); ++i) REQUIRE(host.tick(10000).ok());
   REQUIRE(later.size() == 1);
-  std::thread answer(
-      [done = std::move(later[0])]() mutable { REQUIRE(done.ok(R"({"output":"north"})").ok()); });
+  bool answered = false;  // checked here: an assertion failing on another thread would abort
+  std::thread answer([&answered, done = std::move(later[0])]() mutable {
+    answered = done.ok(R"({"output":"north"})").ok();
+  });
   answer.join();
+  REQUIRE(answered);
   REQUIRE(host.run_until_idle(10000).ok());
   const std::string output = run->output().value();
   CHECK(output.find(R"("said":"north")") != std::string::npos);
