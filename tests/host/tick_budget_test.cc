@@ -37,6 +37,15 @@ end
   while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
 }
 
+// Answers every token with {output = {text = "ok"}}, all at once.
+void answer_all(const std::vector<uint64_t>& tokens) {
+  for (uint64_t token : tokens) {
+    host::NativeReply reply;
+    reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", "ok"}})}});
+    REQUIRE(host::complete_native(token, std::move(reply)) == host::CompleteResult::kDone);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("an endless loop is preempted at each tick's deadline, then killed at its limit",
@@ -125,11 +134,7 @@ TEST_CASE("a tick with nothing ready or due resumes nothing, whatever the runs h
     REQUIRE(idle.in_flight == kRuns);
   }
   // Answered: each run goes on and completes with what its port said.
-  for (uint64_t token : tokens) {
-    host::NativeReply reply;
-    reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", "ok"}})}});
-    REQUIRE(host::complete_native(token, std::move(reply)) == host::CompleteResult::kDone);
-  }
+  answer_all(tokens);
   while (!f.host->idle() || f.host->in_flight() > 0) f.host->tick(std::chrono::milliseconds(50));
   for (int i = 0; i < kRuns; ++i) {
     auto outcome = f.host->outcome(kernel::RunId("w" + std::to_string(i)));
@@ -147,12 +152,7 @@ TEST_CASE(
   constexpr int kRuns = 500;
   start_waiting_runs(f, tokens, "b", kRuns);
   REQUIRE(tokens.size() == kRuns);
-  // Every answer arrives at once (a thousand NPCs' decisions in one frame).
-  for (uint64_t token : tokens) {
-    host::NativeReply reply;
-    reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", "ok"}})}});
-    REQUIRE(host::complete_native(token, std::move(reply)) == host::CompleteResult::kDone);
-  }
+  answer_all(tokens);  // every answer at once (a thousand NPCs' decisions in one frame)
   auto completed = [&] {
     int n = 0;
     for (int i = 0; i < kRuns; ++i) {
@@ -192,11 +192,7 @@ TEST_CASE(
   constexpr int kRuns = 200;
   start_waiting_runs(f, tokens, "s", kRuns);
   REQUIRE(tokens.size() == kRuns);
-  for (uint64_t token : tokens) {
-    host::NativeReply reply;
-    reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", "ok"}})}});
-    REQUIRE(host::complete_native(token, std::move(reply)) == host::CompleteResult::kDone);
-  }
+  answer_all(tokens);
   // A 1 µs budget: each tick hands over one answer (one at least), which spends it.
   int ticks = 0, skipped = 0, skipped_twice = 0;
   bool last_skipped = false;
