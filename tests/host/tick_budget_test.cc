@@ -46,6 +46,17 @@ void answer_all(const std::vector<uint64_t>& tokens) {
   }
 }
 
+// `runs` runs waiting for their port (start_waiting_runs), every one answered at once.
+struct AnsweredRuns {
+  std::vector<uint64_t> tokens;  // before the host: its port keeps a reference
+  HostFixture f;
+  AnsweredRuns(const std::string& prefix, int runs) {
+    start_waiting_runs(f, tokens, prefix, runs);
+    REQUIRE(tokens.size() == static_cast<size_t>(runs));
+    answer_all(tokens);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("an endless loop is preempted at each tick's deadline, then killed at its limit",
@@ -147,12 +158,9 @@ TEST_CASE(
     "a burst of answers is delivered over several ticks, each within its budget, and an "
     "answer left waiting for a run that went is dropped",
     "[host][tick]") {
-  HostFixture f;
-  std::vector<uint64_t> tokens;
   constexpr int kRuns = 500;
-  start_waiting_runs(f, tokens, "b", kRuns);
-  REQUIRE(tokens.size() == kRuns);
-  answer_all(tokens);  // every answer at once (a thousand NPCs' decisions in one frame)
+  AnsweredRuns answered("b", kRuns);  // a thousand NPCs' decisions coming in one frame
+  HostFixture& f = answered.f;
   auto completed = [&] {
     int n = 0;
     for (int i = 0; i < kRuns; ++i) {
@@ -187,12 +195,9 @@ TEST_CASE(
     "a tick whose answers spent its budget begins no slice past the deadline, and the next "
     "tick begins one: a stream of answers never starves the runs",
     "[host][tick]") {
-  HostFixture f;
-  std::vector<uint64_t> tokens;
   constexpr int kRuns = 200;
-  start_waiting_runs(f, tokens, "s", kRuns);
-  REQUIRE(tokens.size() == kRuns);
-  answer_all(tokens);
+  AnsweredRuns answered("s", kRuns);
+  HostFixture& f = answered.f;
   // A 1 µs budget: each tick hands over one answer (one at least), which spends it.
   int ticks = 0, skipped = 0, skipped_twice = 0;
   bool last_skipped = false;
