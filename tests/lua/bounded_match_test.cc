@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "artana/lua/lua_state.h"
+#include "lua/lua_test_state.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;
@@ -213,9 +214,7 @@ std::string reference_output(const std::string& script) {
 std::unique_ptr<LuaState> make_state(const LuaLimits& limits, std::vector<std::string>* lines) {
   SandboxOptions options;
   options.print_sink = [lines](std::string_view line) { lines->emplace_back(line); };
-  auto state = LuaState::create(limits, options);
-  REQUIRE(state.ok());
-  return std::move(state).value();
+  return artana::testing::make_state(limits, options);
 }
 
 LuaLimits pathological_limits() {

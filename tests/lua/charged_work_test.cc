@@ -11,26 +11,25 @@
 
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
+#include "lua/lua_test_state.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;
 
 namespace {
 
-std::unique_ptr<LuaState> make_state(uint64_t max_instructions) {
+std::unique_ptr<LuaState> state_of(uint64_t max_instructions) {
   LuaLimits limits;
   limits.max_instructions = max_instructions;
   limits.max_memory_bytes = 256 << 20;
-  auto state = LuaState::create(limits);
-  REQUIRE(state.ok());
-  return std::move(state).value();
+  return artana::testing::make_state(limits);
 }
 
 // The instructions `work` costs beyond `setup`, run in a fresh state with room for both.
 uint64_t cost_of(const std::string& setup, const std::string& work) {
-  auto base = make_state(4'000'000'000);
+  auto base = state_of(4'000'000'000);
   REQUIRE(base->run_chunk(setup, "setup").ok());
-  auto state = make_state(4'000'000'000);
+  auto state = state_of(4'000'000'000);
   artana::Status s = state->run_chunk(setup + "\n" + work, "work");
   INFO(s.to_string());
   REQUIRE(s.ok());
@@ -74,7 +73,7 @@ TEST_CASE("builtins that scan or move in C are charged by the size of their work
 }
 
 TEST_CASE("a wrapped builtin still names itself in its errors and works as stock Lua", "[lua]") {
-  auto state = make_state(10'000'000);
+  auto state = state_of(10'000'000);
   artana::Status s = state->run_chunk(
       "local ok, e = pcall(function() return string.upper() end)\n"
       "assert(not ok and tostring(e):find(\"bad argument #1 to 'upper'\", 1, true), tostring(e))\n"
@@ -98,7 +97,7 @@ TEST_CASE("work beyond the budget ends the state, and pcall cannot catch it", "[
   };
   for (const char* bomb : bombs) {
     INFO(bomb);
-    auto state = make_state(2'000'000);
+    auto state = state_of(2'000'000);
     artana::Status s = state->run_chunk(std::string(bomb) + "\nreturn 'survived'", "bomb");
     CHECK(s.kind() == "limit_exceeded");
     CHECK(state->killed());
@@ -106,7 +105,7 @@ TEST_CASE("work beyond the budget ends the state, and pcall cannot catch it", "[
 }
 
 TEST_CASE("a table reached along many paths is bounded as JSON by the memory left", "[lua]") {
-  auto state = make_state(1'000'000'000);
+  auto state = state_of(1'000'000'000);
   lua_State* L = state->state();
   REQUIRE(luaL_dostring(L, "local t = {'leaf'} for _ = 1, 22 do t = {t, t} end return t") ==
           LUA_OK);
@@ -119,7 +118,7 @@ TEST_CASE("a table reached along many paths is bounded as JSON by the memory lef
 }
 
 TEST_CASE("converting a value to JSON charges the values it visits", "[lua]") {
-  auto state = make_state(1'000'000'000);
+  auto state = state_of(1'000'000'000);
   lua_State* L = state->state();
   REQUIRE(luaL_dostring(L, "local t = {} for i = 1, 100000 do t[i] = {i} end return t") == LUA_OK);
   const uint64_t before = state->instructions();
@@ -132,7 +131,7 @@ TEST_CASE("converting a value to JSON charges the values it visits", "[lua]") {
 // and the same bound by the memory left.
 TEST_CASE("a string converted to JSON is charged by its size and bounded by the memory left",
           "[lua]") {
-  auto state = make_state(1'000'000'000);
+  auto state = state_of(1'000'000'000);
   lua_State* L = state->state();
   REQUIRE(luaL_dostring(L, "return string.rep('x', 4000000)") == LUA_OK);
   const uint64_t before = state->instructions();

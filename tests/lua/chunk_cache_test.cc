@@ -11,17 +11,14 @@
 #include "artana/kernel/json.h"
 #include "artana/lua/lua_state.h"
 #include "chunk_cache.h"
+#include "lua/lua_test_state.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;
 
-namespace {
+using artana::testing::make_state;
 
-std::unique_ptr<LuaState> make_state() {
-  auto state = LuaState::create(LuaLimits{});
-  REQUIRE(state.ok());
-  return std::move(state).value();
-}
+namespace {
 
 std::string dump_of(const std::string& source) {
   lua_State* L = luaL_newstate();

@@ -16,6 +16,7 @@
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
 #include "artana/lua/syscall_bridge.h"
+#include "lua/lua_test_state.h"
 
 using artana::kernel::Json;
 using artana::lua::LuaLimits;
@@ -23,12 +24,10 @@ using artana::lua::LuaState;
 
 namespace {
 
-std::unique_ptr<LuaState> make_state(size_t max_memory = 32 << 20) {
+std::unique_ptr<LuaState> state_of(size_t max_memory = 32 << 20) {
   LuaLimits limits;
   limits.max_memory_bytes = max_memory;
-  auto state = LuaState::create(limits);
-  REQUIRE(state.ok());
-  return std::move(state).value();
+  return artana::testing::make_state(limits);
 }
 
 constexpr std::string_view kResultMembers[] = {"output", "usage", "tool_calls"};
@@ -44,7 +43,7 @@ Json pop_json(lua_State* L) {
 }  // namespace
 
 TEST_CASE("a recorded object's members become the same Lua values push_json makes", "[lua][json]") {
-  auto state = make_state();
+  auto state = state_of();
   lua_State* L = state->state();
   const std::string text =
       R"({"cost_micro_usd":7,"output":{"gone":null,"items":[1,2.5,"three",true,{"deep":[[]]}],)"
@@ -75,7 +74,7 @@ TEST_CASE("a recorded object's members become the same Lua values push_json make
 }
 
 TEST_CASE("text that is not a JSON object pushes nothing and says why", "[lua][json]") {
-  auto state = make_state();
+  auto state = state_of();
   lua_State* L = state->state();
   const Json extra = Json::object();
   for (const char* bad : {"{\"output\":", "[1,2]", "\"text\"", "", "{\"a\":1} trailing"}) {
@@ -92,7 +91,7 @@ TEST_CASE("text that is not a JSON object pushes nothing and says why", "[lua][j
 // A memory limit ends the run (LuaState kills the state, as for any allocation past it): what
 // matters here is that it comes back as a status, the error object on top, not a jump.
 TEST_CASE("a result bigger than the heap left is an error status", "[lua][json]") {
-  auto state = make_state(4 << 20);
+  auto state = state_of(4 << 20);
   lua_State* L = state->state();
   std::string text = R"({"output":[)";
   for (int i = 0; i < 200000; ++i) text += (i ? ",\"item-" : "\"item-") + std::to_string(i) + "\"";
@@ -124,7 +123,7 @@ struct RecordedHandler final : artana::lua::SyscallHandler {
 
 TEST_CASE("a recorded value that is not JSON raises storage_error naming its step",
           "[lua][json][boundary]") {
-  auto state = make_state();
+  auto state = state_of();
   lua_State* L = state->state();
   RecordedHandler good(R"({"output":{"text":"ok"},"step_key":"model:7"})");
   state->set_handler(&good);
@@ -149,7 +148,7 @@ TEST_CASE("a recorded value that is not JSON raises storage_error naming its ste
 // RFC 8785 writes integral doubles in [2^64, 1e21) with all their digits, which simdjson
 // refuses: those texts take the kernel's parser, with the same result.
 TEST_CASE("numbers simdjson refuses are read as the kernel reads them", "[lua][json]") {
-  auto state = make_state();
+  auto state = state_of();
   lua_State* L = state->state();
   const std::string text = R"({"output":{"v":[18446744073709552000,100000000000000000000,1e+21]}})";
   const char* problem = nullptr;

@@ -1,6 +1,7 @@
 // Limits and kills of a LuaState: instruction and memory limits that pcall cannot swallow,
 // time slices, and the pattern-function guard.
 #include "artana/lua/lua_state.h"
+#include "lua/lua_test_state.h"
 
 #include <lua.hpp>
 
@@ -16,13 +17,9 @@
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;
 
-namespace {
+using artana::testing::make_state;
 
-std::unique_ptr<LuaState> make_state(LuaLimits limits = {}) {
-  auto state = LuaState::create(limits);
-  REQUIRE(state.ok());
-  return std::move(state).value();
-}
+namespace {
 
 LuaLimits small_limits() {
   LuaLimits limits;

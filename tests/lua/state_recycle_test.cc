@@ -9,18 +9,15 @@
 
 #include "artana/lua/lua_state.h"
 #include "artana/lua/script_api.h"
+#include "lua/lua_test_state.h"
 
 using artana::lua::LuaLimits;
 using artana::lua::LuaState;
 using artana::lua::ScriptApi;
 
-namespace {
+using artana::testing::make_state;
 
-std::unique_ptr<LuaState> make_state() {
-  auto state = LuaState::create(LuaLimits{});
-  REQUIRE(state.ok());
-  return std::move(state).value();
-}
+namespace {
 
 // The entries of the table `ref` refers to.
 int count_entries(lua_State* L, int ref) {
