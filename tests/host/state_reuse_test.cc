@@ -66,6 +66,12 @@ TEST_CASE("a reload reuses the old execution's state, and the new one starts cle
   settle(f);
   CHECK(f.host->states_reused() == 1);
   CHECK(tokens.size() == 2);  // adopted: not asked again
+  // Reloaded again while the call is still in flight (now the adopted one): the state goes
+  // on to the third execution as well.
+  REQUIRE(f.host->reload(kernel::RunId("run-reuse")).ok());
+  settle(f);
+  CHECK(f.host->states_reused() == 2);
+  CHECK(tokens.size() == 2);
   answer(tokens[1], "b");
   host::RunOutcome outcome = f.drive("run-reuse");
   INFO(text(outcome.error));
@@ -78,6 +84,80 @@ TEST_CASE("a reload reuses the old execution's state, and the new one starts cle
   f.restart();
   host::RunOutcome again = f.run(path, "run-reuse");
   CHECK(text(again.output) == R"({"marks":1,"said":"a,b","uses":1})");
+}
+
+// Six runs of marks.lua, each with its first call answered and its second in flight.
+struct SixRuns {
+  HostFixture f;
+  std::vector<uint64_t> tokens;  // every port call, in order
+  std::string path;
+  static constexpr int kRuns = 6;
+
+  SixRuns() {
+    REQUIRE(f.host
+                ->add_native_port("brain", [this](const host::NativeCall&,
+                                                  uint64_t token) { tokens.push_back(token); })
+                .ok());
+    f.script("counter.lua", "return { loads = 1 }\n");
+    path = f.script("marks.lua", marking_script("note"));
+    for (int i = 0; i < kRuns; ++i) REQUIRE(f.host->start(path, acme_run(id(i))).ok());
+    settle(f);
+    REQUIRE(tokens.size() == kRuns);
+    for (uint64_t token : tokens) answer(token, "a");
+    settle(f);
+    REQUIRE(tokens.size() == 2 * kRuns);  // every second call in flight
+  }
+  static std::string id(int i) { return "run-many-" + std::to_string(i); }
+
+  // Answers the calls in flight; every run completes as if never reloaded, each call made
+  // once (the new executions adopted the old ones' calls).
+  void finish() {
+    for (size_t i = kRuns; i < tokens.size(); ++i) answer(tokens[i], "b");
+    settle(f);
+    CHECK(tokens.size() == 2 * kRuns);
+    for (int i = 0; i < kRuns; ++i) {
+      host::RunOutcome outcome = f.drive(id(i));
+      INFO(id(i) << ": " << text(outcome.error));
+      REQUIRE(outcome.status == kernel::RunStatus::kCompleted);
+      CHECK(text(outcome.output) == R"({"marks":1,"said":"a,b","uses":1})");
+      CHECK(f.count(id(i), "model_requested") == 2);
+      CHECK(f.count(id(i), "model_completed") == 2);
+    }
+  }
+};
+
+TEST_CASE("a reload of many runs has their states recycled on the pool's thread",
+          "[host][reload]") {
+  SixRuns six;
+  six.f.script("marks.lua", marking_script("jot"));
+  std::vector<host::ReloadOutcome> told;
+  REQUIRE(six.f.host->reload_script(six.path, [&](const host::ReloadReport& report) {
+    told.push_back(report.outcome);
+  }) == SixRuns::kRuns);
+  settle(six.f);
+  // Each new execution waited for its state, readied off this thread, and began with it.
+  CHECK(six.f.host->states_recycled_off_thread() == SixRuns::kRuns);
+  CHECK(six.f.host->states_reused() == SixRuns::kRuns);
+  CHECK(told.size() == SixRuns::kRuns);
+  CHECK(std::count(told.begin(), told.end(), host::ReloadOutcome::kContinued) == SixRuns::kRuns);
+  six.finish();
+}
+
+TEST_CASE("a run reloaded, suspended or resumed while its state is being recycled loses nothing",
+          "[host][reload]") {
+  SixRuns six;
+  six.f.script("marks.lua", marking_script("jot"));
+  // Reloaded twice before a tick: the first new execution, still waiting for its state,
+  // gives way to the second (which makes a state of its own); its recycled state is closed.
+  REQUIRE(six.f.host->reload(kernel::RunId(SixRuns::id(0))).ok());
+  REQUIRE(six.f.host->reload(kernel::RunId(SixRuns::id(0))).ok());
+  // Reloaded, then the whole script suspended before the state came back, then resumed.
+  REQUIRE(six.f.host->reload(kernel::RunId(SixRuns::id(1))).ok());
+  REQUIRE(six.f.host->suspend_script(six.path) == SixRuns::kRuns);
+  CHECK(six.f.host->resume_script(six.path) == SixRuns::kRuns);
+  settle(six.f);
+  CHECK(six.tokens.size() == 2 * SixRuns::kRuns);  // no call made again
+  six.finish();
 }
 
 TEST_CASE("a reload while a Lua model port answers keeps that state for the port",

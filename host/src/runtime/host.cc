@@ -32,6 +32,7 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
       options_(std::move(options)),
       io_(std::make_unique<io::IoThread>()) {
   native_ = std::make_unique<NativeInbox>([io = io_.get()] { io->poke(); });
+  states_->set_ready_hook([io = io_.get()] { io->poke(); });
   if (!options_.clock) options_.clock = system_clock_us;
   // Entries the CLI checked; an embedder's bad entry allows nothing (it is logged).
   auto allow = io::HttpAllowList::parse(options_.http_allow);
@@ -47,6 +48,7 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
 
 Host::~Host() {
   kernel_.set_commit_listener({});  // waits for a call in progress: nothing pokes us after
+  states_->set_ready_hook({});      // likewise
   // Executions first: each forgets what it waited for while the host's maps still exist.
   closing_ = true;
   draining_.clear();

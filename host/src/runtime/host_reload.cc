@@ -252,6 +252,30 @@ void Host::report_reloads() {
 }
 
 uint64_t Host::states_reused() const { return states_->reused(); }
+uint64_t Host::states_recycled_off_thread() const { return states_->recycled_off_thread(); }
+
+void Host::await_state(uint64_t ticket, ScriptRun& run) {
+  awaiting_states_[ticket] = run.schedule_marks().serial;
+}
+
+void Host::forget_state(uint64_t ticket) {
+  awaiting_states_.erase(ticket);
+  states_->forget(ticket);
+}
+
+void Host::bind_recycled() {
+  for (Recycled& recycled : states_->take_recycled()) {
+    auto waiting = awaiting_states_.find(recycled.ticket);
+    ScriptRun* run = waiting == awaiting_states_.end() ? nullptr : live_run(waiting->second);
+    if (waiting != awaiting_states_.end()) awaiting_states_.erase(waiting);
+    if (run == nullptr) {  // gone meanwhile (its destructor forgot the ticket: not here)
+      if (recycled.state.ok()) states_->retire(std::move(recycled.state->lua));
+      continue;
+    }
+    guarded(*run, [&] { run->bind_state(std::move(recycled)); });
+    if (!run->has_ready()) may_have_stopped(*run);
+  }
+}
 
 void Host::adopt(uint64_t ticket, ScriptRun& run, uint64_t task_id) {
   adoptions_[ticket] = Adoption{&run, task_id};
@@ -285,7 +309,8 @@ bool Host::drained(const ScriptRun& old) const {
     auto parked = parked_.find(old.run_id().str());
     return parked == parked_.end() || !parked->second.suspended;
   }
-  return !successor->second->has_ready();
+  // Not idle while its state is being recycled: it has not begun to adopt.
+  return !successor->second->has_ready() && !successor->second->awaiting_state();
 }
 
 void Host::drop_drained() {

@@ -106,7 +106,8 @@ bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
   return s.nothing_ready() && !completions_waiting(s, *native_) && http_waiters_.empty() &&
          !commits_landed_.load(std::memory_order_acquire) && !s.timers.due(now_us) &&
          !s.upkeep.due(steady_now_us) && s.stopping.empty() && !children_to_spawn_ &&
-         draining_.empty() && reload_watches_.empty() && pending_restarts_.empty();
+         draining_.empty() && reload_watches_.empty() && pending_restarts_.empty() &&
+         !states_->recycled_ready();
 }
 
 void Host::wake_due_timers(int64_t now_us) {
@@ -270,6 +271,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   wake_due_timers(now);
   keep_runs(deadline);
   if (!pending_restarts_.empty()) restart_reloaded(start, deadline);
+  if (states_->recycled_ready()) bind_recycled();
   run_slices(deadline, result, delivered > 0);
   // The summaries the runs recorded this tick share one commit, now: others see them.
   kernel_.flush();
@@ -285,7 +287,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
 
 bool Host::idle() const {
   return schedule_->nothing_ready() && !completions_waiting(*schedule_, *native_) &&
-         pending_restarts_.empty() && !children_to_spawn_ &&
+         pending_restarts_.empty() && awaiting_states_.empty() && !children_to_spawn_ &&
          !commits_landed_.load(std::memory_order_acquire);
 }
 

@@ -172,7 +172,7 @@ std::optional<RunOutcome> ScriptRun::outcome() const {
   // Not settled before what it recorded is in the ledger (commits_landed_now settles it).
   if (!in_ledger()) return std::nullopt;
   if (ended_) return ended_;
-  if (!ready_.empty() || live_work_ > 0) return std::nullopt;
+  if (!ready_.empty() || live_work_ > 0 || awaiting_state_ != 0) return std::nullopt;
   // Idle: every task waits for a pause's input or a timer.
   RunOutcome outcome;
   outcome.run_id = run_id_;

@@ -27,6 +27,7 @@ ScriptRun::ScriptRun(Host& host, ScriptSource script, RunOptions options)
 }
 
 ScriptRun::~ScriptRun() {
+  if (awaiting_state_ != 0) host_.forget_state(awaiting_state_);
   host_.unregister_run(*this);
   host_.forget_adoptions(*this);
   host_.forget_http(*this);    // its requests in flight are cancelled
@@ -40,32 +41,62 @@ Result<std::unique_ptr<ScriptRun>> ScriptRun::create(Host& host, ScriptSource sc
                                                      RunOptions options,
                                                      std::unique_ptr<PreparedState> reused) {
   std::unique_ptr<ScriptRun> run(new ScriptRun(host, std::move(script), std::move(options)));
+  if (reused) {
+    // Readied on the pool's thread; the run waits for it (bind_state), busy meanwhile.
+    const SourceFile& entry = run->script_.entry();
+    run->awaiting_state_ =
+        host.states_->recycle_later(reused, EntryChunk{entry.text, entry.chunkname});
+    if (run->awaiting_state_ != 0) {
+      host.await_state(run->awaiting_state_, *run);
+      return run;
+    }
+  }
   ARTANA_ASSIGN_OR_RETURN(PreparedState prepared,
                           reused ? host.states_->reuse(std::move(*reused)) : host.states_->take());
-  ScriptRun* self = run.get();
-  *prepared.print = [self](std::string_view line) {
-    const auto& sink = self->host_.options().print_sink;
+  ARTANA_RETURN_IF_ERROR(run->attach(std::move(prepared), nullptr));
+  return run;
+}
+
+Status ScriptRun::attach(PreparedState prepared, lua_State* entry_thread) {
+  *prepared.print = [this](std::string_view line) {
+    const auto& sink = host_.options().print_sink;
     if (sink) {
-      sink(self->run_id_, line);
+      sink(run_id_, line);
     } else {
       // Escaped: a script's print cannot forge a log line or send terminal escapes.
-      spdlog::info("[{}] {}", self->run_id_.str(), kernel::one_line_text(line));
+      spdlog::info("[{}] {}", run_id_.str(), kernel::one_line_text(line));
     }
   };
-  run->lua_ = std::move(prepared.lua);
-  run->api_ = prepared.api;
-  run->print_ = std::move(prepared.print);
-  run->lua_->set_handler(self);
-  lua_State* thread = run->lua_->new_thread();
-  if (thread == nullptr)
-    return Status::failed_precondition("memory limit reached before the script started")
-        .with_kind(ErrorKind::kLimitExceeded);
-  ARTANA_RETURN_IF_ERROR(lua::prepare_chunk(run->lua_->state(), thread, run->api_.boot,
-                                            run->script_.entry().text,
-                                            run->script_.entry().chunkname));
-  Task* entry = run->new_task(TaskKind::kEntry, thread);
-  run->make_ready(*entry, 1);
-  return run;
+  lua_ = std::move(prepared.lua);
+  api_ = prepared.api;
+  print_ = std::move(prepared.print);
+  lua_->set_handler(this);
+  lua_State* thread = entry_thread;
+  if (thread == nullptr) {
+    thread = lua_->new_thread();
+    if (thread == nullptr)
+      return Status::failed_precondition("memory limit reached before the script started")
+          .with_kind(ErrorKind::kLimitExceeded);
+    ARTANA_RETURN_IF_ERROR(lua::prepare_chunk(lua_->state(), thread, api_.boot,
+                                              script_.entry().text, script_.entry().chunkname));
+  }
+  Task* entry = new_task(TaskKind::kEntry, thread);
+  make_ready(*entry, 1);
+  return Status();
+}
+
+void ScriptRun::bind_state(Recycled recycled) {
+  awaiting_state_ = 0;
+  Status attached = recycled.state.ok() ? attach(std::move(*recycled.state), recycled.entry)
+                                        : Status::internal("{}", recycled.state.status().message());
+  if (attached.ok()) return;
+  // Not recycled (or not attached): a fresh state, as a start makes one.
+  if (!recycled.state.ok()) {
+    Result<PreparedState> fresh = host_.states_->take();
+    attached = fresh.ok() ? attach(std::move(*fresh), nullptr) : fresh.status();
+    if (attached.ok()) return;
+  }
+  crashed("its state for the new execution could not be made: " + attached.message());
 }
 
 Task* ScriptRun::new_task(TaskKind kind, lua_State* thread) {

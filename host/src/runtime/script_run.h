@@ -52,7 +52,8 @@ class ScriptRun final : public lua::SyscallHandler {
   bool has_ready() const { return !ready_.empty() && !marks_.committing; }
   // Tasks ready or calls in flight: the run is being executed and keeps its lease.
   bool busy() const {
-    return !ended_ && (!ready_.empty() || live_work_ > 0 || !held_starts_.empty());
+    return !ended_ &&
+           (!ready_.empty() || live_work_ > 0 || !held_starts_.empty() || awaiting_state_ != 0);
   }
   // Renews the run's lease when a third of its TTL has passed since the last renewal (the
   // steady clock: how long a call really takes). A run another process took over stops.
@@ -119,6 +120,11 @@ class ScriptRun final : public lua::SyscallHandler {
   // answering a call, and the state was not killed. Its calls in flight go on in C++ (their
   // results adopted). Null: the state stays, closed with this execution.
   std::unique_ptr<PreparedState> give_up_state();
+  // The state create() had the pool recycle for this execution (StatePool::recycle_later)
+  // is back: the entry task is ready now — or, the pool could not ready it, a fresh state
+  // is made here; failing that the run ends as crashed() does.
+  void bind_state(Recycled recycled);
+  bool awaiting_state() const { return awaiting_state_ != 0; }
   // The tickets of the calls in flight (a draining execution's, to know whether one is
   // adopted).
   std::vector<uint64_t> call_tickets() const;
@@ -142,6 +148,9 @@ class ScriptRun final : public lua::SyscallHandler {
  private:
   ScriptRun(Host& host, ScriptSource script, RunOptions options);
 
+  // Takes `prepared` as this execution's state and readies the entry task on `entry_thread`
+  // (null: made and prepared here).
+  Status attach(PreparedState prepared, lua_State* entry_thread);
   Task* new_task(TaskKind kind, lua_State* thread);
   void make_ready(Task& task, int resume_args);
   void resume_with(Task& task, const kernel::Json& value);
@@ -303,9 +312,10 @@ class ScriptRun final : public lua::SyscallHandler {
   std::deque<Task*> ready_;
   Task* current_ = nullptr;
   uint64_t next_task_id_ = 1;
-  size_t live_work_ = 0;      // port and tool tasks in flight
-  kernel::Json first_drift_;  // first_drift()
-  bool went_live_ = false;    // this execution began a live model or tool call
+  size_t live_work_ = 0;         // port and tool tasks in flight
+  uint64_t awaiting_state_ = 0;  // the pool's ticket while its state is recycled (create)
+  kernel::Json first_drift_;     // first_drift()
+  bool went_live_ = false;       // this execution began a live model or tool call
   void note_drift(const std::string& step_key, const std::vector<std::string>& fields);
   std::chrono::steady_clock::time_point lease_renewed_ = std::chrono::steady_clock::now();
   StepKeys keys_;

@@ -5,6 +5,10 @@
 
 #include <system_error>
 
+#include <lua.hpp>
+
+#include "artana/lua/thread_calls.h"
+
 namespace artana::host {
 
 namespace {
@@ -24,6 +28,8 @@ StatePool::~StatePool() {
   if (thread_.joinable()) thread_.join();
   ready_.clear();
   retired_.clear();
+  recycling_.clear();
+  recycled_.clear();
 }
 
 Result<PreparedState> StatePool::prepare(const lua::LuaLimits& limits) {
@@ -67,18 +73,97 @@ Result<PreparedState> StatePool::take() {
   return prepare(limits_);
 }
 
+Status StatePool::renew(PreparedState& used) {
+  if (!used.lua || !used.lua->recycle())
+    return Status::failed_precondition("the state cannot be recycled");
+  used.lua->set_handler(nullptr);  // the taking run sets its own
+  ARTANA_ASSIGN_OR_RETURN(used.api, lua::renew_script_api(*used.lua, used.api));
+  *used.print = nullptr;
+  return Status();
+}
+
 Result<PreparedState> StatePool::reuse(PreparedState used) {
-  if (used.lua && used.lua->recycle()) {
-    auto renewed = lua::renew_script_api(*used.lua, used.api);
-    if (renewed.ok()) {
-      used.api = *renewed;
-      *used.print = nullptr;  // the taking run sets its own
-      ++reused_;
-      return used;
-    }
+  if (renew(used).ok()) {
+    reused_.fetch_add(1, std::memory_order_relaxed);
+    return used;
   }
   retire(std::move(used.lua));
   return take();
+}
+
+uint64_t StatePool::recycle_later(std::unique_ptr<PreparedState>& used, EntryChunk entry) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!thread_.joinable() || stopping_ || !used) return 0;
+  const uint64_t ticket = next_ticket_++;
+  recycling_.push_back(RecycleJob{ticket, std::move(*used), std::move(entry)});
+  used.reset();
+  wake_.notify_one();
+  return ticket;
+}
+
+Recycled StatePool::recycle_here(RecycleJob job) {
+  Recycled out;
+  out.ticket = job.ticket;
+  Status renewed = renew(job.used);
+  if (!renewed.ok()) {
+    retire(std::move(job.used.lua));
+    out.state = std::move(renewed);
+    return out;
+  }
+  lua::LuaState& state = *job.used.lua;
+  // The old execution's objects are garbage now (its threads unanchored, its module
+  // unreferenced): collected here, the new execution does not pay a major collection for
+  // them on the ticking thread.
+  lua_gc(state.state(), LUA_GCCOLLECT);
+  lua_State* thread = state.new_thread();
+  Status prepared =
+      thread == nullptr
+          ? Status::failed_precondition("memory limit reached before the script started")
+                .with_kind(ErrorKind::kLimitExceeded)
+          : lua::prepare_chunk(state.state(), thread, job.used.api.boot, job.entry.text,
+                               job.entry.chunkname);
+  if (!prepared.ok()) {
+    retire(std::move(job.used.lua));
+    out.state = std::move(prepared);
+    return out;
+  }
+  reused_.fetch_add(1, std::memory_order_relaxed);
+  recycled_off_thread_.fetch_add(1, std::memory_order_relaxed);
+  out.entry = thread;
+  out.state = std::move(job.used);
+  return out;
+}
+
+std::vector<Recycled> StatePool::take_recycled() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Recycled> done;
+  done.swap(recycled_);
+  recycled_ready_.store(false, std::memory_order_release);
+  return done;
+}
+
+void StatePool::forget(uint64_t ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (auto it = recycling_.begin(); it != recycling_.end(); ++it) {
+    if (it->ticket != ticket) continue;
+    retired_.push_back(std::move(it->used.lua));  // not begun: closed instead
+    recycling_.erase(it);
+    wake_.notify_one();
+    return;
+  }
+  for (auto it = recycled_.begin(); it != recycled_.end(); ++it) {
+    if (it->ticket != ticket) continue;
+    if (it->state.ok()) retired_.push_back(std::move(it->state->lua));
+    recycled_.erase(it);
+    wake_.notify_one();
+    return;
+  }
+  forgotten_.insert(ticket);  // being recycled now
+}
+
+void StatePool::set_ready_hook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ready_hook_ = std::move(hook);
 }
 
 void StatePool::retire(std::unique_ptr<lua::LuaState> state) {
@@ -103,8 +188,24 @@ void StatePool::run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     wake_.wait(lock, [this] {
-      return stopping_ || !retired_.empty() || ready_.size() + making_ < target_;
+      return stopping_ || !recycling_.empty() || !retired_.empty() ||
+             ready_.size() + making_ < target_;
     });
+    if (!recycling_.empty() && !stopping_) {
+      RecycleJob job = std::move(recycling_.front());
+      recycling_.pop_front();
+      lock.unlock();
+      Recycled done = recycle_here(std::move(job));
+      lock.lock();
+      if (forgotten_.erase(done.ticket)) {
+        if (done.state.ok()) retired_.push_back(std::move(done.state->lua));
+        continue;
+      }
+      recycled_.push_back(std::move(done));
+      recycled_ready_.store(true, std::memory_order_release);
+      if (ready_hook_) ready_hook_();
+      continue;
+    }
     if (!retired_.empty()) {
       std::vector<std::unique_ptr<lua::LuaState>> closing = std::move(retired_);
       retired_.clear();

@@ -5,21 +5,25 @@
 // dozens of NPC episodes a frame, or a reload of a thousand runs, would pay that on the thread
 // that ticks. So once a host has made a second state, states are made ahead — as many as the
 // runs took lately, up to a cap — and the states of executions that went away are closed
-// there. A hot reload does better still: the new execution reuses the old one's state
-// (reuse).
+// there. A hot reload does better still: the new execution reuses the old one's state —
+// recycled on the pool's thread while the new execution waits (recycle_later), or, in a host
+// without the thread, here (reuse).
 //
 // A state made ahead is bound to nothing: its syscalls reach the handler the taking run sets
 // (LuaState::set_handler), its print() the target the run sets (PrintTarget). Closing runs no
 // script code: the sandbox refuses __gc, so lua_close only frees the state's own memory.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "artana/lua/lua_limits.h"
@@ -37,6 +41,21 @@ struct PreparedState {
   std::shared_ptr<PrintTarget> print;
 };
 
+// The entry chunk a recycled state is readied with (lua::prepare_chunk).
+struct EntryChunk {
+  std::string text;
+  std::string chunkname;
+};
+
+// A used state readied on the pool's thread (StatePool::recycle_later): reused as reuse()
+// does, its garbage collected, and `entry` holding the entry chunk ready to resume. An
+// error: the caller makes the execution's state itself.
+struct Recycled {
+  uint64_t ticket = 0;
+  Result<PreparedState> state = Status::internal("not recycled");
+  lua_State* entry = nullptr;
+};
+
 class StatePool {
  public:
   explicit StatePool(lua::LuaLimits limits) : limits_(limits) {}
@@ -52,12 +71,39 @@ class StatePool {
   // where making one costs a hundred. One that cannot be reused is retired and a fresh one
   // taken.
   Result<PreparedState> reuse(PreparedState used);
-  uint64_t reused() const { return reused_; }
+  uint64_t reused() const { return reused_.load(std::memory_order_relaxed); }
+  uint64_t recycled_off_thread() const {
+    return recycled_off_thread_.load(std::memory_order_relaxed);
+  }
   // Takes `state` to close later.
   void retire(std::unique_ptr<lua::LuaState> state);
 
+  // ---- recycling off the ticking thread (a hot reload) ----
+  // What reuse() does, plus the garbage the old execution left collected and the entry chunk
+  // prepared, done on the pool's thread: a reload of a thousand runs spends a few tens of µs
+  // a run there, and the ticking thread replays meanwhile. Returns the ticket
+  // take_recycled() hands the result back with; 0 (nothing taken) when the pool has no
+  // thread — the caller reuses the state itself.
+  uint64_t recycle_later(std::unique_ptr<PreparedState>& used, EntryChunk entry);
+  // Whether a recycled state waits in take_recycled(): one atomic load, for every tick.
+  bool recycled_ready() const { return recycled_ready_.load(std::memory_order_acquire); }
+  std::vector<Recycled> take_recycled();
+  // The execution that waited for `ticket` went away: its state is closed when it is done.
+  void forget(uint64_t ticket);
+  // Called on the pool's thread when a recycled state is ready (the host wakes its loop);
+  // cleared before the host goes.
+  void set_ready_hook(std::function<void()> hook);
+
  private:
+  struct RecycleJob {
+    uint64_t ticket;
+    PreparedState used;
+    EntryChunk entry;
+  };
   static Result<PreparedState> prepare(const lua::LuaLimits& limits);
+  // reuse() without the fallback: the state readied, or why not.
+  static Status renew(PreparedState& used);
+  Recycled recycle_here(RecycleJob job);
   void start_thread();  // REQUIRES: mu_ held
   void run();
 
@@ -68,8 +114,15 @@ class StatePool {
   size_t target_ = 0;  // how many to keep made ahead: grows with each take that found none
   size_t making_ = 0;  // being made on the pool's thread now
   size_t takes_ = 0;
-  uint64_t reused_ = 0;  // reuse() calls that recycled (the caller's thread only)
+  std::atomic<uint64_t> reused_{0};               // states recycled (reuse and recycle_later)
+  std::atomic<uint64_t> recycled_off_thread_{0};  // by recycle_later
   std::vector<std::unique_ptr<lua::LuaState>> retired_;
+  std::deque<RecycleJob> recycling_;
+  std::vector<Recycled> recycled_;
+  std::unordered_set<uint64_t> forgotten_;  // tickets whose execution went away
+  uint64_t next_ticket_ = 1;
+  std::atomic<bool> recycled_ready_{false};
+  std::function<void()> ready_hook_;  // guarded by mu_
   bool stopping_ = false;
   bool no_thread_ = false;  // the system gave none: everything is done by the caller
   std::thread thread_;

@@ -204,6 +204,9 @@ class Host {
   // Executions that took the lua_State of their run's previous execution (a hot reload
   // whose old execution runs no Lua any more) instead of a new one. For diagnostics.
   uint64_t states_reused() const;
+  // Of those, the states recycled on the pool's thread while the run waited (a reload of
+  // runs in a host that has started several). For diagnostics.
+  uint64_t states_recycled_off_thread() const;
   // Waits until a request in flight completes or `max` passes (an app's loop gives its next
   // timer or frame); true when a completion is waiting for tick(). Returns at once when
   // nothing is in flight and `max` is zero. Runs waiting for their steps to land: their
@@ -291,6 +294,12 @@ class Host {
   // Makes the runs' lua_States ahead and closes those of executions that went away, off this
   // thread (state_pool.h). Before runs_: it outlives every execution.
   std::unique_ptr<StatePool> states_;
+  // A reload's new executions wait while the pool recycles their states (host_reload.cc):
+  // by the pool's ticket, the serial of the execution waiting.
+  void await_state(uint64_t ticket, ScriptRun& run);
+  void forget_state(uint64_t ticket);
+  void bind_recycled();  // hands each state the pool has readied to its execution
+  std::unordered_map<uint64_t, uint64_t> awaiting_states_;
 
   // ---- calls in flight across a reload (host.cc) ----
   // A new execution's task waits for the call `ticket` an old execution made (Kernel: adopted).
