@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,8 +24,9 @@ struct FakeReads {
   std::mutex mu;
   std::condition_variable changed;
   std::vector<std::thread::id> threads;
-  bool hold = false;     // reads wait while set
-  bool entered = false;  // a held read has begun
+  std::vector<std::string> runs;  // in the order read
+  bool hold = false;              // reads wait while set
+  bool entered = false;           // a held read has begun
   bool fail_next = false;
 
   PayloadPrefetch::Read read() {
@@ -32,6 +34,7 @@ struct FakeReads {
                   size_t) -> PayloadPrefetch::Batch {
       std::unique_lock<std::mutex> lock(mu);
       threads.push_back(std::this_thread::get_id());
+      runs.push_back(run.str());
       entered = true;
       changed.notify_all();
       changed.wait(lock, [&] { return !hold; });
@@ -112,6 +115,81 @@ TEST_CASE("a batch not asked for ahead, or asked differently, is the caller's to
   REQUIRE(got.has_value());
   CHECK(got->value().size() == 2);
   CHECK(prefetch.batches_read() == 1);  // {3, 4} was taken back before the thread began it
+}
+
+TEST_CASE("the batches of many runs are read in turn and wait, each for its own run's take",
+          "[prefetch]") {
+  FakeReads reads;
+  reads.hold = true;
+  PayloadPrefetch prefetch(reads.read());
+  for (const char* run : {"a", "b", "c"}) prefetch.start(RunId(run), {1, 2}, 100);
+  reads.wait_entered();
+  reads.release();
+  prefetch.wait_idle();
+  // Taken in another order than read (a reload's replays need not keep the restarts' order).
+  for (const char* run : {"c", "a", "b"}) {
+    auto got = prefetch.take(RunId(run), {1, 2}, 100);
+    INFO(run);
+    REQUIRE(got.has_value());
+    CHECK(got->value().size() == 2);
+  }
+  CHECK(prefetch.batches_read() == 3);
+  std::lock_guard<std::mutex> lock(reads.mu);
+  CHECK(reads.runs == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE(
+    "a run's newer request replaces one not begun, and a batch its replay does not ask for "
+    "is dropped",
+    "[prefetch]") {
+  FakeReads reads;
+  reads.hold = true;
+  PayloadPrefetch prefetch(reads.read());
+  prefetch.start(RunId("x"), {1}, 100);
+  reads.wait_entered();  // the thread is busy with x
+  prefetch.start(RunId("y"), {1}, 100);
+  prefetch.start(RunId("y"), {2}, 100);  // replaces y's first, not begun
+  reads.release();
+  prefetch.wait_idle();
+  CHECK(prefetch.batches_read() == 2);                           // x, and y's second only
+  CHECK_FALSE(prefetch.take(RunId("y"), {1}, 100).has_value());  // asked otherwise: dropped
+  CHECK_FALSE(prefetch.take(RunId("y"), {2}, 100).has_value());  // gone with it
+  auto x = prefetch.take(RunId("x"), {1}, 100);
+  REQUIRE(x.has_value());
+  CHECK(x->value().at(0).text == "1");
+}
+
+TEST_CASE("batches not taken are held up to a count and a size, the oldest dropped first",
+          "[prefetch]") {
+  FakeReads reads;
+  // Each batch of two results holds 4 bytes ("e" + "1", "e" + "2").
+  PayloadPrefetch by_count(reads.read(), PayloadPrefetch::Limits{16, 2, 1 << 20});
+  for (const char* run : {"a", "b", "c"}) by_count.start(RunId(run), {1, 2}, 100);
+  by_count.wait_idle();
+  CHECK_FALSE(by_count.take(RunId("a"), {1, 2}, 100).has_value());
+  CHECK(by_count.take(RunId("b"), {1, 2}, 100).has_value());
+  CHECK(by_count.take(RunId("c"), {1, 2}, 100).has_value());
+
+  PayloadPrefetch by_size(reads.read(), PayloadPrefetch::Limits{16, 16, 9});
+  for (const char* run : {"a", "b", "c"}) by_size.start(RunId(run), {1, 2}, 100);
+  by_size.wait_idle();
+  CHECK_FALSE(by_size.take(RunId("a"), {1, 2}, 100).has_value());  // 12 bytes > 9
+  CHECK(by_size.take(RunId("b"), {1, 2}, 100).has_value());
+  CHECK(by_size.take(RunId("c"), {1, 2}, 100).has_value());
+
+  // Requests beyond the queue's length are left to the replays.
+  FakeReads held;
+  held.hold = true;
+  PayloadPrefetch by_queue(held.read(), PayloadPrefetch::Limits{1, 16, 1 << 20});
+  by_queue.start(RunId("a"), {1}, 100);
+  held.wait_entered();  // a is being read: the queue is empty
+  by_queue.start(RunId("b"), {1}, 100);
+  by_queue.start(RunId("c"), {1}, 100);  // the queue holds one: not queued
+  held.release();
+  by_queue.wait_idle();
+  CHECK(by_queue.batches_read() == 2);
+  CHECK(by_queue.take(RunId("b"), {1}, 100).has_value());
+  CHECK_FALSE(by_queue.take(RunId("c"), {1}, 100).has_value());
 }
 
 TEST_CASE("the store hands a prefetched batch over exactly as it reads one", "[prefetch][store]") {

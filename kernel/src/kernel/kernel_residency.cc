@@ -43,6 +43,8 @@ Status Kernel::reload(const TenantId& caller, const RunId& run) {
     // outcome (a draining execution's calls are still in flight: not these).
     Status settled = settle_unknown_outcomes(*state);
     if (!settled.ok() && settled.code() != StatusCode::kLeaseHeld) return settled;
+    // Read while the host readies the new execution: the replay takes it when it begins.
+    if (state == first) prefetch_replay(*state);
     std::shared_ptr<RunState> next = state->forked_to;
     lock.unlock();
     state = std::move(next);

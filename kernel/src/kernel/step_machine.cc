@@ -143,9 +143,36 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
 // terminals after it, in seq order (the order a script replays them in), up to kReadAheadSteps
 // or kReadAheadBytes. A script replaying in order then reads the ledger once per batch; one
 // jumping around reads what it asks for.
+namespace {
+constexpr size_t kReadAheadSteps = 64;
+constexpr size_t kReadAheadBytes = size_t{1} << 20;
+}  // namespace
+
+namespace {
+// The loaded steps' terminal seqs a replay reads, sorted.
+const std::vector<uint64_t>& terminal_seqs(RunState& state) {
+  if (state.terminal_seqs.empty()) {
+    // Dropped when the run went live; a new execution in this process (a reload) replays
+    // again: gather the terminals once more (8 bytes a step).
+    for (const auto& [step_key, loaded] : state.steps) {
+      if (loaded.replay_reads_terminal()) state.terminal_seqs.push_back(loaded.terminal_seq);
+    }
+    std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
+  }
+  return state.terminal_seqs;
+}
+}  // namespace
+
+std::vector<uint64_t> Kernel::terminal_batch(RunState& state, uint64_t seq) {
+  terminal_seqs(state);
+  const auto end = state.terminal_seqs.end();
+  auto from = std::lower_bound(state.terminal_seqs.begin(), end, seq);
+  if (from == end || *from != seq) return {};
+  return std::vector<uint64_t>(from, from + std::min<size_t>(kReadAheadSteps, end - from));
+}
+
 Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::string& key,
                                                const StepRecord& step) {
-  constexpr size_t kReadAheadSteps = 64;
   const uint64_t seq = step.terminal_seq;
   if (step.value.has()) {
     // Inlined in the step's record (step_index.h): the payload was exactly this.
@@ -156,7 +183,6 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
     return RecordedTerminal{std::string(step_kind_row(step.kind).ended[0]), seq,
                             Json(std::move(payload))};
   }
-  constexpr size_t kReadAheadBytes = size_t{1} << 20;
   // The next one in order, else any one read ahead (parallel branches replay out of order).
   const size_t n = state.read_ahead.size();
   for (size_t i = state.read_ahead_next < n ? state.read_ahead_next : 0, tried = 0; tried < n;
@@ -167,33 +193,18 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
     state.read_ahead[i].seq = 0;
     return terminal;
   }
-  if (state.terminal_seqs.empty()) {
-    // Dropped when the run went live; a new execution in this process (a reload) replays
-    // again: gather the terminals once more (8 bytes a step).
-    for (const auto& [step_key, loaded] : state.steps) {
-      if (loaded.replay_reads_terminal()) state.terminal_seqs.push_back(loaded.terminal_seq);
-    }
-    std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
-  }
-  std::vector<uint64_t> batch;
-  const auto end = state.terminal_seqs.end();
-  auto from = std::lower_bound(state.terminal_seqs.begin(), end, seq);
-  const bool in_order = from != end && *from == seq;
-  if (!in_order) {
-    batch.push_back(seq);
-  } else {
-    batch.assign(from, from + std::min<size_t>(kReadAheadSteps, end - from));
-  }
+  std::vector<uint64_t> batch = terminal_batch(state, seq);
+  const bool in_order = !batch.empty();
+  if (!in_order) batch.push_back(seq);
   ARTANA_ASSIGN_OR_RETURN(std::vector<PayloadText> events,
                           store_.read_payload_texts(state.run_id, batch, kReadAheadBytes));
-  if (in_order && static_cast<size_t>(end - from) > events.size()) {
+  if (in_order) {
     // The batch after this one: the store may read it on another thread while the script
     // consumes this one (a replay reads in order; one that does not just reads it later).
-    auto next = from + static_cast<std::ptrdiff_t>(events.size());
-    store_.prefetch_payload_texts(
-        state.run_id,
-        std::vector<uint64_t>(next, next + std::min<size_t>(kReadAheadSteps, end - next)),
-        kReadAheadBytes);
+    const uint64_t last = events.back().seq;
+    auto next = std::upper_bound(state.terminal_seqs.begin(), state.terminal_seqs.end(), last);
+    if (next != state.terminal_seqs.end())
+      store_.prefetch_payload_texts(state.run_id, terminal_batch(state, *next), kReadAheadBytes);
   }
   state.read_ahead.clear();
   for (size_t i = 1; i < events.size(); ++i) {
@@ -201,6 +212,13 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
   }
   state.read_ahead_next = 0;
   return recorded_terminal(std::move(events.front()));
+}
+
+void Kernel::prefetch_replay(RunState& state) {
+  // The first batch a replay in order asks for: from the first recorded step's terminal.
+  const std::vector<uint64_t>& seqs = terminal_seqs(state);
+  if (seqs.empty()) return;
+  store_.prefetch_payload_texts(state.run_id, terminal_batch(state, seqs.front()), kReadAheadBytes);
 }
 
 Status Kernel::reconciliation_halt(RunState& state, const std::string& key, StepKind kind) {

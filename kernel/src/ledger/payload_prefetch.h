@@ -11,32 +11,48 @@
 // is asked for. Nothing is cached beyond that one batch: a read not prefetched is read on the
 // caller's thread as before.
 //
-// One request at a time: a start() while a read is under way queues the newest request
-// (replacing a queued one nobody took); a finished read not taken by the next start() is
-// dropped. Thread-safe. The thread starts with the first start() and stops in the
-// destructor, which must run before the environment the reader uses closes.
+// Requests queue in order, one per run (a newer one for the run replaces one not begun);
+// the thread reads them in turn. A finished read waits to be taken — a hot reload queues the
+// first batch of every run it restarts, and their replays take them one after the other —
+// up to Limits::max_finished batches or max_finished_bytes, the oldest dropped beyond that (a
+// replay that went elsewhere leaves its batch to be dropped so). Thread-safe. The thread starts
+// with the first start() and stops in the destructor, which must run before the
+// environment the reader uses closes.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "artana/kernel/event_store.h"
 
 namespace artana::kernel::ledger {
 
+// How much a PayloadPrefetch holds for the replays to take: requests not begun, batches not
+// taken.
+struct PrefetchLimits {
+  size_t max_queued = 4096;
+  size_t max_finished = 4096;
+  size_t max_finished_bytes = size_t{64} << 20;
+};
+
 class PayloadPrefetch {
  public:
+  using Limits = PrefetchLimits;
   using Batch = Result<std::vector<PayloadText>>;
   // The store's synchronous read (EventStore::read_payload_texts without the prefetch).
   using Read = std::function<Batch(const RunId&, const std::vector<uint64_t>&, size_t)>;
 
-  explicit PayloadPrefetch(Read read) : read_(std::move(read)) {}
+  explicit PayloadPrefetch(Read read, Limits limits = {})
+      : read_(std::move(read)), limits_(limits) {}
   ~PayloadPrefetch();
   PayloadPrefetch(const PayloadPrefetch&) = delete;
   PayloadPrefetch& operator=(const PayloadPrefetch&) = delete;
@@ -48,6 +64,8 @@ class PayloadPrefetch {
   std::optional<Batch> take(const RunId& run, const std::vector<uint64_t>& seqs, size_t max_bytes);
   // Batches read by the thread so far (tests).
   uint64_t batches_read() const;
+  // Waits until every request queued has been read or taken back (tests).
+  void wait_idle();
 
  private:
   struct Request {
@@ -75,12 +93,29 @@ class PayloadPrefetch {
   static std::vector<PayloadText> unpack(Packed&& packed);
   void serve();
 
+  // A run's request, from start() until it is taken or dropped.
+  struct Slot {
+    enum class State { kQueued, kReading, kFinished } state = State::kQueued;
+    Request request;
+    uint64_t order = 0;  // which start() made it: the queues name a slot by (run, order)
+    std::optional<Result<Packed>> result;
+    size_t bytes = 0;  // of a finished result
+  };
+  using SlotKey = std::pair<std::string, uint64_t>;
+  // The slot `key` names, if it is still that one (not taken, replaced or dropped).
+  Slot* slot_of(const SlotKey& key);
+  void drop_finished_beyond_caps();  // REQUIRES: mu_ held
+
   Read read_;
+  const Limits limits_;
   mutable std::mutex mu_;
-  std::condition_variable wake_;  // the thread: a request queued, or stopping
-  std::condition_variable done_;  // take(): the read under way finished
-  std::optional<Request> queued_, reading_, finished_;
-  std::optional<Result<Packed>> result_;  // finished_'s
+  std::condition_variable wake_;                 // the thread: a request queued, or stopping
+  std::condition_variable done_;                 // take(): the read under way finished
+  std::unordered_map<std::string, Slot> slots_;  // by run id
+  std::deque<SlotKey> queued_;                   // in the order to read
+  std::deque<SlotKey> finished_;                 // oldest first (the first dropped)
+  size_t finished_bytes_ = 0;
+  uint64_t next_order_ = 1;
   uint64_t batches_read_ = 0;
   bool stopping_ = false;
   std::thread thread_;

@@ -382,6 +382,12 @@ class Kernel {
   // A replayed step's terminal, read from the ledger (in batches: step_machine.cc).
   Result<RecordedTerminal> read_terminal(RunState& state, const std::string& step_key,
                                          const StepRecord& step);
+  // The batch read_terminal reads for the terminal at `seq`: it and the loaded steps'
+  // terminals after it, in seq order (empty when `seq` is not one of them).
+  static std::vector<uint64_t> terminal_batch(RunState& state, uint64_t seq);
+  // Has the store read the first batch a new execution's replay will ask for on its own
+  // thread (a hot reload restarting many runs: each batch is ready when its replay begins).
+  void prefetch_replay(RunState& state);
   // The halt for a side effect whose outcome is unknown (live and on replay alike).
   Status reconciliation_halt(RunState& state, const std::string& step_key, StepKind kind);
   // cancel() of one run, naming the children it started that have not ended.
