@@ -287,6 +287,7 @@ Result<GuardedTxn> LedgerEnv::begin(unsigned flags) {
     MDB_txn* raw = nullptr;
     int rc = mdb_txn_begin(env_, nullptr, flags, &raw);
     if (rc == 0) {
+      lmdb_txn_begun();
       scoped.txn = Txn(raw);
       return scoped;
     }
