@@ -23,7 +23,11 @@ bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std
   std::unique_ptr<ScriptRun> old = std::move(it->second);
   runs_.erase(it);
   // Loaded afresh for the next execution, keeping the lease and the calls in flight.
-  const Status carried = old->started() ? kernel_.reload(options.tenant.tenant_id, run) : Status();
+  // Read ahead unless a frame is being kept: the helper's reads, on a second core the pool
+  // already uses, cost a frame's tail more than they save it (docs/benchmarks.md).
+  const bool read_ahead = tick_budget_ >= kReadAheadBudget;
+  const Status carried =
+      old->started() ? kernel_.reload(options.tenant.tenant_id, run, read_ahead) : Status();
   if (!carried.ok()) {
     // The kernel could not hand the calls over: they are abandoned with the old execution,
     // as when a process stops (a side effect among them is then an unknown outcome).

@@ -265,6 +265,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
     result.in_flight = in_flight();
     return result;
   }
+  tick_budget_ = budget;
   release_landed();  // first: runs whose steps are in the ledger go on
   const size_t delivered = deliver_completions(deadline);  // then results waiting
   if (children_to_spawn_) spawn_children();
@@ -278,6 +279,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   drop_drained();
   report_reloads();
   settle_stopped(deadline);
+  tick_budget_ = std::chrono::microseconds::max();
   result.ready = schedule_->ready.size() + schedule_->starting.size();
   result.more_ready = !idle();
   result.next_timer_us = schedule_->timers.next();

@@ -23,7 +23,7 @@ Status Kernel::renew_lease(const TenantId& caller, const RunId& run) {
   return Status();
 }
 
-Status Kernel::reload(const TenantId& caller, const RunId& run) {
+Status Kernel::reload(const TenantId& caller, const RunId& run, bool read_ahead) {
   ARTANA_ASSIGN_OR_RETURN(std::shared_ptr<RunState> first, checked(caller, run));
   // The whole chain: after fork_on_drift the execution went on in forks, whose states carry
   // the old execution's view (reached steps, placeholders) too. Each is made anew in place,
@@ -44,7 +44,7 @@ Status Kernel::reload(const TenantId& caller, const RunId& run) {
     Status settled = settle_unknown_outcomes(*state);
     if (!settled.ok() && settled.code() != StatusCode::kLeaseHeld) return settled;
     // Read while the host readies the new execution: the replay takes it when it begins.
-    if (state == first) prefetch_replay(*state);
+    if (read_ahead && state == first) prefetch_replay(*state);
     std::shared_ptr<RunState> next = state->forked_to;
     lock.unlock();
     state = std::move(next);

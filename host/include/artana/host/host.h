@@ -300,6 +300,11 @@ class Host {
   void forget_state(uint64_t ticket);
   void bind_recycled();  // hands each state the pool has readied to its execution
   std::unordered_map<uint64_t, uint64_t> awaiting_states_;
+  // The budget of the tick under way (a reload outside a tick: none). A reload in a tick of
+  // at least kReadAheadBudget is catching up, not keeping a frame: its restarted runs' first
+  // results are read ahead (Kernel::reload).
+  static constexpr std::chrono::microseconds kReadAheadBudget{20'000};
+  std::chrono::microseconds tick_budget_ = std::chrono::microseconds::max();
 
   // ---- calls in flight across a reload (host.cc) ----
   // A new execution's task waits for the call `ticket` an old execution made (Kernel: adopted).

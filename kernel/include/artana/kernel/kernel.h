@@ -246,7 +246,9 @@ class Kernel {
   // in flight. A new execution that reaches such a call's step with the same request adopts
   // it (ModelStep/ToolStep::adopted: no second call); one that reaches it with another
   // request abandons it. Calls never reached stay the caller's to finish or drop.
-  Status reload(const TenantId& caller, const RunId& run);
+  // `read_ahead`: the store reads the first batch of results the replay will ask for on its
+  // own thread meanwhile (prefetch_replay).
+  Status reload(const TenantId& caller, const RunId& run, bool read_ahead = true);
 
   // What this kernel holds in memory now.
   KernelStats stats();
