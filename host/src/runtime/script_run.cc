@@ -73,12 +73,8 @@ Status ScriptRun::attach(PreparedState prepared, lua_State* entry_thread) {
   lua_->set_handler(this);
   lua_State* thread = entry_thread;
   if (thread == nullptr) {
-    thread = lua_->new_thread();
-    if (thread == nullptr)
-      return Status::failed_precondition("memory limit reached before the script started")
-          .with_kind(ErrorKind::kLimitExceeded);
-    ARTANA_RETURN_IF_ERROR(lua::prepare_chunk(lua_->state(), thread, api_.boot,
-                                              script_.entry().text, script_.entry().chunkname));
+    ARTANA_ASSIGN_OR_RETURN(
+        thread, prepare_entry(*lua_, api_.boot, script_.entry().text, script_.entry().chunkname));
   }
   Task* entry = new_task(TaskKind::kEntry, thread);
   make_ready(*entry, 1);

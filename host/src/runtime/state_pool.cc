@@ -73,6 +73,16 @@ Result<PreparedState> StatePool::take() {
   return prepare(limits_);
 }
 
+Result<lua_State*> prepare_entry(lua::LuaState& state, int boot, std::string_view text,
+                                 std::string_view chunkname) {
+  lua_State* thread = state.new_thread();
+  if (thread == nullptr)
+    return Status::failed_precondition("memory limit reached before the script started")
+        .with_kind(ErrorKind::kLimitExceeded);
+  ARTANA_RETURN_IF_ERROR(lua::prepare_chunk(state.state(), thread, boot, text, chunkname));
+  return thread;
+}
+
 Status StatePool::renew(PreparedState& used) {
   if (!used.lua || !used.lua->recycle())
     return Status::failed_precondition("the state cannot be recycled");
@@ -115,21 +125,16 @@ Recycled StatePool::recycle_here(RecycleJob job) {
   // unreferenced): collected here, the new execution does not pay a major collection for
   // them on the ticking thread.
   lua_gc(state.state(), LUA_GCCOLLECT);
-  lua_State* thread = state.new_thread();
-  Status prepared =
-      thread == nullptr
-          ? Status::failed_precondition("memory limit reached before the script started")
-                .with_kind(ErrorKind::kLimitExceeded)
-          : lua::prepare_chunk(state.state(), thread, job.used.api.boot, job.entry.text,
-                               job.entry.chunkname);
-  if (!prepared.ok()) {
+  Result<lua_State*> entry =
+      prepare_entry(state, job.used.api.boot, job.entry.text, job.entry.chunkname);
+  if (!entry.ok()) {
     retire(std::move(job.used.lua));
-    out.state = std::move(prepared);
+    out.state = entry.status();
     return out;
   }
   reused_.fetch_add(1, std::memory_order_relaxed);
   recycled_off_thread_.fetch_add(1, std::memory_order_relaxed);
-  out.entry = thread;
+  out.entry = *entry;
   out.state = std::move(job.used);
   return out;
 }

@@ -47,6 +47,11 @@ struct EntryChunk {
   std::string chunkname;
 };
 
+// A new coroutine of `state` holding the entry chunk `text` ready to resume (lua::prepare_chunk
+// with the module's `boot`): what an execution's entry task runs.
+Result<lua_State*> prepare_entry(lua::LuaState& state, int boot, std::string_view text,
+                                 std::string_view chunkname);
+
 // A used state readied on the pool's thread (StatePool::recycle_later): reused as reuse()
 // does, its garbage collected, and `entry` holding the entry chunk ready to resume. An
 // error: the caller makes the execution's state itself.
