@@ -280,7 +280,9 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   report_reloads();
   settle_stopped(deadline);
   tick_budget_ = std::chrono::microseconds::max();
-  result.ready = schedule_->ready.size() + schedule_->starting.size();
+  // A run waiting for its recycled state has work as soon as the pool hands it back: left,
+  // so an application ticks again rather than sleeping until its next timer.
+  result.ready = schedule_->ready.size() + schedule_->starting.size() + awaiting_states_.size();
   result.more_ready = !idle();
   result.next_timer_us = schedule_->timers.next();
   result.in_flight = in_flight();

@@ -102,7 +102,8 @@ struct RunOutcome {
 struct TickResult {
   size_t resumed = 0;       // task resumptions this tick
   bool more_ready = false;  // work is ready now: tick again soon
-  size_t ready = 0;         // runs with work ready when the tick returned (the budget ran out)
+  size_t ready = 0;         // runs with work ready when the tick returned (the budget ran out), or
+                            // about to have it (a reloaded run whose state is being recycled)
   // The earliest durable timer of a sleeping task, µs since the epoch.
   std::optional<int64_t> next_timer_us;
   // Requests of the outside world in flight (a model's HTTP call): their completions make
