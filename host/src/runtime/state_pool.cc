@@ -163,7 +163,7 @@ void StatePool::forget(uint64_t ticket) {
     wake_.notify_one();
     return;
   }
-  forgotten_.insert(ticket);  // being recycled now
+  if (ticket == recycling_now_) forgot_recycling_now_ = true;
 }
 
 void StatePool::set_ready_hook(std::function<void()> hook) {
@@ -199,10 +199,13 @@ void StatePool::run() {
     if (!recycling_.empty() && !stopping_) {
       RecycleJob job = std::move(recycling_.front());
       recycling_.pop_front();
+      recycling_now_ = job.ticket;
+      forgot_recycling_now_ = false;
       lock.unlock();
       Recycled done = recycle_here(std::move(job));
       lock.lock();
-      if (forgotten_.erase(done.ticket)) {
+      recycling_now_ = 0;
+      if (forgot_recycling_now_) {
         if (done.state.ok()) retired_.push_back(std::move(done.state->lua));
         continue;
       }

@@ -23,7 +23,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "artana/lua/lua_limits.h"
@@ -124,7 +123,8 @@ class StatePool {
   std::vector<std::unique_ptr<lua::LuaState>> retired_;
   std::deque<RecycleJob> recycling_;
   std::vector<Recycled> recycled_;
-  std::unordered_set<uint64_t> forgotten_;  // tickets whose execution went away
+  uint64_t recycling_now_ = 0;         // the ticket the thread is recycling (0: none)
+  bool forgot_recycling_now_ = false;  // its execution went away meanwhile
   uint64_t next_ticket_ = 1;
   std::atomic<bool> recycled_ready_{false};
   std::function<void()> ready_hook_;  // guarded by mu_

@@ -146,9 +146,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
 namespace {
 constexpr size_t kReadAheadSteps = 64;
 constexpr size_t kReadAheadBytes = size_t{1} << 20;
-}  // namespace
 
-namespace {
 // The loaded steps' terminal seqs a replay reads, sorted.
 const std::vector<uint64_t>& terminal_seqs(RunState& state) {
   if (state.terminal_seqs.empty()) {
