@@ -83,9 +83,15 @@ SyscallReply& dispatch(SyscallHandler* handler, lua_State* L, SyscallOp op) noex
   } catch (...) {
   }
   failed.kind = SyscallReply::Kind::kError;
-  failed.error = BoundaryError::make(error_kind_name(ErrorKind::kInternal), "");  // fixed buffers
-  std::snprintf(failed.error.message, sizeof failed.error.message,
-                "run:%s failed inside the host: %s", kNames[static_cast<size_t>(op)].data(), what);
+  // Its buffer made once per thread and kept; without it (no memory) the bridge raises a
+  // fixed `internal` error instead.
+  if (!failed.error) failed.error.reset(new (std::nothrow) BoundaryError());
+  if (failed.error) {
+    *failed.error = BoundaryError::make(error_kind_name(ErrorKind::kInternal), "");
+    std::snprintf(failed.error->message, sizeof failed.error->message,
+                  "run:%s failed inside the host: %s", kNames[static_cast<size_t>(op)].data(),
+                  what);
+  }
   return failed;
 }
 
@@ -173,10 +179,16 @@ int return_reply(lua_State* L, SyscallReply& reply) {
       write_where(L, 0, e->where, sizeof e->where);
       return raise_error(L, *e);
     }
-    case SyscallReply::Kind::kError:
-      if (reply.error.where[0] == '\0')
-        write_where(L, 0, reply.error.where, sizeof reply.error.where);
-      return raise_error(L, reply.error);
+    case SyscallReply::Kind::kError: {
+      BoundaryError* e = reply.error.get();
+      if (e == nullptr) {  // its buffer could not be made (SyscallReply::error)
+        e = scratch_error(L);
+        copy_text(e->kind, sizeof e->kind, error_kind_name(ErrorKind::kInternal).data(), "");
+        copy_text(e->message, sizeof e->message, "out of memory in the host", "");
+      }
+      if (e->where[0] == '\0') write_where(L, 0, e->where, sizeof e->where);
+      return raise_error(L, *e);
+    }
   }
   return 0;
 }

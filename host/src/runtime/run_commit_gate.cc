@@ -11,7 +11,10 @@ using kernel::Json;
 using lua::SyscallReply;
 
 SyscallReply& ScriptRun::hold_reply(Task& task, SyscallReply& reply, lua_State* L) {
-  task.held_reply = std::move(reply);
+  // Its own reply object, kept for the task's next hold: the run's reply_ serves the next
+  // syscall meanwhile.
+  if (!task.held_reply) task.held_reply = std::make_unique<SyscallReply>();
+  *task.held_reply = std::move(reply);
   task.start = StartKind::kHeldReply;
   return reply_wait(task, WaitKind::kCommit, L);
 }

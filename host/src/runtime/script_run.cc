@@ -197,7 +197,7 @@ void ScriptRun::start_after_yield(Task& task) {
     case StartKind::kParallel:
       return start_parallel(task);
     case StartKind::kHeldReply: {
-      const int n = lua::push_held_reply(task.thread, &task.held_reply);
+      const int n = lua::push_held_reply(task.thread, task.held_reply.get());
       if (n < 0) return killed();
       return make_ready(task, n);
     }
@@ -356,15 +356,13 @@ SyscallReply& ScriptRun::reply_value(Json value) {
 }
 
 SyscallReply& ScriptRun::reply_error(const Status& status, const std::string& step_key) {
-  reply_.kind = SyscallReply::Kind::kError;
-  reply_.error = lua::BoundaryError::from(status, step_key);
+  reply_.fail(lua::BoundaryError::from(status, step_key));
   return reply_;
 }
 
 SyscallReply& ScriptRun::reply_error(ErrorKind kind, std::string_view message,
                                      const std::string& step_key) {
-  reply_.kind = SyscallReply::Kind::kError;
-  reply_.error = lua::BoundaryError::make(error_kind_name(kind), message, step_key);
+  reply_.fail(lua::BoundaryError::make(error_kind_name(kind), message, step_key));
   return reply_;
 }
 
@@ -377,7 +375,7 @@ SyscallReply& ScriptRun::reply_wait(Task& task, WaitKind wait, lua_State* caller
 
 bool ScriptRun::drain() {
   draining_ = true;
-  std::erase_if(ready_, [](const Task* task) {
+  ready_.erase_if([](const Task* task) {
     return task->kind != TaskKind::kPort && task->kind != TaskKind::kTool;
   });
   return !call_tickets().empty();

@@ -13,7 +13,6 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -309,7 +308,7 @@ class ScriptRun final : public lua::SyscallHandler {
   bool started_ = false;
 
   std::vector<std::unique_ptr<Task>> tasks_;
-  std::deque<Task*> ready_;
+  TaskQueue ready_;
   Task* current_ = nullptr;
   uint64_t next_task_id_ = 1;
   size_t live_work_ = 0;         // port and tool tasks in flight

@@ -6,6 +6,7 @@
 // Threading: owned and used by its ScriptRun's thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -85,12 +86,12 @@ struct Task {
   // kModelPort, kTool: the live step until it is finished. Dropping the task (a kill, an
   // unload, a reload) abandons it in the kernel.
   kernel::PendingStep pending;
-  std::unique_ptr<HttpModelCall> http_model;  // kHttpModel: the requests it takes
-  std::unique_ptr<HttpToolCall> http_tool;    // kTool, run:http: its requests
-  bool process_running = false;               // kTool, run:exec: its program runs
-  std::vector<std::string> branch_names;      // kParallel
-  lua::SyscallReply held_reply;               // kHeldReply: the syscall's answer
-  std::string child_path;                     // kChild: the child's script and start
+  std::unique_ptr<HttpModelCall> http_model;      // kHttpModel: the requests it takes
+  std::unique_ptr<HttpToolCall> http_tool;        // kTool, run:http: its requests
+  bool process_running = false;                   // kTool, run:exec: its program runs
+  std::vector<std::string> branch_names;          // kParallel
+  std::unique_ptr<lua::SyscallReply> held_reply;  // kHeldReply: the syscall's answer
+  std::string child_path;                         // kChild: the child's script and start
   std::shared_ptr<RunOptions> child_options;
   size_t max_concurrency = 0;  // 0: all at once
 
@@ -101,6 +102,42 @@ struct Task {
   std::shared_ptr<ParallelGroup> group;
   size_t branch_index = 0;
   bool stopping = false;  // a sibling failed: stop at the next syscall
+};
+
+// A run's tasks ready to resume, first in, first out. A vector and a read position rather
+// than a std::deque, which allocates its first 512-byte block when made: a run's execution
+// makes one, and a reload of a thousand runs makes a thousand at once.
+class TaskQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  Task* front() const { return items_[head_]; }
+  void push_back(Task* task) { items_.push_back(task); }
+  void pop_front() {
+    ++head_;
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= kCompactAt && head_ * 2 >= items_.size()) {
+      // Never empty (branches taking turns): the read part goes, amortised O(1) a pop.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+  template <class Predicate>
+  void erase_if(Predicate remove) {
+    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+    std::erase_if(items_, remove);
+  }
+
+ private:
+  static constexpr size_t kCompactAt = 32;
+  std::vector<Task*> items_;
+  size_t head_ = 0;
 };
 
 // The branches of one run:parallel call.

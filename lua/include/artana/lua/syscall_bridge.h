@@ -20,6 +20,7 @@
 #include "artana/lua/lua_fwd.h"
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -86,7 +87,18 @@ struct SyscallReply {
   std::string source;
   std::string chunkname;
   std::span<const std::string_view> members;  // kRecordedValue
-  BoundaryError error;                        // kError; an empty `where` becomes the script's line
+  // kError: the error raised; an empty `where` becomes the script's line. Out of line (1.7
+  // KiB of fixed buffers, so it survives the raise's longjmp) and made on the first error:
+  // a reply lives in every run and every held task, and most never fail. Null under kError
+  // only when it could not be made: the bridge raises `internal` (out of memory) then.
+  std::unique_ptr<BoundaryError> error;
+
+  // Sets kind = kError and the error (its buffer kept for the next). May throw bad_alloc.
+  void fail(const BoundaryError& raised) {
+    kind = Kind::kError;
+    if (!error) error = std::make_unique<BoundaryError>();
+    *error = raised;
+  }
 };
 
 class SyscallHandler {
