@@ -190,3 +190,48 @@ end
 }
 
 }  // namespace
+
+// What a reload hands from one execution to the next instead of reading the run's record
+// again (RunFacts): the recorded input, the tenant and the seed of run:random. A random
+// drawn live after the reload must be the one an uninterrupted execution draws.
+TEST_CASE("a reloaded run keeps its input, tenant and seed", "[host][reload]") {
+  const std::string script = R"lua(return function(run, input)
+  local a = run:random()
+  local said = run:model { model = "brain", prompt = input.topic }.output.text
+  local b = run:random()
+  return { topic = input.topic, tenant = run.tenant, said = said, a = a, b = b }
+end
+)lua";
+  auto execute = [&](bool reload) {
+    HostFixture f;
+    std::vector<uint64_t> tokens;
+    REQUIRE(f.host
+                ->add_native_port("brain", [&tokens](const host::NativeCall&,
+                                                     uint64_t token) { tokens.push_back(token); })
+                .ok());
+    const std::string path = f.script("facts.lua", script);
+    host::RunOptions options = acme_run("run-facts");
+    options.input = kernel::Json::object({{"topic", "tides"}});
+    options.seed = 424242;
+    REQUIRE(f.host->start(path, options).ok());
+    settle(f);
+    REQUIRE(tokens.size() == 1);
+    if (reload) {  // twice: the second execution hands over what it was handed
+      REQUIRE(f.host->reload(kernel::RunId("run-facts")).ok());
+      settle(f);
+      REQUIRE(f.host->reload(kernel::RunId("run-facts")).ok());
+      settle(f);
+      CHECK(f.host->states_reused() == 2);
+    }
+    REQUIRE(tokens.size() == 1);  // adopted, not asked again
+    answer(tokens[0], "ebb");
+    host::RunOutcome outcome = f.drive("run-facts");
+    INFO(text(outcome.error));
+    REQUIRE(outcome.status == kernel::RunStatus::kCompleted);
+    return text(outcome.output);
+  };
+  const std::string reloaded = execute(true);
+  CHECK(reloaded == execute(false));
+  CHECK(reloaded.find(R"("topic":"tides")") != std::string::npos);
+  CHECK(reloaded.find(R"("tenant":"acme")") != std::string::npos);
+}

@@ -49,10 +49,19 @@ Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
   RunOptions options;
   std::string path;
   std::unique_ptr<PreparedState> state;
+  std::optional<RunFacts> facts;
+  if (auto live = runs_.find(run.str()); live != runs_.end())
+    facts = live->second->hand_over_facts();
   if (!stop_keeping_calls(run, options, path, &state))
     return Status::not_found("run '{}' is not loaded here", run.str());
-  return start_execution(script_path.empty() ? path : script_path, options, std::move(state))
-      .status();
+  Result<kernel::RunId> started =
+      start_execution(script_path.empty() ? path : script_path, options, std::move(state));
+  if (!started.ok()) return started.status();
+  // The new execution starts from what the old one knew, not from the run's record read
+  // again (a reload of a thousand runs: a thousand reads fewer on the ticking thread).
+  if (auto made = runs_.find(run.str()); made != runs_.end() && facts)
+    made->second->take_facts(std::move(*facts));
+  return Status();
 }
 
 size_t Host::reload_script(const std::string& script_path, ReloadListener listener) {

@@ -76,6 +76,16 @@ Status ScriptRun::start_or_resume() {
   }
 
   const kernel::TenantId& caller = options_.tenant.tenant_id;
+  if (carried_) {
+    // Executed again by a reload: the facts the last execution worked from, as recorded.
+    run_id_ = std::move(carried_->run_id);
+    tenant_ = std::move(carried_->tenant);
+    input_ = std::move(carried_->input);
+    seed_ = carried_->seed;
+    carried_.reset();
+    if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(host_.store_source(script_.entry()));
+    return identify_and_go(std::move(tools));
+  }
   std::optional<kernel::RunRecord> record;
   if (options_.run_id) {
     auto found = kernel_.run_record(caller, *options_.run_id);
@@ -132,6 +142,11 @@ Status ScriptRun::start_or_resume() {
     seed_ = seed != nullptr && seed->is_integer() ? seed->as_integer() : seed_from_run_id(run_id_);
     if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(host_.store_source(script_.entry()));
   }
+  return identify_and_go(std::move(tools));
+}
+
+Status ScriptRun::identify_and_go(std::shared_ptr<const kernel::ToolRegistry> tools) {
+  const kernel::TenantId& caller = options_.tenant.tenant_id;
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));
   ARTANA_ASSIGN_OR_RETURN(mark_, kernel_.commit_mark(caller, run_id_));

@@ -381,6 +381,11 @@ bool ScriptRun::drain() {
   return !call_tickets().empty();
 }
 
+std::optional<RunFacts> ScriptRun::hand_over_facts() {
+  if (!started_ || outcome()) return std::nullopt;
+  return RunFacts{run_id_, tenant_, std::move(input_), seed_};
+}
+
 std::unique_ptr<PreparedState> ScriptRun::give_up_state() {
   if (!draining_ || !lua_ || current_ != nullptr || lua_->killed()) return nullptr;
   for (const auto& task : tasks_) {

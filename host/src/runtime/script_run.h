@@ -32,6 +32,15 @@
 
 namespace artana::host {
 
+// The facts of a started run an execution works from — its id, tenant, recorded input and
+// seed — as a reload hands them from one execution to the next (Host::reload).
+struct RunFacts {
+  kernel::RunId run_id;
+  kernel::TenantId tenant;
+  kernel::Json input;
+  int64_t seed = 0;
+};
+
 class ScriptRun final : public lua::SyscallHandler {
  public:
   // Creates the lua_State and the entry task for `script` (not yet run): in `reused`, the
@@ -123,6 +132,12 @@ class ScriptRun final : public lua::SyscallHandler {
   // is back: the entry task is ready now — or, the pool could not ready it, a fresh state
   // is made here; failing that the run ends as crashed() does.
   void bind_state(Recycled recycled);
+  // Before drain(): what this execution knows of its started, still executing run, moved out
+  // for the next execution (take_facts), which then starts without reading the run's record
+  // again. Nullopt when it has not started or has stopped (the next one reads the record).
+  std::optional<RunFacts> hand_over_facts();
+  // Before its first slice: the facts the run's last execution handed over.
+  void take_facts(RunFacts facts) { carried_ = std::move(facts); }
   bool awaiting_state() const { return awaiting_state_ != 0; }
   // The tickets of the calls in flight (a draining execution's, to know whether one is
   // adopted).
@@ -286,6 +301,9 @@ class ScriptRun final : public lua::SyscallHandler {
   Result<std::shared_ptr<const kernel::ToolRegistry>> script_tools();
   // Starts the run, or resumes and re-identifies an existing one. Sets run_id_, tenant_, input_.
   Status start_or_resume();
+  // The rest of a start, the run's facts known: its tools and code recorded, the commit
+  // mark taken.
+  Status identify_and_go(std::shared_ptr<const kernel::ToolRegistry> tools);
   kernel::Json script_identity() const;
   // The error table fields of the value on top of `thread` (an error it raised), with a
   // traceback of `thread`.
@@ -304,6 +322,7 @@ class ScriptRun final : public lua::SyscallHandler {
   kernel::TenantId tenant_;
   kernel::Json input_;
   int64_t seed_ = 0;
+  std::optional<RunFacts> carried_;  // from the run's last execution (a reload)
   std::unordered_set<std::string> port_names_;
   bool started_ = false;
 
