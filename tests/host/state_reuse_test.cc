@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "artana/host/native_calls.h"
@@ -234,4 +235,58 @@ end
   CHECK(reloaded == execute(false));
   CHECK(reloaded.find(R"("topic":"tides")") != std::string::npos);
   CHECK(reloaded.find(R"("tenant":"acme")") != std::string::npos);
+}
+
+// A reload whose new execution cannot be made (its script file gone) loses nothing: the
+// listener hears `halted_error` naming the file, the run waits suspended with its call in
+// flight, and a later reload of the restored file goes on from there.
+TEST_CASE("a reload that cannot start the new execution keeps the run and tells the listener",
+          "[host][reload]") {
+  HostFixture f;
+  std::vector<uint64_t> tokens;
+  REQUIRE(f.host
+              ->add_native_port("brain", [&tokens](const host::NativeCall&,
+                                                   uint64_t token) { tokens.push_back(token); })
+              .ok());
+  const std::string source = R"lua(return function(run)
+  local first = run:model { model = "brain", prompt = "one" }.output.text
+  local second = run:model { model = "brain", prompt = "two" }.output.text
+  return first .. "," .. second
+end
+)lua";
+  const std::string path = f.script("gone.lua", source);
+  REQUIRE(f.host->start(path, acme_run("run-gone")).ok());
+  settle(f);
+  answer(tokens.at(0), "a");
+  settle(f);
+  REQUIRE(tokens.size() == 2);  // the second call is in flight
+
+  std::filesystem::remove(path);
+  std::vector<host::ReloadReport> told;
+  REQUIRE(f.host->reload_script(
+              path, [&](const host::ReloadReport& report) { told.push_back(report); }) == 1);
+  settle(f);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].outcome == host::ReloadOutcome::kHaltedError);
+  CHECK(text(told[0].detail).find("gone.lua") != std::string::npos);
+  // Not lost: still known to the host, and a direct reload naming a missing file says so
+  // and keeps it as well.
+  REQUIRE(f.host->outcome(kernel::RunId("run-gone")).has_value());
+  CHECK_FALSE(f.host->reload(kernel::RunId("run-gone"), path + ".missing").ok());
+  REQUIRE(f.host->outcome(kernel::RunId("run-gone")).has_value());
+
+  f.script("gone.lua", source);
+  told.clear();
+  REQUIRE(f.host->reload_script(
+              path, [&](const host::ReloadReport& report) { told.push_back(report); }) == 1);
+  settle(f);
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].outcome == host::ReloadOutcome::kContinued);
+  CHECK(tokens.size() == 2);  // the call in flight adopted, not made again
+  answer(tokens[1], "b");
+  host::RunOutcome outcome = f.drive("run-gone");
+  INFO(text(outcome.error));
+  REQUIRE(outcome.status == kernel::RunStatus::kCompleted);
+  CHECK(text(outcome.output) == R"("a,b")");
+  CHECK(f.count("run-gone", "model_requested") == 2);
 }

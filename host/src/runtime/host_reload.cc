@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "artana/host/host.h"
+#include "error_json.h"
 #include "run_guard.h"
 #include "schedule.h"
 #include "script_run.h"
@@ -43,8 +44,13 @@ bool Host::stop_keeping_calls(const kernel::RunId& run, RunOptions& options, std
 
 Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
   if (auto parked = parked_.find(run.str()); parked != parked_.end()) {
+    std::string previous = parked->second.script_path;
     if (!script_path.empty()) parked->second.script_path = script_path;
-    return restart(run.str());
+    Status restarted = restart(run.str());
+    // Not started under the new script: it stays parked under the one it had.
+    if (auto kept = parked_.find(run.str()); !restarted.ok() && kept != parked_.end())
+      kept->second.script_path = std::move(previous);
+    return restarted;
   }
   RunOptions options;
   std::string path;
@@ -56,7 +62,18 @@ Status Host::reload(const kernel::RunId& run, const std::string& script_path) {
     return Status::not_found("run '{}' is not loaded here", run.str());
   Result<kernel::RunId> started =
       start_execution(script_path.empty() ? path : script_path, options, std::move(state));
-  if (!started.ok()) return started.status();
+  if (!started.ok()) {
+    // The old execution is stopped and the new one could not be made (its script gone or
+    // unreadable): the run is not lost. It waits suspended under its last script, its kernel
+    // view and calls in flight kept, for a reload or resume_script that can start it.
+    Parked parked;
+    parked.options = std::move(options);
+    parked.script_path = std::move(path);
+    parked.outcome.run_id = run;
+    parked.suspended = true;
+    parked_[run.str()] = std::move(parked);
+    return started.status();
+  }
   // The new execution starts from what the old one knew, not from the run's record read
   // again (a reload of a thousand runs: a thousand reads fewer on the ticking thread).
   if (auto made = runs_.find(run.str()); made != runs_.end() && facts)
@@ -127,9 +144,17 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
       restarted_watches_.push_back(run);
       continue;
     }
-    if (restarted.code() != StatusCode::kFailedPrecondition &&
-        restarted.code() != StatusCode::kNotFound)
+    // Not ended on its own before its turn, nor unloaded meanwhile, but still here: its new
+    // execution could not start. Told as halted with the error (the listener hears of every
+    // run it reloaded); the run waits suspended (Host::reload).
+    if (!ended && (runs_.count(run.str()) != 0 || parked_.count(run.str()) != 0)) {
       spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
+      watch->second.restarted = true;
+      watch->second.failed =
+          ReloadReport{run, ReloadOutcome::kHaltedError, status_error_json(restarted)};
+      reload_checks_.push_back(run);
+      continue;
+    }
     reload_watches_.erase(watch);
   }
 }
@@ -235,7 +260,8 @@ void Host::report_reloads() {
     auto live = runs_.find(run.str());
     auto watch = reload_watches_.find(run.str());
     if (watch != reload_watches_.end() && watch->second.restarted) {
-      std::optional<ReloadReport> report = reload_report(run);
+      std::optional<ReloadReport> report =
+          watch->second.failed ? std::move(watch->second.failed) : reload_report(run);
       if (!report && (live != runs_.end() || parked_.count(run.str()))) return false;
       if (report) due.emplace_back(std::move(*report), std::move(watch->second.listener));
       reload_watches_.erase(watch);

@@ -239,7 +239,8 @@ class Host {
   // thousand (a million string compares, a tenth of the reload).
   struct ReloadWatch {
     std::shared_ptr<ReloadListener> listener;
-    bool restarted = false;  // its new execution has begun: its outcome may be told
+    bool restarted = false;              // its new execution has begun: its outcome may be told
+    std::optional<ReloadReport> failed;  // or it could not begin: told as this
   };
   std::unordered_map<std::string, ReloadWatch> reload_watches_;
   // The runs reload_script queued, restarted in this order by restart_reloaded; an id whose
