@@ -20,6 +20,15 @@ void settle(HostFixture& f) {
   while (!f.host->idle()) f.host->tick(std::chrono::milliseconds(50));
 }
 
+// Registers the native port "brain", which queues each call's token in `tokens` (answered
+// later with answer()).
+void queue_brain_calls(HostFixture& f, std::vector<uint64_t>& tokens) {
+  REQUIRE(f.host
+              ->add_native_port("brain", [&tokens](const host::NativeCall&,
+                                                   uint64_t token) { tokens.push_back(token); })
+              .ok());
+}
+
 void answer(uint64_t token, const std::string& text) {
   host::NativeReply reply;
   reply.value = kernel::Json::object({{"output", kernel::Json::object({{"text", text}})}});
@@ -47,10 +56,7 @@ TEST_CASE("a reload reuses the old execution's state, and the new one starts cle
           "[host][reload]") {
   HostFixture f;
   std::vector<uint64_t> tokens;
-  REQUIRE(f.host
-              ->add_native_port("brain", [&tokens](const host::NativeCall&,
-                                                   uint64_t token) { tokens.push_back(token); })
-              .ok());
+  queue_brain_calls(f, tokens);
   f.script("counter.lua", "return { loads = 1 }\n");
   const std::string path = f.script("marks.lua", marking_script("note"));
   REQUIRE(f.host->start(path, acme_run("run-reuse")).ok());
@@ -95,10 +101,7 @@ struct SixRuns {
   static constexpr int kRuns = 6;
 
   SixRuns() {
-    REQUIRE(f.host
-                ->add_native_port("brain", [this](const host::NativeCall&,
-                                                  uint64_t token) { tokens.push_back(token); })
-                .ok());
+    queue_brain_calls(f, tokens);
     f.script("counter.lua", "return { loads = 1 }\n");
     path = f.script("marks.lua", marking_script("note"));
     for (int i = 0; i < kRuns; ++i) REQUIRE(f.host->start(path, acme_run(id(i))).ok());
@@ -206,10 +209,7 @@ end
   auto execute = [&](bool reload) {
     HostFixture f;
     std::vector<uint64_t> tokens;
-    REQUIRE(f.host
-                ->add_native_port("brain", [&tokens](const host::NativeCall&,
-                                                     uint64_t token) { tokens.push_back(token); })
-                .ok());
+    queue_brain_calls(f, tokens);
     const std::string path = f.script("facts.lua", script);
     host::RunOptions options = acme_run("run-facts");
     options.input = kernel::Json::object({{"topic", "tides"}});
@@ -244,10 +244,7 @@ TEST_CASE("a reload that cannot start the new execution keeps the run and tells 
           "[host][reload]") {
   HostFixture f;
   std::vector<uint64_t> tokens;
-  REQUIRE(f.host
-              ->add_native_port("brain", [&tokens](const host::NativeCall&,
-                                                   uint64_t token) { tokens.push_back(token); })
-              .ok());
+  queue_brain_calls(f, tokens);
   const std::string source = R"lua(return function(run)
   local first = run:model { model = "brain", prompt = "one" }.output.text
   local second = run:model { model = "brain", prompt = "two" }.output.text
