@@ -84,7 +84,7 @@ Status ScriptRun::start_or_resume() {
     seed_ = carried_->seed;
     carried_.reset();
     if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(host_.store_source(script_.entry()));
-    return identify_and_go(std::move(tools));
+    return finish_start(std::move(tools));
   }
   std::optional<kernel::RunRecord> record;
   if (options_.run_id) {
@@ -142,10 +142,10 @@ Status ScriptRun::start_or_resume() {
     seed_ = seed != nullptr && seed->is_integer() ? seed->as_integer() : seed_from_run_id(run_id_);
     if (!script_.is_pinned()) ARTANA_RETURN_IF_ERROR(host_.store_source(script_.entry()));
   }
-  return identify_and_go(std::move(tools));
+  return finish_start(std::move(tools));
 }
 
-Status ScriptRun::identify_and_go(std::shared_ptr<const kernel::ToolRegistry> tools) {
+Status ScriptRun::finish_start(std::shared_ptr<const kernel::ToolRegistry> tools) {
   const kernel::TenantId& caller = options_.tenant.tenant_id;
   ARTANA_RETURN_IF_ERROR(kernel_.set_run_tools(caller, run_id_, std::move(tools)));
   ARTANA_RETURN_IF_ERROR(kernel_.record_script(caller, run_id_, script_identity()));

@@ -303,7 +303,7 @@ class ScriptRun final : public lua::SyscallHandler {
   Status start_or_resume();
   // The rest of a start, the run's facts known: its tools and code recorded, the commit
   // mark taken.
-  Status identify_and_go(std::shared_ptr<const kernel::ToolRegistry> tools);
+  Status finish_start(std::shared_ptr<const kernel::ToolRegistry> tools);
   kernel::Json script_identity() const;
   // The error table fields of the value on top of `thread` (an error it raised), with a
   // traceback of `thread`.
