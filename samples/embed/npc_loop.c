@@ -8,7 +8,8 @@
  *   npc_loop [--npcs N] [--frames F] [--budget-us B] [--reload-at FRAME:FILE] [--script FILE]
  *            [--data-dir DIR] [--json]
  * --json prints {tick_p50_us, tick_p99_us, tick_max_us, frames_over_budget, episodes,
- * reload: {continued, drift_allowed, forked, halted_drift, halted_error}}. */
+ * reload: {continued, drift_allowed, forked, halted_drift, halted_error, ended}} (ended: an
+ * episode that ended before its restart's turn). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@ typedef struct {
   int* episode;      /* per NPC: episodes started */
   artana_run** runs; /* per NPC: the handle of its current run */
   long episodes_done;
-  long reload[6]; /* by ARTANA_RELOAD_* */
+  long reload[7]; /* by ARTANA_RELOAD_* */
 } game;
 
 static int usage(const char* problem) {
@@ -98,7 +99,7 @@ static void episode_done(void* user, const artana_call* call, artana_completion 
 static void on_reload(void* user, const char* run_id, int outcome, const char* detail) {
   (void)run_id, (void)detail;
   game* g = user;
-  if (outcome >= 1 && outcome <= 5) g->reload[outcome]++;
+  if (outcome >= 1 && outcome <= 6) g->reload[outcome]++;
 }
 
 static void answer_due(game* g) {
@@ -264,9 +265,9 @@ int main(int argc, char** argv) {
     printf(
         "{\"tick_p50_us\":%ld,\"tick_p99_us\":%ld,\"tick_max_us\":%ld,"
         "\"frames_over_budget\":%ld,\"episodes\":%ld,\"reload\":{\"continued\":%ld,"
-        "\"drift_allowed\":%ld,\"forked\":%ld,\"halted_drift\":%ld,\"halted_error\":%ld}}\n",
+        "\"drift_allowed\":%ld,\"forked\":%ld,\"halted_drift\":%ld,\"halted_error\":%ld,\"ended\":%ld}}\n",
         p50, p99, max, over_budget, g->episodes_done, g->reload[1], g->reload[2], g->reload[3],
-        g->reload[4], g->reload[5]);
+        g->reload[4], g->reload[5], g->reload[6]);
   } else {
     printf(
         "%d NPCs, %d frames: %ld episodes; tick p50 %ld us, p99 %ld us, max %ld us; %ld "

@@ -19,6 +19,7 @@ static_assert(static_cast<int>(artana::host::ReloadOutcome::kHaltedDrift) ==
               ARTANA_RELOAD_HALTED_DRIFT);
 static_assert(static_cast<int>(artana::host::ReloadOutcome::kHaltedError) ==
               ARTANA_RELOAD_HALTED_ERROR);
+static_assert(static_cast<int>(artana::host::ReloadOutcome::kEnded) == ARTANA_RELOAD_ENDED);
 
 // The application's reload_fn behind a ReloadListener (inside a callback: no tick, destroy).
 artana::host::ReloadListener listener(artana_host* host, artana_reload_fn fn, void* user) {

@@ -101,6 +101,18 @@ size_t Host::reload_script(const std::string& script_path, ReloadListener listen
   return runs.size();
 }
 
+std::optional<kernel::RunStatus> Host::ended_status(const kernel::RunId& run) const {
+  if (auto live = runs_.find(run.str()); live != runs_.end()) {
+    const std::optional<RunOutcome>& ended = live->second->ended_outcome();
+    if (ended) return ended->status;
+    return std::nullopt;
+  }
+  auto parked = parked_.find(run.str());
+  if (parked != parked_.end() && kernel::run_ended(parked->second.outcome.status))
+    return parked->second.outcome.status;
+  return std::nullopt;
+}
+
 void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
                             std::chrono::steady_clock::time_point deadline) {
   // A restart stops the old execution and makes the new one (a state, the chunk): a few
@@ -123,11 +135,7 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
     first = false;
     const kernel::RunId run = std::move(pending_restarts_.front());
     pending_restarts_.pop_front();
-    auto live = runs_.find(run.str());
-    auto parked = parked_.find(run.str());
-    const bool ended =
-        (live != runs_.end() && live->second->ended()) ||
-        (parked != parked_.end() && kernel::run_ended(parked->second.outcome.status));
+    const std::optional<kernel::RunStatus> ended = ended_status(run);
     Status restarted =
         ended ? Status::failed_precondition("it ended before its turn") : reload(run);
     if (!ended) {
@@ -144,14 +152,22 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
       restarted_watches_.push_back(run);
       continue;
     }
-    // Not ended on its own before its turn, nor unloaded meanwhile, but still here: its new
-    // execution could not start. Told as halted with the error (the listener hears of every
-    // run it reloaded); the run waits suspended (Host::reload).
-    if (!ended && (runs_.count(run.str()) != 0 || parked_.count(run.str()) != 0)) {
-      spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
+    // Not restarted but still here: it ended under its old code before its turn (a cancel,
+    // its last step answered), or its new execution could not start (told as halted with the
+    // error; the run waits suspended, Host::reload). The listener hears of every run it
+    // reloaded: an application counting reports for the runs reload_script counted is told
+    // of each.
+    if (runs_.count(run.str()) != 0 || parked_.count(run.str()) != 0) {
+      if (ended) {
+        kernel::Json detail = kernel::Json::object();
+        detail.set("status", std::string(kernel::run_status_name(*ended)));
+        watch->second.told_as = ReloadReport{run, ReloadOutcome::kEnded, std::move(detail)};
+      } else {
+        spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
+        watch->second.told_as =
+            ReloadReport{run, ReloadOutcome::kHaltedError, status_error_json(restarted)};
+      }
       watch->second.restarted = true;
-      watch->second.failed =
-          ReloadReport{run, ReloadOutcome::kHaltedError, status_error_json(restarted)};
       reload_checks_.push_back(run);
       continue;
     }
@@ -261,7 +277,7 @@ void Host::report_reloads() {
     auto watch = reload_watches_.find(run.str());
     if (watch != reload_watches_.end() && watch->second.restarted) {
       std::optional<ReloadReport> report =
-          watch->second.failed ? std::move(watch->second.failed) : reload_report(run);
+          watch->second.told_as ? std::move(watch->second.told_as) : reload_report(run);
       if (!report && (live != runs_.end() || parked_.count(run.str()))) return false;
       if (report) due.emplace_back(std::move(*report), std::move(watch->second.listener));
       reload_watches_.erase(watch);

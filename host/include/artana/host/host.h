@@ -77,7 +77,7 @@ class Host {
   // run how that went. Calls in flight are kept: the new executions adopt them. Returns the
   // number of runs to reload at once: each is restarted by a later tick, as many a tick as
   // its budget allows (a reload of a thousand runs never stalls the caller or one frame); a
-  // run that ends before its turn is not restarted, nor told.
+  // run that ends before its turn is not restarted, and is told as ended.
   size_t reload_script(const std::string& script_path, ReloadListener listener);
   // Stops executing the runs of `script_path` here without losing work: their calls in
   // flight finish and are recorded as they come back. resume_script executes them again
@@ -239,8 +239,9 @@ class Host {
   // thousand (a million string compares, a tenth of the reload).
   struct ReloadWatch {
     std::shared_ptr<ReloadListener> listener;
-    bool restarted = false;              // its new execution has begun: its outcome may be told
-    std::optional<ReloadReport> failed;  // or it could not begin: told as this
+    bool restarted = false;  // its new execution has begun: its outcome may be told
+    // Not restarted (it could not begin, or it ended before its turn): told as this.
+    std::optional<ReloadReport> told_as;
   };
   std::unordered_map<std::string, ReloadWatch> reload_watches_;
   // The runs reload_script queued, restarted in this order by restart_reloaded; an id whose
@@ -258,6 +259,9 @@ class Host {
   // Restarts queued runs within the tick that began at `start` (host_reload.cc).
   void restart_reloaded(std::chrono::steady_clock::time_point start,
                         std::chrono::steady_clock::time_point deadline);
+  // The status `run` ended with (completed, failed, cancelled...), executing or parked here;
+  // nullopt while it has more to execute.
+  std::optional<kernel::RunStatus> ended_status(const kernel::RunId& run) const;
   void report_reloads();
   std::optional<ReloadReport> reload_report(const kernel::RunId& run);
   // Takes `run`'s execution out of runs_ keeping its calls in flight (drained by draining_)

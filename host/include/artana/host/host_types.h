@@ -94,12 +94,13 @@ enum class ReloadOutcome {
   kForked,         // a step's request changed: the run went on in a fork (fork_on_drift)
   kHaltedDrift,    // a step's request changed: the run waits in needs_attention (strict)
   kHaltedError,    // the new code raised: the run waits in needs_attention or failed
+  kEnded,          // it ended under its old code before its restart: nothing replayed
 };
 struct ReloadReport {
   kernel::RunId run;
   ReloadOutcome outcome = ReloadOutcome::kContinued;
   // {step_key, drift_fields} (drift), {fork_run_id, step_key, drift_fields} (fork), the run's
-  // error {kind, message, step_key, ...} (halted); {} when continued.
+  // error {kind, message, step_key, ...} (halted); {status} (ended); {} when continued.
   kernel::Json detail;
 };
 using ReloadListener = std::function<void(const ReloadReport&)>;
