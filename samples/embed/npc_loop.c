@@ -265,7 +265,8 @@ int main(int argc, char** argv) {
     printf(
         "{\"tick_p50_us\":%ld,\"tick_p99_us\":%ld,\"tick_max_us\":%ld,"
         "\"frames_over_budget\":%ld,\"episodes\":%ld,\"reload\":{\"continued\":%ld,"
-        "\"drift_allowed\":%ld,\"forked\":%ld,\"halted_drift\":%ld,\"halted_error\":%ld,\"ended\":%ld}}\n",
+        "\"drift_allowed\":%ld,\"forked\":%ld,\"halted_drift\":%ld,\"halted_error\":%ld,\"ended\":%"
+        "ld}}\n",
         p50, p99, max, over_budget, g->episodes_done, g->reload[1], g->reload[2], g->reload[3],
         g->reload[4], g->reload[5], g->reload[6]);
   } else {
