@@ -1,4 +1,5 @@
 #include "artana/host/host.h"
+#include "builtin_tools.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -40,6 +41,7 @@ Host::Host(kernel::Kernel& kernel, HostOptions options)
   http_allow_ = std::make_unique<io::HttpAllowList>(allow.ok() ? std::move(*allow)
                                                                : *io::HttpAllowList::parse({}));
   secret_env_.insert(options_.secret_env.begin(), options_.secret_env.end());
+  (void)compiled_builtin_tools();  // now, not in the first run's start (a frame)
   kernel_.set_commit_listener([this] {
     commits_landed_.store(true, std::memory_order_release);
     io_->poke();

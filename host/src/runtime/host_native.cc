@@ -36,6 +36,20 @@ Status Host::add_native_tool(NativeTool tool) {
   return Status();
 }
 
+// The host's built-ins (run:http, run:exec), under names artana.tool refuses: compiled once
+// per process, when the first host is made (their schemas took half a millisecond of the
+// first run's start, in a frame), and shared by every run's registry.
+const CompiledTools& compiled_builtin_tools() {
+  static const CompiledTools builtins = [] {
+    CompiledTools compiled;
+    for (kernel::ToolSpec& spec : builtin_tool_specs()) {
+      compiled.push_back(kernel::ToolRegistry::compile(std::move(spec)));
+    }
+    return compiled;
+  }();
+  return builtins;
+}
+
 Status Host::add_host_tools(kernel::ToolRegistry& registry) const {
   for (const auto& [name, native] : native_tools_) {
     Status added = registry.add_shared(native.compiled);
@@ -45,16 +59,7 @@ Status Host::add_host_tools(kernel::ToolRegistry& registry) const {
           .with_kind(ErrorKind::kInvalidArgument);
     }
   }
-  // The host's built-ins (run:http, run:exec), under names artana.tool refuses. Compiled once
-  // per process and shared: a run's start does not compile their schemas.
-  static const std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> builtins = [] {
-    std::vector<Result<std::shared_ptr<const kernel::RegisteredTool>>> compiled;
-    for (kernel::ToolSpec& spec : builtin_tool_specs()) {
-      compiled.push_back(kernel::ToolRegistry::compile(std::move(spec)));
-    }
-    return compiled;
-  }();
-  for (const auto& tool : builtins) {
+  for (const auto& tool : compiled_builtin_tools()) {
     if (!tool.ok()) return tool.status().with_kind(ErrorKind::kInternal);
     ARTANA_RETURN_IF_ERROR(registry.add_shared(*tool));
   }

@@ -1,4 +1,5 @@
 #include "ledger/ledger_env.h"
+#include "ledger/process_identity.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -186,6 +187,10 @@ Result<std::unique_ptr<LedgerEnv>> LedgerEnv::open_env(const std::string& dir,
   }
   self->check_stale_readers();
   ARTANA_RETURN_IF_ERROR(self->open_databases());
+  // Made now, not in a run's first step: who leases runs from here (read from /proc), and
+  // the thread that warms the pages the commits will write.
+  if (!options.read_only) (void)this_process();
+  if (self->warmer_) self->warmer_->start();
   return self;
 }
 

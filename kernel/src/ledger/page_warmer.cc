@@ -34,15 +34,23 @@ void PageWarmer::advance(uint64_t floor, uint64_t goal) {
     std::lock_guard<std::mutex> lock(mu_);
     if (goal <= goal_ || stopping_) return;
     goal_ = goal;
-    // Started on first use: a ledger never written in the mapped mode has no thread.
-    if (!thread_.joinable())
-      thread_ = std::thread([this] {
-        name_this_thread("artana-warmer");
-        run_as_background();  // its wake-up must not preempt the committing thread
-        run();
-      });
+    start_locked();
   }
   wake_.notify_one();
+}
+
+void PageWarmer::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  start_locked();
+}
+
+void PageWarmer::start_locked() {
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] {
+    name_this_thread("artana-warmer");
+    run_as_background();  // its wake-up must not preempt the committing thread
+    run();
+  });
 }
 
 void PageWarmer::map_moved() { map_generation_.fetch_add(1, std::memory_order_seq_cst); }

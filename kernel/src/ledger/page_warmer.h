@@ -15,7 +15,8 @@
 // store by another process's writer (an atomic read-modify-write on a coherent cache line).
 // In this process the writer and the thread never touch the same page (advance() below).
 //
-// Thread-safe. The thread starts with the first advance() and stops in the destructor,
+// Thread-safe. The thread starts with start() (when a writer opens the ledger: not in its
+// first commit, a game's first frame) or the first advance(), and stops in the destructor,
 // which must run before the map is closed.
 #pragma once
 
@@ -42,6 +43,8 @@ class PageWarmer {
   // below byte offset `floor`; [floor, goal) is allocated and unused. Waits (at most one page
   // touch) if the thread is touching a page below `floor`.
   void advance(uint64_t floor, uint64_t goal);
+  // Starts the thread now, touching nothing until advance() asks.
+  void start();
   // The map is being moved (mdb_env_set_mapsize). REQUIRES: the resize guard held
   // exclusively, so no page is being touched.
   void map_moved();
@@ -51,6 +54,7 @@ class PageWarmer {
  private:
   static constexpr uint64_t kIdle = UINT64_MAX;
   void run();
+  void start_locked();  // REQUIRES: mu_ held
   // The address LMDB mapped the file at, from a page of the main database (its header
   // starts with its page number). nullptr when it cannot be found; warming then stops.
   char* find_map();
