@@ -3,6 +3,8 @@
 // dropped, or throwing), handles that outlive their host.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -187,4 +189,83 @@ TEST_CASE(
   CHECK(failed->error().value().find("the pak file is gone") != std::string::npos);
   REQUIRE(host.log(ARTANA_LOG_INFO, nullptr).ok());
   REQUIRE(host.modules(nullptr).ok());
+}
+
+TEST_CASE(
+    "C++: a hot reload tells a lambda once per run, a refused one changes nothing, and a "
+    "throwing one loses only its report",
+    "[cpp][reload]") {
+  TempDir dir;
+  artana::Host host = open(dir);
+  std::vector<artana::Completion> asked;
+  REQUIRE(host.port("brain", [&](const artana::Call&,
+                                 artana::Completion done) { asked.push_back(std::move(done)); })
+              .ok());
+  const std::string source = R"(
+    return function(run, input)
+      local a = run:model{ model = "brain", prompt = "one " .. input.i }.output
+      local b = run:model{ model = "brain", prompt = "two " .. input.i }.output
+      return a .. "+" .. b
+    end)";
+  artana::Script script = host.load_memory("twice", source).value();
+  constexpr size_t kRuns = 3;
+  std::vector<artana::Run> runs;
+  for (size_t i = 0; i < kRuns; ++i)
+    runs.push_back(host.start(script, "{\"i\":" + std::to_string(i) + "}").value());
+  // Ticks until `done` (a commit may land on the store's thread between ticks): bounded in
+  // time, not in ticks, which an idle host makes by the thousand a millisecond.
+  auto tick_until = [&](auto done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done() && std::chrono::steady_clock::now() < give_up) {
+      auto ticked = host.tick(20000);
+      REQUIRE(ticked.ok());
+    }
+    REQUIRE(done());
+  };
+  tick_until([&] { return asked.size() == kRuns; });
+  for (artana::Completion& done : asked) REQUIRE(done.ok(R"({"output":"a"})").ok());
+  asked.clear();
+  tick_until([&] { return asked.size() == kRuns; });  // each waits for its second call
+
+  int refused_told = 0;
+  auto refused =
+      host.reload(script, "return (", [&](const artana::ReloadReport&) { ++refused_told; });
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().code == ARTANA_E_SCRIPT);
+  // A script from memory is not reloaded from a file.
+  CHECK(
+      host.reload_file(script, [&](const artana::ReloadReport&) { ++refused_told; }).error().code ==
+      ARTANA_E_INVALID_ARGUMENT);
+
+  std::map<std::string, int> told;
+  std::vector<std::string> details;
+  REQUIRE(host.reload(script, source,
+                      [&](const artana::ReloadReport& report) {
+                        told[std::string(report.run_id)] += 1;
+                        CHECK(report.outcome == ARTANA_RELOAD_CONTINUED);
+                        details.emplace_back(report.detail_json);
+                      })
+              .ok());
+  tick_until([&] { return told.size() == kRuns; });
+  for (const artana::Run& run : runs) CHECK(told[run.id()] == 1);
+  for (const std::string& detail : details) CHECK(detail == "{}");
+
+  // A listener that throws: the reload goes on, and so do the runs.
+  size_t thrown = 0;
+  REQUIRE(host.reload(script, source,
+                      [&](const artana::ReloadReport&) {
+                        ++thrown;
+                        throw std::runtime_error("the editor crashed");
+                      })
+              .ok());
+  tick_until([&] { return thrown == kRuns; });
+  CHECK(refused_told == 0);
+  CHECK(asked.size() == kRuns);  // the calls in flight were adopted, not asked again
+  for (artana::Completion& done : asked) REQUIRE(done.ok(R"({"output":"b"})").ok());
+  REQUIRE(host.run_until_idle(10000).ok());
+  for (const artana::Run& run : runs) {
+    CHECK(run.status().value() == "completed");
+    CHECK(run.output().value() == R"("a+b")");
+  }
+  for (const auto& [run, times] : told) CHECK(times == 1);  // told once, whatever came after
 }

@@ -152,6 +152,22 @@ class Host {
     if (code != ARTANA_OK) return detail::last_error(code);
     return Run(run, alive_);
   }
+  // Hot reload (artana_script_reload): `source` compiled first (an error changes nothing),
+  // then every run of `script` replays under it on the next ticks, and `fn` (may be empty)
+  // hears once per run how that went, on the ticking thread; an exception it throws is
+  // dropped. The function is kept until the host goes: runs may be told on later ticks.
+  Result<void> reload(const Script& script, std::string_view source, ReloadFn fn = {}) {
+    ReloadFn* kept = keep_reload(std::move(fn));
+    return kept_if_ok(artana_script_reload(script.get(), source.data(), source.size(),
+                                           kept ? detail::call_reload : nullptr, kept),
+                      kept);
+  }
+  // The same for a script loaded from a file (artana_script_reload_file): read again.
+  Result<void> reload_file(const Script& script, ReloadFn fn = {}) {
+    ReloadFn* kept = keep_reload(std::move(fn));
+    return kept_if_ok(
+        artana_script_reload_file(script.get(), kept ? detail::call_reload : nullptr, kept), kept);
+  }
   Result<Run> open(std::string_view run_id) {
     artana_run* run = nullptr;
     const artana_status code = artana_run_open(host_, detail::c_string(run_id).c_str(), &run);
@@ -230,6 +246,20 @@ class Host {
 
  private:
   explicit Host(artana_host* host) : host_(host), alive_(std::make_shared<bool>(true)) {}
+  ReloadFn* keep_reload(ReloadFn fn) {
+    if (!fn) return nullptr;
+    functions_.reloads.push_back(std::make_unique<ReloadFn>(std::move(fn)));
+    return functions_.reloads.back().get();
+  }
+  // A refused reload told nobody: its function goes.
+  Result<void> kept_if_ok(artana_status code, ReloadFn* kept) {
+    if (code != ARTANA_OK && kept != nullptr) {
+      Error error = detail::last_error(code);
+      functions_.reloads.pop_back();
+      return error;
+    }
+    return detail::check(code);
+  }
   artana_host* host_ = nullptr;
   std::shared_ptr<bool> alive_;
   // What the C library calls back: owned here, at fixed addresses, until the host is gone.
@@ -238,6 +268,7 @@ class Host {
     std::unique_ptr<std::function<int64_t()>> clock;
     std::unique_ptr<detail::LogFn> log;
     std::unique_ptr<detail::ModuleLoader> modules;
+    std::vector<std::unique_ptr<ReloadFn>> reloads;  // each reload's listener
   };
   Functions functions_;
 };

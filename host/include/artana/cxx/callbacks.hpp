@@ -80,6 +80,14 @@ class Completion {
 // later). An exception it throws completes the call with a permanent error carrying what().
 using Handler = std::function<void(const Call& call, Completion done)>;
 
+// How one run's replay under reloaded code went (artana_reload_fn): borrowed for the call.
+struct ReloadReport {
+  std::string_view run_id;
+  int outcome;                   // ARTANA_RELOAD_*
+  std::string_view detail_json;  // {} when continued; see artana_reload_fn
+};
+using ReloadFn = std::function<void(const ReloadReport& report)>;
+
 namespace detail {
 
 inline int64_t call_clock(void* user) {
@@ -100,6 +108,14 @@ struct ModuleLoader {
   ModuleFn fn;
   std::string source;  // the last source handed out: the library copies it before asking again
 };
+
+inline void call_reload(void* user, const char* run_id, int outcome, const char* detail_json) {
+  try {
+    (*static_cast<ReloadFn*>(user))(ReloadReport{run_id, outcome, detail_json});
+  } catch (...) {
+    // The report is the application's to lose; nothing unwinds into C.
+  }
+}
 
 inline void call_log(void* user, int level, const char* message) {
   try {
