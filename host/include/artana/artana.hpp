@@ -157,16 +157,18 @@ class Host {
   // hears once per run how that went, on the ticking thread; an exception it throws is
   // dropped. The function is kept until the host goes: runs may be told on later ticks.
   Result<void> reload(const Script& script, std::string_view source, ReloadFn fn = {}) {
-    ReloadFn* kept = keep_reload(std::move(fn));
-    return kept_if_ok(artana_script_reload(script.get(), source.data(), source.size(),
-                                           kept ? detail::call_reload : nullptr, kept),
-                      kept);
+    auto owned = fn ? std::make_unique<ReloadFn>(std::move(fn)) : nullptr;
+    const artana_status code =
+        artana_script_reload(script.get(), source.data(), source.size(),
+                             owned ? detail::call_reload : nullptr, owned.get());
+    return keep_listener(code, std::move(owned));
   }
   // The same for a script loaded from a file (artana_script_reload_file): read again.
   Result<void> reload_file(const Script& script, ReloadFn fn = {}) {
-    ReloadFn* kept = keep_reload(std::move(fn));
-    return kept_if_ok(
-        artana_script_reload_file(script.get(), kept ? detail::call_reload : nullptr, kept), kept);
+    auto owned = fn ? std::make_unique<ReloadFn>(std::move(fn)) : nullptr;
+    const artana_status code =
+        artana_script_reload_file(script.get(), owned ? detail::call_reload : nullptr, owned.get());
+    return keep_listener(code, std::move(owned));
   }
   Result<Run> open(std::string_view run_id) {
     artana_run* run = nullptr;
@@ -246,19 +248,11 @@ class Host {
 
  private:
   explicit Host(artana_host* host) : host_(host), alive_(std::make_shared<bool>(true)) {}
-  ReloadFn* keep_reload(ReloadFn fn) {
-    if (!fn) return nullptr;
-    functions_.reloads.push_back(std::make_unique<ReloadFn>(std::move(fn)));
-    return functions_.reloads.back().get();
-  }
-  // A refused reload told nobody: its function goes.
-  Result<void> kept_if_ok(artana_status code, ReloadFn* kept) {
-    if (code != ARTANA_OK && kept != nullptr) {
-      Error error = detail::last_error(code);
-      functions_.reloads.pop_back();
-      return error;
-    }
-    return detail::check(code);
+  // A reload's listener, kept once the reload is taken (a refused one tells nobody).
+  Result<void> keep_listener(artana_status code, std::unique_ptr<ReloadFn> owned) {
+    if (code != ARTANA_OK) return detail::last_error(code);
+    if (owned) functions_.reloads.push_back(std::move(owned));
+    return {};
   }
   artana_host* host_ = nullptr;
   std::shared_ptr<bool> alive_;

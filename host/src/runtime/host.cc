@@ -1,11 +1,11 @@
 #include "artana/host/host.h"
-#include "builtin_tools.h"
 
 #include <chrono>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
+#include "builtin_tools.h"
 #include "http_allow.h"
 #include "io_thread.h"
 #include "native_inbox.h"

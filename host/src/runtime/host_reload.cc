@@ -135,13 +135,23 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
     first = false;
     const kernel::RunId run = std::move(pending_restarts_.front());
     pending_restarts_.pop_front();
-    const std::optional<kernel::RunStatus> ended = ended_status(run);
-    Status restarted =
-        ended ? Status::failed_precondition("it ended before its turn") : reload(run);
-    if (!ended) {
-      cost.add(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - now)
-                   .count());
+    // The listener hears of every run it reloaded, restarted or not: an application counting
+    // reports for the runs reload_script counted is told of each.
+    auto tell_as = [&](ReloadWatch& watch, ReloadOutcome outcome, kernel::Json detail) {
+      watch.told_as = ReloadReport{run, outcome, std::move(detail)};
+      watch.restarted = true;
+      reload_checks_.push_back(run);
+    };
+    if (const std::optional<kernel::RunStatus> ended = ended_status(run)) {
+      // It ended under its old code before its turn (a cancel, its last step answered).
+      kernel::Json detail = kernel::Json::object();
+      detail.set("status", std::string(kernel::run_status_name(*ended)));
+      tell_as(queued->second, ReloadOutcome::kEnded, std::move(detail));
+      continue;
     }
+    const Status restarted = reload(run);
+    cost.add(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - now).count());
     // Found again: an event callback during the restart may have reloaded (the map grown).
     auto watch = reload_watches_.find(run.str());
     if (watch == reload_watches_.end()) continue;
@@ -152,23 +162,11 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
       restarted_watches_.push_back(run);
       continue;
     }
-    // Not restarted but still here: it ended under its old code before its turn (a cancel,
-    // its last step answered), or its new execution could not start (told as halted with the
-    // error; the run waits suspended, Host::reload). The listener hears of every run it
-    // reloaded: an application counting reports for the runs reload_script counted is told
-    // of each.
+    // Still here, its new execution could not start: told as halted with the error (the run
+    // waits suspended, Host::reload).
     if (runs_.count(run.str()) != 0 || parked_.count(run.str()) != 0) {
-      if (ended) {
-        kernel::Json detail = kernel::Json::object();
-        detail.set("status", std::string(kernel::run_status_name(*ended)));
-        watch->second.told_as = ReloadReport{run, ReloadOutcome::kEnded, std::move(detail)};
-      } else {
-        spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
-        watch->second.told_as =
-            ReloadReport{run, ReloadOutcome::kHaltedError, status_error_json(restarted)};
-      }
-      watch->second.restarted = true;
-      reload_checks_.push_back(run);
+      spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
+      tell_as(watch->second, ReloadOutcome::kHaltedError, status_error_json(restarted));
       continue;
     }
     reload_watches_.erase(watch);
