@@ -42,7 +42,7 @@ typedef struct {
   int* episode;      /* per NPC: episodes started */
   artana_run** runs; /* per NPC: the handle of its current run */
   long episodes_done;
-  long reload[7]; /* by ARTANA_RELOAD_* */
+  long reload[ARTANA_RELOAD_SUSPENDED + 1]; /* by ARTANA_RELOAD_* */
 } game;
 
 static int usage(const char* problem) {
@@ -99,7 +99,7 @@ static void episode_done(void* user, const artana_call* call, artana_completion 
 static void on_reload(void* user, const char* run_id, int outcome, const char* detail) {
   (void)run_id, (void)detail;
   game* g = user;
-  if (outcome >= 1 && outcome <= 6) g->reload[outcome]++;
+  if (outcome >= 1 && outcome <= ARTANA_RELOAD_SUSPENDED) g->reload[outcome]++;
 }
 
 static void answer_due(game* g) {

@@ -285,6 +285,60 @@ TEST_CASE(
   artana_host_destroy(host);
 }
 
+TEST_CASE(
+    "a reload's runs whose script is unloaded before they replayed are told they were "
+    "suspended, once each, and loaded again they finish with no call made twice",
+    "[capi][reload]") {
+  TwoStepHost f;
+  artana_host* host = f.host;
+  Brain& brain = f.brain;
+  constexpr int kRuns = 120;
+  std::vector<artana_run*> runs = start_runs(host, f.script, kRuns);
+  tick_some(host);
+  REQUIRE(brain.pending.size() == kRuns);
+
+  // Reloaded; one small tick restarts a few; then the script is unloaded.
+  Reports reports;
+  REQUIRE(artana_script_reload(f.script, f.v1.data(), f.v1.size(), reload_told, &reports) ==
+          ARTANA_OK);
+  artana_tick_stats stats{};
+  REQUIRE(artana_host_tick(host, 500, &stats) == ARTANA_OK);
+  const int told_before = reports.told;
+  CHECK(told_before < kRuns);
+  REQUIRE(artana_script_unload(f.script) == ARTANA_OK);
+  tick_some(host);
+  // Every run the reload counted is told, once (reload_told checks): an application waiting
+  // for them all is not left waiting.
+  CHECK(reports.told == kRuns);
+  int suspended = 0;
+  for (const auto& [run, outcome] : reports.outcome) {
+    INFO(run);
+    CHECK((outcome == ARTANA_RELOAD_CONTINUED || outcome == ARTANA_RELOAD_SUSPENDED));
+    if (outcome == ARTANA_RELOAD_SUSPENDED) {
+      ++suspended;
+      CHECK(reports.detail[run] == "{}");
+    }
+  }
+  CHECK(suspended >= kRuns - told_before - 1);
+  CHECK(suspended > 0);
+  for (artana_run* run : runs) CHECK(status_of(run) == "running");
+
+  // Loaded again: the suspended runs execute, adopting the calls still in flight.
+  f.script = load(host, "two", f.v1);
+  tick_some(host);
+  CHECK(reports.told == kRuns);  // nothing told twice
+  CHECK(answer(brain) == kRuns);
+  tick_some(host);
+  CHECK(answer(brain) == kRuns);
+  run_until_idle(host);
+  CHECK(brain.calls == 2 * kRuns);
+  for (int i = 0; i < kRuns; ++i) {
+    const std::string a = "first " + std::to_string(i) + "!";
+    CHECK(output_of(runs[i]) == R"({"a":")" + a + R"(","b":"second )" + a + R"(!"})");
+  }
+  artana_host_destroy(host);
+}
+
 // Two steps with Lua work between them that outlasts a 1 ms tick; `version` in the output.
 std::string slow_two_steps(int version) {
   return R"(

@@ -87,15 +87,17 @@ enum {
   ARTANA_RELOAD_FORKED,        /* a step's request changed; the run went on in a fork */
   ARTANA_RELOAD_HALTED_DRIFT,  /* a step's request changed; the run needs attention */
   ARTANA_RELOAD_HALTED_ERROR,  /* the new code raised; the run needs attention or failed */
-  ARTANA_RELOAD_ENDED          /* it ended under its old code (completed, failed, cancelled) before
+  ARTANA_RELOAD_ENDED,         /* it ended under its old code (completed, failed, cancelled) before
                                   its restart's turn: nothing was replayed */
+  ARTANA_RELOAD_SUSPENDED      /* its script was unloaded before it replayed: it waits suspended
+                                  and executes the text loaded next */
 };
 
 /* Told once per reloaded run, on the ticking thread, when it has replayed its history
  * under the new code. `detail_json` (borrowed for the call): {} when continued; {step_key,
  * drift_fields} for an allowed drift; {fork_run_id} for a fork; the run's error {kind,
- * message, step_key, ...} when halted; {status} when it ended before its restart. Every run
- * the reload counted is told, so an application can wait for them all. */
+ * message, step_key, ...} when halted; {status} when it ended before its restart; {} when
+ * suspended. Every run the reload counted is told, so an application can wait for them all. */
 typedef void (*artana_reload_fn)(void* user, const char* run_id, int outcome,
                                  const char* detail_json);
 

@@ -20,6 +20,7 @@ static_assert(static_cast<int>(artana::host::ReloadOutcome::kHaltedDrift) ==
 static_assert(static_cast<int>(artana::host::ReloadOutcome::kHaltedError) ==
               ARTANA_RELOAD_HALTED_ERROR);
 static_assert(static_cast<int>(artana::host::ReloadOutcome::kEnded) == ARTANA_RELOAD_ENDED);
+static_assert(static_cast<int>(artana::host::ReloadOutcome::kSuspended) == ARTANA_RELOAD_SUSPENDED);
 
 // The application's reload_fn behind a ReloadListener (inside a callback: no tick, destroy).
 artana::host::ReloadListener listener(artana_host* host, artana_reload_fn fn, void* user) {

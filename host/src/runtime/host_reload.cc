@@ -173,14 +173,27 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
   }
 }
 
+void Host::tell_suspended(const kernel::RunId& run, bool replaying) {
+  auto watch = reload_watches_.find(run.str());
+  if (watch == reload_watches_.end() || watch->second.told_as) return;
+  // A parked run restarted already is told its own outcome (report_reloads).
+  if (watch->second.restarted && !replaying) return;
+  watch->second.told_as = ReloadReport{run, ReloadOutcome::kSuspended, kernel::Json::object()};
+  watch->second.restarted = true;  // its place in pending_restarts_ is passed over
+  reload_checks_.push_back(run);
+}
+
 size_t Host::suspend_script(const std::string& script_path) {
   std::vector<kernel::RunId> runs;
   for (const auto& [id, run] : runs_)
     if (run->script_path() == script_path && !run->ended()) runs.emplace_back(id);
+  // Every run of the script a reload counted is told: one suspended (or parked: it cannot
+  // start while its script is gone) before it replayed hears so, and executes the text
+  // loaded next (resume_script).
+  for (const auto& [id, parked] : parked_)
+    if (parked.script_path == script_path) tell_suspended(kernel::RunId(id), false);
   for (const kernel::RunId& run : runs) {
-    // Suspended before its reload's turn: it stays suspended (resume_script goes on); its
-    // place in pending_restarts_ is passed over.
-    reload_watches_.erase(run.str());
+    tell_suspended(run, true);
     Parked parked;
     if (!stop_keeping_calls(run, parked.options, parked.script_path)) continue;
     parked.outcome.run_id = run;

@@ -240,13 +240,18 @@ class Host {
   struct ReloadWatch {
     std::shared_ptr<ReloadListener> listener;
     bool restarted = false;  // its new execution has begun: its outcome may be told
-    // Not restarted (it could not begin, or it ended before its turn): told as this.
+    // Not restarted (it could not begin, it ended or was suspended before its turn), or
+    // suspended while replaying: told as this.
     std::optional<ReloadReport> told_as;
   };
+  // A reload watching `run`, its script being suspended, tells it so unless its outcome is
+  // told otherwise: a run still to restart or replaying (`replaying`: a live execution
+  // being stopped) replays nothing more until resume_script.
+  void tell_suspended(const kernel::RunId& run, bool replaying);
   std::unordered_map<std::string, ReloadWatch> reload_watches_;
   // The runs reload_script queued, restarted in this order by restart_reloaded; an id whose
-  // watch is gone (suspended) or already restarted (queued again, restarted earlier) is
-  // passed over.
+  // watch is gone or already restarted (queued again, restarted earlier; suspended) is passed
+  // over.
   std::deque<kernel::RunId> pending_restarts_;
   // Runs restarted whose outcome is not told yet, looked at when they ran or stopped (a
   // reload's restarted run: ScheduleMarks::reload_watched) — never all every tick: a game

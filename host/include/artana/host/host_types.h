@@ -95,12 +95,14 @@ enum class ReloadOutcome {
   kHaltedDrift,    // a step's request changed: the run waits in needs_attention (strict)
   kHaltedError,    // the new code raised: the run waits in needs_attention or failed
   kEnded,          // it ended under its old code before its restart: nothing replayed
+  kSuspended,      // suspended (suspend_script) before it replayed: it waits for resume_script
 };
 struct ReloadReport {
   kernel::RunId run;
   ReloadOutcome outcome = ReloadOutcome::kContinued;
   // {step_key, drift_fields} (drift), {fork_run_id, step_key, drift_fields} (fork), the run's
-  // error {kind, message, step_key, ...} (halted); {status} (ended); {} when continued.
+  // error {kind, message, step_key, ...} (halted); {status} (ended); {} when continued or
+  // suspended.
   kernel::Json detail;
 };
 using ReloadListener = std::function<void(const ReloadReport&)>;
