@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "artana/kernel/sha256.h"
 #include "builtin_tools.h"
 #include "http_allow.h"
 #include "io_thread.h"
@@ -68,7 +69,8 @@ Status Host::set_clock(std::function<int64_t()> clock) {
 }
 
 void Host::set_memory_script(const std::string& name, std::string text) {
-  memory_scripts_[name] = std::move(text);
+  std::string sha256 = kernel::Sha256::of(text).hex();
+  memory_scripts_[name] = MemoryScript{std::move(text), std::move(sha256)};
 }
 
 void Host::remove_memory_script(const std::string& name) { memory_scripts_.erase(name); }
@@ -81,7 +83,8 @@ Result<ScriptSource> Host::load_source(const std::string& script_path, const Run
       return Status::not_found("script '{}' is not loaded in this host (load it from memory first)",
                                script_path);
     }
-    ScriptSource source = ScriptSource::from_memory(it->first, it->second, options_.stdlib_dir);
+    ScriptSource source = ScriptSource::from_memory(it->first, it->second.text, it->second.sha256,
+                                                    options_.stdlib_dir);
     source.use_app_modules(options_.module_loader);
     return source;
   }

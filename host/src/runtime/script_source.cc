@@ -80,12 +80,12 @@ Result<ScriptSource> ScriptSource::from_file(const std::string& path, std::strin
 }
 
 ScriptSource ScriptSource::from_memory(const std::string& name, std::string text,
-                                       std::string stdlib_dir) {
+                                       std::string sha256, std::string stdlib_dir) {
   ScriptSource source;
   source.entry_path_ = std::string(kMemoryPrefix) + name;
   source.stdlib_dir_ = std::move(stdlib_dir);
   source.entry_.chunkname = name;
-  source.entry_.sha256 = kernel::Sha256::of(text).hex();
+  source.entry_.sha256 = std::move(sha256);
   source.entry_.text = std::move(text);
   return source;
 }

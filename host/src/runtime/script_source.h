@@ -28,10 +28,10 @@ class ScriptSource {
  public:
   // Reads the entry script at `path`. Errors name the file (not found, unreadable, > 16 MiB).
   static Result<ScriptSource> from_file(const std::string& path, std::string stdlib_dir);
-  // A script an application loaded from memory (the C API), at the path `mem:<name>`. It has
-  // no folder: it may require only the artana.* modules and the application's, and start no
-  // child script.
-  static ScriptSource from_memory(const std::string& name, std::string text,
+  // A script an application loaded from memory (the C API), at the path `mem:<name>`, with
+  // `sha256`, the text's hash (hex), computed when it was loaded. It has no folder: it may
+  // require only the artana.* modules and the application's, and start no child script.
+  static ScriptSource from_memory(const std::string& name, std::string text, std::string sha256,
                                   std::string stdlib_dir);
   static constexpr std::string_view kMemoryPrefix = "mem:";
 

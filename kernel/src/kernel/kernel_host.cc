@@ -76,8 +76,11 @@ Status Kernel::record_script(const TenantId& caller, const RunId& run, const Jso
   if (run_ended(state.status)) return Status();
   if (!state.script_identity.is_null()) {
     // Canonical text, not Json ==: the identity is compared as the ledger hashes it.
-    ARTANA_ASSIGN_OR_RETURN(std::string last, canonical_json(state.script_identity, "identity"));
-    if (last == canonical) return Status();
+    if (state.script_identity_text.empty()) {
+      ARTANA_ASSIGN_OR_RETURN(state.script_identity_text,
+                              canonical_json(state.script_identity, "identity"));
+    }
+    if (state.script_identity_text == canonical) return Status();
   }
   return append(state, event_drafts(EventDraft{std::string(ev::kScriptLoaded), identity})).status();
 }

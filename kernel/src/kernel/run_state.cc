@@ -162,7 +162,7 @@ size_t RunState::bytes_held() const {
                    sizeof(PiiCounts::value_type);
     }
   }
-  bytes += terminal_seqs.capacity() * sizeof(uint64_t);
+  bytes += terminal_seqs.capacity() * sizeof(uint64_t) + script_identity_text.capacity();
   bytes += recorded_order_.capacity() * sizeof(void*);
   bytes += read_ahead.capacity() * sizeof(RecordedTerminal);
   for (const RecordedTerminal& terminal : read_ahead) {
@@ -210,6 +210,7 @@ Status RunState::apply_fact(const Event& event) {
     }
   } else if (event.type == ev::kScriptLoaded) {
     script_identity = p;
+    script_identity_text.clear();
   } else if (event.type == ev::kBudgetRaised) {
     if (const Json* budget = p.find("budget_micro_usd"); budget && budget->is_integer()) {
       tenant.budget_micro_usd = budget->as_integer();

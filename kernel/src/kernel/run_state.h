@@ -143,6 +143,9 @@ class RunState {
   std::optional<ChildWait> child_wait;
   bool has_children = false;  // a child step was recorded: its spend is in the tree's totals
   Json script_identity;       // the last script_loaded payload; null when none
+  // Its canonical text, made the first time an execution's identity is compared with it
+  // (Kernel::record_script: every execution of the run, each restart of a hot reload).
+  std::string script_identity_text;
   // Sleeps started and not completed, by due time: wake_time is the first.
   std::set<std::pair<int64_t, std::string>> sleeps_due;
   // Artifact key -> seq of its latest run_summary `artifact::<key>`. Read back from the store

@@ -163,7 +163,14 @@ class Host {
   friend class ScriptRun;
   Result<ScriptSource> load_source(const std::string& script_path, const RunOptions& options);
 
-  std::map<std::string, std::string, std::less<>> memory_scripts_;  // name -> text
+  // Scripts loaded from memory (the C API), by name: the text and its SHA-256 (lowercase hex),
+  // hashed once when set — each execution names its source by hash, and a reload of a
+  // thousand runs hashed the same text a thousand times.
+  struct MemoryScript {
+    std::string text;
+    std::string sha256;
+  };
+  std::map<std::string, MemoryScript, std::less<>> memory_scripts_;
 
   // An idle run whose lua_State was freed: enough to execute it again.
   struct Parked {
