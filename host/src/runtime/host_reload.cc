@@ -364,11 +364,11 @@ void Host::forget_adoptions(const ScriptRun& run) {
 }
 
 bool Host::drained(const ScriptRun& old) const {
-  const std::vector<uint64_t> calls = old.call_tickets();
-  if (calls.empty()) return true;
-  for (uint64_t ticket : calls) {
-    if (adoptions_.count(ticket)) return false;  // the new execution waits for it
-  }
+  bool calls = false;
+  // The new execution waits for one of them.
+  if (old.call_adopted([&](uint64_t ticket) { return adoptions_.count(ticket) > 0; }, &calls))
+    return false;
+  if (!calls) return true;
   auto successor = runs_.find(old.run_id().str());
   if (successor == runs_.end()) {
     // Suspended (suspend_script): kept until its calls are recorded. Else unloaded.

@@ -27,7 +27,9 @@ bool ScriptRun::drain() {
   ready_.erase_if([](const Task* task) {
     return task->kind != TaskKind::kPort && task->kind != TaskKind::kTool;
   });
-  return !call_tickets().empty();
+  bool any = false;
+  call_adopted([](uint64_t) { return false; }, &any);
+  return any;
 }
 
 std::optional<RunFacts> ScriptRun::hand_over_facts() {
@@ -55,16 +57,6 @@ std::vector<uint64_t> ScriptRun::adopted_tickets() const {
   for (const auto& task : tasks_) {
     // Any task that ever waited for one (a stopped task's adoption may still be held).
     if (task->adopted_ticket != 0) tickets.push_back(task->adopted_ticket);
-  }
-  return tickets;
-}
-
-std::vector<uint64_t> ScriptRun::call_tickets() const {
-  std::vector<uint64_t> tickets;
-  if (ended_) return tickets;
-  for (const auto& task : tasks_) {
-    if (task->state == TaskState::kWaiting && task->pending)
-      tickets.push_back(task->pending.ticket());
   }
   return tickets;
 }

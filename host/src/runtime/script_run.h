@@ -139,9 +139,20 @@ class ScriptRun final : public lua::SyscallHandler {
   // Before its first slice: the facts the run's last execution handed over.
   void take_facts(RunFacts facts) { carried_ = std::move(facts); }
   bool awaiting_state() const { return awaiting_state_ != 0; }
-  // The tickets of the calls in flight (a draining execution's, to know whether one is
-  // adopted).
-  std::vector<uint64_t> call_tickets() const;
+  // Whether `adopted(ticket)` holds for one of the calls in flight (a draining execution's:
+  // whether a new execution waits for one); `*any` tells whether there is a call at all.
+  // Looked at for a few old executions every tick while a reload drains: nothing allocated.
+  template <typename Adopted>
+  bool call_adopted(Adopted&& adopted, bool* any) const {
+    *any = false;
+    if (ended_) return false;
+    for (const auto& task : tasks_) {
+      if (task->state != TaskState::kWaiting || !task->pending) continue;
+      *any = true;
+      if (adopted(task->pending.ticket())) return true;
+    }
+    return false;
+  }
   // The calls of an earlier execution its tasks wait or waited for (Host::adopt).
   std::vector<uint64_t> adopted_tickets() const;
   // The old execution's call this task adopted ended: `result` is the step's value or error.
