@@ -135,18 +135,11 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
     first = false;
     const kernel::RunId run = std::move(pending_restarts_.front());
     pending_restarts_.pop_front();
-    // The listener hears of every run it reloaded, restarted or not: an application counting
-    // reports for the runs reload_script counted is told of each.
-    auto tell_as = [&](ReloadWatch& watch, ReloadOutcome outcome, kernel::Json detail) {
-      watch.told_as = ReloadReport{run, outcome, std::move(detail)};
-      watch.restarted = true;
-      reload_checks_.push_back(run);
-    };
     if (const std::optional<kernel::RunStatus> ended = ended_status(run)) {
       // It ended under its old code before its turn (a cancel, its last step answered).
       kernel::Json detail = kernel::Json::object();
       detail.set("status", std::string(kernel::run_status_name(*ended)));
-      tell_as(queued->second, ReloadOutcome::kEnded, std::move(detail));
+      tell_as(queued->second, run, ReloadOutcome::kEnded, std::move(detail));
       continue;
     }
     const Status restarted = reload(run);
@@ -166,11 +159,21 @@ void Host::restart_reloaded(std::chrono::steady_clock::time_point start,
     // waits suspended, Host::reload).
     if (runs_.count(run.str()) != 0 || parked_.count(run.str()) != 0) {
       spdlog::warn("run={} was not reloaded: {}", run.str(), restarted.message());
-      tell_as(watch->second, ReloadOutcome::kHaltedError, status_error_json(restarted));
+      tell_as(watch->second, run, ReloadOutcome::kHaltedError, status_error_json(restarted));
       continue;
     }
     reload_watches_.erase(watch);
   }
+}
+
+void Host::tell_as(ReloadWatch& watch, const kernel::RunId& run, ReloadOutcome outcome,
+                   kernel::Json detail) {
+  // The listener hears of every run it reloaded, restarted or not: an application counting
+  // reports for the runs reload_script counted is told of each (report_reloads). Marked
+  // restarted: its place in pending_restarts_ is passed over.
+  watch.told_as = ReloadReport{run, outcome, std::move(detail)};
+  watch.restarted = true;
+  reload_checks_.push_back(run);
 }
 
 void Host::tell_suspended(const kernel::RunId& run, bool replaying) {
@@ -178,9 +181,7 @@ void Host::tell_suspended(const kernel::RunId& run, bool replaying) {
   if (watch == reload_watches_.end() || watch->second.told_as) return;
   // A parked run restarted already is told its own outcome (report_reloads).
   if (watch->second.restarted && !replaying) return;
-  watch->second.told_as = ReloadReport{run, ReloadOutcome::kSuspended, kernel::Json::object()};
-  watch->second.restarted = true;  // its place in pending_restarts_ is passed over
-  reload_checks_.push_back(run);
+  tell_as(watch->second, run, ReloadOutcome::kSuspended, kernel::Json::object());
 }
 
 size_t Host::suspend_script(const std::string& script_path) {

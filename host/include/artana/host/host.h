@@ -251,6 +251,10 @@ class Host {
     // suspended while replaying: told as this.
     std::optional<ReloadReport> told_as;
   };
+  // The reload watching `run` tells it `outcome` (it restarts no more under this reload):
+  // every run a reload counted is told, restarted or not.
+  void tell_as(ReloadWatch& watch, const kernel::RunId& run, ReloadOutcome outcome,
+               kernel::Json detail);
   // A reload watching `run`, its script being suspended, tells it so unless its outcome is
   // told otherwise: a run still to restart or replaying (`replaying`: a live execution
   // being stopped) replays nothing more until resume_script.
