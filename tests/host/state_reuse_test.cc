@@ -147,6 +147,41 @@ TEST_CASE("a reload of many runs has their states recycled on the pool's thread"
   six.finish();
 }
 
+TEST_CASE("old executions whose calls were adopted are kept until those calls end, then go",
+          "[host][reload]") {
+  SixRuns six;
+  six.f.script("marks.lua", marking_script("jot"));
+  REQUIRE(six.f.host->reload_script(six.path, nullptr) == SixRuns::kRuns);
+  settle(six.f);
+  // Each new execution adopted its old one's call: the old ones wait for them, held.
+  for (int tick = 0; tick < 100; ++tick) six.f.host->tick(std::chrono::milliseconds(1));
+  CHECK(six.f.host->old_executions() == SixRuns::kRuns);
+  // Reloaded again: the middle executions (waiting on an adopted call, making none) go at
+  // once, and the third executions adopt the first ones' calls.
+  REQUIRE(six.f.host->reload_script(six.path, nullptr) == SixRuns::kRuns);
+  settle(six.f);
+  for (int tick = 0; tick < 100; ++tick) six.f.host->tick(std::chrono::milliseconds(1));
+  CHECK(six.f.host->old_executions() == SixRuns::kRuns);
+  CHECK(six.tokens.size() == 2 * SixRuns::kRuns);  // adopted, not asked again
+  // Half the calls end: their old executions go; the others stay for theirs.
+  for (int i = 0; i < SixRuns::kRuns / 2; ++i) answer(six.tokens[SixRuns::kRuns + i], "b");
+  settle(six.f);
+  for (int tick = 0; tick < 100; ++tick) six.f.host->tick(std::chrono::milliseconds(1));
+  CHECK(six.f.host->old_executions() == SixRuns::kRuns / 2);
+  for (int i = SixRuns::kRuns / 2; i < SixRuns::kRuns; ++i)
+    answer(six.tokens[SixRuns::kRuns + i], "b");
+  settle(six.f);
+  for (int tick = 0; tick < 100; ++tick) six.f.host->tick(std::chrono::milliseconds(1));
+  CHECK(six.f.host->old_executions() == 0);
+  for (int i = 0; i < SixRuns::kRuns; ++i) {
+    host::RunOutcome outcome = six.f.drive(SixRuns::id(i));
+    INFO(SixRuns::id(i) << ": " << text(outcome.error));
+    REQUIRE(outcome.status == kernel::RunStatus::kCompleted);
+    CHECK(text(outcome.output) == R"({"marks":1,"said":"a,b","uses":1})");
+    CHECK(six.f.count(SixRuns::id(i), "model_requested") == 2);
+  }
+}
+
 TEST_CASE("a run reloaded, suspended or resumed while its state is being recycled loses nothing",
           "[host][reload]") {
   SixRuns six;

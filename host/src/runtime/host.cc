@@ -55,6 +55,7 @@ Host::~Host() {
   // Executions first: each forgets what it waited for while the host's maps still exist.
   closing_ = true;
   draining_.clear();
+  held_drains_.clear();
   runs_.clear();
   native_.reset();  // what is still outstanding is cancelled
 }
@@ -183,7 +184,25 @@ Status Host::unload(const kernel::RunId& run) {
     parked_.erase(parked);
     return kernel_.unload(tenant, run);
   }
-  std::erase_if(draining_, [&run](const auto& old) { return old->run_id() == run; });
+  // Its old executions go (moved out first: one going may hand a held one back to draining_).
+  std::vector<std::unique_ptr<ScriptRun>> gone;
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    if ((*it)->run_id() == run) {
+      gone.push_back(std::move(*it));
+      it = draining_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = held_drains_.begin(); it != held_drains_.end();) {
+    if (it->second->run_id() == run) {
+      gone.push_back(std::move(it->second));
+      it = held_drains_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  gone.clear();
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
   const bool started = it->second->started();

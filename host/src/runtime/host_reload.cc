@@ -320,6 +320,7 @@ void Host::report_reloads() {
 
 uint64_t Host::states_reused() const { return states_->reused(); }
 uint64_t Host::states_recycled_off_thread() const { return states_->recycled_off_thread(); }
+size_t Host::old_executions() const { return draining_.size() + held_drains_.size(); }
 
 void Host::await_state(uint64_t ticket, ScriptRun& run) {
   awaiting_states_[ticket] = run.schedule_marks().serial;
@@ -353,6 +354,7 @@ void Host::adopted_call_finished(uint64_t ticket, Result<kernel::Json> result) {
   if (it == adoptions_.end()) return;  // not adopted (yet): the result is recorded all the same
   const Adoption adoption = it->second;
   adoptions_.erase(it);
+  release_held_drain(ticket);  // (the caller, the old execution, lives on in draining_)
   guarded(*adoption.run,
           [&] { adoption.run->adopted_call_ended(adoption.task_id, std::move(result)); });
 }
@@ -360,15 +362,32 @@ void Host::adopted_call_finished(uint64_t ticket, Result<kernel::Json> result) {
 void Host::forget_adoptions(const ScriptRun& run) {
   for (uint64_t ticket : run.adopted_tickets()) {
     auto it = adoptions_.find(ticket);
-    if (it != adoptions_.end() && it->second.run == &run) adoptions_.erase(it);
+    if (it == adoptions_.end() || it->second.run != &run) continue;
+    adoptions_.erase(it);
+    release_held_drain(ticket);
   }
 }
 
-bool Host::drained(const ScriptRun& old) const {
+void Host::release_held_drain(uint64_t ticket) {
+  if (closing_) return;  // ~Host: every execution is going
+  auto held = held_drains_.find(ticket);
+  if (held == held_drains_.end()) return;
+  draining_.push_back(std::move(held->second));
+  held_drains_.erase(held);
+}
+
+bool Host::drained(const ScriptRun& old, uint64_t* adopted) const {
   bool calls = false;
   // The new execution waits for one of them.
-  if (old.call_adopted([&](uint64_t ticket) { return adoptions_.count(ticket) > 0; }, &calls))
-    return false;
+  *adopted = 0;
+  const bool waited_for = old.call_adopted(
+      [&](uint64_t ticket) {
+        if (adoptions_.count(ticket) == 0) return false;
+        *adopted = ticket;
+        return true;
+      },
+      &calls);
+  if (waited_for) return false;
   if (!calls) return true;
   auto successor = runs_.find(old.run_id().str());
   if (successor == runs_.end()) {
@@ -383,12 +402,19 @@ bool Host::drained(const ScriptRun& old) const {
 void Host::drop_drained() {
   // A few a tick, in turn: a reload of a thousand runs with calls in flight leaves a thousand
   // old executions, and looking at each every tick cost a frame tens of µs. One that could go
-  // stays a few ticks longer at most.
+  // stays a few ticks longer at most. One whose call a new execution adopted is held apart
+  // until that adoption ends (release_held_drain): no tick looks at it meanwhile.
   constexpr size_t kChecksPerTick = 32;
   for (size_t n = std::min(kChecksPerTick, draining_.size()); n > 0; --n) {
     std::unique_ptr<ScriptRun> old = std::move(draining_.front());
     draining_.pop_front();
-    if (!drained(*old)) draining_.push_back(std::move(old));
+    uint64_t adopted = 0;
+    if (drained(*old, &adopted)) continue;  // `old` goes
+    if (adopted != 0) {
+      held_drains_[adopted] = std::move(old);
+    } else {
+      draining_.push_back(std::move(old));  // its new execution has not settled yet
+    }
   }
 }
 

@@ -120,6 +120,9 @@ class Host {
   // Of those, the states recycled on the pool's thread while the run waited (a reload of
   // runs in a host that has started several). For diagnostics.
   uint64_t states_recycled_off_thread() const;
+  // Old executions of reloaded runs kept for their calls in flight (until a new execution
+  // adopts a call and it ends, or none is adopted). For diagnostics.
+  size_t old_executions() const;
   // Waits until a request in flight completes or `max` passes (an app's loop gives its next
   // timer or frame); true when a completion is waiting for tick(). Returns at once when
   // nothing is in flight and `max` is zero. Runs waiting for their steps to land: their
@@ -234,9 +237,14 @@ class Host {
   // `run` is going away: nothing it waits for is delivered to it any more.
   void forget_adoptions(const ScriptRun& run);
   // Drops old executions whose calls all finished, or whose calls the new execution has not
-  // adopted by the time it is idle.
+  // adopted by the time it is idle; one whose call was adopted is held (held_drains_) until
+  // that adoption ends, then looked at again.
   void drop_drained();
-  bool drained(const ScriptRun& old) const;  // drop_drained's test for one
+  // drop_drained's test for one; false with `*adopted` set: a new execution waits for that
+  // call of it.
+  bool drained(const ScriptRun& old, uint64_t* adopted) const;
+  // The adoption of `ticket` ended: the old execution held for it is looked at again.
+  void release_held_drain(uint64_t ticket);
   struct Adoption {
     ScriptRun* run = nullptr;
     uint64_t task_id = 0;
@@ -367,7 +375,10 @@ class Host {
   HostOptions options_;
   std::map<std::string, std::unique_ptr<ScriptRun>> runs_;
   std::map<std::string, Parked> parked_;
-  std::deque<std::unique_ptr<ScriptRun>> draining_;      // old executions with calls in flight
+  std::deque<std::unique_ptr<ScriptRun>> draining_;  // old executions with calls in flight
+  // Old executions whose call (the key) a new execution adopted: kept out of draining_, so a
+  // reload of a thousand runs waiting on their ports is not looked at every tick.
+  std::unordered_map<uint64_t, std::unique_ptr<ScriptRun>> held_drains_;
   std::map<std::string, ChildLink> children_;            // child runs executing, by run id
   std::map<std::string, std::string> held_by_;           // a stopped child -> its parent
   std::vector<std::string> orphaned_children_;           // to unload at the next tick
