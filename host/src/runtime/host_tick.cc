@@ -107,7 +107,7 @@ bool Host::nothing_to_do(int64_t now_us, int64_t steady_now_us) const {
          !commits_landed_.load(std::memory_order_acquire) && !s.timers.due(now_us) &&
          !s.upkeep.due(steady_now_us) && s.stopping.empty() && !children_to_spawn_ &&
          draining_.empty() && reload_watches_.empty() && pending_restarts_.empty() &&
-         !states_->recycled_ready();
+         !states_->recycled_ready() && !states_->has_outbox();
 }
 
 void Host::wake_due_timers(int64_t now_us) {
@@ -277,6 +277,7 @@ TickResult Host::tick(std::chrono::microseconds budget) {
   wake_due_timers(now);
   keep_runs(deadline);
   if (!pending_restarts_.empty()) restart_reloaded(start, deadline);
+  if (states_->has_outbox()) states_->hand_over();  // what the pool's lock kept out last time
   if (states_->recycled_ready()) bind_recycled();
   run_slices(deadline, result, delivered > 0);
   // The summaries the runs recorded this tick share one commit, now: others see them.

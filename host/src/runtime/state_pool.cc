@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <optional>
 #include <system_error>
 
 #include <lua.hpp>
@@ -26,6 +27,8 @@ StatePool::~StatePool() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  outbox_jobs_.clear();
+  outbox_retired_.clear();
   ready_.clear();
   retired_.clear();
   recycling_.clear();
@@ -54,22 +57,24 @@ void StatePool::start_thread() {
 }
 
 Result<PreparedState> StatePool::take() {
+  std::optional<PreparedState> prepared;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A host that makes one state (a CLI run) never starts the thread: it would only make a
     // state nobody takes.
     if (++takes_ >= 2) start_thread();
     if (!ready_.empty()) {
-      PreparedState prepared = std::move(ready_.front());
+      prepared = std::move(ready_.front());
       ready_.pop_front();
-      wake_.notify_one();  // one more is made in its place
-      return prepared;
-    }
-    if (thread_.joinable()) {
+      wake = true;  // one more is made in its place
+    } else if (thread_.joinable()) {
       target_ = std::min(kMaxAhead, target_ == 0 ? 1 : target_ * 2);
-      wake_.notify_one();
+      wake = true;
     }
   }
+  if (wake) wake_.notify_one();  // outside the lock: the woken thread does not wait for it
+  if (prepared) return std::move(*prepared);
   return prepare(limits_);
 }
 
@@ -102,13 +107,25 @@ Result<PreparedState> StatePool::reuse(PreparedState used) {
 }
 
 uint64_t StatePool::recycle_later(std::unique_ptr<PreparedState>& used, EntryChunk entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // thread_ and stopping_ change only on this (the ticking) thread or in the destructor.
   if (!thread_.joinable() || stopping_ || !used) return 0;
   const uint64_t ticket = next_ticket_++;
-  recycling_.push_back(RecycleJob{ticket, std::move(*used), std::move(entry)});
+  outbox_jobs_.push_back(RecycleJob{ticket, std::move(*used), std::move(entry)});
   used.reset();
-  wake_.notify_one();
+  hand_over();
   return ticket;
+}
+
+void StatePool::hand_over() {
+  if (!has_outbox()) return;
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // the pool's thread has it: the next call or tick
+  for (RecycleJob& job : outbox_jobs_) recycling_.push_back(std::move(job));
+  outbox_jobs_.clear();
+  for (auto& state : outbox_retired_) retired_.push_back(std::move(state));
+  outbox_retired_.clear();
+  lock.unlock();
+  wake_.notify_one();
 }
 
 Recycled StatePool::recycle_here(RecycleJob job) {
@@ -116,7 +133,7 @@ Recycled StatePool::recycle_here(RecycleJob job) {
   out.ticket = job.ticket;
   Status renewed = renew(job.used);
   if (!renewed.ok()) {
-    retire(std::move(job.used.lua));
+    retire_here(std::move(job.used.lua));
     out.state = std::move(renewed);
     return out;
   }
@@ -128,7 +145,7 @@ Recycled StatePool::recycle_here(RecycleJob job) {
   Result<lua_State*> entry =
       prepare_entry(state, job.used.api.boot, job.entry.text, job.entry.chunkname);
   if (!entry.ok()) {
-    retire(std::move(job.used.lua));
+    retire_here(std::move(job.used.lua));
     out.state = entry.status();
     return out;
   }
@@ -140,14 +157,22 @@ Recycled StatePool::recycle_here(RecycleJob job) {
 }
 
 std::vector<Recycled> StatePool::take_recycled() {
-  std::lock_guard<std::mutex> lock(mu_);
   std::vector<Recycled> done;
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return done;  // the pool's thread has it: the next tick
   done.swap(recycled_);
   recycled_ready_.store(false, std::memory_order_release);
   return done;
 }
 
 void StatePool::forget(uint64_t ticket) {
+  for (auto it = outbox_jobs_.begin(); it != outbox_jobs_.end(); ++it) {
+    if (it->ticket != ticket) continue;
+    outbox_retired_.push_back(std::move(it->used.lua));  // not handed over: closed instead
+    outbox_jobs_.erase(it);
+    hand_over();
+    return;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   for (auto it = recycling_.begin(); it != recycling_.end(); ++it) {
     if (it->ticket != ticket) continue;
@@ -167,21 +192,23 @@ void StatePool::forget(uint64_t ticket) {
 }
 
 void StatePool::set_ready_hook(std::function<void()> hook) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(hook_mu_);  // waits for a call of the old one in progress
   ready_hook_ = std::move(hook);
 }
 
 void StatePool::retire(std::unique_ptr<lua::LuaState> state) {
   if (!state) return;
-  std::unique_lock<std::mutex> lock(mu_);
   if (!thread_.joinable()) {
-    lock.unlock();
     state.reset();  // no thread (one state made, or none to be had): closed here
     return;
   }
+  outbox_retired_.push_back(std::move(state));
+  hand_over();
+}
+
+void StatePool::retire_here(std::unique_ptr<lua::LuaState> state) {
+  std::lock_guard<std::mutex> lock(mu_);
   retired_.push_back(std::move(state));
-  lock.unlock();
-  wake_.notify_one();
 }
 
 void StatePool::run() {
@@ -211,7 +238,14 @@ void StatePool::run() {
       }
       recycled_.push_back(std::move(done));
       recycled_ready_.store(true, std::memory_order_release);
-      if (ready_hook_) ready_hook_();
+      // The hook (a write to the host's wake-up descriptor) outside mu_: a system call while
+      // holding it is where this thread is preempted with the ticking thread waiting.
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> hook_lock(hook_mu_);
+        if (ready_hook_) ready_hook_();
+      }
+      lock.lock();
       continue;
     }
     if (!retired_.empty()) {

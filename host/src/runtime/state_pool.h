@@ -91,7 +91,15 @@ class StatePool {
   uint64_t recycle_later(std::unique_ptr<PreparedState>& used, EntryChunk entry);
   // Whether a recycled state waits in take_recycled(): one atomic load, for every tick.
   bool recycled_ready() const { return recycled_ready_.load(std::memory_order_acquire); }
+  // The recycled states, or none this time when the pool's thread holds the lock (the
+  // ticking thread never waits for it: recycled_ready() stays true, the next tick takes them).
   std::vector<Recycled> take_recycled();
+  // The ticking thread hands jobs (recycle_later) and states to close (retire) over only when
+  // the pool's lock is free at once: a pool thread preempted holding it (a lower-priority
+  // thread on a busy machine) blocked a tick for most of a millisecond, a dozen times a
+  // reload. Kept here meanwhile; handed over at the next call or tick.
+  bool has_outbox() const { return !outbox_jobs_.empty() || !outbox_retired_.empty(); }
+  void hand_over();
   // The execution that waited for `ticket` went away: its state is closed when it is done.
   void forget(uint64_t ticket);
   // Called on the pool's thread when a recycled state is ready (the host wakes its loop);
@@ -110,6 +118,8 @@ class StatePool {
   Recycled recycle_here(RecycleJob job);
   void start_thread();  // REQUIRES: mu_ held
   void run();
+  // The pool's thread: `state` closed by the loop (retire() is the ticking thread's).
+  void retire_here(std::unique_ptr<lua::LuaState> state);
 
   const lua::LuaLimits limits_;
   std::mutex mu_;
@@ -125,9 +135,14 @@ class StatePool {
   std::vector<Recycled> recycled_;
   uint64_t recycling_now_ = 0;         // the ticket the thread is recycling (0: none)
   bool forgot_recycling_now_ = false;  // its execution went away meanwhile
-  uint64_t next_ticket_ = 1;
+  uint64_t next_ticket_ = 1;           // the ticking thread's
   std::atomic<bool> recycled_ready_{false};
-  std::function<void()> ready_hook_;  // guarded by mu_
+  // Its own lock, so the ticking thread never waits for mu_ while the hook makes its call.
+  std::mutex hook_mu_;
+  std::function<void()> ready_hook_;  // guarded by hook_mu_
+  // The ticking thread's alone (no lock): what waits for hand_over().
+  std::deque<RecycleJob> outbox_jobs_;
+  std::vector<std::unique_ptr<lua::LuaState>> outbox_retired_;
   bool stopping_ = false;
   bool no_thread_ = false;  // the system gave none: everything is done by the caller
   std::thread thread_;

@@ -20,6 +20,7 @@
 // environment the reader uses closes.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -79,7 +80,9 @@ class PayloadPrefetch {
   // A batch as the thread hands it over: every text in one buffer. Why: memory malloc'd by
   // one thread and freed by another goes back to the first thread's arena under its lock;
   // with a string per result that contention cost the replaying thread more than the read
-  // the thread saved it. take() copies the texts out on the caller's thread.
+  // the thread saved it. take() copies the texts out on the caller's thread and gives the
+  // buffer back (spent_) for this thread to free: freed by the caller, it still waited on
+  // the arena's lock (a dozen sleeps of the ticking thread a reload of a thousand runs).
   struct Packed {
     struct Entry {
       uint64_t seq = 0;
@@ -90,7 +93,7 @@ class PayloadPrefetch {
     std::vector<Entry> entries;
   };
   static Packed pack(std::vector<PayloadText>&& texts);
-  static std::vector<PayloadText> unpack(Packed&& packed);
+  static std::vector<PayloadText> unpack(Packed& packed);  // its payloads moved out
   void serve();
 
   // A run's request, from start() until it is taken or dropped.
@@ -104,7 +107,9 @@ class PayloadPrefetch {
   using SlotKey = std::pair<std::string, uint64_t>;
   // The slot `key` names, if it is still that one (not taken, replaced or dropped).
   Slot* slot_of(const SlotKey& key);
-  void drop_finished_beyond_caps();  // REQUIRES: mu_ held
+  void drop_finished_beyond_caps();    // REQUIRES: mu_ held
+  void queue_locked(Request request);  // start()'s work; REQUIRES: mu_ held
+  void take_outbox_locked();           // the outbox's requests queued; REQUIRES: mu_ held
 
   Read read_;
   const Limits limits_;
@@ -114,6 +119,12 @@ class PayloadPrefetch {
   std::unordered_map<std::string, Slot> slots_;  // by run id
   std::deque<SlotKey> queued_;                   // in the order to read
   std::deque<SlotKey> finished_;                 // oldest first (the first dropped)
+  // Requests start() made while the thread held mu_, in order; queued by the next holder.
+  std::mutex outbox_mu_;
+  std::vector<Request> outbox_;
+  std::atomic<bool> outbox_waiting_{false};
+  std::vector<Packed> spent_;               // taken or not hit: freed by the thread
+  static constexpr size_t kSpentWake = 32;  // given back: the thread woken to free them
   size_t finished_bytes_ = 0;
   uint64_t next_order_ = 1;
   uint64_t batches_read_ = 0;
