@@ -77,10 +77,11 @@ void RunState::begin_execution() {
 
 void RunState::order_recorded() {
   // The index lists steps by key; held in the order they were recorded (the order a replay
-  // reaches them), consecutive lookups touch neighbouring memory.
-  std::stable_sort(
-      recorded_order_.begin(), recorded_order_.end(),
-      [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
+  // reaches them), consecutive lookups touch neighbouring memory. Not a stable sort: ties
+  // (steps not recorded, open_seq 0) come in the map's order either way, and stable_sort's
+  // buffer was a heap allocation at every restart.
+  std::sort(recorded_order_.begin(), recorded_order_.end(),
+            [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
   for (size_t i = 0; i < recorded_order_.size(); ++i)
     recorded_order_[i]->second.order = static_cast<uint32_t>(i);
 }
