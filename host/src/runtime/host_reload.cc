@@ -378,8 +378,8 @@ void Host::release_held_drain(uint64_t ticket) {
 
 bool Host::drained(const ScriptRun& old, uint64_t* adopted) const {
   bool calls = false;
-  // The new execution waits for one of them.
   *adopted = 0;
+  // The new execution waits for one of them.
   const bool waited_for = old.call_adopted(
       [&](uint64_t ticket) {
         if (adoptions_.count(ticket) == 0) return false;

@@ -12,7 +12,7 @@ void PayloadPrefetch::start(const RunId& run, std::vector<uint64_t> seqs, size_t
   {
     // Never waits for the thread (a ticking thread calls this): when the thread holds mu_ —
     // preempted holding it, on a busy machine, it kept a reload's ticking thread asleep for
-    // most of a millisecond, dozens of times — the request waits in the outbox instead.
+    // most of a millisecond, six or seven times a reload — the request waits in the outbox.
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
     if (!lock.owns_lock()) {
       std::lock_guard<std::mutex> out(outbox_mu_);

@@ -82,7 +82,7 @@ class PayloadPrefetch {
   // with a string per result that contention cost the replaying thread more than the read
   // the thread saved it. take() copies the texts out on the caller's thread and gives the
   // buffer back (spent_) for this thread to free: freed by the caller, it still waited on
-  // the arena's lock (a dozen sleeps of the ticking thread a reload of a thousand runs).
+  // the arena's lock (about eight sleeps of the ticking thread a reload of 1 000 runs).
   struct Packed {
     struct Entry {
       uint64_t seq = 0;
