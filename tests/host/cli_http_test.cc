@@ -121,6 +121,30 @@ TEST_CASE("bad model flags and --models files exit 2 naming the flag, file and f
   refused("--models " + models_file("loop.lua", "while true do end"), "loop.lua");
 }
 
+TEST_CASE("the operator's flags: bad values exit 2 naming the flag, and every verb takes them",
+          "[http]") {
+  TempDir dir;
+  const std::string data = "--data " + (dir.path() / "l").string();
+  auto refused = [&](const std::string& args, const std::string& says) {
+    CliRun run = run_cli_env({}, data + " " + args);
+    INFO(args << "\n" << run.out << run.err);
+    CHECK(run.exit_code == 2);
+    CHECK(run.err.find(says) != std::string::npos);
+  };
+  const std::string missing = (dir.path() / "no-such-dir").string();
+  for (const std::string& verb :
+       {"run " + sample_path(), std::string("resume r1"), std::string("worker --once")}) {
+    refused(verb + " --workspace " + missing, "--workspace: '" + missing + "' is not a directory");
+    refused(verb + " --secret-env 'NOT A NAME'", "--secret-env: 'NOT A NAME' is not a variable");
+    refused(verb + " --http-allow 'exa mple.com'", "--http-allow");
+  }
+  // A worker resuming runs that use run:exec or the files needs the workspace too.
+  CliRun worker = run_cli_env({}, data + " worker --once --workspace " + dir.path().string() +
+                                      " --secret-env TOKEN --http-allow example.com");
+  INFO(worker.out << worker.err);
+  CHECK(worker.exit_code == 0);
+}
+
 TEST_CASE("a --models file routes models by name and prefix", "[http]") {
   HttpTestServer server([](const HttpRequest&) { return responses_reply(); });
   TempDir dir;

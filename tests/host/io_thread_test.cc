@@ -176,6 +176,42 @@ TEST_CASE("cancelling an owner aborts its requests, and nothing of it completes"
   CHECK(io.in_flight() == 0);
 }
 
+TEST_CASE("a cancelled owner's connections go to the requests queued behind its host's cap") {
+  HttpTestServer server([](const HttpRequest& request) {
+    HttpReply reply;
+    if (request.target == "/slow") reply.delay_ms = 2000;
+    return reply;
+  });
+  IoThread io;
+  HttpCall call;
+  call.method = "GET";
+  call.max_host_connections = 1;
+  call.url = server.url("/slow");
+  REQUIRE(io.submit(call, 1).ok());  // holds the host's one connection
+  REQUIRE(server.wait_for_requests(1));
+  call.url = server.url("/queued");
+  auto queued = io.submit(call, 2);  // behind the cap
+  REQUIRE(queued.ok());
+  // A request to another host submitted after it: once that one is answered, the I/O thread
+  // has taken the queued one in too (submissions are taken in order, a loop at a time).
+  HttpTestServer other([](const HttpRequest&) { return HttpReply{}; });
+  call.url = other.url("/marker");
+  auto marker = io.submit(call, 3);
+  REQUIRE(marker.ok());
+  auto first = collect(io, 1);
+  REQUIRE(first.size() == 1);
+  REQUIRE(first.begin()->first == *marker);
+  CHECK(server.request_count() == 1);  // the queued one waits behind the cap
+  io.cancel_owner(1);
+  // Nothing else goes to that host: before the fix the queued request waited for ever.
+  auto done = collect(io, 1);
+  REQUIRE(done.size() == 1);
+  CHECK(done.begin()->first == *queued);
+  CHECK(done.begin()->second.result.status == 200);
+  CHECK(server.request_count() == 2);
+  CHECK(io.in_flight() == 0);
+}
+
 TEST_CASE("each way a transfer fails is told apart") {
   HttpTestServer server([](const HttpRequest& request) {
     HttpReply reply;

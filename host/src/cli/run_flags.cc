@@ -60,7 +60,8 @@ const std::set<std::string>& allowed(const std::string& verb) {
   static const std::set<std::string> worker = {
       "--once",       "--poll-ms",          "--policy",         "--durability",
       "--max-memory", "--max-instructions", "--model-endpoint", "--api-key-env",
-      "--models",     "--stream",           "--http-allow",     "--secret-env"};
+      "--models",     "--stream",           "--http-allow",     "--secret-env",
+      "--workspace"};
   if (verb == "run") return run;
   if (verb == "resume") return resume;
   return worker;

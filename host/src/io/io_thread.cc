@@ -82,8 +82,10 @@ class Transfers {
     return completion;
   }
 
-  // Drops every transfer of `owner`; returns how many.
-  size_t cancel(uint64_t owner) {
+  // Drops every transfer of `owner`; returns how many. The connections its running ones held
+  // go to other owners' transfers queued behind their host's cap (else those would wait for
+  // a transfer to that host to start or end, maybe forever).
+  size_t cancel(uint64_t owner, std::vector<IoThread::Completion>& failed) {
     size_t dropped = 0;
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (it->second->owner() != owner) {
@@ -108,6 +110,7 @@ class Transfers {
       it = running_.erase(it);
       ++dropped;
     }
+    for (auto& [key, host] : hosts_) admit(host, failed);
     return dropped;
   }
 
@@ -279,7 +282,7 @@ void IoThread::loop() {
     }
     size_t dropped = 0;
     for (uint64_t owner : cancelled) {
-      dropped += transfers.cancel(owner);
+      dropped += transfers.cancel(owner, finished);
       dropped += std::erase_if(processes, [&](const Running& p) { return p.owner == owner; });
     }
     Clock::time_point now = Clock::now();
