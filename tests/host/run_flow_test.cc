@@ -66,6 +66,32 @@ end
   CHECK(f.count("run-sleep", "sleep_completed") == 1);
 }
 
+TEST_CASE("wait_for_work ends when a run's timer comes due, not after the whole wait", "[host]") {
+  HostFixture f;
+  const std::string path = f.script("nap.lua", R"lua(
+return function(run)
+  run:sleep(60)
+  return { woke = true }
+end
+)lua");
+  REQUIRE(f.run(path, "run-nap").status == RunStatus::kSleeping);
+  // The test's clock stands still: 0.1 s before the timer, a 30 s wait lasts 0.1 s.
+  f.clock_us += 59'900'000;
+  auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(f.host->wait_for_work(std::chrono::seconds(30)));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(100));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  // Due: at once, and the next tick wakes the run.
+  f.clock_us += 100'000;
+  start = std::chrono::steady_clock::now();
+  CHECK(f.host->wait_for_work(std::chrono::seconds(30)));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  host::RunOutcome woke = f.drive("run-nap");
+  INFO(text(woke.error));
+  CHECK(woke.status == RunStatus::kCompleted);
+  CHECK(text(woke.output) == R"({"woke":true})");
+}
+
 TEST_CASE("a strict drift halts in needs_attention, pcall cannot turn it into success", "[host]") {
   HostFixture f;
   const std::string v1 = f.script("drift1.lua", std::string(kPort) + R"lua(

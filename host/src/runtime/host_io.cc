@@ -76,12 +76,22 @@ bool Host::wait_for_work(std::chrono::microseconds max) {
   if (!schedule_->committing.empty()) kernel_.commit_queued();
   if (completions_waiting(*schedule_, *native_) || commits_landed_.load(std::memory_order_acquire))
     return true;
+  // A run's timer (a sleep ending, a parked run's wake) due before `max` ends the wait there:
+  // the caller's next tick wakes it. On the app's clock, as the timers are.
+  const std::optional<int64_t> due = schedule_->timers.next();
+  if (due) {
+    const int64_t left_us = *due - now_us();
+    if (left_us <= 0) return true;
+    max = std::min(max, std::chrono::microseconds(left_us));
+  }
+  bool completed = false;
   if (http_waiters_.empty() && native_->outstanding() == 0 && schedule_->committing.empty()) {
     // Nothing can complete: only time passes (a timer an app gave as `max`).
     if (max.count() > 0) std::this_thread::sleep_for(max);
-    return false;
+  } else {
+    completed = io_->wait(max);
   }
-  return io_->wait(max);
+  return completed || (due && *due <= now_us());
 }
 
 int Host::wakeup_fd() const { return io_->wakeup_fd(); }

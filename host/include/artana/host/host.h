@@ -123,10 +123,11 @@ class Host {
   // Old executions of reloaded runs kept for their calls in flight (until a new execution
   // adopts a call and it ends, or none is adopted). For diagnostics.
   size_t old_executions() const;
-  // Waits until a request in flight completes or `max` passes (an app's loop gives its next
-  // timer or frame); true when a completion is waiting for tick(). Returns at once when
-  // nothing is in flight and `max` is zero. Runs waiting for their steps to land: their
-  // commits are made here, on this thread, outside any tick (Kernel::commit_queued).
+  // Waits until a request in flight completes, a run's timer comes due (on the host's clock)
+  // or `max` passes (an app's loop gives its next frame); true when a completion or a due
+  // timer is waiting for tick(). Returns at once when nothing is in flight and `max` is zero. Runs
+  // waiting for their steps to land: their commits are made here, on this thread, outside any tick
+  // (Kernel::commit_queued).
   bool wait_for_work(std::chrono::microseconds max);
   // A file descriptor readable while completions wait for tick(): for an app that polls its
   // own descriptors. Valid for the Host's life.
