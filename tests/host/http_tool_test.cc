@@ -152,10 +152,43 @@ TEST_CASE("run:http follows redirects it is allowed, and fails on one it is not"
   host::RunOutcome away =
       f.run(path, "run-away", request_for(server, "/away"), with_caps({"net:http"}));
   REQUIRE(away.status == RunStatus::kCompleted);
-  CHECK(away.output.find("error")->as_string() == "tool_failed");
+  CHECK(away.output.find("error")->as_string() == "policy_violation");
   CHECK(away.output.find("message")->as_string().find("203.0.113.9") != std::string::npos);
-  CHECK(away.output.find("message")->as_string().find("policy_violation") != std::string::npos);
   CHECK(server.request_count() == 3);
+  // Recorded with its kind: executed again, the run replays the same error, nothing sent.
+  bool recorded = false;
+  for (const kernel::Event& event : f.events("run-away")) {
+    if (event.type != "tool_completed") continue;
+    const Json* kind = event.payload.find("error_kind");
+    recorded = kind != nullptr && kind->as_string() == "policy_violation";
+  }
+  CHECK(recorded);
+  f.restart();
+  host::RunOutcome again =
+      f.run(path, "run-away", request_for(server, "/away"), with_caps({"net:http"}));
+  CHECK(text(again.output) == text(away.output));
+  CHECK(server.request_count() == 3);
+}
+
+TEST_CASE(
+    "run:http to a name that leads to an internal address not allowed by address is a "
+    "policy_violation, nothing sent",
+    "[http]") {
+  HttpTestServer server([](const HttpRequest&) { return HttpReply{}; });
+  // libcurl resolves any *.localhost name to the loopback address without asking DNS.
+  const std::string name = "artana-test.localhost:" + std::to_string(server.port());
+  host::HostOptions options = allowing(server);
+  options.http_allow = {name};  // the name, not its address
+  HostFixture f(options);
+  const std::string path = f.script("fetch.lua", kFetch);
+  Json request = Json::object(
+      {{"request", Json::object({{"url", "http://" + name + "/"}, {"method", "GET"}})}});
+  host::RunOutcome refused = f.run(path, "run-internal", request, with_caps({"net:http"}));
+  REQUIRE(refused.status == RunStatus::kCompleted);
+  INFO(text(refused.output));
+  CHECK(refused.output.find("error")->as_string() == "policy_violation");
+  CHECK(refused.output.find("message")->as_string().find("127.0.0.1") != std::string::npos);
+  CHECK(server.request_count() == 0);
 }
 
 TEST_CASE("run:http bodies: base64 when not UTF-8, cut at 1 MiB", "[http]") {

@@ -197,9 +197,8 @@ std::optional<ToolOutcome> HttpToolCall::on_result(const io::HttpResult& result)
   using T = io::HttpResult::Transport;
   sent_ = sent_ || result.request_sent;
   if (result.transport == T::kRefused) {
-    return failed("policy_violation: " + result.error + " for " + url_ +
-                      " (a name that leads to an internal address must be allowed by address)",
-                  false, true);
+    return refused("run:http " + url_ + ": " + result.error +
+                   " (a name that leads to an internal address must be allowed by address)");
   }
   if (result.transport != T::kOk) {
     const std::string message = fmt::format("run:http {} {}: {} ({})", request_.method, url_,
@@ -215,9 +214,8 @@ std::optional<ToolOutcome> HttpToolCall::on_result(const io::HttpResult& result)
   if (redirect && !result.redirect_url.empty() && redirects_ < kMaxRedirects) {
     auto next = io::parse_url_host(result.redirect_url);
     if (!next.ok() || !allow_->allows(*next)) {
-      return failed("policy_violation: " + url_ + " redirects to " + result.redirect_url +
-                        ", whose host is not allowed (--http-allow)",
-                    false, true);
+      return refused("run:http " + url_ + " redirects to " + result.redirect_url +
+                     ", whose host is not allowed (--http-allow)");
     }
     ++redirects_;
     url_ = result.redirect_url;
@@ -259,6 +257,12 @@ ToolOutcome HttpToolCall::failed(std::string message, bool transient, bool decla
   outcome.kind = transient ? ToolOutcomeKind::kTransientError : ToolOutcomeKind::kPermanentError;
   outcome.declared = declared;
   outcome.error = masked(std::move(message));
+  return outcome;
+}
+
+ToolOutcome HttpToolCall::refused(std::string message) const {
+  ToolOutcome outcome = failed(std::move(message), false, true);
+  outcome.error_kind = ErrorKind::kPolicyViolation;
   return outcome;
 }
 

@@ -64,6 +64,9 @@ class HttpToolCall {
 
  private:
   kernel::ToolOutcome failed(std::string message, bool transient, bool declared) const;
+  // What the operator's allowlist refused mid-call (a redirect, the address connected to):
+  // the script's error is policy_violation, live and replayed.
+  kernel::ToolOutcome refused(std::string message) const;
   kernel::Json result_json(const io::HttpResult& result) const;
   std::string masked(std::string text) const;
 

@@ -41,14 +41,20 @@ Result<ToolResult> recorded_tool(const RunState& state, const std::string& step_
   return result;
 }
 
+// The script's error for a failed tool step, live and replayed alike: tool_failed, or the
+// kind the tool gave its outcome (ToolOutcome::error_kind, recorded as `error_kind`).
 Status tool_failure(const std::string& step_key, const RecordedTerminal& terminal) {
   const Json* error = terminal.payload.find("error");
   const Json* outcome = terminal.payload.find("outcome");
+  const Json* kind_name = terminal.payload.find("error_kind");
+  std::optional<ErrorKind> kind;
+  if (kind_name != nullptr && kind_name->is_string())
+    kind = parse_error_kind(kind_name->as_string());
   return Status::failed_precondition(
              "tool step '{}' ended with {} (seq {}): {}", step_key,
              outcome != nullptr && outcome->is_string() ? outcome->as_string() : "an error",
              terminal.seq, error != nullptr && error->is_string() ? error->as_string() : "")
-      .with_kind(ErrorKind::kToolFailed, step_key);
+      .with_kind(kind.value_or(ErrorKind::kToolFailed), step_key);
 }
 
 }  // namespace
@@ -175,6 +181,8 @@ Result<ToolResult> Kernel::finish_tool(PendingStep step, ToolOutcome outcome) {
     completed.set("result", std::move(result));
   } else {
     completed.set("error", std::move(outcome.error));
+    if (outcome.error_kind && kind != ToolOutcomeKind::kUnknownOutcome)
+      completed.set("error_kind", std::string(error_kind_name(*outcome.error_kind)));
   }
   ARTANA_ASSIGN_OR_RETURN(
       AppendResult appended,

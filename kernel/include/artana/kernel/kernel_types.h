@@ -164,6 +164,10 @@ struct ToolOutcome {
   // error of its own, or returned what cannot be recorded): for a side-effecting tool the
   // kernel then records unknown_outcome and halts for reconciliation, as after a crash.
   bool declared = true;
+  // The kind the script's error has (recorded, so a replay raises it too); none: tool_failed.
+  // A built-in refusing what the operator did not allow mid-call (a redirect to a host not
+  // allowed): policy_violation.
+  std::optional<ErrorKind> error_kind;
 };
 
 // What to run for a live tool step. Its request is already committed (and synced in
