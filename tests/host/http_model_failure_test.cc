@@ -64,7 +64,35 @@ TEST_CASE("transient failures are retried within the step after the wait the ser
     const Json* recorded = terminal_payload(f, "run-down", "model_failed");
     CHECK(recorded->find("error")->find("category")->as_string() == "transient");
     CHECK(recorded->find("error")->find("transient")->as_bool());
+    // Executed again on a host with no endpoint: the recorded failure, nothing asked.
+    f.restart();
+    host::RunOutcome replayed = f.run(path, "run-down");
+    CHECK(replayed.error.find("kind")->as_string() == "model_failed");
+    CHECK(down.request_count() == 2);
   }
+}
+
+TEST_CASE("a Retry-After in seconds is waited before the next attempt", "[http]") {
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  HttpTestServer server([&](const HttpRequest&) {
+    std::lock_guard<std::mutex> lock(mu);
+    arrivals.push_back(std::chrono::steady_clock::now());
+    if (arrivals.size() == 1) {
+      HttpReply busy = json_reply(R"({"error":{"message":"rate limited"}})", 429);
+      busy.headers.emplace_back("Retry-After", "1");
+      return busy;
+    }
+    return json_reply(chat_answer("\"after the wait\""));
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kChat));
+  host::RunOutcome done = f.run(f.script("ask.lua", kAsk), "run-retry-after");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("text")->as_string() == "after the wait");
+  REQUIRE(arrivals.size() == 2);
+  CHECK(arrivals[1] - arrivals[0] >= std::chrono::seconds(1));
+  CHECK(f.count("run-retry-after", "model_requested") == 1);
 }
 
 TEST_CASE("an answer its schema refuses gets a repair turn, then fails as invalid output",
@@ -120,10 +148,16 @@ TEST_CASE("a refusal fails the step as model_refused", "[http]") {
     return json_reply(chat_answer("null", R"(,"refusal":"I can't help with that")"));
   });
   HostFixture f(with_endpoint(server, host::ApiMode::kChat));
-  host::RunOutcome failed = f.run(f.script("ask.lua", kAsk), "run-refused");
+  const std::string path = f.script("ask.lua", kAsk);
+  host::RunOutcome failed = f.run(path, "run-refused");
   REQUIRE(failed.status == RunStatus::kFailed);
   CHECK(failed.error.find("kind")->as_string() == "model_refused");
   CHECK(failed.error.find("message")->as_string().find("I can't help") != std::string::npos);
+  // Replayed on a host with no endpoint: refused again, nothing asked.
+  f.restart();
+  host::RunOutcome replayed = f.run(path, "run-refused");
+  CHECK(replayed.error.find("kind")->as_string() == "model_refused");
+  CHECK(server.request_count() == 1);
 }
 
 TEST_CASE("a streamed answer arrives in pieces and is the same answer", "[http]") {
@@ -148,6 +182,20 @@ TEST_CASE("a streamed answer arrives in pieces and is the same answer", "[http]"
   INFO(text(done.error));
   REQUIRE(done.status == RunStatus::kCompleted);
   CHECK(text(done.output) == R"({"replayed":false,"text":"streamed","tokens":5})");
+  // `stream` is how the answer travels, not part of the request: the same step asked without
+  // it (new code, strict replay, no endpoint) replays without drift.
+  const std::string unstreamed = f.script("plain.lua", R"lua(
+return function(run)
+  local r = run:model{ model = "gpt-test", prompt = "hello" }
+  return { text = r.output.text, replayed = r.replayed }
+end
+)lua");
+  f.restart();
+  host::RunOutcome replayed = f.run(unstreamed, "run-stream");
+  INFO(text(replayed.error));
+  REQUIRE(replayed.status == RunStatus::kCompleted);
+  CHECK(text(replayed.output) == R"({"replayed":true,"text":"streamed"})");
+  CHECK(server.request_count() == 1);
 }
 
 }  // namespace

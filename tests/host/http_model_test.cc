@@ -87,6 +87,19 @@ TEST_CASE("auto mode asks Responses first and remembers a server without it", "[
   CHECK(sent->find("store")->as_bool() == false);
 }
 
+TEST_CASE("a 405 from the Responses endpoint switches auto mode to Chat", "[http]") {
+  HttpTestServer server([](const HttpRequest& request) {
+    if (request.target == "/v1/responses") return json_reply(R"({"error":"method"})", 405);
+    return json_reply(chat_answer("\"from chat\""));
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kAuto));
+  host::RunOutcome done = f.run(f.script("ask.lua", kAsk), "run-405");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("text")->as_string() == "from chat");
+  CHECK(server.request_count() == 2);
+}
+
 TEST_CASE("a 400 saying the Responses endpoint is unsupported switches to Chat", "[http]") {
   HttpTestServer server([](const HttpRequest& request) {
     if (request.target == "/v1/responses") {
