@@ -3,8 +3,11 @@
 // end children ignoring SIGTERM, floods, and children that outlive their parent.
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -149,6 +152,27 @@ TEST_CASE("run:exec's timeout ends a program ignoring SIGTERM, its whole group",
   CHECK(done.output.find("signal")->as_integer() == 9);
   CHECK(done.output.find("stdout")->as_string() == "waiting\n");
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+
+  // A grandchild in the group, ignoring SIGTERM too, goes with it (SIGKILL to the group).
+  host::RunOutcome group =
+      x.run("run-group", shell("trap '' TERM; sh -c \"trap '' TERM; sleep 30\" & echo $! > gc.pid; "
+                               "echo started; wait",
+                               0.3));
+  CHECK(group.output.find("timed_out")->as_bool());
+  std::ifstream pid_file(x.workspace.path() / "gc.pid");
+  pid_t grandchild = 0;
+  REQUIRE(pid_file >> grandchild);
+  REQUIRE(grandchild > 1);
+  // Waited for through a pidfd (readable once the process has ended), at most 10 s: without
+  // the group kill it would sleep its 30 s.
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
+  if (fd >= 0) {
+    pollfd ended{fd, POLLIN, 0};
+    CHECK(::poll(&ended, 1, 10'000) == 1);
+    ::close(fd);
+  } else {
+    CHECK(errno == ESRCH);  // already gone and reaped
+  }
 }
 
 TEST_CASE("run:exec keeps 64 KiB of a flood, and does not wait for a child left behind", "[exec]") {

@@ -85,6 +85,22 @@ TEST_CASE("run:read_file reads the script's folder with no capability", "[files]
   host::RunOutcome workspace =
       f.run(path, "run-nows", Json::object({{"path", "data.txt"}}), caps({"workspace:read"}));
   CHECK(workspace.output.find("error")->as_string() == "policy_violation");
+
+  // Every way out of the script's folder is refused too, nothing recorded.
+  TempDir outside;
+  std::ofstream(outside.path() / "secret.txt") << "outside";
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::filesystem::create_symlink(outside.path() / "secret.txt", folder / "link.txt");
+  int n = 0;
+  for (const std::string& escape : {std::string("../x"), (outside.path() / "secret.txt").string(),
+                                    std::string("link.txt"), std::string("a/../../x")}) {
+    const std::string id = "run-se" + std::to_string(n++);
+    host::RunOutcome out =
+        f.run(path, id, Json::object({{"path", escape}, {"root", "script"}}), caps({}));
+    INFO(escape << ": " << text(out.output));
+    CHECK(out.output.find("error")->as_string() == "sandbox_violation");
+    CHECK(f.count(id, "tool_requested") == 0);
+  }
 }
 
 TEST_CASE("file tools need their capabilities and refuse every way out of the root", "[files]") {
@@ -100,9 +116,12 @@ TEST_CASE("file tools need their capabilities and refuse every way out of the ro
 
   host::RunOutcome no_read = f.run(path, "run-c1", Json::object({{"path", "a"}}), caps({}));
   CHECK(no_read.output.find("error")->as_string() == "capability_denied");
+  CHECK(f.count("run-c1", "tool_requested") == 0);
   host::RunOutcome no_write = f.run(path, "run-c2", Json::object({{"path", "a"}, {"write", "x"}}),
                                     caps({"workspace:read"}));
   CHECK(no_write.output.find("error")->as_string() == "capability_denied");
+  CHECK(f.count("run-c2", "tool_requested") == 0);
+  CHECK_FALSE(std::filesystem::exists(workspace.path() / "a"));
 
   int n = 0;
   for (const std::string& escape :
