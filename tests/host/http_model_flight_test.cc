@@ -52,6 +52,52 @@ TEST_CASE("100 runs have their 100 requests in flight at once", "[http]") {
   CHECK(most.load() == 100);
 }
 
+TEST_CASE("HTTP completions are delivered within a tick's budget, one at least", "[http]") {
+  constexpr int kRuns = 20;
+  std::atomic<int> arrived{0};
+  HttpTestServer server([&](const HttpRequest&) {
+    ++arrived;
+    // Held until all arrived (or 10 s), so the answers come back together.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (arrived.load() < kRuns && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return json_reply(chat_answer("\"ok\""));
+  });
+  host::HostOptions options = with_endpoint(server, host::ApiMode::kChat);
+  options.models.entries["*"].max_connections = kRuns;
+  HostFixture f(std::move(options));
+  const std::string path = f.script("ask.lua", kAsk);
+  auto id = [](int i) { return "run-budget-" + std::to_string(i); };
+  for (int i = 0; i < kRuns; ++i) {
+    host::RunOptions run;
+    run.run_id = kernel::RunId(id(i));
+    run.tenant.tenant_id = kernel::TenantId("acme");
+    REQUIRE(f.host->start(path, run).ok());
+  }
+  for (int i = 0; i < 1000 && f.host->in_flight() < kRuns; ++i) {
+    f.host->tick(std::chrono::milliseconds(10));
+  }
+  REQUIRE(f.host->in_flight() == kRuns);
+  auto completed = [&] {
+    size_t n = 0;
+    for (int i = 0; i < kRuns; ++i) n += f.count(id(i), "model_completed");
+    return n;
+  };
+  REQUIRE(f.host->wait_for_work(std::chrono::seconds(20)));  // the answers are here
+  CHECK(completed() == 0);
+  // A tick with no budget left finishes one step, not every answer that came.
+  f.host->tick(std::chrono::microseconds(0));
+  CHECK(completed() == 1);
+  f.drive(id(0));
+  CHECK(completed() == kRuns);
+  for (int i = 0; i < kRuns; ++i) {
+    auto outcome = f.host->outcome(kernel::RunId(id(i)));
+    REQUIRE(outcome.has_value());
+    CHECK(outcome->status == RunStatus::kCompleted);
+  }
+}
+
 TEST_CASE("an HTTP call in flight is adopted by a reload and cancelled by an unload", "[http]") {
   std::atomic<int> arrived{0};
   HttpTestServer server([&](const HttpRequest&) {

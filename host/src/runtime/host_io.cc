@@ -50,8 +50,15 @@ size_t Host::deliver_completions(std::chrono::steady_clock::time_point deadline)
     auto* run = reinterpret_cast<ScriptRun*>(done.owner);     // alive: when it goes, its tokens
     run->native_result(done.task_id, std::move(done.reply));  // are cancelled and its backlog
   }                                                           // dropped (forget_native)
-  if (http_waiters_.empty()) return delivered;
-  for (io::IoThread::Completion& done : io_->take_completions()) {
+  std::deque<io::IoThread::Completion>& io_backlog = schedule_->io_backlog;
+  if (!http_waiters_.empty()) {
+    for (io::IoThread::Completion& done : io_->take_completions())
+      io_backlog.push_back(std::move(done));
+  }
+  while (!io_backlog.empty()) {
+    if (delivered > 0 && std::chrono::steady_clock::now() >= deadline) break;
+    io::IoThread::Completion done = std::move(io_backlog.front());
+    io_backlog.pop_front();
     auto it = http_waiters_.find(done.id);
     if (it == http_waiters_.end()) continue;  // its run went away: dropped
     const Adoption waiter = it->second;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io_thread.h"
 #include "native_inbox.h"
 #include "timer_heap.h"
 
@@ -34,6 +35,9 @@ struct Schedule {
   // The application's completions taken from the inbox but not yet handed to their tasks
   // (Host::deliver_completions stops at the tick's deadline), in the order they came.
   std::deque<NativeInbox::Done> native_backlog;
+  // The same for the I/O thread's (HTTP transfers, programs), taken while a run waits for
+  // them (Host::http_waiters_): each delivered finishes a step, under the same budget.
+  std::deque<io::IoThread::Completion> io_backlog;
   // What a slice has lately cost (µs, a moving average), by whether its run had started: a
   // start creates the run in the ledger and runs its chunk (hundreds of µs), a step costs
   // tens. Host::run_slices begins no slice the time left would not cover.
@@ -61,7 +65,7 @@ struct Schedule {
 // The application's completions waiting to be handed over: arrived in the inbox, or taken
 // into the backlog a tick's budget left.
 inline bool completions_waiting(const Schedule& s, const NativeInbox& inbox) {
-  return inbox.has_done() || !s.native_backlog.empty();
+  return inbox.has_done() || !s.native_backlog.empty() || !s.io_backlog.empty();
 }
 
 }  // namespace artana::host
