@@ -3,6 +3,9 @@
 // endpoint, and bad flags and --models files refused naming what is wrong.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -68,6 +71,35 @@ TEST_CASE("samples/real_model runs against an OpenAI-compatible endpoint and rep
   REQUIRE(replayed.ok());
   CHECK(replayed->find("output")->find("replayed")->as_bool());
   CHECK(server.request_count() == 1);
+}
+
+TEST_CASE("the CLI waits for a slow answer without spinning, and OPENAI_API_KEY is the default key",
+          "[http]") {
+  HttpTestServer server([](const HttpRequest&) {
+    HttpReply reply = responses_reply();
+    reply.delay_ms = 1500;
+    return reply;
+  });
+  TempDir dir;
+  rusage before{};
+  ::getrusage(RUSAGE_CHILDREN, &before);
+  const auto start = std::chrono::steady_clock::now();
+  CliRun run = run_cli_env({{"OPENAI_API_KEY", kKey}},
+                           "--data " + (dir.path() / "l").string() + " run " + sample_path() +
+                               " --model-endpoint " + server.url("/v1"));
+  const auto wall = std::chrono::steady_clock::now() - start;
+  rusage after{};
+  ::getrusage(RUSAGE_CHILDREN, &after);
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(wall >= std::chrono::milliseconds(1500));
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  const double cpu = seconds(after.ru_utime) - seconds(before.ru_utime) + seconds(after.ru_stime) -
+                     seconds(before.ru_stime);
+  // A loop polling for the answer would burn the 1.5 s; waiting costs the start and the step.
+  CHECK(cpu < 0.75);
+  REQUIRE(server.request_count() == 1);
+  CHECK(server.requests()[0].header("authorization") == std::string("Bearer ") + kKey);
 }
 
 TEST_CASE("a live step with no endpoint exits 1 naming the flag, nothing recorded", "[http]") {

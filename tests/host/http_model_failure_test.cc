@@ -198,5 +198,38 @@ end
   CHECK(server.request_count() == 1);
 }
 
+TEST_CASE("a streamed Responses answer arrives in pieces and is the same answer", "[http]") {
+  HttpTestServer server([](const HttpRequest& request) {
+    if (request.target != "/v1/responses" ||
+        request.body.find("\"stream\":true") == std::string::npos) {
+      return json_reply("{}", 400);
+    }
+    HttpReply reply;
+    reply.headers = {{"Content-Type", "text/event-stream"}};
+    reply.stream = {
+        {0,
+         "event: response.created\ndata: "
+         "{\"type\":\"response.created\",\"response\":{\"id\":\"resp_s\"}}\n\n"},
+        {20,
+         "event: response.output_text.delta\ndata: "
+         "{\"type\":\"response.output_text.delta\",\"delta\":\"stre\"}\n\nevent: response.comp"},
+        {20,
+         "leted\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_s\","
+         "\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":"
+         "\"output_text\",\"text\":\"streamed\"}]}],\"usage\":{\"input_tokens\":3,"
+         "\"output_tokens\":2,\"total_tokens\":5}}}\n\n"}};
+    return reply;
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kResponses));
+  host::RunOutcome done =
+      f.run(f.script("ask.lua", kAsk), "run-rstream", Json::object({{"stream", true}}));
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(text(done.output) == R"({"replayed":false,"text":"streamed","tokens":5})");
+  const Json* completed = terminal_payload(f, "run-rstream", "model_completed");
+  CHECK(completed->find("call")->find("response_id")->as_string() == "resp_s");
+  CHECK(completed->find("call")->find("api_mode")->as_string() == "responses");
+}
+
 }  // namespace
 }  // namespace artana::testing

@@ -98,6 +98,36 @@ TEST_CASE("HTTP completions are delivered within a tick's budget, one at least",
   }
 }
 
+TEST_CASE("a Host destroyed with an HTTP call in flight cancels it, the next one asks again",
+          "[http]") {
+  std::atomic<int> arrived{0};
+  HttpTestServer server([&](const HttpRequest&) {
+    HttpReply reply = json_reply(chat_answer("\"answered\""));
+    if (++arrived == 1) reply.delay_ms = 3000;  // the first is still out when the host goes
+    return reply;
+  });
+  HostFixture f(with_endpoint(server, host::ApiMode::kChat));
+  const std::string path = f.script("ask.lua", kAsk);
+  host::RunOptions options;
+  options.run_id = kernel::RunId("run-gone");
+  options.tenant.tenant_id = kernel::TenantId("acme");
+  REQUIRE(f.host->start(path, options).ok());
+  for (int i = 0; i < 100 && f.host->in_flight() == 0; ++i) {
+    f.host->tick(std::chrono::milliseconds(10));
+  }
+  REQUIRE(f.host->in_flight() == 1);
+  REQUIRE(server.wait_for_requests(1));
+  const auto start = std::chrono::steady_clock::now();
+  f.restart(with_endpoint(server, host::ApiMode::kChat));  // ~Host: the transfer is cancelled
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2500));
+  host::RunOutcome done = f.run(path, "run-gone");
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("text")->as_string() == "answered");
+  CHECK(arrived.load() == 2);
+  CHECK(f.count("run-gone", "model_completed") == 1);
+}
+
 TEST_CASE("an HTTP call in flight is adopted by a reload and cancelled by an unload", "[http]") {
   std::atomic<int> arrived{0};
   HttpTestServer server([&](const HttpRequest&) {

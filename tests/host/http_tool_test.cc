@@ -191,6 +191,26 @@ TEST_CASE(
   CHECK(server.request_count() == 0);
 }
 
+TEST_CASE("run:http ignores the proxy the environment names", "[http]") {
+  HttpTestServer server([](const HttpRequest&) {
+    HttpReply reply;
+    reply.body = "direct";
+    return reply;
+  });
+  HostFixture f(allowing(server));
+  const std::string path = f.script("fetch.lua", kFetch);
+  // A proxy nothing listens on: a request through it would fail.
+  const char* names[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"};
+  for (const char* name : names) ::setenv(name, "http://127.0.0.1:9/", 1);
+  host::RunOutcome done =
+      f.run(path, "run-proxy", request_for(server, "/"), with_caps({"net:http"}));
+  for (const char* name : names) ::unsetenv(name);
+  INFO(text(done.output));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  CHECK(done.output.find("body")->as_string() == "direct");
+  CHECK(server.request_count() == 1);
+}
+
 TEST_CASE("run:http bodies: base64 when not UTF-8, cut at 1 MiB", "[http]") {
   HttpTestServer server([](const HttpRequest& request) {
     HttpReply reply;
