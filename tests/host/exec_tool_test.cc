@@ -143,6 +143,28 @@ TEST_CASE("run:exec needs exec:run in every mode and a workspace", "[exec]") {
   CHECK(missing.output.find("message")->as_string().find("no-such-program-x") != std::string::npos);
 }
 
+TEST_CASE("run:exec's bad arguments are invalid_argument naming the field, nothing recorded",
+          "[exec]") {
+  ExecFixture x;
+  const std::vector<std::pair<Json, std::string>> cases = {
+      {Json::object({{"argv", "ls"}}), "argv"},
+      {Json::object({{"argv", Json::array()}}), "argv"},
+      {Json::object({{"argv", Json::array({Json("ls")})}, {"timeout_s", "soon"}}), "timeout_s"},
+      {Json::object({{"argv", Json::array({Json("ls")})}, {"env", Json::array({Json("A=1")})}}),
+       "env"},
+      {Json::object({{"argv", Json::array({Json("ls")})}, {"cwd", 7}}), "cwd"},
+  };
+  int n = 0;
+  for (const auto& [request, field] : cases) {
+    const std::string id = "run-bad-" + std::to_string(n++);
+    host::RunOutcome out = x.run(id, Json::object({{"request", request}}));
+    INFO(text(request) << ": " << text(out.output));
+    CHECK(out.output.find("error")->as_string() == "invalid_argument");
+    CHECK(out.output.find("message")->as_string().find(field) != std::string::npos);
+    CHECK(x.f.count(id, "tool_requested") == 0);
+  }
+}
+
 TEST_CASE("run:exec's timeout ends a program ignoring SIGTERM, its whole group", "[exec]") {
   ExecFixture x;
   const auto start = std::chrono::steady_clock::now();

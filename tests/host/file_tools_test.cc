@@ -74,6 +74,36 @@ TEST_CASE("run:write_file writes atomically in the workspace and run:read_file r
   CHECK(slurp(workspace.path() / "a.txt") == "changed");
 }
 
+TEST_CASE("file tools' bad arguments are invalid_argument naming the field, nothing recorded",
+          "[files]") {
+  TempDir workspace;
+  host::HostOptions options;
+  options.workspace = workspace.str();
+  HostFixture f(options);
+  const std::string path = f.script("bad.lua", R"lua(
+return function(run, input)
+  local ok, r = pcall(function()
+    if input.case == 1 then return run:read_file(42) end
+    if input.case == 2 then return run:write_file("a.txt", 5) end
+    if input.case == 3 then return run:read_file("a.txt", { root = "elsewhere" }) end
+    return run:write_file("", "x")
+  end)
+  if ok then return { error = "none" } end
+  return { error = r.kind, message = r.message }
+end
+)lua");
+  const std::pair<int, std::string> cases[] = {{1, "path"}, {2, "text"}, {3, "root"}, {4, "path"}};
+  for (const auto& [n, field] : cases) {
+    const std::string id = "run-badf-" + std::to_string(n);
+    host::RunOutcome out =
+        f.run(path, id, Json::object({{"case", n}}), caps({"workspace:read", "workspace:write"}));
+    INFO(n << ": " << text(out.output));
+    CHECK(out.output.find("error")->as_string() == "invalid_argument");
+    CHECK(out.output.find("message")->as_string().find(field) != std::string::npos);
+    CHECK(f.count(id, "tool_requested") == 0);
+  }
+}
+
 TEST_CASE("run:read_file reads the script's folder with no capability", "[files]") {
   HostFixture f;
   const std::string path = f.script("files.lua", kFiles);
