@@ -102,6 +102,32 @@ TEST_CASE("the CLI waits for a slow answer without spinning, and OPENAI_API_KEY 
   CHECK(server.requests()[0].header("authorization") == std::string("Bearer ") + kKey);
 }
 
+TEST_CASE("--stream asks the endpoint for a stream", "[http]") {
+  HttpTestServer server([](const HttpRequest& request) {
+    HttpReply reply;
+    if (request.body.find("\"stream\":true") == std::string::npos) {
+      reply.status = 400;
+      reply.body = R"({"error":{"message":"this test wants a stream"}})";
+      return reply;
+    }
+    reply.headers = {{"Content-Type", "text/event-stream"}};
+    reply.body =
+        "event: response.completed\ndata: "
+        R"({"type":"response.completed","response":{"id":"resp_2","status":"completed","output":[)"
+        R"({"type":"message","content":[{"type":"output_text","text":"Streamed to the CLI."}]}],)"
+        R"("usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7}}})"
+        "\n\n";
+    return reply;
+  });
+  TempDir dir;
+  CliRun run = run_cli_env({}, "--data " + (dir.path() / "l").string() + " run " + sample_path() +
+                                   " --json --stream --model-endpoint " + server.url("/v1"));
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.out.find("Streamed to the CLI.") != std::string::npos);
+  CHECK(server.request_count() == 1);
+}
+
 TEST_CASE("a live step with no endpoint exits 1 naming the flag, nothing recorded", "[http]") {
   TempDir dir;
   CliRun run = run_cli_env({{"OPENAI_API_KEY", ""}}, "--data " + (dir.path() / "l").string() +
