@@ -17,20 +17,33 @@
 namespace artana::testing {
 namespace {
 
+// When a server saw each request (its handler runs on the server's threads).
+struct Arrivals {
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> at;
+  // Notes one now; returns how many there have been.
+  size_t note() {
+    std::lock_guard<std::mutex> lock(mu);
+    at.push_back(std::chrono::steady_clock::now());
+    return at.size();
+  }
+};
+
+// A 429 asking the client to wait: `header` is retry-after-ms or Retry-After (seconds).
+HttpReply rate_limited(const std::string& header, const std::string& wait) {
+  HttpReply busy = json_reply(R"({"error":{"message":"slow down"}})", 429);
+  busy.headers.emplace_back(header, wait);
+  return busy;
+}
+
 TEST_CASE("transient failures are retried within the step after the wait the server asks",
           "[http]") {
-  std::mutex mu;
-  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  Arrivals arrivals;
   HttpTestServer server([&](const HttpRequest&) {
-    std::lock_guard<std::mutex> lock(mu);
-    arrivals.push_back(std::chrono::steady_clock::now());
-    if (arrivals.size() == 1) {
-      HttpReply busy = json_reply(R"({"error":{"message":"slow down"}})", 429);
-      busy.headers.emplace_back("retry-after-ms", "700");
-      return busy;
-    }
-    if (arrivals.size() == 2) return json_reply("oops", 500);
-    if (arrivals.size() == 3) {
+    const size_t n = arrivals.note();
+    if (n == 1) return rate_limited("retry-after-ms", "700");
+    if (n == 2) return json_reply("oops", 500);
+    if (n == 3) {
       HttpReply cut = json_reply(chat_answer("\"partial answer that is cut\""));
       cut.cut_after_bytes = 20;
       return cut;
@@ -45,8 +58,8 @@ TEST_CASE("transient failures are retried within the step after the wait the ser
   INFO(text(done.error));
   REQUIRE(done.status == RunStatus::kCompleted);
   CHECK(done.output.find("text")->as_string() == "finally");
-  REQUIRE(arrivals.size() == 4);
-  CHECK(arrivals[1] - arrivals[0] >= std::chrono::milliseconds(700));
+  REQUIRE(arrivals.at.size() == 4);
+  CHECK(arrivals.at[1] - arrivals.at[0] >= std::chrono::milliseconds(700));
   const Json* completed = terminal_payload(f, "run-retry", "model_completed");
   CHECK(completed->find("call")->find("attempts")->as_integer() == 4);
   // One step in the ledger, whatever the attempts.
@@ -73,25 +86,16 @@ TEST_CASE("transient failures are retried within the step after the wait the ser
 }
 
 TEST_CASE("a Retry-After in seconds is waited before the next attempt", "[http]") {
-  std::mutex mu;
-  std::vector<std::chrono::steady_clock::time_point> arrivals;
+  Arrivals arrivals;
   HttpTestServer server([&](const HttpRequest&) {
-    std::lock_guard<std::mutex> lock(mu);
-    arrivals.push_back(std::chrono::steady_clock::now());
-    if (arrivals.size() == 1) {
-      HttpReply busy = json_reply(R"({"error":{"message":"rate limited"}})", 429);
-      busy.headers.emplace_back("Retry-After", "1");
-      return busy;
-    }
+    if (arrivals.note() == 1) return rate_limited("Retry-After", "1");
     return json_reply(chat_answer("\"after the wait\""));
   });
   HostFixture f(with_endpoint(server, host::ApiMode::kChat));
-  host::RunOutcome done = f.run(f.script("ask.lua", kAsk), "run-retry-after");
-  INFO(text(done.error));
-  REQUIRE(done.status == RunStatus::kCompleted);
+  host::RunOutcome done = ask_completed(f, "run-retry-after");
   CHECK(done.output.find("text")->as_string() == "after the wait");
-  REQUIRE(arrivals.size() == 2);
-  CHECK(arrivals[1] - arrivals[0] >= std::chrono::seconds(1));
+  REQUIRE(arrivals.at.size() == 2);
+  CHECK(arrivals.at[1] - arrivals.at[0] >= std::chrono::seconds(1));
   CHECK(f.count("run-retry-after", "model_requested") == 1);
 }
 
@@ -177,10 +181,7 @@ TEST_CASE("a streamed answer arrives in pieces and is the same answer", "[http]"
     return reply;
   });
   HostFixture f(with_endpoint(server, host::ApiMode::kChat));
-  host::RunOutcome done =
-      f.run(f.script("ask.lua", kAsk), "run-stream", Json::object({{"stream", true}}));
-  INFO(text(done.error));
-  REQUIRE(done.status == RunStatus::kCompleted);
+  host::RunOutcome done = ask_completed(f, "run-stream", Json::object({{"stream", true}}));
   CHECK(text(done.output) == R"({"replayed":false,"text":"streamed","tokens":5})");
   // `stream` is how the answer travels, not part of the request: the same step asked without
   // it (new code, strict replay, no endpoint) replays without drift.
@@ -221,10 +222,7 @@ TEST_CASE("a streamed Responses answer arrives in pieces and is the same answer"
     return reply;
   });
   HostFixture f(with_endpoint(server, host::ApiMode::kResponses));
-  host::RunOutcome done =
-      f.run(f.script("ask.lua", kAsk), "run-rstream", Json::object({{"stream", true}}));
-  INFO(text(done.error));
-  REQUIRE(done.status == RunStatus::kCompleted);
+  host::RunOutcome done = ask_completed(f, "run-rstream", Json::object({{"stream", true}}));
   CHECK(text(done.output) == R"({"replayed":false,"text":"streamed","tokens":5})");
   const Json* completed = terminal_payload(f, "run-rstream", "model_completed");
   CHECK(completed->find("call")->find("response_id")->as_string() == "resp_s");

@@ -2,6 +2,8 @@
 // both API forms, an endpoint on the test server, the script that asks, a terminal's payload.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <string>
 #include <vector>
 
@@ -54,6 +56,15 @@ return function(run, input)
   return { text = r.output.text, tokens = r.usage.total_tokens, replayed = r.replayed }
 end
 )lua";
+
+// Runs kAsk as `run_id` with `input` on `f`, which must complete it.
+inline host::RunOutcome ask_completed(HostFixture& f, const std::string& run_id,
+                                      Json input = Json::object()) {
+  host::RunOutcome done = f.run(f.script("ask.lua", kAsk), run_id, std::move(input));
+  INFO(text(done.error));
+  REQUIRE(done.status == RunStatus::kCompleted);
+  return done;
+}
 
 inline const Json* terminal_payload(HostFixture& f, const std::string& run,
                                     const std::string& type) {

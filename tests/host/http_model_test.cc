@@ -93,9 +93,7 @@ TEST_CASE("a 405 from the Responses endpoint switches auto mode to Chat", "[http
     return json_reply(chat_answer("\"from chat\""));
   });
   HostFixture f(with_endpoint(server, host::ApiMode::kAuto));
-  host::RunOutcome done = f.run(f.script("ask.lua", kAsk), "run-405");
-  INFO(text(done.error));
-  REQUIRE(done.status == RunStatus::kCompleted);
+  host::RunOutcome done = ask_completed(f, "run-405");
   CHECK(done.output.find("text")->as_string() == "from chat");
   CHECK(server.request_count() == 2);
 }
