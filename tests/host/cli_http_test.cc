@@ -102,7 +102,7 @@ TEST_CASE("the CLI waits for a slow answer without spinning, and OPENAI_API_KEY 
   CHECK(server.requests()[0].header("authorization") == std::string("Bearer ") + kKey);
 }
 
-TEST_CASE("--stream asks the endpoint for a stream", "[http]") {
+TEST_CASE("the --stream flag asks the endpoint for a stream", "[http]") {
   HttpTestServer server([](const HttpRequest& request) {
     HttpReply reply;
     if (request.body.find("\"stream\":true") == std::string::npos) {
