@@ -12,6 +12,7 @@
 #include "artana/kernel/json_parse.h"
 #include "support/child_process.h"
 #include "support/cli_ledger.h"
+#include "support/http_test_server.h"
 #include "support/run_cli.h"
 #include "support/slow_tool_script.h"
 #include "support/temp_dir.h"
@@ -142,6 +143,50 @@ TEST_CASE("a live owner keeps its run through a call longer than its lease: no t
     ++requested;
   CHECK(requested == 1);
   CHECK(events.find("unknown_outcome") == std::string::npos);
+  CHECK(events.find("run_completed") != std::string::npos);
+}
+
+// A model step records nothing until answered: a worker executing the run meanwhile must not
+// make the call again (before the fix it did, and only its append was refused).
+TEST_CASE("a live owner's HTTP model call longer than its lease: workers make no second call",
+          "[cli][worker][lease][http]") {
+  HttpTestServer server([](const HttpRequest&) {
+    HttpReply reply;
+    reply.delay_ms = 6000;  // over two lease TTLs
+    reply.headers = {{"Content-Type", "application/json"}};
+    reply.body = R"({"id":"resp_1","status":"completed","output":[{"type":"message","content":[)"
+                 R"({"type":"output_text","text":"slow hello"}]}],)"
+                 R"("usage":{"input_tokens":3,"output_tokens":2,"total_tokens":5}})";
+    return reply;
+  });
+  Ledger ledger;
+  const std::string sample = std::string(ARTANA_SOURCE_DIR) + "/samples/real_model/real_model.lua";
+  const std::string data = (ledger.dir / "ledger").string();
+  ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "2500", "--json", "run", sample,
+                      "--run-id", "slow", "--model-endpoint", server.url("/v1")});
+  REQUIRE(server.wait_for_requests(1, 60000));  // the owner's call is in flight
+  int attempts = 0;
+  while (owner.running()) {
+    CliRun worker =
+        ledger("--lease-ttl-ms 2500 worker --once --model-endpoint " + server.url("/v1"));
+    INFO(worker.out << worker.err);
+    CHECK((worker.out.find("run slow") == std::string::npos ||
+           worker.out.find("run slow: completed") != std::string::npos));
+    CHECK(worker.err.find("lease taken over") == std::string::npos);
+    ++attempts;
+  }
+  const int status = owner.wait();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(attempts > 3);
+  CHECK(server.request_count() == 1);
+  const std::string events = ledger("ledger export slow").out;
+  size_t completed = 0;
+  for (size_t at = events.find("\"model_completed\""); at != std::string::npos;
+       at = events.find("\"model_completed\"", at + 1))
+    ++completed;
+  CHECK(completed == 1);
+  CHECK(events.find("slow hello") != std::string::npos);
   CHECK(events.find("run_completed") != std::string::npos);
 }
 

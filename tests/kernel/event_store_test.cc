@@ -201,6 +201,51 @@ TEST_CASE("bad appends are refused with errors naming the problem and write noth
   CHECK(report->ok);
 }
 
+TEST_CASE("an append of no events only takes the run's lease at its head", "[store][lease]") {
+  TempDir dir;
+  auto store = open_store(dir.str());
+  create_run(*store, "run-1");
+  auto empty = [](std::optional<uint64_t> head) {
+    AppendRequest request;
+    request.run_id = RunId("run-1");
+    request.expected_head_seq = head;
+    return request;
+  };
+  auto taken = store->append(empty(0));
+  INFO(taken.status().to_string());
+  REQUIRE(taken.ok());
+  CHECK(taken->events.empty());
+  CHECK(taken->lease_epoch == 1);
+  auto info = store->run_info(RunId("run-1"));
+  REQUIRE(info.ok());
+  CHECK(info->head_seq == 0);
+  CHECK(info->lease.epoch == 1);
+  CHECK_FALSE(info->lease.owner_id.empty());
+  // From a stale head: a conflict, as any append.
+  AppendRequest moved = empty(0);
+  moved.lease_epoch = 1;
+  moved.drafts.push_back({"note", Json::object()});
+  REQUIRE(store->append(std::move(moved)).ok());
+  CHECK(store->append(empty(0)).status().code() == StatusCode::kConflict);
+  // Anything more than taking the lease needs events.
+  AppendRequest held = empty(1);
+  held.lease_epoch = 1;
+  AppendRequest no_head = empty(std::nullopt);
+  AppendRequest status = empty(1);
+  status.new_status = RunStatus::kCompleted;
+  AppendRequest outside = empty(1);
+  outside.outside_owner = true;
+  for (AppendRequest* refused : {&held, &no_head, &status, &outside}) {
+    Status result = store->append(std::move(*refused)).status();
+    CHECK(result.code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(result.message(), Catch::Contains("has no events"));
+  }
+  auto after = store->run_info(RunId("run-1"));
+  REQUIRE(after.ok());
+  CHECK(after->head_seq == 1);
+  CHECK(after->status == RunStatus::kRunning);
+}
+
 TEST_CASE("an in-transaction check can veto an append and write its own index", "[store]") {
   TempDir dir;
   auto store = open_store(dir.str());

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "kernel/run_state.h"
+#include "support/child_process.h"
 #include "support/kernel_fixture.h"
 
 using namespace artana;
@@ -426,4 +427,41 @@ TEST_CASE("a recorded terminal parses its text once, text that is not an object 
     CHECK_THAT(status.message(),
                Catch::Contains("run 'r' seq 7") && Catch::Contains("artana ledger verify"));
   }
+}
+
+// A model step records nothing until it is answered, so an execution of a run it did not
+// create would make its call before any append told it another process holds the run: the
+// step machine takes the lease before every live call.
+TEST_CASE("a model step of a run another live process executes makes no call, lease_held",
+          "[kernel][steps][lease]") {
+  const bool pipelined = GENERATE(false, true);
+  INFO("pipelined commits: " << pipelined);
+  Host host;
+  host.kernel.reset();
+  host.store.reset();
+  ChildProcess child({ARTANA_KERNEL_CHILD, host.dir.str(), "asking", "model"});
+  const std::string line = child.read_line();
+  INFO(line);
+  REQUIRE(line == "in_model");
+  host.reopen();
+  KernelOptions options;
+  options.pipelined_commits = pipelined;
+  host.kernel = open_kernel(*host.store, options);
+  const size_t before = events_of(*host.store, "asking").size();
+
+  ScriptedModel port;
+  auto refused = run_model(*host.kernel, "acme", "asking", prompt_request("ask", "hello"), port);
+  CHECK(refused.status().code() == StatusCode::kLeaseHeld);
+  CHECK(refused.status().step_key() == "ask");
+  CHECK(port.calls == 0);
+  CHECK(events_of(*host.store, "asking").size() == before);
+
+  // Its owner gone, the next execution takes the run and makes the call, once.
+  child.kill_hard();
+  auto asked = run_model(*host.kernel, "acme", "asking", prompt_request("ask", "hello"), port);
+  INFO(asked.status().to_string());
+  REQUIRE(asked.ok());
+  CHECK(port.calls == 1);
+  host.kernel.reset();  // its pipelined commits land
+  CHECK(count_type(events_of(*host.store, "asking"), "model_completed") == 1);
 }

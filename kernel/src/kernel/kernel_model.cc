@@ -176,7 +176,7 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   entry.model = call.model;
   entry.output_schema = std::move(output_schema);
   entry.request_pii = std::move(request_pii);
-  PendingStep pending = open_live(active_run.state, std::move(entry));
+  ARTANA_ASSIGN_OR_RETURN(PendingStep pending, open_live(active_run.state, std::move(entry)));
   return ModelStep{std::nullopt, std::move(call), std::move(pending)};
 }
 

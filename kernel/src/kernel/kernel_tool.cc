@@ -150,7 +150,7 @@ Result<ToolStep> Kernel::begin_tool(const TenantId& caller, const RunId& run,
   entry.kind = StepKind::kTool;
   entry.identity = std::move(decision.identity);
   entry.registry = std::move(run_tools);
-  PendingStep pending = open_live(active_run.state, std::move(entry));
+  ARTANA_ASSIGN_OR_RETURN(PendingStep pending, open_live(active_run.state, std::move(entry)));
   return ToolStep{std::nullopt, std::move(call), std::move(pending)};
 }
 

@@ -260,7 +260,15 @@ Status Kernel::ended_during_call(const RunState& state, const std::string& step_
           step_key);
 }
 
-PendingStep Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) {
+Status Kernel::hold_lease(RunState& state) {
+  if (state.lease_epoch != 0) return Status();
+  return append(state, {}, std::nullopt, /*barrier=*/false).status();
+}
+
+Result<PendingStep> Kernel::open_live(std::shared_ptr<RunState> state, LiveEntry entry) {
+  if (Status held = hold_lease(*state); !held.ok()) {
+    return held.with_kind(held.error_kind(), entry.step_key);
+  }
   StepRecord& step = state->steps[entry.step_key];
   step.kind = entry.kind;
   step.in_flight = true;

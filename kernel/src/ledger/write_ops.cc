@@ -236,8 +236,16 @@ Status check_run_header(const RunHeader& header) {
 }
 
 Status check_append_request(const AppendRequest& request) {
-  if (request.drafts.empty()) {
-    return Status::invalid_argument("append to '{}' has no events", request.run_id.str());
+  // An append of no events only takes the run's lease at its head (Kernel::hold_lease: an
+  // execution about to make a live call it records only once answered).
+  const bool takes_lease_only = request.lease_epoch == 0 && !request.outside_owner &&
+                                !request.create && request.expected_head_seq &&
+                                !request.new_status && !request.release_lease;
+  if (request.drafts.empty() && !takes_lease_only) {
+    return Status::invalid_argument(
+        "append to '{}' has no events (an append of none may only take the run's lease: no "
+        "epoch held, an expected head, no status)",
+        request.run_id.str());
   }
   if (!request.create) return Status();
   ARTANA_RETURN_IF_ERROR(check_run_header(*request.create));

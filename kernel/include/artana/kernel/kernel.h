@@ -322,8 +322,15 @@ class Kernel {
   // Live steps: what the call returned, before it is recorded.
   void rewrite_result(RunState& state, const std::string& step_key, StepKind kind,
                       StepResult& result);
-  // Marks the step in flight and issues the handle that owns it. REQUIRES: state.mu held.
-  PendingStep open_live(std::shared_ptr<RunState> state, LiveEntry entry);
+  // Marks the step in flight and issues the handle that owns it, once the execution holds
+  // the run's lease (hold_lease): no call is made for a run another process executes.
+  // REQUIRES: state.mu held.
+  Result<PendingStep> open_live(std::shared_ptr<RunState> state, LiveEntry entry);
+  // Takes the run's lease at its head if this execution holds none yet (an append of no
+  // events): kLeaseHeld while another live process owns the run. An execution of a run this
+  // process did not create holds it only from its first append, and a model step appends
+  // only once answered. Pipelined like any append: the host starts the call once it lands.
+  Status hold_lease(RunState& state);
   // Takes a live step of `kind` back from its handle (finish_*); invalid_argument when the
   // handle holds no pending step of that kind (it then still abandons what it holds).
   Result<std::unique_ptr<LiveEntry>> take_live(PendingStep& step, StepKind kind);
