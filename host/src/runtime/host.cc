@@ -185,23 +185,21 @@ Status Host::unload(const kernel::RunId& run) {
     return kernel_.unload(tenant, run);
   }
   // Its old executions go (moved out first: one going may hand a held one back to draining_).
-  std::vector<std::unique_ptr<ScriptRun>> gone;
-  for (auto it = draining_.begin(); it != draining_.end();) {
-    if ((*it)->run_id() == run) {
-      gone.push_back(std::move(*it));
-      it = draining_.erase(it);
-    } else {
-      ++it;
+  using Execution = std::unique_ptr<ScriptRun>;
+  std::vector<Execution> gone;
+  auto take_old = [&](auto& container, auto execution_of) {
+    for (auto it = container.begin(); it != container.end();) {
+      Execution& old = execution_of(*it);
+      if (old->run_id() != run) {
+        ++it;
+        continue;
+      }
+      gone.push_back(std::move(old));
+      it = container.erase(it);
     }
-  }
-  for (auto it = held_drains_.begin(); it != held_drains_.end();) {
-    if (it->second->run_id() == run) {
-      gone.push_back(std::move(it->second));
-      it = held_drains_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  };
+  take_old(draining_, [](Execution& old) -> Execution& { return old; });
+  take_old(held_drains_, [](auto& held) -> Execution& { return held.second; });
   gone.clear();
   auto it = runs_.find(run.str());
   if (it == runs_.end()) return Status::not_found("run '{}' is not loaded here", run.str());
