@@ -100,3 +100,63 @@ TEST_CASE("the event callback hears status changes, steps, prints, drift and for
   CHECK(artana_event_kind(nullptr) == 0);
   artana_host_destroy(host);
 }
+
+namespace {
+
+int64_t g_game_us = 1'000'000'000'000;
+int64_t game_clock(void*) { return g_game_us; }
+
+// Where the first event holding every one of `parts` is, or -1.
+int find(const std::vector<std::string>& events, std::initializer_list<std::string> parts,
+         int from = 0) {
+  for (int i = from; i < static_cast<int>(events.size()); ++i) {
+    bool all = true;
+    for (const std::string& part : parts) all = all && events[i].find(part) != std::string::npos;
+    if (all) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+// The status is the kernel's: told when an append changed it, so a sleep that ends at once
+// is heard as steps only, and the wake of a long one as the run running again.
+TEST_CASE("the event callback hears a run's status when it changes and every step kind's events",
+          "[capi][events]") {
+  TempDir dir;
+  artana_host* host = open_host(dir);
+  REQUIRE(artana_host_set_clock(host, game_clock, nullptr) == ARTANA_OK);
+  Heard h{host};
+  REQUIRE(artana_host_set_event_callback(host, ARTANA_EVENT_ALL, heard, &h) == ARTANA_OK);
+  artana_script* script = load(host, "naps", R"(
+    return function(run)
+      run:sleep(0)
+      run:summary("note", { n = 1 })
+      run:sleep(5)
+      return "done"
+    end)");
+  artana_run* run = nullptr;
+  REQUIRE(artana_run_start(host, script, nullptr, R"({"run_id":"nap-1"})", &run) == ARTANA_OK);
+  for (int i = 0; i < 20; ++i) REQUIRE(artana_host_tick(host, 1000, nullptr) == ARTANA_OK);
+  REQUIRE(status_of(run) == "sleeping");
+  const int started = find(h.events, {R"("status":"running")", R"("type":"run_started")"});
+  const int nap = find(h.events, {"2 ", R"("step_key":"sleep:1","type":"sleep_started")"});
+  const int woke = find(h.events, {"2 ", R"("step_key":"sleep:1","type":"sleep_completed")"});
+  const int summary = find(h.events, {"2 ", R"("type":"run_summary")"});
+  const int asleep = find(h.events, {"1 ", R"("status":"sleeping","type":"sleep_started")"});
+  INFO(h.events.size());
+  CHECK(started == 0);
+  CHECK((nap > started && woke > nap && summary > woke && asleep > summary));
+  // The zero-second sleep changed no status: neither of its events is heard as one.
+  CHECK(find(h.events, {"1 ", R"("seq":)", R"("type":"sleep_completed")"}) == -1);
+  h.events.clear();
+  g_game_us += 5'000'000;
+  REQUIRE(artana_host_run_until_idle(host, 10'000) == ARTANA_OK);
+  REQUIRE(status_of(run) == "completed");
+  const int awake = find(h.events, {"1 ", R"("status":"running","type":"sleep_completed")"});
+  const int done = find(h.events, {"1 ", R"("status":"completed","type":"run_completed")"});
+  CHECK(awake >= 0);
+  CHECK(done > awake);
+  artana_run_release(run);
+  artana_host_destroy(host);
+}

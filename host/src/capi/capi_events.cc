@@ -4,6 +4,7 @@
 
 #include "artana/kernel/canonical_json.h"
 #include "artana/kernel/kernel_types.h"
+#include "artana/kernel/step_kind.h"
 #include "capi_internal.h"
 
 using artana::kernel::Json;
@@ -11,25 +12,13 @@ using namespace artana::capi;
 
 namespace {
 
-struct StatusOf {
-  std::string_view type;
-  std::string_view status;
-};
-// The events that change a run's status, and the status they leave it in.
-constexpr StatusOf kStatusEvents[] = {
-    {"run_started", "running"},        {"run_resumed", "running"}, {"pause_resumed", "running"},
-    {"run_completed", "completed"},    {"run_failed", "failed"},   {"run_cancelled", "cancelled"},
-    {"run_halted", "needs_attention"}, {"run_paused", "paused"},   {"sleep_started", "sleeping"},
-};
-
-// A step's events (the step kinds' openers and terminals, and a step's other records).
+// A step's events: each step kind's opener and terminals (the kernel's table, so a new step
+// kind is heard without a change here), and the records a step may add (a reconciled
+// outcome, a refusal).
 bool is_step_event(std::string_view type) {
-  for (std::string_view step :
-       {"model_requested", "model_completed", "model_failed", "tool_requested", "tool_completed",
-        "tool_reconciled", "step_denied", "time_read", "random_read", "step_completed",
-        "version_marker", "artifact_read", "memory_read", "lookup_read", "sleep_completed",
-        "child_started", "child_completed"}) {
-    if (type == step) return true;
+  if (type == "tool_reconciled" || type == "step_denied") return true;
+  for (const artana::kernel::StepKindRow& row : artana::kernel::kStepKinds) {
+    if (type == row.opened || type == row.ended[0] || type == row.ended[1]) return !type.empty();
   }
   return false;
 }
@@ -54,15 +43,15 @@ void copy_field(Json& to, const Json& from, const char* field) {
 
 namespace artana::capi {
 
-void observe_event(artana_host& host, const kernel::Event& event) {
+void observe_event(artana_host& host, const kernel::Event& event,
+                   std::optional<kernel::RunStatus> status) {
   if (host.event_fn == nullptr || host.event_mask == 0) return;
-  for (const StatusOf& s : kStatusEvents) {
-    if (event.type != s.type) continue;
-    if ((host.event_mask & ARTANA_EVENT_STATUS) == 0) break;
+  // Told by the kernel with the append that changed it: a sleep that ends at once, or a
+  // pause of a run that is not running, changes nothing and is heard as a step only.
+  if (status && (host.event_mask & ARTANA_EVENT_STATUS) != 0) {
     Json out = base("status", event);
-    out.set("status", std::string(s.status));
+    out.set("status", std::string(kernel::run_status_name(*status)));
     queue(host, ARTANA_EVENT_STATUS, out);
-    break;
   }
   if (event.type == "replayed_with_drift") {
     const bool fork = event.payload.find("fork_run_id") != nullptr;

@@ -127,8 +127,9 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
     made->store = std::move(*store);
     artana::kernel::KernelOptions kernel_options = artana::host::policy_kernel_options(o.enforced);
     artana_host* raw = made.get();  // owns the kernel: outlives every call of these
-    kernel_options.on_event = [raw](const artana::kernel::Event& event) {
-      observe_event(*raw, event);
+    kernel_options.on_event = [raw](const artana::kernel::Event& event,
+                                    std::optional<artana::kernel::RunStatus> status) {
+      observe_event(*raw, event, status);
     };
     auto kernel = artana::kernel::Kernel::open(*made->store, std::move(kernel_options));
     if (!kernel.ok()) return fail(kFunction, kernel.status());

@@ -80,7 +80,8 @@ namespace artana::capi {
 
 // ---- events (capi_events.cc) ----
 // What the kernel committed, queued for the callback when its kind is asked for.
-void observe_event(artana_host& host, const kernel::Event& event);
+void observe_event(artana_host& host, const kernel::Event& event,
+                   std::optional<kernel::RunStatus> status);
 // A script's print line: queued when ARTANA_EVENT_LOG is asked for, else logged.
 void observe_print(artana_host& host, const kernel::RunId& run, std::string_view line);
 // Hands the queued events to the callback (the ticking thread, at the end of a tick).

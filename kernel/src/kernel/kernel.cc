@@ -291,6 +291,8 @@ AppendRequest Kernel::request_for(const RunState& state, std::vector<EventDraft>
 
 Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
   const std::optional<RunStatus> new_status = request.new_status;
+  const bool creates = request.create.has_value();
+  const RunStatus status_before = state.status;
   ARTANA_ASSIGN_OR_RETURN(AppendResult result, pipelined_ && !request.outside_owner
                                                    ? send_pipelined(state, std::move(request))
                                                    : send(state.run_id, std::move(request)));
@@ -300,8 +302,14 @@ Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
     ARTANA_RETURN_IF_ERROR(state.apply(result.events[i], indexed));
   }
   if (new_status) state.status = *new_status;
-  if (on_event_) {
-    for (const Event& event : result.events) on_event_(event);
+  if (on_event_ && !result.events.empty()) {
+    // The status the append left the run in, told with the event that made it: a new run's
+    // first event, else the append's last.
+    std::optional<RunStatus> changed;
+    if (creates || state.status != status_before) changed = state.status;
+    const size_t told_at = creates ? 0 : result.events.size() - 1;
+    for (size_t i = 0; i < result.events.size(); ++i)
+      on_event_(result.events[i], i == told_at ? changed : std::nullopt);
   }
   return result;
 }

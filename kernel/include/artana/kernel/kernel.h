@@ -412,10 +412,10 @@ class Kernel {
   EventStore& store_;
   ToolRegistry tools_;
   PolicyMode mode_ = PolicyMode::kPermissive;
-  std::vector<std::shared_ptr<Middleware>> middleware_;  // in the fixed order
-  std::function<void(const Event&)> on_event_;           // KernelOptions::on_event
-  bool values_rewritten_ = false;                        // some middleware rewrites_values()
-  bool pipelined_ = false;                               // KernelOptions::pipelined_commits
+  std::vector<std::shared_ptr<Middleware>> middleware_;                   // in the fixed order
+  std::function<void(const Event&, std::optional<RunStatus>)> on_event_;  // KernelOptions
+  bool values_rewritten_ = false;         // some middleware rewrites_values()
+  bool pipelined_ = false;                // KernelOptions::pipelined_commits
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::unique_ptr<Held> held_;            // the runs loaded and the live steps (step_machine.h)
 };

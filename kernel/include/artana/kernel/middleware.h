@@ -171,9 +171,11 @@ struct KernelOptions {
   PolicyMode mode = PolicyMode::kPermissive;
   std::vector<std::shared_ptr<Middleware>> middleware;
   // Told each event the kernel committed for a run (steps, drift, halts, ends), in seq order,
-  // on the thread that committed it, after the commit. Must not call the kernel: an embedding
-  // app's event callback queues what it hears here and hands it over later.
-  std::function<void(const Event&)> on_event;
+  // on the thread that committed it, after the commit, with the run's status when that
+  // append changed it (on a new run's first event, else on the append's last; nullopt on
+  // the others). Must not call the kernel: an embedding app's event callback queues what it
+  // hears here and hands it over later.
+  std::function<void(const Event&, std::optional<RunStatus> status)> on_event;
   // Appends of runs this kernel executes return before they are committed: the store's
   // commit thread commits them in order (EventStore::append_pipelined) and the run's
   // CommitMark (Kernel::commit_mark) says when they have landed. The caller's thread then
