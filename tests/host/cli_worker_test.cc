@@ -105,6 +105,39 @@ TEST_CASE("global options may follow the verb", "[cli]") {
   CHECK(run_cli_env({}, "status g1 --data " + data).exit_code == 0);
 }
 
+// Workers (`worker --once` with `worker_flags`) try to take `run` over for as long as its
+// owner runs; nothing may execute there. Then the owner must have exited 0 and the workers
+// tried more than three times. Returns the run's exported events.
+std::string workers_while_owner_runs(Ledger& ledger, ChildProcess& owner, const std::string& run,
+                                     const std::string& worker_flags = "") {
+  int attempts = 0;
+  while (owner.running()) {
+    CliRun worker = ledger("--lease-ttl-ms 2500 worker --once" + worker_flags);
+    INFO(worker.out << worker.err);
+    // A worker that listed the run just before the owner completed it replays the completed
+    // run (nothing live, nothing appended) and reports it completed.
+    CHECK((worker.out.find("run " + run) == std::string::npos ||
+           worker.out.find("run " + run + ": completed") != std::string::npos));
+    CHECK(worker.err.find("lease taken over") == std::string::npos);
+    ++attempts;
+  }
+  const int status = owner.wait();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(attempts > 3);
+  const std::string events = ledger("ledger export " + run).out;
+  CHECK(events.find("run_completed") != std::string::npos);
+  return events;
+}
+
+size_t count_of(const std::string& events, const std::string& type) {
+  size_t n = 0;
+  const std::string quoted = "\"" + type + "\"";
+  for (size_t at = events.find(quoted); at != std::string::npos; at = events.find(quoted, at + 1))
+    ++n;
+  return n;
+}
+
 TEST_CASE("a live owner keeps its run through a call longer than its lease: no takeover, one call",
           "[cli][worker][lease]") {
   Ledger ledger;
@@ -121,29 +154,9 @@ TEST_CASE("a live owner keeps its run through a call longer than its lease: no t
     REQUIRE(owner.running());
   }
   // Workers try to take the run over for as long as the call runs.
-  int attempts = 0;
-  while (owner.running()) {
-    CliRun worker = ledger("--lease-ttl-ms 2500 worker --once");
-    INFO(worker.out << worker.err);
-    // Nothing executed there. A worker that listed the run just before the owner completed it
-    // replays the completed run (nothing live, nothing appended) and reports it completed.
-    CHECK((worker.out.find("run long") == std::string::npos ||
-           worker.out.find("run long: completed") != std::string::npos));
-    CHECK(worker.err.find("lease taken over") == std::string::npos);
-    ++attempts;
-  }
-  const int status = owner.wait();
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(attempts > 3);
-  const std::string events = ledger("ledger export long").out;
-  size_t requested = 0;
-  for (size_t at = events.find("\"tool_requested\""); at != std::string::npos;
-       at = events.find("\"tool_requested\"", at + 1))
-    ++requested;
-  CHECK(requested == 1);
+  const std::string events = workers_while_owner_runs(ledger, owner, "long");
+  CHECK(count_of(events, "tool_requested") == 1);
   CHECK(events.find("unknown_outcome") == std::string::npos);
-  CHECK(events.find("run_completed") != std::string::npos);
 }
 
 // A model step records nothing until answered: a worker executing the run meanwhile must not
@@ -165,29 +178,11 @@ TEST_CASE("a live owner's HTTP model call longer than its lease: workers make no
   ChildProcess owner({ARTANA_CLI, "--data", data, "--lease-ttl-ms", "2500", "--json", "run", sample,
                       "--run-id", "slow", "--model-endpoint", server.url("/v1")});
   REQUIRE(server.wait_for_requests(1, 60000));  // the owner's call is in flight
-  int attempts = 0;
-  while (owner.running()) {
-    CliRun worker =
-        ledger("--lease-ttl-ms 2500 worker --once --model-endpoint " + server.url("/v1"));
-    INFO(worker.out << worker.err);
-    CHECK((worker.out.find("run slow") == std::string::npos ||
-           worker.out.find("run slow: completed") != std::string::npos));
-    CHECK(worker.err.find("lease taken over") == std::string::npos);
-    ++attempts;
-  }
-  const int status = owner.wait();
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(attempts > 3);
+  const std::string events =
+      workers_while_owner_runs(ledger, owner, "slow", " --model-endpoint " + server.url("/v1"));
   CHECK(server.request_count() == 1);
-  const std::string events = ledger("ledger export slow").out;
-  size_t completed = 0;
-  for (size_t at = events.find("\"model_completed\""); at != std::string::npos;
-       at = events.find("\"model_completed\"", at + 1))
-    ++completed;
-  CHECK(completed == 1);
+  CHECK(count_of(events, "model_completed") == 1);
   CHECK(events.find("slow hello") != std::string::npos);
-  CHECK(events.find("run_completed") != std::string::npos);
 }
 
 }  // namespace
