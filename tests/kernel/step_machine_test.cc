@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include "kernel/run_state.h"
-#include "support/child_process.h"
 #include "support/kernel_fixture.h"
 
 using namespace artana;
@@ -294,26 +293,6 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("an append decided from a stale view of the run is refused, never appended",
-          "[kernel][steps][conflict]") {
-  Host host;
-  REQUIRE(host.kernel->start_run(start_request("r1")).ok());
-  // A second kernel on the same ledger (another process's view) loads the run.
-  auto other_kernel = open_kernel(*host.store);
-  Kernel& other = *other_kernel;
-  REQUIRE(other.status(kAcme, RunId("r1")).ok());
-  // The first moves the run on.
-  ScriptedModel port;
-  REQUIRE(run_model(*host.kernel, "acme", "r1", prompt_request("a", "x"), port).ok());
-  const size_t before = events_of(*host.store, "r1").size();
-  // The stale view decides from what it saw: refused as a conflict, nothing written.
-  auto stale = other.value_step(kAcme, RunId("r1"), "time:1", ValueKind::kTime,
-                                []() -> Result<Json> { return Json(1); });
-  CHECK(stale.status().code() == StatusCode::kConflict);
-  CHECK(visible_kind(stale.status()) == ErrorKind::kLeaseHeld);
-  CHECK(events_of(*host.store, "r1").size() == before);
-}
-
 // Looking at an ended run leaves no trace: a side effect cut off by a cancel stays as it was
 // recorded (requested, never completed) instead of gaining an unknown_outcome after the run's
 // end each time a process loads the run.
@@ -427,41 +406,4 @@ TEST_CASE("a recorded terminal parses its text once, text that is not an object 
     CHECK_THAT(status.message(),
                Catch::Contains("run 'r' seq 7") && Catch::Contains("artana ledger verify"));
   }
-}
-
-// A model step records nothing until it is answered, so an execution of a run it did not
-// create would make its call before any append told it another process holds the run: the
-// step machine takes the lease before every live call.
-TEST_CASE("a model step of a run another live process executes makes no call, lease_held",
-          "[kernel][steps][lease]") {
-  const bool pipelined = GENERATE(false, true);
-  INFO("pipelined commits: " << pipelined);
-  Host host;
-  host.kernel.reset();
-  host.store.reset();
-  ChildProcess child({ARTANA_KERNEL_CHILD, host.dir.str(), "asking", "model"});
-  const std::string line = child.read_line();
-  INFO(line);
-  REQUIRE(line == "in_model");
-  host.reopen();
-  KernelOptions options;
-  options.pipelined_commits = pipelined;
-  host.kernel = open_kernel(*host.store, options);
-  const size_t before = events_of(*host.store, "asking").size();
-
-  ScriptedModel port;
-  auto refused = run_model(*host.kernel, "acme", "asking", prompt_request("ask", "hello"), port);
-  CHECK(refused.status().code() == StatusCode::kLeaseHeld);
-  CHECK(refused.status().step_key() == "ask");
-  CHECK(port.calls == 0);
-  CHECK(events_of(*host.store, "asking").size() == before);
-
-  // Its owner gone, the next execution takes the run and makes the call, once.
-  child.kill_hard();
-  auto asked = run_model(*host.kernel, "acme", "asking", prompt_request("ask", "hello"), port);
-  INFO(asked.status().to_string());
-  REQUIRE(asked.ok());
-  CHECK(port.calls == 1);
-  host.kernel.reset();  // its pipelined commits land
-  CHECK(count_type(events_of(*host.store, "asking"), "model_completed") == 1);
 }
