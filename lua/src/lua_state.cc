@@ -10,9 +10,9 @@
 #include "artana/lua/lua_error.h"
 #include "artana/lua/lua_json.h"
 #include "chunk_load.h"
+#include "kill_reasons.h"
 #include "lua_log.h"
 #include "sandbox_raise.h"
-#include "small_blocks.h"
 #include "thread_tags.h"
 
 static_assert(artana::lua::kNoRef == LUA_NOREF);
@@ -20,10 +20,9 @@ static_assert(artana::lua::kNoRef == LUA_NOREF);
 namespace artana::lua {
 namespace {
 
-constexpr const char kInstructionLimit[] = "instruction limit";
-constexpr const char kMemoryLimit[] = "memory limit";
-constexpr const char kInterrupted[] = "interrupted";
-constexpr const char kKilled[] = "killed";
+using detail::kInterrupted;
+using detail::kKilled;
+using detail::kMemoryLimit;
 
 using detail::is_host_thread;
 using detail::reaches_host;
@@ -49,9 +48,12 @@ int init_state(lua_State* L) {  // runs under lua_pcall: raising here is a statu
   return 0;
 }
 
-// Anchors a new thread in the registry (thread -> true) so the GC keeps it.
+// Anchors a new thread in the registry (thread -> true) so the GC keeps it. The thread is
+// the current execution's; the registry's growth is the state's own (shared by every
+// execution, it would pin the first to grow it). The caller restores the current execution.
 int make_thread(lua_State* L) {
   lua_State* co = lua_newthread(L);
+  LuaState::from(L)->make_own_current();
   lua_pushvalue(L, -1);
   lua_pushboolean(L, 1);
   lua_rawset(L, LUA_REGISTRYINDEX);
@@ -108,7 +110,13 @@ Status status_for(ErrorKind kind, std::string message) {
 
 Result<std::unique_ptr<LuaState>> LuaState::create(const LuaLimits& limits,
                                                    const SandboxOptions& options) {
-  std::unique_ptr<LuaState> self(new LuaState(limits));
+  std::unique_ptr<LuaState> self;
+  try {
+    self.reset(new LuaState(limits));
+  } catch (const std::bad_alloc&) {
+    return Status::failed_precondition("no memory for a Lua state")
+        .with_kind(ErrorKind::kLimitExceeded);
+  }
   self->L_ = lua_newstate(&LuaState::alloc, self.get());
   if (self->L_ == nullptr)
     return Status::failed_precondition("lua_newstate failed: memory limit {} bytes too small",
@@ -141,11 +149,19 @@ int LuaState::hook_count() const {
       std::min<uint32_t>(std::max<uint32_t>(limits_.slice_instructions, 1), kHookEvery));
 }
 
-LuaState::LuaState(const LuaLimits& limits)
-    : limits_(limits), blocks_(std::make_unique<detail::SmallBlocks>()) {}
+LuaState::LuaState(const LuaLimits& limits) : limits_(limits) {
+  own_ = open_execution(limits);
+  if (own_ == nullptr) throw std::bad_alloc();
+  current_ = own_;
+}
 
 LuaState::~LuaState() {
-  if (L_ != nullptr) lua_close(L_);
+  if (L_ != nullptr) lua_close(L_);  // frees every block, crediting its execution
+  while (first_ != nullptr) {
+    Execution* next = first_->next_;
+    delete first_;
+    first_ = next;
+  }
 }
 
 LuaState* LuaState::from(lua_State* L) {
@@ -154,64 +170,19 @@ LuaState* LuaState::from(lua_State* L) {
   return static_cast<LuaState*>(ud);
 }
 
-void* LuaState::alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
-  auto* self = static_cast<LuaState*>(ud);
-  const size_t old = ptr != nullptr ? osize : 0;  // with ptr == NULL, osize is a type tag
-  if (nsize == 0) {
-    self->blocks_->resize(ptr, old, 0);
-    self->memory_used_ -= old;
-    return nullptr;
-  }
-  if (nsize > old && self->killed()) return nullptr;  // a killed state grows no more
-  if (nsize > old && self->memory_used_ - old + nsize > self->limits_.max_memory_bytes) {
-    self->out_of_memory_ = true;  // Lua raises LUA_ERRMEM; the kill makes pcall rethrow it
-    self->mark_killed(kMemoryLimit);
-    return nullptr;
-  }
-  void* p = self->blocks_->resize(ptr, old, nsize);
-  if (p == nullptr) {
-    if (nsize <= old) return ptr;  // shrinking must never fail: keep the bigger block
-    self->out_of_memory_ = true;
-    self->mark_killed(kMemoryLimit);
-    return nullptr;
-  }
-  self->memory_used_ = self->memory_used_ - old + nsize;
-  // Bytes handed out are C work the hook does not count (`..` of long strings, string.rep):
-  // charged, so a loop of cheap instructions that each copy megabytes ends at the limit.
-  // Once killed, every growth above fails, so the C function doing it stops at once.
-  if (nsize > old) self->charge((nsize - old) / kBytesPerInstruction);
-  return p;
-}
-
-void LuaState::kill_for_memory() {
-  out_of_memory_ = true;
-  mark_killed(kMemoryLimit);
-}
-
-void LuaState::mark_killed(const char* reason) {
-  if (kill_reason_ == nullptr) kill_reason_ = reason;
-}
-
-bool LuaState::charge(uint64_t n) {
-  instructions_ += n;
-  if (instructions_ > limits_.max_instructions) mark_killed(kInstructionLimit);
-  return !killed();
-}
-
-bool LuaState::interrupted() const { return kill_reason_ == kInterrupted; }
-
 void LuaState::hook(lua_State* L, lua_Debug* ar) {
   if (ar->event != LUA_HOOKCOUNT) return;
   LuaState* self = from(L);
   if (self == nullptr) return;
-  self->charge(static_cast<uint64_t>(lua_gethookcount(L)));
-  if (self->kill_requested_.load(std::memory_order_relaxed)) self->mark_killed(kKilled);
+  Execution* run = self->current_;  // whose code this is
+  run->charge(static_cast<uint64_t>(lua_gethookcount(L)));
+  if (run->kill_requested()) run->mark_killed(kKilled);
   if (self->limits_.interrupt != nullptr &&
       self->limits_.interrupt->load(std::memory_order_relaxed)) {
-    self->mark_killed(kInterrupted);
+    run->mark_killed(kInterrupted);
   }
-  if (self->out_of_memory_) self->mark_killed(kMemoryLimit);
-  if (self->killed()) {
+  if (run->out_of_memory_) run->mark_killed(kMemoryLimit);
+  if (run->killed()) {
     if (is_host_thread(L, self) && lua_isyieldable(L)) {
       lua_yield(L, 0);  // from a hook this returns (no longjmp); the host never resumes
       return;
@@ -220,7 +191,7 @@ void LuaState::hook(lua_State* L, lua_Debug* ar) {
     // does reach (a __close handler, a message handler) is stopped again at once.
     lua_sethook(L, &LuaState::hook, LUA_MASKCOUNT, 1);
     // This frame and luaD_hook's hold no C++ objects.
-    detail::raise_limit(L, self->kill_reason_);
+    detail::raise_limit(L, run->kill_reason());
     return;
   }
   // A slice yield from a script coroutine reaches the host only when every resume between
@@ -228,13 +199,13 @@ void LuaState::hook(lua_State* L, lua_Debug* ar) {
   // So is one where Lua cannot yield (a message handler, a __close handler, a metamethod
   // called from C): lua_yield would raise there, and an error raised from a hook leaves
   // hooks off for the message handler it reaches (ldo.c restores them only at the pcall).
-  self->slice_used_ += static_cast<uint64_t>(lua_gethookcount(L));
-  if (self->slice_used_ < self->limits_.slice_instructions &&
-      std::chrono::steady_clock::now() < self->slice_deadline_) {
+  run->slice_used_ += static_cast<uint64_t>(lua_gethookcount(L));
+  if (run->slice_used_ < self->limits_.slice_instructions &&
+      std::chrono::steady_clock::now() < run->slice_deadline_) {
     return;  // the slice goes on
   }
   if (lua_isyieldable(L) && reaches_host(L, self)) {
-    self->yielded_for_slice_ = true;
+    run->yielded_for_slice_ = true;
     lua_yield(L, 0);
   }
 }
@@ -248,7 +219,8 @@ static int unanchor_thread(lua_State* L) {
 }
 
 bool LuaState::recycle() {
-  if (killed() || kill_requested_.load(std::memory_order_relaxed)) return false;
+  Execution* run = current_;
+  if (run->killed() || run->kill_requested()) return false;
   lua_settop(L_, 0);
   // The host threads are the registry's thread keys (make_thread). Assigning nil to a field
   // during lua_next is allowed, and neither allocates nor raises.
@@ -261,13 +233,8 @@ bool LuaState::recycle() {
     lua_pushnil(L_);
     lua_rawset(L_, LUA_REGISTRYINDEX);
   }
-  if (memory_used_ > limits_.max_memory_bytes / 4) lua_gc(L_, LUA_GCCOLLECT);
-  instructions_ = 0;
-  slice_yields_ = 0;
-  yielded_for_slice_ = false;
-  slice_used_ = 0;
-  slice_deadline_ = std::chrono::steady_clock::time_point::max();
-  raised_kinds_ = 0;
+  if (run->memory_used() > run->limits().max_memory_bytes / 4) lua_gc(L_, LUA_GCCOLLECT);
+  run->reset_counters();
   return true;
 }
 
@@ -280,8 +247,11 @@ void LuaState::release_thread(lua_State* co) {
 }
 
 lua_State* LuaState::new_thread() {
+  Execution* const run = current_;
   lua_pushcfunction(L_, make_thread);
-  if (lua_pcall(L_, 0, 1, 0) != LUA_OK) {
+  const int status = lua_pcall(L_, 0, 1, 0);
+  current_ = run;
+  if (status != LUA_OK) {
     lua_pop(L_, 1);  // the memory error
     return nullptr;
   }
@@ -294,7 +264,7 @@ lua_State* LuaState::new_thread() {
 
 Status LuaState::run_chunk(std::string_view source, std::string_view chunkname,
                            kernel::Json* result) {
-  if (killed()) return status_for(ErrorKind::kLimitExceeded, kill_reason_);
+  if (killed()) return status_for(ErrorKind::kLimitExceeded, kill_reason());
   lua_State* co = new_thread();
   if (co == nullptr) return status_for(ErrorKind::kLimitExceeded, kMemoryLimit);
   // Every Lua call below is protected (lua_pcall, lua_resume): no longjmp leaves this frame.
@@ -311,8 +281,8 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname,
       clear_slice_flag();
       int nres = 0;
       status = lua_resume(co, L_, 0, &nres);
-      if (status == LUA_YIELD && !killed() && yielded_for_slice_) {
-        ++slice_yields_;
+      if (status == LUA_YIELD && !killed() && yielded_for_slice()) {
+        ++current_->slice_yields_;
         continue;
       }
       if (status == LUA_OK && result != nullptr && nres > 0) {
@@ -333,7 +303,7 @@ Status LuaState::run_chunk(std::string_view source, std::string_view chunkname,
   if (killed()) {
     lua_settop(L_, 0);
     return status_for(ErrorKind::kLimitExceeded,
-                      std::string(kill_reason_) + " exceeded in " + std::string(chunkname));
+                      std::string(kill_reason()) + " exceeded in " + std::string(chunkname));
   }
   if (status == LUA_OK) return conversion;
   lua_pushcfunction(L_, describe_error);

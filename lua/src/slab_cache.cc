@@ -30,7 +30,8 @@ void* take_slab() {
       return slab;
     }
   }
-  return std::malloc(kSlabBytes);
+  // Aligned to its size: a block's slab, and so its owner, is its address masked.
+  return std::aligned_alloc(kSlabBytes, kSlabBytes);
 }
 
 void give_slab(void* slab) {

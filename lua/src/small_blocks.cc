@@ -1,41 +1,73 @@
 #include "small_blocks.h"
 
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 #include "slab_cache.h"
 
 namespace artana::lua::detail {
+namespace {
+
+// The first kHeaderBytes of every slab: whose it is and how many of its blocks are in use.
+struct SlabHeader {
+  SmallBlocks* blocks;
+  uint32_t in_use;
+};
+constexpr size_t kHeaderBytes = 16;  // blocks stay 16-byte aligned
+static_assert(sizeof(SlabHeader) <= kHeaderBytes);
+
+SlabHeader* header_of(void* block) {
+  return reinterpret_cast<SlabHeader*>(reinterpret_cast<uintptr_t>(block) & ~(kSlabBytes - 1));
+}
+
+}  // namespace
 
 SmallBlocks::~SmallBlocks() {
   for (void* slab : slabs_) give_slab(slab);
-  for (void* block : foreign_) std::free(block);
 }
 
-void* SmallBlocks::take(size_t n) {
-  const size_t c = class_of(n);
-  const size_t bytes = (c + 1) * kClassBytes;
-  if (void* block = heads_[c]) {
-    std::memcpy(&heads_[c], block, sizeof(void*));
-    pooled_bytes_ -= bytes;
-    return block;
-  }
+SmallBlocks* SmallBlocks::of(void* block) { return header_of(block)->blocks; }
+
+void* SmallBlocks::carve(size_t bytes) {
   if (static_cast<size_t>(tail_end_ - tail_) < bytes) {
     // The old tail's bytes (less than one block of this class) are left unused.
     void* slab = take_slab();
     if (slab == nullptr) return nullptr;
     slabs_.push_back(slab);
-    tail_ = static_cast<char*>(slab);
-    tail_end_ = tail_ + kSlabBytes;
+    auto* header = static_cast<SlabHeader*>(slab);
+    header->blocks = this;
+    header->in_use = 0;
+    tail_ = static_cast<char*>(slab) + kHeaderBytes;
+    tail_end_ = static_cast<char*>(slab) + kSlabBytes;
   }
   void* block = tail_;
   tail_ += bytes;
   return block;
 }
 
+void* SmallBlocks::take(size_t n) {
+  const size_t c = class_of(n);
+  const size_t bytes = (c + 1) * kClassBytes;
+  void* block = heads_[c];
+  if (block != nullptr) {
+    std::memcpy(&heads_[c], block, sizeof(void*));
+    pooled_bytes_ -= bytes;
+  } else {
+    block = carve(bytes);
+    if (block == nullptr) return nullptr;
+  }
+  ++header_of(block)->in_use;
+  return block;
+}
+
 void SmallBlocks::give(void* p, size_t n) {
-  if (n > kMaxBytes) {
-    std::free(p);
+  SlabHeader* header = header_of(p);
+  --header->in_use;
+  if (closed_) {
+    if (header->in_use == 0) {
+      slabs_.erase(std::find(slabs_.begin(), slabs_.end(), static_cast<void*>(header)));
+      give_slab(header);
+    }
     return;
   }
   const size_t c = class_of(n);
@@ -44,28 +76,17 @@ void SmallBlocks::give(void* p, size_t n) {
   pooled_bytes_ += (c + 1) * kClassBytes;
 }
 
-void* SmallBlocks::resize(void* ptr, size_t old, size_t nsize) {
-  if (nsize == 0) {
-    if (ptr != nullptr) give(ptr, old);
-    return nullptr;
-  }
-  if (ptr == nullptr) return nsize <= kMaxBytes ? take(nsize) : std::malloc(nsize);
-  const bool old_small = old <= kMaxBytes, new_small = nsize <= kMaxBytes;
-  if (old_small && new_small && (nsize <= old || class_of(nsize) == class_of(old))) {
-    return ptr;  // the block already holds class_bytes(nsize)
-  }
-  if (!old_small && !new_small) return std::realloc(ptr, nsize);
-  void* moved = new_small ? take(nsize) : std::malloc(nsize);
-  if (moved == nullptr) {
-    // Shrinking must not fail: a big block kept for a small size holds more than its class
-    // (and is freed with the state, not given to malloc from a free list).
-    if (nsize > old) return nullptr;
-    if (!old_small) foreign_.push_back(ptr);
-    return ptr;
-  }
-  std::memcpy(moved, ptr, old < nsize ? old : nsize);
-  give(ptr, old);
-  return moved;
+void SmallBlocks::close() {
+  closed_ = true;
+  heads_.fill(nullptr);
+  pooled_bytes_ = 0;
+  tail_ = tail_end_ = nullptr;
+  auto empty = [](void* slab) {
+    if (static_cast<SlabHeader*>(slab)->in_use != 0) return false;
+    give_slab(slab);
+    return true;
+  };
+  slabs_.erase(std::remove_if(slabs_.begin(), slabs_.end(), empty), slabs_.end());
 }
 
 }  // namespace artana::lua::detail

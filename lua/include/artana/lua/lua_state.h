@@ -1,16 +1,19 @@
-// LuaState owns one lua_State for one run: a counting allocator (memory limit), a count
-// hook on every thread (instruction limit and time slices), and the sandbox environment.
+// LuaState owns one lua_State: a counting allocator (memory limits), a count hook on every
+// thread (instruction limits and time slices), and the sandbox environment. What a run may
+// use and has used is its Execution's (execution.h): a state has one of its own, and more
+// when several runs share it, each charged while it is current.
 //
-// Kills are uncatchable. The hook, the allocator or kill() mark the state killed with a
+// Kills are uncatchable. The hook, the allocator or kill() mark the execution killed with a
 // reason; in the host's own threads (new_thread) the hook then yields to the host, which
 // never resumes a killed thread. Where yielding is impossible (a table.sort comparator,
 // a gsub callback, a user coroutine) the hook re-arms itself for every instruction and
 // raises a limit_exceeded error; the sandbox's pcall, xpcall, coroutine.resume/wrap/close
-// and load rethrow any error once the state is killed, so scripts never swallow a kill.
+// and load rethrow any error once the current execution is killed, so scripts never swallow
+// a kill.
 //
 // Pattern functions (string.find/match/gmatch/gsub) run in C where the hook cannot fire, so
 // the sandbox replaces them with a port of lstrlib's matcher that charges every matching
-// step to this state's instruction budget (bounded_match.h): a pathological pattern ends
+// step to the current execution's instruction budget (bounded_match.h): a pathological pattern ends
 // with the same uncatchable instruction-limit kill as a loop. Subjects above 1 MiB are
 // refused outright with a catchable limit_exceeded error.
 //
@@ -29,17 +32,16 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "artana/kernel/error_kind.h"
 #include "artana/kernel/json.h"
 #include "artana/kernel/status.h"
+#include "artana/lua/execution.h"
 #include "artana/lua/lua_limits.h"
 #include "artana/lua/sandbox.h"
 
 namespace artana::lua {
-namespace detail {
-class SmallBlocks;
-}
 
 // What the state's panic handler throws: a Lua error raised outside any protected call,
 // which can only be a bug in the host's own Lua stack work (every push the host makes runs
@@ -92,77 +94,93 @@ class LuaState {
   Status run_chunk(std::string_view source, std::string_view chunkname,
                    kernel::Json* result = nullptr);
 
-  // Asks the run to stop: the next hook firing kills it. Thread-safe.
-  void kill() { kill_requested_.store(true, std::memory_order_relaxed); }
+  // ---- executions sharing the state (execution.h) ----
+  // A state is made with one execution of its own, current until another is made current.
+  // The allocator charges the current execution, the hook counts its instructions and kills
+  // it; every per-run accessor below is the current execution's.
+  Execution* current() const { return current_; }
+  Execution* own_execution() const { return own_; }
+  // A new execution with its own limits (slice_instructions and interrupt stay the state's),
+  // or nullptr when the process has no memory for it.
+  Execution* open_execution(const LuaLimits& limits);
+  // The run went: nothing is charged to it any more; it is freed once the collector has
+  // freed the blocks charged to it. REQUIRES: not current, not own_execution().
+  void close_execution(Execution* execution);
+  // Executions not yet freed (own included; closed ones whose blocks are still alive too).
+  size_t executions() const { return executions_; }
+  // Makes `execution` current until the scope ends, then the previous one again.
+  class Scope {
+   public:
+    Scope(LuaState& state, Execution* execution) : state_(state), previous_(state.current_) {
+      state.current_ = execution;
+    }
+    ~Scope() { state_.current_ = previous_; }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
 
-  bool killed() const { return kill_reason_ != nullptr; }
-  const char* kill_reason() const { return kill_reason_; }  // nullptr unless killed
-  // Killed because LuaLimits::interrupt was set: the process is stopping, the run did
-  // nothing wrong.
-  bool interrupted() const;
-  // True after a resume that ended in a time-slice yield (resume later), as opposed to a
-  // kill (never resume) or a script's own yield. Reset by the next resume.
-  bool yielded_for_slice() const { return yielded_for_slice_; }
-  // Starts a slice: it ends after limits().slice_instructions, or once `deadline` has passed
-  // (checked every kHookEvery instructions), whichever comes first.
-  void clear_slice_flag() {
-    yielded_for_slice_ = false;
-    slice_used_ = 0;
-  }
+   private:
+    LuaState& state_;
+    Execution* previous_;
+  };
+
+  // For the state's own work inside a run's turn (anchoring a thread in the registry): the
+  // caller makes the run current again.
+  void make_own_current() { current_ = own_; }
+
+  // Asks the state's own execution to stop: the next hook firing in it kills it. Thread-safe.
+  void kill() { own_->kill(); }
+
+  bool killed() const { return current_->killed(); }
+  const char* kill_reason() const { return current_->kill_reason(); }
+  bool interrupted() const { return current_->interrupted(); }
+  bool yielded_for_slice() const { return current_->yielded_for_slice(); }
+  void clear_slice_flag() { current_->clear_slice_flag(); }
   void set_slice_deadline(std::chrono::steady_clock::time_point deadline) {
-    slice_deadline_ = deadline;
+    current_->set_slice_deadline(deadline);
   }
   // How often the count hook fires at most: the finest grain of a deadline (a few µs).
   static constexpr uint32_t kHookEvery = 1000;
 
-  // Adds `instructions` to the budget (for C work the hook cannot see). Returns false and
-  // marks the state killed when the budget is spent.
-  bool charge(uint64_t instructions);
+  bool charge(uint64_t instructions) { return current_->charge(instructions); }
   // C work is charged as one instruction per this many bytes it copies or scans (a VM
   // instruction costs about what copying 16 bytes does). Every byte the allocator hands
   // out is charged so (a string built by `..`, string.rep, a table's growth), and the
   // wrapped builtins charge what they scan (charged_builtins.cc).
   static constexpr uint64_t kBytesPerInstruction = 16;
-  // Kills the state for its memory limit: C++ work on its behalf (a conversion to JSON)
-  // would take more than the run has left.
-  void kill_for_memory();
-  void mark_killed(const char* reason);  // reason: a string literal
-
-  // The kinds of the errors the host raised into this state (push_error). A script can
-  // raise a table with any `kind`; only one of these names a decision the host or kernel
-  // made (ScriptRun keeps any other as the script's own, script_kind).
-  void note_raised(ErrorKind kind) { raised_kinds_ |= uint64_t{1} << static_cast<unsigned>(kind); }
-  bool raised(ErrorKind kind) const { return (raised_kinds_ >> static_cast<unsigned>(kind)) & 1u; }
-
-  uint64_t instructions() const { return instructions_; }
-  const LuaLimits& limits() const { return limits_; }
-  size_t memory_used() const { return memory_used_; }
-  uint64_t slice_yields() const { return slice_yields_; }
-  // What the state's syscalls call (syscall_bridge.h): its run's handler.
-  SyscallHandler* handler() const { return handler_; }
-  void set_handler(SyscallHandler* handler) { handler_ = handler; }
+  void kill_for_memory() { current_->kill_for_memory(); }
+  void mark_killed(const char* reason) { current_->mark_killed(reason); }
+  void note_raised(ErrorKind kind) { current_->note_raised(kind); }
+  bool raised(ErrorKind kind) const { return current_->raised(kind); }
+  uint64_t instructions() const { return current_->instructions(); }
+  const LuaLimits& limits() const { return current_->limits(); }
+  size_t memory_used() const { return current_->memory_used(); }
+  uint64_t slice_yields() const { return current_->slice_yields(); }
+  SyscallHandler* handler() const { return current_->handler(); }
+  void set_handler(SyscallHandler* handler) { current_->set_handler(handler); }
 
  private:
+  friend class Execution;
   explicit LuaState(const LuaLimits& limits);
   static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize);
   static void hook(lua_State* L, lua_Debug* ar);
-
-  LuaLimits limits_;
-  std::unique_ptr<detail::SmallBlocks> blocks_;  // outlives L_: lua_close frees into it
-  lua_State* L_ = nullptr;
-  size_t memory_used_ = 0;
-  bool out_of_memory_ = false;  // sticky: once set, every growth fails
-  uint64_t instructions_ = 0;
-  uint64_t slice_yields_ = 0;
-  bool yielded_for_slice_ = false;
-  uint64_t slice_used_ = 0;
-  SyscallHandler* handler_ = nullptr;  // instructions since the slice began
-  std::chrono::steady_clock::time_point slice_deadline_ =
-      std::chrono::steady_clock::time_point::max();
   int hook_count() const;
-  const char* kill_reason_ = nullptr;
-  std::atomic<bool> kill_requested_{false};
-  uint64_t raised_kinds_ = 0;  // bit i: ErrorKind i was raised (kErrorKinds has < 64 rows)
+  // The heap (state_heap.cc): a new block charged to `to`; a block freed and credited to
+  // its owner; whether a block Lua sizes at `size` is a big one (a header before it).
+  void* allocate(Execution* to, size_t nsize);
+  void release(void* block, size_t size);
+  bool is_big(void* block, size_t size) const;
+  Execution* owner_of(void* block, size_t size) const;
+  void free_if_done(Execution* execution);  // a closed execution nothing is charged to
+
+  const LuaLimits limits_;  // the state's: its own execution's, the hook's, the interrupt
+  Execution* own_ = nullptr;
+  Execution* current_ = nullptr;
+  Execution* first_ = nullptr;  // every execution not freed, linked
+  size_t executions_ = 0;
+  // Big blocks Lua sizes small: a shrink that could not move (no memory for a slab). Freed
+  // as big blocks; almost always empty.
+  std::vector<void*> foreign_;
+  lua_State* L_ = nullptr;
 };
 
 }  // namespace artana::lua
