@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "artana/lua/lua_state.h"
 #include "sandbox_internal.h"
 #include "sandbox_raise.h"
 
@@ -124,6 +125,47 @@ int global_newindex(lua_State* L) {
       L, "cannot assign global '%s': scripts cannot assign globals; use local", key_name(L, 2));
 }
 
+// pairs(_G): the globals at upvalue 1 in order; for an execution's environment, its own
+// (require, _G) with the allow list at upvalue 2 behind them: a merged copy per call (rare).
+int globals_pairs(lua_State* L) {
+  if (lua_isnoneornil(L, lua_upvalueindex(2)))
+    return detail::push_sorted_iteration(L, lua_upvalueindex(1));
+  lua_newtable(L);
+  const int merged = lua_gettop(L);
+  for (int source : {lua_upvalueindex(2), lua_upvalueindex(1)}) {
+    lua_pushnil(L);
+    while (lua_next(L, source) != 0) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, merged);
+    }
+  }
+  return detail::push_sorted_iteration(L, merged);
+}
+
+// Pushes the metatable of an environment whose globals are the table at `globals` (with the
+// table at `behind` behind them, 0 for none): reads go there (a miss names the global),
+// writes are refused, pairs lists them, getmetatable hides it.
+void push_environment_metatable(lua_State* L, int globals, int behind) {
+  globals = lua_absindex(L, globals);
+  if (behind != 0) behind = lua_absindex(L, behind);
+  lua_createtable(L, 0, 4);
+  lua_pushvalue(L, globals);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, global_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushvalue(L, globals);
+  if (behind != 0) {
+    lua_pushvalue(L, behind);
+  } else {
+    lua_pushnil(L);
+  }
+  lua_pushcclosure(L, globals_pairs, 2);
+  lua_setfield(L, -2, "__pairs");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "__metatable");
+}
+
 // Pushes a copy of the table at `src` without the names in `skip` (nullptr-terminated).
 void push_copy(lua_State* L, int src, const char* const* skip) {
   src = lua_absindex(L, src);
@@ -173,13 +215,36 @@ void finish_library(lua_State* L, int allowed, const char* name) {
 
 }  // namespace
 
-void push_sandbox_env(lua_State* L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &kEnvKey); }
+void push_sandbox_env(lua_State* L) {
+  const LuaState* state = LuaState::from(L);
+  const int ref = state != nullptr ? state->current()->environment() : kNoRef;
+  if (ref != kNoRef) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  } else {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kEnvKey);
+  }
+}
 
-void set_sandbox_global(lua_State* L, const char* name) {
+void push_execution_env(lua_State* L) {
+  const int require = lua_gettop(L);
+  lua_createtable(L, 0, 2);  // what the execution has of its own, in front of the allow list
+  const int own = lua_gettop(L);
+  lua_pushvalue(L, require);
+  lua_setfield(L, own, "require");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kAllowedKey);
-  lua_insert(L, -2);
-  lua_setfield(L, -2, name);  // the allow list has no __newindex: a plain raw store
-  lua_pop(L, 1);
+  const int allowed = lua_gettop(L);
+  lua_newtable(L);  // the environment: empty, so every read and write meets its metatable
+  const int env = lua_gettop(L);
+  lua_pushvalue(L, env);
+  lua_setfield(L, own, "_G");
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, allowed);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, own);
+  push_environment_metatable(L, own, allowed);
+  lua_setmetatable(L, env);
+  lua_replace(L, require);
+  lua_settop(L, require);
 }
 
 void install_sandbox(lua_State* L, const SandboxOptions& options) {
@@ -216,7 +281,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   detail::push_print(L, options);
   lua_setfield(L, allowed, "print");
   lua_getfield(L, real, "load");
-  detail::set_base_functions(L, allowed, env, -1);
+  detail::set_base_functions(L, allowed, -1);
   lua_pop(L, 1);
 
   static const char* const kNone[] = {nullptr};
@@ -276,16 +341,7 @@ void install_sandbox(lua_State* L, const SandboxOptions& options) {
   lua_pushcfunction(L, global_index);
   lua_setfield(L, -2, "__index");
   lua_setmetatable(L, allowed);
-  lua_createtable(L, 0, 4);  // the environment's metatable
-  lua_pushvalue(L, allowed);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, global_newindex);
-  lua_setfield(L, -2, "__newindex");
-  lua_pushvalue(L, allowed);
-  lua_pushcclosure(L, library_pairs, 1);
-  lua_setfield(L, -2, "__pairs");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "__metatable");
+  push_environment_metatable(L, allowed, 0);
   lua_setmetatable(L, env);
   lua_pushvalue(L, env);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kEnvKey);

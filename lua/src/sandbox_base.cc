@@ -62,7 +62,7 @@ int sandbox_tostring(lua_State* L) {
   return 1;
 }
 
-// Upvalues: 1 the original load, 2 the sandbox env.
+// Upvalue 1: the original load.
 int sandbox_load(lua_State* L) {
   const int top = lua_gettop(L);
   lua_settop(L, 4);  // chunk, chunkname, mode, env: pushes below must not shadow them
@@ -81,7 +81,7 @@ int sandbox_load(lua_State* L) {
   if (top >= 4)
     lua_pushvalue(L, 4);  // an env the script passed (it can only hold what it can reach)
   else
-    lua_pushvalue(L, lua_upvalueindex(2));  // never the real globals
+    push_sandbox_env(L);  // the running execution's; never the real globals
   lua_call(L, 4, 2);
   raise_if_killed(L);  // a reader function killed inside load's protected parser
   if (lua_isnil(L, -2)) {
@@ -216,15 +216,13 @@ void push_safe_tostring(lua_State* L, int index) {
   luaL_tolstring(L, index, nullptr);  // honours __tostring; numbers, strings, booleans, nil
 }
 
-void set_base_functions(lua_State* L, int allowed, int env, int real_load) {
+void set_base_functions(lua_State* L, int allowed, int real_load) {
   allowed = lua_absindex(L, allowed);
-  env = lua_absindex(L, env);
   real_load = lua_absindex(L, real_load);
   lua_pushcfunction(L, sandbox_tostring);
   lua_setfield(L, allowed, "tostring");
   lua_pushvalue(L, real_load);
-  lua_pushvalue(L, env);
-  lua_pushcclosure(L, sandbox_load, 2);
+  lua_pushcclosure(L, sandbox_load, 1);
   push_kill_checked(L);
   lua_setfield(L, allowed, "load");
   lua_pushcfunction(L, sandbox_collectgarbage);

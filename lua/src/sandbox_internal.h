@@ -49,9 +49,9 @@ void guard_string_table(lua_State* L, int index);
 // Pushes the tostring of the value at `index` with no addresses.   [-0, +1, e]
 void push_safe_tostring(lua_State* L, int index);
 // Sets the base functions the sandbox replaces (print, tostring, load, collectgarbage,
-// setmetatable, getmetatable, rawset) into the table at `allowed`. Needs the sandbox env
-// on the stack at `env` (for load's default) and the original `load` at `real_load`.
-void set_base_functions(lua_State* L, int allowed, int env, int real_load);
+// setmetatable, getmetatable, rawset) into the table at `allowed`. Needs the original `load`
+// at `real_load`; load's default environment is the running execution's (push_sandbox_env).
+void set_base_functions(lua_State* L, int allowed, int real_load);
 // Pushes print, writing each line to options.print_sink.
 void push_print(lua_State* L, const SandboxOptions& options);
 

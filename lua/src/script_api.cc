@@ -152,28 +152,55 @@ int unknown_field(lua_State* L) {
 // reused state gets a module of its own (renew).
 const char kExecutionKey = 0;
 
-// Calls `execution`: a new module (its own tools, ports, loaded modules), referenced in `in`
-// and `require` set for scripts.
+// Calls `execution` in the current execution's turn: a new module (its own tools, ports,
+// loaded modules) and environment (its `require`), referenced in `in` and the execution.
+// The references are taken in the state's own turn: the registry is every execution's, and
+// its growth charged to one would keep that one pinned after it ends. The caller makes the
+// execution current again (run_install).
 void instantiate(lua_State* L, Install* in) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kExecutionKey);
   lua_call(L, 0, 1);
   const int api = lua_gettop(L);
+  lua_getfield(L, api, "require");
+  push_execution_env(L);
+  LuaState* state = LuaState::from(L);
+  Execution* execution = state->current();
+  state->make_own_current();
+  execution->set_environment(luaL_ref(L, LUA_REGISTRYINDEX));
   in->api.boot = take_ref(L, api, "boot");
   in->api.call = take_ref(L, api, "call");
   in->api.tools = take_ref(L, api, "tools");
   in->api.ports = take_ref(L, api, "ports");
-  lua_getfield(L, api, "require");
-  set_sandbox_global(L, "require");
   lua_pop(L, 1);
+}
+
+// Drops the current execution's module and environment (`in` holds the module's references).
+void drop_instance(lua_State* L, Install* in) {
+  for (int ref : {in->api.boot, in->api.call, in->api.tools, in->api.ports})
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  in->api = ScriptApi{};
+  Execution* execution = LuaState::from(L)->current();
+  luaL_unref(L, LUA_REGISTRYINDEX, execution->environment());
+  execution->set_environment(kNoRef);
 }
 
 // Arg 1: Install* holding the old module's references. Runs under lua_pcall.
 int renew(lua_State* L) {
   auto* in = static_cast<Install*>(lua_touserdata(L, 1));
-  for (int ref : {in->api.boot, in->api.call, in->api.tools, in->api.ports})
-    luaL_unref(L, LUA_REGISTRYINDEX, ref);
-  in->api = ScriptApi{};
+  drop_instance(L, in);
   instantiate(L, in);
+  return 0;
+}
+
+// Arg 1: Install*. Runs under lua_pcall.
+int open_instance(lua_State* L) {
+  instantiate(L, static_cast<Install*>(lua_touserdata(L, 1)));
+  return 0;
+}
+
+// Arg 1: Install*. Runs under lua_pcall.
+int close_instance(lua_State* L) {
+  drop_instance(L, static_cast<Install*>(lua_touserdata(L, 1)));
   return 0;
 }
 
@@ -208,6 +235,7 @@ int install(lua_State* L) {
 }
 
 Result<ScriptApi> run_install(LuaState& state, lua_CFunction step, Install& in) {
+  LuaState::Scope turn(state, state.current());  // instantiate leaves the state's own current
   lua_State* L = state.state();
   lua_pushcfunction(L, step);
   lua_pushlightuserdata(L, &in);
@@ -232,6 +260,20 @@ Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler) {
 Result<ScriptApi> renew_script_api(LuaState& state, const ScriptApi& old) {
   Install in{old};
   return run_install(state, renew, in);
+}
+
+Result<ScriptApi> open_script_execution(LuaState& state, Execution* execution) {
+  LuaState::Scope turn(state, execution);
+  Install in{};
+  return run_install(state, open_instance, in);
+}
+
+void close_script_execution(LuaState& state, Execution* execution, ScriptApi& api) {
+  LuaState::Scope turn(state, execution);
+  Install in{api};
+  api = ScriptApi{};
+  // luaL_unref of a reference it made allocates nothing, so this cannot fail.
+  (void)run_install(state, close_instance, in);
 }
 
 }  // namespace artana::lua

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "artana/lua/lua_state.h"
+#include "artana/lua/script_api.h"
 #include "lua_test_state.h"
 
 using artana::Status;
@@ -125,4 +126,63 @@ TEST_CASE("an ended execution's objects are freed with it once the collector fre
   CHECK(state->executions() == executions);  // its thread is not collected yet
   lua_gc(state->state(), LUA_GCCOLLECT);
   CHECK(state->executions() == executions - 1);
+}
+
+TEST_CASE("executions sharing a state each have their own module, require and globals table",
+          "[lua]") {
+  auto state = make_state();
+  REQUIRE(artana::lua::install_script_api(*state, nullptr).ok());
+  const size_t executions = state->executions();
+  Execution* a = state->open_execution({});
+  Execution* b = state->open_execution({});
+  auto api_a = artana::lua::open_script_execution(*state, a);
+  auto api_b = artana::lua::open_script_execution(*state, b);
+  REQUIRE(api_a.ok());
+  REQUIRE(api_b.ok());
+  auto run = [&](Execution* execution, const char* chunk) {
+    LuaState::Scope turn(*state, execution);
+    artana::kernel::Json result;
+    Status status = state->run_chunk(chunk, "chunk", &result);
+    INFO(status.message());
+    REQUIRE(status.ok());
+    return result;
+  };
+  run(a,
+      "local artana = require('artana')\n"
+      "artana.tool { name = 'a_tool', fn = function() end }\n"
+      "artana.mine = 'a'");
+  // a's registrations and changes to its module are a's alone.
+  CHECK(run(b, "return require('artana').mine == nil") == artana::kernel::Json(true));
+  CHECK(run(a, "return require('artana').mine") == artana::kernel::Json("a"));
+  auto tools_a = artana::lua::registered_tools(state->state(), *api_a);
+  auto tools_b = artana::lua::registered_tools(state->state(), *api_b);
+  REQUIRE(tools_a.ok());
+  REQUIRE(tools_b.ok());
+  REQUIRE(tools_a->size() == 1);
+  CHECK((*tools_a)[0].name == "a_tool");
+  CHECK(tools_b->empty());
+  // Its environment: _G is itself, load's chunks see it, pairs lists its require with the
+  // shared globals, and no global can be assigned.
+  CHECK(run(a, "return _G == _ENV and load('return require')() == require") ==
+        artana::kernel::Json(true));
+  CHECK(run(b,
+            "local seen = {} for k in pairs(_G) do seen[k] = true end\n"
+            "return seen.require and seen.string and seen._G and true") ==
+        artana::kernel::Json(true));
+  {
+    LuaState::Scope turn(*state, b);
+    Status status = state->run_chunk("string = nil", "chunk");
+    CHECK(status.kind() == "sandbox_violation");
+    status = state->run_chunk("_G.require = nil", "chunk");
+    CHECK(status.kind() == "sandbox_violation");
+  }
+  CHECK(run(a, "return type(string.format) == 'function' and type(require) == 'function'") ==
+        artana::kernel::Json(true));
+  // Closed, its module and environment let go and collected: a is freed, b goes on.
+  artana::lua::close_script_execution(*state, a, *api_a);
+  REQUIRE(state->recycle());  // the state's own turn: unanchors every host thread
+  state->close_execution(a);
+  lua_gc(state->state(), LUA_GCCOLLECT);
+  CHECK(state->executions() == executions + 1);
+  CHECK(run(b, "return require('artana').mine == nil") == artana::kernel::Json(true));
 }

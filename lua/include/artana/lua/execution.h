@@ -82,6 +82,11 @@ class Execution {
   void note_raised(ErrorKind kind) { raised_kinds_ |= uint64_t{1} << static_cast<unsigned>(kind); }
   bool raised(ErrorKind kind) const { return (raised_kinds_ >> static_cast<unsigned>(kind)) & 1u; }
 
+  // Its environment (a registry reference, kNoRef until the script API gives it one): the
+  // sandbox's globals with its own `require` and `_G` (sandbox.h, push_execution_env).
+  int environment() const { return environment_; }
+  void set_environment(int ref) { environment_ = ref; }
+
   // What this execution's syscalls call (syscall_bridge.h): its run's handler.
   SyscallHandler* handler() const { return handler_; }
   void set_handler(SyscallHandler* handler) { handler_ = handler; }
@@ -110,6 +115,7 @@ class Execution {
   std::chrono::steady_clock::time_point slice_deadline_ =
       std::chrono::steady_clock::time_point::max();
   SyscallHandler* handler_ = nullptr;
+  int environment_ = -2;  // kNoRef
   const char* kill_reason_ = nullptr;
   std::atomic<bool> kill_requested_{false};
   uint64_t raised_kinds_ = 0;  // bit i: ErrorKind i was raised (kErrorKinds has < 64 rows)

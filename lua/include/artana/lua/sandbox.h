@@ -41,11 +41,14 @@ struct SandboxOptions {
 // REQUIRES: called once, inside a protected call (it allocates and may raise).
 void install_sandbox(lua_State* L, const SandboxOptions& options);
 
-// Pushes the sandbox environment table built by install_sandbox.   [-0, +1, -]
+// Pushes the environment scripts run in: the current execution's (Execution::environment),
+// else the sandbox's own, built by install_sandbox.   [-0, +1, -]
 void push_sandbox_env(lua_State* L);
 
-// Pops the top value and makes it the sandbox's global `name` (the host's `require`).
-// REQUIRES: before any script runs; inside a protected call.   [-1, +0, m]
-void set_sandbox_global(lua_State* L, const char* name);
+// Pops the top value (the execution's `require`) and pushes a new environment for one
+// execution: the sandbox's globals, read-only as they are, with that `require` and `_G` the
+// environment itself. Executions sharing a state each get one, so what one script requires
+// never reaches another's. REQUIRES: inside a protected call.   [-1, +1, m]
+void push_execution_env(lua_State* L);
 
 }  // namespace artana::lua

@@ -41,6 +41,15 @@ Result<ScriptApi> install_script_api(LuaState& state, SyscallHandler* handler);
 // again, only called.
 Result<ScriptApi> renew_script_api(LuaState& state, const ScriptApi& old);
 
+// A module and environment of its own for `execution`, one of the runs sharing `state`
+// (execution.h): what its script registers, requires or keeps is its own, and the state's
+// libraries and prelude are shared read-only. Its syscalls reach the execution's handler.
+// The module is charged to the execution. Close it with close_script_execution.
+Result<ScriptApi> open_script_execution(LuaState& state, Execution* execution);
+// Lets go of the execution's module and environment (what the collector then frees is
+// credited to it). Before LuaState::close_execution.
+void close_script_execution(LuaState& state, Execution* execution, ScriptApi& api);
+
 // A tool as artana.tool registered it: `args` is its argument shorthand or schema, as JSON.
 struct RegisteredToolFields {
   std::string name;
