@@ -153,7 +153,14 @@ void take_refs(lua_State* main, int count, int* refs_out) {
   lua_pushcfunction(main, build_refs);
   lua_insert(main, -(count + 1));
   lua_pushlightuserdata(main, &t);
-  if (lua_pcall(main, count + 1, 0, 0) != LUA_OK) {
+  // The registry is every execution's: its growth is the state's own, or the first run to
+  // grow it would stay pinned by it after it ends.
+  LuaState* state = LuaState::from(main);
+  lua::Execution* run = state != nullptr ? state->current() : nullptr;
+  if (state != nullptr) state->make_own_current();
+  const int status = lua_pcall(main, count + 1, 0, 0);
+  if (state != nullptr) state->make_current(run);
+  if (status != LUA_OK) {
     lua_pop(main, 1);
     for (int i = 0; i < count; ++i) refs_out[i] = LUA_NOREF;
   }

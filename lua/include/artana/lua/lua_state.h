@@ -126,6 +126,7 @@ class LuaState {
   // For the state's own work inside a run's turn (anchoring a thread in the registry): the
   // caller makes the run current again.
   void make_own_current() { current_ = own_; }
+  void make_current(Execution* execution) { current_ = execution; }
 
   // Asks the state's own execution to stop: the next hook firing in it kills it. Thread-safe.
   void kill() { own_->kill(); }
