@@ -127,7 +127,13 @@ ARTANA_API void artana_options_destroy(artana_options* options);
  *   max_memory_mb     a run's Lua memory, MiB (default 256)
  *   max_instructions  a run's Lua instructions per execution (default 1000000000)
  *   threads           none (default): the application ticks | worker: the host ticks itself
- *   stdlib_dir        the directory of the artana.* modules ("" for none) */
+ *   stdlib_dir        the directory of the artana.* modules ("" for none)
+ *   http_allow        hosts run:http may reach: "host[:port],..." (default: none)
+ *   secret_env        environment variables a run:http header may read: "NAME,..."
+ *   workspace         the directory run:exec programs run in, an existing one (default:
+ *                     run:exec refused)
+ *   models            a file of model endpoints for live model steps no port takes (Lua
+ *                     returning a table, as `artana run --models`; read when set) */
 ARTANA_API artana_status artana_options_set(artana_options* options, const char* key,
                                             const char* value);
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "artana/host/outside_settings.h"
 #include "artana/host/run_request.h"
 #include "artana/kernel/lmdb_event_store.h"
 #include "capi_internal.h"
@@ -64,10 +65,22 @@ Status set_option(artana_options& options, const std::string& key, const std::st
     options.worker = value == "worker";
   } else if (key == "stdlib_dir") {
     options.stdlib_dir = value;
+  } else if (key == "http_allow") {
+    ARTANA_ASSIGN_OR_RETURN(options.http_allow,
+                            artana::host::http_allow_setting("option 'http_allow'", value));
+  } else if (key == "secret_env") {
+    ARTANA_ASSIGN_OR_RETURN(options.secret_env,
+                            artana::host::secret_env_setting("option 'secret_env'", value));
+  } else if (key == "workspace") {
+    ARTANA_ASSIGN_OR_RETURN(options.workspace,
+                            artana::host::workspace_setting("option 'workspace'", value));
+  } else if (key == "models") {
+    ARTANA_ASSIGN_OR_RETURN(options.models,
+                            artana::host::endpoints_from_file("option 'models'", value));
   } else {
     return Status::invalid_argument(
         "unknown option '{}' (data_dir, durability, policy, max_memory_mb, max_instructions, "
-        "threads, stdlib_dir)",
+        "threads, stdlib_dir, http_allow, secret_env, workspace, models)",
         key);
   }
   return Status();
@@ -138,6 +151,10 @@ artana_status artana_host_create(int abi_version, const artana_options* options,
     host_options.limits.max_memory_bytes = o.max_memory_mb << 20;
     host_options.limits.max_instructions = o.max_instructions;
     host_options.stdlib_dir = o.stdlib_dir.value_or(artana::host::default_stdlib_dir());
+    host_options.http_allow = o.http_allow;
+    host_options.secret_env = o.secret_env;
+    host_options.workspace = o.workspace;
+    host_options.models = o.models;
     host_options.print_sink = [raw](const artana::kernel::RunId& run, std::string_view line) {
       observe_print(*raw, run, line);
     };

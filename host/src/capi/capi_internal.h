@@ -14,6 +14,7 @@
 
 #include "artana/artana.h"
 #include "artana/host/host.h"
+#include "artana/host/model_endpoints.h"
 #include "artana/kernel/event_store.h"
 #include "artana/kernel/kernel.h"
 #include "capi_log.h"
@@ -26,6 +27,11 @@ struct artana_options {
   uint64_t max_instructions = 1'000'000'000;
   std::optional<std::string> stdlib_dir;  // unset: $ARTANA_STDLIB, else the build's
   bool worker = false;                    // threads=worker: the host ticks itself
+  // What runs may reach outside (outside_settings.h): run:http, run:exec, model endpoints.
+  std::vector<std::string> http_allow;
+  std::vector<std::string> secret_env;
+  std::string workspace;
+  artana::host::ModelEndpoints models;
 };
 
 struct artana_script {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "artana/host/outside_settings.h"
 #include "artana/kernel/event.h"
 #include "artana/kernel/json_parse.h"
 
@@ -14,20 +15,6 @@ namespace artana::host {
 namespace {
 
 using kernel::Json;
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item =
-        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) items.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return items;
-}
 
 Result<int64_t> parse_integer(const std::string& flag, const std::string& text, int64_t min) {
   char* end = nullptr;
@@ -151,24 +138,13 @@ Result<RunFlags> parse_run_flags(const std::vector<std::string>& args) {
     } else if (arg == "--models") {
       flags.models_file = value;
     } else if (arg == "--workspace") {
-      std::error_code ec;
-      if (!std::filesystem::is_directory(value, ec)) {
-        return Status::invalid_argument("--workspace: '{}' is not a directory", value);
-      }
-      flags.workspace = std::filesystem::absolute(value, ec).lexically_normal().string();
+      ARTANA_ASSIGN_OR_RETURN(flags.workspace, workspace_setting(arg, value));
     } else if (arg == "--http-allow") {
-      const std::vector<std::string> hosts = split_list(value);
+      ARTANA_ASSIGN_OR_RETURN(const std::vector<std::string> hosts, http_allow_setting(arg, value));
       flags.http_allow.insert(flags.http_allow.end(), hosts.begin(), hosts.end());
     } else if (arg == "--secret-env") {
-      for (const std::string& name : split_list(value)) {
-        const bool named = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
-                           std::all_of(name.begin(), name.end(), [](char c) {
-                             return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                           });
-        if (!named)
-          return Status::invalid_argument("--secret-env: '{}' is not a variable name", name);
-        flags.secret_env.push_back(name);
-      }
+      ARTANA_ASSIGN_OR_RETURN(const std::vector<std::string> names, secret_env_setting(arg, value));
+      flags.secret_env.insert(flags.secret_env.end(), names.begin(), names.end());
     } else if (arg == "--poll-ms") {
       ARTANA_ASSIGN_OR_RETURN(flags.poll_ms, parse_integer(arg, value, 1));
     }

@@ -12,7 +12,6 @@
 #include "artana/kernel/error_kind.h"
 #include "artana/kernel/json_parse.h"
 #include "artana/kernel/lmdb_event_store.h"
-#include "http_allow.h"
 #include "model_flags.h"
 #include "run_flags.h"
 #include "script_watch.h"
@@ -218,9 +217,6 @@ int run_script_command(const GlobalOptions& global, const std::vector<std::strin
   if (!flags.ok()) return usage(flags.status().message());
   auto models = endpoints_from_flags(*flags);
   if (!models.ok()) return usage(models.status().message());
-  if (auto allow = io::HttpAllowList::parse(flags->http_allow); !allow.ok()) {
-    return usage(allow.status().message());
-  }
   // The run this command is for, as given (a new `run` without --run-id gets its id below).
   const std::string given_run = verb == "run" ? flags->run_id.value_or("") : flags->target;
   auto session = open_session(global, *flags, std::move(*models));

@@ -79,7 +79,7 @@ Result<HttpAllowList> HttpAllowList::parse(const std::vector<std::string>& entri
   for (const std::string& entry : entries) {
     auto split = split_authority(entry);
     if (!split.ok()) {
-      return Status::invalid_argument("--http-allow entry '{}': {} (host[:port])", entry,
+      return Status::invalid_argument("entry '{}': {} (host[:port])", entry,
                                       split.status().message());
     }
     list.entries_.push_back(Entry{std::move(split->first), split->second});
