@@ -247,10 +247,12 @@ void LuaState::release_thread(lua_State* co) {
 }
 
 lua_State* LuaState::new_thread() {
-  Execution* const run = current_;
-  lua_pushcfunction(L_, make_thread);
-  const int status = lua_pcall(L_, 0, 1, 0);
-  current_ = run;
+  int status = LUA_OK;
+  {
+    Scope keep(*this, current_);  // make_thread anchors in the state's own turn
+    lua_pushcfunction(L_, make_thread);
+    status = lua_pcall(L_, 0, 1, 0);
+  }
   if (status != LUA_OK) {
     lua_pop(L_, 1);  // the memory error
     return nullptr;

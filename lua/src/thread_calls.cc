@@ -2,6 +2,8 @@
 
 #include <lua.hpp>
 
+#include <optional>
+
 #include "artana/kernel/canonical_json.h"
 #include "artana/lua/lua_json.h"
 #include "artana/lua/lua_state.h"
@@ -155,11 +157,10 @@ void take_refs(lua_State* main, int count, int* refs_out) {
   lua_pushlightuserdata(main, &t);
   // The registry is every execution's: its growth is the state's own, or the first run to
   // grow it would stay pinned by it after it ends.
-  LuaState* state = LuaState::from(main);
-  lua::Execution* run = state != nullptr ? state->current() : nullptr;
-  if (state != nullptr) state->make_own_current();
+  std::optional<LuaState::Scope> own;
+  if (LuaState* state = LuaState::from(main)) own.emplace(*state, state->own_execution());
   const int status = lua_pcall(main, count + 1, 0, 0);
-  if (state != nullptr) state->make_current(run);
+  own.reset();
   if (status != LUA_OK) {
     lua_pop(main, 1);
     for (int i = 0; i < count; ++i) refs_out[i] = LUA_NOREF;

@@ -10,8 +10,6 @@ using namespace artana::testing;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 // begin_child then start_run, as the host does for a child it executes live.
 void start_child(KernelHost& host, const std::string& parent, const std::string& step_key,
                  const std::string& child) {

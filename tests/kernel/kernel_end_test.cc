@@ -10,8 +10,6 @@ using namespace artana::testing;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 ExecutionEnd returned(Json output) {
   return {ExecutionEnd::Kind::kReturned, std::move(output), {}};
 }

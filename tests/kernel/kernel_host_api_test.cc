@@ -15,8 +15,6 @@ using Host = KernelHost;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 std::shared_ptr<ToolRegistry> registry_with(const std::string& tool, const std::string& version) {
   auto registry = std::make_shared<ToolRegistry>();
   REQUIRE(

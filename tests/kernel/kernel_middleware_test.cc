@@ -12,8 +12,6 @@ using namespace artana::testing;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 // A custom middleware that notes each judgement and can refuse tools.
 class Recorder : public Middleware {
  public:

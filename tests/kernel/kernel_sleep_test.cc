@@ -12,8 +12,6 @@ using Host = KernelHost;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 const Json& field(const Event& event, const char* name) {
   const Json* value = event.payload.find(name);
   REQUIRE(value != nullptr);

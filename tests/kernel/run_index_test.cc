@@ -17,8 +17,6 @@ using namespace artana::testing;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 // A StepVisitor keeping the step records it is given in `steps`.
 StepVisitor collect_steps(std::map<std::string, StepIndexRecord>& steps) {
   return [&steps](std::string&& key, StepIndexRecord&& record) {

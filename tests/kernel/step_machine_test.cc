@@ -13,8 +13,6 @@ namespace {
 
 using Host = KernelHost;
 
-const TenantId kAcme("acme");
-
 ToolSpec charge_spec(bool side_effect, std::string capability = "") {
   return {"charge", "charges a card",      Json::object({{"type", "object"}}),
           "1",      std::move(capability), side_effect};

@@ -13,8 +13,6 @@ namespace {
 
 using Host = KernelHost;
 
-const TenantId kAcme("acme");
-
 }  // namespace
 
 TEST_CASE("an append decided from a stale view of the run is refused, never appended",

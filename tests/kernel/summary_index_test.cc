@@ -18,8 +18,6 @@ using namespace artana::testing;
 
 namespace {
 
-const TenantId kAcme("acme");
-
 void summarise(KernelHost& host, const std::string& run, const std::string& step_key,
                const std::string& key, int64_t value, const std::string& kind = "note") {
   REQUIRE(host.kernel->summary(kAcme, RunId(run), kind, Json(value), step_key, key).ok());

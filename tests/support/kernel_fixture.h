@@ -12,6 +12,9 @@
 
 namespace artana::testing {
 
+// The tenant the kernel's tests run as (start_request's default).
+inline const kernel::TenantId kAcme{"acme"};
+
 // Answers every call with {"text": "reply to <prompt>"} and a fixed cost; counts calls.
 struct ScriptedModel {
   int calls = 0;

@@ -82,7 +82,9 @@ class LuaState {
   // of the memory limit. What scripts could change is gone with the artana module, which
   // the caller makes anew (renew_script_api): the sandbox's globals, libraries and string
   // metatable are read-only to them. False (nothing changed) for a killed state, which is
-  // never run again. REQUIRES: no Lua code of this state is running.
+  // never run again. The counters reset are the current execution's; the threads unanchored
+  // are every execution's, so a state others share is not recycled.
+  // REQUIRES: no Lua code of this state is running.
   bool recycle();
 
   // Loads `source` as text into the sandbox environment and runs it in a new thread,
@@ -124,9 +126,8 @@ class LuaState {
   };
 
   // For the state's own work inside a run's turn (anchoring a thread in the registry): the
-  // caller makes the run current again.
+  // caller makes the run current again (a Scope around the protected call).
   void make_own_current() { current_ = own_; }
-  void make_current(Execution* execution) { current_ = execution; }
 
   // Asks the state's own execution to stop: the next hook firing in it kills it. Thread-safe.
   void kill() { own_->kill(); }
