@@ -77,11 +77,15 @@ void RunState::begin_execution() {
 
 void RunState::order_recorded() {
   // The index lists steps by key; held in the order they were recorded (the order a replay
-  // reaches them), consecutive lookups touch neighbouring memory. Not a stable sort: ties
-  // (steps not recorded, open_seq 0) come in the map's order either way, and stable_sort's
+  // reaches them), consecutive lookups touch neighbouring memory. A step not recorded
+  // (open_seq 0: a call in flight when the run was reloaded) is reached last, after every
+  // recorded one: it goes at the end, or each replay would begin off the expected order. Not
+  // a stable sort: ties (such steps) come in the map's order either way, and stable_sort's
   // buffer was a heap allocation at every restart.
-  std::sort(recorded_order_.begin(), recorded_order_.end(),
-            [](const auto* a, const auto* b) { return a->second.open_seq < b->second.open_seq; });
+  std::sort(recorded_order_.begin(), recorded_order_.end(), [](const auto* a, const auto* b) {
+    const uint64_t first = a->second.open_seq - 1, second = b->second.open_seq - 1;
+    return first < second;  // 0 wraps to the largest
+  });
   for (size_t i = 0; i < recorded_order_.size(); ++i)
     recorded_order_[i]->second.order = static_cast<uint32_t>(i);
 }
