@@ -41,19 +41,35 @@ constexpr std::string_view kModelRoots[] = {
     "request.options", "request.stream"};
 static_assert(std::size(kModelRoots) == std::size(kModelFields));
 
+// A table the walk would make an array of (or refuse with its own error): marked as one, or
+// with an item at 1. Never raises (lua_rawlen and the marker check are raw reads).
+bool reads_as_array(lua_State* L, int index) {
+  if (lua_type(L, index) != LUA_TTABLE) return false;
+  return lua_rawlen(L, index) > 0 || is_marked_array(L, index);
+}
+
 }  // namespace
+
+Status StackJson::append_canonical(std::string& out) const {
+  return append_canonical_lua(L_, index_, root_, out);
+}
+
+Result<Json> StackJson::build() const { return to_json(L_, index_, root_); }
 
 Result<ModelArgs> decode_model(lua_State* L) {
   if (lua_type(L, 2) != LUA_TTABLE)
     return bad("run:model expects a table: run:model { model = ..., prompt = ... }");
-  if (!lua_checkstack(L, 2)) return bad("run:model: out of Lua stack space");
   // One raw pass over the table. lua_next's order depends on the hash seed, so the error
   // reported is chosen after it, in a fixed order: the first unknown field (in key order),
   // then the fields in kModelFields order.
+  // The messages slot, lua_next's key and value, and is_marked_array's two.
+  if (!lua_checkstack(L, 5)) return bad("run:model: out of Lua stack space");
   ModelArgs args;
   Status field_errors[static_cast<size_t>(ModelField::kCount)];
   std::optional<std::string> unknown;
   bool positional = false;
+  lua_pushnil(L);  // where `messages` stays for the kernel to read (StackJson)
+  const int messages_slot = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, 2) != 0) {
     if (lua_type(L, -2) != LUA_TSTRING) {
@@ -68,6 +84,9 @@ Result<ModelArgs> decode_model(lua_State* L) {
     while (field < std::size(kModelFields) && kModelFields[field] != name) ++field;
     if (field == std::size(kModelFields)) {
       if (!unknown || kernel::jcs_key_less(name, *unknown)) unknown = std::string(name);
+    } else if (static_cast<ModelField>(field) == ModelField::kMessages && reads_as_array(L, -1)) {
+      lua_copy(L, -1, messages_slot);
+      args.messages_source.emplace(L, messages_slot, kModelRoots[field]);
     } else {
       Result<Json> value = to_json(L, -1, kModelRoots[field]);
       if (value.ok()) {

@@ -357,7 +357,7 @@ TEST_CASE("a model request's hash is the SHA-256 of its recorded JSON's canonica
   for (const Case& c :
        {Case{&prompt, Json(*prompt.prompt), Json::array()},
         Case{&prompt, Json(*prompt.prompt), offered}, Case{&chat, *chat.messages, offered}}) {
-    auto identity = model_request_identity(*c.request, c.text, c.tools);
+    auto identity = model_request_identity(*c.request, &c.text, c.tools);
     REQUIRE(identity.ok());
     const Json recorded = model_request_json(*c.request, c.text, c.tools);
     auto canonical = canonical_json(recorded, "request");
@@ -366,9 +366,39 @@ TEST_CASE("a model request's hash is the SHA-256 of its recorded JSON's canonica
     CHECK(identity->hex() == Sha256::of(*canonical).hex());
     CHECK(identity->request() == recorded);
   }
+  // The same messages from a source (a script's table): written by it for the hash, built
+  // only when the request itself is asked for.
+  struct Source final : JsonSource {
+    Json value;
+    mutable int built = 0;
+    Status append_canonical(std::string& out) const override {
+      return append_canonical_json(out, value, "request.messages");
+    }
+    Result<Json> build() const override {
+      ++built;
+      return value;
+    }
+  } source;
+  source.value = *chat.messages;
+  ModelRequest sourced = chat;
+  sourced.messages.reset();
+  sourced.messages_source = &source;
+  auto from_source = model_request_identity(sourced, nullptr, offered);
+  REQUIRE(from_source.ok());
+  auto from_tree = model_request_identity(chat, &*chat.messages, offered);
+  REQUIRE(from_tree.ok());
+  CHECK(from_source->digest == from_tree->digest);
+  CHECK(source.built == 0);
+  CHECK(from_source->request() == from_tree->request());
+  CHECK(source.built == 1);
+  source.value = Json::object({{"role", "user"}});  // not an array: refused as the tree is
+  auto not_array = model_request_identity(sourced, nullptr, offered);
+  REQUIRE_FALSE(not_array.ok());
+  CHECK_THAT(not_array.status().message(), Catch::Contains("messages must be an array"));
   ModelRequest bad = prompt;
   bad.options = Json::object({{"t", std::numeric_limits<double>::infinity()}});
-  auto refused = model_request_identity(bad, Json(*bad.prompt), Json::array());
+  const Json bad_prompt(*bad.prompt);
+  auto refused = model_request_identity(bad, &bad_prompt, Json::array());
   REQUIRE_FALSE(refused.ok());
   auto expected =
       canonical_json(model_request_json(bad, Json(*bad.prompt), Json::array()), "request");

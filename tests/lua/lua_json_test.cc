@@ -24,13 +24,29 @@ struct State {
   lua_State* L;
 };
 
-// Runs `return <expr>` and converts the result; the stack is as it was afterwards.
+// Runs `return <expr>` and converts the result; the stack is as it was afterwards. Every
+// conversion is also written as canonical text straight from the value
+// (append_canonical_lua), which must be what the tree canonicalizes to, byte for byte, or
+// the same error with nothing written: so each case below checks both walks.
 Result<Json> convert(lua_State* L, const std::string& expr, std::string_view root = "args") {
   const std::string chunk = expr.rfind("local", 0) == 0 ? expr : "return " + expr;
   REQUIRE(luaL_dostring(L, chunk.c_str()) == LUA_OK);
   const int top = lua_gettop(L);
   Result<Json> out = to_json(L, -1, root);
   REQUIRE(lua_gettop(L) == top);
+  std::string text = "prefix";
+  const Status written = append_canonical_lua(L, -1, root, text);
+  REQUIRE(lua_gettop(L) == top);
+  if (out.ok()) {
+    REQUIRE(written.ok());
+    Result<std::string> canonical = kernel::canonical_json(*out, root);
+    REQUIRE(canonical.ok());
+    CHECK(text == "prefix" + *canonical);
+  } else {
+    REQUIRE_FALSE(written.ok());
+    CHECK(written.message() == out.status().message());
+    CHECK(text == "prefix");
+  }
   lua_pop(L, 1);
   return out;
 }
@@ -288,6 +304,32 @@ TEST_CASE("members are sorted with their values, for few members and for many", 
       CHECK(member.first == fmt::format("k{:02d}", i + 1));
       CHECK(member.second.as_integer() == i + 1);
     }
+  }
+}
+
+TEST_CASE(
+    "canonical text written from a Lua value is its tree's: UTF-16 key order, escapes, numbers",
+    "[lua]") {
+  State s;
+  // In UTF-8 byte order these keys sort e-acute, fi ligature, emoji; JCS compares UTF-16
+  // code units, where the emoji's surrogate (D83D) comes before the ligature (FB01).
+  Result<Json> keys =
+      convert(s.L, R"({['\u{FB01}'] = 1, ['\u{1F600}'] = 2, ['\u{E9}'] = 3, z = 4})");
+  REQUIRE(keys.ok());
+  CHECK(canonical(*keys) == "{\"z\":4,\"\u00e9\":3,\"\U0001F600\":2,\"\uFB01\":1}");
+  for (const char* expr :
+       {R"({q = 'say "hi"\n\t\\', ctl = '\1\31\127', nul = 'a\0b', uni = '\u{2028}x'})",
+        "{0.1, 1e21, -0.0, 2^53, 1.5e-7, -3, 123456789012, 1/3}",
+        "{a = {b = {c = {d = {}}}}, list = {{}, {x = {1, {y = 'z'}}}}, t = true, f = false}",
+        "{setmetatable({}, {__artana_json = 1}), {n = 1, m = 2, l = {3, 2, 1}}}", "'just a string'",
+        "42", "true", "{}"}) {
+    INFO(expr);
+    CHECK(convert(s.L, expr).ok());  // convert compares the two walks
+  }
+  for (const char* bad : {"{a = 1, [2] = 3}", "{1, nil, 3}", R"({x = '\255'})", R"({['\255'] = 1})",
+                          "{f = print}", "{0/0}", "{y = {[true] = 1}}"}) {
+    INFO(bad);
+    CHECK_FALSE(convert(s.L, bad).ok());  // the same error from both, nothing written
   }
 }
 

@@ -22,8 +22,9 @@ Status bad(std::string_view message) {
 }
 
 // The script's request fields as a kernel ModelRequest, minus the step key. The fields are
-// consumed: the prompt, messages and options are moved, not copied.
-Result<kernel::ModelRequest> model_request(lua::ModelArgs&& args,
+// consumed: the prompt, messages and options are moved, not copied; messages left on the
+// stack (ModelArgs::messages_source) are borrowed: `args` must outlive the request.
+Result<kernel::ModelRequest> model_request(lua::ModelArgs& args,
                                            std::optional<std::string>* explicit_key) {
   using F = lua::ModelField;
   kernel::ModelRequest request;
@@ -33,11 +34,13 @@ Result<kernel::ModelRequest> model_request(lua::ModelArgs&& args,
   request.model = model->as_string();
   std::optional<Json>& prompt = args[F::kPrompt];
   std::optional<Json>& messages = args[F::kMessages];
-  if (prompt.has_value() == messages.has_value())
+  if (prompt.has_value() == (messages.has_value() || args.messages_source.has_value()))
     return bad("give exactly one of `prompt` (a string) and `messages` (an array)");
   if (prompt) {
     if (!prompt->is_string()) return bad("`prompt` must be a string");
     request.prompt = std::move(prompt->as_string());
+  } else if (args.messages_source) {
+    request.messages_source = &*args.messages_source;  // args outlive the step's beginning
   } else {
     if (!messages->is_array()) return bad("`messages` must be an array of message tables");
     request.messages = std::move(*messages);
@@ -122,7 +125,7 @@ SyscallReply& ScriptRun::sys_model(lua_State* L, Task& task) {
     stream = asked->as_bool();
   }
   std::optional<std::string> explicit_key;
-  auto request = model_request(std::move(*args), &explicit_key);
+  auto request = model_request(*args, &explicit_key);
   if (!request.ok()) return reply_error(request.status());
   auto key = claim_key(L, task, "model", explicit_key);
   if (!key.ok()) return reply_error(key.status());

@@ -77,16 +77,28 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
                                       const ModelRequest& original) {
   ARTANA_ASSIGN_OR_RETURN(ActiveRun active_run, active(caller, run, original.step_key));
   const std::string& key = original.step_key;
-  if (original.prompt.has_value() == original.messages.has_value()) {
+  const int texts = int{original.prompt.has_value()} + int{original.messages.has_value()} +
+                    int{original.messages_source != nullptr};
+  if (texts != 1) {
     return Status::invalid_argument(
         "step '{}': a model request needs exactly one of prompt and messages", key);
   }
   // What the request records: its prompt or its messages, through the request rewrites (PII
   // replaced) before anything is hashed, recorded or sent. A recorded step is rewritten in
   // replay order, so it gets the placeholders it was recorded with. Copied only when a
-  // rewrite changes it: a long message history is not copied on every step.
+  // rewrite changes it: a long message history is not copied on every step. Messages from a
+  // source are built only when a value is needed (original_text).
   const Json prompt = original.prompt ? Json(*original.prompt) : Json();
-  const Json& original_text = original.prompt ? prompt : *original.messages;
+  std::optional<Json> built_messages;
+  auto original_text = [&]() -> Result<const Json*> {
+    if (original.prompt) return &prompt;
+    if (original.messages) return &*original.messages;
+    if (!built_messages) {
+      ARTANA_ASSIGN_OR_RETURN(Json made, original.messages_source->build());
+      built_messages = std::move(made);
+    }
+    return &*built_messages;
+  };
   std::optional<Json> rewritten_text;
   Json request_pii = Json::object();
   std::vector<const RegisteredTool*> offered;
@@ -101,8 +113,18 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
       }
       offered.push_back(tool);
     }
-    StepValue text(original_text);
-    StepRequest rewrite{std::span<StepValue>(&text, 1), &offered};
+    // A replayed step whose values no middleware rewrites hashes a source's messages as the
+    // source writes them: the script's history is not built as a tree for every step. The
+    // rewrites still run, over the tools offered only (none of them reads values).
+    const bool hash_source =
+        recorded && !values_rewritten_ && original.messages_source != nullptr && !built_messages;
+    const Json* text_json = nullptr;
+    if (!hash_source) {
+      ARTANA_ASSIGN_OR_RETURN(text_json, original_text());
+    }
+    StepValue text(hash_source ? prompt : *text_json);
+    StepRequest rewrite{hash_source ? std::span<StepValue>() : std::span<StepValue>(&text, 1),
+                        &offered};
     rewrite.placeholders.renumber = recorded;
     ARTANA_RETURN_IF_ERROR(rewrite_request(state, key, StepKind::kModel, rewrite));
     rewritten_text.reset();
@@ -114,7 +136,7 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
       offered_json.push_back(
           Json::object({{"name", tool->spec.name}, {"signature", tool->signature}}));
     }
-    return model_request_identity(original, rewritten_text ? *rewritten_text : original_text,
+    return model_request_identity(original, rewritten_text ? &*rewritten_text : text_json,
                                   std::move(offered_json));
   };
   const StepQuery query{key,
@@ -142,7 +164,8 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
   }
 
   // Live.
-  const Json& sent_text = rewritten_text ? *rewritten_text : original_text;
+  ARTANA_ASSIGN_OR_RETURN(const Json* original_json, original_text());
+  const Json& sent_text = rewritten_text ? *rewritten_text : *original_json;
   ModelCall call;
   call.run_id = state.run_id;
   call.step_key = key;

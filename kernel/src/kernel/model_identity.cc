@@ -25,12 +25,13 @@ Json model_request_json(const ModelRequest& request, const Json& text, Json offe
   return json;
 }
 
-Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
+Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json* text,
                                                Json offered) {
-  if (request.prompt && !text.is_string()) {
+  const bool messages = request.messages.has_value() || request.messages_source != nullptr;
+  if (request.prompt && (text == nullptr || !text->is_string())) {
     return Status::invalid_argument("step '{}': the prompt must be a string", request.step_key);
   }
-  if (request.messages && !text.is_array()) {
+  if (messages && text != nullptr && !text->is_array()) {
     return Status::invalid_argument("step '{}': messages must be an array", request.step_key);
   }
   if (!request.options.is_object()) {
@@ -44,9 +45,17 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   std::string canonical;
   canonical.reserve(256);
   canonical += '{';
-  if (request.messages) {
+  if (messages) {
     canonical += "\"messages\":";
-    ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, text, "request.messages"));
+    if (text != nullptr) {
+      ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, *text, "request.messages"));
+    } else {
+      const size_t at = canonical.size();
+      ARTANA_RETURN_IF_ERROR(request.messages_source->append_canonical(canonical));
+      if (canonical.size() == at || canonical[at] != '[') {
+        return Status::invalid_argument("step '{}': messages must be an array", request.step_key);
+      }
+    }
     canonical += ',';
   }
   canonical += "\"model\":";
@@ -60,7 +69,7 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   }
   if (request.prompt) {
     canonical += ",\"prompt\":";
-    ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, text, "request.prompt"));
+    ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, *text, "request.prompt"));
   }
   canonical += ",\"tools\":";
   ARTANA_RETURN_IF_ERROR(append_canonical_json(canonical, offered, "request.tools"));
@@ -69,9 +78,19 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   identity.present = true;
   identity.digest = Sha256::of(canonical);
   identity.model_request_ = &request;
-  identity.model_text_ = &text;
+  identity.model_text_ = text;
   identity.offered_ = std::move(offered);
   return identity;
+}
+
+Json RequestIdentity::model_request_from_parts() {
+  if (model_text_ != nullptr) {
+    return model_request_json(*model_request_, *model_text_, std::move(offered_));
+  }
+  // Built from the source only now (a drift to report): it wrote the same value for the
+  // hash, so building it fails only when the run is out of memory, and is being ended.
+  Result<Json> built = model_request_->messages_source->build();
+  return model_request_json(*model_request_, built.ok() ? *built : Json(), std::move(offered_));
 }
 
 std::vector<std::string> drift_fields(const Json& recorded, const Json& now) {

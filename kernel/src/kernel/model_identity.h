@@ -33,7 +33,7 @@ struct RequestIdentity {
   // this before the identity outlives the call that prepared it (model_request_identity).
   const Json& request() {
     if (model_request_ != nullptr) {
-      request_ = model_request_json(*model_request_, *model_text_, std::move(offered_));
+      request_ = model_request_from_parts();
       model_request_ = nullptr;
     }
     return request_;
@@ -48,20 +48,23 @@ struct RequestIdentity {
   }
 
  private:
-  friend Result<RequestIdentity> model_request_identity(const ModelRequest&, const Json&, Json);
+  friend Result<RequestIdentity> model_request_identity(const ModelRequest&, const Json*, Json);
+  Json model_request_from_parts();
   Json request_;
   // A model step's parts, until request() builds it (a pointer and a move: no allocation on
-  // a replayed step, which never asks).
+  // a replayed step, which never asks). No text: the request's messages_source, built then.
   const ModelRequest* model_request_ = nullptr;
   const Json* model_text_ = nullptr;
   Json offered_;
 };
 
-// `text` is the request's prompt (a JSON string) or messages as recorded (rewritten);
+// `text` is the request's prompt (a JSON string) or messages as recorded (rewritten), or
+// null for the messages of request.messages_source as they are (no rewrite changes values):
+// written canonically by the source, never built unless request() is asked for;
 // `offered` = [{"name", "signature"}] of the tools offered, in the order given. The hash is
 // written straight from the parts (a long history is encoded, not copied); `request` and
 // `text` must outlive the identity's request() call (see RequestIdentity).
-Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json& text,
+Result<RequestIdentity> model_request_identity(const ModelRequest& request, const Json* text,
                                                Json offered);
 
 // Identity of any request JSON (tool calls use it with their own shape).

@@ -55,12 +55,25 @@ struct StartRunRequest {
   std::vector<std::string> sources;
 };
 
+// A value its caller holds in a form of its own (a script's table) until the kernel needs
+// it: written as canonical JSON for a request's hash without being built (a replayed step),
+// built when the value itself is needed (a live call, a value-rewriting middleware, a drift
+// report). Borrowed for the call it is passed to; both functions fail alike for a value
+// that is not JSON.
+class JsonSource {
+ public:
+  virtual ~JsonSource() = default;
+  virtual Status append_canonical(std::string& out) const = 0;  // RFC 8785, as canonical_json
+  virtual Result<Json> build() const = 0;
+};
+
 struct ModelRequest {
   std::string step_key;
   std::string model;
-  std::optional<std::string> prompt;  // exactly one of prompt and messages
+  std::optional<std::string> prompt;  // exactly one of prompt, messages and messages_source
   std::optional<Json> messages;       // an array of message objects
-  Json options = Json::object();      // temperature, max_tokens, … as the port understands
+  const JsonSource* messages_source = nullptr;  // the same, built only if needed
+  Json options = Json::object();  // temperature, max_tokens, … as the port understands
   // JSON Schema the output must meet. Checked by the kernel when the call finishes: an output
   // that misses it is the step's failure (model_failed, category invalid_output), raised as
   // model_output_invalid live and on replay; retry_failed asks again.

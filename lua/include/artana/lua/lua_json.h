@@ -44,6 +44,12 @@ inline constexpr int kMaxLuaJsonDepth = 1024;
 // unavailable when C++ allocation fails.   [-0, +0, -]
 Result<kernel::Json> to_json(lua_State* L, int index, std::string_view root);
 
+// Appends to `out` the canonical JSON (artana/kernel/canonical_json.h) of what to_json would make
+// of the value at `index`, written as the value is read: no kernel::Json is built. The same walk as
+// to_json: the same values accepted, the same errors and charges; on an error nothing is appended.
+// What a replayed step hashes its request from.   [-0, +0, -]
+Status append_canonical_lua(lua_State* L, int index, std::string_view root, std::string& out);
+
 // Pushes `value` as a Lua value. The pushing runs inside lua_pcall, so a memory error (the
 // state's allocator refusing past its limit) comes back as LUA_ERRMEM instead of jumping
 // over the caller's C++ frames. Returns LUA_OK with the value on top, or a Lua status with

@@ -42,8 +42,27 @@ enum class ModelField {
 inline constexpr std::string_view kModelFields[] = {
     "model",    "prompt", "messages",     "schema",  "tools",
     "step_key", "replay", "retry_failed", "options", "stream"};
+// A value left on the syscall's stack for the kernel to read when it needs it (a
+// kernel::JsonSource): written canonically (append_canonical_lua) or converted (to_json).
+// Valid during the syscall only.
+class StackJson final : public kernel::JsonSource {
+ public:
+  StackJson(lua_State* L, int index, std::string_view root) : L_(L), index_(index), root_(root) {}
+  Status append_canonical(std::string& out) const override;
+  Result<kernel::Json> build() const override;
+
+ private:
+  lua_State* L_;
+  int index_;
+  std::string_view root_;
+};
+
 struct ModelArgs {
   std::optional<kernel::Json> fields[static_cast<size_t>(ModelField::kCount)];
+  // `messages` when it is a table that reads as an array (marked, or items from 1): left on
+  // the stack, so a replayed step hashes it without building it (kernel::ModelRequest::
+  // messages_source). Any other value is converted as every field is, into fields[].
+  std::optional<StackJson> messages_source;
 
   std::optional<kernel::Json>& operator[](ModelField f) { return fields[static_cast<size_t>(f)]; }
 };
