@@ -13,9 +13,9 @@ host::RunOptions acme_run(const std::string& id) {
   return options;
 }
 
-void HostFixture::restart(host::HostOptions options) {
+void HostFixture::restart(host::HostOptions options, kernel::KernelOptions kernel_options) {
   host.reset();
-  kernel_host.reopen();
+  kernel_host.reopen(std::move(kernel_options));
   options.clock = [this] { return clock_us; };
   options.print_sink = [this](const kernel::RunId&, std::string_view line) {
     printed.emplace_back(line);

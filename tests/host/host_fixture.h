@@ -20,8 +20,9 @@ struct HostFixture {
 
   explicit HostFixture(host::HostOptions options = {}) { restart(std::move(options)); }
 
-  // A new Host and Kernel on the same ledger: what a second process sees.
-  void restart(host::HostOptions options = {});
+  // A new Host and Kernel on the same ledger: what a second process sees. The kernel is
+  // permissive unless `kernel_options` say otherwise (host::policy_kernel_options(true)).
+  void restart(host::HostOptions options = {}, kernel::KernelOptions kernel_options = {});
 
   // Writes `source` to <dir>/<name> and returns the path.
   std::string script(const std::string& name, const std::string& source);

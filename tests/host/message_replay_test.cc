@@ -5,7 +5,6 @@
 
 #include "artana/host/run_request.h"
 #include "host/host_fixture.h"
-#include "support/kernel_fixture.h"
 
 namespace artana::testing {
 namespace {
@@ -86,18 +85,7 @@ TEST_CASE("a value-rewriting middleware sees messages built from the tables, liv
   // Enforced policy: the PII scrubber rewrites every string of a request, so a replayed step
   // builds its messages, scrubs them and hashes what was recorded.
   HostFixture f;
-  auto enforced_host = [&] {
-    f.host.reset();
-    f.kernel_host.reopen();
-    f.kernel_host.kernel = open_kernel(*f.kernel_host.store, host::policy_kernel_options(true));
-    host::HostOptions options;
-    options.clock = [&f] { return f.clock_us; };
-    options.print_sink = [&f](const kernel::RunId&, std::string_view line) {
-      f.printed.emplace_back(line);
-    };
-    f.host = std::make_unique<host::Host>(*f.kernel_host.kernel, std::move(options));
-  };
-  enforced_host();
+  f.restart({}, host::policy_kernel_options(true));
   const std::string path = f.script("talk.lua", conversation("price of"));
   const host::RunOutcome live = f.run(path, "run-scrubbed");
   INFO(text(live.error));
@@ -111,7 +99,7 @@ TEST_CASE("a value-rewriting middleware sees messages built from the tables, liv
     scrubbed = scrubbed || request.find("[EMAIL_1]") != std::string::npos;
   }
   CHECK(scrubbed);
-  enforced_host();
+  f.restart({}, host::policy_kernel_options(true));
   f.printed.clear();
   REQUIRE(f.run(path, "run-scrubbed").status == RunStatus::kPaused);
   CHECK(f.printed.empty());

@@ -47,11 +47,11 @@ std::unique_ptr<Kernel> open_kernel(EventStore& store, KernelOptions options) {
   return std::move(opened).value();
 }
 
-void KernelHost::reopen() {
+void KernelHost::reopen(KernelOptions options) {
   kernel.reset();
   store.reset();
   store = open_store(dir.str());
-  kernel = open_kernel(*store);
+  kernel = open_kernel(*store, std::move(options));
 }
 
 void start_run_with_step(KernelHost& host, ScriptedModel& port, const std::string& run,

@@ -36,13 +36,14 @@ kernel::StartRunRequest start_request(const std::string& run, const std::string&
 std::unique_ptr<kernel::Kernel> open_kernel(kernel::EventStore& store,
                                             kernel::KernelOptions options = {});
 
-// A ledger with a permissive kernel on it; reopen() drops both, as a new process would.
+// A ledger with a kernel on it (permissive unless `options` say otherwise); reopen() drops
+// both, as a new process would.
 struct KernelHost {
   TempDir dir;
   std::unique_ptr<kernel::EventStore> store;
   std::unique_ptr<kernel::Kernel> kernel;
   KernelHost() { reopen(); }
-  void reopen();
+  void reopen(kernel::KernelOptions options = {});
 };
 
 // Starts `run` (tenant acme) and records one live model step `step_key` answered by `port`.

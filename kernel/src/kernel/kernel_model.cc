@@ -122,13 +122,13 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
     if (!hash_source) {
       ARTANA_ASSIGN_OR_RETURN(text_json, original_text());
     }
-    StepValue text(hash_source ? prompt : *text_json);
-    StepRequest rewrite{hash_source ? std::span<StepValue>() : std::span<StepValue>(&text, 1),
-                        &offered};
+    std::optional<StepValue> text;  // none when hashed from the source: nothing to rewrite
+    if (!hash_source) text.emplace(*text_json);
+    StepRequest rewrite{text ? std::span<StepValue>(&*text, 1) : std::span<StepValue>(), &offered};
     rewrite.placeholders.renumber = recorded;
     ARTANA_RETURN_IF_ERROR(rewrite_request(state, key, StepKind::kModel, rewrite));
     rewritten_text.reset();
-    if (text.edited()) rewritten_text = text.take();
+    if (text && text->edited()) rewritten_text = text->take();
     request_pii = std::move(rewrite.placeholders.allocated);
     // The tools offered (those the rewrites left), as signatures.
     Json offered_json = Json::array();
