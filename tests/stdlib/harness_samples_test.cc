@@ -175,32 +175,56 @@ TEST_CASE("supervisor: the deployer and a narrower notes writer run at once, eac
   CHECK(occurrences(runs.out, "sup-2::child::release/wake:1/2/child:1") == 0);
 }
 
-// What an operator does when a child's side effect was in flight as its process died (the
-// children run at once, so a kill at a syscall of one may land during the other's tool
-// call): the kernel halts that child (reconciliation_required, exit 4, named in the
-// supervisor's error) rather than guess. The tool prints its idempotency key when it acts:
-// if the killed process printed it, the effect happened and is recorded as a success;
-// otherwise the call is retried. Then the child is resumed and the supervisor run again.
-CliRun settle(Cli& cli, const CliRun& halted, const std::string& killed_err,
-              const std::string& run) {
-  const CutStep cut = cut_step(*result_of(halted).find("error"));
-  std::string tool, key;
-  for (const Json& e : exported(cli, cut.run)) {
-    const Json& payload = *e.find("payload");
-    if (str(e.find("type")) != "tool_requested" || str(payload.find("step_key")) != cut.step)
+// What an operator does when children's side effects were in flight as their process died
+// (the children run at once, so a kill at a syscall of one may land during the other's tool
+// call, or during both): the kernel halts such a child (reconciliation_required, exit 4, named
+// in the supervisor's error) rather than guess. Each halt says what to do. A cut step is
+// settled: the tool prints its idempotency key when it acts, so if the killed process printed
+// it (`killed_output`), the effect happened and is recorded as a success; otherwise the call
+// is retried. Then its run is resumed, which executes the supervisor again (a child executes
+// through its top-most ancestor) until it ends or halts on the other child's cut step. A
+// supervisor that names the child it waits for (invalid_state) has that child resumed. Each
+// cut step is settled once. Returns the last execution and the steps settled, in order.
+struct Settled {
+  CliRun done;
+  std::vector<CutStep> steps;
+};
+
+Settled settle(Cli& cli, CliRun halted, const std::string& killed_output) {
+  Settled out{std::move(halted), {}};
+  for (int round = 0; out.done.exit_code != 0 && round < 8; ++round) {
+    INFO(out.done.out << out.done.err);
+    REQUIRE(out.done.exit_code == 4);
+    const Json error = *result_of(out.done).find("error");
+    if (str(error.find("kind")) != "reconciliation_required") {
+      const std::string waited = sample_cli::child_needing_attention(error);
+      INFO(kernel::canonical_json(error).value());
+      REQUIRE(!waited.empty());
+      out.done = cli("--json resume '" + waited + "'");
       continue;
-    tool = str(payload.find("request")->find("tool"));
-    key = str(payload.find("idempotency_key"));
+    }
+    const CutStep cut = cut_step(error);
+    for (const CutStep& before : out.steps)
+      CHECK(!(before.run == cut.run && before.step == cut.step));
+    out.steps.push_back(cut);
+    std::string tool, key;
+    for (const Json& e : exported(cli, cut.run)) {
+      const Json& payload = *e.find("payload");
+      if (str(e.find("type")) != "tool_requested" || str(payload.find("step_key")) != cut.step)
+        continue;
+      tool = str(payload.find("request")->find("tool"));
+      key = str(payload.find("idempotency_key"));
+    }
+    REQUIRE(!key.empty());
+    const std::string result =
+        tool == "ship" ? R"({"shipped":"billing 2.4.0"})" : R"({"published":true})";
+    const std::string decision = occurrences(killed_output, key) > 0
+                                     ? "--outcome success --result '" + result + "'"
+                                     : std::string("--retry");
+    REQUIRE(cli("reconcile '" + cut.run + "' --step " + cut.step + " " + decision).exit_code == 0);
+    out.done = cli("--json resume '" + cut.run + "'");
   }
-  REQUIRE(!key.empty());
-  const std::string result =
-      tool == "ship" ? R"({"shipped":"billing 2.4.0"})" : R"({"published":true})";
-  const std::string decision = occurrences(killed_err, key) > 0
-                                   ? "--outcome success --result '" + result + "'"
-                                   : std::string("--retry");
-  REQUIRE(cli("reconcile '" + cut.run + "' --step " + cut.step + " " + decision).exit_code == 0);
-  REQUIRE(cli("resume '" + cut.run + "'").exit_code == 0);
-  return cli(run);
+  return out;
 }
 
 // The release killed at each syscall its process crosses in turn (the supervisor's and its
@@ -219,7 +243,7 @@ TEST_CASE("supervisor: killed at any syscall, the release goes on with its child
       left = exported(cli, "", /*may_be_missing=*/true);
       done = cli(run);
     }
-    if (done.exit_code == 4) done = settle(cli, done, killed.err, run);
+    if (done.exit_code == 4) done = settle(cli, done, killed.err).done;
     INFO(cli.printed());
     REQUIRE(done.exit_code == 0);
     CHECK(text(*result_of(done).find("output")) == kReleased);
@@ -247,48 +271,27 @@ TEST_CASE("supervisor: both children's side effects cut by one kill are settled 
   // cuts both (each try is independent).
   // Under a sanitizer the order may always differ: then the case is left to the other builds.
   std::unique_ptr<Cli> fresh;
+  std::string killed_output;
   for (int attempt = 1; !fresh; ++attempt) {
     if (attempt > 5) {
       WARN("no kill at tool.start:2 cut both children's effects in 5 tries: not exercised here");
       return;
     }
     auto tried = std::make_unique<Cli>();
-    REQUIRE((*tried)(run, sample_cli::crash_at("tool.start", 2)).exit_code == kKilled);
+    const CliRun killed = (*tried)(run, sample_cli::crash_at("tool.start", 2));
+    REQUIRE(killed.exit_code == kKilled);
     if (occurrences(tried->printed(), "SHIPPED ") + occurrences(tried->printed(), "PUBLISHED ") ==
-        0)
+        0) {
       fresh = std::move(tried);
-  }
-  Cli& cli = *fresh;
-  auto error_of = [](const CliRun& halted) {
-    INFO(halted.out << halted.err);
-    REQUIRE(halted.exit_code == 4);
-    return *result_of(halted).find("error");
-  };
-  auto retry = [&](const CutStep& cut) {
-    REQUIRE(cli("reconcile '" + cut.run + "' --step " + cut.step + " --retry").exit_code == 0);
-    return cli("--json resume '" + cut.run + "'");
-  };
-  // The operator's loop: each halt says what to do. A cut step (reconciliation_required) is
-  // retried and its run resumed; a supervisor that names the child it waits for
-  // (invalid_state) has that child resumed. The children halt at once, in either order, so
-  // which of the two the supervisor names first varies; each cut step is settled once.
-  std::vector<CutStep> settled;
-  CliRun done = cli(run);
-  for (int round = 0; done.exit_code != 0 && round < 8; ++round) {
-    const Json error = error_of(done);
-    if (str(error.find("kind")) == "reconciliation_required") {
-      const CutStep cut = cut_step(error);
-      for (const CutStep& before : settled)
-        CHECK(!(before.run == cut.run && before.step == cut.step));
-      settled.push_back(cut);
-      done = retry(cut);
-    } else {
-      const std::string waited = sample_cli::child_needing_attention(error);
-      INFO(kernel::canonical_json(error).value());
-      REQUIRE(!waited.empty());
-      done = cli("--json resume '" + waited + "'");
+      killed_output = killed.err;
     }
   }
+  Cli& cli = *fresh;
+  // Neither effect ran, so each cut step is retried. The children halt at once, in either
+  // order, so which of the two the supervisor names first varies.
+  const Settled settled_run = settle(cli, cli(run), killed_output);
+  const std::vector<CutStep>& settled = settled_run.steps;
+  const CliRun& done = settled_run.done;
   REQUIRE(settled.size() == 2);
   const CutStep& first = settled[0];
   const CutStep& second = settled[1];
