@@ -26,6 +26,8 @@ Kernel::Kernel(EventStore& store, KernelOptions options)
       middleware_(std::move(options.middleware)),
       on_event_(std::move(options.on_event)),
       pipelined_(options.pipelined_commits),
+      kept_(options.kept_result_bytes > 0 ? std::make_shared<KeptBudget>(options.kept_result_bytes)
+                                          : nullptr),
       schemas_(std::make_unique<SchemaCache>()),
       held_(std::make_unique<Held>()) {
   // The order is the kernel's, not the caller's: PII, quota, capability, custom.
@@ -89,6 +91,7 @@ Result<RunId> Kernel::start_run(const StartRunRequest& request) {
   fresh.info.header = header;
   auto state = std::make_shared<RunState>();
   state->run_id = header.run_id;
+  state->kept_budget = kept_;
   ARTANA_RETURN_IF_ERROR(state->load(fresh, {}));
   Status started = record_start(*state, request, &header);
   if (started.ok()) {
@@ -167,6 +170,7 @@ Result<std::shared_ptr<RunState>> Kernel::load(const RunId& run) {
   // Step records go straight into the state's map: no list of them in between.
   auto state = std::make_shared<RunState>();
   state->run_id = run;
+  state->kept_budget = kept_;
   ARTANA_ASSIGN_OR_RETURN(RunIndex index,
                           store_.run_index(run, [&](std::string&& key, StepIndexRecord&& record) {
                             return state->load_step(std::move(key), std::move(record));
@@ -299,9 +303,11 @@ Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
   state.lease_epoch = new_status && run_ended(*new_status) ? 0 : result.lease_epoch;
   for (size_t i = 0; i < result.events.size(); ++i) {
     const IndexEntries* indexed = i < result.indexes.size() ? &result.indexes[i] : nullptr;
-    ARTANA_RETURN_IF_ERROR(state.apply(result.events[i], indexed));
+    std::string* text = i < result.payload_texts.size() ? &result.payload_texts[i] : nullptr;
+    ARTANA_RETURN_IF_ERROR(state.apply(result.events[i], indexed, text));
   }
   if (new_status) state.status = *new_status;
+  if (new_status && run_ended(*new_status)) state.forget_kept();  // it executes no more
   if (on_event_ && !result.events.empty()) {
     // The status the append left the run in, told with the event that made it: a new run's
     // first event, else the append's last.

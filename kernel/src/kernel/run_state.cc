@@ -176,7 +176,7 @@ size_t RunState::bytes_held() const {
   return bytes;
 }
 
-Status RunState::apply(const Event& event, const IndexEntries* indexed) {
+Status RunState::apply(const Event& event, const IndexEntries* indexed, std::string* stored_text) {
   head_seq = std::max(head_seq, event.seq);
   IndexEntries computed;
   if (indexed == nullptr) {
@@ -185,7 +185,11 @@ Status RunState::apply(const Event& event, const IndexEntries* indexed) {
   }
   const IndexEntries& entries = *indexed;
   // Costs and placeholders are recorded by step events (a run's input: run_started, below).
-  if (entries.step) apply_step(*entries.step, event.seq);
+  if (entries.step) {
+    StepRecord* step = apply_step(*entries.step, event.seq);
+    if (step != nullptr && stored_text != nullptr && !stored_text->empty())
+      keep_result(*step, event.seq, event.type, std::move(*stored_text));
+  }
   if (entries.latest && entries.latest->starts_with("run_summary:artifact::")) {
     artifacts[entries.latest->substr(std::string_view("run_summary:artifact::").size())] =
         event.seq;
@@ -255,10 +259,24 @@ Status RunState::apply_fact(const Event& event) {
   return Status();
 }
 
-void RunState::apply_step(const StepDelta& delta, uint64_t seq) {
+void RunState::keep_result(StepRecord& step, uint64_t seq, const std::string& type,
+                           std::string text) {
+  if (kept_budget == nullptr || step.terminal_seq != seq || !step.replay_reads_terminal()) return;
+  if (step.terminal_kept()) return;
+  if (text.empty()) return;
+  if (!kept_budget->take(text.size())) return;
+  step.kept = std::make_shared<const KeptResult>(seq, type, std::move(text), kept_budget);
+}
+
+void RunState::forget_kept() {
+  if (kept_budget == nullptr) return;
+  for (auto& [key, step] : steps) step.kept.reset();
+}
+
+StepRecord* RunState::apply_step(const StepDelta& delta, uint64_t seq) {
   spend_micro_usd += delta.cost_micro_usd;
   add_counts(pii.recorded, delta.pii);
-  if (delta.role == StepDelta::Role::kNote) return;
+  if (delta.role == StepDelta::Role::kNote) return nullptr;
   StepRecord& step = steps[delta.step_key];
   const bool was_open = step.end == StepEnd::kOpen && step.open_seq != 0;
   const int64_t old_due = step.due_at_us;
@@ -279,6 +297,7 @@ void RunState::apply_step(const StepDelta& delta, uint64_t seq) {
       child_wait.reset();  // the child ended: it holds the run no more
     }
   }
+  return &step;
 }
 
 }  // namespace artana::kernel

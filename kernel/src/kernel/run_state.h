@@ -1,12 +1,15 @@
 // RunState: what the kernel keeps in memory about a loaded run — its tenant context, status
 // and one small record per step (step key -> StepRecord: kind, seqs, request hash, PII
-// counts; never a request or a result), loaded from the ledger's step index and kept current
-// by folding each event the kernel appends, as the ledger folds it. Replay looks steps up
-// here (O(1) per step, nothing rescans the run) and reads a result by seq when it returns it.
+// counts; never a request, and a result only as kept for the next execution here, within
+// the kernel's budget: KeptResult), loaded from the ledger's step index and kept current by
+// folding each event the kernel appends, as the ledger folds it. Replay looks steps up here
+// (O(1) per step, nothing rescans the run) and reads a result by seq when it returns it.
 //
 // Not thread-safe by itself: the kernel holds `mu` while it reads or changes a RunState.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,14 +46,60 @@ struct RecordedTerminal {
   Status parse(const RunId& run);
 };
 
+// The bytes of recorded results all of a kernel's runs keep (KernelOptions::kept_result_bytes).
+class KeptBudget {
+ public:
+  explicit KeptBudget(size_t limit) : limit_(limit) {}
+  // Whether `bytes` more fit; if so they are counted until give() returns them.
+  bool take(size_t bytes) {
+    size_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (bytes > limit_ - std::min(used, limit_)) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void give(size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  size_t used() const { return used_.load(std::memory_order_relaxed); }
+  // Replayed steps answered from kept results (KernelStats::kept_results_replayed).
+  std::atomic<uint64_t> replayed{0};
+
+ private:
+  const size_t limit_;
+  std::atomic<size_t> used_{0};
+};
+
+// A step's terminal kept in memory for the run's next execution here (a hot reload replays
+// the run from its start): the payload's canonical text as appended or as a replay read it.
+// Stands for the terminal at `seq` only: a step ended again (a retried failure) reads anew.
+// Immutable once made; its bytes go back to the budget when the last holder lets it go.
+struct KeptResult {
+  KeptResult(uint64_t at, std::string event_type, std::string payload_text,
+             std::shared_ptr<KeptBudget> counted_in)
+      : seq(at),
+        type(std::move(event_type)),
+        text(std::move(payload_text)),
+        budget(std::move(counted_in)) {}
+  KeptResult(const KeptResult&) = delete;
+  KeptResult& operator=(const KeptResult&) = delete;
+  ~KeptResult() { budget->give(text.size()); }
+
+  const uint64_t seq;
+  const std::string type;
+  const std::string text;
+  const std::shared_ptr<KeptBudget> budget;
+};
+
 // A step as the kernel holds it: its ledger record (step_index.h; no request, no result) and
 // what this process knows of it beside.
 struct StepRecord : StepIndexRecord {
-  bool in_flight = false;  // begun live, not finished yet
-  bool reached = false;    // the script reached it again in this execution
-  uint32_t order = 0;      // its place in RunState::recorded_order_ (loaded steps)
+  bool in_flight = false;                  // begun live, not finished yet
+  bool reached = false;                    // the script reached it again in this execution
+  uint32_t order = 0;                      // its place in RunState::recorded_order_ (loaded steps)
+  std::shared_ptr<const KeptResult> kept;  // null, or possibly for an earlier terminal
 
   bool has_terminal() const { return terminal_seq != 0; }
+  // Its terminal is kept in memory: a replay need not read it.
+  bool terminal_kept() const { return kept != nullptr && kept->seq == terminal_seq; }
 };
 
 // A terminal just appended, as a replay would read it.
@@ -76,8 +125,17 @@ class RunState {
   Status load_step(std::string&& key, StepIndexRecord&& record);
   Status load(const RunIndex& index, const std::vector<Event>& facts);
   // Folds one event the kernel appended into the state.
-  // `indexed`: what the store indexed for the event (AppendResult::indexes), if known.
-  Status apply(const Event& event, const IndexEntries* indexed = nullptr);
+  // `indexed`: what the store indexed for the event (AppendResult::indexes), if known;
+  // `stored_text`: its payload as stored (AppendResult::payload_texts), taken to be kept
+  // when the event ends a step (keep_result).
+  Status apply(const Event& event, const IndexEntries* indexed = nullptr,
+               std::string* stored_text = nullptr);
+  // Keeps `text`, the payload of `step`'s terminal at `seq` of type `type`, for the next
+  // execution's replay, if the kernel's budget has room and the text holds every value (no
+  // reference to one stored apart). Nothing happens otherwise.
+  void keep_result(StepRecord& step, uint64_t seq, const std::string& type, std::string text);
+  // Lets every kept result go (the run ended: no execution of it comes).
+  void forget_kept();
   // After loading: every recorded step is ahead of the script, which is replaying.
   void start_replay();
   // A new execution of the run here (a hot reload, Kernel::reload): the view load() would
@@ -160,6 +218,8 @@ class RunState {
   std::vector<uint64_t> terminal_seqs;
   std::vector<RecordedTerminal> read_ahead;  // in seq order; taken ones have seq 0
   size_t read_ahead_next = 0;                // where the next one in order should be
+  // The kernel's budget for kept results (null: nothing is kept).
+  std::shared_ptr<KeptBudget> kept_budget;
   // Its pipelined appends (KernelOptions::pipelined_commits): one mark for a fork chain, so
   // a host watching the run sees the appends of the fork it went on in.
   std::shared_ptr<CommitMark> mark = std::make_shared<CommitMark>();
@@ -170,8 +230,9 @@ class RunState {
   Status apply_fact(const Event& event);
   // Sorts recorded_order_ by when each step was opened and numbers StepRecord::order.
   void order_recorded();
-  // Folds a step event's delta into its record and the sets derived from records.
-  void apply_step(const StepDelta& delta, uint64_t seq);
+  // Folds a step event's delta into its record and the sets derived from records; the
+  // record, or null for a note.
+  StepRecord* apply_step(const StepDelta& delta, uint64_t seq);
 
   size_t unreached_ = 0;  // recorded steps the script has not reached yet (StepRecord::reached)
   // The loaded steps in the order they were recorded (find_step's guesses; StepRecord::order

@@ -128,7 +128,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
         decision.verdict = StepDecision::Verdict::kOpen;
         return decision;
     }
-    // The result is read now, by seq: the run holds no step's result in memory.
+    // The result is read now, by seq: kept from an earlier execution here, or from the ledger.
     if (row.replays_result) {
       ARTANA_ASSIGN_OR_RETURN(decision.terminal, read_terminal(state, key, *step));
       if (!query.keep_text) ARTANA_RETURN_IF_ERROR(decision.terminal.parse(state.run_id));
@@ -153,7 +153,8 @@ const std::vector<uint64_t>& terminal_seqs(RunState& state) {
     // Dropped when the run went live; a new execution in this process (a reload) replays
     // again: gather the terminals once more (8 bytes a step).
     for (const auto& [step_key, loaded] : state.steps) {
-      if (loaded.replay_reads_terminal()) state.terminal_seqs.push_back(loaded.terminal_seq);
+      if (loaded.replay_reads_terminal() && !loaded.terminal_kept())
+        state.terminal_seqs.push_back(loaded.terminal_seq);
     }
     std::sort(state.terminal_seqs.begin(), state.terminal_seqs.end());
   }
@@ -170,6 +171,18 @@ std::vector<uint64_t> Kernel::terminal_batch(RunState& state, uint64_t seq) {
 }
 
 Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::string& key,
+                                               StepRecord& step) {
+  const uint64_t seq = step.terminal_seq;
+  if (step.terminal_kept()) {
+    step.kept->budget->replayed.fetch_add(1, std::memory_order_relaxed);
+    return RecordedTerminal{step.kept->type, seq, Json(), step.kept->text};
+  }
+  ARTANA_ASSIGN_OR_RETURN(RecordedTerminal read, read_recorded(state, key, step));
+  if (!read.text.empty()) state.keep_result(step, seq, read.type, read.text);
+  return read;
+}
+
+Result<RecordedTerminal> Kernel::read_recorded(RunState& state, const std::string& key,
                                                const StepRecord& step) {
   const uint64_t seq = step.terminal_seq;
   if (step.value.has()) {
@@ -350,6 +363,10 @@ KernelStats Kernel::stats() {
     std::lock_guard<std::mutex> lock(state->mu);
     stats.steps_held += state->steps.size();
     stats.bytes_held += state->bytes_held();
+  }
+  if (kept_ != nullptr) {
+    stats.kept_result_bytes = kept_->used();
+    stats.kept_results_replayed = kept_->replayed.load(std::memory_order_relaxed);
   }
   return stats;
 }

@@ -7,6 +7,7 @@
 #include "artana/kernel/kernel_types.h"
 #include "ledger/event_codec.h"
 #include "ledger/ledger_reader.h"
+#include "ledger/payload_codec.h"
 #include "ledger/process_identity.h"
 #include "ledger/run_indexes.h"
 
@@ -261,11 +262,22 @@ Status check_append_request(const AppendRequest& request) {
   return Status();
 }
 
+namespace {
+// Whether AppendResult::payload_texts carries the event's stored text: a step's terminal a
+// replay reads, with every value in it (a reference would have to be expanded).
+bool text_returned(const PreparedEvent& event) {
+  const std::optional<StepDelta>& step = event.entries.step;
+  return step && step->role == StepDelta::Role::kEnded && !step->value.has() &&
+         !has_reserved_key(event.payload_text);
+}
+}  // namespace
+
 AppendResult predicted_append(AppendRequest& request, const PreparedAppend& prepared, uint64_t head,
                               uint64_t lease_epoch) {
   AppendResult result;
   result.events.reserve(request.drafts.size());
   result.indexes.reserve(request.drafts.size());
+  result.payload_texts.reserve(request.drafts.size());
   for (size_t i = 0; i < request.drafts.size(); ++i) {
     Event& event = result.events.emplace_back();
     event.run_id = request.run_id;
@@ -273,6 +285,8 @@ AppendResult predicted_append(AppendRequest& request, const PreparedAppend& prep
     event.type = request.drafts[i].type;
     event.payload = std::move(request.drafts[i].payload);
     result.indexes.push_back(prepared.events[i].entries);
+    const PreparedEvent& written = prepared.events[i];  // still to be written: copied
+    result.payload_texts.push_back(text_returned(written) ? written.payload_text : std::string());
   }
   result.lease_epoch = lease_epoch;
   return result;
@@ -281,9 +295,14 @@ AppendResult predicted_append(AppendRequest& request, const PreparedAppend& prep
 void attach_payloads(AppendRequest& request, PreparedAppend& prepared, AppendResult& result) {
   result.indexes.clear();
   result.indexes.reserve(result.events.size());
+  result.payload_texts.clear();
+  result.payload_texts.reserve(result.events.size());
   for (size_t i = 0; i < result.events.size() && i < request.drafts.size(); ++i) {
     result.events[i].payload = std::move(request.drafts[i].payload);
-    result.indexes.push_back(std::move(prepared.events[i].entries));
+    PreparedEvent& written = prepared.events[i];
+    result.payload_texts.push_back(text_returned(written) ? std::move(written.payload_text)
+                                                          : std::string());
+    result.indexes.push_back(std::move(written.entries));
   }
 }
 

@@ -174,6 +174,11 @@ struct AppendResult {
   // What the store indexed for each event (event_index.h), so a caller folding the events
   // into its own view of the run need not compute it again. Empty when not provided.
   std::vector<IndexEntries> indexes;
+  // The payload of each event that ends a step with a result a replay reads back (its
+  // StepDelta kEnded, no inlined value), as its canonical text: what a replay would read
+  // (EventStore::read_payload_texts). Empty for other events and for a payload with a large
+  // value stored apart; the whole vector empty when the store does not provide them.
+  std::vector<std::string> payload_texts;
   uint64_t lease_epoch = 0;
 };
 

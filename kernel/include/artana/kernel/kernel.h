@@ -32,6 +32,7 @@
 
 namespace artana::kernel {
 
+class KeptBudget;
 class RunState;
 class SchemaCache;
 struct StepRecord;
@@ -388,8 +389,12 @@ class Kernel {
   Status halt(RunState& state, Status error, RunStatus status, const Json& detail);
   // Halts in needs_attention with `error` ({kind, message, step_key, where, traceback}).
   Status hold(RunState& state, const Json& error);
-  // A replayed step's terminal, read from the ledger (in batches: step_machine.cc).
+  // A replayed step's terminal: kept from an earlier execution here, else read from the
+  // ledger (in batches: step_machine.cc) and kept for the next.
   Result<RecordedTerminal> read_terminal(RunState& state, const std::string& step_key,
+                                         StepRecord& step);
+  // read_terminal's read from the ledger: the inlined value, the read ahead, or a batch read.
+  Result<RecordedTerminal> read_recorded(RunState& state, const std::string& step_key,
                                          const StepRecord& step);
   // The batch read_terminal reads for the terminal at `seq`: it and the loaded steps'
   // terminals after it, in seq order (empty when `seq` is not one of them).
@@ -416,6 +421,7 @@ class Kernel {
   std::function<void(const Event&, std::optional<RunStatus>)> on_event_;  // KernelOptions
   bool values_rewritten_ = false;         // some middleware rewrites_values()
   bool pipelined_ = false;                // KernelOptions::pipelined_commits
+  std::shared_ptr<KeptBudget> kept_;      // KernelOptions::kept_result_bytes; null when 0
   std::unique_ptr<SchemaCache> schemas_;  // model steps' output schemas, compiled once
   std::unique_ptr<Held> held_;            // the runs loaded and the live steps (step_machine.h)
 };

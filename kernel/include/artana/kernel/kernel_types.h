@@ -341,10 +341,12 @@ int exit_code_for(const Status& status);
 // What a kernel holds in memory now (Kernel::stats): tests prove that killed, reloaded and
 // unloaded runs leave nothing behind.
 struct KernelStats {
-  size_t loaded_runs = 0;    // runs with state in memory (fork chains count each run)
-  size_t pending_steps = 0;  // live steps begun and neither finished nor abandoned
-  size_t steps_held = 0;     // step records of the loaded runs
-  size_t bytes_held = 0;     // an estimate of the memory the loaded runs' records take
+  size_t loaded_runs = 0;              // runs with state in memory (fork chains count each run)
+  size_t pending_steps = 0;            // live steps begun and neither finished nor abandoned
+  size_t steps_held = 0;               // step records of the loaded runs
+  size_t bytes_held = 0;               // an estimate of the memory the loaded runs' records take
+  size_t kept_result_bytes = 0;        // recorded results kept for replays (KernelOptions)
+  uint64_t kept_results_replayed = 0;  // replayed steps answered from them, since open()
 };
 
 // What a host needs to resume a run: how it was started, what it is now.

@@ -185,6 +185,13 @@ struct KernelOptions {
   // stands. Off: every append returns committed. Calls on behalf of an operator (cancel's
   // request to another process) are always committed before they return.
   bool pipelined_commits = false;
+  // Recorded results kept in memory for the next execution of their run in this process: a
+  // hot reload executes every live run again from its start, and its replay then reads no
+  // result back from the ledger. Each step's terminal is kept as its canonical text, as
+  // appended or as a replay read it (one whose large values are stored apart is not), while
+  // the texts kept by all runs stay within this many bytes; past it, steps are read back
+  // as before. 0: none kept.
+  size_t kept_result_bytes = size_t{32} << 20;
 };
 
 }  // namespace artana::kernel
