@@ -264,8 +264,8 @@ void RunState::keep_result(StepRecord& step, uint64_t seq, const std::string& ty
   if (kept_budget == nullptr || step.terminal_seq != seq || !step.replay_reads_terminal()) return;
   if (step.terminal_kept()) return;
   if (text.empty()) return;
-  if (!kept_budget->take(text.size())) return;
-  step.kept = std::make_shared<const KeptResult>(seq, type, std::move(text), kept_budget);
+  if (KeptResult::Ptr kept = KeptResult::make(seq, type, text, kept_budget))
+    step.kept = std::move(kept);
 }
 
 void RunState::forget_kept() {

@@ -28,6 +28,7 @@
 #include "artana/kernel/step_index.h"
 #include "artana/kernel/step_kind.h"
 #include "artana/kernel/tool_registry.h"
+#include "kernel/kept_result.h"
 #include "middleware/pii_redactor.h"
 
 namespace artana::kernel {
@@ -46,60 +47,17 @@ struct RecordedTerminal {
   Status parse(const RunId& run);
 };
 
-// The bytes of recorded results all of a kernel's runs keep (KernelOptions::kept_result_bytes).
-class KeptBudget {
- public:
-  explicit KeptBudget(size_t limit) : limit_(limit) {}
-  // Whether `bytes` more fit; if so they are counted until give() returns them.
-  bool take(size_t bytes) {
-    size_t used = used_.load(std::memory_order_relaxed);
-    do {
-      if (bytes > limit_ - std::min(used, limit_)) return false;
-    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    return true;
-  }
-  void give(size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  size_t used() const { return used_.load(std::memory_order_relaxed); }
-  // Replayed steps answered from kept results (KernelStats::kept_results_replayed).
-  std::atomic<uint64_t> replayed{0};
-
- private:
-  const size_t limit_;
-  std::atomic<size_t> used_{0};
-};
-
-// A step's terminal kept in memory for the run's next execution here (a hot reload replays
-// the run from its start): the payload's canonical text as appended or as a replay read it.
-// Stands for the terminal at `seq` only: a step ended again (a retried failure) reads anew.
-// Immutable once made; its bytes go back to the budget when the last holder lets it go.
-struct KeptResult {
-  KeptResult(uint64_t at, std::string event_type, std::string payload_text,
-             std::shared_ptr<KeptBudget> counted_in)
-      : seq(at),
-        type(std::move(event_type)),
-        text(std::move(payload_text)),
-        budget(std::move(counted_in)) {}
-  KeptResult(const KeptResult&) = delete;
-  KeptResult& operator=(const KeptResult&) = delete;
-  ~KeptResult() { budget->give(text.size()); }
-
-  const uint64_t seq;
-  const std::string type;
-  const std::string text;
-  const std::shared_ptr<KeptBudget> budget;
-};
-
 // A step as the kernel holds it: its ledger record (step_index.h; no request, no result) and
 // what this process knows of it beside.
 struct StepRecord : StepIndexRecord {
-  bool in_flight = false;                  // begun live, not finished yet
-  bool reached = false;                    // the script reached it again in this execution
-  uint32_t order = 0;                      // its place in RunState::recorded_order_ (loaded steps)
-  std::shared_ptr<const KeptResult> kept;  // null, or possibly for an earlier terminal
+  bool in_flight = false;  // begun live, not finished yet
+  bool reached = false;    // the script reached it again in this execution
+  uint32_t order = 0;      // its place in RunState::recorded_order_ (loaded steps)
+  KeptResult::Ptr kept;    // null, or possibly for an earlier terminal
 
   bool has_terminal() const { return terminal_seq != 0; }
   // Its terminal is kept in memory: a replay need not read it.
-  bool terminal_kept() const { return kept != nullptr && kept->seq == terminal_seq; }
+  bool terminal_kept() const { return kept != nullptr && kept->seq() == terminal_seq; }
 };
 
 // A terminal just appended, as a replay would read it.
@@ -218,8 +176,10 @@ class RunState {
   std::vector<uint64_t> terminal_seqs;
   std::vector<RecordedTerminal> read_ahead;  // in seq order; taken ones have seq 0
   size_t read_ahead_next = 0;                // where the next one in order should be
-  // The kernel's budget for kept results (null: nothing is kept).
+  // The kernel's budget for kept results (null: nothing is kept), and how many replayed
+  // steps they answered (KernelStats::kept_results_replayed).
   std::shared_ptr<KeptBudget> kept_budget;
+  uint64_t kept_replayed = 0;
   // Its pipelined appends (KernelOptions::pipelined_commits): one mark for a fork chain, so
   // a host watching the run sees the appends of the fork it went on in.
   std::shared_ptr<CommitMark> mark = std::make_shared<CommitMark>();

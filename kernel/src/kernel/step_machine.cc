@@ -174,8 +174,8 @@ Result<RecordedTerminal> Kernel::read_terminal(RunState& state, const std::strin
                                                StepRecord& step) {
   const uint64_t seq = step.terminal_seq;
   if (step.terminal_kept()) {
-    step.kept->budget->replayed.fetch_add(1, std::memory_order_relaxed);
-    return RecordedTerminal{step.kept->type, seq, Json(), step.kept->text};
+    ++state.kept_replayed;
+    return RecordedTerminal{step.kept->type(), seq, Json(), std::string(step.kept->text())};
   }
   ARTANA_ASSIGN_OR_RETURN(RecordedTerminal read, read_recorded(state, key, step));
   if (!read.text.empty()) state.keep_result(step, seq, read.type, read.text);
@@ -363,11 +363,9 @@ KernelStats Kernel::stats() {
     std::lock_guard<std::mutex> lock(state->mu);
     stats.steps_held += state->steps.size();
     stats.bytes_held += state->bytes_held();
+    stats.kept_results_replayed += state->kept_replayed;
   }
-  if (kept_ != nullptr) {
-    stats.kept_result_bytes = kept_->used();
-    stats.kept_results_replayed = kept_->replayed.load(std::memory_order_relaxed);
-  }
+  if (kept_ != nullptr) stats.kept_result_bytes = kept_->used();
   return stats;
 }
 

@@ -346,7 +346,7 @@ struct KernelStats {
   size_t steps_held = 0;               // step records of the loaded runs
   size_t bytes_held = 0;               // an estimate of the memory the loaded runs' records take
   size_t kept_result_bytes = 0;        // recorded results kept for replays (KernelOptions)
-  uint64_t kept_results_replayed = 0;  // replayed steps answered from them, since open()
+  uint64_t kept_results_replayed = 0;  // replayed steps of the loaded runs they answered
 };
 
 // What a host needs to resume a run: how it was started, what it is now.
