@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "artana/artana.h"
+#include "steps_script.h"
 #include "support/bench_report.h"
 #include "support/bench_settings.h"
 
@@ -45,17 +46,6 @@ struct Pending {
 void queue_call(void* user, const artana_call*, artana_completion done) {
   static_cast<Pending*>(user)->tokens.push_back(done);
 }
-
-// `steps` model steps; the port answers each at once except from step `wait_from` on.
-const char kStepsScript[] = R"lua(
-return function(run, input)
-  local said = {}
-  for i = 1, input.steps do
-    said[i] = run:model{ model = "brain", messages = {{ role = "user", content = "step " .. i }} }.output.text
-  end
-  return said
-end
-)lua";
 
 struct Bench {
   artana_host* host = nullptr;

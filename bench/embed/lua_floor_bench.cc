@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "steps_script.h"
 #include "support/bench_report.h"
 #include "support/bench_settings.h"
 
@@ -101,17 +102,6 @@ class Arena {
   size_t left_ = 0;
   void* free_[kClasses] = {};
 };
-
-// The embed bench's script, word for word.
-const char kStepsScript[] = R"lua(
-return function(run, input)
-  local said = {}
-  for i = 1, input.steps do
-    said[i] = run:model{ model = "brain", messages = {{ role = "user", content = "step " .. i }} }.output.text
-  end
-  return said
-end
-)lua";
 
 // run:model(request): the request's fields read as the host's decoding reads them, and a new
 // result of a replayed step's shape: { output = { text = "ok" }, replayed, seq, run_id }.
