@@ -303,7 +303,8 @@ Result<AppendResult> Kernel::commit(RunState& state, AppendRequest request) {
   state.lease_epoch = new_status && run_ended(*new_status) ? 0 : result.lease_epoch;
   for (size_t i = 0; i < result.events.size(); ++i) {
     const IndexEntries* indexed = i < result.indexes.size() ? &result.indexes[i] : nullptr;
-    std::string* text = i < result.payload_texts.size() ? &result.payload_texts[i] : nullptr;
+    const std::string_view text =
+        i < result.payload_texts.size() ? result.payload_texts[i] : std::string_view();
     ARTANA_RETURN_IF_ERROR(state.apply(result.events[i], indexed, text));
   }
   if (new_status) state.status = *new_status;

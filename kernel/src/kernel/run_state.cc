@@ -176,7 +176,8 @@ size_t RunState::bytes_held() const {
   return bytes;
 }
 
-Status RunState::apply(const Event& event, const IndexEntries* indexed, std::string* stored_text) {
+Status RunState::apply(const Event& event, const IndexEntries* indexed,
+                       std::string_view stored_text) {
   head_seq = std::max(head_seq, event.seq);
   IndexEntries computed;
   if (indexed == nullptr) {
@@ -187,8 +188,8 @@ Status RunState::apply(const Event& event, const IndexEntries* indexed, std::str
   // Costs and placeholders are recorded by step events (a run's input: run_started, below).
   if (entries.step) {
     StepRecord* step = apply_step(*entries.step, event.seq);
-    if (step != nullptr && stored_text != nullptr && !stored_text->empty())
-      keep_result(*step, event.seq, event.type, std::move(*stored_text));
+    if (step != nullptr && !stored_text.empty())
+      keep_result(*step, event.seq, event.type, stored_text);
   }
   if (entries.latest && entries.latest->starts_with("run_summary:artifact::")) {
     artifacts[entries.latest->substr(std::string_view("run_summary:artifact::").size())] =
@@ -259,8 +260,8 @@ Status RunState::apply_fact(const Event& event) {
   return Status();
 }
 
-void RunState::keep_result(StepRecord& step, uint64_t seq, const std::string& type,
-                           std::string text) {
+void RunState::keep_result(StepRecord& step, uint64_t seq, std::string_view type,
+                           std::string_view text) {
   if (kept_budget == nullptr || step.terminal_seq != seq || !step.replay_reads_terminal()) return;
   if (step.terminal_kept()) return;
   if (text.empty()) return;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -84,14 +85,13 @@ class RunState {
   Status load(const RunIndex& index, const std::vector<Event>& facts);
   // Folds one event the kernel appended into the state.
   // `indexed`: what the store indexed for the event (AppendResult::indexes), if known;
-  // `stored_text`: its payload as stored (AppendResult::payload_texts), taken to be kept
-  // when the event ends a step (keep_result).
+  // `stored_text`: its payload's text (AppendResult::payload_texts), kept when the event
+  // ends a step (keep_result); empty when the store gave none.
   Status apply(const Event& event, const IndexEntries* indexed = nullptr,
-               std::string* stored_text = nullptr);
-  // Keeps `text`, the payload of `step`'s terminal at `seq` of type `type`, for the next
-  // execution's replay, if the kernel's budget has room and the text holds every value (no
-  // reference to one stored apart). Nothing happens otherwise.
-  void keep_result(StepRecord& step, uint64_t seq, const std::string& type, std::string text);
+               std::string_view stored_text = {});
+  // Keeps a copy of `text`, the payload of `step`'s terminal at `seq` of type `type`, for
+  // the next execution's replay, if the kernel's budget has room. Nothing happens otherwise.
+  void keep_result(StepRecord& step, uint64_t seq, std::string_view type, std::string_view text);
   // Lets every kept result go (the run ended: no execution of it comes).
   void forget_kept();
   // After loading: every recorded step is ahead of the script, which is replaying.
