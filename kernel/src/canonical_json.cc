@@ -170,6 +170,12 @@ Result<std::string> canonical_json(const Json& value, std::string_view root) {
 }
 
 Status append_canonical_json(std::string& out, const Json& value, std::string_view root) {
+  // An empty container (a request's `options` and `tools`, once a step each) is its two
+  // bytes: no encoder, whose buffer grows and trims by a few hundred.
+  if ((value.is_object() || value.is_array()) && value.size() == 0) {
+    out += value.is_object() ? "{}" : "[]";
+    return Status();
+  }
   Encoder encoder(out, root);  // its OutputBuffer trims `out` when it goes out of scope
   if (encoder.value(value, nullptr)) return Status();
   return encoder.take_error();

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -206,7 +207,34 @@ class Reader {
     std::string_view key;  // the table's string: it outlives the walk of this table
     size_t from, to;       // `"key":value` in the text
   };
-  using Members = std::conditional_t<kText, std::vector<TextMember>, Json::Object>;
+  // An object's members as text: the common few in place, not a heap block per object (a
+  // model step's request has one per message).
+  class TextMembers {
+   public:
+    void reserve(size_t) {}
+    void push_back(const TextMember& member) {
+      if (size_ < kInline && spill_.empty()) {
+        inline_[size_++] = member;
+        return;
+      }
+      if (spill_.empty()) spill_.assign(inline_.begin(), inline_.end());
+      spill_.push_back(member);
+      ++size_;
+    }
+    TextMember* begin() { return spill_.empty() ? inline_.data() : spill_.data(); }
+    TextMember* end() { return begin() + size_; }
+    TextMember& back() { return begin()[size_ - 1]; }
+    TextMember& operator[](size_t i) { return begin()[i]; }
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+
+   private:
+    static constexpr size_t kInline = 8;
+    std::array<TextMember, kInline> inline_;
+    std::vector<TextMember> spill_;
+    size_t size_ = 0;
+  };
+  using Members = std::conditional_t<kText, TextMembers, Json::Object>;
 
   Shape object(int index, const PathNode* at, int depth, Out& out) {
     lua_pushnil(L_);
@@ -249,11 +277,13 @@ class Reader {
       };
       if (!std::is_sorted(members.begin(), members.end(), less)) {
         std::sort(members.begin(), members.end(), less);
-        const std::string written = out.substr(begin);
+        // The members as written, copied aside (into a buffer the walk reuses: its objects
+        // are finished inner first, so one buffer serves them all), then back in order.
+        scratch_.assign(out, begin, std::string::npos);
         out.resize(begin + 1);  // the '{'
         for (size_t i = 0; i < members.size(); ++i) {
           if (i > 0) out += ',';
-          out.append(written, members[i].from - begin, members[i].to - members[i].from);
+          out.append(scratch_, members[i].from - begin, members[i].to - members[i].from);
         }
       }
       out += '}';
@@ -368,6 +398,7 @@ class Reader {
   std::string_view root_;
   Budget& budget_;
   OpenTables open_;
+  std::string scratch_;  // text mode: an unsorted object's members while they are reordered
   Status error_;
 };
 

@@ -42,8 +42,9 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   }
   // model_request_json's canonical text, member by member in JCS order (messages, model,
   // options, output_schema, prompt, tools: every key ASCII, so byte order).
-  std::string canonical;
-  canonical.reserve(256);
+  // One buffer a thread, reused: hashed and dropped at once, once a step.
+  thread_local std::string canonical;
+  canonical.clear();
   canonical += '{';
   if (messages) {
     canonical += "\"messages\":";
@@ -77,6 +78,7 @@ Result<RequestIdentity> model_request_identity(const ModelRequest& request, cons
   RequestIdentity identity;
   identity.present = true;
   identity.digest = Sha256::of(canonical);
+  if (canonical.capacity() > (size_t{1} << 20)) std::string().swap(canonical);  // a long history
   identity.model_request_ = &request;
   identity.model_text_ = text;
   identity.offered_ = std::move(offered);
