@@ -325,15 +325,25 @@ local function execution()
   end
 
   local run_fields = {}
-  local run_meta = {
-    __index = function(run, key)
+  local the_run -- the entry's run object (boot)
+  -- run.<name>: a method is copied into this execution's table the first time it is looked
+  -- up, so each later `run:model` is a table read rather than a Lua call; the other names
+  -- are computed at every read.
+  local run_methods = setmetatable({}, {
+    __index = function(methods, key)
       local method = Run[key]
-      if method ~= nil then return method end
-      if key == "replaying" then return host.replaying(run) end
+      if method ~= nil then
+        methods[key] = method
+        return method
+      end
+      if key == "replaying" then return host.replaying(the_run) end
       -- After fork_on_drift the run goes on as its fork: id names where its steps go now.
-      if key == "id" then return host.run_id(run) end
+      if key == "id" then return host.run_id(the_run) end
       return run_fields[key]
     end,
+  })
+  local run_meta = {
+    __index = run_methods,
     __newindex = function(_, key)
       fail("sandbox_violation", "run." .. tostring(key) .. " is read-only")
     end,
@@ -376,6 +386,7 @@ local function execution()
     local info = host.ready()
     run_fields.tenant = info.tenant
     local run = setmetatable({}, run_meta)
+    the_run = run
     return entry(run, info.input)
   end
 
