@@ -144,9 +144,15 @@ Result<ModelStep> Kernel::begin_model(const TenantId& caller, const RunId& run,
                         original.replay.value_or(active_run.state->policy),
                         original.retry_failed,
                         prepare,
-                        original.result_as_text};
+                        original.result_as_text,
+                        original.replay_only};
   ARTANA_ASSIGN_OR_RETURN(StepDecision decision, decide(active_run, query));
   RunState& state = *active_run.state;
+  if (decision.verdict == StepDecision::Verdict::kDeferred) {
+    ModelStep deferred;
+    deferred.deferred = true;
+    return deferred;
+  }
   if (decision.verdict == StepDecision::Verdict::kAdopted) {
     ModelStep adopted;
     adopted.adopted = decision.ticket;

@@ -32,6 +32,8 @@ Result<PauseResult> Kernel::pause(const TenantId& caller, const RunId& run,
       return result;
     case StepDecision::Verdict::kAdopted:  // only kinds with a live call are adopted
       return Status::internal("pause step '{}' was adopted", step_key);
+    case StepDecision::Verdict::kDeferred:  // only a query asking for a replay only
+      return Status::internal("pause step '{}' was deferred", step_key);
     case StepDecision::Verdict::kLive:
       break;
   }

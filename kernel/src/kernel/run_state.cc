@@ -264,7 +264,6 @@ void RunState::keep_result(StepRecord& step, uint64_t seq, std::string_view type
                            std::string_view text) {
   if (kept_budget == nullptr || step.terminal_seq != seq || !step.replay_reads_terminal()) return;
   if (step.terminal_kept()) return;
-  if (text.empty()) return;
   if (KeptResult::Ptr kept = KeptResult::make(seq, type, text, kept_budget))
     step.kept = std::move(kept);
 }

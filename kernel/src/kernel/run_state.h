@@ -8,8 +8,6 @@
 // Not thread-safe by itself: the kernel holds `mu` while it reads or changes a RunState.
 #pragma once
 
-#include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -91,6 +89,7 @@ class RunState {
                std::string_view stored_text = {});
   // Keeps a copy of `text`, the payload of `step`'s terminal at `seq` of type `type`, for
   // the next execution's replay, if the kernel's budget has room. Nothing happens otherwise.
+  // REQUIRES: `text` is not empty.
   void keep_result(StepRecord& step, uint64_t seq, std::string_view type, std::string_view text);
   // Lets every kept result go (the run ended: no execution of it comes).
   void forget_kept();

@@ -40,8 +40,16 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
   int depth = 0;  // forks followed
   StepDecision decision;
   const RunState* prepared_in = nullptr;  // the request is prepared once per run of the chain
+  const auto deferred = [&decision] {
+    decision.verdict = StepDecision::Verdict::kDeferred;
+    return std::move(decision);
+  };
   for (;;) {
     RunState& state = *run.state;
+    // A replay only (see StepQuery): every case it does not cover is left, untouched, to the
+    // decision without it. Values rewritten by a middleware renumber the run's placeholders.
+    if (query.replay_only && (state.halt || state.cancel_requested || values_rewritten_))
+      return deferred();
     if (state.halt) return *state.halt;
     if (state.cancel_requested && !run_ended(state.status)) {
       // Requested while another process executed the run: whoever executes it next applies it.
@@ -50,6 +58,11 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
     }
     StepRecord* step = state.find_step(key);
     const bool recorded = step != nullptr && step->recorded();
+    if (query.replay_only &&
+        !(recorded && !step->in_flight && step->kind == query.kind &&
+          step->end == StepEnd::kSucceeded && (!row.replays_result || step->terminal_kept()))) {
+      return deferred();
+    }
     if (prepared_in != &state) {
       ARTANA_ASSIGN_OR_RETURN(decision.identity, query.prepare(state, recorded));
       prepared_in = &state;
@@ -82,6 +95,7 @@ Result<Kernel::StepDecision> Kernel::decide(ActiveRun& run, const StepQuery& que
     }
     if (row.has_identity && step->request_hash && decision.identity.present &&
         *step->request_hash != decision.identity.digest) {
+      if (query.replay_only) return deferred();
       ARTANA_ASSIGN_OR_RETURN(DriftDecision drift, resolve_drift(state, key, query.policy, *step,
                                                                  decision.identity, depth));
       if (drift.fork) {

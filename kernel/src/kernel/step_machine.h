@@ -62,14 +62,19 @@ struct Kernel::StepQuery {
   // A replayed terminal may be returned as its payload's text (RecordedTerminal::text); the
   // kind parses it when it needs its values. Otherwise it is returned parsed.
   bool keep_text = false;
+  // Only a replay of a result kept in memory, of a succeeded step with the same request, is
+  // decided; anything else is kDeferred before it changes anything (ModelRequest::
+  // replay_only).
+  bool replay_only = false;
 };
 
 struct Kernel::StepDecision {
   enum class Verdict {
-    kReplay,   // `step` has a terminal: return it (a recorded failure as its error)
-    kOpen,     // `step` was opened and has not ended (a pause not resumed, a sleep running)
-    kLive,     // nothing to replay: the kind goes live (judge, append, call)
-    kAdopted,  // an earlier execution's call in flight at this step, same request: `ticket`
+    kReplay,    // `step` has a terminal: return it (a recorded failure as its error)
+    kOpen,      // `step` was opened and has not ended (a pause not resumed, a sleep running)
+    kLive,      // nothing to replay: the kind goes live (judge, append, call)
+    kAdopted,   // an earlier execution's call in flight at this step, same request: `ticket`
+    kDeferred,  // StepQuery::replay_only and not such a replay: nothing was done
   };
   Verdict verdict = Verdict::kLive;
   StepRecord* step = nullptr;             // kReplay, kOpen

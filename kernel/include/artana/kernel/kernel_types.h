@@ -84,6 +84,12 @@ struct ModelRequest {
   // A replayed result may come back as its recorded text (ModelResult::recorded_payload):
   // for a caller that converts it anyway (the Lua host), not parsing it saves the tree.
   bool result_as_text = false;
+  // Decided only if the step replays a result kept in memory (Kernel::reload), unchanged and
+  // succeeded; otherwise nothing at all happens — no read, no halt, no drift noted, no call
+  // adopted or opened — and the step comes back `deferred`, to be begun again without this.
+  // For a caller that replays on another thread and leaves every other case to the thread
+  // that owns the run.
+  bool replay_only = false;
 };
 
 // Why a model (or outside-world) call failed, as model_failed records it (`error.category`).
@@ -148,6 +154,8 @@ struct ModelStep {
   // Kernel::reload) made the same call at this step and it has not finished: no second
   // call; its result is this step's. The ticket is that call's PendingStep::ticket().
   std::optional<uint64_t> adopted;
+  // ModelRequest::replay_only, and the step is not such a replay: nothing was done.
+  bool deferred = false;
 };
 
 struct ToolRequest {
@@ -214,6 +222,8 @@ struct ToolStep {
   // Kernel::reload) made the same call at this step and it has not finished: no second
   // call; its result is this step's. The ticket is that call's PendingStep::ticket().
   std::optional<uint64_t> adopted;
+  // ModelRequest::replay_only, and the step is not such a replay: nothing was done.
+  bool deferred = false;
 };
 
 // Steps whose value the kernel records without a port call: what a script reads from the
