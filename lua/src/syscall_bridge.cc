@@ -29,6 +29,14 @@ constexpr std::string_view kNames[] = {
 static_assert(std::size(kNames) == static_cast<size_t>(SyscallOp::kSha256) + 1);
 
 int return_reply(lua_State* L, SyscallReply& reply);
+int make_syscall(lua_State* L, SyscallOp op);
+
+// Continuation of a deferred syscall: resumed with no values, its arguments still on the
+// stack, it is made again — to the handler the state has now.
+int redispatch_k(lua_State* L, int /*status*/, lua_KContext ctx) {
+  detail::raise_if_killed(L);
+  return make_syscall(L, static_cast<SyscallOp>(ctx));
+}
 
 // Continuation of a syscall that waited: the host resumed with (ok, value-or-error), or
 // with a reply it held back (push_held_reply) to be returned as if it came at once.
@@ -179,6 +187,12 @@ int return_reply(lua_State* L, SyscallReply& reply) {
       write_where(L, 0, e->where, sizeof e->where);
       return raise_error(L, *e);
     }
+    case SyscallReply::Kind::kDefer: {  // make_syscall yields it: a held reply cannot be
+      BoundaryError* e = scratch_error(L);
+      *e = BoundaryError::make(error_kind_name(ErrorKind::kInternal),
+                               "a held syscall reply was deferred");
+      return raise_error(L, *e);
+    }
     case SyscallReply::Kind::kError: {
       BoundaryError* e = reply.error.get();
       if (e == nullptr) {  // its buffer could not be made (SyscallReply::error)
@@ -242,6 +256,13 @@ int call_syscall(lua_State* L) {
     default:
       break;
   }
+  return make_syscall(L, op);
+}
+
+// The state's handler's answer to `op`, its arguments at 1..top: returned, or deferred — a
+// yield the host resumes to make the same syscall again (redispatch_k).
+// No C++ object with a destructor lives in this frame: every exit may be a longjmp.
+int make_syscall(lua_State* L, SyscallOp op) {
   LuaState* state = LuaState::from(L);
   SyscallHandler* handler = state != nullptr ? state->handler() : nullptr;
   if (handler == nullptr) {
@@ -250,7 +271,19 @@ int call_syscall(lua_State* L) {
                              "a syscall in a state no run is bound to");
     return raise_error(L, *e);
   }
-  return return_reply(L, dispatch(handler, L, op));
+  SyscallReply& reply = dispatch(handler, L, op);
+  if (reply.kind != SyscallReply::Kind::kDefer) return return_reply(L, reply);
+  if (!lua_isyieldable(L) || !detail::reaches_host(L, state) || !lua_checkstack(L, 2)) {
+    BoundaryError* e = scratch_error(L);
+    *e = BoundaryError::make(error_kind_name(ErrorKind::kInternal), "");
+    std::snprintf(e->message, sizeof e->message,
+                  "run:%s was deferred where its thread cannot yield to the host",
+                  kNames[static_cast<size_t>(op)].data());
+    return raise_error(L, *e);
+  }
+  lua_pushlightuserdata(L, const_cast<char*>(&detail::kSyscallSentinel));
+  lua_pushlightuserdata(L, const_cast<char*>(&detail::kDeferredSentinel));
+  return lua_yieldk(L, 2, static_cast<lua_KContext>(op), redispatch_k);
 }
 
 struct ResumeValues {
@@ -278,6 +311,11 @@ int build_resume_values(lua_State* L) {
 
 bool is_syscall_yield(lua_State* thread, int nresults) {
   return nresults > 0 && lua_touserdata(thread, -nresults) == &detail::kSyscallSentinel;
+}
+
+bool is_deferred_yield(lua_State* thread, int nresults) {
+  return nresults > 1 && is_syscall_yield(thread, nresults) &&
+         lua_touserdata(thread, -nresults + 1) == &detail::kDeferredSentinel;
 }
 
 std::string_view syscall_name(SyscallOp op) { return kNames[static_cast<size_t>(op)]; }

@@ -19,6 +19,9 @@ inline const char kReachesHost = 0;
 inline const char kSyscallSentinel = 0;
 // The first resume value of a syscall whose reply the host held back (push_held_reply).
 inline const char kHeldReplySentinel = 0;
+// A deferred syscall (SyscallReply::kDefer) yields it after kSyscallSentinel: passed up like
+// any syscall's yield, and told apart by the host (is_deferred_yield).
+inline const char kDeferredSentinel = 0;
 
 inline void* thread_tag(lua_State* L) { return *static_cast<void**>(lua_getextraspace(L)); }
 inline void set_thread_tag(lua_State* L, const void* tag) {

@@ -79,6 +79,12 @@ struct SyscallReply {
     // members named in `members` plus `value`'s members (push_object_members). Text that is
     // not a JSON object raises storage_error naming the step key in `chunkname`.
     kRecordedValue,
+    // Not answered here: the thread yields (is_deferred_yield) and, resumed with no values,
+    // makes the same syscall again, with the same arguments, to the handler its state has
+    // then. For a handler on another thread than the run's owner (a reload's catch-up),
+    // which answers what it can and leaves the rest to the owner. Only where the thread's
+    // yield reaches the host, as for a wait; elsewhere the bridge raises `internal`.
+    kDefer,
   };
   Kind kind = Kind::kNothing;
   bool flag = false;
@@ -130,5 +136,8 @@ int push_held_reply(lua_State* thread, SyscallReply* reply);
 // values start with the syscall sentinel), as opposed to a time slice or a script's own
 // coroutine.yield at the top level.   [-0, +0, -]
 bool is_syscall_yield(lua_State* thread, int nresults);
+// True when that syscall was deferred (SyscallReply::kDefer): resume `thread` with no values
+// to make it again.   [-0, +0, -]
+bool is_deferred_yield(lua_State* thread, int nresults);
 
 }  // namespace artana::lua
