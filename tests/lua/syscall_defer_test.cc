@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,18 @@ lua_State* start(artana::lua::LuaState& state, const std::string& code, SyscallO
   return thread;
 }
 
+// A state whose handler defers its first `defers` syscalls.
+struct Deferring {
+  DeferringHandler handler;  // outlives the state that points at it
+  std::unique_ptr<artana::lua::LuaState> state = artana::testing::make_state();
+  explicit Deferring(int defers) {
+    handler.defers = defers;
+    state->set_handler(&handler);
+  }
+  Deferring(const Deferring&) = delete;
+  Deferring& operator=(const Deferring&) = delete;
+};
+
 Json result_of(lua_State* thread) {
   auto json = artana::lua::to_json(thread, -1, "result");
   REQUIRE(json.ok());
@@ -68,10 +81,9 @@ Json result_of(lua_State* thread) {
 
 TEST_CASE("a deferred syscall is made again, with its arguments, to the handler of its resume",
           "[lua][boundary]") {
-  auto state = artana::testing::make_state();
-  DeferringHandler other;  // the first thread's: defers everything it is asked
-  other.defers = 1000;
-  state->set_handler(&other);
+  Deferring first(1000);  // the first handler defers everything it is asked
+  auto& state = first.state;
+  DeferringHandler& other = first.handler;
   int status = 0, n = 0;
   lua_State* thread =
       start(*state, "local sys = ... return sys(7, 'seven')", SyscallOp::kNow, &status, &n);
@@ -98,12 +110,9 @@ TEST_CASE("a deferred syscall is made again, with its arguments, to the handler 
 
 TEST_CASE("a syscall deferred inside a script's coroutine passes up to the host and back",
           "[lua][boundary]") {
-  auto state = artana::testing::make_state();
-  DeferringHandler handler;
-  handler.defers = 1;
-  state->set_handler(&handler);
+  Deferring once(1);
   int status = 0, n = 0;
-  lua_State* thread = start(*state,
+  lua_State* thread = start(*once.state,
                             "local sys = ... "
                             "local inner = coroutine.wrap(function() return sys(3, 'in') end) "
                             "local got = inner() return { n = got.n + 1, s = got.s }",
@@ -111,22 +120,19 @@ TEST_CASE("a syscall deferred inside a script's coroutine passes up to the host 
   REQUIRE(status == LUA_YIELD);
   CHECK(artana::lua::is_deferred_yield(thread, n));
   lua_pop(thread, n);
-  REQUIRE(lua_resume(thread, state->state(), 0, &n) == LUA_OK);
+  REQUIRE(lua_resume(thread, once.state->state(), 0, &n) == LUA_OK);
   CHECK(result_of(thread) == Json::object({{"n", 4}, {"s", "in"}}));
-  CHECK(handler.seen == std::vector<std::string>{"3 in", "3 in"});
+  CHECK(once.handler.seen == std::vector<std::string>{"3 in", "3 in"});
 }
 
 TEST_CASE("a syscall deferred where its thread cannot yield raises internal, naming it",
           "[lua][boundary]") {
-  auto state = artana::testing::make_state();
-  DeferringHandler handler;
-  handler.defers = 1;
-  state->set_handler(&handler);
+  Deferring once(1);
   int status = 0, n = 0;
   // Inside a table.sort comparator the thread cannot yield: a syscall there that may wait
   // is refused before the handler is asked; one that cannot (require) is asked, and its
   // deferral is refused.
-  lua_State* thread = start(*state,
+  lua_State* thread = start(*once.state,
                             "local sys = ... local ok, err = pcall(function() "
                             "  table.sort({2, 1}, function(a, b) sys(1, 'x') return a < b end) "
                             "end) return { ok = ok, kind = err.kind, message = err.message }",
@@ -137,5 +143,5 @@ TEST_CASE("a syscall deferred where its thread cannot yield raises internal, nam
   CHECK(result.find("kind")->as_string() == "internal");
   CHECK_THAT(result.find("message")->as_string(),
              Catch::Contains("require") && Catch::Contains("cannot yield"));
-  CHECK(handler.calls == 1);
+  CHECK(once.handler.calls == 1);
 }
