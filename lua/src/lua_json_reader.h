@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -207,34 +206,7 @@ class Reader {
     std::string_view key;  // the table's string: it outlives the walk of this table
     size_t from, to;       // `"key":value` in the text
   };
-  // An object's members as text: the common few in place, not a heap block per object (a
-  // model step's request has one per message).
-  class TextMembers {
-   public:
-    void reserve(size_t) {}
-    void push_back(const TextMember& member) {
-      if (size_ < kInline && spill_.empty()) {
-        inline_[size_++] = member;
-        return;
-      }
-      if (spill_.empty()) spill_.assign(inline_.begin(), inline_.end());
-      spill_.push_back(member);
-      ++size_;
-    }
-    TextMember* begin() { return spill_.empty() ? inline_.data() : spill_.data(); }
-    TextMember* end() { return begin() + size_; }
-    TextMember& back() { return begin()[size_ - 1]; }
-    TextMember& operator[](size_t i) { return begin()[i]; }
-    bool empty() const { return size_ == 0; }
-    size_t size() const { return size_; }
-
-   private:
-    static constexpr size_t kInline = 8;
-    std::array<TextMember, kInline> inline_;
-    std::vector<TextMember> spill_;
-    size_t size_ = 0;
-  };
-  using Members = std::conditional_t<kText, TextMembers, Json::Object>;
+  using Members = std::conditional_t<kText, std::vector<TextMember>, Json::Object>;
 
   Shape object(int index, const PathNode* at, int depth, Out& out) {
     lua_pushnil(L_);
